@@ -1,0 +1,99 @@
+// Reads the bundle that `opa build -t wasm` makes: policy.wasm, data.json and .manifest.
+import { createReadStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { Parser, type ReadEntry } from "tar";
+import { z } from "zod";
+import { PolicyError, describeThrown } from "./errors.ts";
+
+const MAX_ENTRY_BYTES = 32 * 1024 * 1024;
+
+const Manifest = z.looseObject({
+  revision: z.string().min(1),
+  wasm: z.array(z.looseObject({ entrypoint: z.string(), module: z.string() })).min(1),
+});
+
+const BundleData = z.looseObject({
+  zyx: z.looseObject({
+    config: z.looseObject({ tools: z.record(z.string(), z.unknown()) }),
+    state: z.unknown(),
+    bundle: z.strictObject({ revision: z.string().min(1) }),
+  }),
+});
+
+export interface PolicyBundle {
+  readonly wasm: Uint8Array;
+  readonly data: z.infer<typeof BundleData>;
+  readonly revision: string;
+  readonly entrypoints: readonly string[];
+}
+
+async function readTarGz(path: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  let problem: string | undefined;
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry: ReadEntry) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      entry.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ENTRY_BYTES)
+          problem = `${entry.path} is larger than ${MAX_ENTRY_BYTES} bytes`;
+        else chunks.push(chunk);
+      });
+      entry.on("end", () => files.set(entry.path.replace(/^\/+/, ""), Buffer.concat(chunks)));
+    },
+  });
+  await pipeline(createReadStream(path), parser);
+  if (problem !== undefined) throw new Error(problem);
+  return files;
+}
+
+export async function readPolicyBundle(path: string): Promise<PolicyBundle> {
+  let files: Map<string, Buffer>;
+  try {
+    files = await readTarGz(path);
+  } catch (thrown) {
+    if ((thrown as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
+      throw new PolicyError(
+        "policy_bundle_missing",
+        `no policy bundle at ${path}: run make policy`,
+      );
+    }
+    throw new PolicyError(
+      "policy_bundle_corrupt",
+      `cannot read ${path}: ${describeThrown(thrown)}`,
+      {
+        cause: thrown,
+      },
+    );
+  }
+  const wasm = files.get("policy.wasm");
+  const dataJson = files.get("data.json");
+  const manifestJson = files.get(".manifest");
+  if (wasm === undefined || dataJson === undefined || manifestJson === undefined) {
+    throw new PolicyError(
+      "policy_bundle_corrupt",
+      `${path} lacks ${["policy.wasm", "data.json", ".manifest"].filter((n) => !files.has(n)).join(", ")}`,
+    );
+  }
+  try {
+    const manifest = Manifest.parse(JSON.parse(manifestJson.toString("utf8")));
+    const data = BundleData.parse(JSON.parse(dataJson.toString("utf8")));
+    if (data.zyx.bundle.revision !== manifest.revision) {
+      throw new Error(
+        `data revision ${data.zyx.bundle.revision} differs from manifest revision ${manifest.revision}`,
+      );
+    }
+    return {
+      wasm,
+      data,
+      revision: manifest.revision,
+      entrypoints: manifest.wasm.map((m) => m.entrypoint),
+    };
+  } catch (thrown) {
+    throw new PolicyError("policy_bundle_corrupt", `${path}: ${describeThrown(thrown)}`, {
+      cause: thrown,
+    });
+  }
+}

@@ -1,0 +1,32 @@
+// Why the policy engine could not give a decision. Each one is a deny.
+export const POLICY_ERROR_CODES = [
+  "policy_bundle_missing",
+  "policy_bundle_corrupt",
+  "policy_evaluation_failed",
+  "policy_result_empty",
+  "policy_result_malformed",
+] as const;
+
+export type PolicyErrorCode = (typeof POLICY_ERROR_CODES)[number];
+
+export class PolicyError extends Error {
+  readonly code: PolicyErrorCode;
+
+  constructor(code: PolicyErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PolicyError";
+    this.code = code;
+  }
+}
+
+/** Describes anything thrown, including the strings that the opa-wasm SDK throws. */
+export function describeThrown(thrown: unknown): string {
+  if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
+  if (typeof thrown === "string") return thrown;
+  try {
+    const text: string | undefined = JSON.stringify(thrown); // undefined for undefined, functions
+    return text ?? String(thrown);
+  } catch {
+    return "unprintable value";
+  }
+}

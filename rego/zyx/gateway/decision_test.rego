@@ -1,0 +1,182 @@
+# Unit tests of the decision: absent fields (which overlay-based golden cases
+# cannot express), messages, risk factors and the approval object.
+package zyx.gateway_test
+
+import data.zyx.gateway
+
+# Wednesday 2026-05-20 10:00 in Singapore.
+_now := 1779242400
+
+_engineer := {
+	"principal": {
+		"sub": "u-engineer",
+		"email": "engineer@zyxbank.example",
+		"groups": ["grp-ai-users", "grp-ai-devops-readonly"],
+	},
+	"agent": {"id": "change-reviewer"},
+	"device": {"compliant": true, "checked_at": _now - 60},
+	"tool": "jira_read",
+	"arguments": {"ticket": "CHG-18422"},
+	"context": {"now": _now, "workflow": "change-review", "session_tainted": false, "recent_denials": 0},
+}
+
+_sg_change := object.union(_engineer, {
+	"principal": {"sub": "u-cloud", "groups": ["grp-ai-cloud-change-reviewers"]},
+	"agent": {"id": "change-remediator"},
+	"tool": "aws_modify_security_group",
+	"arguments": {
+		"account": "111122223333",
+		"region": "ap-southeast-1",
+		"group_id": "sg-0a1b2c3d4e5f60718",
+		"change": {"action": "revoke_ingress", "protocol": "tcp", "port_range": "22", "cidr": "0.0.0.0/0"},
+		"change_ticket": "CHG-18422",
+		"rollback_plan": "Re-authorize the revoked rule.",
+	},
+})
+
+_codes(decision) := {r.code | some r in decision.reasons}
+
+test_allow_engineer_reads_ticket if {
+	decision := gateway.decision with input as _engineer
+	decision.allow
+	decision.reasons == []
+	decision.risk == {"score": 0, "band": "low", "factors": [{"factor": "tool_risk", "points": 0}]}
+}
+
+test_deny_when_input_is_empty if {
+	decision := gateway.decision with input as {}
+	not decision.allow
+	_codes(decision) == {"tool_unknown", "device_not_compliant", "device_posture_stale"}
+	decision.approval == {"required": false, "approvers_required": 0, "approver_groups": [], "fallback_groups": []}
+}
+
+test_deny_tool_unknown_names_the_tool if {
+	decision := gateway.decision with input as object.union(_engineer, {"tool": "hr_read_records"})
+	decision.reasons == [{"code": "tool_unknown", "message": "tool hr_read_records is not in the catalog"}]
+}
+
+test_deny_tool_missing_says_missing if {
+	decision := gateway.decision with input as object.remove(_engineer, ["tool"])
+	decision.reasons == [{"code": "tool_unknown", "message": "tool (missing) is not in the catalog"}]
+}
+
+test_deny_device_compliance_absent if {
+	decision := gateway.decision with input as object.union(_engineer, {"device": {"checked_at": _now}})
+		with input.device as {"checked_at": _now}
+	_codes(decision) == {"device_not_compliant"}
+}
+
+test_deny_device_compliant_as_string if {
+	decision := gateway.decision with input as object.union(_engineer, {"device": {"compliant": "true"}})
+	_codes(decision) == {"device_not_compliant"}
+}
+
+test_deny_posture_age_without_clock if {
+	decision := gateway.decision with input as object.union(_engineer, {"context": {"now": "now"}})
+	decision.reasons == [{"code": "device_posture_stale", "message": "device posture age is unknown"}]
+}
+
+test_deny_posture_stale_says_limit if {
+	decision := gateway.decision with input as object.union(_engineer, {"device": {"checked_at": _now - 3600}})
+	decision.reasons == [{"code": "device_posture_stale", "message": "device posture is older than 900 seconds"}]
+}
+
+test_deny_slack_without_arguments if {
+	slack := object.union(_engineer, {"tool": "slack_post_message"})
+	decision := gateway.decision with input as object.remove(slack, ["arguments"])
+	decision.reasons == [{
+		"code": "channel_not_allowed",
+		"message": "channel (missing) is not allowed for slack_post_message",
+	}]
+}
+
+test_deny_aws_read_without_account if {
+	decision := gateway.decision with input as object.union(_engineer, {"tool": "aws_dev_read", "arguments": {}})
+	decision.reasons == [{
+		"code": "account_not_allowed",
+		"message": "AWS account (missing) is not allowed for aws_dev_read",
+	}]
+}
+
+test_deny_sg_change_without_ticket_or_plan if {
+	args := object.remove(_sg_change.arguments, ["change_ticket", "rollback_plan"])
+	decision := gateway.decision with input as object.union(_sg_change, {"arguments": args})
+		with input.arguments as args
+	_codes(decision) == {"change_ticket_required", "rollback_plan_required", "approval_required"}
+}
+
+test_approval_names_groups_from_catalog if {
+	decision := gateway.decision with input as _sg_change
+	decision.approval == {
+		"required": true,
+		"approvers_required": 1,
+		"approver_groups": ["grp-ai-prod-approvers"],
+		"fallback_groups": ["grp-ai-security-oncall"],
+	}
+	some reason in decision.reasons
+	reason.code == "approval_required"
+	reason.message == "aws_modify_security_group needs 1 approver(s) from grp-ai-prod-approvers"
+}
+
+test_risk_factors_add_up_for_sg_change if {
+	decision := gateway.decision with input as object.union(_sg_change, {"context": {"session_tainted": true}})
+	decision.risk.score == 8
+	{f.factor: f.points | some f in decision.risk.factors} == {
+		"tool_risk": 4,
+		"write": 1,
+		"environment": 0,
+		"tainted_session": 3,
+	}
+}
+
+test_risk_score_capped_at_ten if {
+	worst := object.union(_sg_change, {
+		"arguments": {"account": "777788889999"},
+		"context": {"session_tainted": true, "recent_denials": 9, "now": _now + 43200},
+		"device": {"checked_at": _now + 43200},
+	})
+	decision := gateway.decision with input as worst
+	decision.risk.score == 10
+	decision.approval.approvers_required == 2
+}
+
+test_deny_agent_missing_names_none if {
+	decision := gateway.decision with input as object.remove(_engineer, ["agent"])
+	decision.reasons == [{"code": "agent_not_permitted", "message": "agent (none) is not permitted to use jira_read"}]
+}
+
+test_deny_approval_without_approvers_list if {
+	decision := gateway.decision with input as object.union(_sg_change, {"approval": {}})
+	_codes(decision) == {"approval_required"}
+}
+
+test_allow_approval_by_approver_in_any_listed_group if {
+	approver := {"sub": "u-approver", "groups": ["grp-unrelated", "grp-ai-prod-approvers"]}
+	decision := gateway.decision with input as object.union(_sg_change, {"approval": {"approvers": [approver]}})
+	decision.allow
+}
+
+test_deny_approval_by_approver_without_subject if {
+	approver := {"groups": ["grp-ai-prod-approvers"]}
+	decision := gateway.decision with input as object.union(_sg_change, {"approval": {"approvers": [approver]}})
+	_codes(decision) == {"approval_required"}
+}
+
+test_deny_workflow_kill_switch_names_workflow if {
+	state := {"kill_switch": object.union(data.zyx.state.kill_switch, {"workflows": ["change-review"]})}
+	decision := gateway.decision with input as _engineer with data.zyx.state as state
+	decision.reasons == [{
+		"code": "kill_switch_workflow",
+		"message": "workflow change-review is disabled by the kill switch",
+	}]
+}
+
+test_policy_revision_from_bundle_data if {
+	decision := gateway.decision with input as _engineer with data.zyx.bundle.revision as "abc123"
+	decision.policy_revision == "abc123"
+}
+
+test_policy_revision_empty_without_bundle_data if {
+	decision := gateway.decision with input as _engineer
+	decision.policy_revision == ""
+}
