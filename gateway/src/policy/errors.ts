@@ -24,8 +24,8 @@ export function describeThrown(thrown: unknown): string {
   if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
   if (typeof thrown === "string") return thrown;
   try {
-    const text: string | undefined = JSON.stringify(thrown); // undefined for undefined, functions
-    return text ?? String(thrown);
+    // JSON.stringify gives undefined (typed as string) for undefined and functions.
+    return String(JSON.stringify(thrown));
   } catch {
     return "unprintable value";
   }
