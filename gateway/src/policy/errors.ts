@@ -25,7 +25,8 @@ export function describeThrown(thrown: unknown): string {
   if (typeof thrown === "string") return thrown;
   try {
     // JSON.stringify gives undefined (typed as string) for undefined and functions.
-    return String(JSON.stringify(thrown));
+    const text = JSON.stringify(thrown) as string | undefined;
+    return text === undefined ? typeof thrown : text;
   } catch {
     return "unprintable value";
   }
