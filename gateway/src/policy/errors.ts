@@ -26,7 +26,7 @@ export function describeThrown(thrown: unknown): string {
   try {
     // JSON.stringify gives undefined (typed as string) for undefined and functions.
     const text = JSON.stringify(thrown) as string | undefined;
-    return text === undefined ? typeof thrown : text;
+    return text ?? typeof thrown;
   } catch {
     return "unprintable value";
   }
