@@ -1,0 +1,144 @@
+// Keys of the local development identity provider, device-trust service and gateway: one ES256
+// key pair per signer under <stateDir>/keys/, created on first use and kept afterwards.
+// Development only: production keys live with the real identity provider and device-trust service.
+import { randomUUID } from "node:crypto";
+import { chmod, link, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  type JSONWebKeySet,
+  type JWK,
+} from "jose";
+
+/** Issuer of the development access tokens. */
+export const DEV_ISSUER = "zyx-dev-idp";
+/** Issuer of the development posture tokens. */
+export const DEV_POSTURE_ISSUER = "zyx-dev-device-trust";
+/** The gateway's identifier: the audience of access and posture tokens. */
+export const GATEWAY_AUDIENCE = "zyx-agent-gateway";
+/** Where development keys and state live, relative to the working directory. */
+export const DEFAULT_STATE_DIR = ".state";
+export const DEV_KEY_ALG = "ES256";
+
+/** idp signs access tokens, device-trust posture tokens, gateway the call tokens for the worker. */
+export const DEV_SIGNERS = ["idp", "device-trust", "gateway"] as const;
+export type DevSigner = (typeof DEV_SIGNERS)[number];
+
+export interface DevKeyFiles {
+  /** The private JWK (with kid and alg), mode 0600. */
+  privateJwk: string;
+  /** The public JWKS, holding the one public key. */
+  jwks: string;
+}
+
+export interface DevKeyPaths {
+  keysDir: string;
+  signers: Record<DevSigner, DevKeyFiles>;
+}
+
+/** The state directory: $ZYX_STATE_DIR when set, else ".state". */
+export function resolveStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env["ZYX_STATE_DIR"];
+  return fromEnv === undefined || fromEnv === "" ? DEFAULT_STATE_DIR : fromEnv;
+}
+
+/** Where the key files of each signer are (whether or not they exist yet). */
+export function devKeyPaths(stateDir: string): DevKeyPaths {
+  const keysDir = join(stateDir, "keys");
+  const files = (name: DevSigner): DevKeyFiles => ({
+    privateJwk: join(keysDir, `${name}.private.jwk.json`),
+    jwks: join(keysDir, `${name}.jwks.json`),
+  });
+  return {
+    keysDir,
+    signers: {
+      idp: files("idp"),
+      "device-trust": files("device-trust"),
+      gateway: files("gateway"),
+    },
+  };
+}
+
+/**
+ * Creates the key pairs that do not exist yet and (re)writes each public JWKS from its private
+ * key. Idempotent, and safe when several processes run it at once: a private key file is
+ * published with link(2), which never replaces an existing one.
+ */
+export async function ensureDevKeys(stateDir: string): Promise<DevKeyPaths> {
+  const paths = devKeyPaths(stateDir);
+  await mkdir(paths.keysDir, { recursive: true, mode: 0o700 });
+  for (const name of DEV_SIGNERS) {
+    const files = paths.signers[name];
+    if (!(await exists(files.privateJwk))) await publishNewKey(files.privateJwk);
+    await chmod(files.privateJwk, 0o600);
+    const jwks: JSONWebKeySet = { keys: [publicJwk(await readPrivateJwk(files.privateJwk))] };
+    await writeAtomically(files.jwks, `${JSON.stringify(jwks, null, 2)}\n`, 0o644);
+  }
+  return paths;
+}
+
+/** Reads a private JWK written by ensureDevKeys; throws when it is not one. */
+export async function readPrivateJwk(path: string): Promise<JWK> {
+  const jwk = JSON.parse(await readFile(path, "utf8")) as unknown;
+  if (
+    typeof jwk !== "object" ||
+    jwk === null ||
+    !("d" in jwk) ||
+    !("kid" in jwk) ||
+    !("alg" in jwk) ||
+    typeof jwk.kid !== "string" ||
+    typeof jwk.alg !== "string"
+  ) {
+    throw new Error(`${path} is not a private JWK with "kid" and "alg"`);
+  }
+  return jwk as JWK;
+}
+
+const PRIVATE_MEMBERS: ReadonlySet<string> = new Set(["d", "p", "q", "dp", "dq", "qi", "oth", "k"]);
+
+/** The public half of a private JWK, with its kid, alg and use. */
+export function publicJwk(privateJwk: JWK): JWK {
+  const members = Object.entries(privateJwk).filter(([name]) => !PRIVATE_MEMBERS.has(name));
+  return { ...(Object.fromEntries(members) as JWK), use: "sig" };
+}
+
+/** A new ES256 private JWK whose kid is its RFC 7638 thumbprint. */
+export async function generateDevKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(DEV_KEY_ALG, { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(jwk, "sha256");
+  return { ...jwk, kid, alg: DEV_KEY_ALG, use: "sig" };
+}
+
+async function publishNewKey(path: string): Promise<void> {
+  const jwk = await generateDevKey();
+  const temporary = `${path}.${randomUUID()}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(jwk, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  try {
+    await chmod(temporary, 0o600);
+    await link(temporary, path);
+  } catch (error) {
+    // Another process published its key first: keep that one.
+    if (!(error instanceof Error && "code" in error && error.code === "EEXIST")) throw error;
+  } finally {
+    await unlink(temporary);
+  }
+}
+
+async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
+  const temporary = `${path}.${randomUUID()}.tmp`;
+  await writeFile(temporary, text, { mode, flag: "wx" });
+  await rename(temporary, path);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Error && "code" in error && error.code === "ENOENT") return false;
+    throw error;
+  }
+}

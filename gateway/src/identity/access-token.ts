@@ -1,0 +1,136 @@
+// Verifies the OAuth access tokens (RFC 9068 JWTs, "typ": "at+jwt") that agents present on behalf
+// of a user, and extracts who the user is and which agent acts for them (RFC 8693 "act").
+import { createHash } from "node:crypto";
+import type { JWTPayload } from "jose";
+import { GatewayError } from "../lib/errors.ts";
+import { checkNonEmptyString, createJwtChecker } from "./jwks.ts";
+import type {
+  AccessTokenVerifier,
+  AccessTokenVerifierOptions,
+  VerifiedPrincipal,
+} from "./types.ts";
+
+export const ACCESS_TOKEN_TYP = "at+jwt";
+export const DEFAULT_GROUPS_CLAIM = "groups";
+export const MAX_CACHE_ENTRIES = 1_000_000;
+
+/**
+ * The token in an Authorization header value: "Bearer <token>" (scheme case-insensitive).
+ * Throws token_missing when the header is absent, empty or of another shape.
+ */
+export function bearerToken(header: string | undefined): string {
+  if (header === undefined || header.trim() === "") {
+    throw new GatewayError("token_missing", "no Authorization header");
+  }
+  const match = /^Bearer +([^\s]+)$/i.exec(header.trim());
+  if (match?.[1] === undefined) {
+    throw new GatewayError("token_missing", 'Authorization header is not "Bearer <token>"');
+  }
+  return match[1];
+}
+
+export function createAccessTokenVerifier(
+  options: AccessTokenVerifierOptions,
+): AccessTokenVerifier {
+  const check = createJwtChecker(options, ACCESS_TOKEN_TYP, "identity provider");
+  const groupsClaim = checkNonEmptyString(
+    "groupsClaim",
+    options.groupsClaim ?? DEFAULT_GROUPS_CLAIM,
+  );
+  const clock = options.now ?? (() => Date.now() / 1000);
+  const cache = options.cache === undefined ? undefined : new TokenCache(options.cache.maxEntries);
+
+  async function verifyUncached(token: string): Promise<VerifiedPrincipal> {
+    const outcome = await check(token);
+    if (!outcome.ok) {
+      throw new GatewayError(outcome.expired ? "token_expired" : "token_invalid", outcome.reason);
+    }
+    return principalFrom(outcome.payload, groupsClaim);
+  }
+
+  return {
+    async verify(token) {
+      if (typeof token !== "string" || token === "") {
+        throw new GatewayError("token_missing", "no access token");
+      }
+      if (cache === undefined) return verifyUncached(token);
+      const key = createHash("sha256").update(token).digest("base64url");
+      const cached = cache.get(key, clock());
+      if (cached !== undefined) return cached;
+      const principal = await verifyUncached(token);
+      cache.set(key, principal);
+      return copy(principal);
+    },
+  };
+}
+
+function principalFrom(payload: JWTPayload, groupsClaim: string): VerifiedPrincipal {
+  const { sub, exp, jti, email, act } = payload;
+  // jwtVerify has required "sub" and "exp" to be present and "exp" to be a number.
+  if (typeof sub !== "string" || sub === "") {
+    throw new GatewayError("token_invalid", '"sub" claim must be a non-empty string');
+  }
+  if (typeof exp !== "number") {
+    throw new GatewayError("token_invalid", '"exp" claim must be a number');
+  }
+  const groups = payload[groupsClaim];
+  if (groups === undefined) {
+    throw new GatewayError("token_invalid", `missing "${groupsClaim}" claim`);
+  }
+  if (!Array.isArray(groups) || !groups.every((group) => typeof group === "string")) {
+    throw new GatewayError("token_invalid", `"${groupsClaim}" claim must be an array of strings`);
+  }
+  const agent = actingAgent(act);
+  if (agent === undefined) {
+    throw new GatewayError("token_agent_missing", "token has no acting agent (act.sub)");
+  }
+  return {
+    subject: sub,
+    ...(typeof email === "string" ? { email } : {}),
+    groups: [...groups],
+    agent,
+    ...(typeof jti === "string" ? { tokenId: jti } : {}),
+    expiresAt: exp,
+  };
+}
+
+function actingAgent(act: unknown): string | undefined {
+  if (typeof act !== "object" || act === null || !("sub" in act)) return undefined;
+  return typeof act.sub === "string" && act.sub !== "" ? act.sub : undefined;
+}
+
+function copy(principal: VerifiedPrincipal): VerifiedPrincipal {
+  return { ...principal, groups: [...principal.groups] };
+}
+
+/** Verified principals by token hash, until the token's exp; least recently used evicted first. */
+class TokenCache {
+  readonly #maxEntries: number;
+  readonly #entries = new Map<string, VerifiedPrincipal>();
+
+  constructor(maxEntries: number) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_CACHE_ENTRIES) {
+      throw new TypeError(`"cache.maxEntries" must be an integer from 1 to ${MAX_CACHE_ENTRIES}`);
+    }
+    this.#maxEntries = maxEntries;
+  }
+
+  get(key: string, now: number): VerifiedPrincipal | undefined {
+    const principal = this.#entries.get(key);
+    if (principal === undefined) return undefined;
+    this.#entries.delete(key);
+    if (now >= principal.expiresAt) return undefined;
+    this.#entries.set(key, principal);
+    return copy(principal);
+  }
+
+  set(key: string, principal: VerifiedPrincipal): void {
+    this.#entries.delete(key);
+    while (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done === true) break;
+      this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(key, copy(principal));
+  }
+}

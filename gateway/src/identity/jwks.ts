@@ -1,0 +1,275 @@
+// Shared JWT plumbing for the identity verifiers: loading an issuer's key set (remote, file or
+// in-memory), checking the options every verifier takes, and running jose's jwtVerify with the
+// checks both token kinds need, turning jose's errors into short, stable reasons.
+import { readFileSync } from "node:fs";
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from "jose";
+import { GatewayError } from "../lib/errors.ts";
+import type { KeySource, TokenVerifierOptions } from "./types.ts";
+
+export const DEFAULT_ALGORITHMS: readonly string[] = ["ES256", "EdDSA", "RS256", "PS256"];
+export const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
+export const MAX_CLOCK_TOLERANCE_SEC = 120;
+/** Longer compact JWTs are refused before any parsing. */
+export const MAX_TOKEN_LENGTH = 16_384;
+
+/** The asymmetric JWS algorithms a verifier may allow. Never "none", never HS*. */
+const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+]);
+
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(["127.0.0.1", "[::1]", "localhost"]);
+
+/** jose error codes that mean the token, not the key set's provider, is at fault. */
+const TOKEN_KEY_ERRORS: ReadonlySet<string> = new Set([
+  "ERR_JWKS_NO_MATCHING_KEY",
+  "ERR_JWKS_MULTIPLE_MATCHING_KEYS",
+  "ERR_JOSE_NOT_SUPPORTED",
+]);
+
+/** Checks an algorithm allow-list; throws TypeError on "none", HS*, unknown or empty lists. */
+export function checkAlgorithms(algorithms: readonly string[] | undefined): string[] {
+  if (algorithms === undefined) return [...DEFAULT_ALGORITHMS];
+  const list: readonly unknown[] = algorithms;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TypeError('"algorithms" must be a non-empty array');
+  }
+  for (const alg of list) {
+    if (typeof alg !== "string") throw new TypeError('"algorithms" must contain strings only');
+    if (alg.toLowerCase() === "none") throw new TypeError('"algorithms" must not contain "none"');
+    if (/^HS\d+$/i.test(alg)) {
+      throw new TypeError(`"algorithms" must not contain the symmetric algorithm "${alg}"`);
+    }
+    if (!ASYMMETRIC_ALGORITHMS.has(alg)) {
+      throw new TypeError(`"algorithms" contains the unsupported algorithm "${alg}"`);
+    }
+  }
+  return [...new Set(algorithms)];
+}
+
+/** Checks the clock tolerance: a number of seconds in 0..120 (default 30). */
+export function checkClockTolerance(seconds: number | undefined): number {
+  if (seconds === undefined) return DEFAULT_CLOCK_TOLERANCE_SEC;
+  if (
+    typeof seconds !== "number" ||
+    !Number.isFinite(seconds) ||
+    seconds < 0 ||
+    seconds > MAX_CLOCK_TOLERANCE_SEC
+  ) {
+    throw new TypeError(
+      `"clockToleranceSec" must be a number from 0 to ${MAX_CLOCK_TOLERANCE_SEC}`,
+    );
+  }
+  return seconds;
+}
+
+/** Checks a required string option. */
+export function checkNonEmptyString(name: string, value: unknown): string {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new TypeError(`"${name}" must be a non-empty string`);
+  }
+  return value;
+}
+
+function checkKeySet(value: unknown, where: string): JSONWebKeySet {
+  if (typeof value !== "object" || value === null || !("keys" in value)) {
+    throw new TypeError(`${where} is not a JSON Web Key Set (no "keys" member)`);
+  }
+  const { keys } = value;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new TypeError(`${where} must hold a non-empty "keys" array`);
+  }
+  for (const key of keys as unknown[]) {
+    if (typeof key !== "object" || key === null) {
+      throw new TypeError(`${where} has a key that is not an object`);
+    }
+    if ("d" in key || ("kty" in key && key.kty === "oct")) {
+      throw new TypeError(`${where} must hold public keys only`);
+    }
+  }
+  return value as JSONWebKeySet;
+}
+
+function localResolver(jwks: JSONWebKeySet, where: string): JWTVerifyGetKey {
+  try {
+    return createLocalJWKSet(checkKeySet(jwks, where));
+  } catch (error) {
+    if (error instanceof TypeError) throw error;
+    throw new TypeError(`${where} is malformed: ${describeError(error)}`, { cause: error });
+  }
+}
+
+function readKeySetFile(path: string): JSONWebKeySet {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(`cannot read the key set file ${path}: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  try {
+    return JSON.parse(text) as JSONWebKeySet;
+  } catch (error) {
+    throw new TypeError(`key set file ${path} is not valid JSON`, { cause: error });
+  }
+}
+
+function checkRemoteUrl(url: unknown, allowHttp: boolean): URL {
+  if (!(url instanceof URL)) throw new TypeError('"keys.url" must be a URL');
+  if (url.protocol === "https:") return url;
+  if (url.protocol === "http:" && (allowHttp || LOOPBACK_HOSTS.has(url.hostname))) return url;
+  throw new TypeError(`"keys.url" must use https (or http on a loopback host): ${url.href}`);
+}
+
+function checkMilliseconds(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new TypeError(`"keys.${name}" must be a non-negative integer`);
+  }
+  return value;
+}
+
+/**
+ * Builds the key resolver for a key source, checking it now: a file is read once, here; a remote
+ * set is fetched lazily by jose (cached, refetched on an unknown kid after the cooldown). When a
+ * remote set cannot be fetched, the resolver throws identity_provider_unavailable, naming `label`.
+ */
+export function createKeyResolver(source: KeySource, label: string): JWTVerifyGetKey {
+  switch (source.kind) {
+    case "jwks":
+      return localResolver(source.jwks, `the ${label} key set`);
+    case "file":
+      return localResolver(
+        readKeySetFile(checkNonEmptyString("keys.path", source.path)),
+        `key set file ${source.path}`,
+      );
+    case "remote": {
+      const url = checkRemoteUrl(source.url, source.allowHttp === true);
+      const timeoutDuration = checkMilliseconds("timeoutMs", source.timeoutMs);
+      const cooldownDuration = checkMilliseconds("cooldownMs", source.cooldownMs);
+      const cacheMaxAge = checkMilliseconds("cacheMaxAgeMs", source.cacheMaxAgeMs);
+      const remote = createRemoteJWKSet(url, {
+        ...(timeoutDuration === undefined ? {} : { timeoutDuration }),
+        ...(cooldownDuration === undefined ? {} : { cooldownDuration }),
+        ...(cacheMaxAge === undefined ? {} : { cacheMaxAge }),
+      });
+      return async (protectedHeader, token) => {
+        try {
+          return await remote(protectedHeader, token);
+        } catch (error) {
+          if (error instanceof errors.JOSEError && TOKEN_KEY_ERRORS.has(error.code)) throw error;
+          throw new GatewayError(
+            "identity_provider_unavailable",
+            `cannot load the ${label} key set from ${url.href}: ${describeError(error)}`,
+            { cause: error },
+          );
+        }
+      };
+    }
+    default:
+      throw new TypeError(`"keys.kind" must be "remote", "file" or "jwks"`);
+  }
+}
+
+/** A short description of anything thrown, with a network error's code (ECONNREFUSED...). */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause: unknown = error.cause;
+  const code =
+    typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+      ? cause.code
+      : undefined;
+  return code === undefined ? error.message : `${error.message} (${code})`;
+}
+
+export type JwtOutcome =
+  { ok: true; payload: JWTPayload } | { ok: false; expired: boolean; reason: string };
+
+export type JwtChecker = (token: string) => Promise<JwtOutcome>;
+
+/**
+ * Checks the options shared by the verifiers and returns a function that verifies a compact JWT's
+ * signature, "typ" header, issuer, audience, "exp" (required), "nbf" and "sub" (required). Token
+ * faults come back as `ok: false` with a reason; an unreachable key set throws
+ * identity_provider_unavailable; anything else unexpected is rethrown.
+ */
+export function createJwtChecker(
+  options: TokenVerifierOptions,
+  typ: string,
+  label: string,
+): JwtChecker {
+  if (typeof options !== "object") throw new TypeError("options must be an object");
+  const issuer = checkNonEmptyString("issuer", options.issuer);
+  const audience = checkNonEmptyString("audience", options.audience);
+  const algorithms = checkAlgorithms(options.algorithms);
+  const clockTolerance = checkClockTolerance(options.clockToleranceSec);
+  const { now } = options;
+  if (now !== undefined && typeof now !== "function") {
+    throw new TypeError('"now" must be a function returning epoch seconds');
+  }
+  if (typeof options.keys !== "object") throw new TypeError('"keys" must be a key source');
+  const getKey = createKeyResolver(options.keys, label);
+
+  return async (token) => {
+    if (token.length > MAX_TOKEN_LENGTH) {
+      return { ok: false, expired: false, reason: "token is too long" };
+    }
+    try {
+      const { payload } = await jwtVerify(token, getKey, {
+        issuer,
+        audience,
+        algorithms,
+        typ,
+        clockTolerance,
+        requiredClaims: ["exp", "sub"],
+        ...(now === undefined ? {} : { currentDate: new Date(now() * 1000) }),
+      });
+      return { ok: true, payload };
+    } catch (error) {
+      if (error instanceof GatewayError || !(error instanceof errors.JOSEError)) throw error;
+      return { ok: false, expired: error.code === "ERR_JWT_EXPIRED", reason: reason(error, typ) };
+    }
+  };
+}
+
+const FIXED_REASONS: Readonly<Partial<Record<string, string>>> = {
+  ERR_JWT_EXPIRED: "token has expired (exp)",
+  ERR_JOSE_ALG_NOT_ALLOWED: 'token "alg" (algorithm) is not allowed',
+  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: "token signature verification failed",
+  ERR_JWKS_NO_MATCHING_KEY: 'no key in the key set matches the token (unknown "kid")',
+  ERR_JWKS_MULTIPLE_MATCHING_KEYS: 'several keys in the key set match the token (no "kid")',
+};
+
+function reason(error: errors.JOSEError, typ: string): string {
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === "typ") return `unexpected "typ" header value (expected "${typ}")`;
+    if (error.claim === "nbf" && error.reason === "check_failed") {
+      return "token is not yet valid (nbf)";
+    }
+    return error.message;
+  }
+  const fixed = FIXED_REASONS[error.code];
+  if (fixed !== undefined) return fixed;
+  if (error.code === "ERR_JWS_INVALID" || error.code === "ERR_JWT_INVALID") {
+    return `malformed token: ${error.message}`;
+  }
+  return `token cannot be verified: ${error.message}`;
+}
