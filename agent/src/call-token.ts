@@ -1,0 +1,282 @@
+// Verifies the gateway's call token before the worker runs anything.
+//
+// Accepts a call only if every check passes, in this order:
+//   1. a token is present and of sane size;
+//   2. signature by a key of the gateway's PUBLIC key set, with alg in {ES256, EdDSA} (so
+//      "none", HMAC and RSA are refused before any key is looked at), typ "call+jwt", issuer,
+//      audience, exp/iat with a small clock tolerance, and a lifetime of at most 30 s;
+//   3. the claims have the expected shape (tool in the catalog, args_sha256, decision_id, sub,
+//      act.sub, jti);
+//   4. SHA-256 of the RFC 8785 form of the arguments received equals args_sha256;
+//   5. the jti was not seen before. Seen jtis are remembered until the token could no longer
+//      pass step 2 (exp + tolerance). The memory is bounded: expired entries are evicted first,
+//      and when it is still full the call is REFUSED (replay_cache_full) rather than an
+//      unexpired jti forgotten, which would reopen the replay window. Fail closed.
+import { timingSafeEqual } from "node:crypto";
+import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet } from "jose";
+import { z } from "zod";
+import { ARGUMENTS_DIGEST, argumentsDigest } from "../../common/canonical.ts";
+import { TOOL_NAMES, type ToolName } from "../../common/catalog.ts";
+
+export const CALL_TOKEN_TYPE = "call+jwt";
+/** Only asymmetric algorithms: the worker can verify call tokens, never mint them. */
+export const CALL_TOKEN_ALGORITHMS = ["ES256", "EdDSA"] as const;
+export const CALL_TOKEN_MAX_LIFETIME_SEC = 30;
+export const MAX_CLOCK_TOLERANCE_SEC = 5;
+const MAX_TOKEN_CHARS = 4096;
+
+export type CallTokenErrorCode =
+  | "call_token_missing"
+  | "call_token_invalid"
+  | "call_token_expired"
+  | "call_token_replayed"
+  | "arguments_digest_mismatch"
+  | "replay_cache_full";
+
+export class CallTokenError extends Error {
+  readonly code: CallTokenErrorCode;
+
+  constructor(code: CallTokenErrorCode, message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = "CallTokenError";
+    this.code = code;
+  }
+}
+
+export function isCallTokenError(value: unknown): value is CallTokenError {
+  return value instanceof CallTokenError;
+}
+
+/** What a verified token says about the call. */
+export interface VerifiedCall {
+  tool: ToolName;
+  argumentsDigest: string;
+  decisionId: string;
+  user: string;
+  agent: string;
+  traceId?: string;
+  jti: string;
+  issuedAt: number;
+  expiresAt: number;
+  kid: string;
+}
+
+export interface CallTokenVerifierOptions {
+  /** The gateway's public key set (EC P-256 or OKP Ed25519 keys, no private members). */
+  jwks: JSONWebKeySet;
+  issuer: string;
+  audience: string;
+  /** Accepted clock skew, whole seconds, 0..5. */
+  clockToleranceSec: number;
+  /** Most jtis remembered at once; beyond that, calls are refused until some expire. */
+  maxReplayEntries: number;
+  /** Clock in epoch milliseconds (default Date.now); tests freeze it. */
+  now?: () => number;
+}
+
+export interface CallTokenVerifier {
+  /** Resolves with the verified call, or rejects with a CallTokenError. */
+  verify(token: string | undefined, receivedArguments: unknown): Promise<VerifiedCall>;
+  /** Number of jtis currently remembered. */
+  readonly replayEntries: number;
+}
+
+// --- Replay cache -------------------------------------------------------------
+
+export type ReplayCheck = "accepted" | "replayed" | "full";
+
+export interface ReplayCache {
+  /** Records `jti` until `forgetAtSec` unless it is already known or the cache is full. */
+  check(jti: string, forgetAtSec: number, nowSec: number): ReplayCheck;
+  readonly size: number;
+}
+
+export function createReplayCache(maxEntries: number): ReplayCache {
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
+    throw new RangeError("maxReplayEntries must be a positive whole number");
+  }
+  // jti -> epoch second from which the token can no longer verify. Insertion order roughly
+  // follows expiry (one gateway, one TTL), so the cheap sweep pops from the front.
+  const entries = new Map<string, number>();
+
+  function evictFront(nowSec: number): void {
+    for (const [jti, forgetAt] of entries) {
+      if (forgetAt > nowSec) return;
+      entries.delete(jti);
+    }
+  }
+
+  function evictAll(nowSec: number): void {
+    for (const [jti, forgetAt] of entries) if (forgetAt <= nowSec) entries.delete(jti);
+  }
+
+  return {
+    check(jti, forgetAtSec, nowSec) {
+      evictFront(nowSec);
+      const known = entries.get(jti);
+      if (known !== undefined && known > nowSec) return "replayed";
+      if (entries.size >= maxEntries) evictAll(nowSec);
+      if (entries.size >= maxEntries) return "full";
+      entries.set(jti, forgetAtSec);
+      return "accepted";
+    },
+    get size() {
+      return entries.size;
+    },
+  };
+}
+
+// --- Verifier -----------------------------------------------------------------
+
+const text = z.string().min(1).max(256);
+
+const CallClaims = z.object({
+  tool: z.enum(TOOL_NAMES),
+  args_sha256: z.string().regex(ARGUMENTS_DIGEST),
+  decision_id: text,
+  sub: text,
+  act: z.object({ sub: text }),
+  trace_id: text.optional(),
+  jti: text,
+  iat: z.int(),
+  exp: z.int(),
+});
+
+function checkJwks(jwks: JSONWebKeySet): void {
+  if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) {
+    throw new TypeError("jwks must hold at least one key");
+  }
+  for (const key of jwks.keys) {
+    const supported =
+      (key.kty === "EC" && key.crv === "P-256") || (key.kty === "OKP" && key.crv === "Ed25519");
+    if (!supported) throw new TypeError("jwks keys must be EC P-256 or OKP Ed25519");
+    if ("d" in key) throw new TypeError("jwks must hold public keys only (a key has `d`)");
+    if (typeof key.kid !== "string" || key.kid === "") {
+      throw new TypeError("every jwks key needs a kid");
+    }
+  }
+}
+
+function joseToCallTokenError(error: unknown): CallTokenError {
+  if (error instanceof errors.JWTExpired) {
+    return new CallTokenError("call_token_expired", "call token has expired", { cause: error });
+  }
+  const detail = error instanceof errors.JOSEError ? error.code : "unexpected error";
+  return new CallTokenError("call_token_invalid", `call token is invalid (${detail})`, {
+    cause: error,
+  });
+}
+
+function digestsEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a, "utf8");
+  const right = Buffer.from(b, "utf8");
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+export function createCallTokenVerifier(options: CallTokenVerifierOptions): CallTokenVerifier {
+  const { issuer, audience, clockToleranceSec } = options;
+  if (issuer === "" || audience === "") throw new TypeError("issuer and audience are required");
+  if (
+    !Number.isInteger(clockToleranceSec) ||
+    clockToleranceSec < 0 ||
+    clockToleranceSec > MAX_CLOCK_TOLERANCE_SEC
+  ) {
+    throw new RangeError(
+      `clockToleranceSec must be a whole number from 0 to ${MAX_CLOCK_TOLERANCE_SEC}`,
+    );
+  }
+  checkJwks(options.jwks);
+  const keySet = createLocalJWKSet(options.jwks);
+  const replay = createReplayCache(options.maxReplayEntries);
+  const now = options.now ?? Date.now;
+
+  return {
+    get replayEntries() {
+      return replay.size;
+    },
+
+    async verify(token, receivedArguments) {
+      if (token === undefined || token === "") {
+        throw new CallTokenError("call_token_missing", "no call token");
+      }
+      if (token.length > MAX_TOKEN_CHARS) {
+        throw new CallTokenError("call_token_invalid", "call token is too large");
+      }
+
+      const nowMs = now();
+      let verified: Awaited<ReturnType<typeof jwtVerify>>;
+      try {
+        verified = await jwtVerify(token, keySet, {
+          algorithms: [...CALL_TOKEN_ALGORITHMS],
+          typ: CALL_TOKEN_TYPE,
+          issuer,
+          audience,
+          clockTolerance: clockToleranceSec,
+          maxTokenAge: CALL_TOKEN_MAX_LIFETIME_SEC,
+          currentDate: new Date(nowMs),
+          requiredClaims: ["exp", "iat", "jti", "sub"],
+        });
+      } catch (error) {
+        throw joseToCallTokenError(error);
+      }
+
+      const kid = verified.protectedHeader.kid;
+      if (typeof kid !== "string" || kid === "") {
+        throw new CallTokenError("call_token_invalid", "call token header has no kid");
+      }
+      const parsed = CallClaims.safeParse(verified.payload);
+      if (!parsed.success) {
+        throw new CallTokenError("call_token_invalid", "call token claims are malformed");
+      }
+      const claims = parsed.data;
+      if (claims.exp - claims.iat > CALL_TOKEN_MAX_LIFETIME_SEC || claims.exp <= claims.iat) {
+        throw new CallTokenError(
+          "call_token_invalid",
+          `call token lifetime must be 1 to ${CALL_TOKEN_MAX_LIFETIME_SEC} seconds`,
+        );
+      }
+
+      let received: string;
+      try {
+        received = argumentsDigest(receivedArguments);
+      } catch (error) {
+        throw new CallTokenError("arguments_digest_mismatch", "arguments are not JSON", {
+          cause: error,
+        });
+      }
+      if (!digestsEqual(received, claims.args_sha256)) {
+        throw new CallTokenError(
+          "arguments_digest_mismatch",
+          "arguments differ from those the call token was issued for",
+        );
+      }
+
+      // Same second arithmetic as jose: a token verifies while exp > now - tolerance.
+      const nowSec = Math.floor(nowMs / 1000);
+      switch (replay.check(claims.jti, claims.exp + clockToleranceSec, nowSec)) {
+        case "accepted":
+          break;
+        case "replayed":
+          throw new CallTokenError("call_token_replayed", "call token was already used");
+        case "full":
+          throw new CallTokenError(
+            "replay_cache_full",
+            "too many unexpired call tokens to remember; refusing new calls",
+          );
+      }
+
+      return {
+        tool: claims.tool,
+        argumentsDigest: claims.args_sha256,
+        decisionId: claims.decision_id,
+        user: claims.sub,
+        agent: claims.act.sub,
+        ...(claims.trace_id === undefined ? {} : { traceId: claims.trace_id }),
+        jti: claims.jti,
+        issuedAt: claims.iat,
+        expiresAt: claims.exp,
+        kid,
+      };
+    },
+  };
+}

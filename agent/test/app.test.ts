@@ -1,0 +1,380 @@
+import { randomUUID } from "node:crypto";
+import {
+  base64url,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  SignJWT,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTPayload,
+} from "jose";
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { argumentsDigest } from "../../common/canonical.ts";
+import type { ToolName } from "../../common/catalog.ts";
+import { createWorkerApp, stubExecute, type Execute, type WorkerLogEntry } from "../src/app.ts";
+import { createCallTokenVerifier } from "../src/call-token.ts";
+
+const ISSUER = "zyx-agent-gateway";
+const AUDIENCE = "zyx-agent-worker";
+const KID = "gw-test-1";
+const T0 = Date.UTC(2026, 10, 21, 3, 0, 0);
+const T0_SEC = T0 / 1000;
+
+const CALLS: Record<ToolName, Record<string, unknown>> = {
+  jira_read: { ticket: "CHG-18422" },
+  github_read_pr: { repository: "zyx-bank/platform-infra", pull_request: 991 },
+  confluence_read: { space: "SEC" },
+  aws_dev_read: { account: "111122223333", region: "ap-southeast-1" },
+  jira_add_comment: { ticket: "CHG-18422", body: "AI security review" },
+  slack_post_message: { channel: "devsecops-change-review", text: "CHG-18422 needs review" },
+  aws_modify_security_group: {
+    account: "111122223333",
+    region: "ap-southeast-1",
+    group_id: "sg-0a1b2c3d4e5f60718",
+    change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
+    change_ticket: "CHG-18422",
+    rollback_plan: "Re-authorize the revoked rule from the compensation handle.",
+  },
+};
+
+let gatewayKey: JWK;
+let otherKey: JWK;
+let jwks: JSONWebKeySet;
+let clock: number;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair("ES256", { extractable: true });
+  gatewayKey = { ...(await exportJWK(pair.privateKey)), kid: KID };
+  jwks = { keys: [{ ...(await exportJWK(pair.publicKey)), kid: KID }] };
+  const other = await generateKeyPair("ES256", { extractable: true });
+  otherKey = { ...(await exportJWK(other.privateKey)), kid: KID };
+});
+
+beforeEach(() => {
+  clock = T0;
+});
+
+interface TokenOptions {
+  tool?: ToolName;
+  args?: unknown;
+  key?: JWK;
+  claims?: JWTPayload;
+  ttl?: number;
+}
+
+async function token(options: TokenOptions = {}): Promise<string> {
+  const tool = options.tool ?? "jira_read";
+  return new SignJWT({
+    iss: ISSUER,
+    aud: AUDIENCE,
+    sub: "u-engineer",
+    act: { sub: "change-reviewer" },
+    tool,
+    args_sha256: argumentsDigest(options.args ?? CALLS[tool]),
+    decision_id: "dec-0001",
+    trace_id: "trace-0001",
+    jti: randomUUID(),
+    iat: T0_SEC,
+    exp: T0_SEC + (options.ttl ?? 30),
+    ...options.claims,
+  })
+    .setProtectedHeader({ alg: "ES256", kid: KID, typ: "call+jwt" })
+    .sign(await importJWK(options.key ?? gatewayKey, "ES256"));
+}
+
+function setup(options: { maxReplayEntries?: number; execute?: Execute } = {}) {
+  const verifier = createCallTokenVerifier({
+    jwks,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    clockToleranceSec: 2,
+    maxReplayEntries: options.maxReplayEntries ?? 100,
+    now: () => clock,
+  });
+  const execute = vi.fn<Execute>(options.execute ?? stubExecute);
+  const log = vi.fn<(entry: WorkerLogEntry) => void>();
+  const app = createWorkerApp({ verifier, execute, log });
+
+  async function call(
+    tool: string,
+    init: { token?: string | undefined; authorization?: string; body?: unknown; raw?: string },
+  ) {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (init.authorization !== undefined) headers["authorization"] = init.authorization;
+    else if (init.token !== undefined) headers["authorization"] = `Bearer ${init.token}`;
+    const response = await app.request(`/v1/execute/${tool}`, {
+      method: "POST",
+      headers,
+      body: init.raw ?? JSON.stringify(init.body),
+    });
+    return { status: response.status, headers: response.headers, json: await response.json() };
+  }
+
+  return { app, execute, log, call };
+}
+
+function body(tool: ToolName = "jira_read", extra: Record<string, unknown> = {}) {
+  return { arguments: CALLS[tool], decision_id: "dec-0001", trace_id: "trace-0001", ...extra };
+}
+
+describe("worker app: allowed calls", () => {
+  it("GET /healthz", async () => {
+    const response = await setup().app.request("/healthz");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok" });
+  });
+
+  it("runs jira_read and returns the stub ticket", async () => {
+    const { call, execute, log } = setup();
+    const response = await call("jira_read", { token: await token(), body: body() });
+    expect(response.status).toBe(200);
+    expect(response.json).toEqual({
+      result: { ticket: "CHG-18422", summary: "Stub summary of CHG-18422", status: "In Review" },
+    });
+    expect(execute).toHaveBeenCalledOnce();
+    expect(execute.mock.calls[0]?.[0]).toMatchObject({
+      tool: "jira_read",
+      arguments: { ticket: "CHG-18422" },
+    });
+    expect(execute.mock.calls[0]?.[1]).toMatchObject({
+      decisionId: "dec-0001",
+      user: "u-engineer",
+      agent: "change-reviewer",
+      traceId: "trace-0001",
+    });
+    expect(log).not.toHaveBeenCalled();
+  });
+
+  it.each(Object.keys(CALLS).map((tool) => [tool as ToolName]))(
+    "runs %s with a deterministic stub result",
+    async (tool) => {
+      const { call } = setup();
+      const first = await call(tool, { token: await token({ tool }), body: body(tool) });
+      const second = await call(tool, { token: await token({ tool }), body: body(tool) });
+      expect(first.status).toBe(200);
+      expect(first.json).toHaveProperty("result");
+      expect(second.json).toEqual(first.json);
+    },
+  );
+
+  it("accepts the arguments in any key order (digest over canonical JSON)", async () => {
+    const { call } = setup();
+    const args = CALLS.github_read_pr;
+    const reordered = { pull_request: args["pull_request"], repository: args["repository"] };
+    const response = await call("github_read_pr", {
+      token: await token({ tool: "github_read_pr" }),
+      raw: JSON.stringify({ decision_id: "dec-0001", arguments: reordered }),
+    });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe("worker app: refusals run nothing", () => {
+  function expectRefused(
+    ctx: ReturnType<typeof setup>,
+    response: { status: number; json: unknown },
+    status: number,
+    code: string,
+  ) {
+    expect(response.status).toBe(status);
+    expect(response.json).toMatchObject({
+      error: { code, message: expect.any(String) as unknown },
+    });
+    expect(ctx.execute).not.toHaveBeenCalled();
+    expect(ctx.log).toHaveBeenLastCalledWith(expect.objectContaining({ code }));
+  }
+
+  it("missing token: 401 call_token_missing", async () => {
+    const ctx = setup();
+    const response = await ctx.call("jira_read", { body: body() });
+    expectRefused(ctx, response, 401, "call_token_missing");
+    expect(response.headers.get("www-authenticate")).toMatch(/^Bearer/);
+  });
+
+  it("not a Bearer token: 401 call_token_invalid", async () => {
+    const ctx = setup();
+    const response = await ctx.call("jira_read", {
+      authorization: `Basic ${btoa("a:b")}`,
+      body: body(),
+    });
+    expectRefused(ctx, response, 401, "call_token_invalid");
+  });
+
+  it("forged token: 401 call_token_invalid", async () => {
+    const ctx = setup();
+    const response = await ctx.call("jira_read", {
+      token: await token({ key: otherKey }),
+      body: body(),
+    });
+    expectRefused(ctx, response, 401, "call_token_invalid");
+  });
+
+  it('alg "none": 401 call_token_invalid', async () => {
+    const ctx = setup();
+    const genuine = await token();
+    const header = base64url.encode(JSON.stringify({ alg: "none", typ: "call+jwt" }));
+    const response = await ctx.call("jira_read", {
+      token: `${header}.${genuine.split(".")[1] ?? ""}.`,
+      body: body(),
+    });
+    expectRefused(ctx, response, 401, "call_token_invalid");
+  });
+
+  it("expired token (frozen clock): 401 call_token_expired", async () => {
+    const ctx = setup();
+    const t = await token({ ttl: 5 });
+    clock = T0 + 60_000;
+    expectRefused(
+      ctx,
+      await ctx.call("jira_read", { token: t, body: body() }),
+      401,
+      "call_token_expired",
+    );
+  });
+
+  it("wrong audience: 401 call_token_invalid", async () => {
+    const ctx = setup();
+    const t = await token({ claims: { aud: "zyx-other-worker" } });
+    expectRefused(
+      ctx,
+      await ctx.call("jira_read", { token: t, body: body() }),
+      401,
+      "call_token_invalid",
+    );
+  });
+
+  it("replayed token: 409 call_token_replayed, the tool runs once", async () => {
+    const ctx = setup();
+    const t = await token();
+    expect((await ctx.call("jira_read", { token: t, body: body() })).status).toBe(200);
+    ctx.execute.mockClear();
+    expectRefused(
+      ctx,
+      await ctx.call("jira_read", { token: t, body: body() }),
+      409,
+      "call_token_replayed",
+    );
+  });
+
+  it("tampered arguments: 400 arguments_digest_mismatch", async () => {
+    const ctx = setup();
+    const response = await ctx.call("jira_read", {
+      token: await token(),
+      body: { ...body(), arguments: { ticket: "CHG-99999" } },
+    });
+    expectRefused(ctx, response, 400, "arguments_digest_mismatch");
+  });
+
+  it("token for another tool than the path: 401 call_token_tool_mismatch", async () => {
+    const ctx = setup();
+    // A genuine jira_read token, with its own arguments, replayed against slack_post_message.
+    const response = await ctx.call("slack_post_message", { token: await token(), body: body() });
+    expectRefused(ctx, response, 401, "call_token_tool_mismatch");
+  });
+
+  it("token for another decision than the body: 401 call_token_decision_mismatch", async () => {
+    const ctx = setup();
+    const response = await ctx.call("jira_read", {
+      token: await token(),
+      body: body("jira_read", { decision_id: "dec-0002" }),
+    });
+    expectRefused(ctx, response, 401, "call_token_decision_mismatch");
+  });
+
+  it("signed but invalid arguments: 400 arguments_invalid with every issue", async () => {
+    const ctx = setup();
+    const args = { repository: "platform-infra", pull_request: "991" };
+    const response = await ctx.call("github_read_pr", {
+      token: await token({ tool: "github_read_pr", args }),
+      body: { arguments: args, decision_id: "dec-0001" },
+    });
+    expectRefused(ctx, response, 400, "arguments_invalid");
+    expect(response.json).toMatchObject({
+      error: {
+        issues: [
+          { path: "/repository", message: expect.any(String) as unknown },
+          { path: "/pull_request", message: expect.any(String) as unknown },
+        ],
+      },
+    });
+  });
+
+  it.each([
+    ["not JSON", "{"],
+    ["no decision_id", JSON.stringify({ arguments: CALLS.jira_read })],
+    ["an extra field", JSON.stringify({ ...body(), tool: "jira_read" })],
+    ["an array", "[]"],
+  ])("malformed body (%s): 400 request_malformed", async (_name, raw) => {
+    const ctx = setup();
+    expectRefused(
+      ctx,
+      await ctx.call("jira_read", { token: await token(), raw }),
+      400,
+      "request_malformed",
+    );
+  });
+
+  it("oversize body: 413 request_body_too_large", async () => {
+    const ctx = setup();
+    const raw = JSON.stringify({ ...body(), padding: "x".repeat(300 * 1024) });
+    expectRefused(
+      ctx,
+      await ctx.call("jira_read", { token: await token(), raw }),
+      413,
+      "request_body_too_large",
+    );
+  });
+
+  it("replay memory full: 503 replay_cache_full, fail closed", async () => {
+    const ctx = setup({ maxReplayEntries: 1 });
+    expect((await ctx.call("jira_read", { token: await token(), body: body() })).status).toBe(200);
+    ctx.execute.mockClear();
+    expectRefused(
+      ctx,
+      await ctx.call("jira_read", { token: await token(), body: body() }),
+      503,
+      "replay_cache_full",
+    );
+  });
+
+  it("a failing tool: 502 tool_failed, detail logged but not returned", async () => {
+    const ctx = setup({
+      execute: () => {
+        throw new Error("connector said: secret-ish detail");
+      },
+    });
+    const response = await ctx.call("jira_read", { token: await token(), body: body() });
+    expect(response.status).toBe(502);
+    expect(response.json).toEqual({
+      error: { code: "tool_failed", message: "tool jira_read failed" },
+    });
+    expect(ctx.log).toHaveBeenCalledWith(
+      expect.objectContaining({
+        code: "tool_failed",
+        message: expect.stringContaining("secret-ish detail") as unknown,
+        decision_id: "dec-0001",
+        trace_id: "trace-0001",
+      }),
+    );
+  });
+
+  it("unknown route: 404 route_not_found", async () => {
+    const ctx = setup();
+    const response = await ctx.app.request("/v1/execute/jira_read");
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: { code: "route_not_found" } });
+  });
+
+  it("logs neither the token nor the arguments", async () => {
+    const ctx = setup();
+    const t = await token();
+    await ctx.call("jira_read", {
+      token: t,
+      body: { ...body(), arguments: { ticket: "CHG-77777" } },
+    });
+    const logged = JSON.stringify(ctx.log.mock.calls);
+    expect(logged).not.toContain(t);
+    expect(logged).not.toContain("CHG-77777");
+  });
+});

@@ -1,0 +1,128 @@
+// The call token: what the gateway hands the agent worker with every allowed call.
+//
+// An asymmetric JWT (the worker holds only the public key, so a compromised worker cannot mint
+// calls) that names one tool, binds the exact arguments by their RFC 8785 SHA-256 digest, the
+// decision that allowed them, the user (sub) and the acting agent (act.sub, RFC 8693), and
+// lives at most 30 seconds. Its random jti lets the worker refuse a replay.
+//
+// Header: { alg: "ES256" | "EdDSA", kid, typ: "call+jwt" }.
+// Claims: iss, aud, sub, act { sub }, tool, args_sha256, decision_id, trace_id?, jti, iat, exp.
+import { randomUUID } from "node:crypto";
+import { importJWK, SignJWT, type CryptoKey, type JWK } from "jose";
+import { ARGUMENTS_DIGEST } from "../../../common/canonical.ts";
+import { isToolName, type ToolName } from "../../../common/catalog.ts";
+
+/** JWT "typ" header of a call token (RFC 8725 explicit typing). */
+export const CALL_TOKEN_TYPE = "call+jwt";
+export const CALL_TOKEN_ISSUER = "zyx-agent-gateway";
+export const CALL_TOKEN_AUDIENCE = "zyx-agent-worker";
+/** Upper bound on a call token's lifetime, in seconds. */
+export const CALL_TOKEN_MAX_TTL_SEC = 30;
+
+export interface CallTokenSignerOptions {
+  /** Private signing key: EC P-256 (ES256) or OKP Ed25519 (EdDSA), with a `kid`. */
+  privateJwk: JWK;
+  issuer: string;
+  audience: string;
+  /** Lifetime in whole seconds, 1..30. Checked here, at construction. */
+  ttlSec: number;
+  /** Clock in epoch milliseconds (default Date.now); tests freeze it. */
+  now?: () => number;
+}
+
+export interface CallTokenClaimsInput {
+  tool: ToolName;
+  /** argumentsDigest(arguments) from common/canonical.ts: 64 lower-case hex digits. */
+  argumentsDigest: string;
+  decisionId: string;
+  /** The verified user on whose behalf the agent acts (becomes `sub`). */
+  user: string;
+  /** The acting agent (becomes `act.sub`). */
+  agent: string;
+  traceId?: string;
+}
+
+export interface CallTokenSigner {
+  /** Key id placed in the header, for the worker's key lookup. */
+  readonly kid: string;
+  readonly ttlSec: number;
+  sign(claims: CallTokenClaimsInput): Promise<string>;
+}
+
+/** Thrown for a signer misconfiguration or an unsignable claim. */
+export class CallTokenSignerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CallTokenSignerError";
+  }
+}
+
+function algorithmOf(jwk: JWK): "ES256" | "EdDSA" {
+  if (jwk.kty === "EC" && jwk.crv === "P-256") return "ES256";
+  if (jwk.kty === "OKP" && jwk.crv === "Ed25519") return "EdDSA";
+  throw new CallTokenSignerError("call token key must be EC P-256 (ES256) or OKP Ed25519 (EdDSA)");
+}
+
+function requireText(label: string, value: unknown, max = 256): string {
+  if (typeof value !== "string" || value === "" || value.length > max) {
+    throw new CallTokenSignerError(`${label} must be a non-empty string of at most ${max} chars`);
+  }
+  return value;
+}
+
+export function createCallTokenSigner(options: CallTokenSignerOptions): CallTokenSigner {
+  const { privateJwk, ttlSec } = options;
+  if (!Number.isInteger(ttlSec) || ttlSec < 1 || ttlSec > CALL_TOKEN_MAX_TTL_SEC) {
+    throw new CallTokenSignerError(
+      `ttlSec must be a whole number of seconds from 1 to ${CALL_TOKEN_MAX_TTL_SEC}`,
+    );
+  }
+  const alg = algorithmOf(privateJwk);
+  if (typeof privateJwk.d !== "string" || privateJwk.d === "") {
+    throw new CallTokenSignerError("privateJwk has no `d` member: it is not a private key");
+  }
+  if (privateJwk.alg !== undefined && privateJwk.alg !== alg) {
+    throw new CallTokenSignerError(`privateJwk.alg ${privateJwk.alg} does not match ${alg}`);
+  }
+  const kid = requireText("privateJwk.kid", privateJwk.kid);
+  const issuer = requireText("issuer", options.issuer);
+  const audience = requireText("audience", options.audience);
+  const now = options.now ?? Date.now;
+
+  // Imported once, on first use (importJWK is asynchronous); a bad key fails every sign().
+  let key: Promise<CryptoKey | Uint8Array> | undefined;
+
+  return {
+    kid,
+    ttlSec,
+    async sign(claims) {
+      if (!isToolName(claims.tool)) throw new CallTokenSignerError("tool is not in the catalog");
+      if (!ARGUMENTS_DIGEST.test(claims.argumentsDigest)) {
+        throw new CallTokenSignerError("argumentsDigest must be 64 lower-case hex digits");
+      }
+      const decisionId = requireText("decisionId", claims.decisionId);
+      const user = requireText("user", claims.user);
+      const agent = requireText("agent", claims.agent);
+      const traceId =
+        claims.traceId === undefined ? undefined : requireText("traceId", claims.traceId);
+
+      key ??= importJWK(privateJwk, alg);
+      const iat = Math.floor(now() / 1000);
+      const jwt = new SignJWT({
+        tool: claims.tool,
+        args_sha256: claims.argumentsDigest,
+        decision_id: decisionId,
+        act: { sub: agent },
+        ...(traceId === undefined ? {} : { trace_id: traceId }),
+      })
+        .setProtectedHeader({ alg, kid, typ: CALL_TOKEN_TYPE })
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setSubject(user)
+        .setJti(randomUUID())
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + ttlSec);
+      return jwt.sign(await key);
+    },
+  };
+}
