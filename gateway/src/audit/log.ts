@@ -1,0 +1,369 @@
+// The durable audit log: append-only JSON Lines, hash-chained, group-committed.
+//
+// `append` resolves only once the record's bytes are written AND fdatasync'ed: the gateway awaits
+// it before it calls the worker or returns a denial. Appends that arrive while a write+fdatasync
+// is in flight wait for it and then share the next one (group commit); seq and hashes are given
+// in call order, synchronously, so the chain order is the call order.
+//
+// Fail closed. If a write or fdatasync fails, every append of that batch and every append queued
+// behind it rejects with `audit_unavailable`, and the log stays failed (every later append
+// rejects) until it is reopened: after a failed write the file's tail is unknown, so the chain
+// cannot be continued blindly. Reopening checks the tail: a last line that is not a whole,
+// self-consistent record (a write cut short, an edit) makes open refuse, for an operator to look
+// at with `npm run audit -- verify <file>`.
+//
+// One writer per file: the log does not lock the file against another process.
+import type { FileHandle } from "node:fs/promises";
+import { mkdir, open as openFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { z } from "zod";
+import { GatewayError } from "../lib/errors.ts";
+import type { MaskOptions } from "./mask.ts";
+import { maskSecretsWithCount } from "./mask.ts";
+import type { AuditRecordInput } from "./record.ts";
+import {
+  AuditRecordInput as AuditRecordInputSchema,
+  GENESIS_HASH,
+  parseStoredLine,
+  serializeRecord,
+} from "./record.ts";
+
+/** The little of a file handle the log needs; node's FileHandle (opened for append) fits. */
+export interface AuditFileHandle {
+  write(data: Uint8Array): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens the log file for appending, creating it (mode 0600) when absent. */
+export type AuditFileOpener = (path: string) => Promise<AuditFileHandle>;
+
+export interface OpenAuditLogOptions {
+  path: string;
+  /** Clock for records that carry no timestamp (default: the system clock). */
+  now?: (() => Date) | undefined;
+  /** fdatasync each batch before acknowledging it (default true; false only for tests/benches). */
+  fsync?: boolean | undefined;
+  /** Low-level handle factory (tests inject failures here). Default: fs open with "a", 0600. */
+  open?: AuditFileOpener | undefined;
+  /** Bounds for masking the record (see mask.ts). */
+  mask?: MaskOptions | undefined;
+}
+
+export interface AppendResult {
+  seq: number;
+  hash: string;
+}
+
+export interface AuditLogStats {
+  path: string;
+  /** seq given to the newest append (durable or not). */
+  lastSeq: number;
+  /** seq of the newest record known durable. */
+  durableSeq: number;
+  lastHash: string;
+  appends: number;
+  /** write+fdatasync rounds (group commits). */
+  batches: number;
+  syncs: number;
+  bytesWritten: number;
+  pending: number;
+  redactions: number;
+  healthy: boolean;
+  failure?: string;
+}
+
+export interface AuditLog {
+  readonly path: string;
+  /** Resolves once the record is durable; rejects with audit_unavailable when it cannot be. */
+  append(record: AuditRecordInput): Promise<AppendResult>;
+  /** Flushes what is pending, then closes the file. Later appends reject. */
+  close(): Promise<void>;
+  /** Open and not failed (for /readyz). */
+  healthy(): boolean;
+  stats(): AuditLogStats;
+}
+
+interface Pending {
+  seq: number;
+  hash: string;
+  bytes: Buffer;
+  resolve: (result: AppendResult) => void;
+  reject: (error: GatewayError) => void;
+}
+
+/** The longest last line `openAuditLog` reads back to resume the chain. */
+const MAX_TAIL_BYTES = 64 * 1024 * 1024;
+
+const defaultOpener: AuditFileOpener = (path) => openFile(path, "a", 0o600);
+
+export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditLog> {
+  const path = resolve(options.path);
+  const now = options.now ?? (() => new Date());
+  const fsync = options.fsync ?? true;
+  const opener = options.open ?? defaultOpener;
+  const maskOptions = options.mask ?? {};
+
+  const directory = dirname(path);
+  try {
+    await mkdir(directory, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw unavailable(
+      `cannot create the audit log directory ${directory}: ${describe(cause)}`,
+      cause,
+    );
+  }
+  const tail = await readTail(path);
+  let handle: AuditFileHandle;
+  try {
+    handle = await opener(path);
+  } catch (cause) {
+    throw unavailable(`cannot open the audit log ${path}: ${describe(cause)}`, cause);
+  }
+  if (!tail.exists && fsync) await syncDirectory(directory);
+
+  let nextSeq = tail.seq + 1;
+  let lastHash = tail.hash;
+  let durableSeq = tail.seq;
+  let pending: Pending[] = [];
+  let draining: Promise<void> | undefined;
+  let failure: GatewayError | undefined;
+  let closing: Promise<void> | undefined;
+  const counters = { appends: 0, batches: 0, syncs: 0, bytesWritten: 0, redactions: 0 };
+
+  function failedError(): GatewayError {
+    return unavailable(
+      `audit log ${path} is failed and refuses appends until reopened (${failure?.message ?? ""})`,
+      failure,
+    );
+  }
+
+  async function drain(): Promise<void> {
+    // Let every append issued in the same tick join the first batch.
+    await Promise.resolve();
+    try {
+      while (pending.length > 0) {
+        const batch = pending;
+        pending = [];
+        const bytes =
+          batch.length === 1 && batch[0] !== undefined
+            ? batch[0].bytes
+            : Buffer.concat(batch.map((item) => item.bytes));
+        try {
+          await writeFully(handle, bytes);
+          counters.bytesWritten += bytes.length;
+          if (fsync) {
+            await handle.datasync();
+            counters.syncs++;
+          }
+        } catch (cause) {
+          failure = unavailable(
+            `audit log write failed (${String(batch.length)} record(s), seq ${String(batch[0]?.seq)}–${String(batch.at(-1)?.seq)}): ${describe(cause)}`,
+            cause,
+          );
+          const rejected = [...batch, ...pending];
+          pending = [];
+          for (const item of rejected) item.reject(failure);
+          return;
+        }
+        counters.batches++;
+        durableSeq = batch.at(-1)?.seq ?? durableSeq;
+        for (const item of batch) item.resolve({ seq: item.seq, hash: item.hash });
+      }
+    } finally {
+      draining = undefined;
+    }
+  }
+
+  // Not `async`: seq and hash are taken synchronously, in call order.
+  function append(input: AuditRecordInput): Promise<AppendResult> {
+    if (failure !== undefined) return Promise.reject(failedError());
+    if (closing !== undefined) return Promise.reject(unavailable(`audit log ${path} is closed`));
+
+    const checked = AuditRecordInputSchema.safeParse(input);
+    if (!checked.success) {
+      return Promise.reject(
+        new GatewayError(
+          "internal_error",
+          `audit record rejected: ${z.prettifyError(checked.error)}`,
+        ),
+      );
+    }
+    const seq = nextSeq;
+    let line: string;
+    let hash: string;
+    try {
+      const masked = maskSecretsWithCount(checked.data, maskOptions);
+      counters.redactions += masked.redactions;
+      const body = masked.value as Record<string, unknown>;
+      // The chain members are the log's to set, whatever the caller sent.
+      delete body["seq"];
+      delete body["prev_hash"];
+      delete body["hash"];
+      const timestamp =
+        typeof body["timestamp"] === "string" ? body["timestamp"] : now().toISOString();
+      ({ line, hash } = serializeRecord({ ...body, timestamp, seq, prev_hash: lastHash }));
+    } catch (cause) {
+      return Promise.reject(
+        new GatewayError("internal_error", `audit record not serializable: ${describe(cause)}`, {
+          cause,
+        }),
+      );
+    }
+    nextSeq = seq + 1;
+    lastHash = hash;
+    counters.appends++;
+    const bytes = Buffer.from(`${line}\n`, "utf8");
+    const result = new Promise<AppendResult>((resolvePromise, rejectPromise) => {
+      pending.push({ seq, hash, bytes, resolve: resolvePromise, reject: rejectPromise });
+    });
+    draining ??= drain();
+    return result;
+  }
+
+  async function finish(): Promise<void> {
+    while (draining !== undefined) await draining;
+    try {
+      await handle.close();
+    } catch (cause) {
+      throw unavailable(`cannot close the audit log ${path}: ${describe(cause)}`, cause);
+    }
+  }
+
+  return {
+    path,
+    append,
+    close(): Promise<void> {
+      closing ??= finish();
+      return closing;
+    },
+    healthy(): boolean {
+      return failure === undefined && closing === undefined;
+    },
+    stats(): AuditLogStats {
+      const stats: AuditLogStats = {
+        path,
+        lastSeq: nextSeq - 1,
+        durableSeq,
+        lastHash,
+        ...counters,
+        pending: pending.length,
+        healthy: failure === undefined && closing === undefined,
+      };
+      if (failure !== undefined) stats.failure = failure.message;
+      return stats;
+    },
+  };
+}
+
+async function writeFully(handle: AuditFileHandle, bytes: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(offset === 0 ? bytes : bytes.subarray(offset));
+    if (!Number.isSafeInteger(bytesWritten) || bytesWritten <= 0) {
+      throw new Error(`short write (${String(bytesWritten)} bytes written)`);
+    }
+    offset += bytesWritten;
+  }
+}
+
+/** Make a newly created file's directory entry durable too (best effort: not every fs can). */
+async function syncDirectory(directory: string): Promise<void> {
+  let dir: FileHandle | undefined;
+  try {
+    dir = await openFile(directory, "r");
+    await dir.sync();
+  } catch {
+    // A filesystem that cannot fsync a directory still persists the file's own data.
+  } finally {
+    await dir?.close().catch(() => undefined);
+  }
+}
+
+interface Tail {
+  exists: boolean;
+  seq: number;
+  hash: string;
+}
+
+/** Read the last record of an existing log to resume its chain; refuse a broken tail. */
+async function readTail(path: string): Promise<Tail> {
+  let file: FileHandle;
+  try {
+    file = await openFile(path, "r");
+  } catch (cause) {
+    if (errorCode(cause) === "ENOENT") return { exists: false, seq: 0, hash: GENESIS_HASH };
+    throw unavailable(`cannot read the audit log ${path}: ${describe(cause)}`, cause);
+  }
+  const refuse = (why: string): GatewayError =>
+    unavailable(
+      `audit log ${path} cannot be continued: ${why}; run "npm run audit -- verify ${path}" and repair or rotate the file`,
+    );
+  try {
+    const info = await file.stat();
+    if (!info.isFile()) throw refuse("it is not a regular file");
+    const size = info.size;
+    if (size === 0) return { exists: true, seq: 0, hash: GENESIS_HASH };
+    let window = Math.min(size, 64 * 1024);
+    for (;;) {
+      const buffer = Buffer.alloc(window);
+      await readFully(file, buffer, size - window);
+      if (buffer[window - 1] !== 0x0a) {
+        throw refuse("its last line is incomplete (no trailing newline: a write was cut short)");
+      }
+      const start = window >= 2 ? buffer.lastIndexOf(0x0a, window - 2) : -1;
+      if (start === -1 && window < size) {
+        if (window >= MAX_TAIL_BYTES) throw refuse("its last line is longer than 64 MiB");
+        window = Math.min(size, window * 4, MAX_TAIL_BYTES);
+        continue;
+      }
+      let text: string;
+      try {
+        text = new TextDecoder("utf-8", { fatal: true }).decode(buffer.subarray(start + 1, -1));
+      } catch {
+        throw refuse("its last line is not valid UTF-8");
+      }
+      const parsed = parseStoredLine(text);
+      if (!parsed.ok) throw refuse(`its last line is not a valid record (${parsed.reason})`);
+      if (!parsed.hashValid) {
+        throw refuse(`its last record (seq ${String(parsed.record.seq)}) does not match its hash`);
+      }
+      if (!parsed.canonical) {
+        throw refuse(`its last record (seq ${String(parsed.record.seq)}) was edited by hand`);
+      }
+      return { exists: true, seq: parsed.record.seq, hash: parsed.record.hash };
+    }
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    throw unavailable(`cannot read the audit log ${path}: ${describe(error)}`, error);
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+}
+
+async function readFully(file: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesRead } = await file.read(
+      buffer,
+      offset,
+      buffer.length - offset,
+      position + offset,
+    );
+    if (bytesRead === 0) throw new Error("the file shrank while being read");
+    offset += bytesRead;
+  }
+}
+
+function unavailable(message: string, cause?: unknown): GatewayError {
+  return new GatewayError("audit_unavailable", message, cause === undefined ? {} : { cause });
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
