@@ -1,0 +1,340 @@
+// The gateway's HTTP surface. One tool call, in this order, each step failing closed:
+// body limit → access token → device posture → arguments → decision → durable audit → hand-off.
+import { randomUUID } from "node:crypto";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
+import { argumentsDigest } from "../../common/canonical.ts";
+import { parseToolArguments } from "../../common/tool-arguments.ts";
+import { maskSecrets } from "./audit/mask.ts";
+import type { AuditRecordInput } from "./audit/record.ts";
+import type { WorkerClient } from "./handoff/worker-client.ts";
+import { bearerToken } from "./identity/access-token.ts";
+import type { AccessTokenVerifier, PostureVerifier } from "./identity/types.ts";
+import { GatewayError, isGatewayError } from "./lib/errors.ts";
+import { PROBLEM_CONTENT_TYPE, problemOf, wwwAuthenticate } from "./lib/problem.ts";
+import { traceFrom, traceparentOf } from "./lib/trace.ts";
+import { openApiDocument } from "./openapi.ts";
+import type { Decision, DecisionInput } from "./policy/decision.ts";
+import type { PolicyEngine } from "./policy/engine.ts";
+import type { SessionSignals } from "./session.ts";
+
+export interface AuditSink {
+  append(record: AuditRecordInput): Promise<unknown>;
+  healthy(): boolean;
+}
+
+export interface GatewayPorts {
+  policy: PolicyEngine;
+  accessTokens: AccessTokenVerifier;
+  posture: PostureVerifier;
+  audit: AuditSink;
+  worker: WorkerClient;
+  sessions: SessionSignals;
+}
+
+export interface GatewayOptions {
+  /** Largest accepted request body, checked before parsing. */
+  bodyLimitBytes: number;
+  /** The clock, in epoch milliseconds (frozen in tests). */
+  now?: () => number;
+  newId?: () => string;
+}
+
+const RequestBody = z.strictObject({
+  arguments: z.record(z.string(), z.unknown()),
+  session_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "1 to 128 of A-Z a-z 0-9 . _ : -"),
+  context: z
+    .strictObject({
+      decision_trace: z.string().max(8_192).optional(),
+      model: z.string().max(200).optional(),
+    })
+    .optional(),
+});
+
+function denialMessage(decision: Decision): string {
+  return decision.reasons.map((r) => r.message).join("; ");
+}
+
+export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): Hono {
+  const { bodyLimitBytes } = options;
+  if (!Number.isInteger(bodyLimitBytes) || bodyLimitBytes < 1_024) {
+    throw new TypeError("bodyLimitBytes must be an integer of at least 1024");
+  }
+  for (const port of [
+    "policy",
+    "accessTokens",
+    "posture",
+    "audit",
+    "worker",
+    "sessions",
+  ] as const) {
+    if (typeof ports[port] !== "object") throw new TypeError(`ports.${port} is required`);
+  }
+  const now = options.now ?? Date.now;
+  const newId = options.newId ?? randomUUID;
+  const agents = () =>
+    ports.policy.data?.zyx.config["agents"] as Record<string, { workflow?: string }> | undefined;
+
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    const gatewayError = isGatewayError(error)
+      ? error
+      : new GatewayError("internal_error", "the gateway failed; nothing was executed");
+    if (!isGatewayError(error)) console.error("gateway: unexpected error", error);
+    if (gatewayError.status === 401) c.header("WWW-Authenticate", wwwAuthenticate(gatewayError));
+    c.header("content-type", PROBLEM_CONTENT_TYPE);
+    return c.body(JSON.stringify(problemOf(gatewayError)), gatewayError.status as 400);
+  });
+
+  app.notFound(() => {
+    throw new GatewayError("route_not_found", "no such route");
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  app.get("/readyz", async (c) => {
+    const checks = {
+      policy: ports.policy.loadError === null,
+      audit: ports.audit.healthy(),
+      worker: await ports.worker.ready(),
+    };
+    const ready = Object.values(checks).every(Boolean);
+    return c.json(
+      {
+        status: ready ? "ready" : "not_ready",
+        checks,
+        policy_revision: ports.policy.revision ?? null,
+      },
+      ready ? 200 : 503,
+    );
+  });
+
+  app.get("/openapi.json", (c) => c.json(openApiDocument()));
+
+  app.post(
+    "/v1/tools/:tool",
+    bodyLimit({
+      maxSize: bodyLimitBytes,
+      onError: () => {
+        throw new GatewayError(
+          "request_body_too_large",
+          `the request body exceeds ${bodyLimitBytes} bytes`,
+        );
+      },
+    }),
+    async (c) => {
+      const started = performance.now();
+      const trace = traceFrom(c.req.header("traceparent"));
+
+      // 2. Authentication: the verified access token, with its acting agent.
+      const principal = await ports.accessTokens.verify(bearerToken(c.req.header("authorization")));
+      // 3. Device posture: a signed token from the device-trust service, same subject.
+      const posture = await ports.posture.verify(
+        c.req.header("x-device-posture"),
+        principal.subject,
+      );
+
+      // 4. The request and the tool's arguments.
+      let json: unknown;
+      try {
+        json = await c.req.json();
+      } catch {
+        throw new GatewayError("request_malformed", "the request body is not JSON");
+      }
+      const body = RequestBody.safeParse(json);
+      if (!body.success) {
+        throw new GatewayError(
+          "request_malformed",
+          "the request body does not match the contract",
+          {
+            extensions: {
+              issues: body.error.issues.map((i) => ({
+                path: i.path.join("."),
+                message: i.message,
+              })),
+            },
+          },
+        );
+      }
+      const tool = c.req.param("tool");
+      const parsed = parseToolArguments(tool, body.data.arguments);
+      if (!parsed.ok) {
+        if (parsed.reason === "tool_not_found") {
+          throw new GatewayError("tool_not_found", `no tool named ${tool.slice(0, 64)}`);
+        }
+        throw new GatewayError(
+          "arguments_invalid",
+          `${parsed.issues.length} problem(s) with the arguments of ${tool}`,
+          {
+            extensions: { issues: parsed.issues },
+          },
+        );
+      }
+      const args: Record<string, unknown> = parsed.arguments;
+
+      // 5. The decision, from verified facts and server-side context only.
+      const decisionId = newId();
+      const nowMs = now();
+      const sessionId = body.data.session_id;
+      const workflow = agents()?.[principal.agent]?.workflow ?? "unassigned";
+      const input: DecisionInput = {
+        principal: {
+          sub: principal.subject,
+          ...(principal.email === undefined ? {} : { email: principal.email }),
+          groups: principal.groups,
+        },
+        agent: { id: principal.agent },
+        device: { compliant: posture.compliant, checked_at: posture.checkedAt },
+        tool,
+        arguments: args,
+        context: {
+          now: Math.floor(nowMs / 1000),
+          workflow,
+          session_tainted: ports.sessions.isTainted(sessionId),
+          recent_denials: ports.sessions.recentDenials(principal.agent, nowMs),
+        },
+      };
+      const outcome = ports.policy.evaluate(input);
+
+      const record = (extra: Partial<AuditRecordInput>): AuditRecordInput => ({
+        timestamp: new Date(now()).toISOString(),
+        event: "decision",
+        decision_id: decisionId,
+        trace_id: trace.traceId,
+        user: {
+          subject: principal.subject,
+          ...(principal.email === undefined ? {} : { email: principal.email }),
+        },
+        groups: [...principal.groups],
+        device: {
+          compliant: posture.compliant,
+          checked_at: posture.checkedAt,
+          ...(posture.deviceId === undefined ? {} : { device_id: posture.deviceId }),
+        },
+        agent: principal.agent,
+        ...(body.data.context?.model === undefined
+          ? {}
+          : { model: maskSecrets(body.data.context.model) as string }),
+        ...(body.data.context?.decision_trace === undefined
+          ? {}
+          : { decision_trace: maskSecrets(body.data.context.decision_trace) }),
+        workflow,
+        session_id: sessionId,
+        tool,
+        arguments: maskSecrets(args) as Record<string, unknown>,
+        policy_revision: ports.policy.revision ?? "none",
+        latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
+        ...extra,
+      });
+      const append = async (entry: AuditRecordInput): Promise<void> => {
+        try {
+          await ports.audit.append(entry);
+        } catch (thrown) {
+          throw isGatewayError(thrown) && thrown.code === "audit_unavailable"
+            ? thrown
+            : new GatewayError("audit_unavailable", "the audit record could not be written", {
+                cause: thrown,
+              });
+        }
+      };
+      const ids = { decision_id: decisionId, trace_id: trace.traceId };
+
+      if (!outcome.ok) {
+        await append(
+          record({
+            decision: { allow: false, reasons: [] },
+            outcome: { status: "error", code: "policy_unavailable", http_status: 503 },
+            details: { policy_error: outcome.code, message: outcome.message },
+          }),
+        );
+        throw new GatewayError(
+          "policy_unavailable",
+          `no policy decision (${outcome.code}): nothing was executed`,
+          {
+            extensions: { ...ids, policy_error: outcome.code },
+          },
+        );
+      }
+      const { decision } = outcome;
+      const approvalState = decision.approval.required
+        ? decision.allow
+          ? "approved"
+          : "pending"
+        : "not_required";
+      // 6. Durable audit of the decision, before anything acts or the denial returns.
+      const decided = record({
+        decision: { allow: decision.allow, reasons: decision.reasons },
+        risk_score: decision.risk.score,
+        approval: {
+          required: decision.approval.required,
+          approvers_required: decision.approval.approvers_required,
+          state: approvalState,
+        },
+        policy_revision: decision.policy_revision,
+      });
+
+      if (!decision.allow) {
+        ports.sessions.recordDenial(principal.agent, nowMs);
+        const code = decision.reasons.every((r) => r.code === "approval_required")
+          ? "approval_required"
+          : "policy_denied";
+        await Promise.all([
+          append(decided),
+          append({
+            ...decided,
+            event: "outcome",
+            outcome: { status: "denied", code, http_status: 403 },
+          }),
+        ]);
+        throw new GatewayError(code, denialMessage(decision), {
+          extensions: {
+            ...ids,
+            reasons: decision.reasons,
+            approval: decision.approval,
+            risk: decision.risk,
+          },
+        });
+      }
+      await append(decided);
+
+      // 7. Hand-off to the worker with a gateway-signed call token.
+      try {
+        const { result } = await ports.worker.execute({
+          tool: parsed.tool,
+          arguments: args,
+          argumentsDigest: argumentsDigest(args),
+          decisionId,
+          traceparent: traceparentOf(trace),
+          user: principal.subject,
+          agent: principal.agent,
+        });
+        await append({
+          ...decided,
+          event: "outcome",
+          outcome: { status: "executed", http_status: 200 },
+          latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
+        });
+        // 8. The worker's result, with the decision id and the trace id.
+        return c.json({ ...ids, result });
+      } catch (thrown) {
+        const error = isGatewayError(thrown)
+          ? thrown
+          : new GatewayError("worker_failed", "the tool call failed", { cause: thrown });
+        if (error.code === "audit_unavailable")
+          throw new GatewayError(error.code, error.message, { extensions: ids });
+        await append({
+          ...decided,
+          event: "outcome",
+          outcome: { status: "failed", code: error.code, http_status: error.status },
+        });
+        throw new GatewayError(error.code, error.message, {
+          extensions: { ...error.extensions, ...ids },
+        });
+      }
+    },
+  );
+
+  return app;
+}

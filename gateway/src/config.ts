@@ -1,0 +1,118 @@
+// Gateway configuration, from the environment, validated at boot: a bad value stops the
+// process with a message naming the variable. Defaults are the embedded development set-up
+// (local keys and audit under the state folder, the worker on loopback).
+import { join } from "node:path";
+import { z } from "zod";
+import { DEV_ISSUER, DEV_POSTURE_ISSUER, GATEWAY_AUDIENCE, devKeyPaths } from "./devidp/keys.ts";
+import { DEFAULT_ALGORITHMS } from "./identity/jwks.ts";
+
+const port = z.coerce.number().int().min(1).max(65_535);
+const list = z.string().transform((s) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== ""),
+);
+const url = z.string().transform((value, ctx) => {
+  try {
+    return new URL(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: "must be an absolute URL" });
+    return z.NEVER;
+  }
+});
+const bool = z.enum(["true", "false"]).transform((v) => v === "true");
+
+const Env = z.object({
+  GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
+  GATEWAY_PORT: port.default(8080),
+  ZYX_STATE_DIR: z.string().min(1).default(".state"),
+  POLICY_BUNDLE: z.string().min(1).default("policy-bundle/bundle.tar.gz"),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
+  IDP_ISSUER: z.string().min(1).default(DEV_ISSUER),
+  IDP_AUDIENCE: z.string().min(1).default(GATEWAY_AUDIENCE),
+  IDP_JWKS_URL: url.optional(),
+  IDP_JWKS_FILE: z.string().min(1).optional(),
+  IDP_ALGORITHMS: list.default([...DEFAULT_ALGORITHMS]),
+  IDP_GROUPS_CLAIM: z.string().min(1).default("groups"),
+  IDP_CLOCK_TOLERANCE_SEC: z.coerce.number().int().min(0).max(120).default(30),
+  IDP_TOKEN_CACHE_MAX: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  POSTURE_ISSUER: z.string().min(1).default(DEV_POSTURE_ISSUER),
+  POSTURE_AUDIENCE: z.string().min(1).default(GATEWAY_AUDIENCE),
+  POSTURE_JWKS_URL: url.optional(),
+  POSTURE_JWKS_FILE: z.string().min(1).optional(),
+  AUDIT_LOG: z.string().min(1).optional(),
+  AUDIT_FSYNC: bool.default(true),
+  WORKER_URL: url.default(new URL("http://127.0.0.1:8081/")),
+  WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  GATEWAY_CALL_KEY_FILE: z.string().min(1).optional(),
+  DENIAL_WINDOW_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
+  /** Generate development keys under the state folder when absent (the embedded default). */
+  DEV_KEYS: bool.default(true),
+});
+
+export type GatewayConfig = ReturnType<typeof loadConfig>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+    );
+  }
+  const e = parsed.data;
+  if (e.IDP_JWKS_URL !== undefined && e.IDP_JWKS_FILE !== undefined) {
+    throw new ConfigError("IDP_JWKS_URL and IDP_JWKS_FILE: set one, not both");
+  }
+  if (e.POSTURE_JWKS_URL !== undefined && e.POSTURE_JWKS_FILE !== undefined) {
+    throw new ConfigError("POSTURE_JWKS_URL and POSTURE_JWKS_FILE: set one, not both");
+  }
+  if (e.IDP_ALGORITHMS.length === 0)
+    throw new ConfigError("IDP_ALGORITHMS: at least one algorithm");
+  const keys = devKeyPaths(e.ZYX_STATE_DIR).signers;
+  const source = (urlValue: URL | undefined, file: string | undefined, fallback: string) =>
+    urlValue === undefined
+      ? ({ kind: "file", path: file ?? fallback } as const)
+      : ({ kind: "remote", url: urlValue } as const);
+  return {
+    host: e.GATEWAY_HOST,
+    port: e.GATEWAY_PORT,
+    stateDir: e.ZYX_STATE_DIR,
+    devKeys: e.DEV_KEYS,
+    policyBundle: e.POLICY_BUNDLE,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    accessTokens: {
+      issuer: e.IDP_ISSUER,
+      audience: e.IDP_AUDIENCE,
+      keys: source(e.IDP_JWKS_URL, e.IDP_JWKS_FILE, keys.idp.jwks),
+      algorithms: e.IDP_ALGORITHMS,
+      groupsClaim: e.IDP_GROUPS_CLAIM,
+      clockToleranceSec: e.IDP_CLOCK_TOLERANCE_SEC,
+      cacheMaxEntries: e.IDP_TOKEN_CACHE_MAX,
+    },
+    posture: {
+      issuer: e.POSTURE_ISSUER,
+      audience: e.POSTURE_AUDIENCE,
+      keys: source(e.POSTURE_JWKS_URL, e.POSTURE_JWKS_FILE, keys["device-trust"].jwks),
+      algorithms: e.IDP_ALGORITHMS,
+      clockToleranceSec: e.IDP_CLOCK_TOLERANCE_SEC,
+    },
+    audit: {
+      path: e.AUDIT_LOG ?? join(e.ZYX_STATE_DIR, "audit", "audit.jsonl"),
+      fsync: e.AUDIT_FSYNC,
+    },
+    worker: {
+      url: e.WORKER_URL,
+      timeoutMs: e.WORKER_TIMEOUT_MS,
+      callKeyFile: e.GATEWAY_CALL_KEY_FILE ?? keys.gateway.privateJwk,
+    },
+    denialWindowMs: e.DENIAL_WINDOW_SEC * 1000,
+  };
+}

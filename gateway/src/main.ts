@@ -1,0 +1,118 @@
+// Starts the gateway: `npm run gateway` (make run starts it with the worker).
+// Configuration comes from the environment (gateway/src/config.ts); a bad one stops the process.
+import { serve } from "@hono/node-server";
+import { createGatewayApp } from "./app.ts";
+import { openAuditLog } from "./audit/log.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { ensureDevKeys, readPrivateJwk } from "./devidp/keys.ts";
+import {
+  CALL_TOKEN_AUDIENCE,
+  CALL_TOKEN_ISSUER,
+  createCallTokenSigner,
+} from "./handoff/call-token.ts";
+import { createHttpWorkerClient } from "./handoff/worker-client.ts";
+import { createAccessTokenVerifier } from "./identity/access-token.ts";
+import { createPostureVerifier } from "./identity/posture.ts";
+import { loadPolicyEngine } from "./policy/engine.ts";
+import { createSessionSignals } from "./session.ts";
+
+function log(level: "info" | "error", message: string, fields: Record<string, unknown> = {}): void {
+  console.error(
+    JSON.stringify({
+      time: new Date().toISOString(),
+      service: "gateway",
+      level,
+      message,
+      ...fields,
+    }),
+  );
+}
+
+async function start(): Promise<void> {
+  const config = loadConfig();
+  if (config.devKeys) await ensureDevKeys(config.stateDir);
+
+  const policy = await loadPolicyEngine({ bundlePath: config.policyBundle });
+  if (policy.loadError !== null) {
+    // Fail closed but stay up: every call is denied with policy_unavailable and /readyz says why.
+    log("error", "policy not loaded: every call will be denied", {
+      code: policy.loadError.code,
+      detail: policy.loadError.message,
+    });
+  }
+  const audit = await openAuditLog({ path: config.audit.path, fsync: config.audit.fsync });
+  const { cacheMaxEntries, ...accessOptions } = config.accessTokens;
+  const app = createGatewayApp(
+    {
+      policy,
+      accessTokens: createAccessTokenVerifier({
+        ...accessOptions,
+        ...(cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {}),
+      }),
+      posture: createPostureVerifier(config.posture),
+      audit,
+      worker: createHttpWorkerClient({
+        baseUrl: config.worker.url,
+        timeoutMs: config.worker.timeoutMs,
+        signer: createCallTokenSigner({
+          privateJwk: await readPrivateJwk(config.worker.callKeyFile),
+          issuer: CALL_TOKEN_ISSUER,
+          audience: CALL_TOKEN_AUDIENCE,
+          ttlSec: 30,
+        }),
+      }),
+      sessions: createSessionSignals({ denialWindowMs: config.denialWindowMs }),
+    },
+    { bodyLimitBytes: config.bodyLimitBytes },
+  );
+
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+    log("info", "listening", {
+      address: info.address,
+      port: info.port,
+      policy_revision: policy.revision ?? null,
+    });
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log("info", "draining", { signal });
+    // Stop accepting, let calls in flight finish, then flush and close the audit log.
+    server.close(() => {
+      audit
+        .close()
+        .then(() => {
+          log("info", "stopped");
+          process.exit(0);
+        })
+        .catch((error: unknown) => {
+          log("error", "audit close failed", { error: String(error) });
+          process.exit(1);
+        });
+    });
+    if ("closeIdleConnections" in server) server.closeIdleConnections();
+    setTimeout(() => {
+      log("error", "drain timed out");
+      process.exit(1);
+    }, 10_000).unref();
+  };
+  process.on("SIGTERM", () => {
+    shutdown("SIGTERM");
+  });
+  process.on("SIGINT", () => {
+    shutdown("SIGINT");
+  });
+}
+
+start().catch((error: unknown) => {
+  log(
+    "error",
+    error instanceof ConfigError ? `bad configuration: ${error.message}` : "cannot start",
+    {
+      error: error instanceof Error ? error.message : String(error),
+    },
+  );
+  process.exit(1);
+});

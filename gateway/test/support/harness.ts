@@ -1,0 +1,222 @@
+// A whole gateway, wired from real parts: the built policy.wasm, jose verifiers over keys the
+// test generates, a real hash-chained audit log in a temp dir, the real call-token signer, and
+// the real worker app (call-token verification included) reached through app.request().
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { JWK } from "jose";
+import { createCallTokenVerifier } from "../../../agent/src/call-token.ts";
+import { createWorkerApp, stubExecute } from "../../../agent/src/app.ts";
+import type { ToolCall } from "../../../common/tool-arguments.ts";
+import { createGatewayApp, type AuditSink, type GatewayPorts } from "../../src/app.ts";
+import { openAuditLog, type AuditLog } from "../../src/audit/log.ts";
+import {
+  DEV_ISSUER,
+  DEV_POSTURE_ISSUER,
+  GATEWAY_AUDIENCE,
+  generateDevKey,
+  publicJwk,
+} from "../../src/devidp/keys.ts";
+import { mintAccessToken, mintPostureToken } from "../../src/devidp/mint.ts";
+import {
+  CALL_TOKEN_AUDIENCE,
+  CALL_TOKEN_ISSUER,
+  createCallTokenSigner,
+} from "../../src/handoff/call-token.ts";
+import { createHttpWorkerClient, type WorkerClient } from "../../src/handoff/worker-client.ts";
+import { createAccessTokenVerifier } from "../../src/identity/access-token.ts";
+import { createPostureVerifier } from "../../src/identity/posture.ts";
+import { loadPolicyEngine, type PolicyEngine } from "../../src/policy/engine.ts";
+import { createSessionSignals } from "../../src/session.ts";
+import { BUNDLE_PATH } from "./paths.ts";
+
+/** Wednesday 2026-05-20 10:00 in Singapore: business hours, so no time-of-day risk. */
+export const NOW_SEC = 1_779_242_400;
+
+export const ENGINEER = {
+  user: "engineer@zyxbank.example",
+  groups: ["grp-ai-users", "grp-ai-devops-readonly"],
+  agent: "change-reviewer",
+};
+
+export interface WorkerCallSeen {
+  call: ToolCall;
+  traceparent: string | undefined;
+}
+
+export interface HarnessOptions {
+  bundlePath?: string;
+  /** Replace parts (a failing audit, a failing worker...). */
+  ports?: (defaults: GatewayPorts) => Partial<GatewayPorts>;
+  workerExecute?: (call: ToolCall) => unknown;
+}
+
+export interface Harness {
+  app: ReturnType<typeof createGatewayApp>;
+  auditPath: string;
+  audit: AuditLog;
+  policy: PolicyEngine;
+  workerCalls: WorkerCallSeen[];
+  keys: { idp: JWK; device: JWK; gateway: JWK };
+  accessToken(
+    overrides?: Partial<{
+      user: string;
+      groups: string[];
+      agent: string | undefined;
+      ttlSec: number;
+      now: number;
+      notBefore: number;
+      audience: string;
+      issuer: string;
+      key: JWK;
+    }>,
+  ): Promise<string>;
+  postureToken(
+    overrides?: Partial<{
+      user: string;
+      compliant: boolean;
+      checkedAt: number;
+      key: JWK;
+      issuer: string;
+    }>,
+  ): Promise<string>;
+  call(tool: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** A call with fresh tokens for the engineer (or `as`), merged headers. */
+  callAs(
+    tool: string,
+    args: Record<string, unknown>,
+    options?: {
+      as?: Partial<typeof ENGINEER>;
+      compliant?: boolean;
+      headers?: Record<string, string>;
+      sessionId?: string;
+    },
+  ): Promise<Response>;
+}
+
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), "zyx-gateway-"));
+  const keys = {
+    idp: await generateDevKey(),
+    device: await generateDevKey(),
+    gateway: await generateDevKey(),
+  };
+  const nowSec = (): number => NOW_SEC;
+  const policy = await loadPolicyEngine({ bundlePath: options.bundlePath ?? BUNDLE_PATH });
+  const auditPath = join(dir, "audit.jsonl");
+  const audit = await openAuditLog({ path: auditPath });
+
+  const workerCalls: WorkerCallSeen[] = [];
+  let lastTraceparent: string | undefined;
+  const workerApp = createWorkerApp({
+    verifier: createCallTokenVerifier({
+      jwks: { keys: [publicJwk(keys.gateway)] },
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      clockToleranceSec: 2,
+      maxReplayEntries: 10_000,
+      now: () => NOW_SEC * 1000,
+    }),
+    execute: (call, token) => {
+      workerCalls.push({ call, traceparent: lastTraceparent });
+      return options.workerExecute === undefined
+        ? stubExecute(call, token)
+        : options.workerExecute(call);
+    },
+    log: () => undefined,
+  });
+  const worker: WorkerClient = createHttpWorkerClient({
+    baseUrl: new URL("http://worker.test/"),
+    timeoutMs: 2_000,
+    signer: createCallTokenSigner({
+      privateJwk: keys.gateway,
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      ttlSec: 30,
+      now: () => NOW_SEC * 1000,
+    }),
+    fetch: async (input, init) => {
+      lastTraceparent = new Headers(init?.headers).get("traceparent") ?? undefined;
+      return workerApp.request(input instanceof Request ? input : String(input), init);
+    },
+  });
+
+  const defaults: GatewayPorts = {
+    policy,
+    accessTokens: createAccessTokenVerifier({
+      issuer: DEV_ISSUER,
+      audience: GATEWAY_AUDIENCE,
+      keys: { kind: "jwks", jwks: { keys: [publicJwk(keys.idp)] } },
+      now: nowSec,
+    }),
+    posture: createPostureVerifier({
+      issuer: DEV_POSTURE_ISSUER,
+      audience: GATEWAY_AUDIENCE,
+      keys: { kind: "jwks", jwks: { keys: [publicJwk(keys.device)] } },
+      now: nowSec,
+    }),
+    audit: audit satisfies AuditSink,
+    worker,
+    sessions: createSessionSignals({ denialWindowMs: 900_000 }),
+  };
+  const app = createGatewayApp(
+    { ...defaults, ...(options.ports?.(defaults) ?? {}) },
+    { bodyLimitBytes: 65_536, now: () => NOW_SEC * 1000 },
+  );
+
+  const harness: Harness = {
+    app,
+    auditPath,
+    audit,
+    policy,
+    workerCalls,
+    keys,
+    accessToken: (o = {}) => {
+      const agent = "agent" in o ? o.agent : ENGINEER.agent;
+      return mintAccessToken({
+        privateJwk: o.key ?? keys.idp,
+        issuer: o.issuer ?? DEV_ISSUER,
+        audience: o.audience ?? GATEWAY_AUDIENCE,
+        user: o.user ?? ENGINEER.user,
+        groups: o.groups ?? ENGINEER.groups,
+        ...(agent === undefined ? {} : { agent }),
+        ttlSec: o.ttlSec ?? 300,
+        now: o.now ?? NOW_SEC,
+        ...(o.notBefore === undefined ? {} : { notBefore: o.notBefore }),
+      });
+    },
+    postureToken: (o = {}) =>
+      mintPostureToken({
+        privateJwk: o.key ?? keys.device,
+        issuer: o.issuer ?? DEV_POSTURE_ISSUER,
+        audience: GATEWAY_AUDIENCE,
+        user: o.user ?? ENGINEER.user,
+        compliant: o.compliant ?? true,
+        checkedAt: o.checkedAt ?? NOW_SEC - 60,
+        ttlSec: 600,
+        now: NOW_SEC,
+      }),
+    call: async (tool, body, headers = {}) =>
+      app.request(`/v1/tools/${tool}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    callAs: async (tool, args, o = {}) => {
+      const who = { ...ENGINEER, ...o.as };
+      return harness.call(
+        tool,
+        { arguments: args, session_id: o.sessionId ?? "session-1" },
+        {
+          authorization: `Bearer ${await harness.accessToken(who)}`,
+          "x-device-posture": await harness.postureToken({
+            user: who.user,
+            compliant: o.compliant ?? true,
+          }),
+          ...o.headers,
+        },
+      );
+    },
+  };
+  return harness;
+}
