@@ -196,7 +196,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
           recent_denials: ports.sessions.recentDenials(principal.agent, nowMs),
         },
       };
-      const outcome = ports.policy.evaluate(input);
+      const outcome = await ports.policy.evaluate(input);
 
       const record = (extra: Partial<AuditRecordInput>): AuditRecordInput => ({
         timestamp: new Date(now()).toISOString(),

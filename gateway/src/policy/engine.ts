@@ -33,8 +33,15 @@ export interface PolicyEngine {
   readonly loadError: PolicyError | null;
   /** The bundle's data (catalog and default state), when loaded. */
   readonly data: PolicyBundle["data"] | undefined;
-  evaluate(input: DecisionInput): PolicyOutcome;
+  /** In-process engines answer at once; a policy server answers asynchronously. */
+  evaluate(input: DecisionInput): PolicyOutcome | Promise<PolicyOutcome>;
   /** Replaces data.zyx.state (the kill switch) for every following evaluation. */
+  setState(state: PolicyState): void | Promise<void>;
+}
+
+/** The in-process engine answers synchronously. */
+export interface InProcessPolicyEngine extends PolicyEngine {
+  evaluate(input: DecisionInput): PolicyOutcome;
   setState(state: PolicyState): void;
 }
 
@@ -47,7 +54,7 @@ export interface LoadOptions {
 
 const defaultLoader: WasmLoader = (wasm, memory) => loadOpaPolicy(wasm, memory);
 
-function failedEngine(error: PolicyError): PolicyEngine {
+function failedEngine(error: PolicyError): InProcessPolicyEngine {
   return {
     revision: undefined,
     loadError: error,
@@ -58,7 +65,7 @@ function failedEngine(error: PolicyError): PolicyEngine {
 }
 
 /** Loads the bundle. Never throws: a failed load yields an engine that denies everything. */
-export async function loadPolicyEngine(options: LoadOptions): Promise<PolicyEngine> {
+export async function loadPolicyEngine(options: LoadOptions): Promise<InProcessPolicyEngine> {
   const memory = options.memory ?? { initial: 8, maximum: 256 };
   let bundle: PolicyBundle;
   let policy: WasmPolicy;
@@ -85,7 +92,7 @@ export async function loadPolicyEngine(options: LoadOptions): Promise<PolicyEngi
   return new WasmPolicyEngine(bundle, policy);
 }
 
-class WasmPolicyEngine implements PolicyEngine {
+class WasmPolicyEngine implements InProcessPolicyEngine {
   readonly revision: string;
   readonly loadError = null;
   readonly data: PolicyBundle["data"];

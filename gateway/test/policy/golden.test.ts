@@ -1,10 +1,13 @@
-// The golden decision cases, evaluated by the built bundle's policy.wasm. `opa test` runs the
-// very same file (rego/zyx/gateway/golden_test.rego): both sides must give the same answers.
+// The golden decision cases: one contract suite over every adapter of the policy port, the
+// in-process policy.wasm and an OPA server sidecar. `opa test` runs the very same file
+// (rego/zyx/gateway/golden_test.rego): every side must give the same answers.
 import { readFileSync } from "node:fs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { DecisionInput, PolicyState } from "../../src/policy/decision.ts";
 import { loadPolicyEngine, type PolicyEngine } from "../../src/policy/engine.ts";
+import { connectOpaServer } from "../../src/policy/opa-http.ts";
+import { startOpaServer } from "../support/opa-server.ts";
 import { BUNDLE_PATH, GOLDEN_PATH } from "../support/paths.ts";
 
 const Json = z.record(z.string(), z.unknown());
@@ -45,14 +48,40 @@ function union(
   return out;
 }
 
-describe("golden decision cases through policy.wasm", () => {
+type Adapter = () => Promise<{ engine: PolicyEngine; stop: () => Promise<void> }>;
+
+const adapters: [string, Adapter][] = [
+  [
+    "in-process policy.wasm",
+    async () => ({
+      engine: await loadPolicyEngine({ bundlePath: BUNDLE_PATH }),
+      stop: () => Promise.resolve(),
+    }),
+  ],
+  [
+    "opa run --server sidecar",
+    async () => {
+      const server = await startOpaServer();
+      const wasm = await loadPolicyEngine({ bundlePath: BUNDLE_PATH });
+      const state = wasm.data?.zyx.state as PolicyState;
+      return { engine: await connectOpaServer({ url: server.url, state }), stop: () => server.stop() };
+    },
+  ],
+];
+
+describe.each(adapters)("golden decision cases through %s", (_name, adapter) => {
   let engine: PolicyEngine;
+  let stop: () => Promise<void>;
   let defaultState: Record<string, unknown>;
 
   beforeAll(async () => {
-    engine = await loadPolicyEngine({ bundlePath: BUNDLE_PATH });
+    ({ engine, stop } = await adapter());
     expect(engine.loadError).toBeNull();
     defaultState = Json.parse(engine.data?.zyx.state);
+  });
+
+  afterAll(async () => {
+    await stop();
   });
 
   it("has at least 30 cases, each named once", () => {
@@ -60,10 +89,10 @@ describe("golden decision cases through policy.wasm", () => {
     expect(new Set(golden.cases.map((c) => c.name)).size).toBe(golden.cases.length);
   });
 
-  it.each(golden.cases.map((c) => [c.name, c] as const))("%s", (_name, goldenCase) => {
-    engine.setState(union(defaultState, goldenCase.state ?? {}) as PolicyState);
+  it.each(golden.cases.map((c) => [c.name, c] as const))("%s", async (_name, goldenCase) => {
+    await engine.setState(union(defaultState, goldenCase.state ?? {}) as PolicyState);
     const input = union(golden.base_input, goldenCase.input) as unknown as DecisionInput;
-    const outcome = engine.evaluate(input);
+    const outcome = await engine.evaluate(input);
     if (!outcome.ok) throw new Error(`${outcome.code}: ${outcome.message}`);
     const { decision } = outcome;
     expect({
