@@ -64,7 +64,10 @@ const adapters: [string, Adapter][] = [
       const server = await startOpaServer();
       const wasm = await loadPolicyEngine({ bundlePath: BUNDLE_PATH });
       const state = wasm.data?.zyx.state as PolicyState;
-      return { engine: await connectOpaServer({ url: server.url, state }), stop: () => server.stop() };
+      return {
+        engine: await connectOpaServer({ url: server.url, state }),
+        stop: () => server.stop(),
+      };
     },
   ],
 ];
