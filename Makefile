@@ -67,6 +67,9 @@ test: policy ## everything CI runs: policy checks and opa tests, lint, and the v
 	@$(MAKE) lint
 	@npm test
 
+run: policy ## start the gateway and the agent worker on the embedded defaults (Ctrl-C stops)
+	@scripts/run.sh
+
 bench: policy ## benchmarks (not tests)
 	@npm run -s bench
 
