@@ -28,6 +28,8 @@ const Env = z.object({
   GATEWAY_PORT: port.default(8080),
   ZYX_STATE_DIR: z.string().min(1).default(".state"),
   POLICY_BUNDLE: z.string().min(1).default("policy-bundle/bundle.tar.gz"),
+  /** Decide through an OPA server (sidecar) instead of the in-process WASM. */
+  POLICY_OPA_URL: url.optional(),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
   IDP_ISSUER: z.string().min(1).default(DEV_ISSUER),
   IDP_AUDIENCE: z.string().min(1).default(GATEWAY_AUDIENCE),
@@ -87,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     stateDir: e.ZYX_STATE_DIR,
     devKeys: e.DEV_KEYS,
     policyBundle: e.POLICY_BUNDLE,
+    policyOpaUrl: e.POLICY_OPA_URL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     accessTokens: {
       issuer: e.IDP_ISSUER,

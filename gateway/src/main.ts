@@ -13,7 +13,9 @@ import {
 import { createHttpWorkerClient } from "./handoff/worker-client.ts";
 import { createAccessTokenVerifier } from "./identity/access-token.ts";
 import { createPostureVerifier } from "./identity/posture.ts";
+import { PolicyState } from "./policy/decision.ts";
 import { loadPolicyEngine } from "./policy/engine.ts";
+import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 
 function log(level: "info" | "error", message: string, fields: Record<string, unknown> = {}): void {
@@ -32,7 +34,14 @@ async function start(): Promise<void> {
   const config = loadConfig();
   if (config.devKeys) await ensureDevKeys(config.stateDir);
 
-  const policy = await loadPolicyEngine({ bundlePath: config.policyBundle });
+  const bundled = await loadPolicyEngine({ bundlePath: config.policyBundle });
+  const policy =
+    config.policyOpaUrl === undefined
+      ? bundled
+      : await connectOpaServer({
+          url: config.policyOpaUrl,
+          state: PolicyState.parse(bundled.data?.zyx.state),
+        });
   if (policy.loadError !== null) {
     // Fail closed but stay up: every call is denied with policy_unavailable and /readyz says why.
     log("error", "policy not loaded: every call will be denied", {
