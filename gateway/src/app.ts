@@ -310,12 +310,19 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
           user: principal.subject,
           agent: principal.agent,
         });
-        await append({
-          ...decided,
-          event: "outcome",
-          outcome: { status: "executed", http_status: 200 },
-          latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
-        });
+        // The decision record that authorised this call is already durable. The outcome joins the
+        // next group commit without holding the response; if it cannot be written, the log fails
+        // closed and the next call is refused with audit_unavailable.
+        ports.audit
+          .append({
+            ...decided,
+            event: "outcome",
+            outcome: { status: "executed", http_status: 200 },
+            latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
+          })
+          .catch((error: unknown) => {
+            console.error("gateway: outcome audit record failed", error);
+          });
         // 8. The worker's result, with the decision id and the trace id.
         return c.json({ ...ids, result });
       } catch (thrown) {

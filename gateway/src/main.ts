@@ -51,6 +51,7 @@ async function start(): Promise<void> {
   }
   const audit = await openAuditLog({ path: config.audit.path, fsync: config.audit.fsync });
   const { cacheMaxEntries, ...accessOptions } = config.accessTokens;
+  let worker: ReturnType<typeof createHttpWorkerClient> | undefined;
   const app = createGatewayApp(
     {
       policy,
@@ -58,9 +59,12 @@ async function start(): Promise<void> {
         ...accessOptions,
         ...(cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {}),
       }),
-      posture: createPostureVerifier(config.posture),
+      posture: createPostureVerifier({
+        ...config.posture,
+        ...(cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {}),
+      }),
       audit,
-      worker: createHttpWorkerClient({
+      worker: (worker = createHttpWorkerClient({
         baseUrl: config.worker.url,
         timeoutMs: config.worker.timeoutMs,
         signer: createCallTokenSigner({
@@ -69,7 +73,7 @@ async function start(): Promise<void> {
           audience: CALL_TOKEN_AUDIENCE,
           ttlSec: 30,
         }),
-      }),
+      })),
       sessions: createSessionSignals({ denialWindowMs: config.denialWindowMs }),
     },
     { bodyLimitBytes: config.bodyLimitBytes },
@@ -90,8 +94,7 @@ async function start(): Promise<void> {
     log("info", "draining", { signal });
     // Stop accepting, let calls in flight finish, then flush and close the audit log.
     server.close(() => {
-      audit
-        .close()
+      Promise.all([audit.close(), worker?.close()])
         .then(() => {
           log("info", "stopped");
           process.exit(0);

@@ -1,8 +1,9 @@
-// The signed internal call to the agent worker. Every failure is a GatewayError: the worker
-// answered with an error (worker_failed), could not be reached (worker_unavailable), or took
-// too long (worker_timeout).
+// The signed internal call to the agent worker, over kept-alive connections. Every failure is a
+// GatewayError: the worker answered with an error (worker_failed), could not be reached
+// (worker_unavailable), or took too long (worker_timeout).
 import type { ToolName } from "../../../common/catalog.ts";
 import { GatewayError } from "../lib/errors.ts";
+import { Agent, request, type Dispatcher } from "undici";
 import type { CallTokenSigner } from "./call-token.ts";
 
 export interface WorkerCall {
@@ -23,17 +24,35 @@ export interface WorkerClient {
   execute(call: WorkerCall): Promise<WorkerResult>;
   /** True when the worker answers its health check. */
   ready(): Promise<boolean>;
+  /** Closes kept-alive connections (graceful shutdown). */
+  close(): Promise<void>;
 }
 
 export interface HttpWorkerClientOptions {
   baseUrl: URL;
   timeoutMs: number;
   signer: CallTokenSigner;
-  fetch?: typeof fetch;
+  /** Kept-alive connections to the worker (default 64). */
+  connections?: number;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const TIMEOUT_CODES = new Set([
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+function errorCode(thrown: unknown): string | undefined {
+  return typeof thrown === "object" &&
+    thrown !== null &&
+    "code" in thrown &&
+    typeof thrown.code === "string"
+    ? thrown.code
+    : undefined;
 }
 
 export function createHttpWorkerClient(options: HttpWorkerClientOptions): WorkerClient {
@@ -41,7 +60,16 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
   if (!(baseUrl instanceof URL)) throw new TypeError("baseUrl must be a URL");
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
     throw new TypeError("timeoutMs must be a positive integer");
-  const doFetch = options.fetch ?? fetch;
+  // undici's request API directly: the same client as fetch, without the WHATWG stream layers.
+  const dispatcher = new Agent({
+    connections: options.connections ?? 64,
+    keepAliveTimeout: 30_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connectTimeout: Math.min(timeoutMs, 5_000),
+  });
+  const timeout = () =>
+    new GatewayError("worker_timeout", `the agent worker did not answer within ${timeoutMs} ms`);
 
   return {
     async execute(call) {
@@ -53,10 +81,11 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
         agent: call.agent,
         traceId: call.traceparent.split("-")[1] ?? "",
       });
-      let response: Response;
+      let response: Dispatcher.ResponseData;
       try {
-        response = await doFetch(new URL(`v1/execute/${encodeURIComponent(call.tool)}`, baseUrl), {
+        response = await request(new URL(`v1/execute/${encodeURIComponent(call.tool)}`, baseUrl), {
           method: "POST",
+          dispatcher,
           headers: {
             authorization: `Bearer ${token}`,
             "content-type": "application/json",
@@ -67,57 +96,48 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
             decision_id: call.decisionId,
             trace_id: call.traceparent.split("-")[1],
           }),
-          signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (thrown) {
-        if (thrown instanceof DOMException && thrown.name === "TimeoutError") {
-          throw new GatewayError(
-            "worker_timeout",
-            `the agent worker did not answer within ${timeoutMs} ms`,
-          );
-        }
+        if (TIMEOUT_CODES.has(errorCode(thrown) ?? "")) throw timeout();
         throw new GatewayError("worker_unavailable", "the agent worker cannot be reached", {
           cause: thrown,
         });
       }
       let body: unknown;
       try {
-        body = await response.json();
+        body = await response.body.json();
       } catch (thrown) {
-        if (thrown instanceof DOMException && thrown.name === "TimeoutError") {
-          throw new GatewayError(
-            "worker_timeout",
-            `the agent worker did not answer within ${timeoutMs} ms`,
-          );
-        }
+        if (TIMEOUT_CODES.has(errorCode(thrown) ?? "")) throw timeout();
         throw new GatewayError(
           "worker_failed",
-          `the agent worker answered ${response.status} without JSON`,
+          `the agent worker answered ${response.statusCode} without JSON`,
         );
       }
-      if (!response.ok || !isRecord(body) || !("result" in body)) {
+      const ok = response.statusCode >= 200 && response.statusCode < 300;
+      if (!ok || !isRecord(body) || !("result" in body)) {
         const error = isRecord(body) && isRecord(body["error"]) ? body["error"] : {};
         const code = typeof error["code"] === "string" ? error["code"] : "unknown";
         throw new GatewayError(
           "worker_failed",
-          `the agent worker refused or failed the call (${response.status} ${code})`,
-          {
-            extensions: { worker_status: response.status, worker_code: code },
-          },
+          `the agent worker refused or failed the call (${response.statusCode} ${code})`,
+          { extensions: { worker_status: response.statusCode, worker_code: code } },
         );
       }
       return { result: body["result"] };
     },
     async ready() {
       try {
-        const response = await doFetch(new URL("healthz", baseUrl), {
-          signal: AbortSignal.timeout(1_000),
+        const response = await request(new URL("healthz", baseUrl), {
+          dispatcher,
+          headersTimeout: 1_000,
+          bodyTimeout: 1_000,
         });
-        await response.body?.cancel();
-        return response.ok;
+        await response.body.dump();
+        return response.statusCode === 200;
       } catch {
         return false;
       }
     },
+    close: () => dispatcher.close(),
   };
 }

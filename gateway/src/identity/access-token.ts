@@ -1,9 +1,9 @@
 // Verifies the OAuth access tokens (RFC 9068 JWTs, "typ": "at+jwt") that agents present on behalf
 // of a user, and extracts who the user is and which agent acts for them (RFC 8693 "act").
-import { createHash } from "node:crypto";
 import type { JWTPayload } from "jose";
 import { GatewayError } from "../lib/errors.ts";
 import { checkNonEmptyString, createJwtChecker } from "./jwks.ts";
+import { MAX_CACHE_ENTRIES, VerifiedTokenCache, tokenDigest } from "./token-cache.ts";
 import type {
   AccessTokenVerifier,
   AccessTokenVerifierOptions,
@@ -12,7 +12,7 @@ import type {
 
 export const ACCESS_TOKEN_TYP = "at+jwt";
 export const DEFAULT_GROUPS_CLAIM = "groups";
-export const MAX_CACHE_ENTRIES = 1_000_000;
+export { MAX_CACHE_ENTRIES };
 
 /**
  * The token in an Authorization header value: "Bearer <token>" (scheme case-insensitive).
@@ -38,7 +38,10 @@ export function createAccessTokenVerifier(
     options.groupsClaim ?? DEFAULT_GROUPS_CLAIM,
   );
   const clock = options.now ?? (() => Date.now() / 1000);
-  const cache = options.cache === undefined ? undefined : new TokenCache(options.cache.maxEntries);
+  const cache =
+    options.cache === undefined
+      ? undefined
+      : new VerifiedTokenCache<VerifiedPrincipal>(options.cache.maxEntries, copy);
 
   async function verifyUncached(token: string): Promise<VerifiedPrincipal> {
     const outcome = await check(token);
@@ -54,11 +57,11 @@ export function createAccessTokenVerifier(
         throw new GatewayError("token_missing", "no access token");
       }
       if (cache === undefined) return verifyUncached(token);
-      const key = createHash("sha256").update(token).digest("base64url");
+      const key = tokenDigest(token);
       const cached = cache.get(key, clock());
       if (cached !== undefined) return cached;
       const principal = await verifyUncached(token);
-      cache.set(key, principal);
+      cache.set(key, principal, principal.expiresAt);
       return copy(principal);
     },
   };
@@ -101,36 +104,4 @@ function actingAgent(act: unknown): string | undefined {
 
 function copy(principal: VerifiedPrincipal): VerifiedPrincipal {
   return { ...principal, groups: [...principal.groups] };
-}
-
-/** Verified principals by token hash, until the token's exp; least recently used evicted first. */
-class TokenCache {
-  readonly #maxEntries: number;
-  readonly #entries = new Map<string, VerifiedPrincipal>();
-
-  constructor(maxEntries: number) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_CACHE_ENTRIES) {
-      throw new TypeError(`"cache.maxEntries" must be an integer from 1 to ${MAX_CACHE_ENTRIES}`);
-    }
-    this.#maxEntries = maxEntries;
-  }
-
-  get(key: string, now: number): VerifiedPrincipal | undefined {
-    const principal = this.#entries.get(key);
-    if (principal === undefined) return undefined;
-    this.#entries.delete(key);
-    if (now >= principal.expiresAt) return undefined;
-    this.#entries.set(key, principal);
-    return copy(principal);
-  }
-
-  set(key: string, principal: VerifiedPrincipal): void {
-    this.#entries.delete(key);
-    while (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
-    }
-    this.#entries.set(key, copy(principal));
-  }
 }

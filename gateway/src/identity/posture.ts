@@ -4,6 +4,7 @@
 // from `checkedAt`.
 import { GatewayError } from "../lib/errors.ts";
 import { checkClockTolerance, createJwtChecker } from "./jwks.ts";
+import { VerifiedTokenCache, tokenDigest } from "./token-cache.ts";
 import type { PostureVerifier, PostureVerifierOptions, VerifiedPosture } from "./types.ts";
 
 export const POSTURE_TOKEN_TYP = "posture+jwt";
@@ -13,8 +14,23 @@ export function createPostureVerifier(options: PostureVerifierOptions): PostureV
   const tolerance = checkClockTolerance(options.clockToleranceSec);
   const clock = options.now ?? (() => Date.now() / 1000);
 
+  const cache =
+    options.cache === undefined
+      ? undefined
+      : new VerifiedTokenCache<VerifiedPosture>(options.cache.maxEntries, (p) => ({ ...p }));
+
   function invalid(reason: string): GatewayError {
     return new GatewayError("posture_invalid", `posture token rejected: ${reason}`);
+  }
+
+  function bound(posture: VerifiedPosture, expectedSubject: string): VerifiedPosture {
+    if (posture.subject !== expectedSubject) {
+      throw new GatewayError(
+        "posture_subject_mismatch",
+        "posture token is for another subject than the access token",
+      );
+    }
+    return posture;
   }
 
   return {
@@ -22,6 +38,9 @@ export function createPostureVerifier(options: PostureVerifierOptions): PostureV
       if (token === undefined || token === "") {
         throw new GatewayError("posture_missing", "no device posture token");
       }
+      const key = cache === undefined ? "" : tokenDigest(token);
+      const cached = cache?.get(key, clock());
+      if (cached !== undefined) return bound(cached, expectedSubject);
       const outcome = await check(token);
       if (!outcome.ok) throw invalid(outcome.reason);
       const { sub, compliant, checked_at: checkedAt, device_id: deviceId } = outcome.payload;
@@ -39,18 +58,15 @@ export function createPostureVerifier(options: PostureVerifierOptions): PostureV
       if (deviceId !== undefined && typeof deviceId !== "string") {
         throw invalid('"device_id" claim must be a string');
       }
-      if (sub !== expectedSubject) {
-        throw new GatewayError(
-          "posture_subject_mismatch",
-          "posture token is for another subject than the access token",
-        );
-      }
-      return {
+      const posture: VerifiedPosture = {
         subject: sub,
         compliant,
         checkedAt,
         ...(deviceId === undefined ? {} : { deviceId }),
-      } satisfies VerifiedPosture;
+      };
+      const { exp } = outcome.payload;
+      if (cache !== undefined && typeof exp === "number") cache.set(key, posture, exp);
+      return bound(posture, expectedSubject);
     },
   };
 }

@@ -50,7 +50,10 @@ export interface AccessTokenVerifierOptions extends TokenVerifierOptions {
   cache?: { maxEntries: number };
 }
 
-export type PostureVerifierOptions = TokenVerifierOptions;
+export interface PostureVerifierOptions extends TokenVerifierOptions {
+  /** Remember verified posture tokens until their exp (see AccessTokenVerifierOptions.cache). */
+  cache?: { maxEntries: number };
+}
 
 /** The user behind an access token, and the agent acting for them (RFC 8693 "act"). */
 export interface VerifiedPrincipal {

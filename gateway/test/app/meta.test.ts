@@ -30,6 +30,7 @@ describe("operational routes", () => {
         worker: {
           execute: () => Promise.reject(new Error("x")),
           ready: () => Promise.resolve(false),
+          close: () => Promise.resolve(),
         },
       }),
     });

@@ -46,6 +46,7 @@ describe("POST /v1/tools/{tool}", () => {
     expect(h.workerCalls[0]?.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
     expect(h.workerCalls[0]?.traceparent).not.toContain("00f067aa0ba902b7");
 
+    await h.audit.close(); // flushes the outcome record, which does not hold the response
     const records = auditLines(h);
     expect(records.map((r) => r["event"])).toEqual(["decision", "outcome"]);
     expect(records[0]).toMatchObject({
@@ -517,6 +518,7 @@ describe("fails closed", () => {
               new GatewayError("worker_unavailable", "the agent worker cannot be reached"),
             ),
           ready: () => Promise.resolve(false),
+          close: () => Promise.resolve(),
         },
       }),
     });

@@ -183,3 +183,30 @@ describe("createPostureVerifier", () => {
     expect(() => verifier({ clockToleranceSec: 500 })).toThrow('"clockToleranceSec"');
   });
 });
+
+describe("posture verifier cache", () => {
+  it("still binds a cached posture to the access token's subject", async () => {
+    const v = verifier({ cache: { maxEntries: 10 } });
+    const token = await posture();
+    await expect(v.verify(token, USER)).resolves.toMatchObject({ subject: USER });
+    await expect(v.verify(token, "other@zyxbank.example")).rejects.toMatchObject({
+      code: "posture_subject_mismatch",
+      message: "posture token is for another subject than the access token",
+    });
+  });
+
+  it("forgets a cached posture at the token's expiry", async () => {
+    let now = T0;
+    const v = verifier({ cache: { maxEntries: 10 }, now: () => now });
+    const token = await posture(); // exp = T0 - 60 + 600
+    await expect(v.verify(token, USER)).resolves.toMatchObject({ compliant: true });
+    now = T0 + 600;
+    await expect(v.verify(token, USER)).rejects.toMatchObject({ code: "posture_invalid" });
+  });
+
+  it("refuses a cache bound out of range at construction", () => {
+    expect(() => verifier({ cache: { maxEntries: 0 } })).toThrow(
+      '"cache.maxEntries" must be an integer from 1 to 1000000',
+    );
+  });
+});

@@ -4,7 +4,11 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
 import type { JWK } from "jose";
+import { afterAll } from "vitest";
 import { createCallTokenVerifier } from "../../../agent/src/call-token.ts";
 import { createWorkerApp, stubExecute } from "../../../agent/src/app.ts";
 import type { ToolCall } from "../../../common/tool-arguments.ts";
@@ -94,6 +98,11 @@ export interface Harness {
   ): Promise<Response>;
 }
 
+const servers: ReturnType<typeof serve>[] = [];
+afterAll(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((done) => s.close(done))));
+});
+
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "zyx-gateway-"));
   const keys = {
@@ -125,8 +134,19 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
     log: () => undefined,
   });
+  // The worker on a real loopback socket: the gateway's HTTP client is exercised for real.
+  const front = new Hono();
+  front.use(async (c, next) => {
+    lastTraceparent = c.req.header("traceparent");
+    await next();
+  });
+  front.route("/", workerApp);
+  const server = serve({ fetch: front.fetch, hostname: "127.0.0.1", port: 0 });
+  servers.push(server);
+  await new Promise((done) => server.once("listening", done));
+  const { port } = server.address() as AddressInfo;
   const worker: WorkerClient = createHttpWorkerClient({
-    baseUrl: new URL("http://worker.test/"),
+    baseUrl: new URL(`http://127.0.0.1:${port}/`),
     timeoutMs: 2_000,
     signer: createCallTokenSigner({
       privateJwk: keys.gateway,
@@ -135,10 +155,6 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       ttlSec: 30,
       now: () => NOW_SEC * 1000,
     }),
-    fetch: async (input, init) => {
-      lastTraceparent = new Headers(init?.headers).get("traceparent") ?? undefined;
-      return workerApp.request(input instanceof Request ? input : String(input), init);
-    },
   });
 
   const defaults: GatewayPorts = {

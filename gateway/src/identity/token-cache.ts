@@ -1,0 +1,44 @@
+// Verified tokens, remembered by the SHA-256 of the token until the token's own expiry, least
+// recently used evicted first. Bounded. A cached token is not re-checked against the key set, so
+// a key the issuer withdraws stays trusted for the tokens it already signed until they expire.
+import { createHash } from "node:crypto";
+
+export const MAX_CACHE_ENTRIES = 1_000_000;
+
+export function tokenDigest(token: string): string {
+  return createHash("sha256").update(token).digest("base64url");
+}
+
+export class VerifiedTokenCache<T> {
+  readonly #maxEntries: number;
+  readonly #copy: (value: T) => T;
+  readonly #entries = new Map<string, { value: T; expiresAt: number }>();
+
+  constructor(maxEntries: number, copy: (value: T) => T) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_CACHE_ENTRIES) {
+      throw new TypeError(`"cache.maxEntries" must be an integer from 1 to ${MAX_CACHE_ENTRIES}`);
+    }
+    this.#maxEntries = maxEntries;
+    this.#copy = copy;
+  }
+
+  /** The value, while `now` (epoch seconds) is before the token's expiry. */
+  get(key: string, now: number): T | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(key);
+    if (now >= entry.expiresAt) return undefined;
+    this.#entries.set(key, entry);
+    return this.#copy(entry.value);
+  }
+
+  set(key: string, value: T, expiresAt: number): void {
+    this.#entries.delete(key);
+    while (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done === true) break;
+      this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(key, { value: this.#copy(value), expiresAt });
+  }
+}
