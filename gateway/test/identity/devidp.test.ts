@@ -48,8 +48,13 @@ describe("ensureDevKeys", () => {
       if (key === undefined) throw new Error(`${name}: empty JWKS`);
       const publicKey: JWK = key;
       expect(publicKey).not.toHaveProperty("d");
-      expect(privateJwk).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256" });
-      expect(publicKey).toMatchObject({ kid: privateJwk.kid, alg: "ES256", use: "sig" });
+      // Tokens from the identity provider and device trust: ES256. Call tokens: Ed25519.
+      const expected =
+        name === "gateway"
+          ? { kty: "OKP", crv: "Ed25519", alg: "EdDSA" }
+          : { kty: "EC", crv: "P-256", alg: "ES256" };
+      expect(privateJwk).toMatchObject(expected);
+      expect(publicKey).toMatchObject({ kid: privateJwk.kid, alg: expected.alg, use: "sig" });
       expect(privateJwk.kid).toBe(await calculateJwkThumbprint(publicKey));
     }
     const kids = DEV_SIGNERS.map((name) => readJson(paths.signers[name].jwks));

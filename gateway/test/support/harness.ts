@@ -108,7 +108,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const keys = {
     idp: await generateDevKey(),
     device: await generateDevKey(),
-    gateway: await generateDevKey(),
+    gateway: await generateDevKey("EdDSA"),
   };
   const nowSec = (): number => NOW_SEC;
   const policy = await loadPolicyEngine({ bundlePath: options.bundlePath ?? BUNDLE_PATH });
