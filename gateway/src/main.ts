@@ -51,7 +51,16 @@ async function start(): Promise<void> {
   }
   const audit = await openAuditLog({ path: config.audit.path, fsync: config.audit.fsync });
   const { cacheMaxEntries, ...accessOptions } = config.accessTokens;
-  let worker: ReturnType<typeof createHttpWorkerClient> | undefined;
+  const worker = createHttpWorkerClient({
+    baseUrl: config.worker.url,
+    timeoutMs: config.worker.timeoutMs,
+    signer: createCallTokenSigner({
+      privateJwk: await readPrivateJwk(config.worker.callKeyFile),
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      ttlSec: 30,
+    }),
+  });
   const app = createGatewayApp(
     {
       policy,
@@ -64,16 +73,7 @@ async function start(): Promise<void> {
         ...(cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {}),
       }),
       audit,
-      worker: (worker = createHttpWorkerClient({
-        baseUrl: config.worker.url,
-        timeoutMs: config.worker.timeoutMs,
-        signer: createCallTokenSigner({
-          privateJwk: await readPrivateJwk(config.worker.callKeyFile),
-          issuer: CALL_TOKEN_ISSUER,
-          audience: CALL_TOKEN_AUDIENCE,
-          ttlSec: 30,
-        }),
-      })),
+      worker,
       sessions: createSessionSignals({ denialWindowMs: config.denialWindowMs }),
     },
     { bodyLimitBytes: config.bodyLimitBytes },
@@ -94,7 +94,7 @@ async function start(): Promise<void> {
     log("info", "draining", { signal });
     // Stop accepting, let calls in flight finish, then flush and close the audit log.
     server.close(() => {
-      Promise.all([audit.close(), worker?.close()])
+      Promise.all([audit.close(), worker.close()])
         .then(() => {
           log("info", "stopped");
           process.exit(0);
