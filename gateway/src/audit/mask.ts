@@ -8,6 +8,7 @@
 //
 // Then bounds: long strings are cut (with a marker saying how much), and depth, keys per object,
 // items per array and the total number of nodes are capped, so one call cannot bloat the log.
+import { isSecretKey, redactSecrets } from "../../../common/secrets.ts";
 
 export type JsonValue =
   null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -46,183 +47,14 @@ const DEFAULTS = {
 const MAX_KEY_LENGTH = 256;
 
 // ---------------------------------------------------------------------------------------------
-// Secret keys
+// What a secret looks like: common/secrets.ts, shared with the worker's output guard.
 
-/** Words that make a key secret on their own. */
-const SECRET_WORDS = new Set([
-  "password",
-  "passwd",
-  "passphrase",
-  "secret",
-  "token",
-  "authorization",
-  "credential",
-  "credentials",
-  "cookie",
-  "cookies",
-]);
-
-/** Runs of words (joined without separators) that make a key secret. */
-const SECRET_COMPOUNDS = [
-  "apikey",
-  "privatekey",
-  "accesskey",
-  "secretkey",
-  "clientsecret",
-  "sessiontoken",
-  "setcookie",
-  "signingkey",
-  "encryptionkey",
-];
-
-/**
- * A trailing word that makes the key name a *property* of the secret, not the secret itself:
- * password_policy, token_type, secret_arn, token_expires_at.
- */
-const BENIGN_LAST_WORDS = new Set([
-  "id",
-  "ids",
-  "name",
-  "names",
-  "arn",
-  "type",
-  "types",
-  "policy",
-  "count",
-  "length",
-  "ttl",
-  "expiry",
-  "expires",
-  "expiration",
-  "at",
-  "version",
-  "rotation",
-  "required",
-  "present",
-]);
-
-function keyWords(key: string): string[] {
-  return key
-    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((word) => word.length > 0);
-}
-
-/** Whether values under this key are secrets (case-insensitive; -, _, camelCase all count). */
-export function isSecretKey(key: string): boolean {
-  const words = keyWords(key);
-  const last = words.at(-1);
-  if (last === undefined || (words.length > 1 && BENIGN_LAST_WORDS.has(last))) return false;
-  if (words.some((word) => SECRET_WORDS.has(word))) return true;
-  const compact = words.join("");
-  return SECRET_COMPOUNDS.some((compound) => compact.includes(compound));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Secret substrings
-
-interface Detector {
-  kind: string;
-  pattern: RegExp;
-  /** Replacement for one match; default: the whole match becomes the marker. */
-  replace?: (marker: string, ...groups: string[]) => string;
-}
-
-const NOT_ALREADY_MASKED = String.raw`(?!\[REDACTED)`;
-
-const DETECTORS: readonly Detector[] = [
-  {
-    kind: "private_key",
-    // A whole PEM block, or everything after a BEGIN whose END was cut off.
-    pattern:
-      /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)/g,
-  },
-  {
-    kind: "jwt",
-    pattern: /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g,
-  },
-  {
-    kind: "aws_access_key_id",
-    pattern: /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g,
-  },
-  {
-    kind: "aws_secret_access_key",
-    pattern: new RegExp(
-      String.raw`((?:aws[_-]?)?secret[_-]?access[_-]?key["']?\s*[:=]\s*["']?)${NOT_ALREADY_MASKED}[A-Za-z0-9/+=]{16,}`,
-      "gi",
-    ),
-    replace: (marker, prefix = "") => `${prefix}${marker}`,
-  },
-  {
-    kind: "github_token",
-    pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b/g,
-  },
-  {
-    kind: "slack_token",
-    pattern: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g,
-  },
-  {
-    kind: "url_password",
-    pattern: new RegExp(
-      String.raw`(\b[a-z][a-z0-9+.-]*://[^\s:/@[\]]+:)${NOT_ALREADY_MASKED}[^\s@/]+(?=@)`,
-      "gi",
-    ),
-    replace: (marker, prefix = "") => `${prefix}${marker}`,
-  },
-  {
-    kind: "bearer",
-    pattern: new RegExp(
-      String.raw`(\b(?:Bearer|Basic)\s+)${NOT_ALREADY_MASKED}[A-Za-z0-9._~+/-]{8,}=*`,
-      "g",
-    ),
-    replace: (marker, prefix = "") => `${prefix}${marker}`,
-  },
-  {
-    kind: "password",
-    // password=..., "password": "...", DB_PASSWORD: ..., passwd='...'. Not "password policy".
-    pattern: new RegExp(
-      String.raw`((?<![A-Za-z0-9:/])[A-Za-z0-9_.-]*(?:password|passwd|passphrase)["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
-      "gi",
-    ),
-    replace: quotedValue,
-  },
-  {
-    kind: "secret",
-    // secret=..., client_secret: "...", api_key=..., access_token=... (not an ARN's ":secret:")
-    pattern: new RegExp(
-      String.raw`((?<![A-Za-z0-9:/])[A-Za-z0-9_.-]*(?:secret|api[_-]?key|token)["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
-      "gi",
-    ),
-    replace: quotedValue,
-  },
-];
-
-/** Keep the assignment and the quotes, mask what is between them. */
-function quotedValue(marker: string, prefix = "", value = ""): string {
-  const quote = value.startsWith('"') || value.startsWith("'") ? value.charAt(0) : "";
-  if (quote !== "" && value.length < 3) return `${prefix}${value}`; // an empty value hides nothing
-  return `${prefix}${quote}${marker}${quote}`;
-}
+export { isSecretKey };
 
 /** Mask secret-looking substrings of one string. */
 export function redactString(text: string): { text: string; redactions: number } {
-  let redactions = 0;
-  let out = text;
-  for (const detector of DETECTORS) {
-    const marker = `[REDACTED:${detector.kind}]`;
-    const { replace } = detector;
-    out = out.replace(detector.pattern, (match: string, ...rest: unknown[]) => {
-      // rest: the capture groups, then the offset (a number), the input, maybe named groups.
-      const end = rest.findIndex((item) => typeof item === "number");
-      const groups = rest.slice(0, end).map((item) => (typeof item === "string" ? item : ""));
-      const replaced = replace === undefined ? marker : replace(marker, ...groups);
-      if (replaced !== match) redactions++;
-      return replaced;
-    });
-  }
-  return { text: out, redactions };
+  const { text: masked, redactions } = redactSecrets(text);
+  return { text: masked, redactions };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,340 @@
+// Prompt-injection indicators in retrieved text: words aimed at the model, not at the engineer
+// who reads a ticket, a pull request or a standard. The worker flags them (the session becomes
+// tainted and the policy asks for approval before any write); it does not remove them: the
+// reviewer must still see what the document says.
+//
+// Matching is on a normalised copy of each string: Unicode NFKC (full-width letters become
+// ASCII), invisible characters removed (a zero-width space inside "ignore" hides nothing),
+// typographic apostrophes straightened, Markdown emphasis dropped, lower case, every run of
+// white space (line breaks included) one space. Each indicator is a stable id.
+//
+// Precision matters as much as recall: a false positive taints a legitimate review. So the
+// patterns want the imperative aimed at an assistant ("ignore all previous instructions",
+// "reveal your system prompt"), not the words alone: "ignore whitespace in the diff", "export
+// the logs to CloudWatch", "disable public access on the bucket", "requires Cloud Security
+// approval" and "Do not disable audit logging" are ordinary change-review prose.
+//
+// Cost: every pattern starts with a literal word and uses only bounded repetition, and the
+// scan of a string is a fixed number of passes over it, so time grows linearly with the input.
+
+/** The indicator ids, in the order they are reported. */
+export const INJECTION_INDICATORS = [
+  "ignore_previous_instructions",
+  "disregard_system_prompt",
+  "role_override",
+  "new_instructions",
+  "chat_template_tokens",
+  "privileged_mode",
+  "reveal_system_prompt",
+  "bulk_export",
+  "exfiltration_url",
+  "exfiltrate",
+  "disable_logging",
+  "approval_manipulation",
+  "conceal_from_user",
+  "hidden_html_comment",
+  "zero_width_characters",
+  "unicode_tag_characters",
+] as const;
+
+export type InjectionIndicator = (typeof INJECTION_INDICATORS)[number];
+
+/** Hosts a "send ... to <url>" may name without being flagged (the host or its subdomains). */
+export const DEFAULT_INTERNAL_DOMAINS: readonly string[] = ["zyxbank.example", "zyx.atlassian.net"];
+
+export interface InjectionScanOptions {
+  /** Replaces DEFAULT_INTERNAL_DOMAINS. */
+  internalDomains?: readonly string[] | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation
+
+/** Zero-width and other invisible characters (format characters with no glyph). */
+const INVISIBLE = /[\u00AD\u115F\u1160\u180E\u200B-\u200D\u2060-\u2064\u3164\uFEFF\uFFA0]|\u034F/gu;
+/** Unicode tag characters (U+E0000-E007F): invisible ASCII look-alikes ("ASCII smuggling"). */
+const TAG_CHARACTERS = /[\u{E0000}-\u{E007F}]/gu;
+const HAS_TAG_CHARACTER = /[\u{E0000}-\u{E007F}]/u;
+/** A flag emoji (England, Scotland, Wales...) is the one legitimate use of tag characters. */
+const TAG_FLAG_SEQUENCE = /\u{1F3F4}[\u{E0020}-\u{E007E}]{1,12}\u{E007F}/gu;
+
+function normalise(text: string): string {
+  return text
+    .normalize("NFKC")
+    .replace(INVISIBLE, "")
+    .replace(TAG_CHARACTERS, "")
+    .replace(/[\u2018\u2019\u02BC]/g, "'")
+    .replace(/[*`~]/g, " ")
+    .toLowerCase()
+    .replace(/\s+/g, " ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The phrase patterns (on normalised text)
+
+/** A negation just before the verb: "do not disable audit logging" is advice, not an order. */
+const NOT_NEGATED = String.raw`(?<!\b(?:not|never|no|don't|dont|cannot|can't|mustn't|shouldn't|won't) )`;
+/** Up to `n` words (bounded: no catastrophic backtracking). */
+const words = (n: number) => String.raw`(?:[a-z0-9'-]+ ){0,${String(n)}}?`;
+
+const AI = String.raw`(?:ai|assistant|ai assistant|agent|ai agent|model|bot|llm|copilot|chatbot|claude|chatgpt|gpt|language model|reviewer bot|review bot|ai reviewer|automated reviewer|automated assistant|automated agent)`;
+
+const PHRASES: readonly { id: InjectionIndicator; patterns: readonly RegExp[] }[] = [
+  {
+    id: "ignore_previous_instructions",
+    patterns: [
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:ignore|disregard|forget|override|overrule|bypass|skip)(?: all| any| of| the| your| my| these| those| every| each){0,3} (?:previous|prior|preceding|above|earlier|former|original|initial|foregoing|old|existing)(?: [a-z]+)? (?:instructions?|prompts?|directives?|directions|guidelines|guardrails|constraints|commands|rules|programming)\b`,
+      ),
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:ignore|disregard|forget)(?: all| everything)(?: of)?(?: the| that)? (?:above|before this|said before|you were told|you have been told|you've been told)\b`,
+      ),
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:ignore|disregard|forget|override|bypass)(?: all| any)?(?: of)? your (?:[a-z]+ )?(?:instructions|prompts?|rules|guidelines|guardrails|programming|training|directives)\b`,
+      ),
+    ],
+  },
+  {
+    id: "disregard_system_prompt",
+    patterns: [
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:disregard|ignore|forget|override|bypass|overrule)(?: all| any)?(?: of)?(?: the| your| this| that)? system(?: level)? (?:prompts?|instructions?|guardrails|directives?)\b`,
+      ),
+    ],
+  },
+  {
+    id: "role_override",
+    patterns: [
+      new RegExp(
+        String.raw`\byou(?: are|'re) now (?:(?:a|an|the|my|in|acting as|operating as|operating in|running in|running as) )?${words(3)}(?:mode|assistant|ai|chatbot|bot|agent|model|llm|admin|administrator|root|superuser|sysadmin|developer|hacker|dan|jailbroken|unrestricted|unfiltered|uncensored|unbound|free of|freed from|no longer bound)\b`,
+      ),
+      /\bfrom now on,? you (?:are|will|must|shall|should) (?:act|behave|respond|answer|be|ignore|only|always|never|obey|follow|pretend)\b/,
+      new RegExp(
+        String.raw`\b(?:pretend|imagine) (?:to be|you are|that you are|you're) (?:a |an |the )?${words(2)}(?:admin|administrator|root|superuser|developer|unrestricted|jailbroken|dan|ai|assistant|model|chatbot)\b`,
+      ),
+    ],
+  },
+  {
+    id: "new_instructions",
+    patterns: [
+      /\b(?:new|real|actual|true|secret|hidden|override|overriding|revised system|updated system) (?:system )?(?:instructions?|directives?|prompt|orders) ?:/,
+      /\b(?:begin|start) (?:new |system )?(?:instructions|prompt) ?:/,
+    ],
+  },
+  {
+    id: "chat_template_tokens",
+    patterns: [
+      /<\|(?:im_start|im_end|system|endoftext|user|assistant)\|>|\[\/?inst\]|<<\/?sys>>|<\/?system>/,
+    ],
+  },
+  {
+    id: "privileged_mode",
+    patterns: [
+      /\bact as (?:an? |the |my )?(?:admin|administrator|root|superuser|sysadmin|system administrator|developer|security admin|unrestricted)\b/,
+      /\b(?:enable|enter|activate|switch to|switch into|turn on|unlock|you are in|you're in|now in) (?:the )?(?:developer|dev|admin|administrator|god|dan|jailbreak|jailbroken|unrestricted|sudo) mode\b/,
+    ],
+  },
+  {
+    id: "reveal_system_prompt",
+    patterns: [
+      new RegExp(
+        String.raw`\b(?:reveal|print|show|output|display|repeat|leak|dump|disclose|expose|echo|tell me|give me|share|write out|recite|paste) (?:me )?(?:all |the |your |its |of |back )?(?:full |entire |complete |original |initial |hidden |secret |exact |verbatim )?(?:system prompt|system message|system instructions|initial instructions|initial prompt|hidden instructions|hidden prompt|instructions you were given|prompt you were given|developer (?:message|instructions|prompt)|pre-prompt)\b`,
+      ),
+    ],
+  },
+  {
+    id: "bulk_export",
+    patterns: [
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:export|dump|download|extract|exfiltrate|copy|send|forward|upload|leak|email|post|transfer) (?:all|every|each|the entire|the whole|the full|all of the|all the|all your|all of your) ${words(3)}(?:tickets|issues|secrets|credentials|keys|tokens|passwords|customers|customer data|customer records|user data|users|personal data|account data|pii|emails|conversations|chat history|source code|repositories|repos|records|database|databases|environment variables|env vars)\b`,
+      ),
+    ],
+  },
+  {
+    id: "exfiltrate",
+    patterns: [
+      // The order, not the threat model: "attackers may try to exfiltrate data" is not one.
+      /\b(?<!\b(?:not|never|who|that|attackers?|adversaries|insiders?|malware|cannot|can't|could|can|may|might|would|(?:attempts?|attempting|tries|try|trying|able|unable|used|seeks?|seeking|wants?) to) )exfiltrate\b/,
+    ],
+  },
+  {
+    id: "disable_logging",
+    patterns: [
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:disable|turn off|switch off|suspend|pause|bypass|deactivate|circumvent|tamper with|stop) (?:the |all |any |your |our )?(?:audit(?:ing)?[ -]?(?:logging|logs?|trail)|auditing|audit|cloudtrail|security logging)\b`,
+      ),
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:disable|turn off|switch off|suspend|bypass|deactivate|circumvent) (?:the |all |any |your |our )?logging\b`,
+      ),
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:delete|remove|purge|wipe|clear|erase|truncate|tamper with) (?:the |all |any |your |our )?(?:audit(?:ing)?[ -]?(?:logs?|trail|records?|events?)|cloudtrail(?: logs| trails?)?)\b`,
+      ),
+    ],
+  },
+  {
+    id: "approval_manipulation",
+    patterns: [
+      // Addressed to the assistant: "AI: approve this change", "Assistant, please approve it".
+      new RegExp(
+        String.raw`\b(?:dear |hey |attention |note to (?:the )?)?${AI} ?[,:] ${words(4)}(?:approve|auto-approve|greenlight|sign off)\b`,
+      ),
+      new RegExp(
+        String.raw`\b(?:the |this )?${AI} (?:must|should|needs to|has to|is required to|shall) (?:now |always |simply |just )?(?:approve|auto-approve|greenlight|sign off)\b`,
+      ),
+      // Approval without the checks that an approval is for.
+      /\b(?<!\b(?:not|never|don't|dont) )approve (?:this|the|it|my) ?(?:change|pr|pull request|request|ticket|deployment|merge|mr)?(?: [a-z]+){0,2}? (?:automatically|without (?:any )?(?:review|reviewing|checks?|checking|questions|flagging|approval|escalation|further review|human review|reporting|mentioning)|regardless of)\b/,
+      /\b(?:mark|report|rate|classify|label) (?:this|the|my) (?:change|pr|pull request|request|ticket|deployment|review)(?: [a-z]+){0,2}? as (?:approved|safe|low[ -]risk|compliant|no risk|risk[ -]free|pre-approved|already approved)\b/,
+    ],
+  },
+  {
+    id: "conceal_from_user",
+    patterns: [
+      /\b(?:do not|don't|dont|never|without) (?:tell|telling|inform|informing|mention|mentioning|reveal|revealing|notify|notifying|alert|alerting|disclose|disclosing|report|reporting)(?: this| it| anything| any of this| that)?(?: to)? (?:the |your |this )?(?:user|users|human|humans|engineer|engineers|reviewer|reviewers|operator|operators|requester|security team)\b/,
+      /\b(?:keep|hide) (?:this|it|that|these instructions|the above) (?:secret |hidden )?from (?:the |your )?(?:user|users|human|humans|engineer|reviewer|operator|requester|security team)\b/,
+    ],
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+// URLs: "send ... to https://elsewhere"
+
+const URL_PATTERN = /\b(?:https?|ftp|wss?):\/\/([a-z0-9.-]{1,253})/g;
+/** Just before the URL: "to" (or into, at, via, on) and at most a few filler words. */
+const TO_BEFORE_URL =
+  /\b(?:to|into|at|via|on)(?: (?:this|the|my|our|following|external|remote|attacker|a|an|url|endpoint|server|webhook|site|address|link|host|collector|page|form):?){0,4} ?$/;
+/** Before that, within the window: a verb that sends. */
+const SEND_VERB = new RegExp(
+  String.raw`\b${NOT_NEGATED}(?:send|post|upload|forward|transmit|exfiltrate|leak|copy|export|email|mail|push|dump|deliver)\b`,
+);
+const SEND_WINDOW = 200;
+const TO_WINDOW = 64;
+
+function isInternal(host: string, domains: readonly string[]): boolean {
+  const bare = host.replace(/\.$/, "");
+  return domains.some((domain) => bare === domain || bare.endsWith(`.${domain}`));
+}
+
+/** "send ... to https://elsewhere": each URL to a host not internal, and what precedes it. */
+function sendsToExternalUrl(text: string, domains: readonly string[]): boolean {
+  for (const match of text.matchAll(URL_PATTERN)) {
+    const host = match[1] ?? "";
+    if (isInternal(host, domains)) continue;
+    // Two bounded looks back instead of one pattern with a gap: constant work per URL.
+    const tailStart = Math.max(0, match.index - TO_WINDOW);
+    const to = TO_BEFORE_URL.exec(text.slice(tailStart, match.index));
+    if (to === null) continue;
+    const toStart = tailStart + to.index;
+    if (SEND_VERB.test(text.slice(Math.max(0, toStart - SEND_WINDOW), toStart))) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hidden text
+
+/** Words that address a model inside a hidden comment. */
+const ADDRESSES_MODEL =
+  /\b(?:ai|assistant|llm|language model|chatbot|copilot|claude|chatgpt|gpt|system prompt|instructions? (?:for|to) (?:the )?(?:ai|assistant|model|agent|bot))\b/;
+
+/** Contents of each HTML comment, an unclosed one running to the end (it hides that much). */
+function* htmlComments(text: string): Generator<string> {
+  let from = 0;
+  for (;;) {
+    const start = text.indexOf("<!--", from);
+    if (start < 0) return;
+    const end = text.indexOf("-->", start + 4);
+    yield text.slice(start + 4, end < 0 ? text.length : end);
+    if (end < 0) return;
+    from = end + 3;
+  }
+}
+
+const LETTER_INVISIBLE_LETTER =
+  /[a-z](?:[\u00AD\u180E\u200B-\u200D\u2060-\u2064\uFEFF]|\u034F)+[a-z]/iu;
+const INVISIBLE_COUNTED =
+  /[\u115F\u1160\u180E\u200B-\u200D\u2060-\u2064\u3164\uFEFF\uFFA0]|\u034F/gu;
+/** A zero-width joiner or non-joiner between emoji or in a script that needs it (Persian...). */
+const LEGITIMATE_JOINER =
+  /(?<=[\p{Extended_Pictographic}\p{Emoji_Modifier}\uFE0F\p{Script=Arabic}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Tamil}\p{Script=Sinhala}\p{Script=Malayalam}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Gujarati}\p{Script=Gurmukhi}\p{Script=Oriya}\p{Script=Syriac}\p{Script=Mongolian}])[\u200C\u200D]|[\u200C\u200D](?=[\p{Extended_Pictographic}\p{Script=Arabic}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Tamil}\p{Script=Sinhala}\p{Script=Malayalam}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Gujarati}\p{Script=Gurmukhi}\p{Script=Oriya}\p{Script=Syriac}\p{Script=Mongolian}])/gu;
+/** Hiding needs more than a stray character pasted from a web page. */
+const INVISIBLE_THRESHOLD = 3;
+
+function hidesWithInvisibleCharacters(text: string): boolean {
+  // A byte-order mark at the very start is an encoding artefact, not hidden text.
+  const body = (text.startsWith("\uFEFF") ? text.slice(1) : text).replace(LEGITIMATE_JOINER, "");
+  if (LETTER_INVISIBLE_LETTER.test(body)) return true;
+  let count = 0;
+  for (const _ of body.matchAll(INVISIBLE_COUNTED)) {
+    if (++count >= INVISIBLE_THRESHOLD) return true;
+  }
+  return false;
+}
+
+/** Tag characters decoded to the ASCII they shadow (U+E0041 is an invisible "A"). */
+function decodeTagCharacters(text: string): string {
+  let out = "";
+  for (const match of text.matchAll(TAG_CHARACTERS)) {
+    const code = (match[0].codePointAt(0) ?? 0xe0000) - 0xe0000;
+    out += code >= 0x20 && code < 0x7f ? String.fromCharCode(code) : " ";
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scan
+
+function phraseIndicators(
+  normalised: string,
+  domains: readonly string[],
+  found: Set<InjectionIndicator>,
+): void {
+  for (const { id, patterns } of PHRASES) {
+    if (!found.has(id) && patterns.some((pattern) => pattern.test(normalised))) found.add(id);
+  }
+  if (!found.has("exfiltration_url") && sendsToExternalUrl(normalised, domains)) {
+    found.add("exfiltration_url");
+  }
+}
+
+/** Adds to `found` the indicators in one string. */
+export function scanText(
+  text: string,
+  found: Set<InjectionIndicator>,
+  options: InjectionScanOptions = {},
+): void {
+  const domains = options.internalDomains ?? DEFAULT_INTERNAL_DOMAINS;
+  const normalised = normalise(text);
+  phraseIndicators(normalised, domains, found);
+
+  if (normalised.includes("<!--")) {
+    // All comments at once, one per line: no pattern crosses a line break (normalised text
+    // has none), and thousands of empty comments cost one pass, not thousands.
+    const comments = [...htmlComments(normalised)].join("\n");
+    const inside = new Set<InjectionIndicator>();
+    phraseIndicators(comments, domains, inside);
+    if (inside.size > 0 || ADDRESSES_MODEL.test(comments)) found.add("hidden_html_comment");
+  }
+
+  if (hidesWithInvisibleCharacters(text)) found.add("zero_width_characters");
+
+  const withoutFlags = text.replace(TAG_FLAG_SEQUENCE, "");
+  if (HAS_TAG_CHARACTER.test(withoutFlags)) {
+    found.add("unicode_tag_characters");
+    phraseIndicators(normalise(decodeTagCharacters(withoutFlags)), domains, found);
+  }
+}
+
+/** The indicators in `found`, in INJECTION_INDICATORS order. */
+export function orderIndicators(found: ReadonlySet<InjectionIndicator>): InjectionIndicator[] {
+  return INJECTION_INDICATORS.filter((id) => found.has(id));
+}
+
+/** Indicators in one string, in INJECTION_INDICATORS order. */
+export function detectInjection(
+  text: string,
+  options: InjectionScanOptions = {},
+): InjectionIndicator[] {
+  const found = new Set<InjectionIndicator>();
+  scanText(text, found, options);
+  return orderIndicators(found);
+}

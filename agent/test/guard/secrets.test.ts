@@ -1,0 +1,164 @@
+// common/secrets.ts: the shared patterns. The audit mask's own tests (gateway/test/audit/
+// mask.test.ts) cover what is masked; these cover the kinds reported, the cost on adversarial
+// input, and that the linear rewrites match exactly what the original patterns matched.
+import { describe, expect, it } from "vitest";
+import {
+  redactSecrets,
+  SECRET_KINDS,
+  SECRET_PATTERNS,
+  secretMarker,
+  type SecretKind,
+} from "../../../common/secrets.ts";
+
+describe("redactSecrets", () => {
+  it("reports each kind once, in SECRET_KINDS order", () => {
+    const result = redactSecrets(
+      "AKIAIOSFODNN7EXAMPLE password=a password=b xoxb-2048163729-4096327458-AbCdEfGh",
+    );
+    expect(result).toEqual({
+      text: "[REDACTED:aws_access_key_id] password=[REDACTED:password] password=[REDACTED:password] [REDACTED:slack_token]",
+      redactions: 4,
+      kinds: ["aws_access_key_id", "slack_token", "password"],
+    });
+    expect(redactSecrets("nothing here")).toEqual({
+      text: "nothing here",
+      redactions: 0,
+      kinds: [],
+    });
+    for (const kind of result.kinds) expect(SECRET_KINDS).toContain(kind);
+    expect(secretMarker("jwt")).toBe("[REDACTED:jwt]");
+  });
+
+  it.each([
+    ["a Terraform variable", "password = var.db_password"],
+    ["a resource attribute", "password = aws_secretsmanager_secret_version.db.secret_string"],
+    ["an interpolation", 'password = "${var.db_password}"'],
+    ["a GitHub Actions secret", "token: ${{ secrets.GITHUB_TOKEN }}"],
+    ["a Jinja variable", "password: '{{ vault_db_password }}'"],
+    ["an environment variable", "API_KEY=$API_KEY"],
+    ["a command substitution", "TOKEN=$(npm run -s token -- access)"],
+    ["process.env", "const apiKey = process.env.API_KEY;"],
+    ["a call", 'password = os.getenv("DB_PASSWORD")'],
+    ["a type annotation", "token: string;"],
+    ["a Python type", "password: Optional[str] = None"],
+    ["a comparison", "if (token === undefined) return;"],
+  ])("keeps %s when asked to keep references", (_name, text) => {
+    expect(redactSecrets(text, { keepReferences: true })).toEqual({
+      text,
+      redactions: 0,
+      kinds: [],
+    });
+    expect(redactSecrets(text).redactions).toBeGreaterThan(0); // the audit mask's default
+  });
+
+  it.each([
+    ["a quoted literal", 'password = "hunter2"', 'password = "[REDACTED:password]"'],
+    ["a bare literal", "DB_PASSWORD=hunter2", "DB_PASSWORD=[REDACTED:password]"],
+    ["a literal starting with $", "password=$ecret1", "password=[REDACTED:password]"],
+    ["a literal with parentheses", "password=Welcome(2024)", "password=[REDACTED:password]"],
+    ["a literal token", "api_key: sk_live_51Habc123", "api_key: [REDACTED:secret]"],
+  ])("still masks %s", (_name, text, expected) => {
+    expect(redactSecrets(text, { keepReferences: true }).text).toBe(expected);
+  });
+
+  it.each([
+    ["identifier runs", "-a"],
+    ["underscores", "_a"],
+    ["dots", "."],
+    ["scheme look-alikes", "a+"],
+    ["JWT look-alikes", "eyJ-"],
+    ["GitHub look-alikes", "-ghp_"],
+    ["secret key names", "aws_secret_access_key"],
+  ])("1 MB of %s takes linear time", (_name, unit) => {
+    const text = unit.repeat(Math.ceil(1_000_000 / unit.length));
+    const started = performance.now();
+    redactSecrets(text);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+});
+
+// The patterns as they were before the linear rewrites (quadratic on long runs of name
+// characters): the oracle for the differential test below.
+const NOT_MASKED = String.raw`(?!\[REDACTED)`;
+const VALUE = String.raw`("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`;
+const ORIGINAL: Record<string, RegExp> = {
+  jwt: /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g,
+  url_password: new RegExp(
+    String.raw`(\b[a-z][a-z0-9+.-]*://[^\s:/@[\]]+:)${NOT_MASKED}[^\s@/]+(?=@)`,
+    "gi",
+  ),
+  password: new RegExp(
+    String.raw`((?<![A-Za-z0-9:/])[A-Za-z0-9_.-]*(?:password|passwd|passphrase)["']?\s*[:=]\s*)${NOT_MASKED}${VALUE}`,
+    "gi",
+  ),
+  secret: new RegExp(
+    String.raw`((?<![A-Za-z0-9:/])[A-Za-z0-9_.-]*(?:secret|api[_-]?key|token)["']?\s*[:=]\s*)${NOT_MASKED}${VALUE}`,
+    "gi",
+  ),
+};
+
+/**
+ * What a pattern finds that redaction acts on: where each match ends and the value it masks.
+ * (Where a match starts may differ: the part before the value is kept verbatim either way.)
+ */
+function found(pattern: RegExp, text: string, kind: string): string[] {
+  return [...text.matchAll(pattern)].map((match) => {
+    const end = match.index + match[0].length;
+    const prefix = kind === "jwt" ? "" : (match[1] ?? "");
+    return `${String(end)}:${match[0].slice(prefix.length)}`;
+  });
+}
+
+describe("the linear patterns find what the original ones did", () => {
+  const PIECES = [
+    "eyJ",
+    "eyJhbGci",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "=",
+    ":",
+    "/",
+    "://",
+    "-",
+    "_",
+    ".",
+    "a",
+    "Ab",
+    "x9",
+    " ",
+    '"',
+    "'",
+    "@",
+    "+",
+    "aaaa",
+    "DB_",
+    "http",
+    "eyJhbGciOi.",
+    "abcd.",
+    "s://u:",
+    "p@h",
+  ];
+
+  it.each(Object.keys(ORIGINAL))("%s, on 20 000 random strings", (kind) => {
+    const original = ORIGINAL[kind];
+    const linear = SECRET_PATTERNS.get(kind as SecretKind);
+    if (original === undefined || linear === undefined) throw new Error(kind);
+    let seed = 20261121;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    let matched = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let text = "";
+      for (let j = 0, n = 1 + next(14); j < n; j++) text += PIECES[next(PIECES.length)] ?? "";
+      const expected = found(original, text, kind);
+      expect(found(linear, text, kind), JSON.stringify(text)).toEqual(expected);
+      if (expected.length > 0) matched++;
+    }
+    expect(matched).toBeGreaterThan(250);
+  });
+});
