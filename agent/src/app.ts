@@ -3,7 +3,8 @@
 // POST /v1/execute/:tool
 //   Authorization: Bearer <call token>
 //   { "arguments": {...}, "decision_id": "...", "trace_id": "..." }
-// -> 200 { "result": ... }
+// -> 200 { "result": ..., "compensation"?: ..., "evidence": { "untrusted": true, "redactions",
+//          "injection": { "suspected", "indicators" } } }
 // -> 4xx/5xx { "error": { "code", "message" } }, logged to stderr; nothing runs.
 //
 // Before anything runs: the call token verifies against the body's arguments (signature,
@@ -11,7 +12,9 @@
 // decision of the body, and the arguments pass the tool's schema (common/tool-arguments.ts)
 // again: the worker does not trust the gateway to have checked them.
 //
-// The connectors come later; until then `execute` defaults to deterministic stub results.
+// Every result passes the output guard before it leaves the worker: secrets are redacted (and
+// counted, for the audit), retrieved text is scanned for prompt-injection indicators, and the
+// whole is returned marked as untrusted evidence; the gateway taints the session on a hit.
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -21,6 +24,9 @@ import {
   type ArgumentIssue,
   type ToolCall,
 } from "../../common/tool-arguments.ts";
+import { ConnectorError } from "./connectors/port.ts";
+import { guardOutput } from "./guard/output-guard.ts";
+import type { ToolOutput } from "./tools.ts";
 import {
   isCallTokenError,
   type CallTokenErrorCode,
@@ -51,7 +57,7 @@ export type WorkerErrorCode = keyof typeof WORKER_ERROR_STATUS;
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
-export type Execute = (call: ToolCall, token: VerifiedCall) => unknown;
+export type Execute = (call: ToolCall, token: VerifiedCall) => ToolOutput | Promise<ToolOutput>;
 
 export interface WorkerLogEntry {
   level: "warn" | "error";
@@ -65,8 +71,8 @@ export interface WorkerLogEntry {
 
 export interface WorkerAppOptions {
   verifier: CallTokenVerifier;
-  /** Runs an allowed, verified call; defaults to `stubExecute`. */
-  execute?: Execute;
+  /** Runs an allowed, verified call (agent/src/tools.ts over the connectors). */
+  execute: Execute;
   /** Where refusals and failures go; defaults to one JSON line on stderr. */
   log?: (entry: WorkerLogEntry) => void;
 }
@@ -102,62 +108,9 @@ function errorBody(code: WorkerErrorCode, message: string, issues?: ArgumentIssu
   return { error: { code, message, ...(issues === undefined ? {} : { issues }) } };
 }
 
-/** Deterministic fixture-style results, one shape per tool, until real connectors exist. */
-export function stubExecute(call: ToolCall, token: VerifiedCall): unknown {
-  const handle = `stub-${token.argumentsDigest.slice(0, 12)}`;
-  switch (call.tool) {
-    case "jira_read":
-      return {
-        ticket: call.arguments.ticket,
-        summary: `Stub summary of ${call.arguments.ticket}`,
-        status: "In Review",
-      };
-    case "github_read_pr":
-      return {
-        repository: call.arguments.repository,
-        pull_request: call.arguments.pull_request,
-        title: `Stub pull request #${call.arguments.pull_request}`,
-        state: "open",
-        changed_files: 1,
-      };
-    case "confluence_read":
-      return {
-        space: call.arguments.space ?? null,
-        label: call.arguments.label ?? null,
-        pages: [{ id: "stub-page-1", title: "Network security standard (stub)" }],
-      };
-    case "aws_dev_read":
-      return {
-        account: call.arguments.account,
-        region: call.arguments.region,
-        security_groups: (call.arguments.group_ids ?? ["sg-0a1b2c3d4e5f60718"]).map((id) => ({
-          group_id: id,
-          ingress: [{ protocol: "tcp", port_range: "443", cidr: "10.0.0.0/8" }],
-        })),
-      };
-    case "jira_add_comment":
-      return { ticket: call.arguments.ticket, comment_id: handle };
-    case "slack_post_message":
-      return { channel: call.arguments.channel, message_id: handle };
-    case "aws_modify_security_group": {
-      const { change } = call.arguments;
-      const inverse =
-        change.action === "authorize_ingress" ? "revoke_ingress" : "authorize_ingress";
-      return {
-        account: call.arguments.account,
-        region: call.arguments.region,
-        group_id: call.arguments.group_id,
-        applied: change,
-        compensation: { ...change, action: inverse },
-        change_id: handle,
-      };
-    }
-  }
-}
-
 export function createWorkerApp(options: WorkerAppOptions): Hono {
   const { verifier } = options;
-  const execute = options.execute ?? stubExecute;
+  const { execute } = options;
   const log = options.log ?? defaultLog;
   const app = new Hono();
 
@@ -256,15 +209,30 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
         }
         const call = parsed;
 
-        let result: unknown;
+        let output: ToolOutput;
         try {
-          result = await execute(call, verified);
+          output = await execute(call, verified);
         } catch (error) {
           // The detail stays in the worker's log: a connector error may quote what it got.
           const detail = error instanceof Error ? error.message : String(error);
-          throw new Refusal("tool_failed", `tool ${pathTool} failed`, undefined, detail);
+          const why = error instanceof ConnectorError ? ` (${error.connector}: ${error.code})` : "";
+          throw new Refusal("tool_failed", `tool ${pathTool} failed${why}`, undefined, detail);
         }
-        return c.json({ result: result ?? null }, 200);
+        const guarded = guardOutput({
+          result: output.result ?? null,
+          ...(output.compensation === undefined ? {} : { compensation: output.compensation }),
+        });
+        return c.json(
+          {
+            ...(guarded.value as Record<string, unknown>),
+            evidence: {
+              untrusted: true,
+              redactions: guarded.redactions,
+              injection: guarded.injection,
+            },
+          },
+          200,
+        );
       } catch (error) {
         if (error instanceof Refusal) return refuse(c, error, context);
         throw error;

@@ -10,7 +10,10 @@ import { serve } from "@hono/node-server";
 import type { JSONWebKeySet } from "jose";
 import { z } from "zod";
 import { createWorkerApp } from "./app.ts";
+import { loadCatalog } from "../../common/catalog.ts";
 import { createCallTokenVerifier } from "./call-token.ts";
+import { createConnectorsFromEnv } from "./connectors/index.ts";
+import { createToolExecutor } from "./tools.ts";
 
 const ISSUER = "zyx-agent-gateway";
 const AUDIENCE = "zyx-agent-worker";
@@ -69,7 +72,15 @@ try {
   );
 }
 
-const app = createWorkerApp({ verifier });
+let execute;
+try {
+  execute = createToolExecutor(createConnectorsFromEnv(process.env), loadCatalog());
+} catch (error) {
+  fail(
+    `connectors refused their configuration: ${error instanceof Error ? error.message : String(error)}`,
+  );
+}
+const app = createWorkerApp({ verifier, execute });
 const server = serve({ fetch: app.fetch, hostname, port: listenPort }, (info) => {
   console.error(
     JSON.stringify({

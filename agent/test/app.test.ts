@@ -12,7 +12,13 @@ import {
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { argumentsDigest } from "../../common/canonical.ts";
 import type { ToolName } from "../../common/catalog.ts";
-import { createWorkerApp, stubExecute, type Execute, type WorkerLogEntry } from "../src/app.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadCatalog } from "../../common/catalog.ts";
+import { createWorkerApp, type Execute, type WorkerLogEntry } from "../src/app.ts";
+import { createFixtureConnectors } from "../src/connectors/index.ts";
+import { createToolExecutor } from "../src/tools.ts";
 import { createCallTokenVerifier } from "../src/call-token.ts";
 
 const ISSUER = "zyx-agent-gateway";
@@ -83,6 +89,11 @@ async function token(options: TokenOptions = {}): Promise<string> {
     .sign(await importJWK(options.key ?? gatewayKey, "ES256"));
 }
 
+const fixtureTools = createToolExecutor(
+  createFixtureConnectors(join(mkdtempSync(join(tmpdir(), "zyx-worker-")), "writes.jsonl")),
+  loadCatalog(),
+);
+
 function setup(options: { maxReplayEntries?: number; execute?: Execute } = {}) {
   const verifier = createCallTokenVerifier({
     jwks,
@@ -92,7 +103,7 @@ function setup(options: { maxReplayEntries?: number; execute?: Execute } = {}) {
     maxReplayEntries: options.maxReplayEntries ?? 100,
     now: () => clock,
   });
-  const execute = vi.fn<Execute>(options.execute ?? stubExecute);
+  const execute = vi.fn<Execute>(options.execute ?? ((call) => fixtureTools(call)));
   const log = vi.fn<(entry: WorkerLogEntry) => void>();
   const app = createWorkerApp({ verifier, execute, log });
 
@@ -125,12 +136,13 @@ describe("worker app: allowed calls", () => {
     expect(await response.json()).toEqual({ status: "ok" });
   });
 
-  it("runs jira_read and returns the stub ticket", async () => {
+  it("runs jira_read and returns the fixture ticket, marked as untrusted evidence", async () => {
     const { call, execute, log } = setup();
     const response = await call("jira_read", { token: await token(), body: body() });
     expect(response.status).toBe(200);
-    expect(response.json).toEqual({
-      result: { ticket: "CHG-18422", summary: "Stub summary of CHG-18422", status: "In Review" },
+    expect(response.json).toMatchObject({
+      result: { key: "CHG-18422", rollback_plan: null, environment: "development" },
+      evidence: { untrusted: true, redactions: 0, injection: { suspected: false, indicators: [] } },
     });
     expect(execute).toHaveBeenCalledOnce();
     expect(execute.mock.calls[0]?.[0]).toMatchObject({
@@ -147,14 +159,16 @@ describe("worker app: allowed calls", () => {
   });
 
   it.each(Object.keys(CALLS).map((tool) => [tool as ToolName]))(
-    "runs %s with a deterministic stub result",
+    "runs %s on the fixture connectors; write tools return a compensation handle",
     async (tool) => {
       const { call } = setup();
-      const first = await call(tool, { token: await token({ tool }), body: body(tool) });
-      const second = await call(tool, { token: await token({ tool }), body: body(tool) });
-      expect(first.status).toBe(200);
-      expect(first.json).toHaveProperty("result");
-      expect(second.json).toEqual(first.json);
+      const response = await call(tool, { token: await token({ tool }), body: body(tool) });
+      expect(response.status).toBe(200);
+      expect(response.json).toHaveProperty("result");
+      expect(response.json).toHaveProperty("evidence.untrusted", true);
+      const writes = ["jira_add_comment", "slack_post_message", "aws_modify_security_group"];
+      if (writes.includes(tool)) expect(response.json).toHaveProperty("compensation.kind");
+      else expect(response.json).not.toHaveProperty("compensation");
     },
   );
 

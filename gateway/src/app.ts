@@ -301,7 +301,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
 
       // 7. Hand-off to the worker with a gateway-signed call token.
       try {
-        const { result } = await ports.worker.execute({
+        const { result, evidence, compensation } = await ports.worker.execute({
           tool: parsed.tool,
           arguments: args,
           argumentsDigest: argumentsDigest(args),
@@ -313,18 +313,36 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
         // The decision record that authorised this call is already durable. The outcome joins the
         // next group commit without holding the response; if it cannot be written, the log fails
         // closed and the next call is refused with audit_unavailable.
+        // Content flagged as prompt injection taints the session: from now on the policy asks
+        // for approval before any write in it.
+        if (evidence?.injection.suspected === true) ports.sessions.taint(sessionId);
         ports.audit
           .append({
             ...decided,
             event: "outcome",
             outcome: { status: "executed", http_status: 200 },
+            ...(evidence === undefined
+              ? {}
+              : {
+                  details: {
+                    redactions: evidence.redactions,
+                    injection_suspected: evidence.injection.suspected,
+                    injection_indicators: evidence.injection.indicators,
+                    session_tainted: ports.sessions.isTainted(sessionId),
+                  },
+                }),
             latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
           })
           .catch((error: unknown) => {
             console.error("gateway: outcome audit record failed", error);
           });
         // 8. The worker's result, with the decision id and the trace id.
-        return c.json({ ...ids, result });
+        return c.json({
+          ...ids,
+          result,
+          ...(evidence === undefined ? {} : { evidence }),
+          ...(compensation === undefined ? {} : { compensation }),
+        });
       } catch (thrown) {
         const error = isGatewayError(thrown)
           ? thrown

@@ -40,7 +40,10 @@ describe("gateway and worker, as processes", () => {
       stack.token("posture", ...ENGINEER, "--compliant", "true"),
     );
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ result: { ticket: "CHG-18422" } });
+    expect(await response.json()).toMatchObject({
+      result: { key: "CHG-18422", summary: expect.stringContaining("S3 bucket") as unknown },
+      evidence: { untrusted: true },
+    });
   });
 
   it("refuses the intern with user_not_in_group (seed step 12)", async () => {

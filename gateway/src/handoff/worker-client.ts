@@ -4,6 +4,7 @@
 import type { ToolName } from "../../../common/catalog.ts";
 import { GatewayError } from "../lib/errors.ts";
 import { Agent, request, type Dispatcher } from "undici";
+import { z } from "zod";
 import type { CallTokenSigner } from "./call-token.ts";
 
 export interface WorkerCall {
@@ -16,9 +17,24 @@ export interface WorkerCall {
   agent: string;
 }
 
+/** How the worker's output guard judged the result (retrieved content is untrusted evidence). */
+export interface WorkerEvidence {
+  untrusted: true;
+  redactions: number;
+  injection: { suspected: boolean; indicators: string[] };
+}
+
 export interface WorkerResult {
   result: unknown;
+  evidence?: WorkerEvidence;
+  compensation?: Record<string, unknown>;
 }
+
+const Evidence = z.strictObject({
+  untrusted: z.literal(true),
+  redactions: z.number().int().min(0),
+  injection: z.strictObject({ suspected: z.boolean(), indicators: z.array(z.string()) }),
+});
 
 export interface WorkerClient {
   execute(call: WorkerCall): Promise<WorkerResult>;
@@ -123,7 +139,20 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
           { extensions: { worker_status: response.statusCode, worker_code: code } },
         );
       }
-      return { result: body["result"] };
+      const evidence = Evidence.safeParse(body["evidence"]);
+      if (!evidence.success) {
+        // Without the guard's verdict the result cannot be trusted to have been scanned.
+        throw new GatewayError(
+          "worker_failed",
+          "the agent worker answered without its output guard's verdict",
+        );
+      }
+      const compensation = isRecord(body["compensation"]) ? body["compensation"] : undefined;
+      return {
+        result: body["result"],
+        evidence: evidence.data,
+        ...(compensation === undefined ? {} : { compensation }),
+      };
     },
     async ready() {
       try {

@@ -38,7 +38,11 @@ describe("POST /v1/tools/{tool}", () => {
     });
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ trace_id: traceId, result: { ticket: "CHG-18422" } });
+    expect(body).toMatchObject({
+      trace_id: traceId,
+      result: { key: "CHG-18422", rollback_plan: null },
+      evidence: { untrusted: true, redactions: 0, injection: { suspected: false, indicators: [] } },
+    });
     expect(body["decision_id"]).toMatch(/^[0-9a-f-]{36}$/);
     expect(h.workerCalls).toHaveLength(1);
     expect(h.workerCalls[0]?.call).toMatchObject({ tool: "jira_read", arguments: JIRA });

@@ -16,6 +16,12 @@ const call = {
   agent: "change-reviewer",
 };
 
+const evidence = {
+  untrusted: true,
+  redactions: 0,
+  injection: { suspected: false, indicators: [] },
+};
+
 let server: Server | undefined;
 
 async function listen(handler: Parameters<typeof createServer>[1]): Promise<URL> {
@@ -46,11 +52,13 @@ describe("worker client", () => {
           traceparent: String(req.headers["traceparent"]),
           body,
         };
-        res.writeHead(200, { "content-type": "application/json" }).end('{"result":{"ok":1}}');
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ result: { ok: 1 }, evidence }));
       });
     });
     const client = createHttpWorkerClient({ baseUrl, timeoutMs: 2_000, signer });
-    await expect(client.execute(call)).resolves.toEqual({ result: { ok: 1 } });
+    await expect(client.execute(call)).resolves.toEqual({ result: { ok: 1 }, evidence });
     expect(seen).toEqual({
       url: "/v1/execute/jira_read",
       auth: "Bearer header.payload.signature",
@@ -62,6 +70,17 @@ describe("worker client", () => {
       }),
     });
     await expect(client.ready()).resolves.toBe(true); // this server answers 200 on /healthz too
+  });
+
+  it("502 worker_failed when the answer lacks the output guard's verdict", async () => {
+    const baseUrl = await listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }).end('{"result":{"ok":1}}');
+    });
+    const client = createHttpWorkerClient({ baseUrl, timeoutMs: 2_000, signer });
+    await expect(client.execute(call)).rejects.toMatchObject({
+      code: "worker_failed",
+      message: "the agent worker answered without its output guard's verdict",
+    });
   });
 
   it("504 worker_timeout when the worker does not answer in time", async () => {

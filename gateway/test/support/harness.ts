@@ -10,7 +10,10 @@ import { Hono } from "hono";
 import type { JWK } from "jose";
 import { afterAll } from "vitest";
 import { createCallTokenVerifier } from "../../../agent/src/call-token.ts";
-import { createWorkerApp, stubExecute } from "../../../agent/src/app.ts";
+import { loadCatalog } from "../../../common/catalog.ts";
+import { createWorkerApp } from "../../../agent/src/app.ts";
+import { createFixtureConnectors } from "../../../agent/src/connectors/index.ts";
+import { createToolExecutor } from "../../../agent/src/tools.ts";
 import type { ToolCall } from "../../../common/tool-arguments.ts";
 import { createGatewayApp, type AuditSink, type GatewayPorts } from "../../src/app.ts";
 import { openAuditLog, type AuditLog } from "../../src/audit/log.ts";
@@ -116,6 +119,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const audit = await openAuditLog({ path: auditPath });
 
   const workerCalls: WorkerCallSeen[] = [];
+  const writesPath = join(dir, "fixture-writes.jsonl");
+  const tools = createToolExecutor(createFixtureConnectors(writesPath), loadCatalog());
   let lastTraceparent: string | undefined;
   const workerApp = createWorkerApp({
     verifier: createCallTokenVerifier({
@@ -126,11 +131,11 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       maxReplayEntries: 10_000,
       now: () => NOW_SEC * 1000,
     }),
-    execute: (call, token) => {
+    execute: async (call) => {
       workerCalls.push({ call, traceparent: lastTraceparent });
       return options.workerExecute === undefined
-        ? stubExecute(call, token)
-        : options.workerExecute(call);
+        ? tools(call)
+        : { result: await options.workerExecute(call) };
     },
     log: () => undefined,
   });

@@ -1,0 +1,80 @@
+// Retrieved content is evidence, never instructions: the worker's output guard redacts secrets
+// and flags prompt injection; a flagged read taints the session, and the policy then holds every
+// write in that session for approval. Through the real gateway, worker and fixture connectors.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { createHarness, type Harness } from "../support/harness.ts";
+
+const COMMENT = { ticket: "CHG-18433", body: "AI security review: no findings." };
+
+function outcomes(h: Harness): Record<string, unknown>[] {
+  return readFileSync(h.auditPath, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((record) => record["event"] === "outcome");
+}
+
+describe("untrusted evidence", () => {
+  it("a read of the injection ticket taints the session; a write in it then waits for approval", async () => {
+    const h = await createHarness();
+    const read = await h.callAs("jira_read", { ticket: "CHG-18433" }, { sessionId: "s-injected" });
+    expect(read.status).toBe(200);
+    const body = (await read.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      result: { key: "CHG-18433" },
+      evidence: { untrusted: true, injection: { suspected: true } },
+    });
+
+    const write = await h.callAs("jira_add_comment", COMMENT, { sessionId: "s-injected" });
+    expect(write.status).toBe(403);
+    expect(await write.json()).toMatchObject({
+      code: "approval_required",
+      reasons: [{ code: "approval_required" }],
+      approval: { required: true, approvers_required: 1 },
+      risk: {
+        factors: expect.arrayContaining([{ factor: "tainted_session", points: 3 }]) as unknown,
+      },
+    });
+    expect(h.workerCalls.map((c) => c.call.tool)).toEqual(["jira_read"]);
+
+    // The taint is the session's, not the user's: another session writes as before.
+    const elsewhere = await h.callAs("jira_add_comment", COMMENT, { sessionId: "s-clean" });
+    expect(elsewhere.status).toBe(200);
+    expect(await elsewhere.json()).toMatchObject({ compensation: { kind: "jira_comment" } });
+
+    await h.audit.close();
+    expect(outcomes(h)[0]).toMatchObject({
+      tool: "jira_read",
+      details: { injection_suspected: true, session_tainted: true },
+    });
+  });
+
+  it("a clean read does not taint the session", async () => {
+    const h = await createHarness();
+    const read = await h.callAs("jira_read", { ticket: "CHG-18422" }, { sessionId: "s-1" });
+    expect(await read.json()).toMatchObject({ evidence: { injection: { suspected: false } } });
+    const write = await h.callAs(
+      "jira_add_comment",
+      { ticket: "CHG-18422", body: "ok" },
+      { sessionId: "s-1" },
+    );
+    expect(write.status).toBe(200);
+  });
+
+  it("secrets in a result are redacted before they leave the worker, and counted in the audit", async () => {
+    const h = await createHarness({
+      workerExecute: () => ({
+        key: "CHG-18422",
+        description: "deploy with aws_access_key_id=AKIAIOSFODNN7EXAMPLE and go",
+      }),
+    });
+    const response = await h.callAs("jira_read", { ticket: "CHG-18422" });
+    const text = await response.text();
+    expect(response.status).toBe(200);
+    expect(text).not.toContain("AKIAIOSFODNN7EXAMPLE");
+    expect(JSON.parse(text)).toMatchObject({ evidence: { redactions: 1 } });
+    await h.audit.close();
+    expect(outcomes(h)[0]).toMatchObject({ details: { redactions: 1 } });
+  });
+});
