@@ -76,7 +76,19 @@ function keyWords(key: string): string[] {
 }
 
 /** Whether values under this key are secrets (case-insensitive; -, _, camelCase all count). */
+const secretKeyMemo = new Map<string, boolean>();
+const SECRET_KEY_MEMO_MAX = 10_000;
+
 export function isSecretKey(key: string): boolean {
+  // Records repeat the same few keys: classify each once (bounded).
+  const known = secretKeyMemo.get(key);
+  if (known !== undefined) return known;
+  const verdict = classifyKey(key);
+  if (secretKeyMemo.size < SECRET_KEY_MEMO_MAX) secretKeyMemo.set(key, verdict);
+  return verdict;
+}
+
+function classifyKey(key: string): boolean {
   const words = keyWords(key);
   const last = words.at(-1);
   if (last === undefined || (words.length > 1 && BENIGN_LAST_WORDS.has(last))) return false;
@@ -271,7 +283,15 @@ export interface RedactedText {
 }
 
 /** Mask secret-looking substrings of one string. Masking twice changes nothing more. */
+/**
+ * A literal every detector needs (case-insensitively a superset of each): a text without any of
+ * them cannot match, and skips the nine patterns. Most audited strings are ids and enums.
+ */
+export const SECRET_TRIGGERS =
+  /-----BEGIN|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|:\/\/|\b(?:Bearer|Basic)\s|pass(?:word|wd|phrase)|secret|api[_-]?key|token/i;
+
 export function redactSecrets(text: string, options: RedactOptions = {}): RedactedText {
+  if (!SECRET_TRIGGERS.test(text)) return { text, redactions: 0, kinds: [] };
   let redactions = 0;
   const kinds: SecretKind[] = [];
   let out = text;
