@@ -48,6 +48,8 @@ const Env = z.object({
   WORKER_URL: url.default(new URL("http://127.0.0.1:8081/")),
   WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   GATEWAY_CALL_KEY_FILE: z.string().min(1).optional(),
+  /** Where to publish the call-token PUBLIC key set for the worker (a volume only it reads). */
+  GATEWAY_CALL_JWKS_PUBLISH: z.string().min(1).optional(),
   DENIAL_WINDOW_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
   /** Generate development keys under the state folder when absent (the embedded default). */
   DEV_KEYS: bool.default(true),
@@ -115,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       url: e.WORKER_URL,
       timeoutMs: e.WORKER_TIMEOUT_MS,
       callKeyFile: e.GATEWAY_CALL_KEY_FILE ?? keys.gateway.privateJwk,
+      publishJwksTo: e.GATEWAY_CALL_JWKS_PUBLISH,
     },
     denialWindowMs: e.DENIAL_WINDOW_SEC * 1000,
   };

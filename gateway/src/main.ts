@@ -1,10 +1,12 @@
 // Starts the gateway: `npm run gateway` (make run starts it with the worker).
 // Configuration comes from the environment (gateway/src/config.ts); a bad one stops the process.
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { serve } from "@hono/node-server";
 import { createGatewayApp } from "./app.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
-import { ensureDevKeys, readPrivateJwk } from "./devidp/keys.ts";
+import { ensureDevKeys, publicJwk, readPrivateJwk } from "./devidp/keys.ts";
 import {
   CALL_TOKEN_AUDIENCE,
   CALL_TOKEN_ISSUER,
@@ -51,11 +53,22 @@ async function start(): Promise<void> {
   }
   const audit = await openAuditLog({ path: config.audit.path, fsync: config.audit.fsync });
   const { cacheMaxEntries, ...accessOptions } = config.accessTokens;
+  const callKey = await readPrivateJwk(config.worker.callKeyFile);
+  if (config.worker.publishJwksTo !== undefined) {
+    await mkdir(dirname(config.worker.publishJwksTo), { recursive: true });
+    await writeFile(
+      config.worker.publishJwksTo,
+      `${JSON.stringify({ keys: [publicJwk(callKey)] }, null, 2)}\n`,
+      {
+        mode: 0o644,
+      },
+    );
+  }
   const worker = createHttpWorkerClient({
     baseUrl: config.worker.url,
     timeoutMs: config.worker.timeoutMs,
     signer: createCallTokenSigner({
-      privateJwk: await readPrivateJwk(config.worker.callKeyFile),
+      privateJwk: callKey,
       issuer: CALL_TOKEN_ISSUER,
       audience: CALL_TOKEN_AUDIENCE,
       ttlSec: 30,

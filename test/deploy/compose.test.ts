@@ -1,0 +1,172 @@
+// docker-compose.yml and the Dockerfile, checked statically (no Docker engine on these machines):
+// the worker is reachable only from the gateway, services are hardened, and every file, command,
+// port and environment variable they name exists and matches the code.
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { z } from "zod";
+import { REPO_ROOT } from "../support/processes.ts";
+
+const Service = z.looseObject({
+  image: z.string().optional(),
+  build: z.looseObject({ context: z.string(), dockerfile: z.string() }).optional(),
+  command: z.array(z.string()).optional(),
+  environment: z.record(z.string(), z.string()).optional(),
+  ports: z.array(z.string()).optional(),
+  volumes: z.array(z.string()).optional(),
+  networks: z.array(z.string()).optional(),
+  network_mode: z.string().optional(),
+  user: z.string().optional(),
+  read_only: z.boolean().optional(),
+  cap_drop: z.array(z.string()).optional(),
+  healthcheck: z.looseObject({ test: z.array(z.string()) }).optional(),
+  depends_on: z.record(z.string(), z.looseObject({ condition: z.string() })).optional(),
+});
+const Compose = z.looseObject({
+  services: z.record(z.string(), Service),
+  networks: z.record(z.string(), z.looseObject({ internal: z.boolean().optional() })),
+  volumes: z.record(z.string(), z.unknown()),
+});
+
+const compose = Compose.parse(parse(readFileSync(join(REPO_ROOT, "docker-compose.yml"), "utf8")));
+const services = compose.services;
+const LONG_RUNNING = ["gateway", "worker"];
+
+function sourceText(dirs: string[]): string {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith(".ts")) out.push(readFileSync(path, "utf8"));
+    }
+  };
+  for (const dir of dirs) walk(join(REPO_ROOT, dir));
+  return out.join("\n");
+}
+
+describe("docker-compose.yml", () => {
+  it("puts the worker on an internal network only, with no published port", () => {
+    const worker = services["worker"];
+    expect(worker?.networks).toEqual(["internal"]);
+    expect(worker?.ports).toBeUndefined();
+    expect(compose.networks["internal"]?.internal).toBe(true);
+  });
+
+  it("lets only the gateway reach the worker", () => {
+    const onInternal = Object.entries(services)
+      .filter(([, service]) => service.networks?.includes("internal") === true)
+      .map(([name]) => name)
+      .sort();
+    expect(onInternal).toEqual(["gateway", "worker"]);
+    expect(services["gateway"]?.environment?.["WORKER_URL"]).toBe("http://worker:8081/");
+  });
+
+  it("never gives the worker a private key: it reads only the gateway's public key set", () => {
+    const worker = services["worker"];
+    expect(worker?.volumes).not.toContainEqual(expect.stringMatching(/^state:/));
+    expect(worker?.environment?.["GATEWAY_CALL_JWKS"]).toBe("/gateway-public/gateway.jwks.json");
+    expect(worker?.volumes).toContain("gateway-public:/gateway-public:ro");
+    expect(services["gateway"]?.environment?.["GATEWAY_CALL_JWKS_PUBLISH"]).toBe(
+      worker?.environment?.["GATEWAY_CALL_JWKS"],
+    );
+  });
+
+  it.each(LONG_RUNNING)(
+    "hardens %s: non-root, read-only root, no capabilities, a healthcheck",
+    (name) => {
+      const service = services[name];
+      expect(service?.user).toMatch(/^[1-9][0-9]*:[1-9][0-9]*$/);
+      expect(service?.read_only).toBe(true);
+      expect(service?.cap_drop).toEqual(["ALL"]);
+      expect(service?.healthcheck?.test[0]).toBe("CMD");
+    },
+  );
+
+  it("runs the policy tests before it builds the bundle, on the official OPA image, no network", () => {
+    expect(services["policy-test"]?.image).toMatch(/^openpolicyagent\/opa:1\.22\.2/);
+    expect(services["policy-test"]?.command?.slice(0, 2)).toEqual(["test", "/rego"]);
+    expect(services["policy-build"]?.depends_on?.["policy-test"]?.condition).toBe(
+      "service_completed_successfully",
+    );
+    // The same script as `make policy`, so the bundle is built and stamped the same way.
+    expect(services["policy-build"]?.image).toMatch(/^openpolicyagent\/opa:1\.22\.2-debug$/);
+    expect(services["policy-build"]?.command).toEqual([
+      "/src/bundle-policy.sh",
+      "/src/rego",
+      "/bundle",
+    ]);
+    expect(services["policy-build"]?.volumes).toContain(
+      "./scripts/bundle-policy.sh:/src/bundle-policy.sh:ro",
+    );
+    expect(services["gateway"]?.environment?.["POLICY_BUNDLE"]).toBe("/policy/bundle.tar.gz");
+    for (const name of ["policy-test", "policy-build"])
+      expect(services[name]?.network_mode).toBe("none");
+  });
+
+  it("names only files that exist: Dockerfiles, bind mounts, commands", () => {
+    for (const [name, service] of Object.entries(services)) {
+      if (service.build !== undefined) {
+        expect(
+          existsSync(join(REPO_ROOT, service.build.context, service.build.dockerfile)),
+          name,
+        ).toBe(true);
+      }
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(":")[0] ?? "";
+        if (source.startsWith("."))
+          expect(existsSync(join(REPO_ROOT, source)), `${name}: ${source}`).toBe(true);
+        else expect(compose.volumes, `${name}: ${source}`).toHaveProperty(source);
+      }
+      const script = service.command?.[0] === "node" ? service.command[1] : undefined;
+      if (script !== undefined)
+        expect(existsSync(join(REPO_ROOT, script)), `${name}: ${script}`).toBe(true);
+    }
+  });
+
+  it("sets only environment variables that the code reads", () => {
+    const code = {
+      gateway: sourceText(["gateway/src", "common"]),
+      worker: sourceText(["agent/src", "common"]),
+    };
+    for (const name of LONG_RUNNING) {
+      for (const variable of Object.keys(services[name]?.environment ?? {})) {
+        expect(code[name as keyof typeof code], `${name} reads ${variable}`).toContain(variable);
+      }
+    }
+  });
+
+  it("publishes and health-checks the ports the services listen on", () => {
+    const gateway = services["gateway"];
+    expect(gateway?.ports).toEqual([
+      `127.0.0.1:8080:${gateway?.environment?.["GATEWAY_PORT"] ?? ""}`,
+    ]);
+    expect(gateway?.healthcheck?.test.join(" ")).toContain(
+      `:${gateway?.environment?.["GATEWAY_PORT"] ?? ""}/healthz`,
+    );
+    const worker = services["worker"];
+    expect(worker?.healthcheck?.test.join(" ")).toContain(
+      `:${worker?.environment?.["WORKER_PORT"] ?? ""}/healthz`,
+    );
+  });
+});
+
+describe("deploy/node.Dockerfile", () => {
+  const dockerfile = readFileSync(join(REPO_ROOT, "deploy/node.Dockerfile"), "utf8");
+
+  it("is multi-stage on Node 24 and runs as a non-root user", () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24\.[0-9.]+-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toContain(readFileSync(join(REPO_ROOT, ".node-version"), "utf8").trim());
+  });
+
+  it("copies only paths that exist", () => {
+    for (const match of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const source of (match[1] ?? "").split(" ")) {
+        expect(existsSync(join(REPO_ROOT, source)), source).toBe(true);
+      }
+    }
+  });
+});
