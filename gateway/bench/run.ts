@@ -170,6 +170,17 @@ async function main(): Promise<void> {
   const body = JSON.stringify({ arguments: { ticket: "CHG-18422" }, session_id: "bench" });
   const tool = (base: string, path = "/v1/tools/jira_read"): URL => new URL(path, base);
 
+  // Every set-up must answer 200 before it is measured: a benchmark of refusals measures nothing.
+  for (const base of [bareUrl, gatewayUrl, noCacheUrl, sidecarUrl]) {
+    const response = await fetch(tool(base), {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headersFor("repeated")(0) },
+      body,
+    });
+    if (response.status !== 200)
+      throw new Error(`${base} answered ${response.status}: ${await response.text()}`);
+  }
+
   const measure = async (target: Target): Promise<{ sat: LoadResult; fixed: LoadResult }> => {
     await saturate(target, CONNECTIONS, 1); // warm-up: JIT, connections, caches
     const sat = await saturate(target, CONNECTIONS, SECONDS);

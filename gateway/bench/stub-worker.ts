@@ -3,8 +3,10 @@
 import { createServer } from "node:http";
 
 const port = Number(process.env["PORT"] ?? "0");
+// The worker's envelope: the result and its output guard's verdict (the gateway requires it).
 const body = JSON.stringify({
-  result: { ticket: "CHG-18422", summary: "stub", status: "In Review" },
+  result: { key: "CHG-18422", summary: "stub", status: "In Review" },
+  evidence: { untrusted: true, redactions: 0, injection: { suspected: false, indicators: [] } },
 });
 
 const server = createServer((req, res) => {
