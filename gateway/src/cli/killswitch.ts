@@ -1,0 +1,208 @@
+// npm run -s killswitch -- status                         the kill switch's state
+// npm run -s killswitch -- set <scope> [value] --reason   turn a scope on
+// npm run -s killswitch -- clear <scope> [value] --reason turn it off
+// Calls the gateway's admin API (/v1/admin/kill-switch) with an admin's access and posture tokens.
+// Exit status: 0 done, 1 refused (the problem's code and detail on stderr) or unreachable, 2 bad usage.
+import { parseArgs } from "node:util";
+import { KILL_SWITCH_SCOPES, scopeFromSlug, scopeSlug } from "../killswitch/scopes.ts";
+
+const SCOPES = KILL_SWITCH_SCOPES.map(scopeSlug).join(", ");
+
+const USAGE = `usage: npm run -s killswitch -- <command> [scope] [value] [options]
+
+commands:
+  status                           print the state, its version and who changed it last
+  set <scope> [value] --reason R   turn a scope on
+  clear <scope> [value] --reason R turn a scope off
+
+scopes: all-writes (no value), read-only <agent>, connector <connector>,
+        user <subject or email>, agent <agent>, workflow <workflow>
+
+options:
+  --reason <text>    why (required for set and clear, at most 500 characters)
+  --gateway <url>    the gateway (default http://127.0.0.1:8080)
+  --token <jwt>      a security admin's access token (default: $ZYX_ADMIN_TOKEN)
+  --posture <jwt>    that admin's device posture token (default: $ZYX_ADMIN_POSTURE)
+  --json             print the gateway's JSON answer as it is
+
+exit status: 0 done, 1 refused or unreachable, 2 bad usage`;
+
+interface Snapshot {
+  version: number;
+  applied_version: number;
+  updated_at: string | null;
+  updated_by: string | null;
+  reason: string | null;
+  changed?: boolean;
+  state: {
+    kill_switch: {
+      all_writes: boolean;
+      read_only_agents: string[];
+      connectors: string[];
+      users: string[];
+      agents: string[];
+      workflows: string[];
+    };
+  };
+}
+
+function usage(message: string): number {
+  console.error(`${message}\n\n${USAGE}`);
+  return 2;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    return `${error.message}${cause}`;
+  }
+  return String(error);
+}
+
+function render(snapshot: Snapshot): string {
+  const ks = snapshot.state.kill_switch;
+  const list = (items: readonly string[]) => (items.length === 0 ? "-" : items.join(", "));
+  const last =
+    snapshot.updated_at === null
+      ? "never changed"
+      : `last change ${snapshot.updated_at} by ${snapshot.updated_by ?? "?"}: ${snapshot.reason ?? ""}`;
+  const lines = [
+    `kill switch version ${snapshot.version}, ${last}`,
+    `  all-writes  ${ks.all_writes ? "ON" : "off"}`,
+    `  read-only   ${list(ks.read_only_agents)}`,
+    `  connector   ${list(ks.connectors)}`,
+    `  user        ${list(ks.users)}`,
+    `  agent       ${list(ks.agents)}`,
+    `  workflow    ${list(ks.workflows)}`,
+  ];
+  if (snapshot.applied_version !== snapshot.version) {
+    lines.push(
+      `WARNING: the policy runs version ${snapshot.applied_version}, not ${snapshot.version}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        reason: { type: "string" },
+        gateway: { type: "string", default: "http://127.0.0.1:8080" },
+        token: { type: "string" },
+        posture: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    return usage(describe(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  const [command, slug, value, ...extra] = positionals;
+
+  let gateway: URL;
+  try {
+    gateway = new URL(values.gateway);
+  } catch {
+    return usage(`--gateway is not a URL: ${values.gateway}`);
+  }
+  if (gateway.protocol !== "http:" && gateway.protocol !== "https:") {
+    return usage("--gateway must be an http or https URL");
+  }
+  const token = values.token ?? process.env["ZYX_ADMIN_TOKEN"];
+  if (token === undefined || token === "") {
+    return usage("no admin access token: pass --token or set ZYX_ADMIN_TOKEN");
+  }
+  const posture = values.posture ?? process.env["ZYX_ADMIN_POSTURE"];
+
+  let method: "GET" | "PUT" | "DELETE";
+  let path = "/v1/admin/kill-switch";
+  let body: string | undefined;
+  if (command === "status") {
+    if (slug !== undefined) return usage("status takes no scope");
+    method = "GET";
+  } else if (command === "set" || command === "clear") {
+    if (slug === undefined) return usage(`${command} needs a scope: ${SCOPES}`);
+    if (extra.length > 0) return usage(`too many arguments: ${extra.join(" ")}`);
+    const scope = scopeFromSlug(slug.replaceAll("_", "-"));
+    if (scope === undefined) return usage(`unknown scope ${slug}: one of ${SCOPES}`);
+    if (scope === "all_writes" && value !== undefined) return usage("all-writes takes no value");
+    if (scope !== "all_writes" && value === undefined) {
+      return usage(`${scopeSlug(scope)} needs a value`);
+    }
+    if (values.reason === undefined || values.reason.trim() === "") {
+      return usage(`${command} needs --reason "why"`);
+    }
+    method = command === "set" ? "PUT" : "DELETE";
+    path = `${path}/${scopeSlug(scope)}`;
+    body = JSON.stringify(
+      value === undefined ? { reason: values.reason } : { value, reason: values.reason },
+    );
+  } else {
+    return usage(command === undefined ? "no command" : `unknown command ${command}`);
+  }
+
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (posture !== undefined && posture !== "") headers["x-device-posture"] = posture;
+  if (body !== undefined) headers["content-type"] = "application/json";
+
+  const url = new URL(path, gateway);
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    text = await response.text();
+  } catch (error) {
+    console.error(`cannot reach the gateway at ${url.origin}: ${describe(error)}`);
+    return 1;
+  }
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = undefined;
+  }
+  if (!response.ok) {
+    const problem = (answer ?? {}) as { code?: unknown; detail?: unknown };
+    if (typeof problem.code === "string") {
+      console.error(
+        `refused (${response.status}): ${problem.code}: ${typeof problem.detail === "string" ? problem.detail : ""}`,
+      );
+    } else {
+      console.error(`refused (${response.status}): ${text.slice(0, 500)}`);
+    }
+    return 1;
+  }
+  if (typeof answer !== "object" || answer === null || !("state" in answer)) {
+    console.error(`unexpected answer from ${url.href}: ${text.slice(0, 500)}`);
+    return 1;
+  }
+  if (values.json === true) {
+    console.log(JSON.stringify(answer, null, 2));
+    return 0;
+  }
+  const snapshot = answer as Snapshot;
+  if (snapshot.changed === false) {
+    const target = [slug, value].filter((part) => part !== undefined).join(" ");
+    console.log(`no change: ${target} was already ${command === "set" ? "set" : "clear"}`);
+  } else if (snapshot.changed === true) {
+    console.log(`${command === "set" ? "set" : "cleared"}: now version ${snapshot.version}`);
+  }
+  console.log(render(snapshot));
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,350 @@
+// The kill switch: security administrators (and the automatic suspension) stop tools, connectors,
+// users, agents and workflows at once, without a restart.
+//
+// The state is PolicyState (gateway/src/policy/decision.ts), handed to the policy as
+// data.zyx.state; it lives in a JSON file (see store.ts) that is the source of truth.
+//
+// A change, one at a time (changes are serialized: no lost update):
+//   1. check the scope, the value, who and why;
+//   2. nothing to do (already set, already clear): answer the current version, write nothing,
+//      audit nothing (the audit trail records changes; an attempt that changes nothing is not
+//      one). If an earlier change is saved but was not applied (see 5), apply it again now;
+//   3. audit: one record, event "kill_switch", BEFORE anything changes. If it cannot be written,
+//      the change is refused (audit_unavailable) and nothing changed, in memory or on disk;
+//   4. save: the new version replaces the file atomically. If it cannot be written, the change
+//      is refused (kill_switch_unavailable) and nothing changed; a second record with
+//      outcome {status: "failed"} says so (best effort). (If only the directory fsync after the
+//      rename failed, the file may already hold the new version; the next change rewrites it
+//      from memory, and until then a restart would load it: the audit record covers it.)
+//   5. apply: `apply(state)` hands the state to the policy, so the very next call is decided with
+//      it. If apply throws, the change stays saved: the file is the source of truth and the
+//      state loaded from it at the next start or the next change wins. The change is reported as
+//      kill_switch_apply_failed (with `version` and `applied_version`), a "failed" audit record
+//      follows (best effort), `state().applied_version` stays behind `version`, and the next
+//      operation, even a no-op such as repeating the same command, applies it again.
+//      Why not roll back: the audit record already says the change was made by an administrator
+//      in an emergency; undoing it silently would need a second change (and a second audit record
+//      that may fail too), and a restart must never resurrect a state older than the one the
+//      administrators last saw confirmed on disk. Stopping is the safe direction for almost every
+//      change; the admin retries and sees `applied_version` catch up.
+//
+// At start: a missing file is the default (`initial`, all clear unless given), written at once
+// so that an unwritable directory stops the start, not the first emergency change; a corrupt file
+// refuses to start (kill_switch_state_corrupt); the loaded state is applied, and if the policy
+// does not take it the start is refused too (kill_switch_apply_failed).
+import type { AuditRecordInput } from "../audit/record.ts";
+import { loadCatalog } from "../../../common/catalog.ts";
+import { PolicyState } from "../policy/decision.ts";
+import { describeThrown, isKillSwitchError, KillSwitchError } from "./errors.ts";
+import type { KillSwitchAction, KillSwitchScope } from "./scopes.ts";
+import {
+  checkActor,
+  checkReason,
+  checkValue,
+  defaultPolicyState,
+  isKillSwitchScope,
+  isOn,
+  SCOPE_LISTS,
+  withChange,
+} from "./scopes.ts";
+import type { AtomicWriter, HistoryEntry, StateFile } from "./store.ts";
+import {
+  readStateFile,
+  removeStaleTempFiles,
+  STATE_FILE_FORMAT,
+  writeFileAtomic,
+  writeStateFile,
+} from "./store.ts";
+
+/** Who makes a change: a subject (an admin's `sub`, or "system:…"), or a subject and email. */
+export type KillSwitchActor = string | { subject: string; email?: string | undefined };
+
+export interface ChangeOptions {
+  by: KillSwitchActor;
+  /** Why: required, 1 to 500 characters. */
+  reason: string;
+}
+
+export const AUTO_SUSPENSION_ACTOR = "system:auto-suspension";
+
+export interface KillSwitchSnapshot {
+  /** 0 until the first change, then +1 per change. */
+  version: number;
+  /** The newest version the policy took; behind `version` only after a failed apply. */
+  applied_version: number;
+  updated_at: string | null;
+  updated_by: string | null;
+  reason: string | null;
+  state: PolicyState;
+  /** The last changes, oldest first (at most `historyLimit`). */
+  history: HistoryEntry[];
+}
+
+export interface ChangeResult extends KillSwitchSnapshot {
+  /** False when the scope was already as asked (no new version). */
+  changed: boolean;
+}
+
+export interface KillSwitch {
+  readonly path: string;
+  /** The saved state, its version and history (a copy). */
+  state(): KillSwitchSnapshot;
+  /** Turns a scope on. `value` is undefined for all_writes, required for every other scope. */
+  set(
+    scope: KillSwitchScope,
+    value: string | undefined,
+    options: ChangeOptions,
+  ): Promise<ChangeResult>;
+  /** Turns a scope off. */
+  clear(
+    scope: KillSwitchScope,
+    value: string | undefined,
+    options: ChangeOptions,
+  ): Promise<ChangeResult>;
+  /** Stops one agent (scope "agent"); `by` defaults to "system:auto-suspension". */
+  suspendAgent(
+    agent: string,
+    options: { by?: KillSwitchActor; reason: string },
+  ): Promise<ChangeResult>;
+}
+
+export interface KillSwitchOptions {
+  /** The state file. */
+  path: string;
+  /** The clock, in epoch milliseconds (frozen in tests). Default: Date.now. */
+  now?: (() => number) | undefined;
+  /** Makes one audit record durable (AuditLog.append); rejects or throws when it cannot. */
+  audit: (record: AuditRecordInput) => unknown;
+  /** Hands the state to the policy (PolicyEngine.setState); may return a promise. */
+  apply: (state: PolicyState) => void | Promise<void>;
+  /** The state when the file does not exist yet. Default: everything clear. */
+  initial?: PolicyState | undefined;
+  /** How many changes the file keeps in `history` (1 to 10000, default 100). */
+  historyLimit?: number | undefined;
+  /** The connectors a `connector` value may name. Default: the catalog's (loadCatalog()). */
+  connectors?: Iterable<string> | undefined;
+  /** How the file is replaced (tests inject failures). Default: writeFileAtomic. */
+  write?: AtomicWriter | undefined;
+}
+
+function connectorsOfCatalog(): Set<string> {
+  return new Set(Object.values(loadCatalog().tools).map((tool) => tool.connector));
+}
+
+function checkInitial(initial: unknown, connectors: ReadonlySet<string>): PolicyState {
+  const parsed = PolicyState.safeParse(initial);
+  if (!parsed.success) {
+    throw new TypeError(
+      `initial is not a kill-switch state: ${parsed.error.issues[0]?.message ?? ""}`,
+    );
+  }
+  const state = parsed.data;
+  for (const [scope, key] of Object.entries(SCOPE_LISTS) as [keyof typeof SCOPE_LISTS, string][]) {
+    for (const value of state.kill_switch[SCOPE_LISTS[scope]]) {
+      try {
+        checkValue(scope, value, { connectors, state: defaultPolicyState(), action: "set" });
+      } catch (error) {
+        throw new TypeError(`initial.kill_switch.${key}: ${describeThrown(error)}`, {
+          cause: error,
+        });
+      }
+    }
+  }
+  return state;
+}
+
+function actorOf(by: unknown): { subject: string; email?: string } {
+  if (typeof by === "object" && by !== null) {
+    const { subject, email } = by as { subject?: unknown; email?: unknown };
+    const checked = checkActor(subject);
+    return email === undefined
+      ? { subject: checked }
+      : { subject: checked, email: checkActor(email) };
+  }
+  return { subject: checkActor(by) };
+}
+
+export async function createKillSwitch(options: KillSwitchOptions): Promise<KillSwitch> {
+  const { path } = options;
+  if (typeof path !== "string" || path === "") throw new TypeError("path is required");
+  if (typeof options.audit !== "function") throw new TypeError("audit must be a function");
+  if (typeof options.apply !== "function") throw new TypeError("apply must be a function");
+  if (options.now !== undefined && typeof options.now !== "function") {
+    throw new TypeError("now must be a function");
+  }
+  const historyLimit = options.historyLimit ?? 100;
+  if (!Number.isInteger(historyLimit) || historyLimit < 1 || historyLimit > 10_000) {
+    throw new TypeError("historyLimit must be an integer from 1 to 10000");
+  }
+  const now = options.now ?? Date.now;
+  const { audit, apply } = options;
+  const write = options.write ?? writeFileAtomic;
+  const connectors: ReadonlySet<string> = new Set(options.connectors ?? connectorsOfCatalog());
+  const initial =
+    options.initial === undefined
+      ? defaultPolicyState()
+      : checkInitial(options.initial, connectors);
+
+  await removeStaleTempFiles(path);
+  let current: StateFile | undefined = await readStateFile(path);
+  if (current === undefined) {
+    current = {
+      format: STATE_FILE_FORMAT,
+      version: 0,
+      updated_at: null,
+      updated_by: null,
+      reason: null,
+      state: initial,
+      history: [],
+    };
+    await writeStateFile(path, current, write);
+  }
+  let saved: StateFile = current;
+
+  try {
+    await apply(structuredClone(saved.state));
+  } catch (error) {
+    throw new KillSwitchError(
+      "kill_switch_apply_failed",
+      `the policy did not take the kill-switch state (version ${saved.version}) from ${path}: ` +
+        `${describeThrown(error)}; refusing to start`,
+      { cause: error },
+    );
+  }
+  let appliedVersion = saved.version;
+
+  function snapshot(): KillSwitchSnapshot {
+    return structuredClone({
+      version: saved.version,
+      applied_version: appliedVersion,
+      updated_at: saved.updated_at,
+      updated_by: saved.updated_by,
+      reason: saved.reason,
+      state: saved.state,
+      history: saved.history,
+    });
+  }
+
+  async function applySaved(): Promise<void> {
+    const version = saved.version;
+    try {
+      await apply(structuredClone(saved.state));
+    } catch (error) {
+      throw new KillSwitchError(
+        "kill_switch_apply_failed",
+        `version ${version} is saved in ${path} but the policy did not take it ` +
+          `(${describeThrown(error)}); the policy still runs version ${appliedVersion}: ` +
+          "repeat the command to apply it again",
+        { cause: error, extensions: { version, applied_version: appliedVersion } },
+      );
+    }
+    appliedVersion = version;
+  }
+
+  // One change at a time, in call order. A failed change does not stop the ones behind it.
+  let queue: Promise<unknown> = Promise.resolve();
+  function serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = queue.then(task);
+    queue = run.catch(() => undefined);
+    return run;
+  }
+
+  function change(
+    action: KillSwitchAction,
+    scope: unknown,
+    rawValue: unknown,
+    changeOptions: ChangeOptions,
+  ): Promise<ChangeResult> {
+    return serialized(async () => {
+      if (!isKillSwitchScope(scope)) {
+        throw new KillSwitchError(
+          "kill_switch_scope_unknown",
+          `unknown kill-switch scope ${String(scope)}`,
+        );
+      }
+      const actor = actorOf((changeOptions as Partial<ChangeOptions> | undefined)?.by);
+      const reason = checkReason((changeOptions as Partial<ChangeOptions> | undefined)?.reason);
+      const value = checkValue(scope, rawValue, { connectors, state: saved.state, action });
+
+      if (isOn(saved.state, scope, value) === (action === "set")) {
+        if (appliedVersion !== saved.version) await applySaved();
+        return { changed: false, ...snapshot() };
+      }
+
+      const at = new Date(now()).toISOString();
+      const version = saved.version + 1;
+      const details = {
+        action,
+        scope,
+        value: value ?? null,
+        reason,
+        old_version: saved.version,
+        new_version: version,
+      };
+      const record: AuditRecordInput = {
+        event: "kill_switch",
+        timestamp: at,
+        user: actor,
+        details,
+      };
+      const failed = async (code: string): Promise<void> => {
+        try {
+          const timestamp = new Date(now()).toISOString();
+          await audit({ ...record, timestamp, outcome: { status: "failed", code } });
+        } catch {
+          // Best effort: the change's own record is already durable, the caller gets the error.
+        }
+      };
+
+      try {
+        await audit(record);
+      } catch (error) {
+        throw new KillSwitchError(
+          "audit_unavailable",
+          `the audit record of this change could not be written, so nothing changed: ${describeThrown(error)}`,
+          { cause: error },
+        );
+      }
+
+      const next: StateFile = {
+        format: STATE_FILE_FORMAT,
+        version,
+        updated_at: at,
+        updated_by: actor.subject,
+        reason,
+        state: withChange(saved.state, scope, value, action),
+        history: [
+          ...saved.history,
+          { version, at, by: actor.subject, reason, action, scope, value: value ?? null },
+        ].slice(-historyLimit),
+      };
+      try {
+        await writeStateFile(path, next, write);
+      } catch (error) {
+        await failed("kill_switch_unavailable");
+        throw error;
+      }
+      saved = next;
+
+      try {
+        await applySaved();
+      } catch (error) {
+        await failed(isKillSwitchError(error) ? error.code : "kill_switch_apply_failed");
+        throw error;
+      }
+      return { changed: true, ...snapshot() };
+    });
+  }
+
+  return {
+    path,
+    state: snapshot,
+    set: (scope, value, changeOptions) => change("set", scope, value, changeOptions),
+    clear: (scope, value, changeOptions) => change("clear", scope, value, changeOptions),
+    suspendAgent: (agent, suspendOptions) =>
+      change("set", "agent", agent, {
+        by: suspendOptions.by ?? AUTO_SUSPENSION_ACTOR,
+        reason: suspendOptions.reason,
+      }),
+  };
+}
