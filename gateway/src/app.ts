@@ -17,6 +17,11 @@ import { traceFrom, traceparentOf } from "./lib/trace.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { Decision, DecisionInput } from "./policy/decision.ts";
 import type { PolicyEngine } from "./policy/engine.ts";
+import type { Context } from "hono";
+import { createKillSwitchRoutes } from "./killswitch/routes.ts";
+import type { KillSwitch } from "./killswitch/service.ts";
+import type { DenialMonitor } from "./limits/denial-monitor.ts";
+import type { RateLimiter } from "./limits/rate-limiter.ts";
 import type { SessionSignals } from "./session.ts";
 
 export interface AuditSink {
@@ -31,6 +36,12 @@ export interface GatewayPorts {
   audit: AuditSink;
   worker: WorkerClient;
   sessions: SessionSignals;
+  /** Sliding-window call limits per agent, user and tool (policy data "limits"). */
+  limiter: RateLimiter;
+  /** Suspends an agent through the kill switch after too many denials. */
+  denials: DenialMonitor;
+  /** Mounted under /v1/admin for the security-admin group. */
+  killSwitch: KillSwitch;
 }
 
 export interface GatewayOptions {
@@ -68,6 +79,9 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     "audit",
     "worker",
     "sessions",
+    "limiter",
+    "denials",
+    "killSwitch",
   ] as const) {
     if (typeof ports[port] !== "object") throw new TypeError(`ports.${port} is required`);
   }
@@ -84,6 +98,8 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
       : new GatewayError("internal_error", "the gateway failed; nothing was executed");
     if (!isGatewayError(error)) console.error("gateway: unexpected error", error);
     if (gatewayError.status === 401) c.header("WWW-Authenticate", wwwAuthenticate(gatewayError));
+    const retryAfter = gatewayError.extensions["retry_after"];
+    if (typeof retryAfter === "number") c.header("Retry-After", String(retryAfter));
     c.header("content-type", PROBLEM_CONTENT_TYPE);
     return c.body(JSON.stringify(problemOf(gatewayError)), gatewayError.status as 400);
   });
@@ -112,6 +128,18 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   });
 
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
+
+  // The verified caller of an administrative route: access token, then posture on a compliant
+  // device. Which groups may act is the route's business.
+  const authenticate = async (c: Context) => {
+    const principal = await ports.accessTokens.verify(bearerToken(c.req.header("authorization")));
+    const posture = await ports.posture.verify(c.req.header("x-device-posture"), principal.subject);
+    if (!posture.compliant) {
+      throw new GatewayError("admin_forbidden", "administration needs a compliant device");
+    }
+    return principal;
+  };
+  app.route("/v1/admin", createKillSwitchRoutes({ killSwitch: ports.killSwitch, authenticate }));
 
   app.post(
     "/v1/tools/:tool",
@@ -173,6 +201,57 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
         );
       }
       const args: Record<string, unknown> = parsed.arguments;
+
+      // Runaway-loop limits, before the policy is asked: a refused call is not counted.
+      const verdict = ports.limiter.check({
+        agent: principal.agent,
+        user: principal.subject,
+        tool,
+      });
+      if (!verdict.allowed) {
+        const limitedId = newId();
+        try {
+          await ports.audit.append({
+            timestamp: new Date(now()).toISOString(),
+            event: "outcome",
+            decision_id: limitedId,
+            trace_id: trace.traceId,
+            user: {
+              subject: principal.subject,
+              ...(principal.email === undefined ? {} : { email: principal.email }),
+            },
+            groups: [...principal.groups],
+            agent: principal.agent,
+            session_id: body.data.session_id,
+            tool,
+            outcome: { status: "rate_limited", code: "rate_limited", http_status: 429 },
+            details: {
+              scope: verdict.scope,
+              limit: verdict.limit,
+              window_seconds: verdict.windowSeconds,
+              cause: verdict.cause,
+            },
+          });
+        } catch (thrown) {
+          throw new GatewayError("audit_unavailable", "the audit record could not be written", {
+            cause: thrown,
+          });
+        }
+        throw new GatewayError(
+          "rate_limited",
+          `more than ${verdict.limit} calls per ${verdict.windowSeconds} s for this ${verdict.scope}`,
+          {
+            extensions: {
+              decision_id: limitedId,
+              trace_id: trace.traceId,
+              scope: verdict.scope,
+              limit: verdict.limit,
+              window_seconds: verdict.windowSeconds,
+              retry_after: verdict.retryAfterSeconds,
+            },
+          },
+        );
+      }
 
       // 5. The decision, from verified facts and server-side context only.
       const decisionId = newId();
@@ -277,6 +356,15 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
 
       if (!decision.allow) {
         ports.sessions.recordDenial(principal.agent, nowMs);
+        // Too many denials suspend the agent through the kill switch. Not awaited: the monitor
+        // audits its own alert, and a failure to suspend is retried at the next denial.
+        if (!decision.reasons.every((r) => r.code === "approval_required")) {
+          ports.denials
+            .recordDenial(principal.agent, { code: "policy_denied", decisionId })
+            .catch((error: unknown) => {
+              console.error("gateway: denial monitor failed", error);
+            });
+        }
         const code = decision.reasons.every((r) => r.code === "approval_required")
           ? "approval_required"
           : "policy_denied";

@@ -1,11 +1,12 @@
 // Starts the gateway: `npm run gateway` (make run starts it with the worker).
 // Configuration comes from the environment (gateway/src/config.ts); a bad one stops the process.
 import { mkdir, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
 import { createGatewayApp } from "./app.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
+import { createControls } from "./controls.ts";
 import { ensureDevKeys, publicJwk, readPrivateJwk } from "./devidp/keys.ts";
 import {
   CALL_TOKEN_AUDIENCE,
@@ -74,6 +75,11 @@ async function start(): Promise<void> {
       ttlSec: 30,
     }),
   });
+  const controls = await createControls({
+    policy,
+    audit,
+    killSwitchPath: join(config.stateDir, "kill-switch.json"),
+  });
   const app = createGatewayApp(
     {
       policy,
@@ -88,6 +94,7 @@ async function start(): Promise<void> {
       audit,
       worker,
       sessions: createSessionSignals({ denialWindowMs: config.denialWindowMs }),
+      ...controls,
     },
     { bodyLimitBytes: config.bodyLimitBytes },
   );

@@ -24,6 +24,15 @@ export const ERROR_STATUS = {
   policy_unavailable: 503,
   // audit
   audit_unavailable: 503,
+  // runaway-loop limits
+  rate_limited: 429,
+  // administration (the kill switch)
+  admin_forbidden: 403,
+  kill_switch_scope_unknown: 404,
+  kill_switch_value_invalid: 400,
+  kill_switch_reason_invalid: 400,
+  kill_switch_unavailable: 503,
+  kill_switch_apply_failed: 503,
   // hand-off to the agent worker
   worker_failed: 502,
   worker_unavailable: 502,
@@ -54,6 +63,13 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   approval_required: "Approval required",
   policy_unavailable: "Policy unavailable",
   audit_unavailable: "Audit log unavailable",
+  rate_limited: "Too many calls",
+  admin_forbidden: "Not an administrator",
+  kill_switch_scope_unknown: "Unknown kill-switch scope",
+  kill_switch_value_invalid: "Invalid kill-switch value",
+  kill_switch_reason_invalid: "A reason is required",
+  kill_switch_unavailable: "Kill switch unavailable",
+  kill_switch_apply_failed: "Kill switch saved but not applied",
   worker_failed: "Tool execution failed",
   worker_unavailable: "Agent worker unavailable",
   worker_timeout: "Agent worker timed out",

@@ -34,6 +34,7 @@ import { createHttpWorkerClient, type WorkerClient } from "../../src/handoff/wor
 import { createAccessTokenVerifier } from "../../src/identity/access-token.ts";
 import { createPostureVerifier } from "../../src/identity/posture.ts";
 import { loadPolicyEngine, type PolicyEngine } from "../../src/policy/engine.ts";
+import { createControls, type Controls } from "../../src/controls.ts";
 import { createSessionSignals } from "../../src/session.ts";
 import { BUNDLE_PATH } from "./paths.ts";
 
@@ -63,6 +64,7 @@ export interface Harness {
   auditPath: string;
   audit: AuditLog;
   policy: PolicyEngine;
+  controls: Controls;
   workerCalls: WorkerCallSeen[];
   keys: { idp: JWK; device: JWK; gateway: JWK };
   accessToken(
@@ -162,6 +164,12 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     }),
   });
 
+  const controls = await createControls({
+    policy,
+    audit,
+    killSwitchPath: join(dir, "kill-switch.json"),
+    now: () => NOW_SEC * 1000,
+  });
   const defaults: GatewayPorts = {
     policy,
     accessTokens: createAccessTokenVerifier({
@@ -179,6 +187,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     audit: audit satisfies AuditSink,
     worker,
     sessions: createSessionSignals({ denialWindowMs: 900_000 }),
+    ...controls,
   };
   const app = createGatewayApp(
     { ...defaults, ...(options.ports?.(defaults) ?? {}) },
@@ -190,6 +199,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     auditPath,
     audit,
     policy,
+    controls,
     workerCalls,
     keys,
     accessToken: (o = {}) => {

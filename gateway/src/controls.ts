@@ -1,0 +1,61 @@
+// The runtime controls around the policy, wired once for the gateway process and its tests:
+// the kill switch (persisted, handed to the policy as data), the call limiter, and the denial
+// monitor that suspends a runaway agent through the kill switch.
+import type { AuditRecordInput } from "./audit/record.ts";
+import { createKillSwitch, type KillSwitch } from "./killswitch/service.ts";
+import { denialMonitorSettings, parseLimits, readLimits } from "./limits/config.ts";
+import { createDenialMonitor, type DenialMonitor } from "./limits/denial-monitor.ts";
+import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter.ts";
+import type { PolicyEngine } from "./policy/engine.ts";
+
+export interface Controls {
+  killSwitch: KillSwitch;
+  limiter: RateLimiter;
+  denials: DenialMonitor;
+}
+
+export interface ControlsOptions {
+  policy: PolicyEngine;
+  audit: { append(record: AuditRecordInput): Promise<unknown> };
+  /** The kill switch's state file. */
+  killSwitchPath: string;
+  /** The clock, epoch milliseconds. */
+  now?: () => number;
+}
+
+export async function createControls(options: ControlsOptions): Promise<Controls> {
+  const { policy, audit } = options;
+  const now = options.now ?? Date.now;
+  // The limits the loaded policy carries; the catalog file when no policy could be loaded.
+  const limits =
+    policy.data === undefined ? readLimits() : parseLimits(policy.data.zyx.config["limits"]);
+  const suspended = new Set<string>();
+  const monitor: { current?: DenialMonitor } = {};
+
+  const killSwitch = await createKillSwitch({
+    path: options.killSwitchPath,
+    now,
+    audit: (record) => audit.append(record),
+    apply: async (state) => {
+      await policy.setState(state);
+      // An agent suspended automatically and now cleared by an admin is re-armed.
+      for (const agent of suspended) {
+        if (!state.kill_switch.agents.includes(agent)) {
+          suspended.delete(agent);
+          monitor.current?.cleared(agent);
+        }
+      }
+    },
+  });
+  const denials = createDenialMonitor({
+    ...denialMonitorSettings(limits),
+    now,
+    suspend: async (agent, request) => {
+      await killSwitch.suspendAgent(agent, request);
+      suspended.add(agent);
+    },
+    alert: (record) => audit.append(record),
+  });
+  monitor.current = denials;
+  return { killSwitch, limiter: createRateLimiter({ limits, now }), denials };
+}

@@ -1,0 +1,140 @@
+// Issue 6's runtime controls through the real gateway: call limits (429 + Retry-After, audited),
+// the automatic suspension of a runaway agent, and the kill switch's admin API applying to the
+// very next call without a restart.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
+
+const SLACK = { channel: "devsecops-change-review", text: "CHG-18422 review posted" };
+const INTERN = { user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
+const ADMIN = {
+  user: "secadmin@zyxbank.example",
+  groups: ["grp-ai-security-admins"],
+  agent: "admin-console",
+};
+
+function records(h: Harness): Record<string, unknown>[] {
+  return readFileSync(h.auditPath, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function admin(
+  h: Harness,
+  method: "PUT" | "DELETE",
+  scope: string,
+  body: Record<string, unknown>,
+  who = ADMIN,
+) {
+  return h.app.request(`/v1/admin/kill-switch/${scope}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${await h.accessToken(who)}`,
+      "x-device-posture": await h.postureToken({ user: who.user }),
+      "content-type": "application/json",
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+describe("call limits", () => {
+  it("refuses the call over the tool's limit with 429 and Retry-After, audited, worker not called", async () => {
+    const h = await createHarness();
+    for (let i = 0; i < 10; i++)
+      expect((await h.callAs("slack_post_message", SLACK)).status).toBe(200);
+    const response = await h.callAs("slack_post_message", SLACK);
+    expect(response.status).toBe(429);
+    expect(response.headers.get("retry-after")).toBe("60");
+    expect(await response.json()).toMatchObject({
+      code: "rate_limited",
+      scope: "tool",
+      limit: 10,
+      window_seconds: 60,
+      retry_after: 60,
+    });
+    expect(h.workerCalls).toHaveLength(10);
+    // Other tools are not limited by it.
+    expect((await h.callAs("jira_read", { ticket: "CHG-18422" })).status).toBe(200);
+    await h.audit.close();
+    expect(
+      records(h).filter(
+        (r) =>
+          r["outcome"] !== undefined &&
+          (r["outcome"] as { status: string }).status === "rate_limited",
+      ),
+    ).toHaveLength(1);
+  });
+});
+
+describe("automatic suspension", () => {
+  it("suspends an agent after 10 denials in 5 minutes, writes an alert, and blocks its next call", async () => {
+    const h = await createHarness();
+    for (let i = 0; i < 10; i++) {
+      expect((await h.callAs("jira_read", { ticket: "CHG-18422" }, { as: INTERN })).status).toBe(
+        403,
+      );
+    }
+    // The monitor works off the request path: wait for the kill switch to say so.
+    for (
+      let i = 0;
+      i < 50 && !h.controls.killSwitch.state().state.kill_switch.agents.includes("change-reviewer");
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(h.controls.killSwitch.state().state.kill_switch.agents).toEqual(["change-reviewer"]);
+    const blocked = await h.callAs("jira_read", { ticket: "CHG-18422" });
+    expect(blocked.status).toBe(403);
+    expect(await blocked.json()).toMatchObject({ reasons: [{ code: "kill_switch_agent" }] });
+    await h.audit.close();
+    expect(records(h)).toContainEqual(
+      expect.objectContaining({
+        event: "alert",
+        kind: "agent_suspended",
+        agent: "change-reviewer",
+        count: 10,
+      }),
+    );
+    expect(records(h)).toContainEqual(expect.objectContaining({ event: "kill_switch" }));
+  });
+});
+
+describe("kill switch through the admin API", () => {
+  it("puts an agent in read-only mode for the very next call, and only its writes", async () => {
+    const h = await createHarness();
+    const set = await admin(h, "PUT", "read-only", {
+      value: "change-reviewer",
+      reason: "incident INC-42",
+    });
+    expect(set.status).toBe(200);
+    const write = await h.callAs("slack_post_message", SLACK);
+    expect(write.status).toBe(403);
+    expect(await write.json()).toMatchObject({ reasons: [{ code: "read_only_mode" }] });
+    expect((await h.callAs("jira_read", { ticket: "CHG-18422" })).status).toBe(200);
+
+    const cleared = await admin(h, "DELETE", "read-only", {
+      value: "change-reviewer",
+      reason: "incident closed",
+    });
+    expect(cleared.status).toBe(200);
+    expect((await h.callAs("slack_post_message", SLACK)).status).toBe(200);
+  });
+
+  it("refuses a non-admin and changes nothing", async () => {
+    const h = await createHarness();
+    const before = h.controls.killSwitch.state().version;
+    const response = await admin(h, "PUT", "all-writes", { reason: "let me" }, { ...ENGINEER });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ code: "admin_forbidden" });
+    expect(h.controls.killSwitch.state().version).toBe(before);
+    expect((await h.callAs("slack_post_message", SLACK)).status).toBe(200);
+  });
+
+  it("refuses an admin without a token", async () => {
+    const h = await createHarness();
+    const response = await h.app.request("/v1/admin/kill-switch", { method: "GET" });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toBe('Bearer realm="zyx-agent-gateway"');
+  });
+});
