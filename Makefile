@@ -21,6 +21,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 setup: $(STAMPS)/node-$(NODE_VERSION) $(STAMPS)/opa-$(OPA_VERSION) $(STAMPS)/regal node_modules/.package-lock.json ## install the pinned toolchain and dependencies (idempotent)
+	@scripts/postgres.sh >/dev/null
 
 $(STAMPS)/node-$(NODE_VERSION): .node-version
 	@echo "setup: node $(NODE_VERSION) and npm $(NPM_VERSION) from the npm registry"

@@ -1,0 +1,106 @@
+// The approval request: one tool call that the policy would allow only with human approval,
+// bound to its exact arguments (their canonical digest) and to everything the decision said.
+//
+// Times are ISO 8601 UTC strings with milliseconds (`new Date(ms).toISOString()`), so a record
+// reads the same in the API, the audit log and both stores.
+import { z } from "zod";
+import { ARGUMENTS_DIGEST } from "../../../common/canonical.ts";
+
+export const APPROVAL_STATUSES = [
+  "pending",
+  "escalated",
+  "approved",
+  "denied",
+  "expired",
+  "executing",
+  "executed",
+  "failed",
+] as const;
+
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+
+/** The statuses in which approvers may still act (and the sweep may move the request on). */
+export const OPEN_STATUSES = ["pending", "escalated"] as const satisfies readonly ApprovalStatus[];
+
+export function isOpen(status: ApprovalStatus): status is (typeof OPEN_STATUSES)[number] {
+  return status === "pending" || status === "escalated";
+}
+
+const UUID = z.uuid();
+const Timestamp = z.iso.datetime();
+const Subject = z.string().min(1).max(512);
+const Groups = z.array(z.string().min(1).max(256)).max(512);
+
+/** The identity of a requester or an approver, from a verified token. */
+export const Person = z.strictObject({
+  subject: Subject,
+  email: z.string().min(1).max(512).optional(),
+  groups: Groups,
+});
+
+export const Approval = Person.extend({ at: Timestamp });
+
+export const Denial = z.strictObject({
+  subject: Subject,
+  reason: z.string().max(2_000),
+  at: Timestamp,
+});
+
+/** What happened when the approved call ran (or failed to). */
+export const ExecutionResult = z.strictObject({
+  status: z.enum(["executed", "failed"]),
+  /** The decision taken again at execution time. */
+  decision_id: z.string().min(1).max(200).optional(),
+  /** A stable error code when it failed (policy_denied, worker_timeout...). */
+  code: z.string().min(1).max(200).optional(),
+  http_status: z.number().int().min(100).max(599).optional(),
+  /** A short human summary; never the tool's output itself. */
+  detail: z.string().max(2_000).optional(),
+});
+
+export const ApprovalRequest = z.strictObject({
+  id: UUID,
+  status: z.enum(APPROVAL_STATUSES),
+  tool: z.string().min(1).max(200),
+  /** The exact arguments of the call, as validated by the tool's schema. */
+  arguments: z.record(z.string(), z.unknown()),
+  /** argumentsDigest(arguments): execution must present the same digest. */
+  arguments_digest: z.string().regex(ARGUMENTS_DIGEST),
+  requester: Person,
+  agent: z.string().min(1).max(200),
+  session_id: z.string().min(1).max(200),
+  workflow: z.string().max(200),
+  policy_revision: z.string().min(1).max(200),
+  risk_score: z.number().int().min(0).max(10),
+  approvers_required: z.union([z.literal(1), z.literal(2)]),
+  approver_groups: z.array(z.string().min(1).max(256)).min(1).max(64),
+  fallback_groups: z.array(z.string().min(1).max(256)).max(64),
+  approvals: z.array(Approval).max(2),
+  denial: Denial.optional(),
+  decision_id: z.string().min(1).max(200),
+  trace_id: z.string().min(1).max(200),
+  created_at: Timestamp,
+  /** While pending: when it escalates; while escalated: when it expires. */
+  expires_at: Timestamp,
+  escalated_at: Timestamp.optional(),
+  decided_at: Timestamp.optional(),
+  executed_at: Timestamp.optional(),
+  result: ExecutionResult.optional(),
+  /** Incremented by every write; the compare-and-set key. */
+  version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
+
+export type Person = z.infer<typeof Person>;
+export type Approval = z.infer<typeof Approval>;
+export type Denial = z.infer<typeof Denial>;
+export type ExecutionResult = z.infer<typeof ExecutionResult>;
+export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
+
+/** Epoch milliseconds of an ISO timestamp of a checked record. */
+export function epochMs(timestamp: string): number {
+  return Date.parse(timestamp);
+}
+
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,997 @@
+// One contract for both approval stores, and for the approval service on top of each: the same
+// tests run on SQLite (a file) and on PostgreSQL (a private cluster started for this file). The
+// PostgreSQL half never skips: if the server cannot be started, its beforeAll fails with why.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { argumentsDigest } from "../../../common/canonical.ts";
+import type { AuditRecordInput } from "../../src/audit/record.ts";
+import { ApprovalError } from "../../src/approvals/errors.ts";
+import type { ApprovalService } from "../../src/approvals/service.ts";
+import { createApprovalService } from "../../src/approvals/service.ts";
+import type { ApprovalStore, ApprovalStoreConfig } from "../../src/approvals/store.ts";
+import { openApprovalStore } from "../../src/approvals/store.ts";
+import { startPostgres, type PrivatePostgres } from "../../../test/support/postgres.ts";
+import {
+  ALICE,
+  BOB,
+  ENGINEER,
+  INTERN,
+  ONCALL,
+  T0,
+  deterministicIds,
+  requestInput,
+  sampleRequest,
+} from "./fixtures.ts";
+
+/** A fresh, empty place for a store: a new file, or a new PostgreSQL schema. */
+interface Location {
+  config: ApprovalStoreConfig;
+  /** Runs SQL on the location behind the store's back (to corrupt it, age its schema, count). */
+  raw(sql: string): Promise<Record<string, unknown>[]>;
+}
+
+interface Backend {
+  name: "sqlite" | "postgres";
+  setUp(): Promise<void>;
+  tearDown(): Promise<void>;
+  fresh(): Promise<Location>;
+}
+
+function sqliteBackend(): Backend {
+  let dir = "";
+  let n = 0;
+  return {
+    name: "sqlite",
+    setUp() {
+      dir = mkdtempSync(join(tmpdir(), "approvals-sqlite-"));
+      return Promise.resolve();
+    },
+    tearDown() {
+      rmSync(dir, { recursive: true, force: true });
+      return Promise.resolve();
+    },
+    fresh() {
+      n++;
+      const path = join(dir, String(n), "approvals.db");
+      return Promise.resolve({
+        config: { kind: "sqlite", path },
+        raw(sql) {
+          const db = new DatabaseSync(path);
+          try {
+            return Promise.resolve(db.prepare(sql).all());
+          } finally {
+            db.close();
+          }
+        },
+      });
+    },
+  };
+}
+
+function postgresBackend(): Backend {
+  let server: PrivatePostgres | undefined;
+  let n = 0;
+  const run = async (connectionString: string, sql: string) => {
+    const client = new pg.Client({ connectionString });
+    await client.connect();
+    try {
+      return (await client.query<Record<string, unknown>>(sql)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    name: "postgres",
+    async setUp() {
+      // Throws with the reason (no binaries, initdb failed, no port...): the suite fails.
+      server = await startPostgres();
+    },
+    async tearDown() {
+      await server?.stop();
+    },
+    async fresh() {
+      if (server === undefined) throw new Error("PostgreSQL is not running (see beforeAll)");
+      n++;
+      const schema = `contract_${String(n)}`;
+      await run(server.connectionString, `CREATE SCHEMA ${schema}`);
+      const connectionString = server.urlFor(server.database, { searchPath: schema });
+      return {
+        config: { kind: "postgres", connectionString },
+        raw: (sql) => run(connectionString, sql),
+      };
+    },
+  };
+}
+
+/** Asserts the promise rejects with an ApprovalError of this code (and message, if given). */
+async function rejectsWith(
+  promise: Promise<unknown>,
+  code: ApprovalError["code"],
+  message?: string | RegExp,
+): Promise<ApprovalError> {
+  const error: unknown = await promise.then(
+    () => new Error("expected a rejection"),
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(ApprovalError);
+  const approvalError = error as ApprovalError;
+  expect(approvalError.code).toBe(code);
+  if (message !== undefined) expect(approvalError.message).toMatch(message);
+  return approvalError;
+}
+
+describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backend) => {
+  beforeAll(() => backend.setUp());
+  afterAll(() => backend.tearDown());
+
+  const opened: ApprovalStore[] = [];
+  async function open(location: Location): Promise<ApprovalStore> {
+    const store = await openApprovalStore(location.config);
+    opened.push(store);
+    return store;
+  }
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((store) => store.close()));
+  });
+
+  describe("store", () => {
+    let location: Location;
+    let store: ApprovalStore;
+    beforeEach(async () => {
+      location = await backend.fresh();
+      store = await open(location);
+    });
+
+    it("names its kind", () => {
+      expect(store.kind).toBe(backend.name);
+    });
+
+    it("creates and reads back a request, arguments exactly as given", async () => {
+      const request = sampleRequest({
+        arguments: { zeta: 1, alpha: { nested: ["ü", 1.5, null, true] }, body: 'a\nb "q"' },
+      });
+      const created = await store.create(request);
+      expect(created).toEqual(request);
+      const read = await store.get(request.id);
+      expect(read).toEqual(request);
+      expect(JSON.stringify(read?.arguments)).toBe(JSON.stringify(request.arguments));
+      expect(await store.get("00000000-0000-4000-8000-0000000000ff")).toBeUndefined();
+    });
+
+    it("refuses a second request with the same id", async () => {
+      const request = sampleRequest();
+      await store.create(request);
+      await rejectsWith(
+        store.create({ ...request, tool: "slack_post_message" }),
+        "approval_already_exists",
+        `approval request ${request.id} already exists`,
+      );
+      expect((await store.get(request.id))?.tool).toBe("jira_add_comment");
+    });
+
+    it("refuses a new request whose version is not 1, or that is not a valid request", async () => {
+      await rejectsWith(
+        store.create(sampleRequest({ version: 2 })),
+        "approval_invalid",
+        "a new approval request has version 1",
+      );
+      await rejectsWith(
+        store.create(sampleRequest({ arguments_digest: "not-a-digest" })),
+        "approval_invalid",
+        /arguments_digest/,
+      );
+    });
+
+    it("compare-and-set writes only over the expected version", async () => {
+      const request = await store.create(sampleRequest());
+      const written = await store.compareAndSet(1, { ...request, status: "denied" });
+      expect(written).toEqual({ ...request, status: "denied", version: 2 });
+      // A writer that read version 1 loses, and changes nothing.
+      expect(await store.compareAndSet(1, { ...request, status: "approved" })).toBeUndefined();
+      expect(await store.get(request.id)).toEqual({ ...request, status: "denied", version: 2 });
+      // An unknown id is no write either.
+      expect(
+        await store.compareAndSet(1, { ...request, id: "00000000-0000-4000-8000-0000000000fe" }),
+      ).toBeUndefined();
+    });
+
+    it("lets exactly one of many racing writers win, across two connections", async () => {
+      const other = await open(location);
+      const request = await store.create(sampleRequest());
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          (i % 2 === 0 ? store : other).compareAndSet(1, {
+            ...request,
+            status: "approved",
+            decision_id: `writer-${String(i)}`,
+          }),
+        ),
+      );
+      const winners = results.filter((r) => r !== undefined);
+      expect(winners).toHaveLength(1);
+      expect(await other.get(request.id)).toEqual(winners[0]);
+    });
+
+    it("lists the open requests that are due, oldest deadline first", async () => {
+      const at = (ms: number) => new Date(T0 + ms).toISOString();
+      const ids = Array.from(
+        { length: 6 },
+        (_, i) => `00000000-0000-4000-8000-00000000010${String(i)}`,
+      );
+      const [dueLater, dueFirst, future, approved, escalated, exactlyNow] = ids as [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+      await store.create(sampleRequest({ id: dueLater, expires_at: at(-1_000) }));
+      await store.create(sampleRequest({ id: dueFirst, expires_at: at(-5_000) }));
+      await store.create(sampleRequest({ id: future, expires_at: at(1) }));
+      await store.create(sampleRequest({ id: approved, expires_at: at(-9_000) }));
+      await store.create(sampleRequest({ id: escalated, expires_at: at(-2_000) }));
+      await store.create(sampleRequest({ id: exactlyNow, expires_at: at(0) }));
+      await store.compareAndSet(1, { ...sampleRequest({ id: approved }), status: "approved" });
+      await store.compareAndSet(1, {
+        ...sampleRequest({ id: escalated, expires_at: at(-2_000) }),
+        status: "escalated",
+      });
+
+      const due = await store.listDue(T0);
+      expect(due.map((r) => r.id)).toEqual([dueFirst, escalated, dueLater, exactlyNow]);
+      expect(due[1]?.status).toBe("escalated");
+      expect((await store.listDue(T0, 2)).map((r) => r.id)).toEqual([dueFirst, escalated]);
+      expect(await store.listDue(T0 - 10_000)).toEqual([]);
+      await rejectsWith(store.listDue(T0, 0), "approval_invalid", /limit/);
+    });
+
+    it("keeps its records across close and reopen, and migrates only once", async () => {
+      const request = await store.create(sampleRequest());
+      await store.compareAndSet(1, { ...request, status: "denied" });
+      await store.close();
+      await rejectsWith(store.get(request.id), "approval_store_unavailable", /closed/);
+
+      const reopened = await open(location);
+      expect(await reopened.get(request.id)).toEqual({ ...request, status: "denied", version: 2 });
+      await reopened.ping();
+    });
+
+    it("fails closed on a record edited behind its back", async () => {
+      const request = await store.create(sampleRequest());
+      await location.raw(`UPDATE approval_requests SET record = '{"id":"x"}'`);
+      await rejectsWith(
+        store.get(request.id),
+        "approval_store_corrupt",
+        `approval request ${request.id}: stored record is invalid`,
+      );
+      await location.raw(`UPDATE approval_requests SET record = 'not json'`);
+      await rejectsWith(store.get(request.id), "approval_store_corrupt", /is not JSON/);
+      await location.raw(
+        `UPDATE approval_requests SET record = '${JSON.stringify(request)}', status = 'approved'`,
+      );
+      await rejectsWith(store.get(request.id), "approval_store_corrupt", /columns disagree/);
+    });
+
+    it("migrates once when several stores open a new location at the same time", async () => {
+      const fresh = await backend.fresh();
+      const stores = await Promise.all(Array.from({ length: 4 }, () => open(fresh)));
+      const rows = await fresh.raw("SELECT version, name FROM approval_schema_migrations");
+      expect(rows.map((r) => ({ version: Number(r["version"]), name: r["name"] }))).toEqual([
+        { version: 1, name: "approval_requests" },
+      ]);
+      const [first, , , last] = stores;
+      const request = await first?.create(sampleRequest());
+      expect(request).toBeDefined();
+      expect(await last?.get(sampleRequest().id)).toEqual(request);
+    });
+
+    it("refuses a database whose schema is newer than the code", async () => {
+      await location.raw(
+        `INSERT INTO approval_schema_migrations (version, name, applied_at) VALUES (99, 'future', 'x')`,
+      );
+      await rejectsWith(
+        openApprovalStore(location.config),
+        "approval_store_unavailable",
+        /approval schema version 99, newer than this gateway knows \(1\)/,
+      );
+    });
+  });
+
+  describe("service", () => {
+    let location: Location;
+    let store: ApprovalStore;
+    let clock: { ms: number };
+    let audited: AuditRecordInput[];
+    let auditFails: boolean;
+    let ids: () => string;
+
+    function service(
+      on: ApprovalStore = store,
+      extra: { audit?: (r: AuditRecordInput) => Promise<void>; maxWaitMs?: number } = {},
+    ): ApprovalService {
+      return createApprovalService({
+        store: on,
+        now: () => clock.ms,
+        newId: ids,
+        expirySeconds: 300,
+        escalationSeconds: 120,
+        pollIntervalMs: 20,
+        ...(extra.maxWaitMs === undefined ? {} : { maxWaitMs: extra.maxWaitMs }),
+        audit:
+          extra.audit ??
+          ((record) => {
+            if (auditFails) return Promise.reject(new Error("disk full"));
+            audited.push(record);
+            return Promise.resolve();
+          }),
+      });
+    }
+
+    const actions = () =>
+      audited.map((r) => `${String(r.details?.["action"])}:${String(r.details?.["result"])}`);
+
+    beforeEach(async () => {
+      location = await backend.fresh();
+      store = await open(location);
+      clock = { ms: T0 };
+      audited = [];
+      auditFails = false;
+      ids = deterministicIds();
+    });
+
+    it("records a pending request bound to the exact call", async () => {
+      const approvals = service();
+      const input = requestInput();
+      const request = await approvals.request(input);
+      expect(request).toEqual({
+        id: "00000000-0000-4000-8000-000000000001",
+        status: "pending",
+        tool: "jira_add_comment",
+        arguments: input.arguments,
+        arguments_digest: argumentsDigest(input.arguments),
+        requester: {
+          subject: ENGINEER.subject,
+          email: ENGINEER.email,
+          groups: [...ENGINEER.groups],
+        },
+        agent: "change-reviewer",
+        session_id: "sess-1",
+        workflow: "change-review",
+        policy_revision: "87c76d67ea6c01f0",
+        risk_score: 5,
+        approvers_required: 1,
+        approver_groups: ["grp-ai-change-approvers"],
+        fallback_groups: ["grp-ai-security-oncall"],
+        approvals: [],
+        decision_id: "dec-1",
+        trace_id: "0af7651916cd43dd8448eb211c80319c",
+        created_at: "2026-03-02T10:00:00.000Z",
+        expires_at: "2026-03-02T10:05:00.000Z",
+        version: 1,
+      });
+      expect(await approvals.get(request.id)).toEqual(request);
+      expect(audited).toEqual([
+        {
+          timestamp: "2026-03-02T10:00:00.000Z",
+          event: "approval",
+          decision_id: "dec-1",
+          trace_id: "0af7651916cd43dd8448eb211c80319c",
+          user: { subject: ENGINEER.subject, email: ENGINEER.email },
+          groups: [...ENGINEER.groups],
+          agent: "change-reviewer",
+          workflow: "change-review",
+          session_id: "sess-1",
+          tool: "jira_add_comment",
+          risk_score: 5,
+          policy_revision: "87c76d67ea6c01f0",
+          arguments: input.arguments,
+          approval: { required: true, approvers_required: 1, state: "pending" },
+          details: {
+            approval_id: request.id,
+            action: "request",
+            result: "applied",
+            transition_id: "00000000-0000-4000-8000-000000000002",
+            from_status: null,
+            to_status: "pending",
+            version: 1,
+            actor: ENGINEER.subject,
+            requester: { subject: ENGINEER.subject, email: ENGINEER.email },
+            arguments_digest: argumentsDigest(input.arguments),
+            approvals: [],
+            expires_at: "2026-03-02T10:05:00.000Z",
+            approver_groups: ["grp-ai-change-approvers"],
+            fallback_groups: ["grp-ai-security-oncall"],
+          },
+        },
+      ]);
+    });
+
+    it("approves with one approver when one is required", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput());
+      clock.ms += 30_000;
+      const approved = await approvals.approve(id, ALICE, true);
+      expect(approved.status).toBe("approved");
+      expect(approved.approvals).toEqual([
+        {
+          subject: ALICE.subject,
+          email: ALICE.email,
+          groups: [...ALICE.groups],
+          at: "2026-03-02T10:00:30.000Z",
+        },
+      ]);
+      expect(approved.decided_at).toBe("2026-03-02T10:00:30.000Z");
+      expect(approved.version).toBe(2);
+      expect(await store.get(id)).toEqual(approved);
+      expect(audited[1]).toMatchObject({
+        event: "approval",
+        user: { subject: ALICE.subject },
+        groups: [...ALICE.groups],
+        approval: { required: true, approvers_required: 1, state: "approved" },
+        details: {
+          approval_id: id,
+          action: "approve",
+          result: "applied",
+          from_status: "pending",
+          to_status: "approved",
+          version: 2,
+          actor: ALICE.subject,
+          approvals: [ALICE.subject],
+        },
+      });
+      expect(audited[1]?.arguments).toBeUndefined();
+    });
+
+    it("needs a second, distinct approver at risk 8 to 10", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(
+        requestInput({ risk_score: 9, approvers_required: 2 }),
+      );
+      const first = await approvals.approve(id, ALICE, true);
+      expect(first.status).toBe("pending");
+      expect(first.approvals.map((a) => a.subject)).toEqual([ALICE.subject]);
+      await rejectsWith(
+        approvals.approve(id, ALICE, true),
+        "approver_already_approved",
+        `${ALICE.subject} already approved request ${id}; another approver must`,
+      );
+      // The same person under another subject (same e-mail) is not a second approver either.
+      await rejectsWith(
+        approvals.approve(
+          id,
+          { subject: "u-alice-2", email: "ALICE@zyxbank.example", groups: ALICE.groups },
+          true,
+        ),
+        "approver_already_approved",
+      );
+      const second = await approvals.approve(id, BOB, true);
+      expect(second.status).toBe("approved");
+      expect(second.approvals.map((a) => a.subject)).toEqual([ALICE.subject, BOB.subject]);
+      expect(second.version).toBe(3);
+      expect(actions()).toEqual([
+        "request:applied",
+        "approve:applied",
+        "approve:refused",
+        "approve:refused",
+        "approve:applied",
+      ]);
+    });
+
+    it("ends the request on any eligible approver's denial", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(
+        requestInput({ risk_score: 9, approvers_required: 2 }),
+      );
+      await approvals.approve(id, ALICE, true);
+      clock.ms += 10_000;
+      const denied = await approvals.deny(id, BOB, "no rollback plan in the ticket");
+      expect(denied.status).toBe("denied");
+      expect(denied.denial).toEqual({
+        subject: BOB.subject,
+        reason: "no rollback plan in the ticket",
+        at: "2026-03-02T10:00:10.000Z",
+      });
+      expect(denied.decided_at).toBe("2026-03-02T10:00:10.000Z");
+      await rejectsWith(
+        approvals.approve(id, BOB, true),
+        "approval_not_open",
+        `approval request ${id} is denied, no longer open to approvers`,
+      );
+      await rejectsWith(
+        approvals.claimForExecution(id, denied.arguments_digest),
+        "approval_not_approved",
+        `approval request ${id} is denied, not approved`,
+      );
+      expect(audited[2]?.details).toMatchObject({
+        action: "deny",
+        reason: "no rollback plan in the ticket",
+      });
+    });
+
+    it("refuses a denial from outside the groups, from the requester, or without a reason", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput());
+      await rejectsWith(approvals.deny(id, INTERN, "no"), "approver_not_eligible");
+      await rejectsWith(approvals.deny(id, ENGINEER, "changed my mind"), "approver_is_requester");
+      await rejectsWith(approvals.deny(id, BOB, "  "), "approval_invalid", /reason/);
+      expect((await store.get(id))?.status).toBe("pending");
+    });
+
+    it("escalates once to the fallback group, then expires", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput());
+      clock.ms = T0 + 299_999;
+      expect(await approvals.sweep()).toEqual({ escalated: [], expired: [] });
+
+      clock.ms = T0 + 300_000;
+      expect(await approvals.sweep()).toEqual({ escalated: [id], expired: [] });
+      const escalated = await store.get(id);
+      expect(escalated).toMatchObject({
+        status: "escalated",
+        escalated_at: "2026-03-02T10:05:00.000Z",
+        expires_at: "2026-03-02T10:07:00.000Z",
+        version: 2,
+      });
+      // Once: a second sweep at the same time changes nothing.
+      expect(await approvals.sweep()).toEqual({ escalated: [], expired: [] });
+
+      clock.ms = T0 + 420_000;
+      expect(await approvals.sweep()).toEqual({ escalated: [], expired: [id] });
+      const expired = await store.get(id);
+      expect(expired).toMatchObject({
+        status: "expired",
+        decided_at: "2026-03-02T10:07:00.000Z",
+        version: 3,
+      });
+      await rejectsWith(approvals.approve(id, ONCALL, true), "approval_not_open", /is expired/);
+      expect(actions()).toEqual([
+        "request:applied",
+        "escalate:applied",
+        "expire:applied",
+        "approve:refused",
+      ]);
+      expect(audited[1]).not.toHaveProperty("user");
+      expect(audited[1]).toMatchObject({
+        details: {
+          action: "escalate",
+          actor: "system",
+          fallback_groups: ["grp-ai-security-oncall"],
+        },
+      });
+    });
+
+    it("sweeps with the time it is given", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput());
+      expect(await approvals.sweep(T0 + 300_000)).toEqual({ escalated: [id], expired: [] });
+      expect((await store.get(id))?.expires_at).toBe("2026-03-02T10:07:00.000Z");
+    });
+
+    it("expires at once, without escalating, when there is no fallback group", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput({ fallback_groups: [] }));
+      expect(await approvals.sweep(T0 + 300_000)).toEqual({ escalated: [], expired: [id] });
+    });
+
+    it("lets a fallback approver approve once escalated, and not before", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput());
+      await rejectsWith(
+        approvals.approve(id, ONCALL, true),
+        "approver_not_eligible",
+        `${ONCALL.subject} is in none of the approver groups (grp-ai-change-approvers)`,
+      );
+      clock.ms = T0 + 300_000;
+      await approvals.sweep();
+      clock.ms += 1_000;
+      const approved = await approvals.approve(id, ONCALL, true);
+      expect(approved).toMatchObject({
+        status: "approved",
+        approvals: [{ subject: ONCALL.subject, at: "2026-03-02T10:05:01.000Z" }],
+      });
+    });
+
+    it("applies a due escalation before an approval, without waiting for the sweep", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput());
+      clock.ms = T0 + 300_000;
+      const approved = await approvals.approve(id, ONCALL, true);
+      expect(approved.status).toBe("approved");
+      expect(approved.escalated_at).toBe("2026-03-02T10:05:00.000Z");
+      expect(actions()).toEqual(["request:applied", "escalate:applied", "approve:applied"]);
+      // And a due expiry before an approval: refused as the sweep would have left it.
+      const other = await approvals.request(requestInput());
+      clock.ms += 300_000;
+      expect(await approvals.sweep()).toEqual({ escalated: [other.id], expired: [] });
+      clock.ms += 120_000;
+      await rejectsWith(approvals.approve(other.id, ALICE, true), "approval_not_open", /expired/);
+      expect(actions().slice(-2)).toEqual(["expire:applied", "approve:refused"]);
+    });
+
+    it("refuses self-approval, even under another subject with the same e-mail", async () => {
+      const approvals = service();
+      const requester = { ...ENGINEER, groups: [...ENGINEER.groups, "grp-ai-change-approvers"] };
+      const { id } = await approvals.request(requestInput({ requester }));
+      await rejectsWith(
+        approvals.approve(id, requester, true),
+        "approver_is_requester",
+        "the requester cannot approve or deny their own call",
+      );
+      await rejectsWith(
+        approvals.approve(
+          id,
+          {
+            subject: "u-engineer-alt",
+            email: "Engineer@ZYXBank.example",
+            groups: ["grp-ai-change-approvers"],
+          },
+          true,
+        ),
+        "approver_is_requester",
+      );
+      expect((await store.get(id))?.approvals).toEqual([]);
+    });
+
+    it("refuses an approver outside the approver groups, and audits the refusal", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput());
+      await rejectsWith(
+        approvals.approve(id, INTERN, true),
+        "approver_not_eligible",
+        `${INTERN.subject} is in none of the approver groups (grp-ai-change-approvers)`,
+      );
+      expect(await store.get(id)).toMatchObject({ status: "pending", version: 1, approvals: [] });
+      expect(audited[1]).toMatchObject({
+        event: "approval",
+        user: { subject: INTERN.subject },
+        approval: { state: "pending" },
+        outcome: { status: "refused", code: "approver_not_eligible" },
+        details: { approval_id: id, action: "approve", result: "refused", actor: INTERN.subject },
+      });
+    });
+
+    it("refuses an approver on a non-compliant device", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput());
+      await rejectsWith(
+        approvals.approve(id, ALICE, false),
+        "approver_device_not_compliant",
+        `${ALICE.subject} is not on a compliant device`,
+      );
+      expect((await store.get(id))?.status).toBe("pending");
+    });
+
+    it("refuses an unknown request", async () => {
+      const approvals = service();
+      const unknown = "00000000-0000-4000-8000-0000000000aa";
+      await rejectsWith(
+        approvals.approve(unknown, ALICE, true),
+        "approval_not_found",
+        `no approval request ${unknown}`,
+      );
+      await rejectsWith(approvals.claimForExecution(unknown, "a".repeat(64)), "approval_not_found");
+      await rejectsWith(approvals.waitFor(unknown, 10), "approval_not_found");
+      expect(audited[0]).toMatchObject({
+        event: "approval",
+        user: { subject: ALICE.subject },
+        outcome: { status: "refused", code: "approval_not_found" },
+        details: { approval_id: unknown, action: "approve" },
+      });
+    });
+
+    it("executes an approval once: a second claim is refused", async () => {
+      const approvals = service();
+      const input = requestInput();
+      const { id } = await approvals.request(input);
+      await approvals.approve(id, ALICE, true);
+      const digest = argumentsDigest(input.arguments);
+      const claimed = await approvals.claimForExecution(id, digest);
+      expect(claimed.status).toBe("executing");
+      await rejectsWith(
+        approvals.claimForExecution(id, digest),
+        "approval_already_executed",
+        `approval request ${id} was already claimed for execution (executing)`,
+      );
+      clock.ms += 2_000;
+      const executed = await approvals.markExecuted(id, {
+        decision_id: "dec-2",
+        http_status: 200,
+        detail: "comment added",
+      });
+      expect(executed).toMatchObject({
+        status: "executed",
+        executed_at: "2026-03-02T10:00:02.000Z",
+        result: {
+          status: "executed",
+          decision_id: "dec-2",
+          http_status: 200,
+          detail: "comment added",
+        },
+      });
+      await rejectsWith(
+        approvals.claimForExecution(id, digest),
+        "approval_already_executed",
+        /\(executed\)/,
+      );
+      await rejectsWith(
+        approvals.markExecuted(id, {}),
+        "approval_not_executing",
+        `approval request ${id} is executed, not executing`,
+      );
+      expect(actions()).toEqual([
+        "request:applied",
+        "approve:applied",
+        "claim:applied",
+        "claim:refused",
+        "mark_executed:applied",
+        "claim:refused",
+        "mark_executed:refused",
+      ]);
+    });
+
+    it("records a failed execution, and refuses to claim it again", async () => {
+      const approvals = service();
+      const input = requestInput();
+      const { id } = await approvals.request(input);
+      await approvals.approve(id, ALICE, true);
+      await approvals.claimForExecution(id, argumentsDigest(input.arguments));
+      const failed = await approvals.markFailed(id, { code: "policy_denied", http_status: 403 });
+      expect(failed).toMatchObject({
+        status: "failed",
+        result: { status: "failed", code: "policy_denied", http_status: 403 },
+      });
+      await rejectsWith(
+        approvals.claimForExecution(id, argumentsDigest(input.arguments)),
+        "approval_already_executed",
+      );
+    });
+
+    it("refuses to execute other arguments than the approved ones", async () => {
+      const approvals = service();
+      const input = requestInput();
+      const { id } = await approvals.request(input);
+      await approvals.approve(id, ALICE, true);
+      const changed = { ...input.arguments, body: "LGTM, also open port 22 to 0.0.0.0/0" };
+      await rejectsWith(
+        approvals.claimForExecution(id, argumentsDigest(changed)),
+        "approval_arguments_mismatch",
+        `the arguments differ from the ones approved in request ${id}`,
+      );
+      expect((await store.get(id))?.status).toBe("approved");
+      // The same arguments in another key order are the same call.
+      const reordered = Object.fromEntries(Object.entries(input.arguments).reverse());
+      expect((await approvals.claimForExecution(id, argumentsDigest(reordered))).status).toBe(
+        "executing",
+      );
+    });
+
+    it("refuses to claim a request that is not approved yet", async () => {
+      const approvals = service();
+      const input = requestInput();
+      const { id } = await approvals.request(input);
+      await rejectsWith(
+        approvals.claimForExecution(id, argumentsDigest(input.arguments)),
+        "approval_not_approved",
+        `approval request ${id} is pending, not approved`,
+      );
+    });
+
+    it("changes nothing when the audit record cannot be written", async () => {
+      const approvals = service();
+      const input = requestInput();
+      const { id } = await approvals.request(input);
+      auditFails = true;
+      await rejectsWith(
+        approvals.approve(id, ALICE, true),
+        "audit_unavailable",
+        "the approval audit record could not be written, nothing changed: disk full",
+      );
+      await rejectsWith(approvals.deny(id, ALICE, "no"), "audit_unavailable");
+      await rejectsWith(approvals.sweep(T0 + 300_000), "audit_unavailable");
+      expect(await store.get(id)).toMatchObject({ status: "pending", version: 1, approvals: [] });
+      // Nor is a request stored that the log does not show.
+      await rejectsWith(approvals.request(requestInput()), "audit_unavailable");
+      expect(await store.listDue(T0 + 10_000_000)).toHaveLength(1);
+
+      auditFails = false;
+      await approvals.approve(id, ALICE, true);
+      auditFails = true;
+      await rejectsWith(
+        approvals.claimForExecution(id, argumentsDigest(input.arguments)),
+        "audit_unavailable",
+      );
+      expect((await store.get(id))?.status).toBe("approved");
+    });
+
+    it("lets only one of two approvers racing in two processes complete a one-approver request", async () => {
+      // Two services over two connections: no shared in-process queue, only the store's CAS.
+      // The audit callback holds both approvals until both have read the same version.
+      const latch = barrier(2);
+      const audit = async (record: AuditRecordInput) => {
+        if (record.details?.["action"] === "approve" && record.details["result"] === "applied") {
+          await latch();
+        }
+        audited.push(record);
+      };
+      const one = service(store, { audit });
+      const two = service(await open(location), { audit });
+      const { id } = await one.request(requestInput());
+      const results = await Promise.allSettled([
+        one.approve(id, ALICE, true),
+        two.approve(id, BOB, true),
+      ]);
+      const fulfilled = results.filter((r) => r.status === "fulfilled");
+      const rejected = results.filter((r) => r.status === "rejected");
+      expect(fulfilled).toHaveLength(1);
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]?.reason).toBeInstanceOf(ApprovalError);
+      expect((rejected[0]?.reason as ApprovalError).code).toBe("approval_not_open");
+      const stored = await store.get(id);
+      expect(stored?.status).toBe("approved");
+      expect(stored?.approvals).toHaveLength(1);
+      expect(stored?.version).toBe(2);
+      // The loser's audited transition is followed by an "aborted" record with its transition id.
+      const aborted = audited.filter((r) => r.details?.["result"] === "aborted");
+      expect(aborted).toHaveLength(1);
+      expect(aborted[0]?.outcome).toEqual({ status: "aborted", code: "approval_conflict" });
+      const loser = aborted[0]?.details?.["transition_id"];
+      expect(
+        audited
+          .filter((r) => r.details?.["transition_id"] === loser)
+          .map((r) => r.details?.["result"]),
+      ).toEqual(["applied", "aborted"]);
+    });
+
+    it("records both of two distinct approvers racing on a two-approver request", async () => {
+      const latch = barrier(2);
+      const audit = async (record: AuditRecordInput) => {
+        if (record.details?.["action"] === "approve" && record.details["result"] === "applied") {
+          await latch();
+        }
+        audited.push(record);
+      };
+      const one = service(store, { audit });
+      const two = service(await open(location), { audit });
+      const { id } = await one.request(requestInput({ risk_score: 8, approvers_required: 2 }));
+      const [a, b] = await Promise.all([one.approve(id, ALICE, true), two.approve(id, BOB, true)]);
+      const final = [a, b].find((r) => r.status === "approved");
+      expect(final?.approvals.map((x) => x.subject).sort()).toEqual([ALICE.subject, BOB.subject]);
+      expect(await store.get(id)).toEqual(final);
+    });
+
+    it("refuses the same approver racing twice on a two-approver request", async () => {
+      const one = service(store);
+      const two = service(await open(location));
+      const { id } = await one.request(requestInput({ risk_score: 10, approvers_required: 2 }));
+      const results = await Promise.allSettled([
+        one.approve(id, ALICE, true),
+        two.approve(id, ALICE, true),
+      ]);
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      const refused = results.find((r) => r.status === "rejected");
+      expect((refused?.reason as ApprovalError).code).toBe("approver_already_approved");
+      expect(await store.get(id)).toMatchObject({
+        status: "pending",
+        approvals: [{ subject: ALICE.subject }],
+      });
+    });
+
+    it("lets exactly one of several executors claim an approved request", async () => {
+      const input = requestInput();
+      const one = service(store);
+      const two = service(await open(location));
+      const { id } = await one.request(input);
+      await one.approve(id, ALICE, true);
+      const digest = argumentsDigest(input.arguments);
+      const results = await Promise.allSettled([
+        one.claimForExecution(id, digest),
+        two.claimForExecution(id, digest),
+        one.claimForExecution(id, digest),
+        two.claimForExecution(id, digest),
+      ]);
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      for (const result of results.filter((r) => r.status === "rejected")) {
+        expect((result.reason as ApprovalError).code).toBe("approval_already_executed");
+      }
+    });
+
+    it("survives closing the store and opening it again", async () => {
+      const before = service(store);
+      const { id } = await before.request(requestInput({ risk_score: 9, approvers_required: 2 }));
+      await before.approve(id, ALICE, true);
+      await store.close();
+
+      const reopened = await open(location);
+      const after = service(reopened);
+      expect(await after.get(id)).toMatchObject({
+        status: "pending",
+        approvals: [{ subject: ALICE.subject }],
+      });
+      expect((await after.approve(id, BOB, true)).status).toBe("approved");
+    });
+
+    it("survives the process that wrote it: a request made in a child process", async () => {
+      const child = spawn(process.execPath, [join(import.meta.dirname, "child-writer.ts")], {
+        env: { ...process.env, APPROVAL_STORE: JSON.stringify(location.config) },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((done) => child.once("exit", done));
+      expect(code, output).toBe(0);
+      const { id } = JSON.parse(output) as { id: string };
+      const approvals = service(store);
+      expect(await approvals.get(id)).toMatchObject({
+        status: "pending",
+        approvals: [{ subject: ALICE.subject }],
+        approvers_required: 2,
+        version: 2,
+      });
+      expect((await approvals.approve(id, BOB, true)).status).toBe("approved");
+    });
+
+    it("wakes a waiter when the request is decided in the same process", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput());
+      const started = Date.now();
+      const waiting = approvals.waitFor(id, 10_000);
+      await approvals.approve(id, ALICE, true);
+      const result = await waiting;
+      expect(result.status).toBe("approved");
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+
+    it("wakes a waiter when another process decides the request (polling the store)", async () => {
+      const waiter = service(store);
+      const other = service(await open(location));
+      const { id } = await waiter.request(requestInput());
+      const waiting = waiter.waitFor(id, 10_000);
+      await other.deny(id, BOB, "not today");
+      const result = await waiting;
+      expect(result.status).toBe("denied");
+    });
+
+    it("answers at once for a decided request, and with the open state after the timeout", async () => {
+      const approvals = service(store, { maxWaitMs: 50 });
+      const { id } = await approvals.request(requestInput());
+      const started = Date.now();
+      // Asked for 10 s, bounded by maxWaitMs.
+      const pending = await approvals.waitFor(id, 10_000);
+      expect(pending.status).toBe("pending");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await approvals.deny(id, ALICE, "no");
+      expect((await approvals.waitFor(id, 10_000)).status).toBe("denied");
+      await rejectsWith(approvals.waitFor(id, -1), "approval_invalid", /timeoutMs/);
+    });
+
+    it("releases waiters on close", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput());
+      const waiting = approvals.waitFor(id, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const started = Date.now();
+      approvals.close();
+      expect((await waiting).status).toBe("pending");
+      expect(Date.now() - started).toBeLessThan(1_000);
+    });
+  });
+});
+
+/** A promise that resolves for everyone once `count` callers are waiting on it. */
+function barrier(count: number): () => Promise<void> {
+  let waiting = 0;
+  const { promise, resolve } = Promise.withResolvers<undefined>();
+  return () => {
+    waiting++;
+    if (waiting >= count) resolve(undefined);
+    return promise;
+  };
+}
