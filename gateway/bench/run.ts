@@ -5,8 +5,8 @@
 // the gateway deciding through `opa run --server` over HTTP (the sidecar pattern).
 // For each: calls/s at saturation, and latency p50/p99 at a fixed 2,000 calls/s with what it
 // adds over calling the worker directly; for a new token pair on every call and a repeated one.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -91,6 +91,26 @@ function us(value: number): string {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "zyx-bench-"));
   const stateDir = join(dir, "state");
+  // The policy with its call limits raised out of the way: the limiter still runs on every call
+  // (every control on), but the load measures the controls' cost, not their refusals.
+  const bundleDir = join(dir, "policy");
+  cpSync(join(ROOT, "rego"), join(dir, "rego"), { recursive: true });
+  const configPath = join(dir, "rego/zyx/config/data.json");
+  const config = JSON.parse(readFileSync(configPath, "utf8")) as {
+    limits: Record<string, unknown>;
+  };
+  const perTool = config.limits["per_tool"] as Record<string, number>;
+  for (const tool of Object.keys(perTool)) perTool[tool] = 100_000;
+  Object.assign(config.limits, {
+    per_agent: 100_000,
+    per_user: 100_000,
+    suspend_agent_after_denials: 100_000,
+  });
+  writeFileSync(configPath, JSON.stringify(config));
+  execFileSync(join(ROOT, "scripts/bundle-policy.sh"), [join(dir, "rego"), bundleDir], {
+    env: { ...process.env, PATH: `${join(ROOT, ".tools/bin")}:${process.env["PATH"] ?? ""}` },
+    stdio: "ignore",
+  });
   const keys = (await ensureDevKeys(stateDir)).signers;
 
   const worker = start(process.execPath, [join(ROOT, "gateway/bench/stub-worker.ts")], {});
@@ -110,7 +130,7 @@ async function main(): Promise<void> {
       `127.0.0.1:${opaPort}`,
       "--log-level",
       "error",
-      join(ROOT, "policy-bundle/bundle-rego.tar.gz"),
+      join(bundleDir, "bundle-rego.tar.gz"),
     ],
     {},
   );
@@ -122,7 +142,7 @@ async function main(): Promise<void> {
       ZYX_STATE_DIR: stateDir,
       GATEWAY_PORT: String(port),
       WORKER_URL: workerUrl,
-      POLICY_BUNDLE: join(ROOT, "policy-bundle/bundle.tar.gz"),
+      POLICY_BUNDLE: join(bundleDir, "bundle.tar.gz"),
       AUDIT_LOG: join(dir, `audit-${name}.jsonl`),
       ...env,
     });
@@ -132,6 +152,8 @@ async function main(): Promise<void> {
   const gatewayUrl = await gateway("wasm", {});
   const noCacheUrl = await gateway("nocache", { IDP_TOKEN_CACHE_MAX: "0" });
   const sidecarUrl = await gateway("sidecar", { POLICY_OPA_URL: `http://127.0.0.1:${opaPort}/` });
+  // Diagnostic only (never a deployment): what the fdatasync of the audit costs.
+  const noFsyncUrl = await gateway("nofsync", { AUDIT_FSYNC: "false" });
 
   console.log(`bench: minting ${TOKENS} access and posture token pairs…`);
   const idp = await readPrivateJwk(keys.idp.privateJwk);
@@ -171,7 +193,7 @@ async function main(): Promise<void> {
   const tool = (base: string, path = "/v1/tools/jira_read"): URL => new URL(path, base);
 
   // Every set-up must answer 200 before it is measured: a benchmark of refusals measures nothing.
-  for (const base of [bareUrl, gatewayUrl, noCacheUrl, sidecarUrl]) {
+  for (const base of [bareUrl, gatewayUrl, noCacheUrl, sidecarUrl, noFsyncUrl]) {
     const response = await fetch(tool(base), {
       method: "POST",
       headers: { "content-type": "application/json", ...headersFor("repeated")(0) },
@@ -202,6 +224,7 @@ async function main(): Promise<void> {
     ["gateway, every control on", gatewayUrl],
     ["gateway, token cache off", noCacheUrl],
     ["gateway via OPA sidecar", sidecarUrl],
+    ["diagnostic: gateway, audit without fdatasync", noFsyncUrl],
   ] as const) {
     for (const mode of ["new", "repeated"] as const) {
       rows.push({
