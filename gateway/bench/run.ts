@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   Object.assign(config.limits, {
     per_agent: 100_000,
     per_user: 100_000,
-    suspend_agent_after_denials: 100_000,
+    suspend_agent_after_denials: 10_000,
   });
   writeFileSync(configPath, JSON.stringify(config));
   execFileSync(join(ROOT, "scripts/bundle-policy.sh"), [join(dir, "rego"), bundleDir], {

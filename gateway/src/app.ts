@@ -18,6 +18,9 @@ import { openApiDocument } from "./openapi.ts";
 import type { Decision, DecisionInput } from "./policy/decision.ts";
 import type { PolicyEngine } from "./policy/engine.ts";
 import type { Context } from "hono";
+import { approvalCall, createApprovalRoutes, view } from "./approvals/routes.ts";
+import type { ApprovalRequest } from "./approvals/request.ts";
+import type { ApprovalService } from "./approvals/service.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import type { KillSwitch } from "./killswitch/service.ts";
 import type { DenialMonitor } from "./limits/denial-monitor.ts";
@@ -42,6 +45,10 @@ export interface GatewayPorts {
   denials: DenialMonitor;
   /** Mounted under /v1/admin for the security-admin group. */
   killSwitch: KillSwitch;
+  /** Human approval of calls the policy will not allow alone. */
+  approvals: ApprovalService;
+  /** The approvers' Slack channel (policy data approvals.notify_channel). */
+  approvalsChannel?: string;
 }
 
 export interface GatewayOptions {
@@ -55,6 +62,8 @@ export interface GatewayOptions {
 const RequestBody = z.strictObject({
   arguments: z.record(z.string(), z.unknown()),
   session_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "1 to 128 of A-Z a-z 0-9 . _ : -"),
+  /** Executes a call that humans approved: the same tool and exactly the same arguments. */
+  approval_id: z.uuid().optional(),
   context: z
     .strictObject({
       decision_trace: z.string().max(8_192).optional(),
@@ -82,6 +91,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     "limiter",
     "denials",
     "killSwitch",
+    "approvals",
   ] as const) {
     if (typeof ports[port] !== "object") throw new TypeError(`ports.${port} is required`);
   }
@@ -140,6 +150,46 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     return principal;
   };
   app.route("/v1/admin", createKillSwitchRoutes({ killSwitch: ports.killSwitch, authenticate }));
+  app.route(
+    "/v1",
+    createApprovalRoutes({
+      approvals: ports.approvals,
+      authenticate: async (c) => {
+        const principal = await ports.accessTokens.verify(
+          bearerToken(c.req.header("authorization")),
+        );
+        const posture = await ports.posture.verify(
+          c.req.header("x-device-posture"),
+          principal.subject,
+        );
+        return { principal, posture };
+      },
+    }),
+  );
+
+  /** Tells the approvers, through the worker's Slack connector. Best effort, logged. */
+  const notifyApprovers = (request: ApprovalRequest, traceparent: string): void => {
+    const channel = ports.approvalsChannel;
+    if (channel === undefined) return;
+    const text =
+      `Approval needed: ${request.agent} for ${request.requester.email ?? request.requester.subject} ` +
+      `asks to run ${request.tool} (risk ${request.risk_score}, ${request.approvers_required} approver(s) ` +
+      `from ${request.approver_groups.join(", ")}). Review: /v1/approvals/${request.id}`;
+    const args = { channel, text };
+    ports.worker
+      .execute({
+        tool: "slack_post_message",
+        arguments: args,
+        argumentsDigest: argumentsDigest(args),
+        decisionId: request.id,
+        traceparent,
+        user: "system:approvals",
+        agent: "zyx-agent-gateway",
+      })
+      .catch((error: unknown) => {
+        console.error("gateway: approval notification failed", error);
+      });
+  };
 
   app.post(
     "/v1/tools/:tool",
@@ -258,6 +308,44 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
       const nowMs = now();
       const sessionId = body.data.session_id;
       const workflow = agents()?.[principal.agent]?.workflow ?? "unassigned";
+      // A call that humans approved: the request must be this caller's, for this tool, with
+      // exactly these arguments; its approvers go to the policy, which decides again now.
+      const digest = argumentsDigest(args);
+      let approved: ApprovalRequest | undefined;
+      if (body.data.approval_id !== undefined) {
+        approved = await approvalCall(ports.approvals.get(body.data.approval_id));
+        if (approved === undefined) {
+          throw new GatewayError("approval_not_found", "no such approval request");
+        }
+        if (
+          approved.requester.subject !== principal.subject ||
+          approved.agent !== principal.agent
+        ) {
+          throw new GatewayError(
+            "approval_not_yours",
+            "the approval was requested by someone else",
+          );
+        }
+        if (approved.tool !== tool || approved.arguments_digest !== digest) {
+          throw new GatewayError(
+            "approval_arguments_mismatch",
+            "the approval is for another tool or other arguments",
+          );
+        }
+        if (
+          approved.status === "executing" ||
+          approved.status === "executed" ||
+          approved.status === "failed"
+        ) {
+          throw new GatewayError("approval_already_executed", "the approved call already ran");
+        }
+        if (approved.status !== "approved") {
+          throw new GatewayError(
+            "approval_not_approved",
+            `the approval request is ${approved.status}`,
+          );
+        }
+      }
       const input: DecisionInput = {
         principal: {
           sub: principal.subject,
@@ -274,6 +362,13 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
           session_tainted: ports.sessions.isTainted(sessionId),
           recent_denials: ports.sessions.recentDenials(principal.agent, nowMs),
         },
+        ...(approved === undefined
+          ? {}
+          : {
+              approval: {
+                approvers: approved.approvals.map((a) => ({ sub: a.subject, groups: a.groups })),
+              },
+            }),
       };
       const outcome = await ports.policy.evaluate(input);
 
@@ -365,9 +460,51 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
               console.error("gateway: denial monitor failed", error);
             });
         }
-        const code = decision.reasons.every((r) => r.code === "approval_required")
-          ? "approval_required"
-          : "policy_denied";
+        const onlyApproval = decision.reasons.every((r) => r.code === "approval_required");
+        if (onlyApproval && approved === undefined && decision.approval.approvers_required > 0) {
+          // Nothing runs: the call waits for humans, bound to these exact arguments.
+          await append(decided);
+          const request = await approvalCall(
+            ports.approvals.request({
+              tool,
+              arguments: args,
+              requester: {
+                subject: principal.subject,
+                ...(principal.email === undefined ? {} : { email: principal.email }),
+                groups: principal.groups,
+              },
+              agent: principal.agent,
+              session_id: sessionId,
+              workflow,
+              policy_revision: decision.policy_revision,
+              risk_score: decision.risk.score,
+              approvers_required: decision.approval.approvers_required === 2 ? 2 : 1,
+              approver_groups: decision.approval.approver_groups,
+              fallback_groups: decision.approval.fallback_groups,
+              decision_id: decisionId,
+              trace_id: trace.traceId,
+            }),
+          );
+          await append({
+            ...decided,
+            event: "outcome",
+            outcome: { status: "pending_approval", http_status: 202 },
+            details: { approval_id: request.id },
+          });
+          notifyApprovers(request, traceparentOf(trace));
+          return c.json(
+            {
+              ...ids,
+              ...view(request),
+              reasons: decision.reasons,
+              approval: decision.approval,
+              risk: decision.risk,
+            },
+            202,
+            { location: `/v1/approvals/${request.id}` },
+          );
+        }
+        const code = onlyApproval ? "approval_required" : "policy_denied";
         await Promise.all([
           append(decided),
           append({
@@ -386,18 +523,33 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
         });
       }
       await append(decided);
+      if (approved !== undefined) {
+        // Exactly once: a second claim (a replay) is refused before anything runs.
+        await approvalCall(ports.approvals.claimForExecution(approved.id, digest));
+      }
+      const settle = (outcomeOf: { code?: string; http_status: number }, failed: boolean): void => {
+        if (approved === undefined) return;
+        const outcome = { decision_id: decisionId, ...outcomeOf };
+        (failed
+          ? ports.approvals.markFailed(approved.id, outcome)
+          : ports.approvals.markExecuted(approved.id, outcome)
+        ).catch((error: unknown) => {
+          console.error("gateway: approval outcome not recorded", error);
+        });
+      };
 
       // 7. Hand-off to the worker with a gateway-signed call token.
       try {
         const { result, evidence, compensation } = await ports.worker.execute({
           tool: parsed.tool,
           arguments: args,
-          argumentsDigest: argumentsDigest(args),
+          argumentsDigest: digest,
           decisionId,
           traceparent: traceparentOf(trace),
           user: principal.subject,
           agent: principal.agent,
         });
+        settle({ http_status: 200 }, false);
         // The decision record that authorised this call is already durable. The outcome joins the
         // next group commit without holding the response; if it cannot be written, the log fails
         // closed and the next call is refused with audit_unavailable.
@@ -437,6 +589,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
           : new GatewayError("worker_failed", "the tool call failed", { cause: thrown });
         if (error.code === "audit_unavailable")
           throw new GatewayError(error.code, error.message, { extensions: ids });
+        settle({ code: error.code, http_status: error.status }, true);
         await append({
           ...decided,
           event: "outcome",

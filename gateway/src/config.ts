@@ -50,6 +50,10 @@ const Env = z.object({
   GATEWAY_CALL_KEY_FILE: z.string().min(1).optional(),
   /** Where to publish the call-token PUBLIC key set for the worker (a volume only it reads). */
   GATEWAY_CALL_JWKS_PUBLISH: z.string().min(1).optional(),
+  /** Where approval requests live: "sqlite" (embedded default) or "postgres". */
+  APPROVAL_STORE: z.enum(["sqlite", "postgres"]).default("sqlite"),
+  APPROVAL_SQLITE_PATH: z.string().min(1).optional(),
+  APPROVAL_DATABASE_URL: z.string().min(1).optional(),
   DENIAL_WINDOW_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
   /** Generate development keys under the state folder when absent (the embedded default). */
   DEV_KEYS: bool.default(true),
@@ -80,6 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   }
   if (e.IDP_ALGORITHMS.length === 0)
     throw new ConfigError("IDP_ALGORITHMS: at least one algorithm");
+  if (e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL === undefined) {
+    throw new ConfigError("APPROVAL_STORE=postgres needs APPROVAL_DATABASE_URL");
+  }
   const keys = devKeyPaths(e.ZYX_STATE_DIR).signers;
   const source = (urlValue: URL | undefined, file: string | undefined, fallback: string) =>
     urlValue === undefined
@@ -120,5 +127,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       publishJwksTo: e.GATEWAY_CALL_JWKS_PUBLISH,
     },
     denialWindowMs: e.DENIAL_WINDOW_SEC * 1000,
+    approvalStore:
+      e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL !== undefined
+        ? ({ kind: "postgres", connectionString: e.APPROVAL_DATABASE_URL } as const)
+        : ({
+            kind: "sqlite",
+            path: e.APPROVAL_SQLITE_PATH ?? join(e.ZYX_STATE_DIR, "approvals", "approvals.db"),
+          } as const),
   };
 }

@@ -1,24 +1,44 @@
 // The runtime controls around the policy, wired once for the gateway process and its tests:
 // the kill switch (persisted, handed to the policy as data), the call limiter, and the denial
 // monitor that suspends a runaway agent through the kill switch.
+import { z } from "zod";
+import { createApprovalService, type ApprovalService } from "./approvals/service.ts";
+import { openApprovalStore, type ApprovalStoreConfig } from "./approvals/store.ts";
 import type { AuditRecordInput } from "./audit/record.ts";
 import { createKillSwitch, type KillSwitch } from "./killswitch/service.ts";
 import { denialMonitorSettings, parseLimits, readLimits } from "./limits/config.ts";
 import { createDenialMonitor, type DenialMonitor } from "./limits/denial-monitor.ts";
 import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter.ts";
 import type { PolicyEngine } from "./policy/engine.ts";
+import { loadCatalog } from "../../common/catalog.ts";
+
+function readCatalogApprovals(): unknown {
+  return (loadCatalog() as Record<string, unknown>)["approvals"];
+}
 
 export interface Controls {
   killSwitch: KillSwitch;
   limiter: RateLimiter;
   denials: DenialMonitor;
+  approvals: ApprovalService;
+  approvalsChannel: string;
+  /** Closes the approval store (after waking its waiters). */
+  close(): Promise<void>;
 }
+
+const ApprovalSettings = z.looseObject({
+  expiry_seconds: z.number().int().min(1).max(86_400),
+  escalation_seconds: z.number().int().min(1).max(86_400),
+  notify_channel: z.string().min(1),
+});
 
 export interface ControlsOptions {
   policy: PolicyEngine;
   audit: { append(record: AuditRecordInput): Promise<unknown> };
   /** The kill switch's state file. */
   killSwitchPath: string;
+  /** Where approval requests live: SQLite (embedded default) or PostgreSQL. */
+  approvalStore: ApprovalStoreConfig;
   /** The clock, epoch milliseconds. */
   now?: () => number;
 }
@@ -57,5 +77,27 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     alert: (record) => audit.append(record),
   });
   monitor.current = denials;
-  return { killSwitch, limiter: createRateLimiter({ limits, now }), denials };
+
+  const settings = ApprovalSettings.parse(
+    policy.data === undefined ? readCatalogApprovals() : policy.data.zyx.config["approvals"],
+  );
+  const store = await openApprovalStore(options.approvalStore);
+  const approvals = createApprovalService({
+    store,
+    now,
+    expirySeconds: settings.expiry_seconds,
+    escalationSeconds: settings.escalation_seconds,
+    audit: (record) => audit.append(record),
+  });
+  return {
+    killSwitch,
+    limiter: createRateLimiter({ limits, now }),
+    denials,
+    approvals,
+    approvalsChannel: settings.notify_channel,
+    close: async () => {
+      approvals.close();
+      await store.close();
+    },
+  };
 }

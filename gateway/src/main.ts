@@ -79,7 +79,21 @@ async function start(): Promise<void> {
     policy,
     audit,
     killSwitchPath: join(config.stateDir, "kill-switch.json"),
+    approvalStore: config.approvalStore,
   });
+  // Escalates, then expires, approval requests nobody acted on in time.
+  const sweeper = setInterval(() => {
+    controls.approvals
+      .sweep()
+      .then((swept) => {
+        if (swept.escalated.length + swept.expired.length > 0)
+          log("info", "approvals swept", { ...swept });
+      })
+      .catch((error: unknown) => {
+        log("error", "approval sweep failed", { error: String(error) });
+      });
+  }, 5_000);
+  sweeper.unref();
   const app = createGatewayApp(
     {
       policy,
@@ -114,7 +128,8 @@ async function start(): Promise<void> {
     log("info", "draining", { signal });
     // Stop accepting, let calls in flight finish, then flush and close the audit log.
     server.close(() => {
-      Promise.all([audit.close(), worker.close()])
+      clearInterval(sweeper);
+      Promise.all([controls.close().then(() => audit.close()), worker.close()])
         .then(() => {
           log("info", "stopped");
           process.exit(0);

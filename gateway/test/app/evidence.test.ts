@@ -27,9 +27,9 @@ describe("untrusted evidence", () => {
     });
 
     const write = await h.callAs("jira_add_comment", COMMENT, { sessionId: "s-injected" });
-    expect(write.status).toBe(403);
+    expect(write.status).toBe(202);
     expect(await write.json()).toMatchObject({
-      code: "approval_required",
+      status: "pending",
       reasons: [{ code: "approval_required" }],
       approval: { required: true, approvers_required: 1 },
       risk: {

@@ -404,7 +404,7 @@ describe("POST /v1/tools/{tool}", () => {
       ]);
     });
 
-    it("403 approval_required for a security-group change, until approvals exist", async () => {
+    it("202 for a security-group change: it waits for approval, bound to these arguments", async () => {
       const response = await h.callAs(
         "aws_modify_security_group",
         {
@@ -428,7 +428,11 @@ describe("POST /v1/tools/{tool}", () => {
           },
         },
       );
-      const body = await expectRefused(response, 403, "approval_required");
+      expect(response.status).toBe(202);
+      const body = (await response.json()) as Record<string, unknown>;
+      expect(h.workerCalls).toEqual([]);
+      expect(response.headers.get("location")).toBe(`/v1/approvals/${String(body["approval_id"])}`);
+      expect(body).toMatchObject({ status: "pending", reasons: [{ code: "approval_required" }] });
       expect(body["approval"]).toMatchObject({
         required: true,
         approvers_required: 1,

@@ -34,6 +34,7 @@ import { createHttpWorkerClient, type WorkerClient } from "../../src/handoff/wor
 import { createAccessTokenVerifier } from "../../src/identity/access-token.ts";
 import { createPostureVerifier } from "../../src/identity/posture.ts";
 import { loadPolicyEngine, type PolicyEngine } from "../../src/policy/engine.ts";
+import type { ApprovalStoreConfig } from "../../src/approvals/store.ts";
 import { createControls, type Controls } from "../../src/controls.ts";
 import { createSessionSignals } from "../../src/session.ts";
 import { BUNDLE_PATH } from "./paths.ts";
@@ -57,6 +58,8 @@ export interface HarnessOptions {
   /** Replace parts (a failing audit, a failing worker...). */
   ports?: (defaults: GatewayPorts) => Partial<GatewayPorts>;
   workerExecute?: (call: ToolCall) => unknown;
+  /** Default: SQLite in the harness's temp dir. */
+  approvalStore?: ApprovalStoreConfig;
 }
 
 export interface Harness {
@@ -65,6 +68,8 @@ export interface Harness {
   audit: AuditLog;
   policy: PolicyEngine;
   controls: Controls;
+  /** The frozen clock every part reads (epoch ms); tests move it. */
+  clock: { now: number };
   workerCalls: WorkerCallSeen[];
   keys: { idp: JWK; device: JWK; gateway: JWK };
   accessToken(
@@ -115,7 +120,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     device: await generateDevKey(),
     gateway: await generateDevKey("EdDSA"),
   };
-  const nowSec = (): number => NOW_SEC;
+  const clock = { now: NOW_SEC * 1000 };
+  const nowSec = (): number => Math.floor(clock.now / 1000);
   const policy = await loadPolicyEngine({ bundlePath: options.bundlePath ?? BUNDLE_PATH });
   const auditPath = join(dir, "audit.jsonl");
   const audit = await openAuditLog({ path: auditPath });
@@ -131,7 +137,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       audience: CALL_TOKEN_AUDIENCE,
       clockToleranceSec: 2,
       maxReplayEntries: 10_000,
-      now: () => NOW_SEC * 1000,
+      now: () => clock.now,
     }),
     execute: async (call) => {
       workerCalls.push({ call, traceparent: lastTraceparent });
@@ -160,7 +166,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       issuer: CALL_TOKEN_ISSUER,
       audience: CALL_TOKEN_AUDIENCE,
       ttlSec: 30,
-      now: () => NOW_SEC * 1000,
+      now: () => clock.now,
     }),
   });
 
@@ -168,7 +174,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     policy,
     audit,
     killSwitchPath: join(dir, "kill-switch.json"),
-    now: () => NOW_SEC * 1000,
+    approvalStore: options.approvalStore ?? { kind: "sqlite", path: join(dir, "approvals.db") },
+    now: () => clock.now,
   });
   const defaults: GatewayPorts = {
     policy,
@@ -191,7 +198,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   };
   const app = createGatewayApp(
     { ...defaults, ...(options.ports?.(defaults) ?? {}) },
-    { bodyLimitBytes: 65_536, now: () => NOW_SEC * 1000 },
+    { bodyLimitBytes: 65_536, now: () => clock.now },
   );
 
   const harness: Harness = {
@@ -200,6 +207,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     audit,
     policy,
     controls,
+    clock,
     workerCalls,
     keys,
     accessToken: (o = {}) => {
@@ -212,7 +220,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         groups: o.groups ?? ENGINEER.groups,
         ...(agent === undefined ? {} : { agent }),
         ttlSec: o.ttlSec ?? 300,
-        now: o.now ?? NOW_SEC,
+        now: o.now ?? nowSec(),
         ...(o.notBefore === undefined ? {} : { notBefore: o.notBefore }),
       });
     },
@@ -223,9 +231,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         audience: GATEWAY_AUDIENCE,
         user: o.user ?? ENGINEER.user,
         compliant: o.compliant ?? true,
-        checkedAt: o.checkedAt ?? NOW_SEC - 60,
+        checkedAt: o.checkedAt ?? nowSec() - 60,
         ttlSec: 600,
-        now: NOW_SEC,
+        now: nowSec(),
       }),
     call: async (tool, body, headers = {}) =>
       app.request(`/v1/tools/${tool}`, {
