@@ -11,6 +11,49 @@ const problem = {
   content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
 };
 
+const approvalResponse = {
+  description: "The approval request",
+  content: { "application/json": { schema: { $ref: "#/components/schemas/ApprovalRequest" } } },
+};
+
+function killSwitchChange(summary: string): Record<string, unknown> {
+  return {
+    summary: `${summary}: all-writes, connector, user, agent, workflow, read-only (grp-ai-security-admins)`,
+    security: [{ bearer: [], devicePosture: [] }],
+    parameters: [
+      {
+        name: "scope",
+        in: "path",
+        required: true,
+        schema: {
+          type: "string",
+          enum: ["all-writes", "connector", "user", "agent", "workflow", "read-only"],
+        },
+      },
+    ],
+    requestBody: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: {
+            type: "object",
+            required: ["reason"],
+            properties: { value: { type: "string" }, reason: { type: "string", maxLength: 500 } },
+          },
+        },
+      },
+    },
+    responses: {
+      "200": { description: "the new state" },
+      "400": problem,
+      "401": problem,
+      "403": problem,
+      "404": problem,
+      "503": problem,
+    },
+  };
+}
+
 let cached: Record<string, unknown> | undefined;
 
 export function openApiDocument(): Record<string, unknown> {
@@ -49,6 +92,12 @@ function build(): Record<string, unknown> {
                     unrepresentable: "any",
                   }),
                   session_id: { type: "string", pattern: "^[A-Za-z0-9._:-]{1,128}$" },
+                  approval_id: {
+                    type: "string",
+                    format: "uuid",
+                    description:
+                      "Executes an approved call: the same tool and exactly the approved arguments",
+                  },
                   context: {
                     type: "object",
                     additionalProperties: false,
@@ -81,11 +130,20 @@ function build(): Record<string, unknown> {
               },
             },
           },
+          "202": {
+            description:
+              "Nothing ran: the call waits for human approval (Location: its status URL)",
+            content: {
+              "application/json": { schema: { $ref: "#/components/schemas/ApprovalRequest" } },
+            },
+          },
           "400": problem,
           "401": { ...problem, headers: { "WWW-Authenticate": { schema: { type: "string" } } } },
           "403": problem,
           "404": problem,
+          "409": problem,
           "413": problem,
+          "429": { ...problem, headers: { "Retry-After": { schema: { type: "integer" } } } },
           "502": problem,
           "503": problem,
           "504": problem,
@@ -102,6 +160,78 @@ function build(): Record<string, unknown> {
     },
     paths: {
       ...paths,
+      "/v1/approvals/{id}": {
+        get: {
+          summary:
+            "An approval request (requester, its approvers, admins); ?wait=seconds long-polls",
+          security: [{ bearer: [], devicePosture: [] }],
+          parameters: [
+            { name: "id", in: "path", required: true, schema: { type: "string", format: "uuid" } },
+            {
+              name: "wait",
+              in: "query",
+              required: false,
+              schema: { type: "integer", minimum: 0, maximum: 60 },
+            },
+          ],
+          responses: { "200": approvalResponse, "401": problem, "403": problem, "404": problem },
+        },
+      },
+      "/v1/approvals/{id}/approve": {
+        post: {
+          summary: "Approve, as an eligible approver on a compliant device",
+          security: [{ bearer: [], devicePosture: [] }],
+          parameters: [
+            { name: "id", in: "path", required: true, schema: { type: "string", format: "uuid" } },
+          ],
+          responses: {
+            "200": approvalResponse,
+            "401": problem,
+            "403": problem,
+            "404": problem,
+            "409": problem,
+          },
+        },
+      },
+      "/v1/approvals/{id}/deny": {
+        post: {
+          summary: "Deny, with a reason; ends the request",
+          security: [{ bearer: [], devicePosture: [] }],
+          parameters: [
+            { name: "id", in: "path", required: true, schema: { type: "string", format: "uuid" } },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  required: ["reason"],
+                  properties: { reason: { type: "string", maxLength: 2000 } },
+                },
+              },
+            },
+          },
+          responses: {
+            "200": approvalResponse,
+            "401": problem,
+            "403": problem,
+            "404": problem,
+            "409": problem,
+          },
+        },
+      },
+      "/v1/admin/kill-switch": {
+        get: {
+          summary: "The kill switch's state and version (grp-ai-security-admins)",
+          security: [{ bearer: [], devicePosture: [] }],
+          responses: { "200": { description: "state" }, "401": problem, "403": problem },
+        },
+      },
+      "/v1/admin/kill-switch/{scope}": {
+        put: killSwitchChange("Set a scope"),
+        delete: killSwitchChange("Clear a scope"),
+      },
       "/healthz": {
         get: { summary: "The process is up", responses: { "200": { description: "up" } } },
       },
@@ -127,6 +257,41 @@ function build(): Record<string, unknown> {
         },
       },
       schemas: {
+        ApprovalRequest: {
+          type: "object",
+          required: [
+            "approval_id",
+            "status",
+            "status_url",
+            "tool",
+            "arguments_digest",
+            "approvers_required",
+          ],
+          properties: {
+            approval_id: { type: "string", format: "uuid" },
+            status: {
+              type: "string",
+              enum: [
+                "pending",
+                "escalated",
+                "approved",
+                "denied",
+                "expired",
+                "executing",
+                "executed",
+                "failed",
+              ],
+            },
+            status_url: { type: "string" },
+            tool: { type: "string" },
+            arguments: { type: "object" },
+            arguments_digest: { type: "string" },
+            approvers_required: { type: "integer", enum: [1, 2] },
+            approver_groups: { type: "array", items: { type: "string" } },
+            fallback_groups: { type: "array", items: { type: "string" } },
+            expires_at: { type: "string", format: "date-time" },
+          },
+        },
         Problem: {
           type: "object",
           required: ["type", "title", "status", "detail", "code"],

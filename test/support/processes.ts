@@ -61,6 +61,8 @@ export async function waitFor(url: string, started: Started, status = 200): Prom
 export interface Stack {
   stateDir: string;
   gatewayUrl: string;
+  /** The gateway's environment, to start it again on the same state (a restart). */
+  gatewayEnv: Record<string, string>;
   gateway: Started;
   worker: Started;
   token(...args: string[]): string;
@@ -71,12 +73,13 @@ export interface Stack {
 export async function startStack(): Promise<Stack> {
   const stateDir = mkdtempSync(join(tmpdir(), "zyx-stack-"));
   const [gatewayPort, workerPort] = [await freePort(), await freePort()];
-  const gateway = startNode("gateway/src/main.ts", {
+  const gatewayEnv = {
     ZYX_STATE_DIR: stateDir,
     GATEWAY_PORT: String(gatewayPort),
     WORKER_URL: `http://127.0.0.1:${workerPort}/`,
     POLICY_BUNDLE: join(REPO_ROOT, "policy-bundle/bundle.tar.gz"),
-  });
+  };
+  const gateway = startNode("gateway/src/main.ts", gatewayEnv);
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   await waitFor(`${gatewayUrl}/healthz`, gateway);
   const worker = startNode("agent/src/main.ts", {
@@ -89,6 +92,7 @@ export async function startStack(): Promise<Stack> {
   return {
     stateDir,
     gatewayUrl,
+    gatewayEnv,
     gateway,
     worker,
     token: (...args) => {
