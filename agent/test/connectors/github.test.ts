@@ -584,7 +584,7 @@ describe("createGitHubFromEnv", () => {
     );
     await writeFile(join(dir, "empty"), "\n");
     expect(() => createGitHubFromEnv({ GITHUB_TOKEN_FILE: join(dir, "empty") })).toThrow(
-      /GITHUB_TOKEN_FILE names an empty file/,
+      /the file named by GITHUB_TOKEN_FILE is empty/,
     );
     expect(() =>
       createGitHubFromEnv({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: "http://github.example.com" }),

@@ -1,6 +1,5 @@
 // Reading an Atlassian site's configuration from the environment. Construction errors are plain
 // Errors whose message names the variable at fault and never its value.
-import { readFileSync } from "node:fs";
 
 export interface AtlassianSite {
   /** Site root without a trailing slash, such as https://zyx-bank.atlassian.net */
@@ -8,14 +7,11 @@ export interface AtlassianSite {
   email: string;
   apiToken: string;
 }
+import { envValue } from "../env.ts";
+
+export { envValue, readApiToken } from "../env.ts";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-/** A variable's value, or undefined when it is unset or blank. */
-export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === "" ? undefined : value.trim();
-}
 
 /**
  * Checks and normalises a site root URL: https (plain http only for a loopback test server:
@@ -49,40 +45,6 @@ export function normalizeBaseUrl(raw: string, variable: string, dropSuffix?: str
     path = path.slice(0, -dropSuffix.length);
   }
   return `${url.origin}${path}`;
-}
-
-/**
- * The API token from `tokenVariable`, or read from the file named by `fileVariable` (trailing
- * newline dropped). Undefined when neither is set; an error when both are, or the file is
- * unreadable or empty.
- */
-export function readApiToken(
-  env: NodeJS.ProcessEnv,
-  tokenVariable: string,
-  fileVariable: string,
-): string | undefined {
-  const token = envValue(env, tokenVariable);
-  const file = envValue(env, fileVariable);
-  if (token !== undefined && file !== undefined) {
-    throw new Error(`set ${tokenVariable} or ${fileVariable}, not both`);
-  }
-  if (file === undefined) return token;
-  let content: string;
-  try {
-    content = readFileSync(file, "utf8");
-  } catch (error) {
-    const code =
-      error instanceof Error && "code" in error && typeof error.code === "string"
-        ? ` (${error.code})`
-        : "";
-    throw new Error(`cannot read the file named by ${fileVariable}${code}`, { cause: error });
-  }
-  const value = content.trim();
-  if (value === "") throw new Error(`the file named by ${fileVariable} is empty`);
-  if (/\s/.test(value)) {
-    throw new Error(`the file named by ${fileVariable} must hold one token and nothing else`);
-  }
-  return value;
 }
 
 /** A whole number from the environment within [min, max]; `fallback` when unset. */

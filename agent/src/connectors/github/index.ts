@@ -11,8 +11,8 @@
 //
 // No token and no URL: the offline fixtures (agent/fixtures/github). A URL without a token throws
 // here, naming the missing variable: a half-configured connector never falls back to fixtures.
-import { readFileSync } from "node:fs";
 import type { GitHubPort } from "../port.ts";
+import { envValue, readApiToken } from "../env.ts";
 import { createGitHubFixtures, type GitHubFixturesOptions } from "./fixtures.ts";
 import { checkApiUrl, createGitHubRest, type GitHubRestOptions } from "./rest.ts";
 
@@ -25,35 +25,14 @@ export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
 export type GitHubFromEnvOptions = Omit<GitHubRestOptions, "baseUrl" | "token"> &
   Pick<GitHubFixturesOptions, "dir">;
 
-function setting(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === "" ? undefined : value;
-}
-
-function readTokenFile(path: string, variable: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-    throw new Error(`${variable} names a file that cannot be read (${code})`, { cause: error });
-  }
-  const token = text.trim();
-  if (token === "") throw new Error(`${variable} names an empty file`);
-  return token;
-}
-
 export function createGitHubFromEnv(
   env: NodeJS.ProcessEnv,
   options: GitHubFromEnvOptions = {},
 ): GitHubPort {
-  const url = setting(env, "GITHUB_API_URL");
-  const token = setting(env, "GITHUB_TOKEN");
-  const tokenFile = setting(env, "GITHUB_TOKEN_FILE");
+  const url = envValue(env, "GITHUB_API_URL");
+  const token = readApiToken(env, "GITHUB_TOKEN", "GITHUB_TOKEN_FILE");
 
-  if (token !== undefined && tokenFile !== undefined)
-    throw new Error("set GITHUB_TOKEN or GITHUB_TOKEN_FILE, not both");
-  if (token === undefined && tokenFile === undefined) {
+  if (token === undefined) {
     if (url !== undefined)
       throw new Error("GITHUB_API_URL is set but GITHUB_TOKEN (or GITHUB_TOKEN_FILE) is not");
     const { dir, maxFiles, maxPatchBytes } = options;
@@ -68,6 +47,6 @@ export function createGitHubFromEnv(
   return createGitHubRest({
     ...restOptions,
     baseUrl: url ?? DEFAULT_GITHUB_API_URL,
-    token: token?.trim() ?? readTokenFile(tokenFile ?? "", "GITHUB_TOKEN_FILE"),
+    token,
   });
 }

@@ -11,8 +11,8 @@
 //
 // No token and no URL: the offline fixtures (agent/fixtures/slack). A URL without a token throws
 // here, naming the missing variable: a half-configured connector never falls back to fixtures.
-import { readFileSync } from "node:fs";
 import type { SlackPort } from "../port.ts";
+import { envValue, readApiToken } from "../env.ts";
 import { createSlackFixtures, type SlackFixturesOptions } from "./fixtures.ts";
 import { checkSlackApiUrl, createSlackWebApi, type SlackWebApiOptions } from "./web-api.ts";
 
@@ -25,40 +25,19 @@ export const DEFAULT_FIXTURE_WRITES = ".state/fixture-writes.jsonl";
 export type SlackFromEnvOptions = Omit<SlackWebApiOptions, "apiUrl" | "token"> &
   Partial<SlackFixturesOptions>;
 
-function setting(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === "" ? undefined : value;
-}
-
-function readTokenFile(path: string, variable: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-    throw new Error(`${variable} names a file that cannot be read (${code})`, { cause: error });
-  }
-  const token = text.trim();
-  if (token === "") throw new Error(`${variable} names an empty file`);
-  return token;
-}
-
 export function createSlackFromEnv(
   env: NodeJS.ProcessEnv,
   options: SlackFromEnvOptions = {},
 ): SlackPort {
-  const url = setting(env, "SLACK_API_URL");
-  const token = setting(env, "SLACK_BOT_TOKEN");
-  const tokenFile = setting(env, "SLACK_BOT_TOKEN_FILE");
+  const url = envValue(env, "SLACK_API_URL");
+  const token = readApiToken(env, "SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN_FILE");
   const { writesPath, workspacePath, now, ...apiOptions } = options;
 
-  if (token !== undefined && tokenFile !== undefined)
-    throw new Error("set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE, not both");
-  if (token === undefined && tokenFile === undefined) {
+  if (token === undefined) {
     if (url !== undefined)
       throw new Error("SLACK_API_URL is set but SLACK_BOT_TOKEN (or SLACK_BOT_TOKEN_FILE) is not");
     return createSlackFixtures({
-      writesPath: writesPath ?? setting(env, "ZYX_FIXTURE_WRITES") ?? DEFAULT_FIXTURE_WRITES,
+      writesPath: writesPath ?? envValue(env, "ZYX_FIXTURE_WRITES") ?? DEFAULT_FIXTURE_WRITES,
       ...(workspacePath === undefined ? {} : { workspacePath }),
       ...(now === undefined ? {} : { now }),
     });
@@ -66,6 +45,6 @@ export function createSlackFromEnv(
   return createSlackWebApi({
     ...apiOptions,
     apiUrl: url === undefined ? DEFAULT_SLACK_API_URL : checkSlackApiUrl(url, "SLACK_API_URL"),
-    token: token?.trim() ?? readTokenFile(tokenFile ?? "", "SLACK_BOT_TOKEN_FILE"),
+    token,
   });
 }
