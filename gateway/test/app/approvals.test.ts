@@ -228,6 +228,9 @@ describe.each(backEnds)("approvals through the gateway on %s", (_name, storeConf
   it("escalates once to the fallback group on timeout, then expires", async () => {
     const escalating = await request();
     const expiring = await request();
+    // Let both notifications reach the worker before the clock jumps past their call tokens.
+    const slack = () => h.workerCalls.filter((c) => c.call.tool === "slack_post_message").length;
+    for (let i = 0; i < 50 && slack() < 2; i++) await new Promise((r) => setTimeout(r, 10));
     h.clock.now += 301_000;
     await h.controls.approvals.sweep();
     const status = await h.app.request(`/v1/approvals/${escalating.approval_id}`, {
