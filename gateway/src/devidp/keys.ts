@@ -18,6 +18,11 @@ export const DEV_ISSUER = "zyx-dev-idp";
 export const DEV_POSTURE_ISSUER = "zyx-dev-device-trust";
 /** The gateway's identifier: the audience of access and posture tokens. */
 export const GATEWAY_AUDIENCE = "zyx-agent-gateway";
+/**
+ * The engineer-facing audience: the change-review agent runtime. An engineer's own token (no
+ * "act") is issued for it; the runtime exchanges it (RFC 8693) for a gateway token naming it.
+ */
+export const CHANGE_REVIEW_AUDIENCE = "zyx-change-review";
 /** Where development keys and state live, relative to the working directory. */
 export const DEFAULT_STATE_DIR = ".state";
 export const DEV_KEY_ALG = "ES256";

@@ -24,6 +24,26 @@ export interface MintAccessTokenOptions {
   notBefore?: number;
 }
 
+export interface MintDelegatedAccessTokenOptions {
+  /** The issuer's private JWK, with "kid" and "alg". */
+  privateJwk: JWK;
+  issuer: string;
+  audience: string;
+  /** The user ("sub"), copied from the subject token. */
+  subject: string;
+  /** The "email" claim, copied from the subject token when it has one. */
+  email?: string;
+  groups: readonly string[];
+  /** The acting agent: "act.sub" (RFC 8693 section 4.1). */
+  actor: string;
+  /** The OAuth client that obtained the token: "client_id" (RFC 9068 section 2.2). */
+  clientId: string;
+  /** Lifetime in seconds (> 0). */
+  ttlSec: number;
+  /** Issue time, epoch seconds. Default: now. */
+  now?: number;
+}
+
 export interface MintPostureTokenOptions {
   /** The device-trust service's private JWK, with "kid" and "alg". */
   privateJwk: JWK;
@@ -50,6 +70,27 @@ export async function mintAccessToken(options: MintAccessTokenOptions): Promise<
   if (options.agent !== undefined) claims["act"] = { sub: nonEmpty("agent", options.agent) };
   if (options.notBefore !== undefined) claims.nbf = epochSeconds("notBefore", options.notBefore);
   return sign(claims, ACCESS_TOKEN_TYP, options);
+}
+
+/**
+ * An access token issued by a token exchange (RFC 8693): the user's claims as given, the acting
+ * agent in "act" and the client in "client_id". Unlike mintAccessToken, "email" is only what the
+ * caller passes (the subject token's own claim), never derived from the subject.
+ */
+export async function mintDelegatedAccessToken(
+  options: MintDelegatedAccessTokenOptions,
+): Promise<string> {
+  const subject = nonEmpty("subject", options.subject);
+  if (!Array.isArray(options.groups) || !options.groups.every((g) => typeof g === "string")) {
+    throw new TypeError('"groups" must be an array of strings');
+  }
+  const claims: JWTPayload = {
+    groups: [...options.groups],
+    act: { sub: nonEmpty("actor", options.actor) },
+    client_id: nonEmpty("clientId", options.clientId),
+  };
+  if (options.email !== undefined) claims["email"] = nonEmpty("email", options.email);
+  return sign(claims, ACCESS_TOKEN_TYP, { ...options, user: subject });
 }
 
 export async function mintPostureToken(options: MintPostureTokenOptions): Promise<string> {

@@ -1,0 +1,124 @@
+// Starts the local development identity provider (make run): its key set, discovery and the RFC
+// 8693 token exchange (gateway/src/devidp/server.ts). Development only.
+//   IDP_HOST              default 127.0.0.1
+//   IDP_PORT              default 8090 (0: any free port; the log line names it)
+//   ZYX_STATE_DIR         default .state: keys/idp.private.jwk.json, idp-clients.json,
+//                         clients/<agent>.secret (created when absent)
+//   IDP_ISSUER            default zyx-dev-idp
+//   IDP_AUDIENCE          the gateway's audience, the only one that may be requested;
+//                         default zyx-agent-gateway
+//   IDP_SUBJECT_AUDIENCE  the audience of the engineer's own tokens; default zyx-change-review
+//   IDP_TOKEN_TTL_SEC     the longest life of an exchanged token; default 300
+// A bad value stops the process with one JSON error line naming the variable.
+import { serve } from "@hono/node-server";
+import { loadCatalog } from "../../../common/catalog.ts";
+import { ensureDevClients } from "./clients.ts";
+import {
+  CHANGE_REVIEW_AUDIENCE,
+  DEV_ISSUER,
+  GATEWAY_AUDIENCE,
+  ensureDevKeys,
+  readPrivateJwk,
+  resolveStateDir,
+} from "./keys.ts";
+import { createDevIdpApp } from "./server.ts";
+
+export const DEFAULT_IDP_PORT = 8090;
+const DEFAULT_TTL_SEC = 300;
+
+function log(level: "info" | "error", message: string, fields: Record<string, unknown> = {}): void {
+  console.error(
+    JSON.stringify({ time: new Date().toISOString(), service: "idp", level, message, ...fields }),
+  );
+}
+
+class StartError extends Error {}
+
+function text(name: string, fallback: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === "") return fallback;
+  if (value.trim() !== value) throw new StartError(`${name} must not have surrounding spaces`);
+  return value;
+}
+
+function integer(name: string, fallback: number, min: number, max: number): number {
+  const value = process.env[name];
+  if (value === undefined || value === "") return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new StartError(`${name} must be an integer from ${min} to ${max}`);
+  }
+  return Number(value);
+}
+
+async function start(): Promise<void> {
+  const host = text("IDP_HOST", "127.0.0.1");
+  const port = integer("IDP_PORT", DEFAULT_IDP_PORT, 0, 65_535);
+  const issuer = text("IDP_ISSUER", DEV_ISSUER);
+  const gatewayAudience = text("IDP_AUDIENCE", GATEWAY_AUDIENCE);
+  const engineerAudience = text("IDP_SUBJECT_AUDIENCE", CHANGE_REVIEW_AUDIENCE);
+  const maxTtlSec = integer("IDP_TOKEN_TTL_SEC", DEFAULT_TTL_SEC, 1, 86_400);
+  const stateDir = resolveStateDir();
+
+  const agents = Object.keys(loadCatalog().agents);
+  const keys = await ensureDevKeys(stateDir);
+  const { paths, clients, registered } = await ensureDevClients(stateDir, agents);
+  const app = createDevIdpApp({
+    keys: await readPrivateJwk(keys.signers.idp.privateJwk),
+    issuer,
+    clients,
+    agents,
+    engineerAudience,
+    gatewayAudience,
+    maxTtlSec,
+    onEvent: (event) => {
+      log("info", event.event, { ...event });
+    },
+  });
+
+  const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
+    log("info", "listening", {
+      address: info.address,
+      port: info.port,
+      url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}`,
+      issuer,
+      clients: clients.map((client) => client.client_id),
+      registered,
+      secrets: paths.secretsDir,
+    });
+  });
+  server.once("error", (error) => {
+    log("error", "cannot listen", { error: String(error) });
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log("info", "stopping", { signal });
+    server.close(() => {
+      log("info", "stopped");
+      process.exit(0);
+    });
+    if ("closeIdleConnections" in server) server.closeIdleConnections();
+    setTimeout(() => {
+      log("error", "drain timed out");
+      process.exit(1);
+    }, 5_000).unref();
+  };
+  process.on("SIGTERM", () => {
+    shutdown("SIGTERM");
+  });
+  process.on("SIGINT", () => {
+    shutdown("SIGINT");
+  });
+}
+
+start().catch((error: unknown) => {
+  log(
+    "error",
+    error instanceof StartError ? `bad configuration: ${error.message}` : "cannot start",
+    { error: error instanceof Error ? error.message : String(error) },
+  );
+  process.exit(1);
+});
