@@ -65,19 +65,29 @@ export interface Stack {
   gatewayEnv: Record<string, string>;
   gateway: Started;
   worker: Started;
+  /** The development identity provider, when started with `{ idp: true }`. */
+  idp?: Started;
+  idpUrl?: string;
   token(...args: string[]): string;
   stop(): Promise<void>;
 }
 
-/** The gateway and the worker, wired as `make run` wires them. */
-export async function startStack(): Promise<Stack> {
+export interface StackOptions {
+  /** Also start the development identity provider (token exchange) on the same state. */
+  idp?: boolean;
+  /** Another policy bundle than policy-bundle/bundle.tar.gz. */
+  policyBundle?: string;
+}
+
+/** The gateway and the worker (and the identity provider), wired as `make run` wires them. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const stateDir = mkdtempSync(join(tmpdir(), "zyx-stack-"));
   const [gatewayPort, workerPort] = [await freePort(), await freePort()];
   const gatewayEnv = {
     ZYX_STATE_DIR: stateDir,
     GATEWAY_PORT: String(gatewayPort),
     WORKER_URL: `http://127.0.0.1:${workerPort}/`,
-    POLICY_BUNDLE: join(REPO_ROOT, "policy-bundle/bundle.tar.gz"),
+    POLICY_BUNDLE: options.policyBundle ?? join(REPO_ROOT, "policy-bundle/bundle.tar.gz"),
   };
   const gateway = startNode("gateway/src/main.ts", gatewayEnv);
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
@@ -89,12 +99,25 @@ export async function startStack(): Promise<Stack> {
     ZYX_FIXTURE_WRITES: join(stateDir, "fixture-writes.jsonl"),
   });
   await waitFor(`${gatewayUrl}/readyz`, gateway);
+  let idp: Started | undefined;
+  let idpUrl: string | undefined;
+  if (options.idp === true) {
+    const idpPort = await freePort();
+    idp = startNode("gateway/src/devidp/main.ts", {
+      ZYX_STATE_DIR: stateDir,
+      IDP_PORT: String(idpPort),
+    });
+    idpUrl = `http://127.0.0.1:${idpPort}`;
+    await waitFor(`${idpUrl}/.well-known/jwks.json`, idp);
+  }
   return {
     stateDir,
     gatewayUrl,
     gatewayEnv,
     gateway,
     worker,
+    ...(idp === undefined ? {} : { idp }),
+    ...(idpUrl === undefined ? {} : { idpUrl }),
     token: (...args) => {
       const run = spawnSync(
         NODE,
@@ -107,7 +130,7 @@ export async function startStack(): Promise<Stack> {
       return run.stdout.trim();
     },
     stop: async () => {
-      await Promise.all([gateway.stop(), worker.stop()]);
+      await Promise.all([gateway.stop(), worker.stop(), idp?.stop()]);
     },
   };
 }

@@ -1,0 +1,406 @@
+// Which rules of the rule table apply to a change: decided from the pull request's Terraform
+// (what its diffs add) and the Jira ticket, nothing else. Nothing here knows a pull request
+// number, a file name or a resource name: two pull requests with the same Terraform get the
+// same findings.
+//
+// A finding needs an added line. A rule about a value ("0.0.0.0/0 on port 22", `Action =
+// "s3:*"`, `publicly_accessible = true`) applies when the pull request adds the line that sets
+// it, or adds the block it sits in. A rule about something missing (no public access block, no
+// retention, no encryption) applies to a block the pull request adds whole: of a block it only
+// touches, the diff does not show everything. Context and removed lines never raise a finding.
+import { ADMIN_PORTS, RULES, type RuleId } from "./rules.ts";
+import {
+  addressOf,
+  attributeOf,
+  isResource,
+  literalOf,
+  resourceOf,
+  scanFiles,
+  codeOf,
+  stringsIn,
+  type Attribute,
+  type Block,
+  type DiffLine,
+  type TerraformView,
+} from "./terraform.ts";
+
+/** Where a finding was seen. */
+export interface Location {
+  file: string;
+  line: number;
+  /** "type.name" of the resource, when the line is in one. */
+  resource?: string;
+}
+
+export interface RuleHit {
+  rule: RuleId;
+  locations: Location[];
+}
+
+/** The parts of a pull request the analysis reads (the gateway's github_read_pr result). */
+export interface ChangeFiles {
+  files: readonly { path: string; patch: string | null }[];
+}
+
+/** The parts of a ticket the analysis reads (the gateway's jira_read result). */
+export interface ChangeTicket {
+  rollback_plan: string | null;
+}
+
+const WORLD_IPV4 = "0.0.0.0/0";
+const WORLD_IPV6 = "::/0";
+/** A rollback plan that says nothing. */
+const PLACEHOLDER = /^(?:n\/?a|none|tbd|tbc|todo|-+|\.+|\?+)$/i;
+
+function locationOf(line: DiffLine | undefined, block: Block | undefined): Location | undefined {
+  if (line === undefined) return undefined;
+  const resource = block === undefined ? undefined : resourceOf(block);
+  return {
+    file: line.file,
+    line: line.line,
+    ...(resource === undefined ? {} : { resource: addressOf(resource) }),
+  };
+}
+
+/** The pull request added this block's header: the whole block is in the diff, as added. */
+function isNew(block: Block): boolean {
+  return block.header?.added === true;
+}
+
+function addedLine(attribute: Attribute | undefined): DiffLine | undefined {
+  return attribute?.lines.find((line) => line.added);
+}
+
+/** Sets by an added line, or inside a block the pull request adds. */
+function introduced(block: Block, attribute: Attribute | undefined): boolean {
+  return isNew(block) || addedLine(attribute) !== undefined;
+}
+
+function literalString(attribute: Attribute | undefined): string | undefined {
+  if (attribute === undefined) return undefined;
+  const literal = literalOf(attribute);
+  if (literal.kind === "string") return literal.value;
+  if (literal.kind === "number") return String(literal.value);
+  return undefined;
+}
+
+function literalBool(attribute: Attribute | undefined): boolean | undefined {
+  if (attribute === undefined) return undefined;
+  const literal = literalOf(attribute);
+  if (literal.kind === "bool") return literal.value;
+  if (literal.kind === "string" && (literal.value === "true" || literal.value === "false")) {
+    return literal.value === "true";
+  }
+  return undefined;
+}
+
+function literalNumber(attribute: Attribute | undefined): number | undefined {
+  const text = literalString(attribute);
+  return text !== undefined && /^-?\d+$/.test(text) ? Number(text) : undefined;
+}
+
+function literalList(attribute: Attribute | undefined): string[] {
+  if (attribute === undefined) return [];
+  const literal = literalOf(attribute);
+  if (literal.kind === "list") return literal.value;
+  if (literal.kind === "string") return [literal.value];
+  return [];
+}
+
+function resources(view: TerraformView, ...types: string[]): Block[] {
+  return view.blocks.filter((block) => isResource(block, types));
+}
+
+// --- S3 public access block ----------------------------------------------------------------
+
+const PUBLIC_ACCESS_FLAGS = [
+  "block_public_acls",
+  "block_public_policy",
+  "ignore_public_acls",
+  "restrict_public_buckets",
+] as const;
+
+function enforcesAll(block: Block): boolean {
+  return PUBLIC_ACCESS_FLAGS.every((flag) => literalBool(attributeOf(block, flag)) === true);
+}
+
+function s3PublicAccess(view: TerraformView): Location[] {
+  const found: Location[] = [];
+  const blocks = resources(view, "aws_s3_bucket_public_access_block");
+  const accountWide = resources(view, "aws_s3_account_public_access_block").some(enforcesAll);
+  for (const bucket of resources(view, "aws_s3_bucket").filter(isNew)) {
+    const name = bucket.labels[1] ?? "";
+    const literalName = literalString(attributeOf(bucket, "bucket"));
+    const covered = blocks.some((block) => {
+      const target = attributeOf(block, "bucket");
+      if (target === undefined) return false;
+      const reference = new RegExp(`\\baws_s3_bucket\\.${escape(name)}\\.(?:id|bucket)\\b`);
+      const refers =
+        reference.test(target.value) ||
+        (literalName !== undefined && literalString(target) === literalName);
+      return refers && enforcesAll(block);
+    });
+    if (!covered && !accountWide) {
+      const location = locationOf(bucket.header, bucket);
+      if (location !== undefined) found.push(location);
+    }
+  }
+  // A public access block that the pull request weakens: a flag set to false on an added line.
+  for (const block of [...blocks, ...resources(view, "aws_s3_account_public_access_block")]) {
+    for (const flag of PUBLIC_ACCESS_FLAGS) {
+      const attribute = attributeOf(block, flag);
+      if (literalBool(attribute) === false && introduced(block, attribute)) {
+        const location = locationOf(attribute?.lines[0], block);
+        if (location !== undefined) found.push(location);
+      }
+    }
+  }
+  return found;
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+// --- IAM wildcard actions ------------------------------------------------------------------
+
+const ACTION_KEYS: ReadonlySet<string> = new Set(["Action", "actions"]);
+/** `Action =`, `"Action":` or `actions =`, anywhere on a line (inline maps too). */
+const ACTION = /(?<![\w"])"?(?:Action|actions)"?\s*(?:=(?!=)|:)\s*/g;
+const DENY = /(?<![\w"])"?(?:Effect|effect)"?\s*(?:=(?!=)|:)\s*"deny"/i;
+
+function isWildcard(action: string): boolean {
+  return action.includes("*");
+}
+
+/** A statement (map or block) over several lines whose Effect is "Deny". */
+function denies(attribute: Attribute): boolean {
+  const effect = attributeOf(attribute.parent, "Effect") ?? attributeOf(attribute.parent, "effect");
+  return literalString(effect)?.toLowerCase() === "deny";
+}
+
+function iamWildcards(view: TerraformView): Location[] {
+  const found = new Map<string, Location>();
+  const hit = (line: DiffLine) => {
+    const attribute = view.attributes.find((a) => a.lines.includes(line));
+    const location = locationOf(line, attribute?.parent);
+    if (location !== undefined) found.set(`${line.file}:${String(line.line)}`, location);
+  };
+  const statementDenies = (line: DiffLine): boolean =>
+    view.attributes.some((a) => a.lines[0] === line && ACTION_KEYS.has(a.key) && denies(a));
+  // An action list still open from an earlier line ("Action = [" ... "]").
+  let list: { deny: boolean } | undefined;
+  let previous: DiffLine | undefined;
+  for (const line of view.lines) {
+    if (previous?.file !== line.file || previous.line + 1 !== line.line) list = undefined;
+    previous = line;
+    let code = codeOf(line.text);
+    if (list !== undefined) {
+      const end = code.indexOf("]");
+      const items = end === -1 ? code : code.slice(0, end);
+      if (line.added && !list.deny && stringsIn(items).some(isWildcard)) hit(line);
+      if (end === -1) continue;
+      list = undefined;
+      code = code.slice(end + 1);
+    }
+    for (const match of code.matchAll(ACTION)) {
+      const at = match.index;
+      // The statement this action is in: an inline map's braces, else the whole line.
+      const from = code.lastIndexOf("{", at);
+      const to = code.indexOf("}", at);
+      const statement = code.slice(from === -1 ? 0 : from, to === -1 ? undefined : to);
+      const deny = DENY.test(statement) || statementDenies(line);
+      const value = code.slice(at + match[0].length);
+      let actions: string[];
+      if (value.startsWith("[")) {
+        const end = value.indexOf("]");
+        if (end === -1) list = { deny };
+        actions = stringsIn(end === -1 ? value : value.slice(0, end));
+      } else {
+        actions = stringsIn(/^"(?:[^"\\]|\\.)*"/.exec(value)?.[0] ?? "");
+      }
+      if (line.added && !deny && actions.some(isWildcard)) hit(line);
+    }
+  }
+  return [...found.values()];
+}
+
+// --- Administrative ports open to the world ------------------------------------------------
+
+interface IngressRule {
+  block: Block;
+  protocol: Attribute | undefined;
+  from: Attribute | undefined;
+  to: Attribute | undefined;
+  ipv4: Attribute | undefined;
+  ipv6: Attribute | undefined;
+}
+
+function ingressRules(view: TerraformView): IngressRule[] {
+  const rules: IngressRule[] = [];
+  for (const block of resources(view, "aws_security_group_rule")) {
+    if (literalString(attributeOf(block, "type")) !== "ingress") continue;
+    rules.push({
+      block,
+      protocol: attributeOf(block, "protocol"),
+      from: attributeOf(block, "from_port"),
+      to: attributeOf(block, "to_port"),
+      ipv4: attributeOf(block, "cidr_blocks"),
+      ipv6: attributeOf(block, "ipv6_cidr_blocks"),
+    });
+  }
+  for (const group of resources(view, "aws_security_group", "aws_default_security_group")) {
+    for (const block of group.blocks) {
+      if (block.kind !== "block" || block.name !== "ingress") continue;
+      rules.push({
+        block,
+        protocol: attributeOf(block, "protocol"),
+        from: attributeOf(block, "from_port"),
+        to: attributeOf(block, "to_port"),
+        ipv4: attributeOf(block, "cidr_blocks"),
+        ipv6: attributeOf(block, "ipv6_cidr_blocks"),
+      });
+    }
+  }
+  for (const block of resources(view, "aws_vpc_security_group_ingress_rule")) {
+    rules.push({
+      block,
+      protocol: attributeOf(block, "ip_protocol"),
+      from: attributeOf(block, "from_port"),
+      to: attributeOf(block, "to_port"),
+      ipv4: attributeOf(block, "cidr_ipv4"),
+      ipv6: attributeOf(block, "cidr_ipv6"),
+    });
+  }
+  return rules;
+}
+
+const ALL_PROTOCOLS: ReadonlySet<string> = new Set(["-1", "all"]);
+const PORT_PROTOCOLS: ReadonlySet<string> = new Set(["tcp", "udp", "6", "17"]);
+
+/** Whether the rule's ports include an administrative port; undefined when not literal. */
+function opensAdminPort(rule: IngressRule): boolean | undefined {
+  const protocol = literalString(rule.protocol)?.toLowerCase();
+  if (protocol === undefined) return undefined;
+  if (ALL_PROTOCOLS.has(protocol)) return true;
+  if (!PORT_PROTOCOLS.has(protocol)) return false;
+  const from = literalNumber(rule.from);
+  const to = literalNumber(rule.to) ?? from;
+  if (from === undefined || to === undefined) return undefined;
+  if (from === -1 && to === -1) return true;
+  return [...ADMIN_PORTS.keys()].some((port) => port >= from && port <= to);
+}
+
+function adminPorts(view: TerraformView, world: string): Location[] {
+  const found: Location[] = [];
+  for (const rule of ingressRules(view)) {
+    const cidrs = world === WORLD_IPV4 ? rule.ipv4 : rule.ipv6;
+    if (!literalList(cidrs).includes(world)) continue;
+    if (opensAdminPort(rule) !== true) continue;
+    const changed =
+      isNew(rule.block) ||
+      [cidrs, rule.protocol, rule.from, rule.to].some((a) => addedLine(a) !== undefined);
+    if (!changed) continue;
+    const location = locationOf(addedLine(cidrs) ?? cidrs?.lines[0], rule.block);
+    if (location !== undefined) found.push(location);
+  }
+  return found;
+}
+
+// --- CloudWatch log retention --------------------------------------------------------------
+
+function logRetention(view: TerraformView): Location[] {
+  const found: Location[] = [];
+  for (const group of resources(view, "aws_cloudwatch_log_group")) {
+    const retention = attributeOf(group, "retention_in_days");
+    // 0 is "never expire": no retention either.
+    const missing = isNew(group) && retention === undefined;
+    const never = literalNumber(retention) === 0 && introduced(group, retention);
+    if (missing || never) {
+      const location = locationOf(retention?.lines[0] ?? group.header, group);
+      if (location !== undefined) found.push(location);
+    }
+  }
+  return found;
+}
+
+// --- RDS publicly accessible ---------------------------------------------------------------
+
+function rdsPublic(view: TerraformView): Location[] {
+  const found: Location[] = [];
+  for (const db of resources(view, "aws_db_instance", "aws_rds_cluster_instance")) {
+    const attribute = attributeOf(db, "publicly_accessible");
+    if (literalBool(attribute) === true && introduced(db, attribute)) {
+      const location = locationOf(attribute?.lines[0], db);
+      if (location !== undefined) found.push(location);
+    }
+  }
+  return found;
+}
+
+// --- EBS encryption ------------------------------------------------------------------------
+
+function ebsUnencrypted(view: TerraformView): Location[] {
+  const found: Location[] = [];
+  const byDefault = resources(view, "aws_ebs_encryption_by_default").some(
+    (block) => literalBool(attributeOf(block, "enabled")) !== false,
+  );
+  for (const volume of resources(view, "aws_ebs_volume")) {
+    const attribute = attributeOf(volume, "encrypted");
+    const value = literalBool(attribute);
+    const missing = isNew(volume) && attribute === undefined && !byDefault;
+    const disabled = value === false && introduced(volume, attribute);
+    if (missing || disabled) {
+      const location = locationOf(attribute?.lines[0] ?? volume.header, volume);
+      if (location !== undefined) found.push(location);
+    }
+  }
+  // Instance disks explicitly left unencrypted.
+  for (const instance of resources(view, "aws_instance", "aws_launch_template")) {
+    for (const disk of instance.blocks) {
+      if (disk.kind !== "block") continue;
+      if (!["root_block_device", "ebs_block_device", "ebs"].includes(disk.name)) continue;
+      const attribute = attributeOf(disk, "encrypted");
+      if (literalBool(attribute) === false && introduced(disk, attribute)) {
+        const location = locationOf(attribute?.lines[0], disk);
+        if (location !== undefined) found.push(location);
+      }
+    }
+  }
+  return found;
+}
+
+// --- The ticket ----------------------------------------------------------------------------
+
+/** Whether a ticket's rollback plan says something. */
+export function hasRollbackPlan(ticket: ChangeTicket): boolean {
+  const plan = ticket.rollback_plan?.trim() ?? "";
+  return plan !== "" && !PLACEHOLDER.test(plan);
+}
+
+// --- All rules -----------------------------------------------------------------------------
+
+/** The rules that apply to a change, in the rule table's order, each with where it was seen. */
+export function analyzeChange(ticket: ChangeTicket, pull: ChangeFiles): RuleHit[] {
+  const view = scanFiles(pull.files);
+  const locations: Record<RuleId, () => Location[]> = {
+    s3_public_access_block_missing: () => s3PublicAccess(view),
+    iam_wildcard_action: () => iamWildcards(view),
+    admin_port_open_ipv4: () => adminPorts(view, WORLD_IPV4),
+    admin_port_open_ipv6: () => adminPorts(view, WORLD_IPV6),
+    log_retention_missing: () => logRetention(view),
+    rds_publicly_accessible: () => rdsPublic(view),
+    ebs_unencrypted: () => ebsUnencrypted(view),
+    rollback_plan_missing: () => [],
+  };
+  const hits: RuleHit[] = [];
+  for (const rule of RULES) {
+    if (rule.id === "rollback_plan_missing") {
+      if (!hasRollbackPlan(ticket)) hits.push({ rule: rule.id, locations: [] });
+      continue;
+    }
+    const found = locations[rule.id]();
+    if (found.length > 0) hits.push({ rule: rule.id, locations: found });
+  }
+  return hits;
+}
