@@ -5,8 +5,9 @@
 // the gateway deciding through `opa run --server` over HTTP (the sidecar pattern).
 // For each: calls/s at saturation, and latency p50/p99 at a fixed 2,000 calls/s with what it
 // adds over calling the worker directly; for a new token pair on every call and a repeated one.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { buildPolicyVariant } from "../../scripts/lib/policy-variant.ts";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -93,23 +94,15 @@ async function main(): Promise<void> {
   const stateDir = join(dir, "state");
   // The policy with its call limits raised out of the way: the limiter still runs on every call
   // (every control on), but the load measures the controls' cost, not their refusals.
-  const bundleDir = join(dir, "policy");
-  cpSync(join(ROOT, "rego"), join(dir, "rego"), { recursive: true });
-  const configPath = join(dir, "rego/zyx/config/data.json");
-  const config = JSON.parse(readFileSync(configPath, "utf8")) as {
-    limits: Record<string, unknown>;
-  };
-  const perTool = config.limits["per_tool"] as Record<string, number>;
-  for (const tool of Object.keys(perTool)) perTool[tool] = 100_000;
-  Object.assign(config.limits, {
-    per_agent: 100_000,
-    per_user: 100_000,
-    suspend_agent_after_denials: 10_000,
-  });
-  writeFileSync(configPath, JSON.stringify(config));
-  execFileSync(join(ROOT, "scripts/bundle-policy.sh"), [join(dir, "rego"), bundleDir], {
-    env: { ...process.env, PATH: `${join(ROOT, ".tools/bin")}:${process.env["PATH"] ?? ""}` },
-    stdio: "ignore",
+  const variant = buildPolicyVariant((config) => {
+    const limits = config["limits"] as Record<string, unknown>;
+    const perTool = limits["per_tool"] as Record<string, number>;
+    for (const tool of Object.keys(perTool)) perTool[tool] = 100_000;
+    Object.assign(limits, {
+      per_agent: 100_000,
+      per_user: 100_000,
+      suspend_agent_after_denials: 10_000,
+    });
   });
   const keys = (await ensureDevKeys(stateDir)).signers;
 
@@ -130,7 +123,7 @@ async function main(): Promise<void> {
       `127.0.0.1:${opaPort}`,
       "--log-level",
       "error",
-      join(bundleDir, "bundle-rego.tar.gz"),
+      variant.regoBundle,
     ],
     {},
   );
@@ -142,7 +135,7 @@ async function main(): Promise<void> {
       ZYX_STATE_DIR: stateDir,
       GATEWAY_PORT: String(port),
       WORKER_URL: workerUrl,
-      POLICY_BUNDLE: join(bundleDir, "bundle.tar.gz"),
+      POLICY_BUNDLE: variant.bundle,
       AUDIT_LOG: join(dir, `audit-${name}.jsonl`),
       ...env,
     });
@@ -270,6 +263,7 @@ async function main(): Promise<void> {
     );
   }
   rmSync(dir, { recursive: true, force: true });
+  variant.remove();
 }
 
 main()

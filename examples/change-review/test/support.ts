@@ -6,8 +6,7 @@
 // on a Saturday, the walkthrough's review would rightly wait for approval. The end-to-end tests
 // assert both paths deterministically: the real rules with every hour a business hour, and the
 // taint of an injection ticket (which holds writes whatever the hour).
-import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCatalog, type ToolName } from "../../../common/catalog.ts";
@@ -18,7 +17,7 @@ import { guardOutput } from "../../../agent/src/guard/output-guard.ts";
 import { createToolExecutor } from "../../../agent/src/tools.ts";
 import { createJiraFixtures } from "../../../agent/src/connectors/jira/fixtures.ts";
 import type { JiraIssue, PullRequest } from "../../../agent/src/connectors/port.ts";
-import { REPO_ROOT } from "../../../test/support/processes.ts";
+import { alwaysBusinessHours, buildPolicyVariant } from "../../../scripts/lib/policy-variant.ts";
 import type { ReviewError } from "../src/errors.ts";
 import type { ToolGateway, ToolOutcome } from "../src/review.ts";
 
@@ -130,27 +129,11 @@ export const PR_993_REVIEW = {
  * this file), with the repository's own bundle script.
  */
 export function buildAlwaysOpenBundle(): { path: string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), "zyx-cr-policy-"));
-  cpSync(join(REPO_ROOT, "rego"), join(dir, "rego"), { recursive: true });
-  const configPath = join(dir, "rego/zyx/config/data.json");
-  const config = JSON.parse(readFileSync(configPath, "utf8")) as {
-    business_hours: Record<string, unknown>;
-  };
-  config.business_hours = {
-    ...config.business_hours,
-    weekdays: [1, 2, 3, 4, 5, 6, 7],
-    start_hour: 0,
-    end_hour: 24,
-  };
-  writeFileSync(configPath, JSON.stringify(config));
-  execFileSync(join(REPO_ROOT, "scripts/bundle-policy.sh"), [join(dir, "rego"), join(dir, "out")], {
-    env: { ...process.env, PATH: `${join(REPO_ROOT, ".tools/bin")}:${process.env["PATH"] ?? ""}` },
-    stdio: "ignore",
-  });
+  const variant = buildPolicyVariant(alwaysBusinessHours);
   return {
-    path: join(dir, "out/bundle.tar.gz"),
+    path: variant.bundle,
     remove: () => {
-      rmSync(dir, { recursive: true, force: true });
+      variant.remove();
     },
   };
 }

@@ -1,0 +1,49 @@
+// Builds the policy with some of its data changed, through the same script as `make policy`, for
+// the benchmark (limits out of the way), the demo and the example's end-to-end tests (business
+// hours that never end, so that a run at any hour tells the same story). The Rego is unchanged.
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export interface PolicyVariant {
+  /** The WASM bundle the gateway loads. */
+  bundle: string;
+  /** The Rego bundle for an OPA server sidecar. */
+  regoBundle: string;
+  remove(): void;
+}
+
+export function buildPolicyVariant(
+  patch: (config: Record<string, unknown>) => void,
+): PolicyVariant {
+  const dir = mkdtempSync(join(tmpdir(), "zyx-policy-variant-"));
+  cpSync(join(ROOT, "rego"), join(dir, "rego"), { recursive: true });
+  const configPath = join(dir, "rego/zyx/config/data.json");
+  const config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+  patch(config);
+  writeFileSync(configPath, JSON.stringify(config));
+  execFileSync(join(ROOT, "scripts/bundle-policy.sh"), [join(dir, "rego"), join(dir, "out")], {
+    env: { ...process.env, PATH: `${join(ROOT, ".tools/bin")}:${process.env["PATH"] ?? ""}` },
+    stdio: "ignore",
+  });
+  return {
+    bundle: join(dir, "out/bundle.tar.gz"),
+    regoBundle: join(dir, "out/bundle-rego.tar.gz"),
+    remove: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every hour of every day a business hour. */
+export function alwaysBusinessHours(config: Record<string, unknown>): void {
+  config["business_hours"] = {
+    ...(config["business_hours"] as Record<string, unknown>),
+    weekdays: [1, 2, 3, 4, 5, 6, 7],
+    start_hour: 0,
+    end_hour: 24,
+  };
+}
