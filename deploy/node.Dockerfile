@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for the gateway and the agent worker (the command differs): Node 24 runs the
+# One image for the gateway, the agent worker, the development IdP and the example agent
+# runtime (the command differs): Node 24 runs the
 # TypeScript sources directly. Multi-stage: dependencies are installed in a builder stage; the
 # runtime stage has no npm cache, runs as a non-root user, and expects a read-only root.
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
@@ -18,6 +19,7 @@ COPY common ./common
 COPY gateway/src ./gateway/src
 COPY agent/src ./agent/src
 COPY agent/fixtures ./agent/fixtures
+COPY examples/change-review/src ./examples/change-review/src
 COPY rego/zyx/config ./rego/zyx/config
 USER node
 # The command (gateway or worker) and its healthcheck are set per service in docker-compose.yml.

