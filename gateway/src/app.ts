@@ -49,6 +49,8 @@ export interface GatewayPorts {
   approvals: ApprovalService;
   /** The approvers' Slack channel (policy data approvals.notify_channel). */
   approvalsChannel?: string;
+  /** How long an approved call may wait to be executed (default: 5 minutes). */
+  approvalExecutionWindowMs?: number;
 }
 
 export interface GatewayOptions {
@@ -141,9 +143,28 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
 
   // The verified caller of an administrative route: access token, then posture on a compliant
   // device. Which groups may act is the route's business.
+  // Approving a call and administering the kill switch are for people, through a human
+  // console: a token whose acting party is an AI agent never does them, whoever it acts for.
+  const requireHumanConsole = (principal: { agent: string }): void => {
+    const consoles = ports.policy.data?.zyx.config["human_consoles"];
+    if (!Array.isArray(consoles) || !consoles.includes(principal.agent)) {
+      throw new GatewayError(
+        "console_required",
+        `${principal.agent} is not a human console: an agent cannot approve or administer`,
+      );
+    }
+  };
+  const disabledByKillSwitch = (principal: { subject: string; email?: string }): boolean => {
+    const users = ports.killSwitch.state().state.kill_switch.users;
+    return (
+      users.includes(principal.subject) ||
+      (principal.email !== undefined && users.includes(principal.email))
+    );
+  };
   const authenticate = async (c: Context) => {
     const principal = await ports.accessTokens.verify(bearerToken(c.req.header("authorization")));
     const posture = await ports.posture.verify(c.req.header("x-device-posture"), principal.subject);
+    requireHumanConsole(principal);
     if (!posture.compliant) {
       throw new GatewayError("admin_forbidden", "administration needs a compliant device");
     }
@@ -164,20 +185,43 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
         );
         return { principal, posture };
       },
+      checkApprover: (principal) => {
+        requireHumanConsole(principal);
+        if (disabledByKillSwitch(principal)) {
+          throw new GatewayError(
+            "approver_not_eligible",
+            "the approver is disabled by the kill switch",
+          );
+        }
+      },
     }),
   );
 
   /** Tells the approvers, through the worker's Slack connector. Best effort, logged. */
+  // The system's own write, outside the policy (no agent asked for it): it still obeys the kill
+  // switch for Slack and for all writes, and is audited before it is sent.
   const notifyApprovers = (request: ApprovalRequest, traceparent: string): void => {
     const channel = ports.approvalsChannel;
     if (channel === undefined) return;
+    const killSwitch = ports.killSwitch.state().state.kill_switch;
+    if (killSwitch.all_writes || killSwitch.connectors.includes("slack")) return;
     const text =
       `Approval needed: ${request.agent} for ${request.requester.email ?? request.requester.subject} ` +
       `asks to run ${request.tool} (risk ${request.risk_score}, ${request.approvers_required} approver(s) ` +
       `from ${request.approver_groups.join(", ")}). Review: /v1/approvals/${request.id}`;
     const args = { channel, text };
-    ports.worker
-      .execute({
+    const send = async () => {
+      await ports.audit.append({
+        timestamp: new Date(now()).toISOString(),
+        event: "notification",
+        decision_id: request.id,
+        trace_id: request.trace_id,
+        agent: "zyx-agent-gateway",
+        tool: "slack_post_message",
+        arguments: args,
+        details: { approval_id: request.id, purpose: "approvers_notified" },
+      });
+      await ports.worker.execute({
         tool: "slack_post_message",
         arguments: args,
         argumentsDigest: argumentsDigest(args),
@@ -185,10 +229,11 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
         traceparent,
         user: "system:approvals",
         agent: "zyx-agent-gateway",
-      })
-      .catch((error: unknown) => {
-        console.error("gateway: approval notification failed", error);
       });
+    };
+    send().catch((error: unknown) => {
+      console.error("gateway: approval notification failed", error);
+    });
   };
 
   app.post(
@@ -307,6 +352,11 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
       const decisionId = newId();
       const nowMs = now();
       const sessionId = body.data.session_id;
+      // The taint follows the verified user and agent too: the session id is the caller's to
+      // choose, and a new one must not wash away what the agent has read.
+      const actorKey = `actor:${principal.subject}\u0000${principal.agent}`;
+      const tainted = () =>
+        ports.sessions.isTainted(sessionId) || ports.sessions.isTainted(actorKey);
       const workflow = agents()?.[principal.agent]?.workflow ?? "unassigned";
       // A call that humans approved: the request must be this caller's, for this tool, with
       // exactly these arguments; its approvers go to the policy, which decides again now.
@@ -345,6 +395,11 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
             `the approval request is ${approved.status}`,
           );
         }
+        // An approval is for now, not for ever: it must be used within the approvers' window.
+        const decidedAt = Date.parse(approved.decided_at ?? approved.created_at);
+        if (nowMs > decidedAt + (ports.approvalExecutionWindowMs ?? 300_000)) {
+          throw new GatewayError("approval_not_open", "the approval is too old to use: ask again");
+        }
       }
       const input: DecisionInput = {
         principal: {
@@ -359,7 +414,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
         context: {
           now: Math.floor(nowMs / 1000),
           workflow,
-          session_tainted: ports.sessions.isTainted(sessionId),
+          session_tainted: tainted(),
           recent_denials: ports.sessions.recentDenials(principal.agent, nowMs),
         },
         ...(approved === undefined
@@ -555,7 +610,10 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
         // closed and the next call is refused with audit_unavailable.
         // Content flagged as prompt injection taints the session: from now on the policy asks
         // for approval before any write in it.
-        if (evidence?.injection.suspected === true) ports.sessions.taint(sessionId);
+        if (evidence?.injection.suspected === true) {
+          ports.sessions.taint(sessionId);
+          ports.sessions.taint(actorKey);
+        }
         ports.audit
           .append({
             ...decided,
@@ -568,7 +626,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
                     redactions: evidence.redactions,
                     injection_suspected: evidence.injection.suspected,
                     injection_indicators: evidence.injection.indicators,
-                    session_tainted: ports.sessions.isTainted(sessionId),
+                    session_tainted: tainted(),
                   },
                 }),
             latency_ms: Math.round((performance.now() - started) * 1000) / 1000,

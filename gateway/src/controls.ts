@@ -22,6 +22,7 @@ export interface Controls {
   denials: DenialMonitor;
   approvals: ApprovalService;
   approvalsChannel: string;
+  approvalExecutionWindowMs: number;
   /** Closes the approval store (after waking its waiters). */
   close(): Promise<void>;
 }
@@ -95,6 +96,7 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     denials,
     approvals,
     approvalsChannel: settings.notify_channel,
+    approvalExecutionWindowMs: settings.expiry_seconds * 1000,
     close: async () => {
       approvals.close();
       await store.close();

@@ -35,7 +35,8 @@ export function createSessionSignals(options: SessionSignalsOptions): SessionSig
   return {
     isTainted: (sessionId) => tainted.has(sessionId),
     taint(sessionId) {
-      // A taint is never forgotten to make room: the oldest *other* session goes first.
+      // Bounded: at the cap, the oldest taint is forgotten to make room (a new one is never
+      // refused). The cap is far above what a day of sessions holds.
       if (!tainted.has(sessionId) && tainted.size >= maxSessions) {
         const oldest = tainted.values().next().value;
         if (oldest !== undefined) tainted.delete(oldest);

@@ -15,6 +15,11 @@ export interface ApprovalRoutesOptions {
   authenticate: (c: Context) => Promise<{ principal: VerifiedPrincipal; posture: VerifiedPosture }>;
   /** Groups that may read any request (security administrators). */
   readerGroups?: readonly string[];
+  /**
+   * Throws unless the caller may act as an approver at all: a person through a human console
+   * (never an agent acting for them), not disabled by the kill switch.
+   */
+  checkApprover: (principal: VerifiedPrincipal) => void;
 }
 
 const GATEWAY_CODE: Partial<Record<ApprovalErrorCode, ErrorCode>> = {
@@ -78,7 +83,7 @@ const Deny = z.strictObject({ reason: z.string().trim().min(1).max(2_000) });
 const MAX_WAIT_SECONDS = 60;
 
 export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
-  const { approvals, authenticate } = options;
+  const { approvals, authenticate, checkApprover } = options;
   const readers = new Set(options.readerGroups ?? ["grp-ai-security-admins"]);
   const app = new Hono();
 
@@ -93,14 +98,18 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
     const { principal } = await authenticate(c);
     let request = await load(c.req.param("id"));
     const groups = new Set([...request.approver_groups, ...request.fallback_groups]);
-    const mayRead =
-      request.requester.subject === principal.subject ||
-      principal.groups.some((g) => groups.has(g) || readers.has(g));
-    if (!mayRead)
-      throw new GatewayError(
-        "approval_not_yours",
-        "only the requester and its approvers may read it",
-      );
+    // The requester's own agent may wait on its request; anyone else reads as a person.
+    const requester =
+      request.requester.subject === principal.subject && request.agent === principal.agent;
+    if (!requester) {
+      if (!principal.groups.some((g) => groups.has(g) || readers.has(g))) {
+        throw new GatewayError(
+          "approval_not_yours",
+          "only the requester and its approvers may read it",
+        );
+      }
+      checkApprover(principal);
+    }
     const wait = Number(c.req.query("wait") ?? "0");
     if (Number.isFinite(wait) && wait > 0) {
       request = await approvalCall(
@@ -112,6 +121,7 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
 
   app.post("/approvals/:id/approve", async (c) => {
     const { principal, posture } = await authenticate(c);
+    checkApprover(principal);
     const updated = await approvalCall(
       approvals.approve(c.req.param("id"), principal, posture.compliant),
     );
@@ -120,6 +130,7 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
 
   app.post("/approvals/:id/deny", async (c) => {
     const { principal } = await authenticate(c);
+    checkApprover(principal);
     let json: unknown;
     try {
       json = await c.req.json();

@@ -39,7 +39,8 @@ export const ERROR_STATUS = {
   approval_store_unavailable: 503,
   // runaway-loop limits
   rate_limited: 429,
-  // administration (the kill switch)
+  // administration (the kill switch) and approvals: humans only
+  console_required: 403,
   admin_forbidden: 403,
   kill_switch_scope_unknown: 404,
   kill_switch_value_invalid: 400,
@@ -89,6 +90,7 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   approval_conflict: "Approval request changed concurrently",
   approval_store_unavailable: "Approval store unavailable",
   rate_limited: "Too many calls",
+  console_required: "Only a person, through a human console, may do this",
   admin_forbidden: "Not an administrator",
   kill_switch_scope_unknown: "Unknown kill-switch scope",
   kill_switch_value_invalid: "Invalid kill-switch value",

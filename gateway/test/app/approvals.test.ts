@@ -195,6 +195,7 @@ describe.each(backEnds)("approvals through the gateway on %s", (_name, storeConf
     const pending = await request();
     const self = await act(pending.approval_id, "approve", {
       ...REMEDIATOR,
+      agent: "approvals-console",
       groups: [...REMEDIATOR.groups, "grp-ai-prod-approvers"],
     });
     expect(self.status).toBe(403);
@@ -268,5 +269,98 @@ describe.each(backEnds)("approvals through the gateway on %s", (_name, storeConf
       by: "secadmin@zyxbank.example",
       reason: "over",
     });
+  });
+});
+
+describe("approvals are for people", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness();
+  });
+  const pendingChange = async () => {
+    const response = await h.callAs("aws_modify_security_group", SG_CHANGE, {
+      as: REMEDIATOR,
+      sessionId: "s-people",
+    });
+    expect(response.status).toBe(202);
+    return ((await response.json()) as { approval_id: string }).approval_id;
+  };
+  const approve = async (id: string, who: Who) =>
+    h.app.request(`/v1/approvals/${id}/approve`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await h.accessToken(who)}`,
+        "x-device-posture": await h.postureToken({ user: who.user }),
+      },
+    });
+
+  it("refuses an AI agent's token, even one acting for an approver", async () => {
+    const id = await pendingChange();
+    const response = await approve(id, { ...APPROVER_1, agent: "change-reviewer" });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({
+      code: "console_required",
+      detail: "change-reviewer is not a human console: an agent cannot approve or administer",
+    });
+    expect((await h.controls.approvals.get(id))?.status).toBe("pending");
+  });
+
+  it("refuses an approver disabled by the kill switch", async () => {
+    const id = await pendingChange();
+    await h.controls.killSwitch.set("user", APPROVER_1.user, {
+      by: "secadmin@zyxbank.example",
+      reason: "left",
+    });
+    const response = await approve(id, APPROVER_1);
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ code: "approver_not_eligible" });
+  });
+
+  it("refuses an approval used after the approvers' window", async () => {
+    const id = await pendingChange();
+    expect((await approve(id, APPROVER_1)).status).toBe(200);
+    h.clock.now += 301_000;
+    const late = await h.call(
+      "aws_modify_security_group",
+      { arguments: SG_CHANGE, session_id: "s-people", approval_id: id },
+      {
+        authorization: `Bearer ${await h.accessToken(REMEDIATOR)}`,
+        "x-device-posture": await h.postureToken({ user: REMEDIATOR.user }),
+      },
+    );
+    expect(late.status).toBe(409);
+    expect(await late.json()).toMatchObject({
+      code: "approval_not_open",
+      detail: "the approval is too old to use: ask again",
+    });
+  });
+
+  it("tells the approvers through Slack, audited, unless the kill switch stops Slack", async () => {
+    await h.controls.killSwitch.set("connector", "slack", {
+      by: "secadmin@zyxbank.example",
+      reason: "slack incident",
+    });
+    await pendingChange();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.workerCalls.filter((c) => c.call.tool === "slack_post_message")).toEqual([]);
+    await h.controls.killSwitch.clear("connector", "slack", {
+      by: "secadmin@zyxbank.example",
+      reason: "over",
+    });
+    await pendingChange();
+    for (
+      let i = 0;
+      i < 50 && !h.workerCalls.some((c) => c.call.tool === "slack_post_message");
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(h.workerCalls.filter((c) => c.call.tool === "slack_post_message")).toHaveLength(1);
+    await h.audit.close();
+    const { readFileSync } = await import("node:fs");
+    const notifications = readFileSync(h.auditPath, "utf8")
+      .split("\n")
+      .filter((l) => l.includes('"event":"notification"'));
+    expect(notifications).toHaveLength(1);
   });
 });

@@ -124,7 +124,13 @@ describe("kill switch through the admin API", () => {
   it("refuses a non-admin and changes nothing", async () => {
     const h = await createHarness();
     const before = h.controls.killSwitch.state().version;
-    const response = await admin(h, "PUT", "all-writes", { reason: "let me" }, { ...ENGINEER });
+    const response = await admin(
+      h,
+      "PUT",
+      "all-writes",
+      { reason: "let me" },
+      { ...ENGINEER, agent: "admin-console" },
+    );
     expect(response.status).toBe(403);
     expect(await response.json()).toMatchObject({ code: "admin_forbidden" });
     expect(h.controls.killSwitch.state().version).toBe(before);
@@ -136,5 +142,28 @@ describe("kill switch through the admin API", () => {
     const response = await h.app.request("/v1/admin/kill-switch", { method: "GET" });
     expect(response.status).toBe(401);
     expect(response.headers.get("www-authenticate")).toBe('Bearer realm="zyx-agent-gateway"');
+  });
+});
+
+describe("the admin API is for people", () => {
+  it("refuses an AI agent's token acting for a security admin", async () => {
+    const h = await createHarness();
+    await h.controls.killSwitch.set("agent", "change-reviewer", {
+      by: "secadmin@zyxbank.example",
+      reason: "incident",
+    });
+    const response = await admin(
+      h,
+      "DELETE",
+      "agent",
+      { value: "change-reviewer", reason: "let me out" },
+      {
+        ...ADMIN,
+        agent: "change-reviewer",
+      },
+    );
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ code: "console_required" });
+    expect(h.controls.killSwitch.state().state.kill_switch.agents).toEqual(["change-reviewer"]);
   });
 });

@@ -38,8 +38,15 @@ describe("untrusted evidence", () => {
     });
     expect(h.workerCalls.map((c) => c.call.tool)).toEqual(["jira_read"]);
 
-    // The taint is the session's, not the user's: another session writes as before.
-    const elsewhere = await h.callAs("jira_add_comment", COMMENT, { sessionId: "s-clean" });
+    // Another user's writes are not held: the taint is this user's and this agent's.
+    const other = {
+      user: "secops@zyxbank.example",
+      groups: ["grp-ai-users", "grp-ai-security-readonly"],
+    };
+    const elsewhere = await h.callAs("jira_add_comment", COMMENT, {
+      sessionId: "s-clean",
+      as: other,
+    });
     expect(elsewhere.status).toBe(200);
     expect(await elsewhere.json()).toMatchObject({ compensation: { kind: "jira_comment" } });
 
@@ -76,5 +83,16 @@ describe("untrusted evidence", () => {
     expect(JSON.parse(text)).toMatchObject({ evidence: { redactions: 1 } });
     await h.audit.close();
     expect(outcomes(h)[0]).toMatchObject({ details: { redactions: 1 } });
+  });
+});
+
+describe("the taint follows the user and the agent", () => {
+  it("is not washed away by a new session id", async () => {
+    const h = await createHarness();
+    const read = await h.callAs("jira_read", { ticket: "CHG-18433" }, { sessionId: "s-first" });
+    expect(await read.json()).toMatchObject({ evidence: { injection: { suspected: true } } });
+    const write = await h.callAs("jira_add_comment", COMMENT, { sessionId: "s-fresh" });
+    expect(write.status).toBe(202);
+    expect(h.workerCalls.map((c) => c.call.tool)).toEqual(["jira_read"]);
   });
 });

@@ -46,4 +46,14 @@ describe("OPA server adapter", () => {
       code: "policy_evaluation_failed",
     });
   });
+
+  it("denies when the server has lost the kill-switch state (a restart)", async () => {
+    const server = await startOpaServer();
+    const engine = await connectOpaServer({ url: server.url, state: await defaultState() });
+    expect(await engine.evaluate(input)).toMatchObject({ ok: true, decision: { allow: true } });
+    const removed = await fetch(new URL("v1/data/zyx/state", server.url), { method: "DELETE" });
+    expect(removed.status).toBe(204);
+    expect(await engine.evaluate(input)).toMatchObject({ ok: false, code: "policy_result_empty" });
+    await server.stop();
+  });
 });

@@ -27,6 +27,17 @@ decision := {
 	"approval": approval,
 	"risk": risk,
 	"policy_revision": policy_revision,
+} if {
+	# No kill-switch state (a policy server that lost the data pushed to it): no decision at
+	# all, which the gateway turns into a deny, rather than a decision blind to the kill switch.
+	_kill_switch_loaded
+}
+
+_kill_switch_loaded if {
+	is_boolean(_kill_switch.all_writes)
+	every scope in ["read_only_agents", "connectors", "users", "agents", "workflows"] {
+		is_array(_kill_switch[scope])
+	}
 }
 
 # METADATA
@@ -327,6 +338,7 @@ _valid_approvers contains approver.sub if {
 	some approver in input.approval.approvers
 	is_string(approver.sub)
 	approver.sub != input.principal.sub
+	not approver.sub in _kill_switch.users
 	some group in approver.groups
 	group in array.concat(_tool.approval_groups, _tool.fallback_groups)
 }

@@ -180,3 +180,20 @@ test_policy_revision_empty_without_bundle_data if {
 	decision := gateway.decision with input as _engineer
 	decision.policy_revision == ""
 }
+
+test_no_decision_without_kill_switch_state if {
+	not gateway.decision with input as _engineer with data.zyx.state as {}
+}
+
+test_no_decision_with_malformed_kill_switch_state if {
+	state := {"kill_switch": object.union(data.zyx.state.kill_switch, {"users": "everyone"})}
+	not gateway.decision with input as _engineer with data.zyx.state as state
+}
+
+test_deny_approval_by_approver_disabled_by_kill_switch if {
+	approver := {"sub": "u-approver", "groups": ["grp-ai-prod-approvers"]}
+	state := {"kill_switch": object.union(data.zyx.state.kill_switch, {"users": ["u-approver"]})}
+	decision := gateway.decision with input as object.union(_sg_change, {"approval": {"approvers": [approver]}})
+		with data.zyx.state as state
+	_codes(decision) == {"approval_required"}
+}
