@@ -3,6 +3,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
+import { jsonLog, stopGracefullyOnSignals } from "../../common/service.ts";
 import { createGatewayApp } from "./app.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
@@ -21,17 +22,7 @@ import { loadPolicyEngine } from "./policy/engine.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 
-function log(level: "info" | "error", message: string, fields: Record<string, unknown> = {}): void {
-  console.error(
-    JSON.stringify({
-      time: new Date().toISOString(),
-      service: "gateway",
-      level,
-      message,
-      ...fields,
-    }),
-  );
-}
+const log = jsonLog("gateway");
 
 async function start(): Promise<void> {
   const config = loadConfig();
@@ -121,35 +112,13 @@ async function start(): Promise<void> {
     });
   });
 
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log("info", "draining", { signal });
-    // Stop accepting, let calls in flight finish, then flush and close the audit log.
-    server.close(() => {
+  stopGracefullyOnSignals(server, {
+    log,
+    timeoutMs: 10_000,
+    afterDrain: async () => {
       clearInterval(sweeper);
-      Promise.all([controls.close().then(() => audit.close()), worker.close()])
-        .then(() => {
-          log("info", "stopped");
-          process.exit(0);
-        })
-        .catch((error: unknown) => {
-          log("error", "audit close failed", { error: String(error) });
-          process.exit(1);
-        });
-    });
-    if ("closeIdleConnections" in server) server.closeIdleConnections();
-    setTimeout(() => {
-      log("error", "drain timed out");
-      process.exit(1);
-    }, 10_000).unref();
-  };
-  process.on("SIGTERM", () => {
-    shutdown("SIGTERM");
-  });
-  process.on("SIGINT", () => {
-    shutdown("SIGINT");
+      await Promise.all([controls.close().then(() => audit.close()), worker.close()]);
+    },
   });
 }
 

@@ -8,6 +8,7 @@
 //   MODEL_URL, MODEL_NAME        optional narrative (OpenAI-compatible chat completions)
 // See config.ts for every variable. A bad value stops the process naming the variable.
 import { access, readFile } from "node:fs/promises";
+import { jsonLog, stopGracefullyOnSignals } from "../../../common/service.ts";
 import { serve } from "@hono/node-server";
 import { createChangeReviewApp } from "./app.ts";
 import { createEngineerVerifier } from "./auth.ts";
@@ -16,21 +17,7 @@ import { createDelegation, secretFromFile } from "./delegation.ts";
 import { createGatewayClient } from "./gateway-client.ts";
 import { createNarrator } from "./narrative.ts";
 
-function log(
-  level: "info" | "warn" | "error",
-  message: string,
-  fields: Record<string, unknown> = {},
-): void {
-  console.error(
-    JSON.stringify({
-      time: new Date().toISOString(),
-      service: "change-review",
-      level,
-      message,
-      ...fields,
-    }),
-  );
-}
+const log = jsonLog("change-review");
 
 async function start(): Promise<void> {
   const config = loadConfig();
@@ -94,27 +81,7 @@ async function start(): Promise<void> {
     process.exit(1);
   });
 
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log("info", "stopping", { signal });
-    server.close(() => {
-      log("info", "stopped");
-      process.exit(0);
-    });
-    if ("closeIdleConnections" in server) server.closeIdleConnections();
-    setTimeout(() => {
-      log("error", "drain timed out");
-      process.exit(1);
-    }, 10_000).unref();
-  };
-  process.on("SIGTERM", () => {
-    shutdown("SIGTERM");
-  });
-  process.on("SIGINT", () => {
-    shutdown("SIGINT");
-  });
+  stopGracefullyOnSignals(server, { log, timeoutMs: 10_000 });
 }
 
 start().catch((error: unknown) => {

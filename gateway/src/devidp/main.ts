@@ -11,6 +11,7 @@
 //   IDP_TOKEN_TTL_SEC     the longest life of an exchanged token; default 300
 // A bad value stops the process with one JSON error line naming the variable.
 import { serve } from "@hono/node-server";
+import { jsonLog, stopGracefullyOnSignals } from "../../../common/service.ts";
 import { loadCatalog } from "../../../common/catalog.ts";
 import { ensureDevClients } from "./clients.ts";
 import {
@@ -26,11 +27,7 @@ import { createDevIdpApp } from "./server.ts";
 export const DEFAULT_IDP_PORT = 8090;
 const DEFAULT_TTL_SEC = 300;
 
-function log(level: "info" | "error", message: string, fields: Record<string, unknown> = {}): void {
-  console.error(
-    JSON.stringify({ time: new Date().toISOString(), service: "idp", level, message, ...fields }),
-  );
-}
+const log = jsonLog("idp");
 
 class StartError extends Error {}
 
@@ -91,27 +88,7 @@ async function start(): Promise<void> {
     process.exit(1);
   });
 
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log("info", "stopping", { signal });
-    server.close(() => {
-      log("info", "stopped");
-      process.exit(0);
-    });
-    if ("closeIdleConnections" in server) server.closeIdleConnections();
-    setTimeout(() => {
-      log("error", "drain timed out");
-      process.exit(1);
-    }, 5_000).unref();
-  };
-  process.on("SIGTERM", () => {
-    shutdown("SIGTERM");
-  });
-  process.on("SIGINT", () => {
-    shutdown("SIGINT");
-  });
+  stopGracefullyOnSignals(server, { log, timeoutMs: 5_000 });
 }
 
 start().catch((error: unknown) => {
