@@ -161,9 +161,15 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
       (principal.email !== undefined && users.includes(principal.email))
     );
   };
-  const authenticate = async (c: Context) => {
+  // Every caller, of every route: the verified access token (with its acting agent), then the
+  // signed device posture for the same subject. Never plain headers.
+  const verifyCaller = async (c: Context) => {
     const principal = await ports.accessTokens.verify(bearerToken(c.req.header("authorization")));
     const posture = await ports.posture.verify(c.req.header("x-device-posture"), principal.subject);
+    return { principal, posture };
+  };
+  const authenticate = async (c: Context) => {
+    const { principal, posture } = await verifyCaller(c);
     requireHumanConsole(principal);
     if (!posture.compliant) {
       throw new GatewayError("admin_forbidden", "administration needs a compliant device");
@@ -175,16 +181,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     "/v1",
     createApprovalRoutes({
       approvals: ports.approvals,
-      authenticate: async (c) => {
-        const principal = await ports.accessTokens.verify(
-          bearerToken(c.req.header("authorization")),
-        );
-        const posture = await ports.posture.verify(
-          c.req.header("x-device-posture"),
-          principal.subject,
-        );
-        return { principal, posture };
-      },
+      authenticate: verifyCaller,
       checkApprover: (principal) => {
         requireHumanConsole(principal);
         if (disabledByKillSwitch(principal)) {
@@ -251,13 +248,9 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
       const started = performance.now();
       const trace = traceFrom(c.req.header("traceparent"));
 
-      // 2. Authentication: the verified access token, with its acting agent.
-      const principal = await ports.accessTokens.verify(bearerToken(c.req.header("authorization")));
-      // 3. Device posture: a signed token from the device-trust service, same subject.
-      const posture = await ports.posture.verify(
-        c.req.header("x-device-posture"),
-        principal.subject,
-      );
+      // 2. Authentication: the verified access token, with its acting agent; then
+      // 3. device posture: a signed token from the device-trust service, same subject.
+      const { principal, posture } = await verifyCaller(c);
 
       // 4. The request and the tool's arguments.
       let json: unknown;
