@@ -6,7 +6,6 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { argumentsDigest } from "../../common/canonical.ts";
 import { parseToolArguments } from "../../common/tool-arguments.ts";
-import { maskSecrets } from "./audit/mask.ts";
 import type { AuditRecordInput } from "./audit/record.ts";
 import type { WorkerClient } from "./handoff/worker-client.ts";
 import { bearerToken } from "./identity/access-token.ts";
@@ -28,6 +27,10 @@ import type { RateLimiter } from "./limits/rate-limiter.ts";
 import type { SessionSignals } from "./session.ts";
 
 export interface AuditSink {
+  /**
+   * Makes the record durable, secrets masked and sizes bounded (the audit log does both for
+   * every field, so callers hand it the values as they are).
+   */
   append(record: AuditRecordInput): Promise<unknown>;
   healthy(): boolean;
 }
@@ -436,16 +439,14 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
           ...(posture.deviceId === undefined ? {} : { device_id: posture.deviceId }),
         },
         agent: principal.agent,
-        ...(body.data.context?.model === undefined
-          ? {}
-          : { model: maskSecrets(body.data.context.model) as string }),
+        ...(body.data.context?.model === undefined ? {} : { model: body.data.context.model }),
         ...(body.data.context?.decision_trace === undefined
           ? {}
-          : { decision_trace: maskSecrets(body.data.context.decision_trace) }),
+          : { decision_trace: body.data.context.decision_trace }),
         workflow,
         session_id: sessionId,
         tool,
-        arguments: maskSecrets(args) as Record<string, unknown>,
+        arguments: args,
         policy_revision: ports.policy.revision ?? "none",
         latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
         ...extra,
