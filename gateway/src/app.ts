@@ -448,6 +448,8 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
         tool,
         arguments: args,
         policy_revision: ports.policy.revision ?? "none",
+        // Everything the policy saw, so a forensic replay can rebuild the decision exactly.
+        decision_input: { ...input },
         latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
         ...extra,
       });
