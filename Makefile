@@ -63,6 +63,7 @@ lint: setup ## every linter and formatter check: Rego, TypeScript, Prettier
 	@npm run -s typecheck
 	@npm run -s lint
 	@npm run -s format:check
+	@node scripts/function-lengths.ts --max 120 --top 0
 
 test: policy ## everything CI runs: policy checks and opa tests, lint, and the vitest suites on the built bundle
 	@$(MAKE) lint

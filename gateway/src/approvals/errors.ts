@@ -1,5 +1,8 @@
-// Why an approval operation was refused or could not be carried out. Each code is stable: the
-// gateway's HTTP layer maps them to statuses and agent runtimes match on them.
+// Why an approval operation was refused or could not be carried out. Each code is stable and
+// belongs to the gateway's one closed union (lib/errors.ts), whose table gives its status and
+// title: an ApprovalError is a GatewayError, rendered by the app's one error handler.
+import { GatewayError } from "../lib/errors.ts";
+
 export const APPROVAL_ERROR_CODES = [
   // refusals: the request or the approver does not allow the operation
   "approval_not_found",
@@ -12,6 +15,7 @@ export const APPROVAL_ERROR_CODES = [
   "approver_is_requester",
   "approver_already_approved",
   "approver_device_not_compliant",
+  "approval_not_yours",
   // the caller passed something that cannot become a request (a bug upstream)
   "approval_invalid",
   // the store
@@ -25,13 +29,12 @@ export const APPROVAL_ERROR_CODES = [
 
 export type ApprovalErrorCode = (typeof APPROVAL_ERROR_CODES)[number];
 
-export class ApprovalError extends Error {
-  readonly code: ApprovalErrorCode;
+export class ApprovalError extends GatewayError {
+  declare readonly code: ApprovalErrorCode;
 
   constructor(code: ApprovalErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "ApprovalError";
-    this.code = code;
   }
 }
 

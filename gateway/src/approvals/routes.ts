@@ -1,13 +1,18 @@
 // The approvers' API: read a request (optionally waiting for it to be decided), approve it,
 // deny it. Approvers act with their own verified token and posture; the service enforces who
 // may approve (in the decision's groups, distinct, never the requester, compliant device).
+//
+// Each request, failing closed: body limit (413) → caller (401/503) → id (400 unless a UUID)
+// → who may act (403) → body (deny: 400 malformed) → the service (its ApprovalErrors).
+// Errors are thrown; the app's one onError renders them (lib/problem.ts).
 import { Hono, type Context } from "hono";
-import { z } from "zod";
+import { ADMIN_BODY_LIMIT_BYTES, ApprovalPath, ApprovalWait, DenyBody } from "../http/contract.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "../identity/types.ts";
-import { GatewayError, type ErrorCode } from "../lib/errors.ts";
-import { isApprovalError, type ApprovalErrorCode } from "./errors.ts";
+import { limitBody, parseJson, parseWith } from "../lib/body.ts";
+import { GatewayError } from "../lib/errors.ts";
 import type { ApprovalRequest } from "./request.ts";
 import type { ApprovalService } from "./service.ts";
+import { approvalView } from "./view.ts";
 
 export interface ApprovalRoutesOptions {
   approvals: ApprovalService;
@@ -22,65 +27,11 @@ export interface ApprovalRoutesOptions {
   checkApprover: (principal: VerifiedPrincipal) => void;
 }
 
-const GATEWAY_CODE: Partial<Record<ApprovalErrorCode, ErrorCode>> = {
-  approval_not_found: "approval_not_found",
-  approval_not_open: "approval_not_open",
-  approval_not_approved: "approval_not_approved",
-  approval_already_executed: "approval_already_executed",
-  approval_arguments_mismatch: "approval_arguments_mismatch",
-  approver_not_eligible: "approver_not_eligible",
-  approver_is_requester: "approver_is_requester",
-  approver_already_approved: "approver_already_approved",
-  approver_device_not_compliant: "approver_device_not_compliant",
-  approval_conflict: "approval_conflict",
-  approval_store_unavailable: "approval_store_unavailable",
-  audit_unavailable: "audit_unavailable",
-};
-
-/** An approval error as the gateway's: known codes keep theirs, anything else is internal. */
-export function asGatewayError(thrown: unknown): unknown {
-  if (!isApprovalError(thrown)) return thrown;
-  const code = GATEWAY_CODE[thrown.code] ?? "internal_error";
-  return new GatewayError(code, thrown.message, { cause: thrown });
-}
-
-/** Awaits an approval operation, its errors turned into the gateway's. */
-export async function approvalCall<T>(operation: Promise<T>): Promise<T> {
-  try {
-    return await operation;
-  } catch (thrown) {
-    throw asGatewayError(thrown);
-  }
-}
-
-/** What a caller sees of a request. */
-export function view(request: ApprovalRequest): Record<string, unknown> {
-  return {
-    approval_id: request.id,
-    status: request.status,
-    status_url: `/v1/approvals/${request.id}`,
-    tool: request.tool,
-    arguments: request.arguments,
-    arguments_digest: request.arguments_digest,
-    requester: request.requester,
-    agent: request.agent,
-    session_id: request.session_id,
-    risk_score: request.risk_score,
-    approvers_required: request.approvers_required,
-    approver_groups: request.approver_groups,
-    fallback_groups: request.fallback_groups,
-    approvals: request.approvals.map((a) => ({ subject: a.subject, at: a.at })),
-    ...(request.denial === undefined ? {} : { denial: request.denial }),
-    created_at: request.created_at,
-    expires_at: request.expires_at,
-    decision_id: request.decision_id,
-    trace_id: request.trace_id,
-    ...(request.result === undefined ? {} : { result: request.result }),
-  };
-}
-
-const Deny = z.strictObject({ reason: z.string().trim().min(1).max(2_000) });
 const MAX_WAIT_SECONDS = 60;
+
+function approvalId(c: Context): string {
+  return parseWith(ApprovalPath, c.req.param(), "an approval id is a UUID").id;
+}
 
 export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
   const { approvals, authenticate, checkApprover } = options;
@@ -88,15 +39,17 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
   const app = new Hono();
 
   const load = async (id: string): Promise<ApprovalRequest> => {
-    const request = await approvalCall(approvals.get(id));
+    const request = await approvals.get(id);
     if (request === undefined)
-      throw new GatewayError("approval_not_found", `no approval request ${id.slice(0, 64)}`);
+      throw new GatewayError("approval_not_found", `no approval request ${id}`);
     return request;
   };
 
   app.get("/approvals/:id", async (c) => {
     const { principal } = await authenticate(c);
-    let request = await load(c.req.param("id"));
+    const id = approvalId(c);
+    const { wait } = parseWith(ApprovalWait, c.req.query(), "wait is a number of seconds");
+    let request = await load(id);
     const groups = new Set([...request.approver_groups, ...request.fallback_groups]);
     // The requester's own agent may wait on its request; anyone else reads as a person.
     const requester =
@@ -110,40 +63,31 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
       }
       checkApprover(principal);
     }
-    const wait = Number(c.req.query("wait") ?? "0");
-    if (Number.isFinite(wait) && wait > 0) {
-      request = await approvalCall(
-        approvals.waitFor(request.id, Math.min(wait, MAX_WAIT_SECONDS) * 1000),
-      );
+    if (wait !== undefined && wait > 0) {
+      request = await approvals.waitFor(request.id, Math.min(wait, MAX_WAIT_SECONDS) * 1000);
     }
-    return c.json(view(request));
+    return c.json(approvalView(request));
   });
 
-  app.post("/approvals/:id/approve", async (c) => {
+  app.post("/approvals/:id/approve", limitBody(ADMIN_BODY_LIMIT_BYTES), async (c) => {
     const { principal, posture } = await authenticate(c);
+    const id = approvalId(c);
     checkApprover(principal);
-    const updated = await approvalCall(
-      approvals.approve(c.req.param("id"), principal, posture.compliant),
-    );
-    return c.json(view(updated));
+    const updated = await approvals.approve(id, principal, posture.compliant);
+    return c.json(approvalView(updated));
   });
 
-  app.post("/approvals/:id/deny", async (c) => {
+  app.post("/approvals/:id/deny", limitBody(ADMIN_BODY_LIMIT_BYTES), async (c) => {
     const { principal } = await authenticate(c);
+    const id = approvalId(c);
     checkApprover(principal);
-    let json: unknown;
-    try {
-      json = await c.req.json();
-    } catch {
-      throw new GatewayError("request_malformed", "the request body is not JSON");
-    }
-    const body = Deny.safeParse(json);
-    if (!body.success)
-      throw new GatewayError("request_malformed", 'give a reason: {"reason": "..."}');
-    const updated = await approvalCall(
-      approvals.deny(c.req.param("id"), principal, body.data.reason),
+    const body = parseWith(
+      DenyBody,
+      parseJson(await c.req.text()),
+      'give a reason: {"reason": "..."}',
     );
-    return c.json(view(updated));
+    const updated = await approvals.deny(id, principal, body.reason);
+    return c.json(approvalView(updated));
   });
 
   return app;

@@ -34,6 +34,7 @@ import { ApprovalError, describeError, isApprovalError } from "./errors.ts";
 import type { ApprovalRequest, ExecutionResult, Person } from "./request.ts";
 import { ApprovalRequest as ApprovalRequestSchema, epochMs, isOpen, isoTime } from "./request.ts";
 import type { ApprovalStore } from "./store.ts";
+import { executionRefusal } from "./use.ts";
 
 /** A verified principal acting on a request (a VerifiedPrincipal fits; extra members ignored). */
 export interface Approver {
@@ -670,24 +671,8 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         throw new ApprovalError("approval_invalid", "digest must be an argumentsDigest value");
       }
       return operate(id, "claim", undefined, false, (current) => {
-        if (["executing", "executed", "failed"].includes(current.status)) {
-          return refuse(
-            "approval_already_executed",
-            `approval request ${id} was already claimed for execution (${current.status})`,
-          );
-        }
-        if (digest !== current.arguments_digest) {
-          return refuse(
-            "approval_arguments_mismatch",
-            `the arguments differ from the ones approved in request ${id}`,
-          );
-        }
-        if (current.status !== "approved") {
-          return refuse(
-            "approval_not_approved",
-            `approval request ${id} is ${current.status}, not approved`,
-          );
-        }
+        const refusal = executionRefusal(current, digest);
+        if (refusal !== undefined) return { kind: "refuse", error: refusal };
         return {
           kind: "write",
           action: "claim",

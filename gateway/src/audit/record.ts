@@ -62,6 +62,8 @@ export const AuditRecordInput = z.looseObject({
     })
     .optional(),
   policy_revision: z.string().optional(),
+  /** The front door the call came through: "rest" or "mcp". */
+  door: z.string().optional(),
   /** The policy's whole input for this decision (masked like the rest), for forensic replay. */
   decision_input: z.record(z.string(), z.unknown()).optional(),
   latency_ms: z.number().nonnegative().optional(),
@@ -104,6 +106,8 @@ export interface AuditRecordInput {
   risk_score?: number | undefined;
   approval?: { required: boolean; approvers_required: number; state: string } | undefined;
   policy_revision?: string | undefined;
+  /** The front door the call came through: "rest" or "mcp". */
+  door?: string | undefined;
   /** The policy's whole input for this decision, for forensic replay. */
   decision_input?: Readonly<Record<string, unknown>> | undefined;
   latency_ms?: number | undefined;

@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AdminPrincipal } from "../../src/killswitch/routes.ts";
 import { createKillSwitchRoutes } from "../../src/killswitch/routes.ts";
+import { problemHandler } from "../../src/lib/problem.ts";
 import type { KillSwitch } from "../../src/killswitch/service.ts";
 import { GatewayError } from "../../src/lib/errors.ts";
 import type { Fixture } from "./support.ts";
@@ -39,6 +40,7 @@ beforeAll(async () => {
   f = await fixture();
   ks = await f.open();
   const app = new Hono();
+  app.onError(problemHandler(() => undefined));
   app.route("/v1/admin", createKillSwitchRoutes({ killSwitch: ks, authenticate }));
   await new Promise<void>((ready) => {
     server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => {

@@ -1,11 +1,17 @@
 import { readFile } from "node:fs/promises";
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AdminPrincipal } from "../../src/killswitch/routes.ts";
 import { createKillSwitchRoutes } from "../../src/killswitch/routes.ts";
 import type { KillSwitch } from "../../src/killswitch/service.ts";
 import { GatewayError } from "../../src/lib/errors.ts";
+import { problemHandler } from "../../src/lib/problem.ts";
+
+const logged: unknown[] = [];
+const log = (...entry: unknown[]): void => {
+  logged.push(entry);
+};
 import type { PolicyState } from "../../src/policy/decision.ts";
 import type { Fixture } from "./support.ts";
 import { clearState, fixture } from "./support.ts";
@@ -40,7 +46,9 @@ let ks: KillSwitch;
 let app: Hono;
 
 function mount(options: Partial<Parameters<typeof createKillSwitchRoutes>[0]> = {}): Hono {
+  // Mounted as the gateway mounts it: under the app's one error handler.
   const root = new Hono();
+  root.onError(problemHandler(log));
   root.route("/v1/admin", createKillSwitchRoutes({ killSwitch: ks, authenticate, ...options }));
   return root;
 }
@@ -371,7 +379,7 @@ describe("PUT and DELETE: refusals", () => {
   });
 
   it("answers 500 internal_error when authenticate fails unexpectedly", async () => {
-    const spy = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    logged.length = 0;
     const broken = mount({
       authenticate: () => {
         throw new Error("boom");
@@ -381,10 +389,14 @@ describe("PUT and DELETE: refusals", () => {
     expect(response.status).toBe(500);
     expect(await problem(response)).toMatchObject({
       code: "internal_error",
-      detail: "the kill switch failed; nothing was changed",
+      detail: "the gateway failed; nothing was executed or changed",
     });
-    expect(spy).toHaveBeenCalledOnce();
-    spy.mockRestore();
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toEqual([
+      "error",
+      "unexpected error",
+      { error: expect.stringContaining("Error: boom") as unknown },
+    ]);
   });
 
   it("honours the adminGroups option", async () => {

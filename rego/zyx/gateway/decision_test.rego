@@ -61,8 +61,9 @@ test_deny_tool_missing_says_missing if {
 }
 
 test_deny_device_compliance_absent if {
-	decision := gateway.decision with input as object.union(_engineer, {"device": {"checked_at": _now}})
-		with input.device as {"checked_at": _now}
+	# object.union merges deeply: drop the device first so that "compliant" is really absent.
+	device := {"checked_at": _now}
+	decision := gateway.decision with input as object.union(object.remove(_engineer, ["device"]), {"device": device})
 	_codes(decision) == {"device_not_compliant"}
 }
 

@@ -1,0 +1,286 @@
+// The HTTP contract: the zod schemas that validate every request the gateway reads, and the
+// OpenAPI 3.1 document generated from those same schemas (zod-to-openapi), served at
+// /openapi.json. Handlers import their schemas from here; nothing in the document is written by
+// hand twice. `ROUTES` lists every route the app serves: the app's route table is tested against
+// it (and the document against the union of error codes), so neither can drift.
+import {
+  OpenAPIRegistry,
+  OpenApiGeneratorV31,
+  type RouteConfig,
+} from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+import { TOOL_NAMES } from "../../../common/catalog.ts";
+import { TOOL_ARGUMENT_SCHEMAS } from "../../../common/tool-arguments.ts";
+import { KILL_SWITCH_SCOPES, scopeSlug } from "../killswitch/scopes.ts";
+import { ERROR_CODES } from "../lib/errors.ts";
+import { REASON_CODES } from "../policy/decision.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Request schemas (used by the handlers to validate)
+
+export const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** What the agent may say about why it calls: recorded (bounded, masked), never decided on. */
+export const CallContext = z.strictObject({
+  decision_trace: z.string().max(8_192).optional(),
+  model: z.string().max(200).optional(),
+});
+
+/** `POST /v1/tools/{tool}`: the envelope; `arguments` is checked by the tool's own schema. */
+export const ToolCallBody = z.strictObject({
+  arguments: z.record(z.string(), z.unknown()),
+  session_id: z.string().regex(SESSION_ID, "1 to 128 of A-Z a-z 0-9 . _ : -"),
+  /** Executes a call that humans approved: the same tool and exactly the same arguments. */
+  approval_id: z.uuid().optional(),
+  context: CallContext.optional(),
+});
+export type ToolCallBody = z.infer<typeof ToolCallBody>;
+
+/** An approval request's id, in a path. */
+export const ApprovalPath = z.strictObject({ id: z.uuid() });
+/** `?wait=` seconds to long-poll for a decision (clamped to 60). */
+export const ApprovalWait = z.object({ wait: z.coerce.number().min(0).optional() });
+export const DenyBody = z.strictObject({ reason: z.string().trim().min(1).max(2_000) });
+
+export const KillSwitchPath = z.strictObject({
+  scope: z.enum(KILL_SWITCH_SCOPES.map(scopeSlug) as [string, ...string[]]),
+});
+/** The reason is checked by the kill switch itself (1 to 500 characters). */
+export const KillSwitchChangeBody = z.strictObject({
+  value: z.string().optional(),
+  reason: z.unknown().optional().meta({ type: "string", maxLength: 500 }),
+});
+
+// Largest bodies of the small administrative routes (deny, kill switch).
+export const ADMIN_BODY_LIMIT_BYTES = 16_384;
+
+// ---------------------------------------------------------------------------------------------
+// Response schemas (documentation of what the handlers answer)
+
+const Reason = z.object({ code: z.enum(REASON_CODES), message: z.string() });
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.enum(ERROR_CODES),
+    reasons: z.array(Reason).optional(),
+    decision_id: z.string().optional(),
+    trace_id: z.string().optional(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: "Problem", description: "RFC 9457 problem document" });
+
+export const ApprovalView = z
+  .object({
+    approval_id: z.uuid(),
+    status: z.enum([
+      "pending",
+      "escalated",
+      "approved",
+      "denied",
+      "expired",
+      "executing",
+      "executed",
+      "failed",
+    ]),
+    status_url: z.string(),
+    tool: z.string(),
+    arguments: z.record(z.string(), z.unknown()),
+    arguments_digest: z.string(),
+    approvers_required: z.union([z.literal(1), z.literal(2)]),
+    approver_groups: z.array(z.string()),
+    fallback_groups: z.array(z.string()),
+    expires_at: z.iso.datetime(),
+  })
+  .meta({ id: "ApprovalRequest" });
+
+const Evidence = z.object({
+  untrusted: z.literal(true),
+  redactions: z.number().int(),
+  injection: z.object({ suspected: z.boolean(), indicators: z.array(z.string()) }),
+});
+
+export const ToolCallResult = z
+  .object({
+    decision_id: z.string(),
+    trace_id: z.string(),
+    result: z.unknown(),
+    evidence: Evidence.optional(),
+    compensation: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: "ToolCallResult" });
+
+// ---------------------------------------------------------------------------------------------
+// The routes
+
+type Status = 200 | 202 | 400 | 401 | 403 | 404 | 409 | 413 | 429 | 502 | 503 | 504;
+
+const problem = { content: { "application/problem+json": { schema: Problem } } };
+function problems(...statuses: Status[]): RouteConfig["responses"] {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: `Problem (${status})`,
+        ...problem,
+        ...(status === 401
+          ? { headers: { "WWW-Authenticate": { schema: { type: "string" as const } } } }
+          : {}),
+        ...(status === 429
+          ? { headers: { "Retry-After": { schema: { type: "integer" as const } } } }
+          : {}),
+      },
+    ]),
+  );
+}
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const secured = [{ bearer: [], devicePosture: [] }];
+
+function toolRoute(tool: (typeof TOOL_NAMES)[number]): RouteConfig {
+  return {
+    method: "post",
+    path: `/v1/tools/${tool}`,
+    operationId: tool,
+    summary: `Ask the gateway to run ${tool}`,
+    security: secured,
+    request: {
+      headers: z.object({
+        traceparent: z
+          .string()
+          .regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+          .optional()
+          .meta({ description: "W3C Trace Context; honoured and passed on to the worker" }),
+      }),
+      body: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: ToolCallBody.extend({ arguments: TOOL_ARGUMENT_SCHEMAS[tool] }),
+          },
+        },
+      },
+    },
+    responses: {
+      200: json(ToolCallResult, "The tool ran; its result"),
+      202: json(ApprovalView, "Nothing ran: the call waits for human approval (Location)"),
+      ...problems(400, 401, 403, 404, 409, 413, 429, 502, 503, 504),
+    },
+  };
+}
+
+function killSwitchChange(method: "put" | "delete", summary: string): RouteConfig {
+  return {
+    method,
+    path: "/v1/admin/kill-switch/{scope}",
+    summary: `${summary} (grp-ai-security-admins, on a compliant device)`,
+    security: secured,
+    request: {
+      params: KillSwitchPath,
+      body: { required: true, content: { "application/json": { schema: KillSwitchChangeBody } } },
+    },
+    responses: {
+      200: json(z.record(z.string(), z.unknown()), "The new state and its version"),
+      ...problems(400, 401, 403, 404, 413, 503),
+    },
+  };
+}
+
+/** Every route the gateway serves, as documented. */
+export const ROUTES: readonly RouteConfig[] = [
+  ...TOOL_NAMES.map(toolRoute),
+  {
+    method: "get",
+    path: "/v1/approvals/{id}",
+    summary: "An approval request (requester, its approvers, admins); ?wait=seconds long-polls",
+    security: secured,
+    request: { params: ApprovalPath, query: ApprovalWait },
+    responses: { 200: json(ApprovalView, "The request"), ...problems(400, 401, 403, 404, 503) },
+  },
+  {
+    method: "post",
+    path: "/v1/approvals/{id}/approve",
+    summary: "Approve, as an eligible approver on a compliant device",
+    security: secured,
+    request: { params: ApprovalPath },
+    responses: { 200: json(ApprovalView, "The request"), ...problems(400, 401, 403, 404, 409) },
+  },
+  {
+    method: "post",
+    path: "/v1/approvals/{id}/deny",
+    summary: "Deny, with a reason; ends the request",
+    security: secured,
+    request: {
+      params: ApprovalPath,
+      body: { required: true, content: { "application/json": { schema: DenyBody } } },
+    },
+    responses: {
+      200: json(ApprovalView, "The request"),
+      ...problems(400, 401, 403, 404, 409, 413),
+    },
+  },
+  {
+    method: "get",
+    path: "/v1/admin/kill-switch",
+    summary: "The kill switch's state and version (grp-ai-security-admins)",
+    security: secured,
+    responses: {
+      200: json(z.record(z.string(), z.unknown()), "The state"),
+      ...problems(401, 403),
+    },
+  },
+  killSwitchChange("put", "Set a scope"),
+  killSwitchChange("delete", "Clear a scope"),
+  {
+    method: "get",
+    path: "/healthz",
+    summary: "The process is up",
+    responses: { 200: { description: "up" } },
+  },
+  {
+    method: "get",
+    path: "/readyz",
+    summary: "Policy loaded, audit writable, worker reachable",
+    responses: { 200: { description: "ready" }, 503: { description: "not ready" } },
+  },
+  {
+    method: "get",
+    path: "/openapi.json",
+    summary: "This document",
+    responses: { 200: { description: "OpenAPI 3.1" } },
+  },
+];
+
+let cached: ReturnType<OpenApiGeneratorV31["generateDocument"]> | undefined;
+
+/** The OpenAPI 3.1 document, generated once from the schemas above. */
+export function openApiDocument(): ReturnType<OpenApiGeneratorV31["generateDocument"]> {
+  if (cached !== undefined) return cached;
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT (RFC 9068, with RFC 8693 act)",
+  });
+  registry.registerComponent("securitySchemes", "devicePosture", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Device-Posture",
+    description: "Signed device-posture JWT",
+  });
+  for (const route of ROUTES) registry.registerPath(route);
+  cached = new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: "3.1.0",
+    info: {
+      title: "ZYX agent gateway",
+      version: "1",
+      description: "One call per tool. The model may ask; the policy decides.",
+    },
+  });
+  return cached;
+}

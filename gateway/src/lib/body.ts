@@ -1,0 +1,56 @@
+// Reading request bodies: bounded before parsing, parsed against the route's contract schema.
+//
+// Invariants: no route reads a body without a byte limit (checked on Content-Length and again
+// while streaming, before anything is parsed); a body over it is 413 request_body_too_large; a
+// body that is not JSON or does not fit the schema is 400 request_malformed with its issues.
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { z } from "zod";
+import { GatewayError } from "./errors.ts";
+
+export function limitBody(maxBytes: number): MiddlewareHandler {
+  if (!Number.isInteger(maxBytes) || maxBytes < 256) {
+    throw new TypeError("a body limit must be an integer of at least 256 bytes");
+  }
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new GatewayError(
+        "request_body_too_large",
+        `the request body exceeds ${String(maxBytes)} bytes`,
+      );
+    },
+  });
+}
+
+/** The issues of a failed zod parse, as problem documents list them. */
+export function issuesOf(error: {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}): { path: string; message: string }[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+}
+
+/** `text` parsed as JSON (an empty body as `empty`), or request_malformed. */
+export function parseJson(text: string, empty?: unknown): unknown {
+  if (empty !== undefined && text.trim() === "") return empty;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new GatewayError("request_malformed", "the request body is not JSON");
+  }
+}
+
+/** `value` checked against `schema`, or request_malformed with `message` and the issues. */
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  message: string,
+): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new GatewayError("request_malformed", message, {
+      extensions: { issues: issuesOf(parsed.error) },
+    });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,135 @@
+// The types the tool-call pipeline shares: the ports it drives, what a front door hands it, and
+// the call context that each step extends. A front door (REST today, MCP next) builds a
+// `CallRequest` and renders the `CallAnswer` or the thrown GatewayError; everything between
+// (identity, arguments, limits, approvals, the decision, the audit, the hand-off) happens in the
+// pipeline, identically for every door.
+import type { Log } from "../../../common/service.ts";
+import type { ToolName } from "../../../common/catalog.ts";
+import type { ApprovalRequest } from "../approvals/request.ts";
+import type { ApprovalService } from "../approvals/service.ts";
+import type { AuditRecordInput } from "../audit/record.ts";
+import type { WorkerClient } from "../handoff/worker-client.ts";
+import type {
+  AccessTokenVerifier,
+  PostureVerifier,
+  VerifiedPosture,
+  VerifiedPrincipal,
+} from "../identity/types.ts";
+import type { KillSwitch } from "../killswitch/service.ts";
+import type { TraceContext } from "../lib/trace.ts";
+import type { DenialMonitor } from "../limits/denial-monitor.ts";
+import type { RateLimiter } from "../limits/rate-limiter.ts";
+import type { Decision, DecisionInput } from "../policy/decision.ts";
+import type { PolicyEngine } from "../policy/engine.ts";
+import type { SessionSignals } from "../session.ts";
+import type { ToolCallBody } from "../http/contract.ts";
+
+export interface AuditSink {
+  /**
+   * Makes the record durable, secrets masked and sizes bounded (the audit log does both for
+   * every field, so callers hand it the values as they are).
+   */
+  append(record: AuditRecordInput): Promise<unknown>;
+  healthy(): boolean;
+}
+
+export interface GatewayPorts {
+  policy: PolicyEngine;
+  accessTokens: AccessTokenVerifier;
+  posture: PostureVerifier;
+  audit: AuditSink;
+  worker: WorkerClient;
+  sessions: SessionSignals;
+  /** Sliding-window call limits per agent, user and tool (policy data "limits"). */
+  limiter: RateLimiter;
+  /** Suspends an agent through the kill switch after too many denials. */
+  denials: DenialMonitor;
+  /** Mounted under /v1/admin for the security-admin group. */
+  killSwitch: KillSwitch;
+  /** Human approval of calls the policy will not allow alone. */
+  approvals: ApprovalService;
+  /** The approvers' Slack channel (policy data approvals.notify_channel). */
+  approvalsChannel?: string;
+  /** How long an approved call may wait to be executed (default: 5 minutes). */
+  approvalExecutionWindowMs?: number;
+}
+
+/** What the pipeline needs besides the ports: the clock, ids, the log, the approvers' notice. */
+export interface PipelineRuntime {
+  now: () => number;
+  newId: () => string;
+  log: Log;
+  notifyApprovers: (request: ApprovalRequest, traceparent: string) => void;
+}
+
+/** The credentials a caller presents, whichever door it came through. */
+export interface Credentials {
+  /** The Authorization header. */
+  authorization: string | undefined;
+  /** The X-Device-Posture header. */
+  posture: string | undefined;
+}
+
+/** One tool call as a front door hands it over. */
+export interface CallRequest {
+  /** Which front door the call came through (recorded in the audit). */
+  door: "rest" | "mcp";
+  tool: string;
+  credentials: Credentials;
+  /** The W3C traceparent header, if any. */
+  traceparent: string | undefined;
+  /** Reads the call's body ({arguments, session_id, approval_id?, context?}): after identity. */
+  readBody: () => Promise<unknown>;
+}
+
+/** After `authenticate`. */
+export interface Authenticated {
+  request: CallRequest;
+  trace: TraceContext;
+  /** performance.now() when the call arrived. */
+  started: number;
+  principal: VerifiedPrincipal;
+  posture: VerifiedPosture;
+}
+
+/** After `parse`. */
+export interface Parsed extends Authenticated {
+  body: ToolCallBody;
+  tool: ToolName;
+  args: Record<string, unknown>;
+  /** argumentsDigest(args): what an approval binds and the worker checks. */
+  digest: string;
+  sessionId: string;
+  /** The taint follows the verified user and agent too, not only the caller's session id. */
+  actorKey: string;
+  workflow: string;
+}
+
+/** After `useApproval`. */
+export interface Approved extends Parsed {
+  /** The approval request this call executes under, if it names one. */
+  approved: ApprovalRequest | undefined;
+}
+
+/** After `decide`. */
+export interface Decided extends Approved {
+  decisionId: string;
+  input: DecisionInput;
+  decision: Decision;
+  /** The decision's audit record, durable before anything acts (see record.ts). */
+  decided: AuditRecordInput;
+}
+
+/** What the pipeline answers when nothing failed. Failures are thrown as GatewayErrors. */
+export type CallAnswer =
+  | {
+      status: 200;
+      body: {
+        decision_id: string;
+        trace_id: string;
+        result: unknown;
+        evidence?: unknown;
+        compensation?: Record<string, unknown>;
+      };
+    }
+  | { status: 202; body: Record<string, unknown>; location: string };

@@ -1,0 +1,97 @@
+// Step 5: the decision, from verified facts and server-side context only: the policy input is
+// built here and nowhere else, then evaluated in-process (WASM) or by the sidecar adapter.
+//
+// Failure mode: the engine cannot decide (no policy, a trap, a malformed result): the failure
+// is recorded durably and answered 503 policy_unavailable. Never an allow.
+import type { DecisionInput } from "../policy/decision.ts";
+import { GatewayError } from "../lib/errors.ts";
+import type { Approved, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
+import { appendDurable, decisionRecord } from "./record.ts";
+
+export function decisionInput(
+  ports: Pick<GatewayPorts, "sessions">,
+  ctx: Approved,
+  nowMs: number,
+): DecisionInput {
+  const { principal, posture, approved } = ctx;
+  return {
+    principal: {
+      sub: principal.subject,
+      ...(principal.email === undefined ? {} : { email: principal.email }),
+      groups: principal.groups,
+    },
+    agent: { id: principal.agent },
+    device: { compliant: posture.compliant, checked_at: posture.checkedAt },
+    tool: ctx.tool,
+    arguments: ctx.args,
+    context: {
+      now: Math.floor(nowMs / 1000),
+      workflow: ctx.workflow,
+      session_tainted: isTainted(ports, ctx),
+      recent_denials: ports.sessions.recentDenials(principal.agent, nowMs),
+    },
+    ...(approved === undefined
+      ? {}
+      : {
+          approval: {
+            approvers: approved.approvals.map((a) => ({ sub: a.subject, groups: a.groups })),
+          },
+        }),
+  };
+}
+
+/** The session, or anything this user's agent read before, was flagged as prompt injection. */
+export function isTainted(
+  ports: Pick<GatewayPorts, "sessions">,
+  ctx: { sessionId: string; actorKey: string },
+): boolean {
+  return ports.sessions.isTainted(ctx.sessionId) || ports.sessions.isTainted(ctx.actorKey);
+}
+
+export async function decide(
+  ports: Pick<GatewayPorts, "policy" | "sessions" | "audit">,
+  runtime: Pick<PipelineRuntime, "now" | "newId">,
+  ctx: Approved,
+): Promise<Decided> {
+  const decisionId = runtime.newId();
+  const input = decisionInput(ports, ctx, runtime.now());
+  const outcome = await ports.policy.evaluate(input);
+  const base = { ...ctx, decisionId, input };
+  if (!outcome.ok) {
+    await appendDurable(
+      ports,
+      decisionRecord(ports, runtime, base, {
+        decision: { allow: false, reasons: [] },
+        outcome: { status: "error", code: "policy_unavailable", http_status: 503 },
+        details: { policy_error: outcome.code, message: outcome.message },
+      }),
+    );
+    throw new GatewayError(
+      "policy_unavailable",
+      `no policy decision (${outcome.code}): nothing was executed`,
+      {
+        extensions: {
+          decision_id: decisionId,
+          trace_id: ctx.trace.traceId,
+          policy_error: outcome.code,
+        },
+      },
+    );
+  }
+  const { decision } = outcome;
+  const decided = decisionRecord(ports, runtime, base, {
+    decision: { allow: decision.allow, reasons: decision.reasons },
+    risk_score: decision.risk.score,
+    approval: {
+      required: decision.approval.required,
+      approvers_required: decision.approval.approvers_required,
+      state: decision.approval.required
+        ? decision.allow
+          ? "approved"
+          : "pending"
+        : "not_required",
+    },
+    policy_revision: decision.policy_revision,
+  });
+  return { ...base, decision, decided };
+}

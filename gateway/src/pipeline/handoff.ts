@@ -1,0 +1,130 @@
+// Step 7: the allowed call, handed to the worker with a gateway-signed call token, and its
+// outcome. An approved execution is claimed first (exactly once: a replay is refused before
+// anything runs) and settled after. Content the worker flags as prompt injection taints the
+// session and the user's agent: from then on the policy holds every write for approval.
+//
+// Failure modes: the decision record cannot be made durable (503, nothing ran); the claim is
+// refused (409); the worker fails, cannot be reached or times out (502/504, the failure
+// recorded durably). The outcome record of a success joins the log's next group commit without
+// holding the answer; if it cannot be written the log fails closed for the next call.
+import type { WorkerResult } from "../handoff/worker-client.ts";
+import { GatewayError, isGatewayError } from "../lib/errors.ts";
+import { traceparentOf } from "../lib/trace.ts";
+import type { CallAnswer, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
+import { isTainted } from "./decide.ts";
+import { appendDurable, elapsedMs } from "./record.ts";
+
+type HandOffPorts = Pick<GatewayPorts, "audit" | "approvals" | "worker" | "sessions">;
+
+/** Records what became of an approved execution (best effort: the outcome record is durable). */
+function settleApproval(
+  ports: HandOffPorts,
+  runtime: PipelineRuntime,
+  ctx: Decided,
+  outcome: { code?: string; http_status: number },
+  failed: boolean,
+): void {
+  if (ctx.approved === undefined) return;
+  const result = { decision_id: ctx.decisionId, ...outcome };
+  (failed
+    ? ports.approvals.markFailed(ctx.approved.id, result)
+    : ports.approvals.markExecuted(ctx.approved.id, result)
+  ).catch((error: unknown) => {
+    runtime.log("error", "approval outcome not recorded", { error: String(error) });
+  });
+}
+
+function recordSuccess(
+  ports: HandOffPorts,
+  runtime: PipelineRuntime,
+  ctx: Decided,
+  { evidence }: WorkerResult,
+): void {
+  if (evidence?.injection.suspected === true) {
+    ports.sessions.taint(ctx.sessionId);
+    ports.sessions.taint(ctx.actorKey);
+  }
+  ports.audit
+    .append({
+      ...ctx.decided,
+      event: "outcome",
+      outcome: { status: "executed", http_status: 200 },
+      ...(evidence === undefined
+        ? {}
+        : {
+            details: {
+              redactions: evidence.redactions,
+              injection_suspected: evidence.injection.suspected,
+              injection_indicators: evidence.injection.indicators,
+              session_tainted: isTainted(ports, ctx),
+            },
+          }),
+      latency_ms: elapsedMs(ctx.started),
+    })
+    .catch((error: unknown) => {
+      runtime.log("error", "outcome audit record failed", { error: String(error) });
+    });
+}
+
+async function recordFailure(
+  ports: HandOffPorts,
+  runtime: PipelineRuntime,
+  ctx: Decided,
+  thrown: unknown,
+): Promise<never> {
+  const ids = { decision_id: ctx.decisionId, trace_id: ctx.trace.traceId };
+  const error = isGatewayError(thrown)
+    ? thrown
+    : new GatewayError("worker_failed", "the tool call failed", { cause: thrown });
+  if (error.code === "audit_unavailable") {
+    throw new GatewayError(error.code, error.message, { extensions: ids });
+  }
+  settleApproval(ports, runtime, ctx, { code: error.code, http_status: error.status }, true);
+  await appendDurable(ports, {
+    ...ctx.decided,
+    event: "outcome",
+    outcome: { status: "failed", code: error.code, http_status: error.status },
+  });
+  throw new GatewayError(error.code, error.message, {
+    extensions: { ...error.extensions, ...ids },
+  });
+}
+
+export async function handOff(
+  ports: HandOffPorts,
+  runtime: PipelineRuntime,
+  ctx: Decided,
+): Promise<CallAnswer> {
+  await appendDurable(ports, ctx.decided);
+  if (ctx.approved !== undefined) {
+    // Exactly once: a second claim (a replay) is refused before anything runs.
+    await ports.approvals.claimForExecution(ctx.approved.id, ctx.digest);
+  }
+  let worked: WorkerResult;
+  try {
+    worked = await ports.worker.execute({
+      tool: ctx.tool,
+      arguments: ctx.args,
+      argumentsDigest: ctx.digest,
+      decisionId: ctx.decisionId,
+      traceparent: traceparentOf(ctx.trace),
+      user: ctx.principal.subject,
+      agent: ctx.principal.agent,
+    });
+  } catch (thrown) {
+    return recordFailure(ports, runtime, ctx, thrown);
+  }
+  settleApproval(ports, runtime, ctx, { http_status: 200 }, false);
+  recordSuccess(ports, runtime, ctx, worked);
+  const { result, evidence, compensation } = worked;
+  return {
+    status: 200,
+    body: {
+      decision_id: ctx.decisionId,
+      trace_id: ctx.trace.traceId,
+      result,
+      ...(evidence === undefined ? {} : { evidence }),
+      ...(compensation === undefined ? {} : { compensation }),
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// Step 2: the call's body and the tool's arguments, each against its strict schema.
+//
+// Failure modes: request_malformed (not JSON, or not {arguments, session_id, approval_id?,
+// context?}; `issues` lists each), tool_not_found, arguments_invalid (`issues` lists each).
+// Nothing is recorded or counted for a call refused here.
+import { argumentsDigest } from "../../../common/canonical.ts";
+import { parseToolArguments } from "../../../common/tool-arguments.ts";
+import { ToolCallBody } from "../http/contract.ts";
+import { issuesOf } from "../lib/body.ts";
+import { GatewayError } from "../lib/errors.ts";
+import type { Authenticated, GatewayPorts, Parsed } from "./context.ts";
+
+export async function parseCall(
+  ports: Pick<GatewayPorts, "policy">,
+  ctx: Authenticated,
+): Promise<Parsed> {
+  let json: unknown;
+  try {
+    json = await ctx.request.readBody();
+  } catch {
+    throw new GatewayError("request_malformed", "the request body is not JSON");
+  }
+  const body = ToolCallBody.safeParse(json);
+  if (!body.success) {
+    throw new GatewayError("request_malformed", "the request body does not match the contract", {
+      extensions: { issues: issuesOf(body.error) },
+    });
+  }
+  const tool = ctx.request.tool;
+  const parsed = parseToolArguments(tool, body.data.arguments);
+  if (!parsed.ok) {
+    if (parsed.reason === "tool_not_found") {
+      throw new GatewayError("tool_not_found", `no tool named ${tool.slice(0, 64)}`);
+    }
+    throw new GatewayError(
+      "arguments_invalid",
+      `${String(parsed.issues.length)} problem(s) with the arguments of ${tool}`,
+      { extensions: { issues: parsed.issues } },
+    );
+  }
+  const { principal } = ctx;
+  const agents = ports.policy.data?.zyx.config["agents"] as
+    Record<string, { workflow?: string }> | undefined;
+  return {
+    ...ctx,
+    body: body.data,
+    tool: parsed.tool,
+    args: parsed.arguments,
+    digest: argumentsDigest(parsed.arguments),
+    sessionId: body.data.session_id,
+    actorKey: `actor:${principal.subject}\u0000${principal.agent}`,
+    workflow: agents?.[principal.agent]?.workflow ?? "unassigned",
+  };
+}
