@@ -311,6 +311,22 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): { found: boolean 
   return { found: true };
 }
 
+/** Paths of every own "__proto__" member in a JSON value (depth-bounded, like the schemas). */
+export function protoKeyPaths(
+  value: unknown,
+  path: PropertyKey[] = [],
+  depth = 0,
+): PropertyKey[][] {
+  if (typeof value !== "object" || value === null || depth > 32) return [];
+  const found: PropertyKey[][] = [];
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key];
+    if (key === "__proto__") found.push([...path, key]);
+    found.push(...protoKeyPaths(child, [...path, key], depth + 1));
+  }
+  return found;
+}
+
 function toIssues(error: z.ZodError, args: unknown): ArgumentIssue[] {
   const issues: ArgumentIssue[] = [];
   for (const issue of error.issues) {
@@ -339,6 +355,16 @@ function toIssues(error: z.ZodError, args: unknown): ArgumentIssue[] {
  */
 export function parseToolArguments(tool: string, args: unknown): ParseToolArgumentsResult {
   if (!isToolName(tool)) return { ok: false, reason: "tool_not_found" };
+  // Zod drops an own "__proto__" member without a word: what was sent and what is decided on
+  // would differ. Refused here, as every other unknown key is.
+  const proto = protoKeyPaths(args);
+  if (proto.length > 0) {
+    return {
+      ok: false,
+      reason: "arguments_invalid",
+      issues: proto.map((path) => ({ path: pointer(path), message: "unknown argument" })),
+    };
+  }
   const schema: z.ZodType = TOOL_ARGUMENT_SCHEMAS[tool];
   const parsed = schema.safeParse(args);
   if (!parsed.success) {

@@ -18,7 +18,8 @@ import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import { limitBody } from "./lib/body.ts";
 import { GatewayError } from "./lib/errors.ts";
 import { problemHandler } from "./lib/problem.ts";
-import { requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
+import type { VerifiedPosture } from "./identity/types.ts";
+import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
 import type { Credentials, GatewayPorts } from "./pipeline/context.ts";
 import { createToolCallPipeline, type ToolCallPipeline } from "./pipeline/index.ts";
 
@@ -80,7 +81,10 @@ function restToolCall(pipeline: ToolCallPipeline) {
 }
 
 /** Approving and administering: a person through a human console, never an agent. */
-function peopleRoutes(app: Hono, ports: GatewayPorts): void {
+function peopleRoutes(app: Hono, ports: GatewayPorts, now: () => number): void {
+  const fresh = (posture: VerifiedPosture) => {
+    requireFreshPosture(ports.policy, posture, Math.floor(now() / 1000));
+  };
   const caller = (c: Context) => verifyCaller(ports, credentialsOf(c));
   const disabledByKillSwitch = (principal: { subject: string; email?: string }): boolean => {
     const users = ports.killSwitch.state().state.kill_switch.users;
@@ -95,6 +99,7 @@ function peopleRoutes(app: Hono, ports: GatewayPorts): void {
     if (!posture.compliant) {
       throw new GatewayError("admin_forbidden", "administration needs a compliant device");
     }
+    fresh(posture);
     return principal;
   };
   app.route(
@@ -106,6 +111,7 @@ function peopleRoutes(app: Hono, ports: GatewayPorts): void {
     createApprovalRoutes({
       approvals: ports.approvals,
       authenticate: caller,
+      checkApproverDevice: fresh,
       checkApprover: (principal) => {
         requireHumanConsole(ports.policy, principal);
         if (disabledByKillSwitch(principal)) {
@@ -164,7 +170,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     throw new GatewayError("route_not_found", "no such route");
   });
   operationalRoutes(app, ports);
-  peopleRoutes(app, ports);
+  peopleRoutes(app, ports, now);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   return app;
 }

@@ -38,6 +38,8 @@ const Env = z.object({
   IDP_ALGORITHMS: list.default([...DEFAULT_ALGORITHMS]),
   IDP_GROUPS_CLAIM: z.string().min(1).default("groups"),
   IDP_CLOCK_TOLERANCE_SEC: z.coerce.number().int().min(0).max(120).default(30),
+  /** Oldest accepted access or posture token by its iat (0: no age check). */
+  IDP_MAX_TOKEN_AGE_SEC: z.coerce.number().int().min(0).max(2_592_000).default(86_400),
   IDP_TOKEN_CACHE_MAX: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
   POSTURE_ISSUER: z.string().min(1).default(DEV_POSTURE_ISSUER),
   POSTURE_AUDIENCE: z.string().min(1).default(GATEWAY_AUDIENCE),
@@ -107,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       algorithms: e.IDP_ALGORITHMS,
       groupsClaim: e.IDP_GROUPS_CLAIM,
       clockToleranceSec: e.IDP_CLOCK_TOLERANCE_SEC,
+      maxTokenAgeSec: e.IDP_MAX_TOKEN_AGE_SEC,
       cacheMaxEntries: e.IDP_TOKEN_CACHE_MAX,
     },
     posture: {
@@ -115,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       keys: source(e.POSTURE_JWKS_URL, e.POSTURE_JWKS_FILE, keys["device-trust"].jwks),
       algorithms: e.IDP_ALGORITHMS,
       clockToleranceSec: e.IDP_CLOCK_TOLERANCE_SEC,
+      maxTokenAgeSec: e.IDP_MAX_TOKEN_AGE_SEC,
     },
     audit: {
       path: e.AUDIT_LOG ?? join(e.ZYX_STATE_DIR, "audit", "audit.jsonl"),

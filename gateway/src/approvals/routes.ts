@@ -25,6 +25,8 @@ export interface ApprovalRoutesOptions {
    * (never an agent acting for them), not disabled by the kill switch.
    */
   checkApprover: (principal: VerifiedPrincipal) => void;
+  /** Throws unless the approver's device posture is recent enough to approve (not to deny). */
+  checkApproverDevice: (posture: VerifiedPosture) => void;
 }
 
 const MAX_WAIT_SECONDS = 60;
@@ -73,6 +75,7 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
     const { principal, posture } = await authenticate(c);
     const id = approvalId(c);
     checkApprover(principal);
+    options.checkApproverDevice(posture);
     const updated = await approvals.approve(id, principal, posture.compliant);
     return c.json(approvalView(updated));
   });

@@ -2,7 +2,7 @@
 // of a user, and extracts who the user is and which agent acts for them (RFC 8693 "act").
 import type { JWTPayload } from "jose";
 import { GatewayError } from "../lib/errors.ts";
-import { checkNonEmptyString, createJwtChecker } from "./jwks.ts";
+import { checkMaxTokenAge, checkNonEmptyString, createJwtChecker } from "./jwks.ts";
 import { MAX_CACHE_ENTRIES, VerifiedTokenCache, tokenDigest } from "./token-cache.ts";
 import type {
   AccessTokenVerifier,
@@ -33,6 +33,7 @@ export function createAccessTokenVerifier(
   options: AccessTokenVerifierOptions,
 ): AccessTokenVerifier {
   const check = createJwtChecker(options, ACCESS_TOKEN_TYP, "identity provider");
+  const maxTokenAge = checkMaxTokenAge(options.maxTokenAgeSec);
   const groupsClaim = checkNonEmptyString(
     "groupsClaim",
     options.groupsClaim ?? DEFAULT_GROUPS_CLAIM,
@@ -43,12 +44,17 @@ export function createAccessTokenVerifier(
       ? undefined
       : new VerifiedTokenCache<VerifiedPrincipal>(options.cache.maxEntries, copy);
 
-  async function verifyUncached(token: string): Promise<VerifiedPrincipal> {
+  /** The principal, and until when it may be cached: exp, or when the token grows too old. */
+  async function verifyUncached(token: string): Promise<[VerifiedPrincipal, number]> {
     const outcome = await check(token);
     if (!outcome.ok) {
       throw new GatewayError(outcome.expired ? "token_expired" : "token_invalid", outcome.reason);
     }
-    return principalFrom(outcome.payload, groupsClaim);
+    const principal = principalFrom(outcome.payload, groupsClaim);
+    const { iat } = outcome.payload;
+    const tooOld =
+      maxTokenAge === 0 || typeof iat !== "number" ? Number.POSITIVE_INFINITY : iat + maxTokenAge;
+    return [principal, Math.min(principal.expiresAt, tooOld)];
   }
 
   return {
@@ -56,12 +62,12 @@ export function createAccessTokenVerifier(
       if (typeof token !== "string" || token === "") {
         throw new GatewayError("token_missing", "no access token");
       }
-      if (cache === undefined) return verifyUncached(token);
+      if (cache === undefined) return (await verifyUncached(token))[0];
       const key = tokenDigest(token);
       const cached = cache.get(key, clock());
       if (cached !== undefined) return cached;
-      const principal = await verifyUncached(token);
-      cache.set(key, principal, principal.expiresAt);
+      const [principal, usableUntil] = await verifyUncached(token);
+      cache.set(key, principal, usableUntil);
       return copy(principal);
     },
   };

@@ -200,6 +200,17 @@ export function describeError(error: unknown): string {
   return code === undefined ? error.message : `${error.message} (${code})`;
 }
 
+export const DEFAULT_MAX_TOKEN_AGE_SEC = 86_400;
+
+/** Seconds, 0 (off) to 30 days; default 86400. */
+export function checkMaxTokenAge(value: number | undefined): number {
+  const age = value ?? DEFAULT_MAX_TOKEN_AGE_SEC;
+  if (!Number.isInteger(age) || age < 0 || age > 2_592_000) {
+    throw new TypeError('"maxTokenAgeSec" must be an integer from 0 to 2592000');
+  }
+  return age;
+}
+
 export type JwtOutcome =
   { ok: true; payload: JWTPayload } | { ok: false; expired: boolean; reason: string };
 
@@ -221,6 +232,7 @@ export function createJwtChecker(
   const audience = checkNonEmptyString("audience", options.audience);
   const algorithms = checkAlgorithms(options.algorithms);
   const clockTolerance = checkClockTolerance(options.clockToleranceSec);
+  const maxTokenAge = checkMaxTokenAge(options.maxTokenAgeSec);
   const { now } = options;
   if (now !== undefined && typeof now !== "function") {
     throw new TypeError('"now" must be a function returning epoch seconds');
@@ -240,11 +252,13 @@ export function createJwtChecker(
         typ,
         clockTolerance,
         requiredClaims: ["exp", "sub"],
+        ...(maxTokenAge === 0 ? {} : { maxTokenAge }),
         ...(now === undefined ? {} : { currentDate: new Date(now() * 1000) }),
       });
       return { ok: true, payload };
     } catch (error) {
       if (error instanceof GatewayError || !(error instanceof errors.JOSEError)) throw error;
+      // An "iat" too far in the past is jose's JWTExpired too: the token is too old.
       return { ok: false, expired: error.code === "ERR_JWT_EXPIRED", reason: reason(error, typ) };
     }
   };
@@ -266,6 +280,8 @@ function reason(error: errors.JOSEError, typ: string): string {
     }
     return error.message;
   }
+  // jose reports a token too old by its iat as expired: say which claim.
+  if (error instanceof errors.JWTExpired && error.claim === "iat") return error.message;
   const fixed = FIXED_REASONS[error.code];
   if (fixed !== undefined) return fixed;
   if (error.code === "ERR_JWS_INVALID" || error.code === "ERR_JWT_INVALID") {

@@ -32,8 +32,14 @@ export interface TokenVerifierOptions {
   keys: KeySource;
   /** Allowed JWS algorithms (asymmetric only). Default ["ES256", "EdDSA", "RS256", "PS256"]. */
   algorithms?: readonly string[];
-  /** Leeway for "exp" and "nbf", in seconds, 0..120. Default 30. */
+  /** Leeway for "exp", "nbf" and "iat", in seconds, 0..120. Default 30. */
   clockToleranceSec?: number;
+  /**
+   * Oldest accepted token by its "iat" (RFC 8725 §3.10; jose's maxTokenAge), in seconds. "iat"
+   * is then required, and one beyond the clock tolerance in the future is refused. Default
+   * 86400; 0 turns the age check off (and with it the "iat" requirement).
+   */
+  maxTokenAgeSec?: number;
   /** The clock, in epoch seconds (tests freeze it). Default: the system clock. */
   now?: () => number;
 }

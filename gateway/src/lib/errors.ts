@@ -21,6 +21,8 @@ const ERRORS = {
   posture_invalid: [401, "Device posture invalid"],
   posture_subject_mismatch: [401, "Device posture for another subject"],
   identity_provider_unavailable: [503, "Identity provider unavailable"],
+  /** A person's device posture is older than the policy's posture.max_age_seconds (or ahead). */
+  device_posture_stale: [403, "Device posture too old"],
   // decision
   policy_denied: [403, "Denied by policy"],
   approval_required: [403, "Approval required"],

@@ -24,6 +24,35 @@ export async function verifyCaller(
   return { principal, posture };
 }
 
+/**
+ * The one freshness rule for a posture, as the policy applies it to tool calls (posture
+ * max_age_seconds, future_skew_seconds): for the routes people use without a policy decision
+ * (approving, administering). No policy data: no rule to apply, so refused (fail closed).
+ */
+export function requireFreshPosture(
+  policy: Pick<PolicyEngine, "data">,
+  posture: VerifiedPosture,
+  nowSec: number,
+): void {
+  const rule = policy.data?.zyx.config["posture"] as
+    { max_age_seconds?: unknown; future_skew_seconds?: unknown } | undefined;
+  const maxAge = rule?.max_age_seconds;
+  const skew = rule?.future_skew_seconds;
+  if (typeof maxAge !== "number" || typeof skew !== "number") {
+    throw new GatewayError("policy_unavailable", "no posture rule loaded: nothing was changed");
+  }
+  const age = nowSec - posture.checkedAt;
+  if (age > maxAge) {
+    throw new GatewayError(
+      "device_posture_stale",
+      `device posture is older than ${String(maxAge)} seconds`,
+    );
+  }
+  if (age < -skew) {
+    throw new GatewayError("device_posture_stale", "device posture check time is in the future");
+  }
+}
+
 /** Throws console_required unless the acting party is one of the policy's human consoles. */
 export function requireHumanConsole(
   policy: Pick<PolicyEngine, "data">,

@@ -4,11 +4,37 @@
 // context?}; `issues` lists each), tool_not_found, arguments_invalid (`issues` lists each).
 // Nothing is recorded or counted for a call refused here.
 import { argumentsDigest } from "../../../common/canonical.ts";
-import { parseToolArguments } from "../../../common/tool-arguments.ts";
+import { parseToolArguments, protoKeyPaths } from "../../../common/tool-arguments.ts";
 import { ToolCallBody } from "../http/contract.ts";
 import { issuesOf } from "../lib/body.ts";
 import { GatewayError } from "../lib/errors.ts";
 import type { Authenticated, GatewayPorts, Parsed } from "./context.ts";
+
+/**
+ * Zod drops an own "__proto__" member silently (records and objects alike): what was sent and
+ * what would be decided on would differ. Refused before any schema sees the body.
+ */
+function refuseProtoKeys(json: unknown): void {
+  const paths = protoKeyPaths(json);
+  if (paths.length === 0) return;
+  const issues = paths.map((path) => ({
+    path: path.map(String).join("."),
+    message: "unknown key",
+  }));
+  if (paths.every((path) => path[0] === "arguments" && path.length > 1)) {
+    throw new GatewayError("arguments_invalid", "the arguments carry a __proto__ key", {
+      extensions: {
+        issues: paths.map((path) => ({
+          path: `/${path.slice(1).map(String).join("/")}`,
+          message: "unknown argument",
+        })),
+      },
+    });
+  }
+  throw new GatewayError("request_malformed", "the request body carries a __proto__ key", {
+    extensions: { issues },
+  });
+}
 
 export async function parseCall(
   ports: Pick<GatewayPorts, "policy">,
@@ -20,6 +46,7 @@ export async function parseCall(
   } catch {
     throw new GatewayError("request_malformed", "the request body is not JSON");
   }
+  refuseProtoKeys(json);
   const body = ToolCallBody.safeParse(json);
   if (!body.success) {
     throw new GatewayError("request_malformed", "the request body does not match the contract", {

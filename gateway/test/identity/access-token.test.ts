@@ -431,3 +431,48 @@ describe("bearerToken", () => {
     );
   });
 });
+
+describe("createAccessTokenVerifier: token age (RFC 8725 §3.10)", () => {
+  it("refuses an iat a year in the future, even within exp", async () => {
+    const year = 365 * 86_400;
+    const token = await sign(claims({ iat: T0 + year, exp: T0 + year + 900 }));
+    expect(await failure(verifier().verify(token))).toEqual({
+      code: "token_invalid",
+      message: '"iat" claim timestamp check failed (it should be in the past)',
+    });
+  });
+
+  it("accepts an iat within the clock tolerance ahead", async () => {
+    const token = await sign(claims({ iat: T0 + 20 }));
+    expect((await verifier().verify(token)).subject).toBe(USER);
+  });
+
+  it("refuses a token older than the maximum age, though its exp is far off", async () => {
+    const token = await sign(claims({ iat: T0 - 7_200, exp: T0 + 86_400 }));
+    expect(await failure(verifier({ maxTokenAgeSec: 3_600 }).verify(token))).toEqual({
+      code: "token_expired",
+      message: '"iat" claim timestamp check failed (too far in the past)',
+    });
+  });
+
+  it("requires iat when an age is enforced, and not when it is off", async () => {
+    const token = await sign(without(claims(), "iat"));
+    expect((await failure(verifier().verify(token))).code).toBe("token_invalid");
+    expect((await verifier({ maxTokenAgeSec: 0 }).verify(token)).subject).toBe(USER);
+  });
+
+  it("a cached token is not served once it has grown too old", async () => {
+    let now = T0;
+    const cached = verifier({ maxTokenAgeSec: 600, now: () => now, cache: { maxEntries: 10 } });
+    const token = await sign(claims({ iat: T0, exp: T0 + 3_600 }));
+    expect((await cached.verify(token)).subject).toBe(USER);
+    now = T0 + 700;
+    expect((await failure(cached.verify(token))).code).toBe("token_expired");
+  });
+
+  it("checks the option", () => {
+    expect(() => verifier({ maxTokenAgeSec: -1 })).toThrow(
+      '"maxTokenAgeSec" must be an integer from 0 to 2592000',
+    );
+  });
+});
