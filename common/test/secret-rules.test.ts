@@ -25,7 +25,7 @@ const fake = {
   slackApp: `xapp-1-${random(UPPER + DIGITS, 11)}-${random(DIGITS, 13)}-${random("abcdef0123456789", 64)}`,
   slackLegacy: `xoxo-${random(DIGITS, 6)}-${random(DIGITS, 6)}-${random(DIGITS, 6)}-${random("abcdef0123456789", 20)}`,
   slackWebhook: `https://hooks.slack.com/services/T${random(UPPER, 8)}/B${random(UPPER, 8)}/${random(ALNUM, 24)}`,
-  stripe: `${"sk"}_${"live"}_${random(ALNUM, 24)}`,
+  stripe: ["sk", "live", random(ALNUM, 24)].join("_"), // not a literal: scanners would flag it
   gcp: `AIza${random(ALNUM, 35)}`,
   azureClient: `${random(ALNUM, 3)}8Q~${random(ALNUM, 31)}`,
   azureDevops: `${random(ALNUM, 76)}AZDO${random(ALNUM, 4)}`,

@@ -169,7 +169,7 @@ describe("maskSecrets: secrets inside strings", () => {
     const pgp = `-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n${body}\n=AbCd\n-----END PGP PRIVATE KEY BLOCK-----`;
     const result = maskSecretsWithCount({
       context: { decision_trace: `The key is:\n${pgp}\nkeep it safe` },
-      list: [`${pgp}`],
+      list: [pgp],
     });
     expect(result.value).toEqual({
       context: { decision_trace: "The key is:\n[REDACTED:private_key]\nkeep it safe" },
