@@ -3,12 +3,23 @@
 //
 // Two checks. A key that names a secret (password, api_key, Authorization, clientSecret...):
 // whatever is under it is a secret. Inside any string, substrings that look like credentials
-// (AWS access key ids and secret keys, PEM private keys, JWTs, GitHub and Slack tokens, bearer
-// tokens, password assignments, passwords in URLs) become "[REDACTED:<kind>]". Nothing is
+// (AWS access key ids and secret keys, PEM and PGP private keys, JWTs, GitHub, Slack, Stripe,
+// Google, Azure and Atlassian tokens, bearer tokens and other Authorization schemes, password
+// assignments and comparisons, passwords in URLs and curl -u) become "[REDACTED:<kind>]". Nothing is
 // masked for merely looking random: ticket keys, digests, resource ids and CIDRs stay readable.
+//
+// Rule data: provider token formats transcribed from gitleaks (common/secret-rules/
+// provider-tokens.ts) and context rules after Nosey Parker and gitleaks (common/secret-rules/
+// in-context.ts); attribution and licences in those files.
+//
+// Failure modes: a detector that throws would lose the text, so none does (pure regular
+// expressions and string work); a text the triggers skip cannot match any detector (tested).
 //
 // Every pattern is linear: a literal or a bounded class anchors each match, no nested
 // quantifiers, so a long adversarial string costs time in proportion to its length.
+
+import { CONTEXT_RULES } from "./secret-rules/in-context.ts";
+import { PROVIDER_TOKEN_RULES } from "./secret-rules/provider-tokens.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Secret keys
@@ -100,7 +111,7 @@ function classifyKey(key: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Secret substrings
 
-/** The kinds of secret substrings, in the order they are looked for. */
+/** The kinds of secret substrings, in the order they are looked for and reported. */
 export const SECRET_KINDS = [
   "private_key",
   "jwt",
@@ -108,8 +119,16 @@ export const SECRET_KINDS = [
   "aws_secret_access_key",
   "github_token",
   "slack_token",
+  "slack_webhook",
+  "stripe_key",
+  "gcp_api_key",
+  "azure_client_secret",
+  "azure_devops_pat",
+  "azure_storage_key",
+  "atlassian_token",
   "url_password",
   "bearer",
+  "http_auth",
   "password",
   "secret",
 ] as const;
@@ -123,11 +142,13 @@ export function secretMarker(kind: string): string {
 
 interface Detector {
   kind: SecretKind;
+  /** Global. With `prefixed`, group 1 is kept verbatim and the rest of the match masked. */
   pattern: RegExp;
-  /** Replacement for one match; default: the whole match becomes the marker. */
-  replace?: (marker: string, ...groups: string[]) => string;
-  /** A `name = value` assignment: the value (group 2) may be a reference, not a secret. */
-  assignment?: true;
+  prefixed?: boolean;
+  /** A `name = value` assignment: the value may be a reference, not a secret. */
+  assignment?: boolean;
+  /** Whether this value (the masked part of the match) is a secret after all (default: yes). */
+  accept?: (value: string) => boolean;
 }
 
 const NOT_ALREADY_MASKED = String.raw`(?!\[REDACTED)`;
@@ -141,12 +162,25 @@ const NOT_ALREADY_MASKED = String.raw`(?!\[REDACTED)`;
  */
 const NAME_START = String.raw`(?<![A-Za-z0-9_.-])(?:(?<![:/])|[A-Za-z0-9]*[_.-])`;
 
-const DETECTORS: readonly Detector[] = [
+/** A base64-encoded PEM block ("-----BEGIN" encoded): a secret only if it is a private key. */
+function isEncodedPrivateKey(match: string): boolean {
+  const head = Buffer.from(match.slice(0, 64), "base64").toString("latin1");
+  return head.includes("PRIVATE KEY");
+}
+
+const BUILT_IN: readonly Detector[] = [
   {
     kind: "private_key",
-    // A whole PEM block, or everything after a BEGIN whose END was cut off.
+    // A whole PEM block (PKCS#1/#8, OpenSSH, encrypted) or PGP private key block, or everything
+    // after a BEGIN whose END was cut off.
     pattern:
-      /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)/g,
+      /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g,
+  },
+  {
+    kind: "private_key",
+    // The same, base64-encoded whole (Kubernetes secrets, environment variables).
+    pattern: /\bLS0tLS1CRUdJTi[A-Za-z0-9+/]{40,}={0,2}/g,
+    accept: isEncodedPrivateKey,
   },
   {
     kind: "jwt",
@@ -156,8 +190,10 @@ const DETECTORS: readonly Detector[] = [
       /\b(?=eyJ)(?<!\beyJ[A-Za-z0-9_-]*?)eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g,
   },
   {
-    kind: "aws_access_key_id",
-    pattern: /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g,
+    kind: "jwt",
+    // An unsigned or cut JWT: a JSON header and a JSON payload (both start "eyJ").
+    pattern:
+      /\b(?=eyJ)(?<!\beyJ[A-Za-z0-9_-]*?)eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}(?![A-Za-z0-9_.-])/g,
   },
   {
     kind: "aws_secret_access_key",
@@ -165,15 +201,11 @@ const DETECTORS: readonly Detector[] = [
       String.raw`((?:aws[_-]?)?secret[_-]?access[_-]?key["']?\s*[:=]\s*["']?)${NOT_ALREADY_MASKED}[A-Za-z0-9/+=]{16,}`,
       "gi",
     ),
-    replace: (marker, prefix = "") => `${prefix}${marker}`,
+    prefixed: true,
   },
   {
     kind: "github_token",
     pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b/g,
-  },
-  {
-    kind: "slack_token",
-    pattern: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g,
   },
   {
     kind: "url_password",
@@ -183,7 +215,9 @@ const DETECTORS: readonly Detector[] = [
       String.raw`(:(?<=\b[a-z][a-z0-9+.-]*:)//[^\s:/@[\]]+:)${NOT_ALREADY_MASKED}[^\s@/]+(?=@)`,
       "gi",
     ),
-    replace: (marker, prefix = "") => `${prefix}${marker}`,
+    prefixed: true,
+    // Not a quoted URL that ends before the "@": "https://host:8000";@other.
+    accept: (value) => !/["'`]/.test(value),
   },
   {
     kind: "bearer",
@@ -191,7 +225,7 @@ const DETECTORS: readonly Detector[] = [
       String.raw`(\b(?:Bearer|Basic)\s+)${NOT_ALREADY_MASKED}[A-Za-z0-9._~+/-]{8,}=*`,
       "g",
     ),
-    replace: (marker, prefix = "") => `${prefix}${marker}`,
+    prefixed: true,
   },
   {
     kind: "password",
@@ -200,7 +234,7 @@ const DETECTORS: readonly Detector[] = [
       String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:password|passwd|passphrase)["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
       "gi",
     ),
-    replace: quotedValue,
+    prefixed: true,
     assignment: true,
   },
   {
@@ -210,18 +244,38 @@ const DETECTORS: readonly Detector[] = [
       String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:secret|api[_-]?key|token)["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
       "gi",
     ),
-    replace: quotedValue,
+    prefixed: true,
     assignment: true,
   },
 ];
 
-/** Each kind and its pattern (global; for tests and tools that only need to find, not mask). */
+/** Every detector, in SECRET_KINDS order (stable within a kind: built-in, then rule data). */
+const DETECTORS: readonly Detector[] = [
+  ...BUILT_IN,
+  ...PROVIDER_TOKEN_RULES.map((rule) => ({ kind: rule.kind, pattern: rule.pattern })),
+  ...CONTEXT_RULES.map((rule) => ({
+    kind: rule.kind,
+    pattern: rule.pattern,
+    prefixed: true,
+    assignment: rule.assignment === true,
+  })),
+].sort((a, b) => SECRET_KINDS.indexOf(a.kind) - SECRET_KINDS.indexOf(b.kind));
+
+/**
+ * Each kind and the pattern of its first detector (global; for tests and tools that only need
+ * to find, not mask). SECRET_DETECTOR_PATTERNS lists every pattern.
+ */
 export const SECRET_PATTERNS: ReadonlyMap<SecretKind, RegExp> = new Map(
-  DETECTORS.map((detector) => [detector.kind, detector.pattern]),
+  [...DETECTORS].reverse().map((detector) => [detector.kind, detector.pattern]),
+);
+
+/** Every detector's pattern with its kind (for tests: triggers, linearity). */
+export const SECRET_DETECTOR_PATTERNS: readonly (readonly [SecretKind, RegExp])[] = DETECTORS.map(
+  (detector) => [detector.kind, detector.pattern] as const,
 );
 
 /** Keep the assignment and the quotes, mask what is between them. */
-function quotedValue(marker: string, prefix = "", value = ""): string {
+function quotedValue(marker: string, prefix: string, value: string): string {
   const quote = value.startsWith('"') || value.startsWith("'") ? value.charAt(0) : "";
   if (quote !== "" && value.length < 3) return `${prefix}${value}`; // an empty value hides nothing
   return `${prefix}${quote}${marker}${quote}`;
@@ -267,8 +321,9 @@ export function isSecretReference(value: string): boolean {
 export interface RedactOptions {
   /**
    * Leave `name = value` assignments whose value is a reference, not a secret
-   * (isSecretReference): code and configuration stay readable (`password = var.db_password`,
-   * `token: string`). Default false: every assignment to a secret-named key is masked.
+   * (isSecretReference), or plainly no value at all (isPlainlyNotASecret): code and
+   * configuration stay readable (`password = var.db_password`, `token: string`). Default false:
+   * every assignment to a secret-named key is masked (the audit log's choice: fail closed).
    */
   keepReferences?: boolean | undefined;
 }
@@ -282,34 +337,95 @@ export interface RedactedText {
   kinds: SecretKind[];
 }
 
-/** Mask secret-looking substrings of one string. Masking twice changes nothing more. */
+/** Words in a key name that say the value is meant to be public: publicToken, publishable_key. */
+const PUBLIC_NAME = /(?:^|[^a-z])(?:public|publishable)|(?:Public|Publishable)/;
+/** A kebab-case CSS id or class selector: "#add-password", ".reset-token". */
+const CSS_SELECTOR = /^[#.][a-z][a-z0-9]*(?:-[a-z0-9]+)+$/;
+/** A URL path: "/en/authentication/creating-a-strong-password". */
+const URL_PATH = /^\/[\w.@%-]+(?:\/[\w.@%-]*)+$/;
+/** A placeholder in brackets: "[UNK]", "<pad>", "<your-api-key>", "[PASSWORD]". */
+const BRACKETED_PLACEHOLDER = /^(?:\[[A-Za-z][\w -]{0,30}\]|<[A-Za-z][\w -]{0,30}>)$/;
+/** The quote closed a literal and code follows: `'password = '.$p['x']`, `"pw: " + getPw()`. */
+const CONCATENATION = /^\s*(?:\.|\+|&)\s*[$A-Za-z_(]/;
+
+/**
+ * Whether an assignment that a detector found is plainly not a secret: the value is on another
+ * line (the name had none), the name says public, the separator is a bare ":" glued to an
+ * unquoted name (a Maven coordinate or host:port, not YAML), the value is a one- or two-digit
+ * setting, a CSS selector, a URL path, a placeholder in brackets, or the tail of a
+ * concatenation.
+ */
+export function isPlainlyNotASecret(prefix: string, value: string): boolean {
+  if (prefix.includes("\n") || PUBLIC_NAME.test(prefix)) return true;
+  if (/[A-Za-z0-9_]:$/.test(prefix)) return true;
+  if (/^\d{1,2}$/.test(value)) return true;
+  const quote = value.startsWith('"') || value.startsWith("'") ? value.charAt(0) : "";
+  if (quote === "") return false;
+  const inner = value.slice(1, value.endsWith(quote) && value.length > 1 ? -1 : undefined);
+  return [CSS_SELECTOR, URL_PATH, CONCATENATION, BRACKETED_PLACEHOLDER].some((shape) =>
+    shape.test(inner),
+  );
+}
+
+/** A double-quoted shell variable: "$DB_PASSWORD", "${db_password}", "'$PW'" (quotes nested). */
+const QUOTED_SHELL_VARIABLE = /^"'?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?'?"$/;
+
+function keepsAssignment(prefix: string, value: string): boolean {
+  return (
+    isSecretReference(value) ||
+    QUOTED_SHELL_VARIABLE.test(value) ||
+    isPlainlyNotASecret(prefix, value)
+  );
+}
+
 /**
  * A literal every detector needs (case-insensitively a superset of each): a text without any of
- * them cannot match, and skips the nine patterns. Most audited strings are ids and enums.
+ * them cannot match, and skips the patterns. Most audited strings are ids and enums.
  */
-export const SECRET_TRIGGERS =
-  /-----BEGIN|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|:\/\/|\b(?:Bearer|Basic)\s|pass(?:word|wd|phrase)|secret|api[_-]?key|token/i;
+export const SECRET_TRIGGERS = new RegExp(
+  [
+    String.raw`-----BEGIN|LS0tLS1CRUdJTi|eyJ|gh[pousr]_|github_pat_|:\/\/|\b(?:Bearer|Basic)\s`,
+    String.raw`pass|pwd|secret|api[_-]?key|token|key|credential|directoryentry|curl|authorization`,
+    ...[...PROVIDER_TOKEN_RULES, ...CONTEXT_RULES]
+      .flatMap((rule) => rule.keywords)
+      .map((keyword) => keyword.replace(/[.*+?^${}()|[\]\\~-]/g, "\\$&")),
+  ].join("|"),
+  "i",
+);
 
+/** One detector over the text: the text after it and how many it masked. */
+function applyDetector(
+  detector: Detector,
+  text: string,
+  keepReferences: boolean,
+): { text: string; redactions: number } {
+  const marker = secretMarker(detector.kind);
+  const keep = keepReferences && detector.assignment === true;
+  let redactions = 0;
+  const out = text.replace(detector.pattern, (match: string, ...rest: unknown[]) => {
+    const prefix = detector.prefixed === true && typeof rest[0] === "string" ? rest[0] : "";
+    const value = match.slice(prefix.length);
+    if (detector.accept !== undefined && !detector.accept(value)) return match;
+    if (keep && keepsAssignment(prefix, value)) return match;
+    const replaced = detector.prefixed === true ? quotedValue(marker, prefix, value) : marker;
+    if (replaced !== match) redactions++;
+    return replaced;
+  });
+  return { text: out, redactions };
+}
+
+/** Mask secret-looking substrings of one string. Masking twice changes nothing more. */
 export function redactSecrets(text: string, options: RedactOptions = {}): RedactedText {
   if (!SECRET_TRIGGERS.test(text)) return { text, redactions: 0, kinds: [] };
+  const keepReferences = options.keepReferences === true;
   let redactions = 0;
   const kinds: SecretKind[] = [];
   let out = text;
   for (const detector of DETECTORS) {
-    const marker = secretMarker(detector.kind);
-    const { replace } = detector;
-    const keep = options.keepReferences === true && detector.assignment === true;
-    const before = redactions;
-    out = out.replace(detector.pattern, (match: string, ...rest: unknown[]) => {
-      // rest: the capture groups, then the offset (a number), the input, maybe named groups.
-      const end = rest.findIndex((item) => typeof item === "number");
-      const groups = rest.slice(0, end).map((item) => (typeof item === "string" ? item : ""));
-      if (keep && isSecretReference(groups[1] ?? "")) return match;
-      const replaced = replace === undefined ? marker : replace(marker, ...groups);
-      if (replaced !== match) redactions++;
-      return replaced;
-    });
-    if (redactions > before) kinds.push(detector.kind);
+    const applied = applyDetector(detector, out, keepReferences);
+    out = applied.text;
+    redactions += applied.redactions;
+    if (applied.redactions > 0 && !kinds.includes(detector.kind)) kinds.push(detector.kind);
   }
   return { text: out, redactions, kinds };
 }

@@ -14,6 +14,16 @@
 // the logs to CloudWatch", "disable public access on the bucket", "requires Cloud Security
 // approval" and "Do not disable audit logging" are ordinary change-review prose.
 //
+// Tool results carry attacks written for the model that reads them (AgentDojo, BIPIA): a message
+// "to you, the AI", forged "(system_message)" markers, requests to shape "your answer" (another
+// language, an encoding, emojis, an inserted claim) or to splice "the following code snippet"
+// into "your solution", and to-dos that send data to an outside address. Each is its own
+// indicator; none fires on the words alone ("include the ticket number in your reply" is not
+// one), and new ids are appended to the list so existing ones keep their order.
+//
+// Failure modes: none throws (pure regular expressions on strings); a miss leaves the session
+// untainted, a false positive holds its writes for approval; both are measured on public data.
+//
 // Cost: every pattern starts with a literal word and uses only bounded repetition, and the
 // scan of a string is a fixed number of passes over it, so time grows linearly with the input.
 
@@ -35,6 +45,11 @@ export const INJECTION_INDICATORS = [
   "hidden_html_comment",
   "zero_width_characters",
   "unicode_tag_characters",
+  "addressed_to_model",
+  "system_message_marker",
+  "output_manipulation",
+  "code_insertion",
+  "planted_task",
 ] as const;
 
 export type InjectionIndicator = (typeof INJECTION_INDICATORS)[number];
@@ -74,24 +89,108 @@ function normalise(text: string): string {
 
 /** A negation just before the verb: "do not disable audit logging" is advice, not an order. */
 const NOT_NEGATED = String.raw`(?<!\b(?:not|never|no|don't|dont|cannot|can't|mustn't|shouldn't|won't) )`;
+/** Verbs that ask for the model's own instructions back. */
+const REVEAL_VERB = String.raw`repeat|print|output|display|show|reveal|recite|paste|dump|tell me|give me|write out|write down|reply back with|reply with|respond with|return`;
+/** Verbs that ask for them in another form: only with a qualifier ("so far", "initial"). */
+const RESTATE_VERB = String.raw`list|format|convert|explain|summari[sz]e|translate|rewrite|spell out`;
+/** The model's own instructions, qualified: "the instructions so far", "prior instructions". */
+const QUALIFIED_INSTRUCTIONS = String.raw`(?:your|the) (?:[a-z]+ )?(?:instructions?|prompt|rules|directives) (?:so far|above|you (?:have been|were|got) given|(?:with which|that) you)|your (?:initial|initials|original|hidden|secret|additional|full|complete|exact|system|pre-?) ?(?:instructions?|prompt)\b|(?:all )?(?:your |the )?(?:prior|previous|above|initial|earlier|preceding) (?:instructions?|prompts?)\b|(?:every|all|each) instructions? you (?:have been|were) given`;
+const OWN_INSTRUCTIONS = String.raw`${QUALIFIED_INSTRUCTIONS}|your (?:instructions|prompt)\b`;
+
 /** Up to `n` words (bounded: no catastrophic backtracking). */
 const words = (n: number) => String.raw`(?:[a-z0-9'-]+ ){0,${String(n)}}?`;
 
+/** What an attacker calls the model's instructions, misspellings included ("iunstructions"). */
+const INSTRUCTIONS = String.raw`(?:i[a-z]{0,2}nstruct[a-z]{0,6}|prompts?|directives?|directions|guidelines|guardrails|constraints|commands|rules|programming)`;
+
 const AI = String.raw`(?:ai|assistant|ai assistant|agent|ai agent|model|bot|llm|copilot|chatbot|claude|chatgpt|gpt|language model|reviewer bot|review bot|ai reviewer|automated reviewer|automated assistant|automated agent)`;
+
+/** Where a sentence (an imperative) starts in normalised text. */
+const SENTENCE = String.raw`(?:^|[.!?:;)\]>|] )(?:please )?`;
+const YOUR_ANSWER = String.raw`your (?:answer|response|reply|output)s?`;
+/** A form no reader of a change review asks for: a language, an encoding, emojis, backwards. */
+const ALTERED_FORM = String.raw`(?:in|into|using|as) (?:a |an |the )?(?:[a-z0-9]+ )?(?:language|encoding|cipher|code|format|base ?\d+|binary|hex|hexadecimal|morse|leetspeak|emojis?|french|spanish|german|chinese|japanese|italian|portuguese|russian|arabic|hindi|korean|dutch|latin|pig latin|uppercase|all caps|rhymes?|verse|poem|song|haiku|reverse)\b|backwards?\b|(?:using |with )?(?:only )?emojis?\b`;
+const YOUR_WORK = String.raw`your (?:code|code's|solution|algorithm|implementation|program|function|logic|elucidation|explanation|codebase|application|app|project|answer|response)`;
+const CODE_BLOCK = String.raw`(?:following|subsequent|below) (?:python |bash |shell )?code (?:snippet|block|section|excerpt|segment|fragment|portion|piece|chunk)`;
+
+/**
+ * Instructions planted in a tool result for the model that reads it (AgentDojo, BIPIA): a
+ * message "to you, the AI", a forged system-message marker, a request to shape or extend "your
+ * answer", to splice a code block into "your solution", or a to-do that sends data out.
+ */
+const TOOL_RESULT_PHRASES: readonly { id: InjectionIndicator; patterns: readonly RegExp[] }[] = [
+  {
+    id: "addressed_to_model",
+    patterns: [
+      new RegExp(
+        String.raw`\b(?:message|note|instructions?|request|reminder) (?:from [^.]{1,60}? )?(?:to|for) you,? (?:the |my |dear )?${AI}\b`,
+      ),
+      /\bbefore you (?:can )?(?:solve|complete|continue|answer|start|proceed with|finish|do|work on)(?: with)? (?:the|your|this|my|that) (?:[a-z]+ )?task\b/,
+      /\b(?:the|your|this) (?:original )?task (?:that )?(?:i|the user) (?:gave|assigned|have given) (?:to )?you\b/,
+      new RegExp(
+        String.raw`\b(?:the|this) ${AI} (?:is|has been) (?:now )?(?:in error|offline|disabled|replaced|deactivated)\b`,
+      ),
+    ],
+  },
+  {
+    id: "system_message_marker",
+    patterns: [
+      /[([{<]\s?(?:system|admin|administrator|developer|root|assistant)[ _-]?(?:message|prompt|instructions?|override|command)s?\s?[)\]}>:]/,
+      /%%%\s?end\b/,
+      /\bbegin reprogramming\b/,
+      /\b(?:safe|safety) mode (?:is )?(?:off|disabled)\b/,
+    ],
+  },
+  {
+    id: "output_manipulation",
+    patterns: [
+      new RegExp(
+        String.raw`\b(?:provide|write|express|encode|encrypt|render|give|deliver|present|format|compose|translate|rewrite|return) ${YOUR_ANSWER} (?:${ALTERED_FORM})`,
+      ),
+      new RegExp(
+        String.raw`${SENTENCE}(?:integrate|embed|incorporate|weave|sneak|slip|insert|add) (?:a|an|some|one)\b[^.!?]{0,80}? (?:in|into|within|throughout) ${YOUR_ANSWER}\b`,
+      ),
+      new RegExp(
+        String.raw`\buse [^.!?]{0,40}? to (?:represent|express|write|convey|encode) ${YOUR_ANSWER}\b`,
+      ),
+      new RegExp(
+        String.raw`\bin ${YOUR_ANSWER},? (?:include|add|mention|insert|integrate|promote|use|write|say|state|claim|reference)\b`,
+      ),
+      new RegExp(
+        String.raw`\b(?:enhance|enrich|end|conclude|finish|begin|start|prefix|preface|sign|spice up|elevate|augment|modify) ${YOUR_ANSWER} (?:by|with)\b`,
+      ),
+    ],
+  },
+  {
+    id: "code_insertion",
+    patterns: [
+      new RegExp(String.raw`\b${YOUR_WORK}\b[^.!?]{0,80}? (?:the )?${CODE_BLOCK}\b`),
+      new RegExp(String.raw`\b${CODE_BLOCK}\b[^.!?]{0,80}? ${YOUR_WORK}\b`),
+    ],
+  },
+];
 
 const PHRASES: readonly { id: InjectionIndicator; patterns: readonly RegExp[] }[] = [
   {
     id: "ignore_previous_instructions",
     patterns: [
       new RegExp(
-        String.raw`\b${NOT_NEGATED}(?:ignore|disregard|forget|override|overrule|bypass|skip)(?: all| any| of| the| your| my| these| those| every| each){0,3} (?:previous|prior|preceding|above|earlier|former|original|initial|foregoing|old|existing)(?: [a-z]+)? (?:instructions?|prompts?|directives?|directions|guidelines|guardrails|constraints|commands|rules|programming)\b`,
+        String.raw`\b${NOT_NEGATED}(?:ignore|disregard|forget|override|overrule|bypass|skip)(?: all| any| of| the| your| my| these| those| every| each){0,3} (?:previous|prior|preceding|above|earlier|former|original|initial|foregoing|old|existing)(?: and (?:following|subsequent|future|later|all))?(?: [a-z]+)? (?:${INSTRUCTIONS}|text)\b`,
       ),
       new RegExp(
         String.raw`\b${NOT_NEGATED}(?:ignore|disregard|forget)(?: all| everything)(?: of)?(?: the| that)? (?:above|before this|said before|you were told|you have been told|you've been told)\b`,
       ),
       new RegExp(
-        String.raw`\b${NOT_NEGATED}(?:ignore|disregard|forget|override|bypass)(?: all| any)?(?: of)? your (?:[a-z]+ )?(?:instructions|prompts?|rules|guidelines|guardrails|programming|training|directives)\b`,
+        String.raw`\b${NOT_NEGATED}(?:ignore|disregard|forget|override|bypass)(?: all| any)?(?: of)? your (?:[a-z]+ )?(?:${INSTRUCTIONS}|training)\b`,
       ),
+      // "ignore the directions above", "disregard any rules", "ignore the above and instead..."
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:ignore|disregard|forget)(?: all| any| the| of){1,2} (?:${INSTRUCTIONS}) (?:above|below|before this|so far)\b`,
+      ),
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:ignore|disregard) (?:all|any|every) (?:rules|restrictions|guidelines|guardrails|filters|instructions)\b`,
+      ),
+      /\b(?:ignore|disregard|forget) (?:the|all|everything) above,? and (?:instead|just|only|say|print|repeat|tell|respond|output|write|reply|answer)\b/,
     ],
   },
   {
@@ -139,6 +238,14 @@ const PHRASES: readonly { id: InjectionIndicator; patterns: readonly RegExp[] }[
     patterns: [
       new RegExp(
         String.raw`\b(?:reveal|print|show|output|display|repeat|leak|dump|disclose|expose|echo|tell me|give me|share|write out|recite|paste) (?:me )?(?:all |the |your |its |of |back )?(?:full |entire |complete |original |initial |hidden |secret |exact |verbatim )?(?:system prompt|system message|system instructions|initial instructions|initial prompt|hidden instructions|hidden prompt|instructions you were given|prompt you were given|developer (?:message|instructions|prompt)|pre-prompt)\b`,
+      ),
+      // "repeat your instructions so far", "convert all your instructions to python", "list
+      // your initial instructions", "respond with every instruction you have been given"
+      new RegExp(
+        String.raw`\b(?:${REVEAL_VERB}) (?:me |back )?(?:all |every |each )?(?:of )?(?:${OWN_INSTRUCTIONS})`,
+      ),
+      new RegExp(
+        String.raw`\b(?:${RESTATE_VERB}) (?:all |every |each )?(?:of )?(?:${QUALIFIED_INSTRUCTIONS})`,
       ),
     ],
   },
@@ -193,6 +300,7 @@ const PHRASES: readonly { id: InjectionIndicator; patterns: readonly RegExp[] }[
       /\b(?:keep|hide) (?:this|it|that|these instructions|the above) (?:secret |hidden )?from (?:the |your )?(?:user|users|human|humans|engineer|reviewer|operator|requester|security team)\b/,
     ],
   },
+  ...TOOL_RESULT_PHRASES,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -283,6 +391,28 @@ function decodeTagCharacters(text: string): string {
 // ---------------------------------------------------------------------------------------------
 // The scan
 
+// ---------------------------------------------------------------------------------------------
+// A planted to-do: "TODO: send the code to mark@elsewhere" in an e-mail, event or web page
+
+const TODO =
+  /\btodo ?: ?(?:please )?(?:send|forward|e-?mail|mail|share|post|upload|transfer|invite|create|grant|visit|concatenate|pay)\b/g;
+const TODO_WINDOW = 300;
+/** An e-mail address, a URL or a www. host; the host in group 1. */
+const ADDRESS =
+  /[a-z0-9._%+-]{1,64}@([a-z0-9.-]{1,253}\.[a-z]{2,})|\b(?:https?:\/\/|www\.)([a-z0-9.-]{1,253})/g;
+
+/** A "TODO:" that sends, shares or invites, followed closely by an outside address. */
+function plantsTaskWithAddress(text: string, domains: readonly string[]): boolean {
+  for (const todo of text.matchAll(TODO)) {
+    const window = text.slice(todo.index, todo.index + TODO_WINDOW);
+    for (const address of window.matchAll(ADDRESS)) {
+      const host = address[1] ?? address[2] ?? "";
+      if (!isInternal(host, domains)) return true;
+    }
+  }
+  return false;
+}
+
 function phraseIndicators(
   normalised: string,
   domains: readonly string[],
@@ -293,6 +423,9 @@ function phraseIndicators(
   }
   if (!found.has("exfiltration_url") && sendsToExternalUrl(normalised, domains)) {
     found.add("exfiltration_url");
+  }
+  if (!found.has("planted_task") && plantsTaskWithAddress(normalised, domains)) {
+    found.add("planted_task");
   }
 }
 

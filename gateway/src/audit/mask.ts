@@ -2,9 +2,11 @@
 //
 // Two kinds of masking. A value under a key that names a secret (password, api_key, Authorization,
 // clientSecret...) becomes "[REDACTED]" whatever it is. Inside every string, substrings that look
-// like credentials (AWS access key ids, PEM private keys, JWTs, GitHub and Slack tokens, bearer
-// tokens, password assignments, passwords in URLs) become "[REDACTED:<kind>]". Nothing is masked
-// for merely looking random: ticket keys, digests, resource ids and CIDRs stay readable.
+// like credentials become "[REDACTED:<kind>]": the one detector the worker's output guard uses too
+// (common/secrets.ts: provider token formats, PEM and PGP private keys, JWTs, Authorization
+// headers, passwords in assignments, comparisons and URLs...). Unlike the guard, the mask keeps no
+// assignment for looking like a reference: the audit log fails closed. Nothing is masked for
+// merely looking random: ticket keys, digests, resource ids and CIDRs stay readable.
 //
 // Then bounds: long strings are cut (with a marker saying how much), and depth, keys per object,
 // items per array and the total number of nodes are capped, so one call cannot bloat the log.

@@ -162,6 +162,23 @@ describe("maskSecrets: secrets inside strings", () => {
     expect(maskSecretsWithCount(input)).toEqual({ value: input, redactions: 0, truncations: 0 });
   });
 
+  it("masks a PGP private key block in any string, as it does a PEM one", () => {
+    // Issue 16 item 7: the audit mask and the output guard share one detector
+    // (common/secrets.ts); a PGP block reached the audit log verbatim before it.
+    const body = Buffer.from(`fake key material ${"x".repeat(48)}`).toString("base64");
+    const pgp = `-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n${body}\n=AbCd\n-----END PGP PRIVATE KEY BLOCK-----`;
+    const result = maskSecretsWithCount({
+      context: { decision_trace: `The key is:\n${pgp}\nkeep it safe` },
+      list: [pgp],
+    });
+    expect(result.value).toEqual({
+      context: { decision_trace: "The key is:\n[REDACTED:private_key]\nkeep it safe" },
+      list: ["[REDACTED:private_key]"],
+    });
+    expect(result.redactions).toBe(2);
+    expect(JSON.stringify(result.value)).not.toContain(body);
+  });
+
   it("redactString counts every secret", () => {
     expect(redactString(`${AWS_KEY_ID} ${JWT} ${SLACK_BOT}`)).toEqual({
       text: "[REDACTED:aws_access_key_id] [REDACTED:jwt] [REDACTED:slack_token]",

@@ -1,0 +1,128 @@
+// Secrets that only their context gives away: a literal compared with a password, passed to a
+// credential constructor, under an XML key or element that names a secret, after "password is",
+// after `curl -u user:`, or after an Authorization scheme. Data only, read by common/secrets.ts.
+//
+// The shapes follow the generic rules of Nosey Parker (https://github.com/praetorian-inc/
+// noseyparker, crates/noseyparker/data/default/builtin/rules/generic.yml; Apache-2.0) and
+// gitleaks (curl.go, azure.go; MIT), written anew for JavaScript.
+//
+// Invariants: every pattern is global and case-insensitive where words are matched; group 1 is
+// the context kept verbatim, group 2 the value that is masked (quotes kept around the marker);
+// each match ends where the value ends. Each starts at a fixed literal and repeats only
+// bounded or disjoint classes, so the cost is linear in the length of the text. Each lists
+// `keywords`: every match contains one of them (case-insensitively).
+
+export interface ContextRule {
+  readonly id: string;
+  readonly kind: ContextKind;
+  readonly pattern: RegExp;
+  readonly keywords: readonly string[];
+  /** The value may be a reference (a variable, a call) rather than the secret itself. */
+  readonly assignment?: true;
+}
+
+export const CONTEXT_KINDS = ["azure_storage_key", "http_auth", "password", "secret"] as const;
+export type ContextKind = (typeof CONTEXT_KINDS)[number];
+
+const NOT_MASKED = String.raw`(?!["']?\[REDACTED)`;
+/** A quoted literal on one line. */
+const QUOTED = String.raw`"(?:[^"\\\n]|\\.){1,200}"|'[^'\n]{1,200}'`;
+/** A string argument that is not the secret (a path, a user name). */
+const ARG = String.raw`(?:"[^"\n]{0,200}"|'[^'\n]{0,200}')\s*,\s*`;
+
+export const CONTEXT_RULES: readonly ContextRule[] = [
+  {
+    // `password == "team10"`, `creds.Secret != 'x'`, `db_pass !== "x"`, `:password => 'x'`.
+    id: "password-comparison",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\b(?:[A-Za-z0-9_]*(?:password|passwd|passphrase|secret|_pass|_pwd)|pass|pwd)\b["'\]]?[ \t]*(?:===?|!==?|=>)[ \t]*)${NOT_MASKED}(${QUOTED})`,
+      "gi",
+    ),
+    keywords: ["pass", "pwd", "secret"],
+    assignment: true,
+  },
+  {
+    // "The default password is 'blooberry'", "password for the user "x" is "y"".
+    id: "password-in-prose",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\bpassword(?: for [^\n.]{1,60}?)? (?:is|was|will be) )${NOT_MASKED}(${QUOTED})`,
+      "gi",
+    ),
+    keywords: ["password"],
+  },
+  {
+    // new NetworkCredential("user", "password"), PasswordAuthentication("user", "password"...)
+    id: "credential-constructor",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\b(?:NetworkCredential|PasswordAuthentication|UsernamePasswordCredentials?|PasswordCredential|BasicCredentials?)\s*\(\s*${ARG})${NOT_MASKED}(${QUOTED})`,
+      "g",
+    ),
+    keywords: ["Credential", "PasswordAuthentication"],
+  },
+  {
+    // new DirectoryEntry("LDAP://host", "user", "password")
+    id: "directory-entry",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\bDirectoryEntry\s*\(\s*${ARG}${ARG})${NOT_MASKED}(${QUOTED})`,
+      "g",
+    ),
+    keywords: ["DirectoryEntry"],
+  },
+  {
+    // <add key="SmtpPassword" value="..."/> (.NET configuration)
+    id: "xml-key-value",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\bkey\s*=\s*"[^"\n]{0,80}?(?:password|passwd|pwd|secret|token|api_?key)[^"\n]{0,80}"\s+value\s*=\s*)${NOT_MASKED}("[^"\n]{1,200}")`,
+      "gi",
+    ),
+    keywords: ["key"],
+  },
+  {
+    // <secret>...</secret>, <db.password>...</db.password>
+    id: "xml-element",
+    kind: "secret",
+    pattern: new RegExp(
+      String.raw`(<((?:[A-Za-z0-9]{1,40}[_.-])?(?:password|passwd|passphrase|secret|token|api_?key|access_?key))>)${NOT_MASKED}([^<\n]{1,300})(?=</\2>)`,
+      "gi",
+    ),
+    keywords: ["pass", "secret", "token", "key"],
+    assignment: true,
+  },
+  {
+    // AccountKey=..., SharedAccessKey=..., storageAccountKey = "...", account_key: '...'
+    // (also across a line break or a `||` default, as in code that falls back to a literal).
+    id: "azure-storage-account-key",
+    kind: "azure_storage_key",
+    pattern: new RegExp(
+      String.raw`((?:account|storage|shared[_-]?access)[_-]?key\b["']?(?:[ \t\n]{0,20}(?:=|:|,|\|\|)){1,2}[ \t\n]{0,20}["']?)${NOT_MASKED}([A-Za-z0-9+/]{30,}={0,2})(?![A-Za-z0-9+/=])`,
+      "gi",
+    ),
+    keywords: ["key"],
+  },
+  {
+    // curl -u user:password, curl --user 'user:password' (on the curl command's line only:
+    // `docker run -u 1000:1000` is no credential)
+    id: "curl-auth-user",
+    kind: "http_auth",
+    pattern: new RegExp(
+      String.raw`(\bcurl\b[^\n]{0,300}?[ \t](?:-u|--user)(?:=|[ \t]{1,5})["']?[^\s:"'$]{1,100}:)${NOT_MASKED}([^\s"'$]{3,200})`,
+      "g",
+    ),
+    keywords: ["curl"],
+  },
+  {
+    // Authorization: Token ..., Authorization: Api-Token ... (Bearer and Basic: common/secrets.ts)
+    id: "authorization-scheme",
+    kind: "http_auth",
+    pattern: new RegExp(
+      String.raw`(\bAuthorization["']?[ \t]*[:=][ \t]*["']?(?:Api-?Token|Token|Digest|Key|Bot|SSWS|GenieKey)[ \t]+)${NOT_MASKED}([A-Za-z0-9._~+/=-]{8,})`,
+      "gi",
+    ),
+    keywords: ["Authorization"],
+  },
+];
