@@ -8,7 +8,7 @@ import { createGatewayApp } from "./app.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createControls } from "./controls.ts";
-import { ensureDevKeys, publicJwk, readPrivateJwk } from "./devidp/keys.ts";
+import { ensureDevKeys, publicJwk, readPrivateJwk } from "../../common/keys.ts";
 import {
   CALL_TOKEN_AUDIENCE,
   CALL_TOKEN_ISSUER,

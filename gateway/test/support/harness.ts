@@ -23,8 +23,8 @@ import {
   GATEWAY_AUDIENCE,
   generateDevKey,
   publicJwk,
-} from "../../src/devidp/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../../src/devidp/mint.ts";
+} from "../../../common/keys.ts";
+import { mintAccessToken, mintPostureToken } from "../../../idp/src/mint.ts";
 import {
   CALL_TOKEN_AUDIENCE,
   CALL_TOKEN_ISSUER,
