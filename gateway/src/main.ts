@@ -9,11 +9,8 @@ import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createControls } from "./controls.ts";
 import { ensureDevKeys, publicJwk, readPrivateJwk } from "../../common/keys.ts";
-import {
-  CALL_TOKEN_AUDIENCE,
-  CALL_TOKEN_ISSUER,
-  createCallTokenSigner,
-} from "./handoff/call-token.ts";
+import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../common/worker-contract.ts";
+import { createCallTokenSigner } from "./handoff/call-token.ts";
 import { createHttpWorkerClient } from "./handoff/worker-client.ts";
 import { createAccessTokenVerifier } from "./identity/access-token.ts";
 import { createPostureVerifier } from "./identity/posture.ts";
