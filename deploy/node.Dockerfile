@@ -17,6 +17,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY common ./common
 COPY gateway/src ./gateway/src
+COPY idp/src ./idp/src
 COPY agent/src ./agent/src
 COPY agent/fixtures ./agent/fixtures
 COPY examples/change-review/src ./examples/change-review/src

@@ -37,7 +37,7 @@ wait_for() { # url, name
 }
 
 # The identity provider creates the development keys and the agents' client secrets first.
-node gateway/src/devidp/main.ts &
+node idp/src/main.ts &
 pids+=($!)
 wait_for "http://127.0.0.1:${IDP_PORT}/.well-known/jwks.json" "identity provider"
 

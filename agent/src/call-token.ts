@@ -14,24 +14,28 @@
 //      unexpired jti forgotten, which would reopen the replay window. Fail closed.
 import { timingSafeEqual } from "node:crypto";
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet } from "jose";
-import { z } from "zod";
-import { ARGUMENTS_DIGEST, argumentsDigest } from "../../common/canonical.ts";
-import { TOOL_NAMES, type ToolName } from "../../common/catalog.ts";
+import { argumentsDigest } from "../../common/canonical.ts";
+import type { ToolName } from "../../common/catalog.ts";
+import {
+  CALL_TOKEN_ALGORITHMS,
+  CALL_TOKEN_MAX_TTL_SEC,
+  CALL_TOKEN_TYPE,
+  CallTokenClaims,
+  type WorkerErrorCode,
+} from "../../common/worker-contract.ts";
 
-export const CALL_TOKEN_TYPE = "call+jwt";
-/** Only asymmetric algorithms: the worker can verify call tokens, never mint them. */
-export const CALL_TOKEN_ALGORITHMS = ["ES256", "EdDSA"] as const;
-export const CALL_TOKEN_MAX_LIFETIME_SEC = 30;
 export const MAX_CLOCK_TOLERANCE_SEC = 5;
 const MAX_TOKEN_CHARS = 4096;
 
-export type CallTokenErrorCode =
+export type CallTokenErrorCode = Extract<
+  WorkerErrorCode,
   | "call_token_missing"
   | "call_token_invalid"
   | "call_token_expired"
   | "call_token_replayed"
   | "arguments_digest_mismatch"
-  | "replay_cache_full";
+  | "replay_cache_full"
+>;
 
 export class CallTokenError extends Error {
   readonly code: CallTokenErrorCode;
@@ -128,20 +132,6 @@ export function createReplayCache(maxEntries: number): ReplayCache {
 
 // --- Verifier -----------------------------------------------------------------
 
-const text = z.string().min(1).max(256);
-
-const CallClaims = z.object({
-  tool: z.enum(TOOL_NAMES),
-  args_sha256: z.string().regex(ARGUMENTS_DIGEST),
-  decision_id: text,
-  sub: text,
-  act: z.object({ sub: text }),
-  trace_id: text.optional(),
-  jti: text,
-  iat: z.int(),
-  exp: z.int(),
-});
-
 function checkJwks(jwks: JSONWebKeySet): void {
   if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) {
     throw new TypeError("jwks must hold at least one key");
@@ -212,7 +202,7 @@ export function createCallTokenVerifier(options: CallTokenVerifierOptions): Call
           issuer,
           audience,
           clockTolerance: clockToleranceSec,
-          maxTokenAge: CALL_TOKEN_MAX_LIFETIME_SEC,
+          maxTokenAge: CALL_TOKEN_MAX_TTL_SEC,
           currentDate: new Date(nowMs),
           requiredClaims: ["exp", "iat", "jti", "sub"],
         });
@@ -224,15 +214,15 @@ export function createCallTokenVerifier(options: CallTokenVerifierOptions): Call
       if (typeof kid !== "string" || kid === "") {
         throw new CallTokenError("call_token_invalid", "call token header has no kid");
       }
-      const parsed = CallClaims.safeParse(verified.payload);
+      const parsed = CallTokenClaims.safeParse(verified.payload);
       if (!parsed.success) {
         throw new CallTokenError("call_token_invalid", "call token claims are malformed");
       }
       const claims = parsed.data;
-      if (claims.exp - claims.iat > CALL_TOKEN_MAX_LIFETIME_SEC || claims.exp <= claims.iat) {
+      if (claims.exp - claims.iat > CALL_TOKEN_MAX_TTL_SEC || claims.exp <= claims.iat) {
         throw new CallTokenError(
           "call_token_invalid",
-          `call token lifetime must be 1 to ${CALL_TOKEN_MAX_LIFETIME_SEC} seconds`,
+          `call token lifetime must be 1 to ${CALL_TOKEN_MAX_TTL_SEC} seconds`,
         );
       }
 

@@ -16,7 +16,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCatalog } from "../../common/catalog.ts";
-import { createWorkerApp, type Execute, type WorkerLogEntry } from "../src/app.ts";
+import type { Log } from "../../common/service.ts";
+import { createWorkerApp, type Execute } from "../src/app.ts";
 import { createFixtureConnectors } from "../src/connectors/index.ts";
 import { createToolExecutor } from "../src/tools.ts";
 import { createCallTokenVerifier } from "../src/call-token.ts";
@@ -104,7 +105,7 @@ function setup(options: { maxReplayEntries?: number; execute?: Execute } = {}) {
     now: () => clock,
   });
   const execute = vi.fn<Execute>(options.execute ?? ((call) => fixtureTools(call)));
-  const log = vi.fn<(entry: WorkerLogEntry) => void>();
+  const log = vi.fn<Log>();
   const app = createWorkerApp({ verifier, execute, log });
 
   async function call(
@@ -187,16 +188,25 @@ describe("worker app: allowed calls", () => {
 describe("worker app: refusals run nothing", () => {
   function expectRefused(
     ctx: ReturnType<typeof setup>,
-    response: { status: number; json: unknown },
+    response: { status: number; headers: Headers; json: unknown },
     status: number,
     code: string,
   ) {
     expect(response.status).toBe(status);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
     expect(response.json).toMatchObject({
-      error: { code, message: expect.any(String) as unknown },
+      type: `https://agent-worker.zyxbank.example/problems/${code}`,
+      title: expect.any(String) as unknown,
+      status,
+      code,
+      detail: expect.any(String) as unknown,
     });
     expect(ctx.execute).not.toHaveBeenCalled();
-    expect(ctx.log).toHaveBeenLastCalledWith(expect.objectContaining({ code }));
+    expect(ctx.log).toHaveBeenLastCalledWith(
+      expect.any(String),
+      expect.any(String),
+      expect.objectContaining({ code }),
+    );
   }
 
   it("missing token: 401 call_token_missing", async () => {
@@ -305,12 +315,10 @@ describe("worker app: refusals run nothing", () => {
     });
     expectRefused(ctx, response, 400, "arguments_invalid");
     expect(response.json).toMatchObject({
-      error: {
-        issues: [
-          { path: "/repository", message: expect.any(String) as unknown },
-          { path: "/pull_request", message: expect.any(String) as unknown },
-        ],
-      },
+      issues: [
+        { path: "/repository", message: expect.any(String) as unknown },
+        { path: "/pull_request", message: expect.any(String) as unknown },
+      ],
     });
   });
 
@@ -361,12 +369,18 @@ describe("worker app: refusals run nothing", () => {
     const response = await ctx.call("jira_read", { token: await token(), body: body() });
     expect(response.status).toBe(502);
     expect(response.json).toEqual({
-      error: { code: "tool_failed", message: "tool jira_read failed" },
+      type: "https://agent-worker.zyxbank.example/problems/tool_failed",
+      title: "Tool failed",
+      status: 502,
+      code: "tool_failed",
+      detail: "tool jira_read failed",
     });
     expect(ctx.log).toHaveBeenCalledWith(
+      "error",
+      "call_failed",
       expect.objectContaining({
         code: "tool_failed",
-        message: expect.stringContaining("secret-ish detail") as unknown,
+        detail: expect.stringContaining("secret-ish detail") as unknown,
         decision_id: "dec-0001",
         trace_id: "trace-0001",
       }),
@@ -377,7 +391,7 @@ describe("worker app: refusals run nothing", () => {
     const ctx = setup();
     const response = await ctx.app.request("/v1/execute/jira_read");
     expect(response.status).toBe(404);
-    expect(await response.json()).toMatchObject({ error: { code: "route_not_found" } });
+    expect(await response.json()).toMatchObject({ status: 404, code: "route_not_found" });
   });
 
   it("logs neither the token nor the arguments", async () => {

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ARGUMENTS_DIGEST, argumentsDigest, canonicalJson } from "../canonical.ts";
 
@@ -9,7 +8,19 @@ const ARGS = {
   change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
 };
 
+// Expected values are fixed text, computed once outside this code base (python3: json.dumps with
+// sort_keys=True and separators=(",", ":"), then hashlib.sha256 over its UTF-8 bytes), so a
+// change in the implementation cannot also change what the test expects.
+const ARGS_CANONICAL =
+  '{"account":"111122223333","change":{"action":"revoke_ingress","cidr":"0.0.0.0/0",' +
+  '"port_range":"22","protocol":"tcp"},"group_id":"sg-0a1b2c3d4e5f60718","region":"ap-southeast-1"}';
+const ARGS_DIGEST = "0677b47942d65121fd6064df0ec1b658d20dee34c411b3b1ad1e81e6cdf50477";
+
 describe("canonicalJson (RFC 8785)", () => {
+  it("writes the arguments as the fixed canonical text", () => {
+    expect(canonicalJson(ARGS)).toBe(ARGS_CANONICAL);
+  });
+
   it("sorts keys at every depth and drops whitespace", () => {
     expect(canonicalJson({ b: 1, a: { d: [3, { f: 1, e: 2 }], c: "x" } })).toBe(
       '{"a":{"c":"x","d":[3,{"e":2,"f":1}]},"b":1}',
@@ -31,10 +42,27 @@ describe("canonicalJson (RFC 8785)", () => {
 });
 
 describe("argumentsDigest", () => {
-  it("is the hex SHA-256 of the canonical JSON", () => {
-    const expected = createHash("sha256").update(canonicalJson(ARGS)).digest("hex");
-    expect(argumentsDigest(ARGS)).toBe(expected);
+  it("is the hex SHA-256 of the canonical JSON (fixed digests)", () => {
+    expect(argumentsDigest(ARGS)).toBe(ARGS_DIGEST);
     expect(argumentsDigest(ARGS)).toMatch(ARGUMENTS_DIGEST);
+    expect(argumentsDigest({ ...ARGS, account: "777788889999" })).toBe(
+      "73083dc1f7939daf0278130959b0317a2b7df51256299435379a88aa95d18948",
+    );
+    expect(argumentsDigest({ pull_request: 991 })).toBe(
+      "116c39f53778c86bb9beb827e3597223d974c8a79a5005efdbd609df1166e00d",
+    );
+    expect(argumentsDigest({ pull_request: "991" })).toBe(
+      "61f7725ae1394cd4c9b4e4af8e9c26bc83996060984d207c53910cdb952f5b3d",
+    );
+  });
+
+  it("hashes the UTF-8 bytes of non-ASCII text", () => {
+    expect(canonicalJson({ text: "Zo\u00eb: ok \u2713", channel: "#chg-reviews" })).toBe(
+      '{"channel":"#chg-reviews","text":"Zo\u00eb: ok \u2713"}',
+    );
+    expect(argumentsDigest({ text: "Zo\u00eb: ok \u2713", channel: "#chg-reviews" })).toBe(
+      "1f2ad5dd0418d25fd420132fb0e19a839f1c415db2322427b8a019950591ea08",
+    );
   });
 
   it("does not depend on key order or wire whitespace", () => {
@@ -45,8 +73,8 @@ describe("argumentsDigest", () => {
       account: "111122223333",
     };
     const reparsed = JSON.parse(JSON.stringify(ARGS, null, 4)) as unknown;
-    expect(argumentsDigest(reordered)).toBe(argumentsDigest(ARGS));
-    expect(argumentsDigest(reparsed)).toBe(argumentsDigest(ARGS));
+    expect(argumentsDigest(reordered)).toBe(ARGS_DIGEST);
+    expect(argumentsDigest(reparsed)).toBe(ARGS_DIGEST);
   });
 
   it("changes when any value changes", () => {

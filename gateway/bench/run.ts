@@ -17,8 +17,8 @@ import {
   DEV_ISSUER,
   DEV_POSTURE_ISSUER,
   GATEWAY_AUDIENCE,
-} from "../src/devidp/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../src/devidp/mint.ts";
+} from "../../common/keys.ts";
+import { mintAccessToken, mintPostureToken } from "../../idp/src/mint.ts";
 import { fixedRate, saturate, type LoadResult, type Target } from "./load.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");

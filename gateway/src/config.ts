@@ -3,8 +3,13 @@
 // (local keys and audit under the state folder, the worker on loopback).
 import { join } from "node:path";
 import { z } from "zod";
-import { DEV_ISSUER, DEV_POSTURE_ISSUER, GATEWAY_AUDIENCE, devKeyPaths } from "./devidp/keys.ts";
-import { DEFAULT_ALGORITHMS } from "./identity/jwks.ts";
+import { DEFAULT_ALGORITHMS } from "../../common/jwks.ts";
+import {
+  DEV_ISSUER,
+  DEV_POSTURE_ISSUER,
+  GATEWAY_AUDIENCE,
+  devKeyPaths,
+} from "../../common/keys.ts";
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const list = z.string().transform((s) =>

@@ -8,12 +8,9 @@ import { createGatewayApp } from "./app.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createControls } from "./controls.ts";
-import { ensureDevKeys, publicJwk, readPrivateJwk } from "./devidp/keys.ts";
-import {
-  CALL_TOKEN_AUDIENCE,
-  CALL_TOKEN_ISSUER,
-  createCallTokenSigner,
-} from "./handoff/call-token.ts";
+import { ensureDevKeys, publicJwk, readPrivateJwk } from "../../common/keys.ts";
+import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../common/worker-contract.ts";
+import { createCallTokenSigner } from "./handoff/call-token.ts";
 import { createHttpWorkerClient } from "./handoff/worker-client.ts";
 import { createAccessTokenVerifier } from "./identity/access-token.ts";
 import { createPostureVerifier } from "./identity/posture.ts";

@@ -173,7 +173,7 @@ describe("docker-compose.yml", () => {
 
   it("sets only environment variables that the code reads", () => {
     const code = {
-      idp: sourceText(["gateway/src/devidp", "common"]),
+      idp: sourceText(["idp/src", "common"]),
       gateway: sourceText(["gateway/src", "common"]),
       worker: sourceText(["agent/src", "common"]),
       "agent-runtime": sourceText(["examples/change-review/src", "common"]),

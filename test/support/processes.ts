@@ -103,7 +103,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let idpUrl: string | undefined;
   if (options.idp === true) {
     const idpPort = await freePort();
-    idp = startNode("gateway/src/devidp/main.ts", {
+    idp = startNode("idp/src/main.ts", {
       ZYX_STATE_DIR: stateDir,
       IDP_PORT: String(idpPort),
     });
@@ -121,7 +121,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     token: (...args) => {
       const run = spawnSync(
         NODE,
-        [join(REPO_ROOT, "gateway/src/cli/token.ts"), ...args, "--state-dir", stateDir],
+        [join(REPO_ROOT, "idp/src/cli/token.ts"), ...args, "--state-dir", stateDir],
         {
           encoding: "utf8",
         },

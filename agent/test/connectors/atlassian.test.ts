@@ -9,10 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AdfError, adfToText, textToAdf } from "../../src/connectors/atlassian/adf.ts";
 import { normalizeBaseUrl, readApiToken } from "../../src/connectors/atlassian/config.ts";
-import {
-  startFakeAtlassianSite,
-  type FakeAtlassianSite,
-} from "../../src/connectors/atlassian/fake-site.ts";
+import { startFakeAtlassianSite, type FakeAtlassianSite } from "../support/fake-atlassian.ts";
 import {
   atlassianErrorText,
   basicAuthorization,

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { startFakeEc2, type FakeEc2 } from "../../src/connectors/aws/fake-ec2.ts";
+import { startFakeEc2, type FakeEc2 } from "../support/fake-ec2.ts";
 import { AwsConfigError, createAwsFromEnv } from "../../src/connectors/aws/index.ts";
 
 const DEV = "111122223333";

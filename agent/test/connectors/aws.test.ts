@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAwsFromEnv, type AwsFromEnvOptions } from "../../src/connectors/aws/index.ts";
-import { startFakeEc2, type FakeEc2, type FakeEc2Key } from "../../src/connectors/aws/fake-ec2.ts";
+import { startFakeEc2, type FakeEc2, type FakeEc2Key } from "../support/fake-ec2.ts";
 import {
   ConnectorError,
   type AwsPort,

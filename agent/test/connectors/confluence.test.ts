@@ -2,10 +2,7 @@
 // against a local fake of Confluence Cloud's content search), then what only the REST adapter
 // does (requests, CQL, pagination, error mapping, retries, timeouts), and the factory.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  startFakeAtlassianSite,
-  type FakeAtlassianSite,
-} from "../../src/connectors/atlassian/fake-site.ts";
+import { startFakeAtlassianSite, type FakeAtlassianSite } from "../support/fake-atlassian.ts";
 import {
   createConfluenceFixtures,
   createConfluenceFromEnv,

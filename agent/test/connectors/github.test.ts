@@ -13,10 +13,7 @@ import {
   createGitHubRest,
   type GitHubRestOptions,
 } from "../../src/connectors/github/index.ts";
-import {
-  startFakeGitHubServer,
-  type FakeGitHubServer,
-} from "../../src/connectors/github/fake-server.ts";
+import { startFakeGitHubServer, type FakeGitHubServer } from "../support/fake-github.ts";
 import { countChanges, loadGitHubFixtures } from "../../src/connectors/github/fixture-data.ts";
 import { parseRetryAfter, rateLimitWaitMs } from "../../src/connectors/github/rate-limit.ts";
 import {

@@ -6,10 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { adfToText } from "../../src/connectors/atlassian/adf.ts";
-import {
-  startFakeAtlassianSite,
-  type FakeAtlassianSite,
-} from "../../src/connectors/atlassian/fake-site.ts";
+import { startFakeAtlassianSite, type FakeAtlassianSite } from "../support/fake-atlassian.ts";
 import {
   createJiraFixtures,
   createJiraFromEnv,

@@ -11,10 +11,7 @@ import {
   type ConnectorErrorCode,
   type SlackPort,
 } from "../../src/connectors/port.ts";
-import {
-  startFakeSlackServer,
-  type FakeSlackServer,
-} from "../../src/connectors/slack/fake-server.ts";
+import { startFakeSlackServer, type FakeSlackServer } from "../support/fake-slack.ts";
 import {
   createSlackFixtures,
   createSlackFromEnv,

@@ -3,13 +3,28 @@
 // jose against the provider's key set: signature, algorithm allow-list, issuer, audience, exp,
 // nbf, sub. It names the engineer, not an agent: a token that already carries "act" is an
 // agent's and is refused. Headers such as x-user-email or x-user-groups are never read.
-import { bearerToken } from "../../../gateway/src/identity/access-token.ts";
-import { createJwtChecker, MAX_TOKEN_LENGTH } from "../../../gateway/src/identity/jwks.ts";
-import type { KeySource } from "../../../gateway/src/identity/types.ts";
-import { isGatewayError } from "../../../gateway/src/lib/errors.ts";
+import {
+  ACCESS_TOKEN_TYP,
+  createJwtChecker,
+  KeySetUnavailableError,
+  MAX_TOKEN_LENGTH,
+  type KeySource,
+} from "../../../common/jwks.ts";
 import { ReviewError } from "./errors.ts";
 
-export const ENGINEER_TOKEN_TYP = "at+jwt";
+export const ENGINEER_TOKEN_TYP = ACCESS_TOKEN_TYP;
+
+/** The token of an Authorization header value: "Bearer <token>" (scheme case-insensitive). */
+function bearerToken(header: string | undefined): string {
+  if (header === undefined || header.trim() === "") {
+    throw new ReviewError("token_missing", "no Authorization header");
+  }
+  const match = /^Bearer +([^\s]+)$/i.exec(header.trim());
+  if (match?.[1] === undefined) {
+    throw new ReviewError("token_missing", 'Authorization header is not "Bearer <token>"');
+  }
+  return match[1];
+}
 
 export interface Engineer {
   subject: string;
@@ -55,15 +70,7 @@ export function createEngineerVerifier(options: EngineerVerifierOptions): Engine
 
   return {
     async verify(authorization) {
-      let token: string;
-      try {
-        token = bearerToken(authorization);
-      } catch (error) {
-        throw new ReviewError(
-          "token_missing",
-          error instanceof Error ? error.message : "no access token",
-        );
-      }
+      const token = bearerToken(authorization);
       if (token.length > MAX_TOKEN_LENGTH) {
         throw new ReviewError("token_invalid", "token is too long");
       }
@@ -71,7 +78,7 @@ export function createEngineerVerifier(options: EngineerVerifierOptions): Engine
       try {
         outcome = await check(token);
       } catch (error) {
-        if (isGatewayError(error) && error.code === "identity_provider_unavailable") {
+        if (error instanceof KeySetUnavailableError) {
           throw new ReviewError("identity_provider_unavailable", error.message, { cause: error });
         }
         throw error;

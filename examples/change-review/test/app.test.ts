@@ -8,8 +8,8 @@ import {
   GATEWAY_AUDIENCE,
   generateDevKey,
   publicJwk,
-} from "../../../gateway/src/devidp/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../../../gateway/src/devidp/mint.ts";
+} from "../../../common/keys.ts";
+import { mintAccessToken, mintPostureToken } from "../../../idp/src/mint.ts";
 import { createChangeReviewApp, type ChangeReviewPorts } from "../src/app.ts";
 import { createEngineerVerifier } from "../src/auth.ts";
 import type { Delegation } from "../src/delegation.ts";

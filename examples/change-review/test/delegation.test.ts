@@ -6,15 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { hashClientSecret } from "../../../gateway/src/devidp/clients.ts";
+import { hashClientSecret } from "../../../idp/src/clients.ts";
 import {
   CHANGE_REVIEW_AUDIENCE,
   DEV_ISSUER,
   GATEWAY_AUDIENCE,
   generateDevKey,
-} from "../../../gateway/src/devidp/keys.ts";
-import { mintAccessToken } from "../../../gateway/src/devidp/mint.ts";
-import { createDevIdpApp } from "../../../gateway/src/devidp/server.ts";
+} from "../../../common/keys.ts";
+import { mintAccessToken } from "../../../idp/src/mint.ts";
+import { createDevIdpApp } from "../../../idp/src/server.ts";
 import { createDelegation, secretFromFile } from "../src/delegation.ts";
 
 const T0 = 1_779_242_400;

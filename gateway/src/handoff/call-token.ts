@@ -1,6 +1,7 @@
 // The call token: what the gateway hands the agent worker with every allowed call.
 //
-// An asymmetric JWT (the worker holds only the public key, so a compromised worker cannot mint
+// The token's shape (typ, issuer, audience, claims, lifetime) is the wire contract shared with the
+// worker: common/worker-contract.ts. An asymmetric JWT (the worker holds only the public key, so a compromised worker cannot mint
 // calls) that names one tool, binds the exact arguments by their RFC 8785 SHA-256 digest, the
 // decision that allowed them, the user (sub) and the acting agent (act.sub, RFC 8693), and
 // lives at most 30 seconds. Its random jti lets the worker refuse a replay.
@@ -11,13 +12,7 @@ import { randomUUID } from "node:crypto";
 import { importJWK, SignJWT, type CryptoKey, type JWK } from "jose";
 import { ARGUMENTS_DIGEST } from "../../../common/canonical.ts";
 import { isToolName, type ToolName } from "../../../common/catalog.ts";
-
-/** JWT "typ" header of a call token (RFC 8725 explicit typing). */
-export const CALL_TOKEN_TYPE = "call+jwt";
-export const CALL_TOKEN_ISSUER = "zyx-agent-gateway";
-export const CALL_TOKEN_AUDIENCE = "zyx-agent-worker";
-/** Upper bound on a call token's lifetime, in seconds. */
-export const CALL_TOKEN_MAX_TTL_SEC = 30;
+import { CALL_TOKEN_MAX_TTL_SEC, CALL_TOKEN_TYPE } from "../../../common/worker-contract.ts";
 
 export interface CallTokenSignerOptions {
   /** Private signing key: EC P-256 (ES256) or OKP Ed25519 (EdDSA), with a `kid`. */

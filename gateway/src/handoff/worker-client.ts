@@ -1,11 +1,20 @@
 // The signed internal call to the agent worker, over kept-alive connections. Every failure is a
 // GatewayError: the worker answered with an error (worker_failed), could not be reached
-// (worker_unavailable), or took too long (worker_timeout).
+// (worker_unavailable), or took too long (worker_timeout). The request, the answer and the
+// worker's problem documents are the shared wire contract (common/worker-contract.ts).
 import type { ToolName } from "../../../common/catalog.ts";
+import {
+  WorkerCompensation,
+  WorkerEvidence,
+  WorkerProblem,
+  executePath,
+  type WorkerRequest,
+} from "../../../common/worker-contract.ts";
 import { GatewayError } from "../lib/errors.ts";
 import { Agent, request, type Dispatcher } from "undici";
-import { z } from "zod";
 import type { CallTokenSigner } from "./call-token.ts";
+
+export type { WorkerEvidence };
 
 export interface WorkerCall {
   tool: ToolName;
@@ -17,24 +26,11 @@ export interface WorkerCall {
   agent: string;
 }
 
-/** How the worker's output guard judged the result (retrieved content is untrusted evidence). */
-export interface WorkerEvidence {
-  untrusted: true;
-  redactions: number;
-  injection: { suspected: boolean; indicators: string[] };
-}
-
 export interface WorkerResult {
   result: unknown;
   evidence?: WorkerEvidence;
   compensation?: Record<string, unknown>;
 }
-
-const Evidence = z.strictObject({
-  untrusted: z.literal(true),
-  redactions: z.number().int().min(0),
-  injection: z.strictObject({ suspected: z.boolean(), indicators: z.array(z.string()) }),
-});
 
 export interface WorkerClient {
   execute(call: WorkerCall): Promise<WorkerResult>;
@@ -89,17 +85,23 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
 
   return {
     async execute(call) {
+      const traceId = call.traceparent.split("-")[1];
       const token = await signer.sign({
         tool: call.tool,
         argumentsDigest: call.argumentsDigest,
         decisionId: call.decisionId,
         user: call.user,
         agent: call.agent,
-        traceId: call.traceparent.split("-")[1] ?? "",
+        traceId: traceId ?? "",
       });
       let response: Dispatcher.ResponseData;
       try {
-        response = await request(new URL(`v1/execute/${encodeURIComponent(call.tool)}`, baseUrl), {
+        const payload: WorkerRequest = {
+          arguments: call.arguments,
+          decision_id: call.decisionId,
+          ...(traceId === undefined ? {} : { trace_id: traceId }),
+        };
+        response = await request(new URL(executePath(call.tool), baseUrl), {
           method: "POST",
           dispatcher,
           headers: {
@@ -107,11 +109,7 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
             "content-type": "application/json",
             traceparent: call.traceparent,
           },
-          body: JSON.stringify({
-            arguments: call.arguments,
-            decision_id: call.decisionId,
-            trace_id: call.traceparent.split("-")[1],
-          }),
+          body: JSON.stringify(payload),
         });
       } catch (thrown) {
         if (TIMEOUT_CODES.has(errorCode(thrown) ?? "")) throw timeout();
@@ -131,15 +129,16 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
       }
       const ok = response.statusCode >= 200 && response.statusCode < 300;
       if (!ok || !isRecord(body) || !("result" in body)) {
-        const error = isRecord(body) && isRecord(body["error"]) ? body["error"] : {};
-        const code = typeof error["code"] === "string" ? error["code"] : "unknown";
+        // The worker's refusals are RFC 9457 problem documents with its own code.
+        const problem = WorkerProblem.safeParse(body);
+        const code = problem.success ? problem.data.code : "unknown";
         throw new GatewayError(
           "worker_failed",
           `the agent worker refused or failed the call (${response.statusCode} ${code})`,
           { extensions: { worker_status: response.statusCode, worker_code: code } },
         );
       }
-      const evidence = Evidence.safeParse(body["evidence"]);
+      const evidence = WorkerEvidence.safeParse(body["evidence"]);
       if (!evidence.success) {
         // Without the guard's verdict the result cannot be trusted to have been scanned.
         throw new GatewayError(
@@ -147,11 +146,11 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
           "the agent worker answered without its output guard's verdict",
         );
       }
-      const compensation = isRecord(body["compensation"]) ? body["compensation"] : undefined;
+      const compensation = WorkerCompensation.safeParse(body["compensation"]);
       return {
         result: body["result"],
         evidence: evidence.data,
-        ...(compensation === undefined ? {} : { compensation }),
+        ...(compensation.success ? { compensation: compensation.data } : {}),
       };
     },
     async ready() {

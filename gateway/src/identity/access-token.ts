@@ -2,7 +2,8 @@
 // of a user, and extracts who the user is and which agent acts for them (RFC 8693 "act").
 import type { JWTPayload } from "jose";
 import { GatewayError } from "../lib/errors.ts";
-import { checkMaxTokenAge, checkNonEmptyString, createJwtChecker } from "./jwks.ts";
+import { ACCESS_TOKEN_TYP, checkMaxTokenAge, checkNonEmptyString } from "../../../common/jwks.ts";
+import { createGatewayJwtChecker } from "./jwt-checker.ts";
 import { MAX_CACHE_ENTRIES, VerifiedTokenCache, tokenDigest } from "./token-cache.ts";
 import type {
   AccessTokenVerifier,
@@ -10,7 +11,7 @@ import type {
   VerifiedPrincipal,
 } from "./types.ts";
 
-export const ACCESS_TOKEN_TYP = "at+jwt";
+export { ACCESS_TOKEN_TYP };
 export const DEFAULT_GROUPS_CLAIM = "groups";
 export { MAX_CACHE_ENTRIES };
 
@@ -32,7 +33,7 @@ export function bearerToken(header: string | undefined): string {
 export function createAccessTokenVerifier(
   options: AccessTokenVerifierOptions,
 ): AccessTokenVerifier {
-  const check = createJwtChecker(options, ACCESS_TOKEN_TYP, "identity provider");
+  const check = createGatewayJwtChecker(options, ACCESS_TOKEN_TYP, "identity provider");
   const maxTokenAge = checkMaxTokenAge(options.maxTokenAgeSec);
   const groupsClaim = checkNonEmptyString(
     "groupsClaim",

@@ -3,14 +3,15 @@
 // JWT's own validity is judged here; whether the check is recent enough is the policy's call,
 // from `checkedAt`.
 import { GatewayError } from "../lib/errors.ts";
-import { checkClockTolerance, createJwtChecker } from "./jwks.ts";
+import { checkClockTolerance, POSTURE_TOKEN_TYP } from "../../../common/jwks.ts";
+import { createGatewayJwtChecker } from "./jwt-checker.ts";
 import { VerifiedTokenCache, tokenDigest } from "./token-cache.ts";
 import type { PostureVerifier, PostureVerifierOptions, VerifiedPosture } from "./types.ts";
 
-export const POSTURE_TOKEN_TYP = "posture+jwt";
+export { POSTURE_TOKEN_TYP };
 
 export function createPostureVerifier(options: PostureVerifierOptions): PostureVerifier {
-  const check = createJwtChecker(options, POSTURE_TOKEN_TYP, "device-trust");
+  const check = createGatewayJwtChecker(options, POSTURE_TOKEN_TYP, "device-trust");
   const tolerance = checkClockTolerance(options.clockToleranceSec);
   const clock = options.now ?? (() => Date.now() / 1000);
 

@@ -1,48 +1,9 @@
 // Types of the identity layer: who is calling (the user, through which agent) and from which
 // device. Both come from signed JWTs only; nothing here is taken from unsigned request data.
-import type { JSONWebKeySet } from "jose";
+import type { KeySource, TokenVerifierOptions } from "../../../common/jwks.ts";
 
-/** Where a verifier finds the issuer's public keys. */
-export type KeySource =
-  | {
-      /** The issuer's JWKS endpoint (cached; refetched when an unknown kid shows up). */
-      kind: "remote";
-      /** https, or http on a loopback host (127.0.0.1, ::1, localhost) unless `allowHttp`. */
-      url: URL;
-      /** Abort a JWKS request after this many milliseconds (default 5000). */
-      timeoutMs?: number;
-      /** Minimum milliseconds between two fetches triggered by unknown kids (default 30000). */
-      cooldownMs?: number;
-      /** Refetch the set once it is this old, in milliseconds (default 600000). */
-      cacheMaxAgeMs?: number;
-      /** Accept a plain-http URL on a non-loopback host (development networks only). */
-      allowHttp?: boolean;
-    }
-  /** A JWKS file, read once when the verifier is created. */
-  | { kind: "file"; path: string }
-  /** An in-memory JWKS (tests, or keys obtained some other way). */
-  | { kind: "jwks"; jwks: JSONWebKeySet };
-
-/** Options shared by the access-token and posture verifiers. */
-export interface TokenVerifierOptions {
-  /** Expected "iss" claim, exactly. */
-  issuer: string;
-  /** This service's identifier, which must be in the token's "aud" claim. */
-  audience: string;
-  keys: KeySource;
-  /** Allowed JWS algorithms (asymmetric only). Default ["ES256", "EdDSA", "RS256", "PS256"]. */
-  algorithms?: readonly string[];
-  /** Leeway for "exp", "nbf" and "iat", in seconds, 0..120. Default 30. */
-  clockToleranceSec?: number;
-  /**
-   * Oldest accepted token by its "iat" (RFC 8725 §3.10; jose's maxTokenAge), in seconds. "iat"
-   * is then required, and one beyond the clock tolerance in the future is refused. Default
-   * 86400; 0 turns the age check off (and with it the "iat" requirement).
-   */
-  maxTokenAgeSec?: number;
-  /** The clock, in epoch seconds (tests freeze it). Default: the system clock. */
-  now?: () => number;
-}
+// The key source and the options every verifier takes are shared with the other processes.
+export type { KeySource, TokenVerifierOptions };
 
 export interface AccessTokenVerifierOptions extends TokenVerifierOptions {
   /** The claim that holds the user's groups. Default "groups". */

@@ -9,9 +9,8 @@ import {
 import { beforeAll, describe, expect, it } from "vitest";
 import { createCallTokenVerifier } from "../../../agent/src/call-token.ts";
 import { argumentsDigest } from "../../../common/canonical.ts";
+import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../../common/worker-contract.ts";
 import {
-  CALL_TOKEN_AUDIENCE,
-  CALL_TOKEN_ISSUER,
   CallTokenSignerError,
   createCallTokenSigner,
   type CallTokenClaimsInput,

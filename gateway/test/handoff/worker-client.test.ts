@@ -95,9 +95,15 @@ describe("worker client", () => {
 
   it("502 worker_failed with the worker's own code when it refuses", async () => {
     const baseUrl = await listen((_req, res) => {
-      res
-        .writeHead(409, { "content-type": "application/json" })
-        .end('{"error":{"code":"call_token_replayed","message":"m"}}');
+      res.writeHead(409, { "content-type": "application/problem+json" }).end(
+        JSON.stringify({
+          type: "https://agent-worker.zyxbank.example/problems/call_token_replayed",
+          title: "Call token already used",
+          status: 409,
+          detail: "m",
+          code: "call_token_replayed",
+        }),
+      );
     });
     const client = createHttpWorkerClient({ baseUrl, timeoutMs: 2_000, signer });
     await expect(client.execute(call)).rejects.toMatchObject({

@@ -13,8 +13,8 @@ import {
   GATEWAY_AUDIENCE,
   generateDevKey,
   publicJwk,
-} from "../../src/devidp/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../../src/devidp/mint.ts";
+} from "../../../common/keys.ts";
+import { mintAccessToken, mintPostureToken } from "../../../idp/src/mint.ts";
 import { createAccessTokenVerifier } from "../../src/identity/access-token.ts";
 import { createPostureVerifier } from "../../src/identity/posture.ts";
 import type { AccessTokenVerifierOptions, KeySource } from "../../src/identity/types.ts";

@@ -8,8 +8,8 @@ import {
   GATEWAY_AUDIENCE,
   generateDevKey,
   publicJwk,
-} from "../../src/devidp/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../../src/devidp/mint.ts";
+} from "../../../common/keys.ts";
+import { mintAccessToken, mintPostureToken } from "../../../idp/src/mint.ts";
 import { createPostureVerifier } from "../../src/identity/posture.ts";
 import type { PostureVerifierOptions } from "../../src/identity/types.ts";
 import { GatewayError } from "../../src/lib/errors.ts";

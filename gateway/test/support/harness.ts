@@ -23,13 +23,10 @@ import {
   GATEWAY_AUDIENCE,
   generateDevKey,
   publicJwk,
-} from "../../src/devidp/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../../src/devidp/mint.ts";
-import {
-  CALL_TOKEN_AUDIENCE,
-  CALL_TOKEN_ISSUER,
-  createCallTokenSigner,
-} from "../../src/handoff/call-token.ts";
+} from "../../../common/keys.ts";
+import { mintAccessToken, mintPostureToken } from "../../../idp/src/mint.ts";
+import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../../common/worker-contract.ts";
+import { createCallTokenSigner } from "../../src/handoff/call-token.ts";
 import { createHttpWorkerClient, type WorkerClient } from "../../src/handoff/worker-client.ts";
 import { createAccessTokenVerifier } from "../../src/identity/access-token.ts";
 import { createPostureVerifier } from "../../src/identity/posture.ts";

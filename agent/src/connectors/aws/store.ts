@@ -1,7 +1,7 @@
 // Security groups in memory, with EC2's own rules for changing them: the fixture adapter and the
-// local fake EC2 endpoint (./fake-ec2.ts) both keep their state here, so a change is visible to
-// the next describe, and a duplicate or missing rule fails as EC2 fails it (same codes, same
-// messages).
+// tests' fake EC2 endpoint (agent/test/support/fake-ec2.ts) both keep their state here, so a
+// change is visible to the next describe, and a duplicate or missing rule fails as EC2 fails it
+// (same codes, same messages).
 //
 // The data (agent/fixtures/aws/security-groups.json) is in EC2's own shape: accounts, regions,
 // then SecurityGroups as DescribeSecurityGroups returns them.

@@ -1,5 +1,6 @@
 // The embedded GitHub data, kept in GitHub's own JSON shapes so that the fixtures adapter and the
-// fake GitHub server (fake-server.ts) read the very same answers through the very same mapping.
+// tests' fake GitHub server (agent/test/support/fake-github.ts) read the very same answers
+// through the very same mapping.
 //
 // agent/fixtures/github/<owner>/<repo>/<number>/
 //   pull.json    GET /repos/{owner}/{repo}/pulls/{number}, as GitHub answers it (additions,

@@ -5,20 +5,20 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { devClientPaths } from "../../src/devidp/clients.ts";
+import { devClientPaths } from "../src/clients.ts";
 import {
   CHANGE_REVIEW_AUDIENCE,
   DEV_ISSUER,
   GATEWAY_AUDIENCE,
   devKeyPaths,
   readPrivateJwk,
-} from "../../src/devidp/keys.ts";
-import { mintAccessToken } from "../../src/devidp/mint.ts";
-import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from "../../src/devidp/server.ts";
-import { createAccessTokenVerifier } from "../../src/identity/access-token.ts";
-import { startNode, type Started } from "../../../test/support/processes.ts";
+} from "../../common/keys.ts";
+import { mintAccessToken } from "../src/mint.ts";
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from "../src/server.ts";
+import { createAccessTokenVerifier } from "../../gateway/src/identity/access-token.ts";
+import { startNode, type Started } from "../../test/support/processes.ts";
 
-const SCRIPT = "gateway/src/devidp/main.ts";
+const SCRIPT = "idp/src/main.ts";
 const running: Started[] = [];
 
 afterEach(async () => {

@@ -18,16 +18,19 @@ import {
   fixtureDescription,
   loadJiraFixtureIssues,
   type JiraFixtureIssue,
-} from "../jira/fixtures.ts";
-import { ISSUE_LINK_TYPES } from "../jira/map.ts";
-import { DEFAULT_ENVIRONMENT_FIELD, DEFAULT_ROLLBACK_PLAN_FIELD } from "../jira/rest.ts";
+} from "../../src/connectors/jira/fixtures.ts";
+import { ISSUE_LINK_TYPES } from "../../src/connectors/jira/map.ts";
+import {
+  DEFAULT_ENVIRONMENT_FIELD,
+  DEFAULT_ROLLBACK_PLAN_FIELD,
+} from "../../src/connectors/jira/rest.ts";
 import {
   fixtureStorage,
   loadConfluenceFixturePages,
   type ConfluenceFixturePage,
-} from "../confluence/fixtures.ts";
-import { adfToText, textToAdf } from "./adf.ts";
-import { basicAuthorization } from "./http.ts";
+} from "../../src/connectors/confluence/fixtures.ts";
+import { adfToText, textToAdf } from "../../src/connectors/atlassian/adf.ts";
+import { basicAuthorization } from "../../src/connectors/atlassian/http.ts";
 
 export interface ScriptedResponse {
   status: number;

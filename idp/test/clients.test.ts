@@ -13,7 +13,7 @@ import {
   parseRegisteredClients,
   readDevClients,
   verifyClientSecret,
-} from "../../src/devidp/clients.ts";
+} from "../src/clients.ts";
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "zyx-idp-clients-"));
 const AGENTS = ["change-reviewer", "change-remediator"];

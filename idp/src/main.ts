@@ -1,5 +1,5 @@
 // Starts the local development identity provider (make run): its key set, discovery and the RFC
-// 8693 token exchange (gateway/src/devidp/server.ts). Development only.
+// 8693 token exchange (idp/src/server.ts). Development only.
 //   IDP_HOST              default 127.0.0.1
 //   IDP_PORT              default 8090 (0: any free port; the log line names it)
 //   ZYX_STATE_DIR         default .state: keys/idp.private.jwk.json, idp-clients.json,
@@ -11,8 +11,8 @@
 //   IDP_TOKEN_TTL_SEC     the longest life of an exchanged token; default 300
 // A bad value stops the process with one JSON error line naming the variable.
 import { serve } from "@hono/node-server";
-import { jsonLog, stopGracefullyOnSignals } from "../../../common/service.ts";
-import { loadCatalog } from "../../../common/catalog.ts";
+import { jsonLog, stopGracefullyOnSignals } from "../../common/service.ts";
+import { loadCatalog } from "../../common/catalog.ts";
 import { ensureDevClients } from "./clients.ts";
 import {
   CHANGE_REVIEW_AUDIENCE,
@@ -21,7 +21,7 @@ import {
   ensureDevKeys,
   readPrivateJwk,
   resolveStateDir,
-} from "./keys.ts";
+} from "../../common/keys.ts";
 import { createDevIdpApp } from "./server.ts";
 
 export const DEFAULT_IDP_PORT = 8090;

@@ -15,7 +15,11 @@
 //   non-JSON body, or a hang (no answer until close()).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { loadGitHubFixtures, fixtureKey, type PullFixture } from "./fixture-data.ts";
+import {
+  loadGitHubFixtures,
+  fixtureKey,
+  type PullFixture,
+} from "../../src/connectors/github/fixture-data.ts";
 
 export interface GitHubFault {
   status?: number;

@@ -26,9 +26,13 @@
 import { decodeJwt, type JWK, type JSONWebKeySet, type JWTPayload } from "jose";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { loadCatalog } from "../../../common/catalog.ts";
-import { ACCESS_TOKEN_TYP } from "../identity/access-token.ts";
-import { checkAlgorithms, checkNonEmptyString, createJwtChecker } from "../identity/jwks.ts";
+import { loadCatalog } from "../../common/catalog.ts";
+import {
+  ACCESS_TOKEN_TYP,
+  checkAlgorithms,
+  checkNonEmptyString,
+  createJwtChecker,
+} from "../../common/jwks.ts";
 import {
   DEFAULT_SCRYPT_PARAMS,
   MAX_CLIENT_SECRET_LENGTH,
@@ -38,7 +42,7 @@ import {
   type ClientSecretHash,
   type RegisteredClient,
 } from "./clients.ts";
-import { publicJwk } from "./keys.ts";
+import { publicJwk } from "../../common/keys.ts";
 import { mintDelegatedAccessToken } from "./mint.ts";
 
 export const TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";

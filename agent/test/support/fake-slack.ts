@@ -18,7 +18,7 @@ import {
   createTsClock,
   loadWorkspace,
   simulatePostMessage,
-} from "./shared.ts";
+} from "../../src/connectors/slack/shared.ts";
 
 export interface SlackFault {
   status?: number;

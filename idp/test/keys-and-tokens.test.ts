@@ -22,11 +22,11 @@ import {
   ensureDevKeys,
   readPrivateJwk,
   resolveStateDir,
-} from "../../src/devidp/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../../src/devidp/mint.ts";
-import { createAccessTokenVerifier } from "../../src/identity/access-token.ts";
-import { createPostureVerifier } from "../../src/identity/posture.ts";
-import { REPO_ROOT } from "../support/paths.ts";
+} from "../../common/keys.ts";
+import { mintAccessToken, mintPostureToken } from "../src/mint.ts";
+import { createAccessTokenVerifier } from "../../gateway/src/identity/access-token.ts";
+import { createPostureVerifier } from "../../gateway/src/identity/posture.ts";
+import { REPO_ROOT } from "../../test/support/processes.ts";
 
 const T0 = 1_779_242_400;
 const run = promisify(execFile);
@@ -186,7 +186,7 @@ describe("minting", () => {
 });
 
 describe("token CLI", () => {
-  const cli = join(REPO_ROOT, "gateway/src/cli/token.ts");
+  const cli = join(REPO_ROOT, "idp/src/cli/token.ts");
 
   it("prints one access token that the verifier accepts", async () => {
     const stateDir = tempDir();

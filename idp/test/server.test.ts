@@ -4,22 +4,22 @@
 import { importJWK, SignJWT, type JSONWebKeySet, type JWK, type JWTPayload } from "jose";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { hashClientSecret, type RegisteredClient } from "../../src/devidp/clients.ts";
+import { hashClientSecret, type RegisteredClient } from "../src/clients.ts";
 import {
   CHANGE_REVIEW_AUDIENCE,
   DEV_ISSUER,
   GATEWAY_AUDIENCE,
   generateDevKey,
-} from "../../src/devidp/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../../src/devidp/mint.ts";
+} from "../../common/keys.ts";
+import { mintAccessToken, mintPostureToken } from "../src/mint.ts";
 import {
   ACCESS_TOKEN_TYPE,
   TOKEN_EXCHANGE_GRANT_TYPE,
   createDevIdpApp,
   type DevIdpAppOptions,
   type DevIdpEvent,
-} from "../../src/devidp/server.ts";
-import { createAccessTokenVerifier } from "../../src/identity/access-token.ts";
+} from "../src/server.ts";
+import { createAccessTokenVerifier } from "../../gateway/src/identity/access-token.ts";
 
 const T0 = 1_779_242_400;
 const USER = "engineer@zyxbank.example";

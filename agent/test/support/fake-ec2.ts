@@ -1,6 +1,6 @@
 // A local fake EC2 endpoint (node:http) that speaks EC2's Query API as EC2 does, for the real
-// adapter's tests and for a demo without AWS (ZYX_AWS_ENDPOINT=http://127.0.0.1:<port>). It is
-// development tooling, like gateway/src/devidp: nothing in production starts it.
+// adapter's tests and for a demo without AWS (ZYX_AWS_ENDPOINT=http://127.0.0.1:<port>). Test
+// support: nothing under agent/src imports it, nothing in production starts it.
 //
 //   POST /  Content-Type: application/x-www-form-urlencoded
 //     Action=DescribeSecurityGroups&Version=2016-11-15&GroupId.1=sg-...  (or MaxResults/NextToken)
@@ -24,8 +24,8 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Ec2Fault, Ec2Store, loadEc2Data, type Ec2Data } from "./store.ts";
-import type { Ec2SecurityGroup, IpPermission } from "./model.ts";
+import { Ec2Fault, Ec2Store, loadEc2Data, type Ec2Data } from "../../src/connectors/aws/store.ts";
+import type { Ec2SecurityGroup, IpPermission } from "../../src/connectors/aws/model.ts";
 
 export const EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/";
 export const EC2_API_VERSION = "2016-11-15";

@@ -11,8 +11,8 @@ import {
   ensureDevKeys,
   readPrivateJwk,
   resolveStateDir,
-} from "../devidp/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../devidp/mint.ts";
+} from "../../../common/keys.ts";
+import { mintAccessToken, mintPostureToken } from "../mint.ts";
 
 const USAGE = `usage:
   token access  --user <id> [--groups a,b] (--agent <id> | --no-agent)

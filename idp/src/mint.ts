@@ -3,8 +3,7 @@
 // ("typ": "posture+jwt"). Development and tests only.
 import { randomUUID } from "node:crypto";
 import { importJWK, SignJWT, type JWK, type JWTPayload } from "jose";
-import { ACCESS_TOKEN_TYP } from "../identity/access-token.ts";
-import { POSTURE_TOKEN_TYP } from "../identity/posture.ts";
+import { ACCESS_TOKEN_TYP, POSTURE_TOKEN_TYP } from "../../common/jwks.ts";
 
 export interface MintAccessTokenOptions {
   /** The issuer's private JWK, with "kid" and "alg" (see ensureDevKeys). */

@@ -1,6 +1,9 @@
-// Shared JWT plumbing for the identity verifiers: loading an issuer's key set (remote, file or
-// in-memory), checking the options every verifier takes, and running jose's jwtVerify with the
-// checks both token kinds need, turning jose's errors into short, stable reasons.
+// Shared JWT plumbing for every process that verifies a user's or a device's token (the gateway,
+// the development identity provider's token exchange, the example agent runtime): loading an
+// issuer's key set (remote, file or in-memory), checking the options every verifier takes, and
+// running jose's jwtVerify with the checks every token kind needs, turning jose's errors into
+// short, stable reasons. An unreachable key set is a KeySetUnavailableError, which each process
+// maps to its own error (the gateway: identity_provider_unavailable).
 import { readFileSync } from "node:fs";
 import {
   createLocalJWKSet,
@@ -11,8 +14,61 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from "jose";
-import { GatewayError } from "../lib/errors.ts";
-import type { KeySource, TokenVerifierOptions } from "./types.ts";
+
+/** JWT "typ" of an access token (RFC 9068). */
+export const ACCESS_TOKEN_TYP = "at+jwt";
+/** JWT "typ" of a device posture token. */
+export const POSTURE_TOKEN_TYP = "posture+jwt";
+
+/** Where a verifier finds the issuer's public keys. */
+export type KeySource =
+  | {
+      /** The issuer's JWKS endpoint (cached; refetched when an unknown kid shows up). */
+      kind: "remote";
+      /** https, or http on a loopback host (127.0.0.1, ::1, localhost) unless `allowHttp`. */
+      url: URL;
+      /** Abort a JWKS request after this many milliseconds (default 5000). */
+      timeoutMs?: number;
+      /** Minimum milliseconds between two fetches triggered by unknown kids (default 30000). */
+      cooldownMs?: number;
+      /** Refetch the set once it is this old, in milliseconds (default 600000). */
+      cacheMaxAgeMs?: number;
+      /** Accept a plain-http URL on a non-loopback host (development networks only). */
+      allowHttp?: boolean;
+    }
+  /** A JWKS file, read once when the verifier is created. */
+  | { kind: "file"; path: string }
+  /** An in-memory JWKS (tests, or keys obtained some other way). */
+  | { kind: "jwks"; jwks: JSONWebKeySet };
+
+/** Options shared by the token verifiers. */
+export interface TokenVerifierOptions {
+  /** Expected "iss" claim, exactly. */
+  issuer: string;
+  /** This service's identifier, which must be in the token's "aud" claim. */
+  audience: string;
+  keys: KeySource;
+  /** Allowed JWS algorithms (asymmetric only). Default ["ES256", "EdDSA", "RS256", "PS256"]. */
+  algorithms?: readonly string[];
+  /** Leeway for "exp" and "nbf", in seconds, 0..120. Default 30. */
+  clockToleranceSec?: number;
+  /**
+   * Oldest accepted token by its "iat" (RFC 8725 §3.10; jose's maxTokenAge), in seconds. "iat"
+   * is then required, and one beyond the clock tolerance in the future is refused. Default
+   * 86400; 0 turns the age check off (and with it the "iat" requirement).
+   */
+  maxTokenAgeSec?: number;
+  /** The clock, in epoch seconds (tests freeze it). Default: the system clock. */
+  now?: () => number;
+}
+
+/** A remote key set could not be fetched: the issuer, not the token, is at fault. */
+export class KeySetUnavailableError extends Error {
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = "KeySetUnavailableError";
+  }
+}
 
 export const DEFAULT_ALGORITHMS: readonly string[] = ["ES256", "EdDSA", "RS256", "PS256"];
 export const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
@@ -150,7 +206,7 @@ function checkMilliseconds(name: string, value: number | undefined): number | un
 /**
  * Builds the key resolver for a key source, checking it now: a file is read once, here; a remote
  * set is fetched lazily by jose (cached, refetched on an unknown kid after the cooldown). When a
- * remote set cannot be fetched, the resolver throws identity_provider_unavailable, naming `label`.
+ * remote set cannot be fetched, the resolver throws a KeySetUnavailableError naming `label`.
  */
 export function createKeyResolver(source: KeySource, label: string): JWTVerifyGetKey {
   switch (source.kind) {
@@ -176,8 +232,7 @@ export function createKeyResolver(source: KeySource, label: string): JWTVerifyGe
           return await remote(protectedHeader, token);
         } catch (error) {
           if (error instanceof errors.JOSEError && TOKEN_KEY_ERRORS.has(error.code)) throw error;
-          throw new GatewayError(
-            "identity_provider_unavailable",
+          throw new KeySetUnavailableError(
             `cannot load the ${label} key set from ${url.href}: ${describeError(error)}`,
             { cause: error },
           );
@@ -219,8 +274,8 @@ export type JwtChecker = (token: string) => Promise<JwtOutcome>;
 /**
  * Checks the options shared by the verifiers and returns a function that verifies a compact JWT's
  * signature, "typ" header, issuer, audience, "exp" (required), "nbf" and "sub" (required). Token
- * faults come back as `ok: false` with a reason; an unreachable key set throws
- * identity_provider_unavailable; anything else unexpected is rethrown.
+ * faults come back as `ok: false` with a reason; an unreachable key set throws a
+ * KeySetUnavailableError; anything else unexpected is rethrown.
  */
 export function createJwtChecker(
   options: TokenVerifierOptions,
@@ -257,7 +312,9 @@ export function createJwtChecker(
       });
       return { ok: true, payload };
     } catch (error) {
-      if (error instanceof GatewayError || !(error instanceof errors.JOSEError)) throw error;
+      if (error instanceof KeySetUnavailableError || !(error instanceof errors.JOSEError)) {
+        throw error;
+      }
       // An "iat" too far in the past is jose's JWTExpired too: the token is too old.
       return { ok: false, expired: error.code === "ERR_JWT_EXPIRED", reason: reason(error, typ) };
     }

@@ -1,0 +1,78 @@
+// The worker's configuration, from the environment, through one zod schema and validated at boot:
+// a bad value stops the process with a message naming the variable (as the gateway's does).
+//   WORKER_HOST        default 127.0.0.1
+//   WORKER_PORT        default 8081
+//   GATEWAY_CALL_JWKS  the gateway's PUBLIC call-token key set,
+//                      default .state/keys/gateway.jwks.json (repository root)
+// The key set is read here too: a missing or malformed one, or one that holds a private key,
+// refuses the start. Each connector reads its own variables (agent/src/connectors/*/index.ts).
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { JSONWebKeySet } from "jose";
+import { z } from "zod";
+
+const REPOSITORY_ROOT = join(import.meta.dirname, "..", "..");
+const DEFAULT_JWKS = join(REPOSITORY_ROOT, ".state", "keys", "gateway.jwks.json");
+
+const Env = z.object({
+  WORKER_HOST: z.string().min(1).default("127.0.0.1"),
+  WORKER_PORT: z.coerce.number().int().min(1).max(65_535).default(8081),
+  GATEWAY_CALL_JWKS: z
+    .string()
+    .min(1)
+    .transform((path) => resolve(path))
+    .default(DEFAULT_JWKS),
+});
+
+const Jwks = z.object({
+  keys: z.array(z.looseObject({ kty: z.string(), kid: z.string().min(1) })).min(1),
+});
+
+export class ConfigError extends Error {
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = "ConfigError";
+  }
+}
+
+export interface WorkerConfig {
+  host: string;
+  port: number;
+  /** Where the gateway's public key set was read from. */
+  jwksPath: string;
+  jwks: JSONWebKeySet;
+}
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+    );
+  }
+  const { WORKER_HOST, WORKER_PORT, GATEWAY_CALL_JWKS } = parsed.data;
+  return {
+    host: WORKER_HOST,
+    port: WORKER_PORT,
+    jwksPath: GATEWAY_CALL_JWKS,
+    jwks: readJwks(GATEWAY_CALL_JWKS),
+  };
+}
+
+function readJwks(path: string): JSONWebKeySet {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new ConfigError(`GATEWAY_CALL_JWKS: cannot read the gateway key set ${path}`, {
+      cause: error,
+    });
+  }
+  const parsed = Jwks.safeParse(json);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `GATEWAY_CALL_JWKS: ${path} is not a JSON Web Key Set with kid on every key`,
+    );
+  }
+  return parsed.data;
+}

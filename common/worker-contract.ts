@@ -1,0 +1,150 @@
+// The wire contract between the gateway and the agent worker, in one place: both sides import it
+// (the gateway's gateway/src/handoff/*, the worker's agent/src/*), so neither can drift alone.
+//
+//   POST /v1/execute/{tool}
+//     Authorization: Bearer <call token>
+//     { "arguments": {...}, "decision_id": "...", "trace_id"?: "..." }
+//   -> 200 { "result": ..., "compensation"?: {...}, "evidence": { "untrusted": true, "redactions",
+//            "injection": { "suspected", "indicators" } } }
+//   -> 4xx/5xx application/problem+json (RFC 9457)
+//            { "type", "title", "status", "detail", "code", "issues"? }, code from WORKER_ERRORS
+//
+// The call token: an asymmetric JWT (header { alg: ES256 | EdDSA, kid, typ: "call+jwt" }) that
+// the gateway signs and the worker verifies with the gateway's PUBLIC key set. Claims: iss, aud,
+// sub (the user), act.sub (the acting agent), tool, args_sha256 (SHA-256 of the RFC 8785 form of
+// the arguments, common/canonical.ts), decision_id, trace_id?, jti, iat, exp; at most 30 s.
+import { z } from "zod";
+import { ARGUMENTS_DIGEST } from "./canonical.ts";
+import { TOOL_NAMES } from "./catalog.ts";
+
+// --- The call token ------------------------------------------------------------
+
+/** JWT "typ" header of a call token (RFC 8725 explicit typing). */
+export const CALL_TOKEN_TYPE = "call+jwt";
+/** Who signs call tokens: the gateway. */
+export const CALL_TOKEN_ISSUER = "zyx-agent-gateway";
+/** Who accepts them: the agent worker. */
+export const CALL_TOKEN_AUDIENCE = "zyx-agent-worker";
+/** Upper bound on a call token's lifetime (exp - iat), in seconds. */
+export const CALL_TOKEN_MAX_TTL_SEC = 30;
+/** Only asymmetric algorithms: the worker can verify call tokens, never mint them. */
+export const CALL_TOKEN_ALGORITHMS = ["ES256", "EdDSA"] as const;
+
+const text = z.string().min(1).max(256);
+
+/** The claims of a call token, as the worker requires them (iss, aud and typ are jose's checks). */
+export const CallTokenClaims = z.object({
+  tool: z.enum(TOOL_NAMES),
+  args_sha256: z.string().regex(ARGUMENTS_DIGEST),
+  decision_id: text,
+  sub: text,
+  act: z.object({ sub: text }),
+  trace_id: text.optional(),
+  jti: text,
+  iat: z.int(),
+  exp: z.int(),
+});
+export type CallTokenClaims = z.infer<typeof CallTokenClaims>;
+
+// --- The request -----------------------------------------------------------------
+
+/** The path of a call, relative to the worker's base URL. */
+export function executePath(tool: string): string {
+  return `v1/execute/${encodeURIComponent(tool)}`;
+}
+
+/** The largest request body the worker reads. */
+export const WORKER_MAX_BODY_BYTES = 256 * 1024;
+
+export const WorkerRequest = z.strictObject({
+  arguments: z.unknown(),
+  decision_id: text,
+  trace_id: text.optional(),
+});
+export type WorkerRequest = z.infer<typeof WorkerRequest>;
+
+// --- The answer ------------------------------------------------------------------
+
+/** How the worker's output guard judged the result (retrieved content is untrusted evidence). */
+export const WorkerEvidence = z.strictObject({
+  untrusted: z.literal(true),
+  redactions: z.number().int().min(0),
+  injection: z.strictObject({ suspected: z.boolean(), indicators: z.array(z.string()) }),
+});
+export type WorkerEvidence = z.infer<typeof WorkerEvidence>;
+
+/** What undoing a write needs (its kind and the identifiers of what it created or changed). */
+export const WorkerCompensation = z.record(z.string(), z.unknown());
+export type WorkerCompensation = z.infer<typeof WorkerCompensation>;
+
+/** A successful call: the result, the compensation handle of a write, the guard's verdict. */
+export const WorkerSuccess = z.object({
+  result: z.unknown(),
+  compensation: WorkerCompensation.optional(),
+  evidence: WorkerEvidence,
+});
+export type WorkerSuccess = z.infer<typeof WorkerSuccess>;
+
+// --- Errors: RFC 9457 problem documents ------------------------------------------
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+export const WORKER_PROBLEM_TYPE_BASE = "https://agent-worker.zyxbank.example/problems/";
+
+/** The worker's closed table of error codes: status and title. Extend, never rename. */
+export const WORKER_ERRORS = {
+  call_token_missing: { status: 401, title: "Call token missing" },
+  call_token_invalid: { status: 401, title: "Call token invalid" },
+  call_token_expired: { status: 401, title: "Call token expired" },
+  call_token_tool_mismatch: { status: 401, title: "Call token is for another tool" },
+  call_token_decision_mismatch: { status: 401, title: "Call token is for another decision" },
+  arguments_digest_mismatch: { status: 400, title: "Arguments differ from the call token's" },
+  call_token_replayed: { status: 409, title: "Call token already used" },
+  // Not the caller's fault: too many live tokens to remember. Refused, retry later.
+  replay_cache_full: { status: 503, title: "Too many live call tokens" },
+  request_malformed: { status: 400, title: "Malformed request" },
+  request_body_too_large: { status: 413, title: "Request body too large" },
+  arguments_invalid: { status: 400, title: "Invalid tool arguments" },
+  route_not_found: { status: 404, title: "No such route" },
+  tool_failed: { status: 502, title: "Tool failed" },
+  internal_error: { status: 500, title: "Internal error" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type WorkerErrorCode = keyof typeof WORKER_ERRORS;
+export const WORKER_ERROR_CODES = Object.keys(WORKER_ERRORS) as [
+  WorkerErrorCode,
+  ...WorkerErrorCode[],
+];
+
+/** One issue with the arguments: a JSON Pointer into them and what is wrong there. */
+export const WorkerIssue = z.object({ path: z.string(), message: z.string() });
+
+/**
+ * A worker error as it travels. The gateway reads it loosely (z.string() for the code) so that a
+ * newer worker's new code is still reported, not mistaken for a malformed answer.
+ */
+export const WorkerProblem = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.string(),
+  issues: z.array(WorkerIssue).optional(),
+});
+export type WorkerProblem = z.infer<typeof WorkerProblem>;
+
+/** The problem document for a worker error code. */
+export function workerProblem(
+  code: WorkerErrorCode,
+  detail: string,
+  issues?: readonly z.infer<typeof WorkerIssue>[],
+): WorkerProblem {
+  const { status, title } = WORKER_ERRORS[code];
+  return {
+    type: `${WORKER_PROBLEM_TYPE_BASE}${code}`,
+    title,
+    status,
+    detail,
+    code,
+    ...(issues === undefined ? {} : { issues: [...issues] }),
+  };
+}
