@@ -29,7 +29,7 @@ export function startNode(script: string, env: Record<string, string>): Started 
     output: () => output,
     stop: (signal = "SIGTERM") =>
       new Promise((done) => {
-        if (child.exitCode !== null) {
+        if (child.exitCode !== null || child.signalCode !== null) {
           done(child.exitCode);
           return;
         }

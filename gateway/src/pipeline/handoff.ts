@@ -5,8 +5,8 @@
 //
 // Failure modes: the decision record cannot be made durable (503, nothing ran); the claim is
 // refused (409); the worker fails, cannot be reached or times out (502/504, the failure
-// recorded durably). The outcome record of a success joins the log's next group commit without
-// holding the answer; if it cannot be written the log fails closed for the next call.
+// recorded durably). The outcome record of a success is durable before the answer leaves (it
+// shares the log's group commit with concurrent calls, so awaiting it costs one fdatasync).
 import type { WorkerResult } from "../handoff/worker-client.ts";
 import { GatewayError, isGatewayError } from "../lib/errors.ts";
 import { traceparentOf } from "../lib/trace.ts";
@@ -34,18 +34,22 @@ function settleApproval(
   });
 }
 
-function recordSuccess(
+/**
+ * Taints on injection, then makes the outcome record durable before the answer leaves: a crash
+ * after the worker acted cannot lose it. If it cannot be written, the call still ran: the
+ * caller gets 503 audit_unavailable saying so (executed: true), never a retry-inviting silence.
+ */
+async function recordSuccess(
   ports: HandOffPorts,
-  runtime: PipelineRuntime,
   ctx: Decided,
   { evidence }: WorkerResult,
-): void {
+): Promise<void> {
   if (evidence?.injection.suspected === true) {
     ports.sessions.taint(ctx.sessionId);
     ports.sessions.taint(ctx.actorKey);
   }
-  ports.audit
-    .append({
+  try {
+    await appendDurable(ports, {
       ...ctx.decided,
       event: "outcome",
       outcome: { status: "executed", http_status: 200 },
@@ -60,10 +64,17 @@ function recordSuccess(
             },
           }),
       latency_ms: elapsedMs(ctx.started),
-    })
-    .catch((error: unknown) => {
-      runtime.log("error", "outcome audit record failed", { error: String(error) });
     });
+  } catch (thrown) {
+    throw new GatewayError(
+      "audit_unavailable",
+      "the call ran but its outcome could not be recorded",
+      {
+        cause: thrown,
+        extensions: { decision_id: ctx.decisionId, trace_id: ctx.trace.traceId, executed: true },
+      },
+    );
+  }
 }
 
 async function recordFailure(
@@ -115,7 +126,7 @@ export async function handOff(
     return recordFailure(ports, runtime, ctx, thrown);
   }
   settleApproval(ports, runtime, ctx, { http_status: 200 }, false);
-  recordSuccess(ports, runtime, ctx, worked);
+  await recordSuccess(ports, ctx, worked);
   const { result, evidence, compensation } = worked;
   return {
     status: 200,
