@@ -9,7 +9,7 @@
 // One error model: every failure of every route is thrown as a GatewayError (or a domain error
 // that is one) and rendered once, by `problemHandler`, as an RFC 9457 problem document.
 import { randomUUID } from "node:crypto";
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { jsonLog, type Log } from "../../common/service.ts";
 import { createApproverNotice } from "./approvals/notify.ts";
 import { createApprovalRoutes } from "./approvals/routes.ts";
@@ -18,10 +18,11 @@ import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import { limitBody } from "./lib/body.ts";
 import { GatewayError } from "./lib/errors.ts";
 import { problemHandler } from "./lib/problem.ts";
-import type { VerifiedPosture } from "./identity/types.ts";
+import type { VerifiedPosture, VerifiedPrincipal } from "./identity/types.ts";
 import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
 import type { Credentials, GatewayPorts } from "./pipeline/context.ts";
 import { createToolCallPipeline, type ToolCallPipeline } from "./pipeline/index.ts";
+import { createRefusalRecorder, type RefusalRecorder } from "./pipeline/refusals.ts";
 
 export type { AuditSink, GatewayPorts } from "./pipeline/context.ts";
 
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   newId?: () => string;
   /** Where unexpected errors and background failures go (default: JSON lines on stderr). */
   log?: Log;
+  /** Audits unrecorded refusals and counts unauthenticated ones (default: over ports.audit). */
+  refusals?: RefusalRecorder;
 }
 
 const REQUIRED_PORTS = [
@@ -80,12 +83,52 @@ function restToolCall(pipeline: ToolCallPipeline) {
   };
 }
 
+/**
+ * The verified caller of a people route, remembered for the refusal record; a caller who cannot
+ * be verified is counted instead.
+ */
+function peopleCaller(
+  ports: GatewayPorts,
+  refusals: RefusalRecorder,
+  seen: WeakMap<Request, VerifiedPrincipal>,
+) {
+  return async (c: Context) => {
+    try {
+      const caller = await verifyCaller(ports, credentialsOf(c));
+      seen.set(c.req.raw, caller.principal);
+      return caller;
+    } catch (thrown) {
+      refusals.unauthenticated(thrown);
+      throw thrown;
+    }
+  };
+}
+
 /** Approving and administering: a person through a human console, never an agent. */
-function peopleRoutes(app: Hono, ports: GatewayPorts, now: () => number): void {
+function peopleRoutes(
+  app: Hono,
+  ports: GatewayPorts,
+  now: () => number,
+  refusals: RefusalRecorder,
+): void {
+  const seen = new WeakMap<Request, VerifiedPrincipal>();
+  const caller = peopleCaller(ports, refusals, seen);
+  // Every refusal of a verified person on these routes leaves one audit record.
+  const recordRefusal: MiddlewareHandler = async (c, next) => {
+    await next();
+    const principal = seen.get(c.req.raw);
+    if (c.error === undefined || principal === undefined) return;
+    await refusals.refused(c.error, principal, {
+      door: "people",
+      route: `${c.req.method} ${c.req.routePath}`,
+      details: { path: c.req.path.slice(0, 256) },
+    });
+  };
+  app.use("/v1/approvals/*", recordRefusal);
+  app.use("/v1/admin/*", recordRefusal);
   const fresh = (posture: VerifiedPosture) => {
     requireFreshPosture(ports.policy, posture, Math.floor(now() / 1000));
   };
-  const caller = (c: Context) => verifyCaller(ports, credentialsOf(c));
   const disabledByKillSwitch = (principal: { subject: string; email?: string }): boolean => {
     const users = ports.killSwitch.state().state.kill_switch.users;
     return (
@@ -150,10 +193,12 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   checkOptions(ports, options);
   const now = options.now ?? Date.now;
   const log = options.log ?? jsonLog("gateway");
+  const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
   const pipeline = createToolCallPipeline(ports, {
     now,
     newId: options.newId ?? randomUUID,
     log,
+    refusals,
     notifyApprovers: createApproverNotice({
       channel: ports.approvalsChannel,
       killSwitch: ports.killSwitch,
@@ -170,7 +215,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     throw new GatewayError("route_not_found", "no such route");
   });
   operationalRoutes(app, ports);
-  peopleRoutes(app, ports, now);
+  peopleRoutes(app, ports, now, refusals);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   return app;
 }

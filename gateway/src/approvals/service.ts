@@ -30,6 +30,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { argumentsDigest } from "../../../common/canonical.ts";
 import type { AuditRecordInput } from "../audit/record.ts";
+import { recorded } from "../lib/errors.ts";
 import { ApprovalError, describeError, isApprovalError } from "./errors.ts";
 import type { ApprovalRequest, ExecutionResult, Person } from "./request.ts";
 import { ApprovalRequest as ApprovalRequestSchema, epochMs, isOpen, isoTime } from "./request.ts";
@@ -308,7 +309,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         message: error.message,
       },
     });
-    throw error;
+    throw recorded(error);
   }
 
   async function auditAborted(

@@ -89,6 +89,11 @@ export class GatewayError extends Error {
   readonly status: number;
   /** Extension members of the problem document (reasons, decision_id, trace_id, issues...). */
   readonly extensions: Readonly<Record<string, unknown>>;
+  /**
+   * The refusal already has its audit record (the step that threw wrote one). An unrecorded
+   * refusal of a verified caller gets one generic record from the route (refusals.ts).
+   */
+  recorded = false;
 
   constructor(
     code: ErrorCode,
@@ -105,4 +110,10 @@ export class GatewayError extends Error {
 
 export function isGatewayError(value: unknown): value is GatewayError {
   return value instanceof GatewayError;
+}
+
+/** `error`, marked as already audited. */
+export function recorded<E extends GatewayError>(error: E): E {
+  error.recorded = true;
+  return error;
 }

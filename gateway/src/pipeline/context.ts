@@ -23,6 +23,7 @@ import type { Decision, DecisionInput } from "../policy/decision.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { SessionSignals } from "../session.ts";
 import type { ToolCallBody } from "../http/contract.ts";
+import type { RefusalRecorder } from "./refusals.ts";
 
 export interface AuditSink {
   /**
@@ -60,6 +61,8 @@ export interface PipelineRuntime {
   newId: () => string;
   log: Log;
   notifyApprovers: (request: ApprovalRequest, traceparent: string) => void;
+  /** Audits refusals no step recorded; counts those before identity. */
+  refusals: RefusalRecorder;
 }
 
 /** The credentials a caller presents, whichever door it came through. */

@@ -4,7 +4,7 @@
 // Failure mode: the engine cannot decide (no policy, a trap, a malformed result): the failure
 // is recorded durably and answered 503 policy_unavailable. Never an allow.
 import type { DecisionInput } from "../policy/decision.ts";
-import { GatewayError } from "../lib/errors.ts";
+import { GatewayError, recorded } from "../lib/errors.ts";
 import type { Approved, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { appendDurable, decisionRecord } from "./record.ts";
 
@@ -66,16 +66,18 @@ export async function decide(
         details: { policy_error: outcome.code, message: outcome.message },
       }),
     );
-    throw new GatewayError(
-      "policy_unavailable",
-      `no policy decision (${outcome.code}): nothing was executed`,
-      {
-        extensions: {
-          decision_id: decisionId,
-          trace_id: ctx.trace.traceId,
-          policy_error: outcome.code,
+    throw recorded(
+      new GatewayError(
+        "policy_unavailable",
+        `no policy decision (${outcome.code}): nothing was executed`,
+        {
+          extensions: {
+            decision_id: decisionId,
+            trace_id: ctx.trace.traceId,
+            policy_error: outcome.code,
+          },
         },
-      },
+      ),
     );
   }
   const { decision } = outcome;

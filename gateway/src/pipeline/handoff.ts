@@ -8,7 +8,7 @@
 // recorded durably). The outcome record of a success is durable before the answer leaves (it
 // shares the log's group commit with concurrent calls, so awaiting it costs one fdatasync).
 import type { WorkerResult } from "../handoff/worker-client.ts";
-import { GatewayError, isGatewayError } from "../lib/errors.ts";
+import { GatewayError, isGatewayError, recorded } from "../lib/errors.ts";
 import { traceparentOf } from "../lib/trace.ts";
 import type { CallAnswer, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { isTainted } from "./decide.ts";
@@ -96,9 +96,9 @@ async function recordFailure(
     event: "outcome",
     outcome: { status: "failed", code: error.code, http_status: error.status },
   });
-  throw new GatewayError(error.code, error.message, {
-    extensions: { ...error.extensions, ...ids },
-  });
+  throw recorded(
+    new GatewayError(error.code, error.message, { extensions: { ...error.extensions, ...ids } }),
+  );
 }
 
 export async function handOff(

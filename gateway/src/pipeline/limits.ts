@@ -1,7 +1,7 @@
 // Step 3: runaway-loop limits per agent, user and tool, before the policy is asked (a refused
 // call is not counted). A refusal is audited (durably: audit_unavailable if it cannot be) and
 // answered 429 rate_limited with Retry-After.
-import { GatewayError } from "../lib/errors.ts";
+import { GatewayError, recorded } from "../lib/errors.ts";
 import type { GatewayPorts, Parsed, PipelineRuntime } from "./context.ts";
 import { appendDurable } from "./record.ts";
 
@@ -39,16 +39,18 @@ export async function checkLimits(
     outcome: { status: "rate_limited", code: "rate_limited", http_status: 429 },
     details: { ...limit, cause: verdict.cause },
   });
-  throw new GatewayError(
-    "rate_limited",
-    `more than ${String(verdict.limit)} calls per ${String(verdict.windowSeconds)} s for this ${verdict.scope}`,
-    {
-      extensions: {
-        decision_id: decisionId,
-        trace_id: ctx.trace.traceId,
-        ...limit,
-        retry_after: verdict.retryAfterSeconds,
+  throw recorded(
+    new GatewayError(
+      "rate_limited",
+      `more than ${String(verdict.limit)} calls per ${String(verdict.windowSeconds)} s for this ${verdict.scope}`,
+      {
+        extensions: {
+          decision_id: decisionId,
+          trace_id: ctx.trace.traceId,
+          ...limit,
+          retry_after: verdict.retryAfterSeconds,
+        },
       },
-    },
+    ),
   );
 }

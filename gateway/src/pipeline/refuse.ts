@@ -6,7 +6,7 @@
 // Every denial counts toward the agent's recent denials (a policy input) and, unless it only
 // asked for approval, toward the automatic suspension of a runaway agent.
 import { traceparentOf } from "../lib/trace.ts";
-import { GatewayError } from "../lib/errors.ts";
+import { GatewayError, recorded } from "../lib/errors.ts";
 import type { CallAnswer, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { appendDurable } from "./record.ts";
 import { approvalView } from "../approvals/view.ts";
@@ -95,13 +95,15 @@ export async function refuse(
       outcome: { status: "denied", code, http_status: 403 },
     }),
   ]);
-  throw new GatewayError(code, decision.reasons.map((r) => r.message).join("; "), {
-    extensions: {
-      decision_id: ctx.decisionId,
-      trace_id: ctx.trace.traceId,
-      reasons: decision.reasons,
-      approval: decision.approval,
-      risk: decision.risk,
-    },
-  });
+  throw recorded(
+    new GatewayError(code, decision.reasons.map((r) => r.message).join("; "), {
+      extensions: {
+        decision_id: ctx.decisionId,
+        trace_id: ctx.trace.traceId,
+        reasons: decision.reasons,
+        approval: decision.approval,
+        risk: decision.risk,
+      },
+    }),
+  );
 }

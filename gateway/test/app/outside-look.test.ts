@@ -1,5 +1,7 @@
 // What a look from outside found (issue 16), each through the real app: a test per gap.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { createRefusalRecorder } from "../../src/pipeline/refusals.ts";
 import { createHarness, NOW_SEC, type Harness } from "../support/harness.ts";
 
 const REMEDIATOR = {
@@ -141,5 +143,126 @@ describe("6. a __proto__ key is refused, not dropped", () => {
     );
     expect(envelope.status).toBe(400);
     expect(await envelope.json()).toMatchObject({ code: "request_malformed" });
+  });
+});
+
+describe("3. every refusal of a verified caller leaves one audit record", () => {
+  const ENGINEER = {
+    user: "engineer@zyxbank.example",
+    groups: ["grp-ai-users", "grp-ai-devops-readonly"],
+    agent: "change-reviewer",
+  };
+  function refusals(h: Harness): Record<string, unknown>[] {
+    return readFileSync(h.auditPath, "utf8")
+      .split("\n")
+      .filter((line) => line !== "")
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((r) => r["event"] === "refusal");
+  }
+  const refusalOf = (code: string) =>
+    expect.objectContaining({
+      event: "refusal",
+      outcome: expect.objectContaining({ code }) as unknown,
+    });
+
+  it("arguments the schema refused: one record, with who, the tool and what was sent", async () => {
+    const h = await createHarness();
+    const response = await h.callAs("jira_read", { ticket: "not a ticket" });
+    expect(response.status).toBe(400);
+    const records = refusals(h);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      user: { subject: ENGINEER.user },
+      agent: "change-reviewer",
+      tool: "jira_read",
+      door: "rest",
+      outcome: { status: "refused", code: "arguments_invalid", http_status: 400 },
+      details: { route: "POST /v1/tools/jira_read", arguments: { ticket: "not a ticket" } },
+    });
+  });
+
+  it("an AI agent's token trying to approve", async () => {
+    const h = await createHarness();
+    const id = await pendingApproval(h);
+    const agentToken = { ...APPROVER, agent: "change-reviewer" };
+    const response = await h.app.request(`/v1/approvals/${id}/approve`, {
+      method: "POST",
+      headers: await as(h, agentToken),
+    });
+    expect(response.status).toBe(403);
+    expect(refusals(h)).toEqual([refusalOf("console_required")]);
+    expect(refusals(h)[0]).toMatchObject({
+      door: "people",
+      details: { route: "POST /v1/approvals/:id/approve" },
+    });
+  });
+
+  it("executing a request that is not approved, not yours, or for other arguments", async () => {
+    const h = await createHarness();
+    const id = await pendingApproval(h);
+    const run = async (who: typeof REMEDIATOR, args: Record<string, unknown>) =>
+      h.call(
+        "aws_modify_security_group",
+        { arguments: args, session_id: "s", approval_id: id },
+        await as(h, who),
+      );
+    expect((await run(REMEDIATOR, SG_CHANGE)).status).toBe(409);
+    const other = { ...REMEDIATOR, user: "cloud.two@zyxbank.example" };
+    expect((await run(other, SG_CHANGE)).status).toBe(403);
+    expect((await run(REMEDIATOR, { ...SG_CHANGE, region: "eu-west-1" })).status).toBe(409);
+    expect(refusals(h)).toEqual([
+      refusalOf("approval_not_approved"),
+      refusalOf("approval_not_yours"),
+      refusalOf("approval_arguments_mismatch"),
+    ]);
+  });
+
+  it("a replay of an executed approval", async () => {
+    const h = await createHarness();
+    const id = await pendingApproval(h);
+    const approve = await h.app.request(`/v1/approvals/${id}/approve`, {
+      method: "POST",
+      headers: await as(h, APPROVER),
+    });
+    expect(approve.status).toBe(200);
+    const run = async () =>
+      h.call(
+        "aws_modify_security_group",
+        { arguments: SG_CHANGE, session_id: "s", approval_id: id },
+        await as(h, REMEDIATOR),
+      );
+    expect((await run()).status).toBe(200);
+    expect((await run()).status).toBe(409);
+    expect(refusals(h)).toEqual([refusalOf("approval_already_executed")]);
+  });
+
+  it("a non-administrator changing the kill switch", async () => {
+    const h = await createHarness();
+    const response = await h.app.request("/v1/admin/kill-switch/all-writes", {
+      method: "PUT",
+      headers: await as(h, { ...APPROVER, agent: "admin-console" }),
+      body: JSON.stringify({ reason: "x" }),
+    });
+    expect(response.status).toBe(403);
+    expect(refusals(h)).toEqual([refusalOf("admin_forbidden")]);
+  });
+
+  it("a refusal the step already recorded is not recorded twice", async () => {
+    const h = await createHarness();
+    const intern = { ...ENGINEER, user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
+    expect((await h.callAs("jira_read", { ticket: "CHG-18422" }, { as: intern })).status).toBe(403);
+    expect(refusals(h)).toEqual([]);
+  });
+
+  it("unauthenticated refusals are counted, not recorded", async () => {
+    const counted = createRefusalRecorder({
+      audit: { append: () => Promise.reject(new Error("must not be called")) },
+      now: Date.now,
+      log: () => undefined,
+    });
+    const h = await createHarness({ refusals: counted });
+    await h.call("jira_read", { arguments: { ticket: "CHG-18422" }, session_id: "s" });
+    await h.app.request("/v1/admin/kill-switch", { headers: { authorization: "Bearer nope" } });
+    expect(counted.unauthenticatedCounts()).toEqual({ token_missing: 1, token_invalid: 1 });
   });
 });

@@ -33,6 +33,7 @@ import { createPostureVerifier } from "../../src/identity/posture.ts";
 import { loadPolicyEngine, type PolicyEngine } from "../../src/policy/engine.ts";
 import type { ApprovalStoreConfig } from "../../src/approvals/store.ts";
 import { createControls, type Controls } from "../../src/controls.ts";
+import type { RefusalRecorder } from "../../src/pipeline/refusals.ts";
 import { createSessionSignals } from "../../src/session.ts";
 import { BUNDLE_PATH } from "./paths.ts";
 
@@ -57,6 +58,8 @@ export interface HarnessOptions {
   workerExecute?: (call: ToolCall) => unknown;
   /** Default: SQLite in the harness's temp dir. */
   approvalStore?: ApprovalStoreConfig;
+  /** Default: the app's own, over the harness's audit log. */
+  refusals?: RefusalRecorder;
 }
 
 export interface Harness {
@@ -195,7 +198,11 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   };
   const app = createGatewayApp(
     { ...defaults, ...(options.ports?.(defaults) ?? {}) },
-    { bodyLimitBytes: 65_536, now: () => clock.now },
+    {
+      bodyLimitBytes: 65_536,
+      now: () => clock.now,
+      ...(options.refusals === undefined ? {} : { refusals: options.refusals }),
+    },
   );
 
   const harness: Harness = {
