@@ -10,6 +10,7 @@
 // that is one) and rendered once, by `problemHandler`, as an RFC 9457 problem document.
 import { randomUUID } from "node:crypto";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
 import { jsonLog, type Log } from "../../common/service.ts";
 import { createApproverNotice } from "./approvals/notify.ts";
 import { createApprovalRoutes } from "./approvals/routes.ts";
@@ -120,7 +121,7 @@ function peopleRoutes(
     if (c.error === undefined || principal === undefined) return;
     await refusals.refused(c.error, principal, {
       door: "people",
-      route: `${c.req.method} ${c.req.routePath}`,
+      route: `${c.req.method} ${routePath(c, -1)}`,
       details: { path: c.req.path.slice(0, 256) },
     });
   };

@@ -159,7 +159,7 @@ describe("3. every refusal of a verified caller leaves one audit record", () => 
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((r) => r["event"] === "refusal");
   }
-  const refusalOf = (code: string) =>
+  const refusalOf = (code: string): unknown =>
     expect.objectContaining({
       event: "refusal",
       outcome: expect.objectContaining({ code }) as unknown,
