@@ -7,8 +7,8 @@
 // one links to nothing, or competes with the genuine record for its seq).
 //
 // What a hash chain without a key cannot show: records cut off the END of the file, or a forger
-// who rewrites every record after the one changed. Keep the returned `lastHash` somewhere else
-// (a ticket, a second system) to anchor the chain against those.
+// who rewrites every record after the one changed. The gateway's signed checkpoints answer both
+// (checkpoint-verify.ts, `verify --keys`); without them, keep the returned `lastHash` elsewhere.
 import { createReadStream } from "node:fs";
 import { GENESIS_HASH, parseStoredLine } from "./record.ts";
 
@@ -55,7 +55,7 @@ interface RawLine {
 }
 
 /** The file's lines as bytes, without their newline. */
-async function* readLines(path: string): AsyncGenerator<RawLine> {
+export async function* readLines(path: string): AsyncGenerator<RawLine> {
   const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
   let carry: Buffer[] = [];
   let line = 0;
@@ -79,7 +79,7 @@ async function* readLines(path: string): AsyncGenerator<RawLine> {
   }
 }
 
-function decode(bytes: Buffer): string | undefined {
+export function decode(bytes: Buffer): string | undefined {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
