@@ -54,7 +54,10 @@ async function fired(h: Harness): Promise<Rule[]> {
   return matches.map((m) => byId.get(m.id) ?? (m.id as Rule)).sort();
 }
 
-async function expectStatus(response: Promise<Response>, status: number): Promise<unknown> {
+async function expectStatus(
+  response: Response | Promise<Response>,
+  status: number,
+): Promise<unknown> {
   const r = await response;
   expect(r.status).toBe(status);
   return r.json();
