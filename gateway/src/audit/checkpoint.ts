@@ -192,6 +192,20 @@ export async function ensureCheckpointKey(
   return signer;
 }
 
+/**
+ * The gateway's signer: `keyFile` when given; otherwise the state folder's key, generated there
+ * first in development (devKeys), and required to exist otherwise (fail closed).
+ */
+export async function checkpointSignerFor(
+  keyFile: string | undefined,
+  stateDir: string,
+  devKeys: boolean,
+): Promise<CheckpointSigner> {
+  const paths = checkpointKeyPaths(stateDir);
+  if (keyFile === undefined && devKeys) return ensureCheckpointKey(paths.privateJwk, paths.jwks);
+  return readCheckpointSigner(keyFile ?? paths.privateJwk);
+}
+
 /** The checkpoint record's body for the head (seq, hash), signed. */
 export function makeCheckpoint(
   signer: CheckpointSigner,

@@ -15,7 +15,14 @@ import { GENESIS_HASH, parseStoredLine } from "./record.ts";
 export type VerifyProblem = "altered" | "removed" | "inserted" | "moved" | "malformed";
 
 export type VerifyResult =
-  | { ok: true; records: number; lastHash: string }
+  | {
+      ok: true;
+      /** Every record of the chain, checkpoints included. */
+      records: number;
+      lastHash: string;
+      /** How many of them are signed checkpoints (present when there are any). */
+      checkpoints?: number;
+    }
   | {
       ok: false;
       /** Records verified before the bad one (all lines before `line`). */
@@ -36,6 +43,7 @@ interface RecordEntry {
   hash: string;
   hashValid: boolean;
   canonical: boolean;
+  checkpoint: boolean;
 }
 
 interface MalformedEntry {
@@ -124,6 +132,7 @@ async function* readEntries(path: string): AsyncGenerator<Entry> {
       hash: parsed.record.hash,
       hashValid: parsed.hashValid,
       canonical: parsed.canonical,
+      checkpoint: parsed.record.event === "checkpoint",
     };
   }
 }
@@ -152,6 +161,7 @@ function failure(
 /** Verify a log file's chain. Rejects only when the file cannot be read. */
 export async function verifyAuditFile(path: string): Promise<VerifyResult> {
   let previous = { line: 0, seq: 0, hash: GENESIS_HASH };
+  let checkpoints = 0;
   for await (const entry of readEntries(path)) {
     if (entry.kind === "malformed") {
       return failure(entry.line, entry.seq, "malformed", `malformed record (${entry.reason})`);
@@ -170,11 +180,14 @@ export async function verifyAuditFile(path: string): Promise<VerifyResult> {
     }
     if (entry.seq === previous.seq + 1 && entry.prevHash === previous.hash) {
       previous = { line: entry.line, seq: entry.seq, hash: entry.hash };
+      if (entry.checkpoint) checkpoints++;
       continue;
     }
     return classify(path, entry, previous);
   }
-  return { ok: true, records: previous.seq, lastHash: previous.hash };
+  return checkpoints === 0
+    ? { ok: true, records: previous.seq, lastHash: previous.hash }
+    : { ok: true, records: previous.seq, lastHash: previous.hash, checkpoints };
 }
 
 interface Context {

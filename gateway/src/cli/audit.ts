@@ -5,12 +5,13 @@
 //                                   every decision re-evaluated with another policy bundle
 // npm run audit -- session <session id> <log>…   the session's timeline
 // npm run audit -- detect [--rules <dir>] <log>…  the Sigma rules of detections/ over the logs
+// npm run audit -- keygen <private.jwk.json> <jwks.json>  a checkpoint key (kept if it exists)
 // Every command takes --json. Exit status: 0 ok; 1 a broken chain or checkpoint, a changed
 // decision under --fail-on-change, a detection that fired under --fail-on-match, or anything
 // that could not be read or evaluated (fail closed); 2 bad usage.
 import { parseArgs } from "node:util";
 import { verifyCheckpoints } from "../audit/checkpoint-verify.ts";
-import { readCheckpointKeys } from "../audit/checkpoint.ts";
+import { ensureCheckpointKey, readCheckpointKeys } from "../audit/checkpoint.ts";
 import { replayDecisions } from "../audit/replay.ts";
 import type { ReplayReport } from "../audit/replay.ts";
 import { sessionTimeline } from "../audit/session.ts";
@@ -36,6 +37,9 @@ commands:
   detect <log>…      run the Sigma rules (detections/rules) over the logs
       --rules <dir>      another rules folder
       --fail-on-match    exit 1 when any rule fires
+  keygen <private.jwk.json> <jwks.json>
+                     create the gateway's checkpoint key (0600) unless it exists, and write its
+                     public key set for verifiers (GATEWAY_CHECKPOINT_KEY_FILE, verify --keys)
 
 exit status: 0 ok, 1 a problem found (or anything unreadable), 2 bad usage`;
 
@@ -89,11 +93,14 @@ async function verifyOne(
     console.error(`${prefix}${chain.message}`);
     return { ok: false, json: { file, ...chain } };
   }
+  // In the text, "records" are the audit records; checkpoints are counted on their own.
+  const sealed = chain.checkpoints ?? 0;
+  const records = `${String(chain.records - sealed)} records, chain intact`;
   if (values.keys === undefined) {
     if (values.json !== true) {
-      console.log(
-        `${prefix}ok: ${String(chain.records)} records, chain intact (last hash ${chain.lastHash})`,
-      );
+      const unchecked =
+        sealed === 0 ? "" : `, ${String(sealed)} checkpoint(s) not checked (no --keys)`;
+      console.log(`${prefix}ok: ${records}${unchecked} (last hash ${chain.lastHash})`);
     }
     return { ok: true, json: { file, ...chain } };
   }
@@ -108,7 +115,7 @@ async function verifyOne(
       console.error(`${prefix}${problem.code}: ${problem.message}`);
     if (report.ok) {
       console.log(
-        `${prefix}ok: ${String(chain.records)} records, chain intact, ${String(report.checkpoints)} checkpoint(s) ` +
+        `${prefix}ok: ${records}, ${String(report.checkpoints)} checkpoint(s) ` +
           `signed by ${report.keyIds.join(", ") || "no key"} (last hash ${chain.lastHash})`,
       );
     }
@@ -300,6 +307,11 @@ async function main(argv: string[]): Promise<number> {
     if (command === "session" && id !== undefined && logs.length > 0)
       return await session(id, logs, values);
     if (command === "detect" && rest.length > 0) return await detect(rest, values);
+    if (command === "keygen" && id !== undefined && logs.length === 1 && logs[0] !== undefined) {
+      const signer = await ensureCheckpointKey(id, logs[0]);
+      console.log(`checkpoint key ${signer.kid}: private ${id}, public key set ${logs[0]}`);
+      return 0;
+    }
   } catch (error) {
     console.error(`${command ?? "audit"}: ${describe(error)}`);
     return 1;

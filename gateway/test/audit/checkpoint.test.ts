@@ -5,8 +5,11 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.ts";
 import {
   type CheckpointSigner,
+  checkpointKeyPaths,
+  checkpointSignerFor,
   ensureCheckpointKey,
   generateCheckpointJwk,
   keysFromJwks,
@@ -287,5 +290,35 @@ describe("the checkpoint key", () => {
     await expect(readCheckpointKeys(join(dir, "absent.json"))).rejects.toMatchObject({
       code: "checkpoint_key_unavailable",
     });
+  });
+});
+
+describe("the gateway's checkpoint key and settings", () => {
+  it("development generates the key under the state folder; otherwise it must exist", async () => {
+    const signer = await checkpointSignerFor(undefined, dir, true);
+    const paths = checkpointKeyPaths(dir);
+    expect([...(await readCheckpointKeys(paths.jwks)).keys()]).toEqual([signer.kid]);
+    expect((await checkpointSignerFor(paths.privateJwk, join(dir, "elsewhere"), false)).kid).toBe(
+      signer.kid,
+    );
+    await expect(checkpointSignerFor(undefined, join(dir, "empty"), false)).rejects.toMatchObject({
+      code: "checkpoint_key_unavailable",
+    });
+  });
+
+  it("are read from the environment and validated", () => {
+    expect(loadConfig({}).audit.checkpoint).toEqual({
+      keyFile: undefined,
+      everyRecords: 1000,
+      everySeconds: 60,
+    });
+    expect(
+      loadConfig({
+        GATEWAY_CHECKPOINT_KEY_FILE: "/run/keys/checkpoint.jwk",
+        AUDIT_CHECKPOINT_RECORDS: "50",
+        AUDIT_CHECKPOINT_SECONDS: "5",
+      }).audit.checkpoint,
+    ).toEqual({ keyFile: "/run/keys/checkpoint.jwk", everyRecords: 50, everySeconds: 5 });
+    expect(() => loadConfig({ AUDIT_CHECKPOINT_RECORDS: "0" })).toThrow(/AUDIT_CHECKPOINT_RECORDS/);
   });
 });

@@ -133,21 +133,37 @@ describe("npm run audit, checkpoints and detections", () => {
   it("verify --keys: a sealed log is ok, a cut one is named, each file on its own", async () => {
     const ok = await run("verify", "--keys", jwks, signed);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/^ok: 5 records, chain intact, 2 checkpoint\(s\) signed by \S+ /);
+    expect(ok.stdout).toMatch(/^ok: 3 records, chain intact, 2 checkpoint\(s\) signed by \S+ /);
     const both = await run("verify", "--keys", jwks, signed, cut);
     expect(both.code).toBe(1);
-    expect(both.stdout).toContain(`${signed}: ok: 5 records`);
+    expect(both.stdout).toContain(`${signed}: ok: 3 records`);
     expect(both.stderr).toMatch(
       new RegExp(`${cut}: log_unsealed: the log ends at seq 4 without a closing checkpoint`),
     );
     // Without a key set, the chain alone: the cut log still verifies (why checkpoints exist).
-    expect((await run("verify", cut)).code).toBe(0);
+    const unkeyed = await run("verify", cut);
+    expect(unkeyed.code).toBe(0);
+    expect(unkeyed.stdout).toMatch(
+      /^ok: 3 records, chain intact, 1 checkpoint\(s\) not checked \(no --keys\)/,
+    );
     const json = await run("verify", "--keys", jwks, cut, "--json");
     expect(JSON.parse(json.stdout)).toMatchObject({
       ok: false,
       checkpoints: { problems: [{ code: "log_unsealed", seq: 4 }] },
     });
     expect((await run("verify", "--keys", join(dir, "absent.json"), signed)).code).toBe(1);
+  });
+
+  it("keygen: creates a key once and publishes its key set", async () => {
+    const priv = join(dir, "kg", "checkpoint.private.jwk.json");
+    const pub = join(dir, "kg", "checkpoint.jwks.json");
+    const first = await run("keygen", priv, pub);
+    expect(first.code).toBe(0);
+    const kid = /^checkpoint key (\S+):/.exec(first.stdout)?.[1];
+    expect(kid).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await run("keygen", priv, pub)).stdout).toContain(`checkpoint key ${kid ?? "?"}:`);
+    const published = JSON.parse(await readFile(pub, "utf8")) as { keys: { kid: string }[] };
+    expect(published.keys.map((k) => k.kid)).toEqual([kid]);
   });
 
   it("detect: names the rules that fired; --fail-on-match exits 1", async () => {
