@@ -132,23 +132,7 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
   const opener = options.open ?? defaultOpener;
   const maskOptions = options.mask ?? {};
 
-  const directory = dirname(path);
-  try {
-    await mkdir(directory, { recursive: true, mode: 0o700 });
-  } catch (cause) {
-    throw unavailable(
-      `cannot create the audit log directory ${directory}: ${describe(cause)}`,
-      cause,
-    );
-  }
-  const tail = await readTail(path);
-  let handle: AuditFileHandle;
-  try {
-    handle = await opener(path);
-  } catch (cause) {
-    throw unavailable(`cannot open the audit log ${path}: ${describe(cause)}`, cause);
-  }
-  if (!tail.exists && fsync) await syncDirectory(directory);
+  const { tail, handle } = await openForAppend(path, opener, fsync);
 
   let nextSeq = tail.seq + 1;
   let lastHash = tail.hash;
@@ -233,18 +217,11 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
   /** Seal the head with a signed checkpoint (its failure fails the log like any write). */
   function seal(reason: CheckpointReason): Promise<AppendResult> | undefined {
     if (sealing === undefined) return undefined;
-    const timestamp = now().toISOString();
-    const checkpoint = makeCheckpoint(
-      sealing.signer,
-      { seq: nextSeq - 1, hash: lastHash },
-      reason,
-      { records: sealing.everyRecords, seconds: sealing.everySeconds },
-      timestamp,
-      options.replica,
-    );
+    const head = { seq: nextSeq - 1, hash: lastHash };
+    const record = checkpointRecord(sealing, head, reason, now(), options.replica);
     unsealed = 0;
     counters.checkpoints++;
-    const written = enqueue({ event: CHECKPOINT_EVENT, timestamp, checkpoint });
+    const written = enqueue(record);
     written.catch(() => undefined); // the log's failure state carries the error
     headClosed = reason === "close";
     return written;
@@ -380,6 +357,46 @@ function checkpointSettings(
     throw new TypeError("checkpoints.everySeconds must be positive");
   }
   return { signer: options.signer, everyRecords, everySeconds };
+}
+
+/** The record that seals `head`, signed. */
+function checkpointRecord(
+  sealing: { signer: CheckpointSigner; everyRecords: number; everySeconds: number },
+  head: { seq: number; hash: string },
+  reason: CheckpointReason,
+  at: Date,
+  replica: string | undefined,
+): Record<string, unknown> {
+  const timestamp = at.toISOString();
+  const every = { records: sealing.everyRecords, seconds: sealing.everySeconds };
+  const checkpoint = makeCheckpoint(sealing.signer, head, reason, every, timestamp, replica);
+  return { event: CHECKPOINT_EVENT, timestamp, checkpoint };
+}
+
+/** Creates the directory, reads the tail to resume the chain, and opens the file for appending. */
+async function openForAppend(
+  path: string,
+  opener: AuditFileOpener,
+  fsync: boolean,
+): Promise<{ tail: Tail; handle: AuditFileHandle }> {
+  const directory = dirname(path);
+  try {
+    await mkdir(directory, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw unavailable(
+      `cannot create the audit log directory ${directory}: ${describe(cause)}`,
+      cause,
+    );
+  }
+  const tail = await readTail(path);
+  let handle: AuditFileHandle;
+  try {
+    handle = await opener(path);
+  } catch (cause) {
+    throw unavailable(`cannot open the audit log ${path}: ${describe(cause)}`, cause);
+  }
+  if (!tail.exists && fsync) await syncDirectory(directory);
+  return { tail, handle };
 }
 
 function isClosingCheckpoint(record: Record<string, unknown>): boolean {
