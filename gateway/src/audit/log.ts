@@ -16,7 +16,8 @@
 // records the log appends a checkpoint in the same synchronous step, so at most that many records
 // ever sit between two checkpoints; a timer seals records older than `everySeconds`; close() seals
 // the tail; opening a log whose last record is not a closing checkpoint seals it at once with
-// reason "open" (the previous run crashed, or the file was cut: verify says so).
+// reason "open" (the previous run crashed, or the file was cut: verify says so). A checkpoint
+// that cannot be signed fails the log like a failed write.
 //
 // Room for scale-out: `replica` stamps every record (checkpoints included) with the replica id.
 //
@@ -214,11 +215,20 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
     return result;
   }
 
-  /** Seal the head with a signed checkpoint (its failure fails the log like any write). */
+  /**
+   * Seal the head with a signed checkpoint. Its failure fails the log like a failed write: a log
+   * that can no longer sign must not go on unsealed (fail closed).
+   */
   function seal(reason: CheckpointReason): Promise<AppendResult> | undefined {
     if (sealing === undefined) return undefined;
     const head = { seq: nextSeq - 1, hash: lastHash };
-    const record = checkpointRecord(sealing, head, reason, now(), options.replica);
+    let record: Record<string, unknown>;
+    try {
+      record = checkpointRecord(sealing, head, reason, now(), options.replica);
+    } catch (cause) {
+      failure = unavailable(`cannot sign the audit checkpoint: ${describe(cause)}`, cause);
+      return undefined;
+    }
     unsealed = 0;
     counters.checkpoints++;
     const written = enqueue(record);

@@ -190,6 +190,7 @@ export async function replayDecisions(
   };
   let state = engine.data?.zyx.state as PolicyState;
   let sawKillSwitch = false;
+  const applied: { state: PolicyState | undefined } = { state: undefined };
   for (const entry of records) {
     const r = entry.record;
     if (r["event"] === "kill_switch") {
@@ -209,7 +210,7 @@ export async function replayDecisions(
     }
     if (r["event"] !== "decision") continue;
     report.decisions++;
-    replayOne(engine, state, entry, report);
+    replayOne(engine, state, applied, entry, report);
   }
   report.groups = groupChanges(report.changes);
   return report;
@@ -218,6 +219,7 @@ export async function replayDecisions(
 function replayOne(
   engine: Awaited<ReturnType<typeof loadPolicyEngine>>,
   state: PolicyState,
+  applied: { state: PolicyState | undefined },
   entry: LoadedRecord,
   report: ReplayReport,
 ): void {
@@ -237,7 +239,10 @@ function replayOne(
     report.recorded_revisions.push(revision);
   }
   if (isMasked(input)) report.masked_inputs++;
-  engine.setState(state);
+  if (applied.state !== state) {
+    engine.setState(state); // only on change: it copies the whole data into the WASM memory
+    applied.state = state;
+  }
   const outcome = engine.evaluate(input as DecisionInput);
   if (!outcome.ok) {
     report.errors.push({

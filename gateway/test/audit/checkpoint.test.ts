@@ -157,6 +157,29 @@ describe("the log writes checkpoints", () => {
     ]);
   });
 
+  it("fails closed when a checkpoint cannot be signed: later appends are refused", async () => {
+    const broken: CheckpointSigner = {
+      ...signer,
+      sign: () => {
+        throw new Error("HSM unavailable");
+      },
+    };
+    const log = await openAuditLog({
+      path: file,
+      fsync: false,
+      checkpoints: { signer: broken, everyRecords: 1, everySeconds: 3600 },
+    });
+    await log.append({ event: "decision" });
+    await expect(log.append({ event: "decision" })).rejects.toMatchObject({
+      code: "audit_unavailable",
+      message: expect.stringContaining(
+        "cannot sign the audit checkpoint: HSM unavailable",
+      ) as unknown,
+    });
+    expect(log.healthy()).toBe(false);
+    await log.close();
+  });
+
   it("does not add a closing checkpoint to a log reopened and closed with nothing new", async () => {
     await writeLog(2, 10);
     const before = (await stat(file)).size;
