@@ -52,6 +52,10 @@ const Env = z.object({
   POSTURE_JWKS_FILE: z.string().min(1).optional(),
   AUDIT_LOG: z.string().min(1).optional(),
   AUDIT_FSYNC: bool.default(true),
+  /** The audit checkpoint key (Ed25519 private JWK); default <state>/keys/, generated with DEV_KEYS. */
+  GATEWAY_CHECKPOINT_KEY_FILE: z.string().min(1).optional(),
+  AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+  AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   WORKER_URL: url.default(new URL("http://127.0.0.1:8081/")),
   WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   GATEWAY_CALL_KEY_FILE: z.string().min(1).optional(),
@@ -128,6 +132,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     audit: {
       path: e.AUDIT_LOG ?? join(e.ZYX_STATE_DIR, "audit", "audit.jsonl"),
       fsync: e.AUDIT_FSYNC,
+      checkpoint: {
+        keyFile: e.GATEWAY_CHECKPOINT_KEY_FILE,
+        everyRecords: e.AUDIT_CHECKPOINT_RECORDS,
+        everySeconds: e.AUDIT_CHECKPOINT_SECONDS,
+      },
     },
     worker: {
       url: e.WORKER_URL,

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
 import { jsonLog, stopGracefullyOnSignals } from "../../common/service.ts";
 import { createGatewayApp } from "./app.ts";
+import { checkpointSignerFor } from "./audit/checkpoint.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createControls } from "./controls.ts";
@@ -40,7 +41,13 @@ async function start(): Promise<void> {
       detail: policy.loadError.message,
     });
   }
-  const audit = await openAuditLog({ path: config.audit.path, fsync: config.audit.fsync });
+  const { keyFile, everyRecords, everySeconds } = config.audit.checkpoint;
+  const signer = await checkpointSignerFor(keyFile, config.stateDir, config.devKeys);
+  const audit = await openAuditLog({
+    path: config.audit.path,
+    fsync: config.audit.fsync,
+    checkpoints: { signer, everyRecords, everySeconds },
+  });
   const { cacheMaxEntries, ...accessOptions } = config.accessTokens;
   const callKey = await readPrivateJwk(config.worker.callKeyFile);
   if (config.worker.publishJwksTo !== undefined) {

@@ -12,12 +12,28 @@
 // self-consistent record (a write cut short, an edit) makes open refuse, for an operator to look
 // at with `npm run audit -- verify <file>`.
 //
+// Signed checkpoints (option `checkpoints`, see checkpoint.ts): after every `everyRecords`
+// records the log appends a checkpoint in the same synchronous step, so at most that many records
+// ever sit between two checkpoints; a timer seals records older than `everySeconds`; close() seals
+// the tail; opening a log whose last record is not a closing checkpoint seals it at once with
+// reason "open" (the previous run crashed, or the file was cut: verify says so). A checkpoint
+// that cannot be signed fails the log like a failed write.
+//
+// Room for scale-out: `replica` stamps every record (checkpoints included) with the replica id.
+//
 // One writer per file: the log does not lock the file against another process.
 import type { FileHandle } from "node:fs/promises";
 import { mkdir, open as openFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { GatewayError } from "../lib/errors.ts";
+import type { CheckpointReason, CheckpointSigner } from "./checkpoint.ts";
+import {
+  CHECKPOINT_EVENT,
+  DEFAULT_EVERY_RECORDS,
+  DEFAULT_EVERY_SECONDS,
+  makeCheckpoint,
+} from "./checkpoint.ts";
 import type { MaskOptions } from "./mask.ts";
 import { maskSecretsWithCount } from "./mask.ts";
 import type { AuditRecordInput } from "./record.ts";
@@ -48,6 +64,18 @@ export interface OpenAuditLogOptions {
   open?: AuditFileOpener | undefined;
   /** Bounds for masking the record (see mask.ts). */
   mask?: MaskOptions | undefined;
+  /** Sign the chain head with the gateway's checkpoint key (see checkpoint.ts). */
+  checkpoints?: CheckpointOptions | undefined;
+  /** This gateway replica's id, stamped on every record (scale-out). */
+  replica?: string | undefined;
+}
+
+export interface CheckpointOptions {
+  signer: CheckpointSigner;
+  /** A checkpoint after this many records (default 1000). */
+  everyRecords?: number | undefined;
+  /** A checkpoint when records have waited this long unsealed (default 60). */
+  everySeconds?: number | undefined;
 }
 
 export interface AppendResult {
@@ -69,6 +97,7 @@ export interface AuditLogStats {
   bytesWritten: number;
   pending: number;
   redactions: number;
+  checkpoints: number;
   healthy: boolean;
   failure?: string;
 }
@@ -104,23 +133,7 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
   const opener = options.open ?? defaultOpener;
   const maskOptions = options.mask ?? {};
 
-  const directory = dirname(path);
-  try {
-    await mkdir(directory, { recursive: true, mode: 0o700 });
-  } catch (cause) {
-    throw unavailable(
-      `cannot create the audit log directory ${directory}: ${describe(cause)}`,
-      cause,
-    );
-  }
-  const tail = await readTail(path);
-  let handle: AuditFileHandle;
-  try {
-    handle = await opener(path);
-  } catch (cause) {
-    throw unavailable(`cannot open the audit log ${path}: ${describe(cause)}`, cause);
-  }
-  if (!tail.exists && fsync) await syncDirectory(directory);
+  const { tail, handle } = await openForAppend(path, opener, fsync);
 
   let nextSeq = tail.seq + 1;
   let lastHash = tail.hash;
@@ -129,7 +142,18 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
   let draining: Promise<void> | undefined;
   let failure: GatewayError | undefined;
   let closing: Promise<void> | undefined;
-  const counters = { appends: 0, batches: 0, syncs: 0, bytesWritten: 0, redactions: 0 };
+  const counters = {
+    appends: 0,
+    batches: 0,
+    syncs: 0,
+    bytesWritten: 0,
+    redactions: 0,
+    checkpoints: 0,
+  };
+  const sealing = checkpointSettings(options.checkpoints);
+  let unsealed = 0;
+  /** The newest record is a closing checkpoint (nothing to seal at close). */
+  let headClosed = tail.closed;
 
   function failedError(): GatewayError {
     return unavailable(
@@ -175,6 +199,44 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
     }
   }
 
+  /** Give the next seq and hash to `body` and queue its bytes. Synchronous; throws if unserializable. */
+  function enqueue(body: Record<string, unknown>): Promise<AppendResult> {
+    const seq = nextSeq;
+    if (options.replica !== undefined) body["replica"] = options.replica;
+    const { line, hash } = serializeRecord({ ...body, seq, prev_hash: lastHash });
+    nextSeq = seq + 1;
+    lastHash = hash;
+    headClosed = false;
+    const bytes = Buffer.from(`${line}\n`, "utf8");
+    const result = new Promise<AppendResult>((resolvePromise, rejectPromise) => {
+      pending.push({ seq, hash, bytes, resolve: resolvePromise, reject: rejectPromise });
+    });
+    draining ??= drain();
+    return result;
+  }
+
+  /**
+   * Seal the head with a signed checkpoint. Its failure fails the log like a failed write: a log
+   * that can no longer sign must not go on unsealed (fail closed).
+   */
+  function seal(reason: CheckpointReason): Promise<AppendResult> | undefined {
+    if (sealing === undefined) return undefined;
+    const head = { seq: nextSeq - 1, hash: lastHash };
+    let record: Record<string, unknown>;
+    try {
+      record = checkpointRecord(sealing, head, reason, now(), options.replica);
+    } catch (cause) {
+      failure = unavailable(`cannot sign the audit checkpoint: ${describe(cause)}`, cause);
+      return undefined;
+    }
+    unsealed = 0;
+    counters.checkpoints++;
+    const written = enqueue(record);
+    written.catch(() => undefined); // the log's failure state carries the error
+    headClosed = reason === "close";
+    return written;
+  }
+
   // Not `async`: seq and hash are taken synchronously, in call order.
   function append(input: AuditRecordInput): Promise<AppendResult> {
     if (failure !== undefined) return Promise.reject(failedError());
@@ -189,9 +251,7 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
         ),
       );
     }
-    const seq = nextSeq;
-    let line: string;
-    let hash: string;
+    let result: Promise<AppendResult>;
     try {
       const masked = maskSecretsWithCount(checked.data, maskOptions);
       counters.redactions += masked.redactions;
@@ -202,7 +262,7 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
       delete body["hash"];
       const timestamp =
         typeof body["timestamp"] === "string" ? body["timestamp"] : now().toISOString();
-      ({ line, hash } = serializeRecord({ ...body, timestamp, seq, prev_hash: lastHash }));
+      result = enqueue({ ...body, timestamp });
     } catch (cause) {
       return Promise.reject(
         new GatewayError("internal_error", `audit record not serializable: ${describe(cause)}`, {
@@ -210,18 +270,24 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
         }),
       );
     }
-    nextSeq = seq + 1;
-    lastHash = hash;
     counters.appends++;
-    const bytes = Buffer.from(`${line}\n`, "utf8");
-    const result = new Promise<AppendResult>((resolvePromise, rejectPromise) => {
-      pending.push({ seq, hash, bytes, resolve: resolvePromise, reject: rejectPromise });
-    });
-    draining ??= drain();
+    unsealed++;
+    if (sealing !== undefined && unsealed >= sealing.everyRecords) void seal("records");
     return result;
   }
 
+  const timer =
+    sealing === undefined
+      ? undefined
+      : setInterval(() => {
+          if (unsealed > 0 && failure === undefined && closing === undefined) void seal("interval");
+        }, sealing.everySeconds * 1000);
+  timer?.unref();
+  if (tail.exists && tail.seq > 0 && !tail.closed) void seal("open");
+
   async function finish(): Promise<void> {
+    if (timer !== undefined) clearInterval(timer);
+    if (failure === undefined && !headClosed) void seal("close");
     while (draining !== undefined) await draining;
     try {
       await handle.close();
@@ -284,6 +350,68 @@ interface Tail {
   exists: boolean;
   seq: number;
   hash: string;
+  /** The last record is a closing checkpoint. */
+  closed: boolean;
+}
+
+function checkpointSettings(
+  options: CheckpointOptions | undefined,
+): { signer: CheckpointSigner; everyRecords: number; everySeconds: number } | undefined {
+  if (options === undefined) return undefined;
+  const everyRecords = options.everyRecords ?? DEFAULT_EVERY_RECORDS;
+  const everySeconds = options.everySeconds ?? DEFAULT_EVERY_SECONDS;
+  if (!Number.isSafeInteger(everyRecords) || everyRecords < 1) {
+    throw new TypeError("checkpoints.everyRecords must be a positive integer");
+  }
+  if (!Number.isFinite(everySeconds) || everySeconds <= 0) {
+    throw new TypeError("checkpoints.everySeconds must be positive");
+  }
+  return { signer: options.signer, everyRecords, everySeconds };
+}
+
+/** The record that seals `head`, signed. */
+function checkpointRecord(
+  sealing: { signer: CheckpointSigner; everyRecords: number; everySeconds: number },
+  head: { seq: number; hash: string },
+  reason: CheckpointReason,
+  at: Date,
+  replica: string | undefined,
+): Record<string, unknown> {
+  const timestamp = at.toISOString();
+  const every = { records: sealing.everyRecords, seconds: sealing.everySeconds };
+  const checkpoint = makeCheckpoint(sealing.signer, head, reason, every, timestamp, replica);
+  return { event: CHECKPOINT_EVENT, timestamp, checkpoint };
+}
+
+/** Creates the directory, reads the tail to resume the chain, and opens the file for appending. */
+async function openForAppend(
+  path: string,
+  opener: AuditFileOpener,
+  fsync: boolean,
+): Promise<{ tail: Tail; handle: AuditFileHandle }> {
+  const directory = dirname(path);
+  try {
+    await mkdir(directory, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw unavailable(
+      `cannot create the audit log directory ${directory}: ${describe(cause)}`,
+      cause,
+    );
+  }
+  const tail = await readTail(path);
+  let handle: AuditFileHandle;
+  try {
+    handle = await opener(path);
+  } catch (cause) {
+    throw unavailable(`cannot open the audit log ${path}: ${describe(cause)}`, cause);
+  }
+  if (!tail.exists && fsync) await syncDirectory(directory);
+  return { tail, handle };
+}
+
+function isClosingCheckpoint(record: Record<string, unknown>): boolean {
+  const checkpoint = record["checkpoint"] as { reason?: unknown } | undefined;
+  return record["event"] === CHECKPOINT_EVENT && checkpoint?.reason === "close";
 }
 
 /** Read the last record of an existing log to resume its chain; refuse a broken tail. */
@@ -292,7 +420,8 @@ async function readTail(path: string): Promise<Tail> {
   try {
     file = await openFile(path, "r");
   } catch (cause) {
-    if (errorCode(cause) === "ENOENT") return { exists: false, seq: 0, hash: GENESIS_HASH };
+    if (errorCode(cause) === "ENOENT")
+      return { exists: false, seq: 0, hash: GENESIS_HASH, closed: true };
     throw unavailable(`cannot read the audit log ${path}: ${describe(cause)}`, cause);
   }
   const refuse = (why: string): GatewayError =>
@@ -303,7 +432,7 @@ async function readTail(path: string): Promise<Tail> {
     const info = await file.stat();
     if (!info.isFile()) throw refuse("it is not a regular file");
     const size = info.size;
-    if (size === 0) return { exists: true, seq: 0, hash: GENESIS_HASH };
+    if (size === 0) return { exists: true, seq: 0, hash: GENESIS_HASH, closed: true };
     let window = Math.min(size, 64 * 1024);
     for (;;) {
       const buffer = Buffer.alloc(window);
@@ -331,7 +460,12 @@ async function readTail(path: string): Promise<Tail> {
       if (!parsed.canonical) {
         throw refuse(`its last record (seq ${String(parsed.record.seq)}) was edited by hand`);
       }
-      return { exists: true, seq: parsed.record.seq, hash: parsed.record.hash };
+      return {
+        exists: true,
+        seq: parsed.record.seq,
+        hash: parsed.record.hash,
+        closed: isClosingCheckpoint(parsed.record),
+      };
     }
   } catch (error) {
     if (error instanceof GatewayError) throw error;

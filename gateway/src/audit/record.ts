@@ -76,6 +76,8 @@ export const AuditRecordInput = z.looseObject({
     .optional(),
   /** Anything else worth keeping; masked like the arguments. */
   details: z.record(z.string(), z.unknown()).optional(),
+  /** The gateway replica that wrote the record (scale-out); the log stamps it. */
+  replica: z.string().min(1).optional(),
 });
 
 export interface AuditReason {
@@ -116,6 +118,8 @@ export interface AuditRecordInput {
     | undefined;
   /** Free-form; masked like the arguments. */
   details?: Readonly<Record<string, unknown>> | undefined;
+  /** The gateway replica that wrote the record (scale-out); the log stamps it. */
+  replica?: string | undefined;
 }
 
 /** The members that make the chain. Strict: a record without them is malformed. */

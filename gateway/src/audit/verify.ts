@@ -7,15 +7,22 @@
 // one links to nothing, or competes with the genuine record for its seq).
 //
 // What a hash chain without a key cannot show: records cut off the END of the file, or a forger
-// who rewrites every record after the one changed. Keep the returned `lastHash` somewhere else
-// (a ticket, a second system) to anchor the chain against those.
+// who rewrites every record after the one changed. The gateway's signed checkpoints answer both
+// (checkpoint-verify.ts, `verify --keys`); without them, keep the returned `lastHash` elsewhere.
 import { createReadStream } from "node:fs";
 import { GENESIS_HASH, parseStoredLine } from "./record.ts";
 
 export type VerifyProblem = "altered" | "removed" | "inserted" | "moved" | "malformed";
 
 export type VerifyResult =
-  | { ok: true; records: number; lastHash: string }
+  | {
+      ok: true;
+      /** Every record of the chain, checkpoints included. */
+      records: number;
+      lastHash: string;
+      /** How many of them are signed checkpoints (present when there are any). */
+      checkpoints?: number;
+    }
   | {
       ok: false;
       /** Records verified before the bad one (all lines before `line`). */
@@ -36,6 +43,7 @@ interface RecordEntry {
   hash: string;
   hashValid: boolean;
   canonical: boolean;
+  checkpoint: boolean;
 }
 
 interface MalformedEntry {
@@ -55,7 +63,7 @@ interface RawLine {
 }
 
 /** The file's lines as bytes, without their newline. */
-async function* readLines(path: string): AsyncGenerator<RawLine> {
+export async function* readLines(path: string): AsyncGenerator<RawLine> {
   const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
   let carry: Buffer[] = [];
   let line = 0;
@@ -79,7 +87,7 @@ async function* readLines(path: string): AsyncGenerator<RawLine> {
   }
 }
 
-function decode(bytes: Buffer): string | undefined {
+export function decode(bytes: Buffer): string | undefined {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
@@ -124,6 +132,7 @@ async function* readEntries(path: string): AsyncGenerator<Entry> {
       hash: parsed.record.hash,
       hashValid: parsed.hashValid,
       canonical: parsed.canonical,
+      checkpoint: parsed.record.event === "checkpoint",
     };
   }
 }
@@ -152,6 +161,7 @@ function failure(
 /** Verify a log file's chain. Rejects only when the file cannot be read. */
 export async function verifyAuditFile(path: string): Promise<VerifyResult> {
   let previous = { line: 0, seq: 0, hash: GENESIS_HASH };
+  let checkpoints = 0;
   for await (const entry of readEntries(path)) {
     if (entry.kind === "malformed") {
       return failure(entry.line, entry.seq, "malformed", `malformed record (${entry.reason})`);
@@ -170,11 +180,14 @@ export async function verifyAuditFile(path: string): Promise<VerifyResult> {
     }
     if (entry.seq === previous.seq + 1 && entry.prevHash === previous.hash) {
       previous = { line: entry.line, seq: entry.seq, hash: entry.hash };
+      if (entry.checkpoint) checkpoints++;
       continue;
     }
     return classify(path, entry, previous);
   }
-  return { ok: true, records: previous.seq, lastHash: previous.hash };
+  return checkpoints === 0
+    ? { ok: true, records: previous.seq, lastHash: previous.hash }
+    : { ok: true, records: previous.seq, lastHash: previous.hash, checkpoints };
 }
 
 interface Context {

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureCheckpointKey } from "../../src/audit/checkpoint.ts";
 import { openAuditLog } from "../../src/audit/log.ts";
 
 const REPO = resolve(import.meta.dirname, "../../..");
@@ -91,5 +92,101 @@ describe("npm run audit", () => {
     const missing = await run("verify", join(dir, "missing.jsonl"));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/cannot read .*ENOENT/);
+  });
+});
+
+describe("npm run audit, checkpoints and detections", () => {
+  let signed: string;
+  let cut: string;
+  let jwks: string;
+
+  beforeAll(async () => {
+    signed = join(dir, "signed.jsonl");
+    cut = join(dir, "cut.jsonl");
+    jwks = join(dir, "checkpoint.jwks.json");
+    const signer = await ensureCheckpointKey(join(dir, "checkpoint.private.jwk.json"), jwks);
+    const log = await openAuditLog({
+      path: signed,
+      fsync: false,
+      checkpoints: { signer, everyRecords: 2 },
+    });
+    for (let i = 0; i < 3; i++) {
+      await log.append({
+        event: "outcome",
+        tool: "jira_read",
+        user: { subject: "u-intern", email: "intern@zyxbank.example" },
+        agent: "change-reviewer",
+        outcome: { status: "denied", code: "policy_denied", http_status: 403 },
+      });
+    }
+    await log.close();
+    const lines = (await readFile(signed, "utf8")).split("\n").filter((l) => l !== "");
+    await writeFile(
+      cut,
+      lines
+        .slice(0, 4)
+        .map((l) => `${l}\n`)
+        .join(""),
+    );
+  });
+
+  it("verify --keys: a sealed log is ok, a cut one is named, each file on its own", async () => {
+    const ok = await run("verify", "--keys", jwks, signed);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^ok: 3 records, chain intact, 2 checkpoint\(s\) signed by \S+ /);
+    const both = await run("verify", "--keys", jwks, signed, cut);
+    expect(both.code).toBe(1);
+    expect(both.stdout).toContain(`${signed}: ok: 3 records`);
+    expect(both.stderr).toMatch(
+      new RegExp(`${cut}: log_unsealed: the log ends at seq 4 without a closing checkpoint`),
+    );
+    // Without a key set, the chain alone: the cut log still verifies (why checkpoints exist).
+    const unkeyed = await run("verify", cut);
+    expect(unkeyed.code).toBe(0);
+    expect(unkeyed.stdout).toMatch(
+      /^ok: 3 records, chain intact, 1 checkpoint\(s\) not checked \(no --keys\)/,
+    );
+    const json = await run("verify", "--keys", jwks, cut, "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      checkpoints: { problems: [{ code: "log_unsealed", seq: 4 }] },
+    });
+    expect((await run("verify", "--keys", join(dir, "absent.json"), signed)).code).toBe(1);
+  });
+
+  it("keygen: creates a key once and publishes its key set", async () => {
+    const priv = join(dir, "kg", "checkpoint.private.jwk.json");
+    const pub = join(dir, "kg", "checkpoint.jwks.json");
+    const first = await run("keygen", priv, pub);
+    expect(first.code).toBe(0);
+    const kid = /^checkpoint key (\S+):/.exec(first.stdout)?.[1];
+    expect(kid).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await run("keygen", priv, pub)).stdout).toContain(`checkpoint key ${kid ?? "?"}:`);
+    const published = JSON.parse(await readFile(pub, "utf8")) as { keys: { kid: string }[] };
+    expect(published.keys.map((k) => k.kid)).toEqual([kid]);
+  });
+
+  it("detect: names the rules that fired; --fail-on-match exits 1", async () => {
+    const text = await run("detect", signed);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/rule\(s\) over 1 log\(s\): 1 rule\(s\) fired/);
+    expect(text.stdout).toContain(
+      "tool call blocked by policy (2f0c7a4e-5b1d-4c2e-9a57-0d3f6b1e8a01): 3 hit(s)",
+    );
+    expect((await run("detect", "--fail-on-match", signed)).code).toBe(1);
+    // The first log's denial names a production reason: that rule fires there too.
+    const other = await run("detect", "--json", good);
+    expect((JSON.parse(other.stdout) as { id: string }[]).map((m) => m.id)).toEqual([
+      "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e08",
+    ]);
+    const clean = join(dir, "clean.jsonl");
+    const log = await openAuditLog({ path: clean, fsync: false });
+    await log.append({
+      event: "decision",
+      tool: "jira_read",
+      decision: { allow: true, reasons: [] },
+    });
+    await log.close();
+    expect((await run("detect", "--fail-on-match", clean)).code).toBe(0);
   });
 });

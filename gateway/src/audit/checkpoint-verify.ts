@@ -1,0 +1,221 @@
+// Checks a log's signed checkpoints against a public key set, once its hash chain is intact
+// (verifyAuditFile first: this module assumes every line is a well-linked record).
+//
+// What it reports, each with a stable code:
+//   checkpoint_unknown_key        a checkpoint signed by a key that is not in the key set
+//   checkpoint_signature_invalid  a checkpoint whose signature does not verify (re-signed, edited)
+//   checkpoint_malformed          a checkpoint record without the members it needs
+//   log_rechained                 a checkpoint whose signed head is not the record before it: the
+//                                 records it covers were rewritten and the chain recomputed
+//   checkpoint_missing            more records between two checkpoints (or before the first)
+//                                 than the gateway's interval allows: a checkpoint was removed
+//   log_unsealed                  the log does not end with a closing checkpoint: cut after its
+//                                 last checkpoint (or the gateway is running, or crashed)
+// and, as a note, each "open" checkpoint: the gateway found the log not closed when it reopened
+// it (a crash, or a cut before the restart). The first problem of each kind is kept, and a count.
+import type { KeyObject } from "node:crypto";
+import type { Checkpoint } from "./checkpoint.ts";
+import {
+  CHECKPOINT_EVENT,
+  CHECKPOINT_REASONS,
+  DEFAULT_EVERY_RECORDS,
+  checkSignature,
+} from "./checkpoint.ts";
+import { GENESIS_HASH } from "./record.ts";
+import { decode, readLines } from "./verify.ts";
+
+export type CheckpointProblemCode =
+  | "checkpoint_unknown_key"
+  | "checkpoint_signature_invalid"
+  | "checkpoint_malformed"
+  | "log_rechained"
+  | "checkpoint_missing"
+  | "log_unsealed";
+
+export interface CheckpointProblem {
+  code: CheckpointProblemCode;
+  /** The seq of the record concerned (the checkpoint, or the record where the gap shows). */
+  seq: number;
+  message: string;
+}
+
+export interface CheckpointReport {
+  ok: boolean;
+  checkpoints: number;
+  /** Key ids of the valid checkpoints. */
+  keyIds: string[];
+  lastCheckpointSeq?: number;
+  /** Records after the last checkpoint. */
+  unsealedRecords: number;
+  problems: CheckpointProblem[];
+  notes: string[];
+}
+
+export interface CheckpointVerifyOptions {
+  keys: ReadonlyMap<string, KeyObject>;
+  /** The interval expected before the first checkpoint says its own (default 1000). */
+  everyRecords?: number;
+  /** A live log may end unsealed: report it as a note, not a problem. */
+  allowUnsealed?: boolean;
+}
+
+interface WalkState {
+  report: CheckpointReport;
+  previous: { seq: number; hash: string };
+  sinceCheckpoint: number;
+  gapReported: boolean;
+  everyRecords: number;
+  lastClose: boolean;
+}
+
+function isCheckpoint(value: unknown): value is Checkpoint {
+  const c = value as Partial<Checkpoint> | null;
+  return (
+    typeof c === "object" &&
+    c !== null &&
+    c.v === 1 &&
+    Number.isSafeInteger(c.covers_seq) &&
+    typeof c.covers_hash === "string" &&
+    typeof c.reason === "string" &&
+    CHECKPOINT_REASONS.includes(c.reason) &&
+    Number.isSafeInteger(c.every_records) &&
+    (c.every_records ?? 0) > 0 &&
+    typeof c.every_seconds === "number" &&
+    typeof c.kid === "string" &&
+    typeof c.sig === "string"
+  );
+}
+
+function problem(state: WalkState, code: CheckpointProblemCode, seq: number, message: string) {
+  state.report.problems.push({ code, seq, message });
+}
+
+function onCheckpoint(
+  state: WalkState,
+  record: Record<string, unknown>,
+  options: CheckpointVerifyOptions,
+) {
+  const seq = record["seq"] as number;
+  const checkpoint = record["checkpoint"];
+  state.report.checkpoints++;
+  if (!isCheckpoint(checkpoint)) {
+    problem(state, "checkpoint_malformed", seq, `seq ${String(seq)}: checkpoint lacks its members`);
+    return;
+  }
+  const replica = typeof record["replica"] === "string" ? record["replica"] : undefined;
+  const signature = checkSignature(checkpoint, String(record["timestamp"]), replica, options.keys);
+  if (signature === "unknown_key") {
+    problem(
+      state,
+      "checkpoint_unknown_key",
+      seq,
+      `seq ${String(seq)}: checkpoint signed by an unknown key (kid ${checkpoint.kid})`,
+    );
+    return;
+  }
+  if (signature === "invalid") {
+    problem(
+      state,
+      "checkpoint_signature_invalid",
+      seq,
+      `seq ${String(seq)}: checkpoint signature does not verify (kid ${checkpoint.kid})`,
+    );
+    return;
+  }
+  if (
+    checkpoint.covers_seq !== state.previous.seq ||
+    checkpoint.covers_hash !== state.previous.hash
+  ) {
+    problem(
+      state,
+      "log_rechained",
+      seq,
+      `seq ${String(seq)}: the checkpoint signed seq ${String(checkpoint.covers_seq)} with hash ${checkpoint.covers_hash.slice(0, 12)}…, ` +
+        `but the log holds seq ${String(state.previous.seq)} with hash ${state.previous.hash.slice(0, 12)}…: records before it were rewritten and re-chained`,
+    );
+    return;
+  }
+  // The gap this checkpoint closes, against the interval then in force (its own for the first).
+  const limit =
+    state.report.lastCheckpointSeq === undefined ? checkpoint.every_records : state.everyRecords;
+  if (!state.gapReported && state.sinceCheckpoint > limit) {
+    problem(
+      state,
+      "checkpoint_missing",
+      seq,
+      `seq ${String(seq)}: ${String(state.sinceCheckpoint)} records before this checkpoint, more than the interval of ${String(limit)}: a checkpoint is missing`,
+    );
+  }
+  if (!state.report.keyIds.includes(checkpoint.kid)) state.report.keyIds.push(checkpoint.kid);
+  if (checkpoint.reason === "open") {
+    state.report.notes.push(
+      `seq ${String(seq)}: the gateway reopened a log that had not been closed (crash, or records cut before the restart)`,
+    );
+  }
+  state.report.lastCheckpointSeq = seq;
+  state.sinceCheckpoint = 0;
+  state.gapReported = false;
+  state.everyRecords = checkpoint.every_records;
+  state.lastClose = checkpoint.reason === "close";
+}
+
+function onRecord(state: WalkState, seq: number) {
+  state.sinceCheckpoint++;
+  state.lastClose = false;
+  if (state.sinceCheckpoint > state.everyRecords && !state.gapReported) {
+    state.gapReported = true;
+    const after = state.report.lastCheckpointSeq;
+    problem(
+      state,
+      "checkpoint_missing",
+      seq,
+      `seq ${String(seq)}: more than ${String(state.everyRecords)} records ` +
+        (after === undefined
+          ? "before the first checkpoint"
+          : `since the checkpoint at seq ${String(after)}`) +
+        ": a checkpoint is missing",
+    );
+  }
+}
+
+function finish(state: WalkState, options: CheckpointVerifyOptions): void {
+  const { report } = state;
+  report.unsealedRecords = state.sinceCheckpoint;
+  if (state.previous.seq > 0 && !state.lastClose) {
+    const after = report.lastCheckpointSeq;
+    const message =
+      `the log ends at seq ${String(state.previous.seq)} without a closing checkpoint ` +
+      `(${String(state.sinceCheckpoint)} record(s) after ` +
+      (after === undefined
+        ? "the start, none sealed"
+        : `the last checkpoint at seq ${String(after)}`) +
+      "): records after it may have been cut, or the gateway is still running or did not stop cleanly";
+    if (options.allowUnsealed === true) report.notes.push(message);
+    else problem(state, "log_unsealed", state.previous.seq, message);
+  }
+  report.ok = report.problems.length === 0;
+}
+
+/** Walk a chain-verified log and check its checkpoints. Rejects only when it cannot be read. */
+export async function verifyCheckpoints(
+  path: string,
+  options: CheckpointVerifyOptions,
+): Promise<CheckpointReport> {
+  const state: WalkState = {
+    report: { ok: true, checkpoints: 0, keyIds: [], unsealedRecords: 0, problems: [], notes: [] },
+    previous: { seq: 0, hash: GENESIS_HASH },
+    sinceCheckpoint: 0,
+    gapReported: false,
+    everyRecords: options.everyRecords ?? DEFAULT_EVERY_RECORDS,
+    lastClose: false,
+  };
+  for await (const raw of readLines(path)) {
+    const record = JSON.parse(decode(raw.bytes) ?? "null") as Record<string, unknown>;
+    const seq = record["seq"] as number;
+    if (record["event"] === CHECKPOINT_EVENT) onCheckpoint(state, record, options);
+    else onRecord(state, seq);
+    state.previous = { seq, hash: record["hash"] as string };
+  }
+  finish(state, options);
+  return state.report;
+}

@@ -1,0 +1,285 @@
+// Replay and session timelines over logs made by real traffic through the real gateway: a policy
+// variant (built like `make policy`) flips exactly the decisions it should, the kill switch is
+// rebuilt from the log so its denials replay unchanged, and a session reads back in order.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildPolicyVariant, type PolicyVariant } from "../../../scripts/lib/policy-variant.ts";
+import { openAuditLog } from "../../src/audit/log.ts";
+import { replayDecisions } from "../../src/audit/replay.ts";
+import { sessionTimeline } from "../../src/audit/session.ts";
+import { createHarness, type Harness } from "../support/harness.ts";
+import { BUNDLE_PATH } from "../support/paths.ts";
+
+const REPO = resolve(import.meta.dirname, "../../..");
+const CLI = join(REPO, "gateway/src/cli/audit.ts");
+const INTERN = { user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
+const ADMIN = {
+  user: "secadmin@zyxbank.example",
+  groups: ["grp-ai-security-admins"],
+  agent: "admin-console",
+};
+const REMEDIATOR = {
+  user: "cloud@zyxbank.example",
+  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
+  agent: "change-remediator",
+};
+const APPROVER = {
+  user: "approver.one@zyxbank.example",
+  groups: ["grp-ai-prod-approvers"],
+  agent: "approvals-console",
+};
+const SG_CHANGE = {
+  account: "111122223333",
+  region: "ap-southeast-1",
+  group_id: "sg-0a1b2c3d4e5f60718",
+  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
+  change_ticket: "CHG-18422",
+  rollback_plan: "Re-authorize the rule from the compensation handle.",
+};
+const COMMENT = { ticket: "CHG-18422", body: "AI security review: see findings." };
+
+let h: Harness;
+let variant: PolicyVariant;
+let dir: string;
+
+function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: REPO }, (error, stdout, stderr) => {
+      done({
+        code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
+        stdout,
+        stderr,
+      });
+    });
+  });
+}
+
+async function expectStatus(
+  response: Response | Promise<Response>,
+  status: number,
+): Promise<Record<string, unknown>> {
+  const r = await response;
+  expect(r.status).toBe(status);
+  return (await r.json()) as Record<string, unknown>;
+}
+
+async function asAdmin(method: "PUT" | "DELETE", reason: string): Promise<void> {
+  await expectStatus(
+    h.app.request("/v1/admin/kill-switch/read-only", {
+      method,
+      headers: {
+        authorization: `Bearer ${await h.accessToken(ADMIN)}`,
+        "x-device-posture": await h.postureToken({ user: ADMIN.user }),
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ value: "change-reviewer", reason }),
+    }),
+    200,
+  );
+}
+
+/** The remediator's security-group change, approved, then run: the demo's sg-demo session. */
+async function approvedChange(): Promise<void> {
+  const auth = async () => ({
+    authorization: `Bearer ${await h.accessToken(REMEDIATOR)}`,
+    "x-device-posture": await h.postureToken({ user: REMEDIATOR.user }),
+  });
+  const context = { model: "claude-test", decision_trace: "ticket CHG-18422 asks to close SSH" };
+  const pending = await expectStatus(
+    h.call(
+      "aws_modify_security_group",
+      { arguments: SG_CHANGE, session_id: "sg-demo", context },
+      await auth(),
+    ),
+    202,
+  );
+  const id = pending["approval_id"] as string;
+  await expectStatus(
+    h.app.request(`/v1/approvals/${id}/approve`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await h.accessToken(APPROVER)}`,
+        "x-device-posture": await h.postureToken({ user: APPROVER.user }),
+      },
+    }),
+    200,
+  );
+  h.clock.now += 1_000;
+  await expectStatus(
+    h.call(
+      "aws_modify_security_group",
+      { arguments: SG_CHANGE, session_id: "sg-demo", approval_id: id },
+      await auth(),
+    ),
+    200,
+  );
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "audit-forensics-"));
+  // The variant: interns may read Jira, and every Jira comment needs an approver.
+  variant = buildPolicyVariant((config) => {
+    const tools = config["tools"] as Record<string, Record<string, unknown>>;
+    tools["jira_read"] = { ...tools["jira_read"], allowed_groups: ["grp-ai-users"] };
+    tools["jira_add_comment"] = {
+      ...tools["jira_add_comment"],
+      approval_required: true,
+      approval_groups: ["grp-ai-prod-approvers"],
+    };
+  });
+  h = await createHarness();
+  await expectStatus(h.callAs("jira_read", { ticket: "CHG-18422" }), 200);
+  await expectStatus(h.callAs("jira_read", { ticket: "CHG-18422" }, { as: INTERN }), 403);
+  await asAdmin("PUT", "INC-42");
+  await expectStatus(h.callAs("jira_add_comment", COMMENT), 403); // read_only_mode
+  await asAdmin("DELETE", "INC-42 closed");
+  await expectStatus(h.callAs("jira_add_comment", COMMENT), 200);
+  await approvedChange();
+  await h.audit.close();
+}, 120_000);
+
+afterAll(async () => {
+  variant.remove();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("replay", () => {
+  it("with the bundle that decided: every decision replays unchanged, the kill switch included", async () => {
+    const report = await replayDecisions(BUNDLE_PATH, [h.auditPath]);
+    expect(report).toMatchObject({
+      decisions: 6,
+      replayed: 6,
+      unchanged: 6,
+      changed: 0,
+      errors: [],
+      skipped: { no_input: 0, recorded_error: 0 },
+    });
+  });
+
+  it("with a changed policy: names exactly the decisions it flips, grouped and counted", async () => {
+    const report = await replayDecisions(variant.bundle, [h.auditPath]);
+    expect(report).toMatchObject({ decisions: 6, replayed: 6, changed: 3, unchanged: 3 });
+    expect(report.groups).toEqual([
+      {
+        // Refused by the read-only kill switch then, and still: now for one reason more.
+        tool: "jira_add_comment",
+        from: "deny [read_only_mode]",
+        to: "deny [approval_required, read_only_mode], 1 approver(s)",
+        count: 1,
+        decision_ids: [expect.any(String)],
+      },
+      {
+        tool: "jira_add_comment",
+        from: "allow",
+        to: "deny [approval_required], 1 approver(s)",
+        count: 1,
+        decision_ids: [expect.any(String)],
+      },
+      {
+        tool: "jira_read",
+        from: "deny [user_not_in_group]",
+        to: "allow",
+        count: 1,
+        decision_ids: [expect.any(String)],
+      },
+    ]);
+    expect(report.changes.map((c) => [c.tool, c.user, c.kinds])).toEqual([
+      ["jira_read", "intern@zyxbank.example", ["deny_to_allow", "reasons"]],
+      ["jira_add_comment", "engineer@zyxbank.example", ["reasons", "approvers"]],
+      ["jira_add_comment", "engineer@zyxbank.example", ["allow_to_deny", "reasons", "approvers"]],
+    ]);
+  });
+
+  it("counts decisions it cannot rebuild, and refuses a bundle that does not load", async () => {
+    const old = join(dir, "old.jsonl");
+    const log = await openAuditLog({ path: old, fsync: false });
+    await log.append({
+      event: "decision",
+      tool: "jira_read",
+      decision: { allow: true, reasons: [] },
+    });
+    await log.close();
+    expect(await replayDecisions(BUNDLE_PATH, [old])).toMatchObject({
+      decisions: 1,
+      replayed: 0,
+      skipped: { no_input: 1 },
+    });
+    await expect(replayDecisions(join(dir, "missing.tar.gz"), [old])).rejects.toMatchObject({
+      code: "replay_bundle_unavailable",
+    });
+  });
+
+  it("npm run audit -- replay: text, --json and --fail-on-change", async () => {
+    const same = await run("replay", "--bundle", BUNDLE_PATH, "--fail-on-change", h.auditPath);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(
+      /6 decisions: 6 replayed, 6 unchanged, 0 changed, 0 error\(s\), 0 skipped/,
+    );
+    const changed = await run(
+      "replay",
+      "--bundle",
+      variant.bundle,
+      "--fail-on-change",
+      h.auditPath,
+    );
+    expect(changed.code).toBe(1);
+    expect(changed.stdout).toContain("1 × jira_read: deny [user_not_in_group] → allow");
+    const json = await run("replay", "--bundle", variant.bundle, "--json", h.auditPath);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ changed: 3 });
+    expect((await run("replay", h.auditPath)).code).toBe(2);
+    const broken = await run("replay", "--bundle", join(dir, "missing.tar.gz"), h.auditPath);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/cannot load the policy bundle/);
+  });
+});
+
+describe("session timeline", () => {
+  it("reads back the approved change in order: request, approval, execution", async () => {
+    const timeline = await sessionTimeline("sg-demo", [h.auditPath]);
+    expect(timeline.calls).toHaveLength(2);
+    const [request, execution] = timeline.calls;
+    expect(request).toMatchObject({
+      tool: "aws_modify_security_group",
+      user: "cloud@zyxbank.example",
+      agent: "change-remediator",
+      arguments: SG_CHANGE,
+      decision: { allow: false, reasons: [{ code: "approval_required" }] },
+      approval: { required: true, approvers_required: 1, state: "pending" },
+      outcomes: [{ status: "pending_approval", http_status: 202 }],
+      model: "claude-test",
+      decision_trace: "ticket CHG-18422 asks to close SSH",
+    });
+    expect(request?.approvals.map((a) => [a.action, a.actor, a.result, a.status])).toEqual([
+      ["request", "cloud@zyxbank.example", "applied", "pending"],
+      ["approve", "approver.one@zyxbank.example", "applied", "approved"],
+      ["claim", "system", "applied", "executing"],
+      ["mark_executed", "system", "applied", "executed"],
+    ]);
+    expect(typeof request?.risk_score).toBe("number");
+    expect(execution).toMatchObject({
+      tool: "aws_modify_security_group",
+      decision: { allow: true, reasons: [] },
+      outcomes: [{ status: "executed", http_status: 200 }],
+    });
+  });
+
+  it("an unknown session is empty; npm run audit -- session prints it, and --json", async () => {
+    expect((await sessionTimeline("nope", [h.auditPath])).calls).toEqual([]);
+    const text = await run("session", "sg-demo", h.auditPath);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^session sg-demo: 2 call\(s\)/);
+    expect(text.stdout).toMatch(
+      /1\. \S+ {2}aws_modify_security_group {2}deny \[approval_required\] {2}risk \d+ {2}pending_approval 202/,
+    );
+    expect(text.stdout).toMatch(
+      /2\. \S+ {2}aws_modify_security_group {2}allow {2}risk \d+ {2}executed 200/,
+    );
+    const json = await run("session", "sg-demo", h.auditPath, "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ session_id: "sg-demo", calls: [{}, {}] });
+    expect((await run("session", "sg-demo")).code).toBe(2);
+  });
+});
