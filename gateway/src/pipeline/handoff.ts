@@ -7,6 +7,7 @@
 // refused (409); the worker fails, cannot be reached or times out (502/504, the failure
 // recorded durably). The outcome record of a success is durable before the answer leaves (it
 // shares the log's group commit with concurrent calls, so awaiting it costs one fdatasync).
+import { argumentsDigest } from "../../../common/canonical.ts";
 import type { WorkerResult } from "../handoff/worker-client.ts";
 import { GatewayError, isGatewayError, recorded } from "../lib/errors.ts";
 import { traceparentOf } from "../lib/trace.ts";
@@ -42,7 +43,7 @@ function settleApproval(
 async function recordSuccess(
   ports: HandOffPorts,
   ctx: Decided,
-  { evidence }: WorkerResult,
+  { evidence, result }: WorkerResult,
 ): Promise<void> {
   if (evidence?.injection.suspected === true) {
     ports.sessions.taint(ctx.sessionId);
@@ -53,16 +54,18 @@ async function recordSuccess(
       ...ctx.decided,
       event: "outcome",
       outcome: { status: "executed", http_status: 200 },
-      ...(evidence === undefined
-        ? {}
-        : {
-            details: {
+      details: {
+        // What the agent was given, by digest: the forensic timeline matches it to a result.
+        result_digest: resultDigest(result),
+        ...(evidence === undefined
+          ? {}
+          : {
               redactions: evidence.redactions,
               injection_suspected: evidence.injection.suspected,
               injection_indicators: evidence.injection.indicators,
               session_tainted: isTainted(ports, ctx),
-            },
-          }),
+            }),
+      },
       latency_ms: elapsedMs(ctx.started),
     });
   } catch (thrown) {
@@ -75,6 +78,24 @@ async function recordSuccess(
       },
     );
   }
+}
+
+/** SHA-256 of the result's canonical JSON; "unrepresentable" if it has none (never throws). */
+function resultDigest(result: unknown): string {
+  try {
+    return argumentsDigest(result ?? null);
+  } catch {
+    return "unrepresentable";
+  }
+}
+
+/** The worker's own status and code of a failure, when it answered one (connector errors). */
+function workerDetails(extensions: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const { worker_status: status, worker_code: code } = extensions;
+  return {
+    ...(typeof status === "number" ? { worker_status: status } : {}),
+    ...(typeof code === "string" ? { worker_code: code } : {}),
+  };
 }
 
 async function recordFailure(
@@ -95,6 +116,7 @@ async function recordFailure(
     ...ctx.decided,
     event: "outcome",
     outcome: { status: "failed", code: error.code, http_status: error.status },
+    details: workerDetails(error.extensions),
   });
   throw recorded(
     new GatewayError(error.code, error.message, { extensions: { ...error.extensions, ...ids } }),
