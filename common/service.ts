@@ -13,6 +13,42 @@ export function jsonLog(service: string): Log {
   };
 }
 
+/**
+ * Timeouts for every HTTP server of the project (gateway, worker, IdP, agent runtime): a client
+ * that sends its headers slowly, or stalls its body, is cut off instead of holding a socket for
+ * Node's default five minutes. Long answers (the approvals' bounded long poll) are not limited:
+ * these bound receiving the request, not computing the response.
+ */
+export const SERVER_TIMEOUTS = serverTimeouts(process.env);
+
+/** The timeouts, each overridable from the environment (SERVER_*_MS), checked. */
+export function serverTimeouts(env: Record<string, string | undefined>): {
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  connectionsCheckingInterval: number;
+} {
+  const ms = (name: string, fallback: number): number => {
+    const raw = env[name];
+    const value = raw === undefined ? fallback : Number(raw);
+    if (!Number.isInteger(value) || value < 100 || value > 600_000) {
+      throw new TypeError(`${name} must be an integer from 100 to 600000 (milliseconds)`);
+    }
+    return value;
+  };
+  const requestTimeout = ms("SERVER_REQUEST_TIMEOUT_MS", 30_000);
+  return {
+    /** The whole header block must arrive within this. */
+    headersTimeout: Math.min(ms("SERVER_HEADERS_TIMEOUT_MS", 10_000), requestTimeout),
+    /** The whole request, body included, must arrive within this. */
+    requestTimeout,
+    /** An idle kept-alive connection is closed after this. */
+    keepAliveTimeout: 5_000,
+    /** How often Node looks for requests past their timeouts. */
+    connectionsCheckingInterval: Math.min(1_000, requestTimeout),
+  };
+}
+
 export interface Drainable {
   close(callback: () => void): unknown;
   closeIdleConnections?: () => void;

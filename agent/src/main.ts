@@ -4,7 +4,7 @@
 // graceful stop on SIGTERM/SIGINT, as every process of the project (common/service.ts).
 import { serve } from "@hono/node-server";
 import { loadCatalog } from "../../common/catalog.ts";
-import { jsonLog, stopGracefullyOnSignals } from "../../common/service.ts";
+import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
 import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../common/worker-contract.ts";
 import { createWorkerApp } from "./app.ts";
 import { createCallTokenVerifier } from "./call-token.ts";
@@ -42,7 +42,7 @@ function start(): void {
   }
 
   const app = createWorkerApp({ verifier, execute, log });
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS }, (info) => {
     log("info", "listening", {
       address: info.address,
       port: info.port,

@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
-import { jsonLog, stopGracefullyOnSignals } from "../../common/service.ts";
+import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
 import { createGatewayApp } from "./app.ts";
 import { checkpointSignerFor } from "./audit/checkpoint.ts";
 import { openAuditLog } from "./audit/log.ts";
@@ -108,7 +108,7 @@ async function start(): Promise<void> {
     { bodyLimitBytes: config.bodyLimitBytes },
   );
 
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS }, (info) => {
     log("info", "listening", {
       address: info.address,
       port: info.port,

@@ -11,7 +11,7 @@
 //   IDP_TOKEN_TTL_SEC     the longest life of an exchanged token; default 300
 // A bad value stops the process with one JSON error line naming the variable.
 import { serve } from "@hono/node-server";
-import { jsonLog, stopGracefullyOnSignals } from "../../common/service.ts";
+import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
 import { loadCatalog } from "../../common/catalog.ts";
 import { ensureDevClients } from "./clients.ts";
 import {
@@ -72,7 +72,7 @@ async function start(): Promise<void> {
     },
   });
 
-  const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
+  const server = serve({ fetch: app.fetch, hostname: host, port, serverOptions: SERVER_TIMEOUTS }, (info) => {
     log("info", "listening", {
       address: info.address,
       port: info.port,

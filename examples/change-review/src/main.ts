@@ -8,7 +8,7 @@
 //   MODEL_URL, MODEL_NAME        optional narrative (OpenAI-compatible chat completions)
 // See config.ts for every variable. A bad value stops the process naming the variable.
 import { access, readFile } from "node:fs/promises";
-import { jsonLog, stopGracefullyOnSignals } from "../../../common/service.ts";
+import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../../common/service.ts";
 import { serve } from "@hono/node-server";
 import { createChangeReviewApp } from "./app.ts";
 import { createEngineerVerifier } from "./auth.ts";
@@ -66,7 +66,7 @@ async function start(): Promise<void> {
     { defaultOwner: config.defaultOwner, review: config.review },
   );
 
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS }, (info) => {
     log("info", "listening", {
       url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}`,
       gateway: config.gateway.url,
