@@ -58,7 +58,7 @@ function pipelineInstruments(registry: Registry) {
     }),
     steps: new Histogram({
       name: "zyx_gateway_step_duration_seconds",
-      help: "Duration of each tool-call pipeline step, by result (ok or error).",
+      help: "Duration of each tool-call pipeline step, by result (ok, or the error code it ended with: refuse ends in policy_denied).",
       labelNames: ["step", "result"] as const,
       buckets: STEP_BUCKETS,
       registers,
@@ -81,7 +81,7 @@ function pipelineInstruments(registry: Registry) {
 function pipelineObserver(m: ReturnType<typeof pipelineInstruments>): PipelineObserver {
   return {
     step(name: StepName, seconds: number, failure: string | undefined) {
-      m.steps.observe({ step: name, result: failure === undefined ? "ok" : "error" }, seconds);
+      m.steps.observe({ step: name, result: failure ?? "ok" }, seconds);
       if (failure === undefined) return;
       if (name === "limits") m.limiter.inc({ code: failure });
       if (name === "handoff") m.worker.inc({ code: failure });

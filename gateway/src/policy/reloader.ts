@@ -145,11 +145,16 @@ class Reloader implements ReloadingPolicyEngine {
             error: describeThrown(thrown),
           });
         });
-      } while (this.#again);
+      } while (this.#askedAgain());
     })().finally(() => {
       this.#running = undefined;
     });
     return this.#running;
+  }
+
+  /** Set by a check() asked for while one ran (read through a call: it changes across awaits). */
+  #askedAgain(): boolean {
+    return this.#again;
   }
 
   async #checkOnce(): Promise<void> {
@@ -236,7 +241,9 @@ class Reloader implements ReloadingPolicyEngine {
     const pollMs = this.#options.pollMs ?? 2_000;
     const poll = setInterval(() => void this.check(), pollMs);
     poll.unref();
-    this.#closers.push(() => clearInterval(poll));
+    this.#closers.push(() => {
+      clearInterval(poll);
+    });
     const name = basename(this.#options.bundlePath);
     let watcher: FSWatcher | undefined;
     try {

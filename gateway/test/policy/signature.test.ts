@@ -64,7 +64,9 @@ describe("signed policy bundles", () => {
     );
     expect(await refusal(path)).toMatchObject({
       code: "policy_bundle_signature_invalid",
-      message: expect.stringMatching(/^the signature does not verify with the configured key/),
+      message: expect.stringMatching(
+        /^the signature does not verify with the configured key/,
+      ) as unknown,
     });
     // ...which its own key would accept: the key, not the format, is what was refused.
     expect(
