@@ -1,12 +1,16 @@
 // Keys of the local development identity provider, device-trust service and gateway: one ES256
 // key pair per signer under <stateDir>/keys/, created on first use and kept afterwards.
 // Development only: production keys live with the real identity provider and device-trust service.
-import { randomUUID } from "node:crypto";
+// Also the development policy-bundle signing key (PEM, for `opa build --signing-key`): created by
+// `make policy` when absent, never replaced, never committed (.state/ is git-ignored).
+import { createPrivateKey, createPublicKey, randomUUID } from "node:crypto";
 import { chmod, link, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   calculateJwkThumbprint,
   exportJWK,
+  exportPKCS8,
+  exportSPKI,
   generateKeyPair,
   type JSONWebKeySet,
   type JWK,
@@ -130,8 +134,13 @@ const SIGNER_ALG: Record<DevSigner, "ES256" | "EdDSA"> = {
 
 async function publishNewKey(path: string, alg: "ES256" | "EdDSA"): Promise<void> {
   const jwk = await generateDevKey(alg);
+  await publishNewFile(path, `${JSON.stringify(jwk, null, 2)}\n`);
+}
+
+/** Writes a private file (0600) under `path` unless one is already there: link(2) never replaces. */
+async function publishNewFile(path: string, text: string): Promise<void> {
   const temporary = `${path}.${randomUUID()}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(jwk, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  await writeFile(temporary, text, { mode: 0o600, flag: "wx" });
   try {
     await chmod(temporary, 0o600);
     await link(temporary, path);
@@ -157,4 +166,51 @@ async function exists(path: string): Promise<boolean> {
     if (error instanceof Error && "code" in error && error.code === "ENOENT") return false;
     throw error;
   }
+}
+
+/** The policy bundle's signing algorithm: ES256, which `opa build --signing-alg` documents. */
+export const POLICY_BUNDLE_ALG = "ES256";
+
+export interface PolicySigningKeyFiles {
+  /** PKCS#8 PEM, mode 0600: what `opa build --signing-key` reads. */
+  privatePem: string;
+  /** SPKI PEM: what the gateway verifies `.signatures.json` with (POLICY_BUNDLE_PUBLIC_KEY). */
+  publicPem: string;
+}
+
+/**
+ * Where the development policy-bundle signing key lives. It is the builder's key (`make
+ * policy` signs with it), so it is under the checkout's .state/keys/, whatever ZYX_STATE_DIR a
+ * gateway runs with.
+ */
+export function policySigningKeyPaths(stateDir: string = DEFAULT_STATE_DIR): PolicySigningKeyFiles {
+  const keysDir = join(stateDir, "keys");
+  return {
+    privatePem: join(keysDir, "policy-bundle.private.pem"),
+    publicPem: join(keysDir, "policy-bundle.public.pem"),
+  };
+}
+
+/**
+ * Creates the development bundle signing key pair when absent (never replaces one; safe when
+ * several processes run it at once), and (re)writes its public PEM from the private one.
+ */
+export async function ensurePolicySigningKey(
+  stateDir: string = DEFAULT_STATE_DIR,
+): Promise<PolicySigningKeyFiles> {
+  const files = policySigningKeyPaths(stateDir);
+  await mkdir(join(stateDir, "keys"), { recursive: true, mode: 0o700 });
+  if (!(await exists(files.privatePem))) {
+    const { privateKey } = await generateKeyPair(POLICY_BUNDLE_ALG, { extractable: true });
+    await publishNewFile(files.privatePem, await exportPKCS8(privateKey));
+  }
+  await chmod(files.privatePem, 0o600);
+  const privateKey = createPrivateKey(await readFile(files.privatePem, "utf8"));
+  const publicPem = await exportSPKI(createPublicKey(privateKey));
+  await writeAtomically(
+    files.publicPem,
+    publicPem.endsWith("\n") ? publicPem : `${publicPem}\n`,
+    0o644,
+  );
+  return files;
 }

@@ -5,6 +5,7 @@
 //   GET|POST /v1/approvals/{id}...  → approvals/routes.ts (approvers; humans only)
 //   /v1/admin/kill-switch...        → killswitch/routes.ts (security administrators)
 //   /healthz, /readyz, /openapi.json (generated from http/contract.ts)
+//   GET /metrics                    → metrics/route.ts (the platform's scraper, bearer token)
 //
 // One error model: every failure of every route is thrown as a GatewayError (or a domain error
 // that is one) and rendered once, by `problemHandler`, as an RFC 9457 problem document.
@@ -16,6 +17,8 @@ import { createApproverNotice } from "./approvals/notify.ts";
 import { createApprovalRoutes } from "./approvals/routes.ts";
 import { openApiDocument } from "./http/contract.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
+import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
+import { metricsHandler } from "./metrics/route.ts";
 import { limitBody } from "./lib/body.ts";
 import { GatewayError } from "./lib/errors.ts";
 import { problemHandler } from "./lib/problem.ts";
@@ -37,6 +40,10 @@ export interface GatewayOptions {
   log?: Log;
   /** Audits unrecorded refusals and counts unauthenticated ones (default: over ports.audit). */
   refusals?: RefusalRecorder;
+  /** Prometheus metrics: the pipeline reports to them, GET /metrics serves them. */
+  metrics?: GatewayMetrics;
+  /** The scraper's bearer token for GET /metrics (absent: the route answers 404). */
+  metricsToken?: string;
 }
 
 const REQUIRED_PORTS = [
@@ -169,7 +176,13 @@ function peopleRoutes(
   );
 }
 
-function operationalRoutes(app: Hono, ports: GatewayPorts): void {
+/** The hot-reloading engine tells /readyz about its bundle (the last refusal included). */
+function bundleStatus(policy: GatewayPorts["policy"]): Record<string, unknown> {
+  if (!("status" in policy) || typeof policy.status !== "function") return {};
+  return { policy_bundle: (policy.status as () => unknown)() };
+}
+
+function operationalRoutes(app: Hono, ports: GatewayPorts, options: GatewayOptions): void {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     const checks = {
@@ -183,11 +196,13 @@ function operationalRoutes(app: Hono, ports: GatewayPorts): void {
         status: ready ? "ready" : "not_ready",
         checks,
         policy_revision: ports.policy.revision ?? null,
+        ...bundleStatus(ports.policy),
       },
       ready ? 200 : 503,
     );
   });
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
+  app.get("/metrics", metricsHandler(options.metrics, options.metricsToken));
 }
 
 export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): Hono {
@@ -195,27 +210,31 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   const now = options.now ?? Date.now;
   const log = options.log ?? jsonLog("gateway");
   const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
-  const pipeline = createToolCallPipeline(ports, {
-    now,
-    newId: options.newId ?? randomUUID,
-    log,
-    refusals,
-    notifyApprovers: createApproverNotice({
-      channel: ports.approvalsChannel,
-      killSwitch: ports.killSwitch,
-      audit: ports.audit,
-      worker: ports.worker,
+  const pipeline = createToolCallPipeline(
+    ports,
+    {
       now,
+      newId: options.newId ?? randomUUID,
       log,
-    }),
-  });
+      refusals,
+      notifyApprovers: createApproverNotice({
+        channel: ports.approvalsChannel,
+        killSwitch: ports.killSwitch,
+        audit: ports.audit,
+        worker: ports.worker,
+        now,
+        log,
+      }),
+    },
+    options.metrics?.pipeline,
+  );
 
   const app = new Hono();
   app.onError(problemHandler(log));
   app.notFound(() => {
     throw new GatewayError("route_not_found", "no such route");
   });
-  operationalRoutes(app, ports);
+  operationalRoutes(app, ports, options);
   peopleRoutes(app, ports, now, refusals);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   return app;

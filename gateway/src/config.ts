@@ -9,6 +9,7 @@ import {
   DEV_POSTURE_ISSUER,
   GATEWAY_AUDIENCE,
   devKeyPaths,
+  policySigningKeyPaths,
 } from "../../common/keys.ts";
 
 const port = z.coerce.number().int().min(1).max(65_535);
@@ -33,6 +34,10 @@ const Env = z.object({
   GATEWAY_PORT: port.default(8080),
   ZYX_STATE_DIR: z.string().min(1).default(".state"),
   POLICY_BUNDLE: z.string().min(1).default("policy-bundle/bundle.tar.gz"),
+  /** PEM public key the bundle's .signatures.json must verify with (default: make policy's). */
+  POLICY_BUNDLE_PUBLIC_KEY: z.string().min(1).default(policySigningKeyPaths().publicPem),
+  /** How often the bundle file is checked for a change, besides watching it. */
+  POLICY_BUNDLE_POLL_MS: z.coerce.number().int().min(200).max(60_000).default(2_000),
   /** Decide through an OPA server (sidecar) instead of the in-process WASM. */
   POLICY_OPA_URL: url.optional(),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
@@ -66,6 +71,10 @@ const Env = z.object({
   APPROVAL_SQLITE_PATH: z.string().min(1).optional(),
   APPROVAL_DATABASE_URL: z.string().min(1).optional(),
   DENIAL_WINDOW_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
+  /** Bearer token of the platform's metrics scraper (GET /metrics); unset: no /metrics. */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  /** The same, read from a file (a mounted secret); set one, not both. */
+  METRICS_TOKEN_FILE: z.string().min(1).optional(),
   /** Generate development keys under the state folder when absent (the embedded default). */
   DEV_KEYS: bool.default(true),
 });
@@ -93,6 +102,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (e.POSTURE_JWKS_URL !== undefined && e.POSTURE_JWKS_FILE !== undefined) {
     throw new ConfigError("POSTURE_JWKS_URL and POSTURE_JWKS_FILE: set one, not both");
   }
+  if (e.METRICS_TOKEN !== undefined && e.METRICS_TOKEN_FILE !== undefined) {
+    throw new ConfigError("METRICS_TOKEN and METRICS_TOKEN_FILE: set one, not both");
+  }
   if (e.IDP_ALGORITHMS.length === 0)
     throw new ConfigError("IDP_ALGORITHMS: at least one algorithm");
   if (e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL === undefined) {
@@ -109,6 +121,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     stateDir: e.ZYX_STATE_DIR,
     devKeys: e.DEV_KEYS,
     policyBundle: e.POLICY_BUNDLE,
+    policyBundlePublicKey: e.POLICY_BUNDLE_PUBLIC_KEY,
+    policyBundlePollMs: e.POLICY_BUNDLE_POLL_MS,
+    metricsToken:
+      e.METRICS_TOKEN_FILE === undefined
+        ? e.METRICS_TOKEN
+        : ({ kind: "file", path: e.METRICS_TOKEN_FILE } as const),
     policyOpaUrl: e.POLICY_OPA_URL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     accessTokens: {

@@ -1,6 +1,6 @@
 // Starts the gateway: `npm run gateway` (make run starts it with the worker).
 // Configuration comes from the environment (gateway/src/config.ts); a bad one stops the process.
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
 import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
@@ -16,17 +16,38 @@ import { createHttpWorkerClient } from "./handoff/worker-client.ts";
 import { createAccessTokenVerifier } from "./identity/access-token.ts";
 import { createPostureVerifier } from "./identity/posture.ts";
 import { PolicyState } from "./policy/decision.ts";
-import { loadPolicyEngine } from "./policy/engine.ts";
+import { createGatewayMetrics } from "./metrics/gateway-metrics.ts";
+import { createReloadingPolicyEngine } from "./policy/reloader.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 
 const log = jsonLog("gateway");
 
+async function metricsToken(
+  token: ReturnType<typeof loadConfig>["metricsToken"],
+): Promise<string | undefined> {
+  if (typeof token !== "object") return token;
+  const text = (await readFile(token.path, "utf8")).trim();
+  if (text.length < 16)
+    throw new ConfigError(`METRICS_TOKEN_FILE: ${token.path} holds under 16 characters`);
+  return text;
+}
+
 async function start(): Promise<void> {
   const config = loadConfig();
   if (config.devKeys) await ensureDevKeys(config.stateDir);
 
-  const bundled = await loadPolicyEngine({ bundlePath: config.policyBundle });
+  const metrics = createGatewayMetrics();
+  // Signed, verified, hot-reloaded: a refused bundle keeps the last good revision serving.
+  const bundled = await createReloadingPolicyEngine({
+    bundlePath: config.policyBundle,
+    publicKeyPath: config.policyBundlePublicKey,
+    pollMs: config.policyBundlePollMs,
+    log,
+    onEvent: (event) => {
+      metrics.policyReload(event);
+    },
+  });
   const policy =
     config.policyOpaUrl === undefined
       ? bundled
@@ -89,6 +110,12 @@ async function start(): Promise<void> {
       });
   }, 5_000);
   sweeper.unref();
+  metrics.addSources({
+    policyRevision: () => policy.revision,
+    bundleStatus: () => bundled.status(),
+    killSwitch: () => controls.killSwitch.state(),
+    audit: () => audit.stats(),
+  });
   const app = createGatewayApp(
     {
       policy,
@@ -105,22 +132,32 @@ async function start(): Promise<void> {
       sessions: createSessionSignals({ denialWindowMs: config.denialWindowMs }),
       ...controls,
     },
-    { bodyLimitBytes: config.bodyLimitBytes },
+    {
+      bodyLimitBytes: config.bodyLimitBytes,
+      metrics,
+      ...(await metricsToken(config.metricsToken).then((t) =>
+        t === undefined ? {} : { metricsToken: t },
+      )),
+    },
   );
 
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS }, (info) => {
-    log("info", "listening", {
-      address: info.address,
-      port: info.port,
-      policy_revision: policy.revision ?? null,
-    });
-  });
+  const server = serve(
+    { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS },
+    (info) => {
+      log("info", "listening", {
+        address: info.address,
+        port: info.port,
+        policy_revision: policy.revision ?? null,
+      });
+    },
+  );
 
   stopGracefullyOnSignals(server, {
     log,
     timeoutMs: 10_000,
     afterDrain: async () => {
       clearInterval(sweeper);
+      bundled.close();
       await Promise.all([controls.close().then(() => audit.close()), worker.close()]);
     },
   });

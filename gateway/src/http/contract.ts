@@ -254,6 +254,16 @@ export const ROUTES: readonly RouteConfig[] = [
     summary: "This document",
     responses: { 200: { description: "OpenAPI 3.1" } },
   },
+  {
+    method: "get",
+    path: "/metrics",
+    summary: "Prometheus metrics, for the platform's scraper only (Bearer METRICS_TOKEN)",
+    responses: {
+      200: { description: "Prometheus text exposition format" },
+      401: { description: "no or another bearer token" },
+      404: { description: "metrics are not enabled (no METRICS_TOKEN)" },
+    },
+  },
 ];
 
 let cached: ReturnType<OpenApiGeneratorV31["generateDocument"]> | undefined;

@@ -6,8 +6,12 @@
 //   worker result, taint) | refuse (403, or 202 waiting for approval) → answer
 //
 // The door only adapts: it builds the CallRequest and renders the CallAnswer or the error.
-import { traceFrom } from "../lib/trace.ts";
-import { verifyCaller } from "./authenticate.ts";
+//
+// An optional observer (metrics) is told each step's duration and the call's outcome; it wraps
+// the steps from outside and changes nothing they do. An observer that throws is ignored.
+import { isGatewayError } from "../lib/errors.ts";
+import { traceFrom, type TraceContext } from "../lib/trace.ts";
+import { verifyCaller, type Caller } from "./authenticate.ts";
 import type { CallAnswer, CallRequest, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { decide } from "./decide.ts";
 import { handOff } from "./handoff.ts";
@@ -30,28 +34,89 @@ function sentBy(raw: unknown): { arguments?: unknown; session_id?: string } {
   };
 }
 
+export type StepName =
+  "authenticate" | "parse" | "limits" | "approval" | "decide" | "handoff" | "refuse";
+
+export interface PipelineObserver {
+  /** A step ended after `seconds`: `failure` is the error code it threw, if any. */
+  step(name: StepName, seconds: number, failure: string | undefined): void;
+  /** The call ended: outcome "executed", "approval_pending", or the error code. */
+  call(call: {
+    door: CallRequest["door"];
+    tool: string | undefined;
+    outcome: string;
+    decision: { result: "allow" | "deny" | "error"; reasons: readonly string[] } | undefined;
+  }): void;
+}
+
+function errorCode(thrown: unknown): string {
+  return isGatewayError(thrown) ? thrown.code : "internal_error";
+}
+
+function quietly(tell: () => void): void {
+  try {
+    tell();
+  } catch {
+    // an observer's failure never changes a call
+  }
+}
+
 export function createToolCallPipeline(
   ports: GatewayPorts,
   runtime: PipelineRuntime,
+  observer?: PipelineObserver,
 ): ToolCallPipeline {
+  const timed = async <T>(name: StepName, run: () => Promise<T>): Promise<T> => {
+    if (observer === undefined) return run();
+    const start = performance.now();
+    let failure: string | undefined;
+    try {
+      return await run();
+    } catch (thrown) {
+      failure = errorCode(thrown);
+      throw thrown;
+    } finally {
+      const seconds = (performance.now() - start) / 1000;
+      quietly(() => {
+        observer.step(name, seconds, failure);
+      });
+    }
+  };
   const { refusals } = runtime;
-  return async (request) => {
+  const steps = async (
+    request: CallRequest,
+    seen: CallSeen,
+    caller: Caller,
+    trace: TraceContext,
+    started: number,
+  ): Promise<CallAnswer> => {
+    const parsed = await timed("parse", () =>
+      parseCall(ports, { request, trace, started, ...caller }),
+    );
+    seen.tool = parsed.tool;
+    await timed("limits", () => checkLimits(ports, runtime, parsed));
+    const approved = await timed("approval", () => useApproval(ports, runtime, parsed));
+    const decided = await timed("decide", () => decide(ports, runtime, approved));
+    const { allow, reasons } = decided.decision;
+    seen.decision = { result: allow ? "allow" : "deny", reasons: reasons.map((r) => r.code) };
+    return await (allow
+      ? timed("handoff", () => handOff(ports, runtime, decided))
+      : timed("refuse", () => refuse(ports, runtime, decided)));
+  };
+  const run = async (request: CallRequest, seen: CallSeen): Promise<CallAnswer> => {
     const started = performance.now();
     const trace = traceFrom(request.traceparent);
-    const caller = await verifyCaller(ports, request.credentials).catch((thrown: unknown) => {
+    const caller = await timed("authenticate", () =>
+      verifyCaller(ports, request.credentials),
+    ).catch((thrown: unknown) => {
       refusals.unauthenticated(thrown);
       throw thrown;
     });
+    // The body as sent, kept for the record of a refusal.
     let raw: unknown;
     const call = { ...request, readBody: async () => (raw = await request.readBody()) };
     try {
-      const parsed = await parseCall(ports, { request: call, trace, started, ...caller });
-      await checkLimits(ports, runtime, parsed);
-      const approved = await useApproval(ports, runtime, parsed);
-      const decided = await decide(ports, runtime, approved);
-      return await (decided.decision.allow
-        ? handOff(ports, runtime, decided)
-        : refuse(ports, runtime, decided));
+      return await steps(call, seen, caller, trace, started);
     } catch (thrown) {
       const { session_id, arguments: args } = sentBy(raw);
       await refusals.refused(thrown, caller.principal, {
@@ -65,4 +130,29 @@ export function createToolCallPipeline(
       throw thrown;
     }
   };
+  if (observer === undefined) return (request) => run(request, {});
+  return async (request) => {
+    const seen: CallSeen = {};
+    let outcome = "internal_error";
+    try {
+      const answer = await run(request, seen);
+      outcome = answer.status === 202 ? "approval_pending" : "executed";
+      return answer;
+    } catch (thrown) {
+      outcome = errorCode(thrown);
+      const policyError = isGatewayError(thrown) ? thrown.extensions["policy_error"] : undefined;
+      if (typeof policyError === "string")
+        seen.decision = { result: "error", reasons: [policyError] };
+      throw thrown;
+    } finally {
+      quietly(() => {
+        observer.call({ door: request.door, tool: seen.tool, outcome, decision: seen.decision });
+      });
+    }
+  };
+}
+
+interface CallSeen {
+  tool?: string;
+  decision?: { result: "allow" | "deny" | "error"; reasons: readonly string[] };
 }

@@ -1,9 +1,14 @@
-// Reads the bundle that `opa build -t wasm` makes: policy.wasm, data.json and .manifest.
+// Reads the bundle that `opa build -t wasm --signing-key` makes: policy.wasm, data.json, .manifest
+// and .signatures.json. The signature is verified (signature.ts) before any file is parsed:
+// an unsigned, re-signed or altered bundle is refused whole. Only regular files are accepted
+// (no links, devices, or a name twice), each at most 32 MiB.
 import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Parser, type ReadEntry } from "tar";
 import { z } from "zod";
 import { PolicyError, describeThrown } from "./errors.ts";
+import { verifyBundleSignature, type BundleKey } from "./signature.ts";
 
 const MAX_ENTRY_BYTES = 32 * 1024 * 1024;
 
@@ -27,12 +32,20 @@ export interface PolicyBundle {
   readonly entrypoints: readonly string[];
 }
 
-async function readTarGz(path: string): Promise<Map<string, Buffer>> {
+/** The regular files of a .tar.gz by name (leading "/" dropped). Throws on anything else. */
+export async function readTarGz(source: string | Buffer): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   let problem: string | undefined;
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry: ReadEntry) => {
+      const name = entry.path.replace(/^\/+/, "");
+      if (entry.type === "Directory") {
+        entry.resume();
+        return;
+      }
+      if (entry.type !== "File" && entry.type !== "OldFile") problem = `${name} is a ${entry.type}`;
+      else if (files.has(name)) problem = `${name} appears twice`;
       const chunks: Buffer[] = [];
       let size = 0;
       entry.on("data", (chunk: Buffer) => {
@@ -41,18 +54,29 @@ async function readTarGz(path: string): Promise<Map<string, Buffer>> {
           problem = `${entry.path} is larger than ${MAX_ENTRY_BYTES} bytes`;
         else chunks.push(chunk);
       });
-      entry.on("end", () => files.set(entry.path.replace(/^\/+/, ""), Buffer.concat(chunks)));
+      entry.on("end", () => files.set(name, Buffer.concat(chunks)));
     },
   });
-  await pipeline(createReadStream(path), parser);
+  await pipeline(
+    typeof source === "string" ? createReadStream(source) : Readable.from([source]),
+    parser,
+  );
   if (problem !== undefined) throw new Error(problem);
   return files;
 }
 
-export async function readPolicyBundle(path: string): Promise<PolicyBundle> {
+/**
+ * Reads and verifies the bundle at `path` (or its bytes, already read from there); throws a
+ * PolicyError when it cannot be used.
+ */
+export async function readPolicyBundle(
+  path: string,
+  key: BundleKey,
+  bytes?: Buffer,
+): Promise<PolicyBundle> {
   let files: Map<string, Buffer>;
   try {
-    files = await readTarGz(path);
+    files = await readTarGz(bytes ?? path);
   } catch (thrown) {
     if ((thrown as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
       throw new PolicyError(
@@ -68,6 +92,7 @@ export async function readPolicyBundle(path: string): Promise<PolicyBundle> {
       },
     );
   }
+  await verifyBundleSignature(files, key);
   const wasm = files.get("policy.wasm");
   const dataJson = files.get("data.json");
   const manifestJson = files.get(".manifest");

@@ -1,10 +1,13 @@
-// Evaluates the Rego decision compiled to WASM, in-process. Fails closed: a missing or corrupt
-// bundle, a trap, a thrown string, an empty or malformed result each give an error outcome,
-// never an allow. Callers must handle `ok: false` as a deny.
+// Evaluates the Rego decision compiled to WASM, in-process. Fails closed: a missing, corrupt,
+// unsigned or badly signed bundle (verified against the public key before anything is loaded),
+// a trap, a thrown string, an empty or malformed result each give an error outcome, never an
+// allow. Callers must handle `ok: false` as a deny.
 import { loadPolicy as loadOpaPolicy } from "@open-policy-agent/opa-wasm";
 import { readPolicyBundle, type PolicyBundle } from "./bundle.ts";
 import { Decision, PolicyState, type DecisionInput } from "./decision.ts";
 import { PolicyError, describeThrown, type PolicyErrorCode } from "./errors.ts";
+import { readBundleKey } from "./signature.ts";
+import { policySigningKeyPaths } from "../../../common/keys.ts";
 
 export const ENTRYPOINT = "zyx/gateway/decision";
 
@@ -47,6 +50,13 @@ export interface InProcessPolicyEngine extends PolicyEngine {
 
 export interface LoadOptions {
   bundlePath: string;
+  /** The bundle's bytes, when the caller already read them from bundlePath. */
+  bundleBytes?: Buffer;
+  /**
+   * PEM public key the bundle's signature must verify with. Default: the development key that
+   * `make policy` signs with, .state/keys/policy-bundle.public.pem (relative to the cwd).
+   */
+  publicKeyPath?: string;
   /** WebAssembly memory pages of 64 KiB: initial and maximum (bounds a runaway input). */
   memory?: MemoryPages;
   loader?: WasmLoader;
@@ -54,7 +64,8 @@ export interface LoadOptions {
 
 const defaultLoader: WasmLoader = (wasm, memory) => loadOpaPolicy(wasm, memory);
 
-function failedEngine(error: PolicyError): InProcessPolicyEngine {
+/** An engine that denies every evaluation with `error` (no policy loaded). */
+export function failedEngine(error: PolicyError): InProcessPolicyEngine {
   return {
     revision: undefined,
     loadError: error,
@@ -70,7 +81,8 @@ export async function loadPolicyEngine(options: LoadOptions): Promise<InProcessP
   let bundle: PolicyBundle;
   let policy: WasmPolicy;
   try {
-    bundle = await readPolicyBundle(options.bundlePath);
+    const key = await readBundleKey(options.publicKeyPath ?? policySigningKeyPaths().publicPem);
+    bundle = await readPolicyBundle(options.bundlePath, key, options.bundleBytes);
     if (!bundle.entrypoints.includes(ENTRYPOINT)) {
       throw new PolicyError("policy_bundle_corrupt", `bundle has no ${ENTRYPOINT} entrypoint`);
     }

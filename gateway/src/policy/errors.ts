@@ -2,6 +2,9 @@
 export const POLICY_ERROR_CODES = [
   "policy_bundle_missing",
   "policy_bundle_corrupt",
+  "policy_bundle_unsigned",
+  "policy_bundle_signature_invalid",
+  "policy_key_missing",
   "policy_evaluation_failed",
   "policy_result_empty",
   "policy_result_malformed",

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { DecisionInput } from "../../src/policy/decision.ts";
 import { loadPolicyEngine, type WasmLoader, type WasmPolicy } from "../../src/policy/engine.ts";
 import { BUNDLE_PATH } from "../support/paths.ts";
+import { devSigningKey, rewriteBundle, signFiles } from "./signing.ts";
 
 const input: DecisionInput = {
   principal: {
@@ -28,11 +29,16 @@ const input: DecisionInput = {
 
 const tmp = mkdtempSync(join(tmpdir(), "zyx-policy-"));
 
-/** Rewrites one member of the real bundle (tar is uncompressed after gunzip; same length keeps offsets). */
-function bundleWith(name: string, edit: (tar: Buffer) => Buffer): string {
+/**
+ * Rewrites one member of the real bundle (tar is uncompressed after gunzip; same length keeps
+ * offsets), then signs it again with the build's key: a validly signed bundle whose content is
+ * broken, which the engine must still refuse.
+ */
+async function bundleWith(name: string, edit: (tar: Buffer) => Buffer): Promise<string> {
   const path = join(tmp, name);
   writeFileSync(path, gzipSync(edit(gunzipSync(readFileSync(BUNDLE_PATH)))));
-  return path;
+  const key = await devSigningKey();
+  return rewriteBundle(path, path, (files) => signFiles(files, key));
 }
 
 /** Wraps the real loader so that evaluate() answers what a test wants. */
@@ -85,7 +91,7 @@ describe("policy engine", () => {
   });
 
   it("denies with policy_bundle_corrupt when policy.wasm is not WebAssembly", async () => {
-    const path = bundleWith("bad-wasm.tar.gz", (tar) => {
+    const path = await bundleWith("bad-wasm.tar.gz", (tar) => {
       const at = tar.indexOf(Buffer.from([0x00, 0x61, 0x73, 0x6d])); // "\0asm" magic
       expect(at).toBeGreaterThan(0);
       tar.fill(0x42, at, at + 64);
@@ -98,7 +104,7 @@ describe("policy engine", () => {
   });
 
   it("denies with policy_bundle_corrupt when data.json does not match the manifest", async () => {
-    const path = bundleWith("bad-revision.tar.gz", (tar) => {
+    const path = await bundleWith("bad-revision.tar.gz", (tar) => {
       const marker = Buffer.from('"bundle":{"revision":"');
       const at = tar.indexOf(marker); // data.json's copy, not the manifest's
       expect(at).toBeGreaterThan(0);

@@ -1,0 +1,184 @@
+// The gateway's Prometheus metrics (prom-client), in one registry of its own (no global state,
+// so two gateways in one process, as in tests, never mix counts).
+//
+// Invariants: label values are bounded: tools come from the catalog ("unknown" otherwise), doors
+// and steps are fixed sets, outcomes and reason codes are the gateway's stable codes; nothing a
+// caller sends becomes a label. Reading a gauge (revision, kill switch, audit) never throws
+// into a scrape: a source that fails is skipped for that scrape.
+//
+// Served only to the platform's scraper: see metrics/route.ts (bearer token).
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { PipelineObserver, StepName } from "../pipeline/index.ts";
+import type { BundleStatus, ReloadEvent } from "../policy/reloader.ts";
+
+/** What the scrape reads at collection time (each optional: absent sources are not exported). */
+export interface MetricSources {
+  policyRevision?: () => string | undefined;
+  bundleStatus?: () => BundleStatus;
+  killSwitch?: () => { version: number; applied_version: number };
+  audit?: () => { appends: number; batches: number; syncs: number; pending: number };
+}
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  readonly pipeline: PipelineObserver;
+  /** Count a policy bundle load or refusal (the reloader's onEvent). */
+  policyReload(event: ReloadEvent): void;
+  /** Late-bound sources (the engine and controls exist after the metrics). */
+  addSources(sources: MetricSources): void;
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+const STEP_BUCKETS = [
+  0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+function safely(read: () => void): void {
+  try {
+    read();
+  } catch {
+    // a failing source is left out of this scrape
+  }
+}
+
+function pipelineInstruments(registry: Registry) {
+  const registers = [registry];
+  return {
+    calls: new Counter({
+      name: "zyx_gateway_calls_total",
+      help: "Tool calls by tool, front door and outcome (executed, approval_pending, or the error code).",
+      labelNames: ["tool", "door", "outcome"] as const,
+      registers,
+    }),
+    decisions: new Counter({
+      name: "zyx_gateway_decisions_total",
+      help: "Policy decisions by result (allow, deny, error) and reason code (none for an allow).",
+      labelNames: ["result", "reason"] as const,
+      registers,
+    }),
+    steps: new Histogram({
+      name: "zyx_gateway_step_duration_seconds",
+      help: "Duration of each tool-call pipeline step, by result (ok, or the error code it ended with: refuse ends in policy_denied).",
+      labelNames: ["step", "result"] as const,
+      buckets: STEP_BUCKETS,
+      registers,
+    }),
+    limiter: new Counter({
+      name: "zyx_gateway_limiter_refusals_total",
+      help: "Calls refused by the limits step, by error code.",
+      labelNames: ["code"] as const,
+      registers,
+    }),
+    worker: new Counter({
+      name: "zyx_gateway_worker_errors_total",
+      help: "Hand-offs to the worker that failed, by error code.",
+      labelNames: ["code"] as const,
+      registers,
+    }),
+  };
+}
+
+function pipelineObserver(m: ReturnType<typeof pipelineInstruments>): PipelineObserver {
+  return {
+    step(name: StepName, seconds: number, failure: string | undefined) {
+      m.steps.observe({ step: name, result: failure ?? "ok" }, seconds);
+      if (failure === undefined) return;
+      if (name === "limits") m.limiter.inc({ code: failure });
+      if (name === "handoff") m.worker.inc({ code: failure });
+    },
+    call(call) {
+      m.calls.inc({ tool: call.tool ?? "unknown", door: call.door, outcome: call.outcome });
+      if (call.decision === undefined) return;
+      const { result, reasons } = call.decision;
+      if (reasons.length === 0) m.decisions.inc({ result, reason: "none" });
+      for (const reason of reasons) m.decisions.inc({ result, reason });
+    },
+  };
+}
+
+function policyInstruments(registry: Registry, sources: MetricSources) {
+  const registers = [registry];
+  new Gauge({
+    name: "zyx_gateway_policy_bundle_info",
+    help: "The policy revision serving (value 1); absent while no policy is loaded.",
+    labelNames: ["revision"] as const,
+    registers,
+    collect() {
+      this.reset();
+      safely(() => {
+        const revision = sources.policyRevision?.();
+        if (revision !== undefined) this.set({ revision }, 1);
+      });
+    },
+  });
+  new Gauge({
+    name: "zyx_gateway_policy_bundle_refused",
+    help: "1 when the newest bundle seen on disk was refused (the previous revision, if any, serves).",
+    registers,
+    collect() {
+      safely(() => {
+        const status = sources.bundleStatus?.();
+        if (status !== undefined) this.set(status.refused === undefined ? 0 : 1);
+      });
+    },
+  });
+  return new Counter({
+    name: "zyx_gateway_policy_bundle_loads_total",
+    help: "Policy bundle loads (at boot and hot reloads) by outcome (loaded, refused) and refusal code.",
+    labelNames: ["outcome", "code"] as const,
+    registers,
+  });
+}
+
+function stateInstruments(registry: Registry, sources: MetricSources): void {
+  const registers = [registry];
+  new Gauge({
+    name: "zyx_gateway_kill_switch_version",
+    help: "The kill switch's version (kind=current) and the newest one the policy took (kind=applied).",
+    labelNames: ["kind"] as const,
+    registers,
+    collect() {
+      safely(() => {
+        const state = sources.killSwitch?.();
+        if (state === undefined) return;
+        this.set({ kind: "current" }, state.version);
+        this.set({ kind: "applied" }, state.applied_version);
+      });
+    },
+  });
+  new Gauge({
+    name: "zyx_gateway_audit_records",
+    help: "Audit log counters since start: appends, group commits (batches), fsyncs, pending now.",
+    labelNames: ["kind"] as const,
+    registers,
+    collect() {
+      safely(() => {
+        const stats = sources.audit?.();
+        if (stats === undefined) return;
+        for (const kind of ["appends", "batches", "syncs", "pending"] as const)
+          this.set({ kind }, stats[kind]);
+      });
+    },
+  });
+}
+
+export function createGatewayMetrics(initial: MetricSources = {}): GatewayMetrics {
+  const registry = new Registry();
+  const sources: MetricSources = { ...initial };
+  const pipeline = pipelineObserver(pipelineInstruments(registry));
+  const loads = policyInstruments(registry, sources);
+  stateInstruments(registry, sources);
+  return {
+    registry,
+    pipeline,
+    policyReload(event) {
+      loads.inc({ outcome: event.outcome, code: event.code ?? "none" });
+    },
+    addSources(more) {
+      Object.assign(sources, more);
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}

@@ -1,0 +1,300 @@
+// Hot reload of the signed policy bundle: an in-process engine that watches its bundle file
+// (fs.watch on the folder, so an atomic rename is seen) with a poll as the safety net, and
+// swaps in a new revision without a restart.
+//
+// Invariants:
+// - A candidate is fully read, signature-verified and compiled, and the current kill-switch
+//   state is applied to it, before it replaces the serving engine in a single assignment;
+//   evaluation is synchronous, so every call is decided wholly by one revision, never dropped.
+// - A refused or broken candidate never replaces a good revision: the last good one keeps
+//   serving, the refusal is logged, counted and shown by status() (for /readyz and metrics).
+// - With no good revision yet (none at boot), every evaluation denies (policy_unavailable);
+//   a good bundle appearing later is loaded.
+// - Checks run one at a time; the same bytes are never loaded (or refused) twice in a row.
+//
+// Failure modes: a watch that cannot be set up (the folder is absent, the platform has none)
+// leaves the poll; a read or load error is a refusal like any other.
+import { createHash } from "node:crypto";
+import { watch, type FSWatcher } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import type { Log } from "../../../common/service.ts";
+import type { DecisionInput, PolicyState } from "./decision.ts";
+import {
+  failedEngine,
+  loadPolicyEngine,
+  type InProcessPolicyEngine,
+  type LoadOptions,
+  type PolicyOutcome,
+} from "./engine.ts";
+import { PolicyError, describeThrown, type PolicyErrorCode } from "./errors.ts";
+
+export interface ReloadEvent {
+  readonly outcome: "loaded" | "refused";
+  /** The revision serving after this event (undefined: none). */
+  readonly revision: string | undefined;
+  readonly previousRevision: string | undefined;
+  readonly code?: PolicyErrorCode;
+  readonly message?: string;
+  readonly at: string;
+}
+
+export interface BundleStatus {
+  readonly path: string;
+  readonly revision: string | undefined;
+  /** When the serving revision was loaded. */
+  readonly loadedAt: string | undefined;
+  readonly reloads: number;
+  readonly failures: number;
+  /** The newest refusal, when it came after the newest load. */
+  readonly refused: { code: PolicyErrorCode; message: string; at: string } | undefined;
+}
+
+export interface ReloadingPolicyEngine extends InProcessPolicyEngine {
+  status(): BundleStatus;
+  /** Checks the file now (what the watch and the poll call); resolves when done. */
+  check(): Promise<void>;
+  close(): void;
+}
+
+export interface ReloadOptions extends Omit<LoadOptions, "bundleBytes"> {
+  /** Poll interval (ms), the safety net under the watch. */
+  pollMs?: number;
+  log?: Log;
+  onEvent?: (event: ReloadEvent) => void;
+  now?: () => number;
+}
+
+interface Candidate {
+  digest: string;
+  engine: InProcessPolicyEngine | PolicyError;
+}
+
+class Reloader implements ReloadingPolicyEngine {
+  #current: InProcessPolicyEngine;
+  #state: PolicyState | undefined;
+  #digest: string | undefined;
+  #stamp = "";
+  #loadedAt: string | undefined;
+  #refused: BundleStatus["refused"];
+  #counts = { reloads: 0, failures: 0 };
+  #running: Promise<void> | undefined;
+  #again = false;
+  readonly #options: ReloadOptions;
+  readonly #closers: (() => void)[] = [];
+
+  constructor(initial: InProcessPolicyEngine, digest: string | undefined, options: ReloadOptions) {
+    this.#current = initial;
+    this.#options = options;
+    this.#digest = digest;
+    if (initial.loadError === null) {
+      this.#loadedAt = this.#isoNow();
+      this.#options.log?.("info", "policy bundle loaded", {
+        revision: initial.revision,
+        previous_revision: null,
+      });
+      this.#emit({
+        outcome: "loaded",
+        revision: initial.revision,
+        previousRevision: undefined,
+        at: this.#loadedAt,
+      });
+    } else {
+      this.#refuse(initial.loadError);
+    }
+  }
+
+  get revision(): string | undefined {
+    return this.#current.revision;
+  }
+  get loadError(): PolicyError | null {
+    return this.#current.loadError;
+  }
+  get data(): InProcessPolicyEngine["data"] {
+    return this.#current.data;
+  }
+  evaluate(input: DecisionInput): PolicyOutcome {
+    return this.#current.evaluate(input);
+  }
+  setState(state: PolicyState): void {
+    this.#current.setState(state);
+    this.#state = state;
+  }
+
+  status(): BundleStatus {
+    return {
+      path: this.#options.bundlePath,
+      revision: this.#current.revision,
+      loadedAt: this.#loadedAt,
+      ...this.#counts,
+      refused: this.#refused,
+    };
+  }
+
+  /** Serialized: a check asked for while one runs runs once more after it. */
+  check(): Promise<void> {
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        await this.#checkOnce().catch((thrown: unknown) => {
+          this.#options.log?.("error", "policy bundle check failed", {
+            error: describeThrown(thrown),
+          });
+        });
+      } while (this.#askedAgain());
+    })().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  /** Set by a check() asked for while one ran (read through a call: it changes across awaits). */
+  #askedAgain(): boolean {
+    return this.#again;
+  }
+
+  async #checkOnce(): Promise<void> {
+    const path = this.#options.bundlePath;
+    const info = await stat(path).catch(() => undefined);
+    if (info === undefined) return; // gone for now: keep serving what we have
+    const stamp = `${String(info.ino)}:${String(info.size)}:${String(info.mtimeMs)}`;
+    if (stamp === this.#stamp) return;
+    this.#stamp = stamp;
+    const candidate = await readCandidate(path, this.#options);
+    if (candidate.digest === this.#digest) return;
+    this.#digest = candidate.digest;
+    if (candidate.engine instanceof PolicyError) this.#refuse(candidate.engine);
+    else this.#swap(candidate.engine);
+  }
+
+  #swap(next: InProcessPolicyEngine): void {
+    try {
+      if (this.#state !== undefined) next.setState(this.#state);
+    } catch (thrown) {
+      this.#refuse(
+        new PolicyError(
+          "policy_bundle_corrupt",
+          `the kill-switch state does not apply: ${describeThrown(thrown)}`,
+        ),
+      );
+      return;
+    }
+    const previousRevision = this.#current.revision;
+    this.#current = next; // the swap: one assignment between two synchronous evaluations
+    this.#loadedAt = this.#isoNow();
+    this.#refused = undefined;
+    this.#counts.reloads++;
+    this.#options.log?.("info", "policy bundle loaded", {
+      revision: next.revision,
+      previous_revision: previousRevision ?? null,
+    });
+    this.#emit({
+      outcome: "loaded",
+      revision: next.revision,
+      previousRevision,
+      at: this.#loadedAt,
+    });
+  }
+
+  #refuse(error: PolicyError): void {
+    const at = this.#isoNow();
+    this.#refused = { code: error.code, message: error.message, at };
+    this.#counts.failures++;
+    const serving = this.#current.revision;
+    this.#options.log?.(
+      "error",
+      `policy bundle refused: ${serving === undefined ? "no policy, every call is denied" : `revision ${serving} keeps serving`}`,
+      {
+        code: error.code,
+        detail: error.message,
+        path: this.#options.bundlePath,
+        serving_revision: serving ?? null,
+      },
+    );
+    this.#emit({
+      outcome: "refused",
+      revision: serving,
+      previousRevision: serving,
+      code: error.code,
+      message: error.message,
+      at,
+    });
+  }
+
+  #emit(event: ReloadEvent): void {
+    try {
+      this.#options.onEvent?.(event);
+    } catch {
+      // an observer's failure must not change which policy serves
+    }
+  }
+
+  #isoNow(): string {
+    return new Date((this.#options.now ?? Date.now)()).toISOString();
+  }
+
+  startWatching(): void {
+    const pollMs = this.#options.pollMs ?? 2_000;
+    const poll = setInterval(() => void this.check(), pollMs);
+    poll.unref();
+    this.#closers.push(() => {
+      clearInterval(poll);
+    });
+    const name = basename(this.#options.bundlePath);
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(dirname(this.#options.bundlePath), { persistent: false }, (_event, file) => {
+        if (file === null || file === name) void this.check();
+      });
+      watcher.on("error", () => watcher?.close());
+    } catch (thrown) {
+      this.#options.log?.("warn", "cannot watch the policy bundle; polling only", {
+        error: describeThrown(thrown),
+        poll_ms: pollMs,
+      });
+    }
+    this.#closers.push(() => watcher?.close());
+  }
+
+  close(): void {
+    for (const close of this.#closers.splice(0)) close();
+  }
+}
+
+async function readCandidate(path: string, options: ReloadOptions): Promise<Candidate> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (thrown) {
+    return {
+      digest: `unreadable:${describeThrown(thrown)}`,
+      engine: new PolicyError(
+        "policy_bundle_missing",
+        `cannot read ${path}: ${describeThrown(thrown)}`,
+      ),
+    };
+  }
+  const digest = createHash("sha256").update(bytes).digest("hex");
+  const { pollMs: _p, log: _l, onEvent: _e, now: _n, ...load } = options;
+  const engine = await loadPolicyEngine({ ...load, bundleBytes: bytes });
+  return { digest, engine: engine.loadError ?? engine };
+}
+
+/**
+ * Loads the bundle (a failure gives an engine that denies everything and says why), then keeps
+ * it current. Never throws.
+ */
+export async function createReloadingPolicyEngine(
+  options: ReloadOptions,
+): Promise<ReloadingPolicyEngine> {
+  const first = await readCandidate(options.bundlePath, options);
+  const initial = first.engine instanceof PolicyError ? failedEngine(first.engine) : first.engine;
+  const reloader = new Reloader(initial, first.digest, options);
+  reloader.startWatching();
+  await reloader.check(); // records the file's stamp
+  return reloader;
+}
