@@ -4,6 +4,7 @@
 //   POST /v1/tools/{tool}           → pipeline/ (the tool call, every step failing closed)
 //   GET|POST /v1/approvals/{id}...  → approvals/routes.ts (approvers; humans only)
 //   /v1/admin/kill-switch...        → killswitch/routes.ts (security administrators)
+//   POST /mcp, /.well-known/oauth-protected-resource[/mcp] → mcp/ (the MCP door, same pipeline)
 //   /healthz, /readyz, /openapi.json (generated from http/contract.ts)
 //
 // One error model: every failure of every route is thrown as a GatewayError (or a domain error
@@ -17,6 +18,8 @@ import { openApiDocument } from "./http/contract.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import { limitBody } from "./lib/body.ts";
 import { GatewayError } from "./lib/errors.ts";
+import { eitherAudience, type McpDoorOptions } from "./mcp/auth.ts";
+import { mountMcpDoor } from "./mcp/door.ts";
 import { problemHandler } from "./lib/problem.ts";
 import type { VerifiedPosture } from "./identity/types.ts";
 import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
@@ -33,6 +36,8 @@ export interface GatewayOptions {
   newId?: () => string;
   /** Where unexpected errors and background failures go (default: JSON lines on stderr). */
   log?: Log;
+  /** The MCP door's resource URI, authorization servers and resource-audience verifier. */
+  mcp?: McpDoorOptions;
 }
 
 const REQUIRED_PORTS = [
@@ -150,7 +155,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   checkOptions(ports, options);
   const now = options.now ?? Date.now;
   const log = options.log ?? jsonLog("gateway");
-  const pipeline = createToolCallPipeline(ports, {
+  const runtime = {
     now,
     newId: options.newId ?? randomUUID,
     log,
@@ -162,7 +167,14 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
       now,
       log,
     }),
-  });
+  };
+  const pipeline = createToolCallPipeline(ports, runtime);
+  // The MCP door: the same pipeline over ports that also accept the MCP resource as audience.
+  const mcp = options.mcp ?? {};
+  const mcpPorts = {
+    ...ports,
+    accessTokens: eitherAudience(ports.accessTokens, mcp.resourceAccessTokens),
+  };
 
   const app = new Hono();
   app.onError(problemHandler(log));
@@ -172,5 +184,13 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   operationalRoutes(app, ports);
   peopleRoutes(app, ports, now);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
+  mountMcpDoor(app, {
+    ports: mcpPorts,
+    pipeline: createToolCallPipeline(mcpPorts, runtime),
+    now,
+    log,
+    bodyLimitBytes: options.bodyLimitBytes,
+    options: mcp,
+  });
   return app;
 }
