@@ -18,6 +18,7 @@ import { PolicyState } from "./policy/decision.ts";
 import { loadPolicyEngine } from "./policy/engine.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
+import { mcpDoorOptions } from "./mcp/config.ts";
 
 const log = jsonLog("gateway");
 
@@ -82,6 +83,7 @@ async function start(): Promise<void> {
       });
   }, 5_000);
   sweeper.unref();
+  const cache = cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {};
   const app = createGatewayApp(
     {
       policy,
@@ -98,7 +100,10 @@ async function start(): Promise<void> {
       sessions: createSessionSignals({ denialWindowMs: config.denialWindowMs }),
       ...controls,
     },
-    { bodyLimitBytes: config.bodyLimitBytes },
+    {
+      bodyLimitBytes: config.bodyLimitBytes,
+      mcp: mcpDoorOptions(process.env, config, { ...accessOptions, ...cache }),
+    },
   );
 
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
