@@ -2,9 +2,10 @@
 // module only translates. It builds the pipeline's CallRequest (door "mcp") from the MCP call and
 // the HTTP request's credentials, and renders the pipeline's answer or error as an MCP result:
 //
-//   200 → { content: [text], structuredContent: { decision_id, trace_id, result, evidence? } }
-//   202 → { content: [text], structuredContent: { status: "pending_approval", approval_id,
-//           status_url (absolute), ... } }: nothing ran; the same call with
+//   200 → { content: [text], structuredContent: { outcome: "executed", decision_id, trace_id,
+//           result, evidence? } }
+//   202 → { content: [text], structuredContent: { outcome: "pending_approval", approval_id,
+//           status ("pending"), status_url (absolute), ... } }: nothing ran; the same call with
 //           _meta["zyx/approval_id"] executes it once approved (exactly once: the pipeline
 //           claims the request).
 //   any GatewayError → { isError: true, content: [text with the code and every reason code],
@@ -63,12 +64,12 @@ function answerResult(answer: CallAnswer, origin: string): CallToolResult {
             `Once approved, send the same call with _meta["${META.approvalId}"] = "${id}".`,
         },
       ],
-      structuredContent: { status: "pending_approval", ...body },
+      structuredContent: { outcome: "pending_approval", ...body },
     };
   }
   return {
     content: [{ type: "text", text: JSON.stringify(answer.body) }],
-    structuredContent: { status: "executed", ...answer.body },
+    structuredContent: { outcome: "executed", ...answer.body },
   };
 }
 
