@@ -257,7 +257,7 @@ describe("the MCP door, as processes, with the official SDK client", () => {
       );
     }
     const [r, m] = [median(viaRest), median(viaMcp)];
-    console.log(
+    console.warn(
       `tools/call latency, median of 25: REST ${r.toFixed(2)} ms, MCP ${m.toFixed(2)} ms, ` +
         `added ${(m - r).toFixed(2)} ms`,
     );
