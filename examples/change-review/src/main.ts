@@ -15,12 +15,14 @@ import { createEngineerVerifier } from "./auth.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createDelegation, secretFromFile } from "./delegation.ts";
 import { createGatewayClient } from "./gateway-client.ts";
+import { createMcpGatewayClient, gatewayProtocol } from "./mcp-client.ts";
 import { createNarrator } from "./narrative.ts";
 
 const log = jsonLog("change-review");
 
 async function start(): Promise<void> {
   const config = loadConfig();
+  const protocol = gatewayProtocol(process.env);
   try {
     await access(config.client.secretFile);
   } catch {
@@ -57,7 +59,7 @@ async function start(): Promise<void> {
         audience: config.gatewayAudience,
         timeoutMs: config.idp.timeoutMs,
       }),
-      gateway: createGatewayClient({
+      gateway: (protocol === "mcp" ? createMcpGatewayClient : createGatewayClient)({
         url: config.gateway.url,
         timeoutMs: config.gateway.timeoutMs,
       }),
@@ -70,6 +72,7 @@ async function start(): Promise<void> {
     log("info", "listening", {
       url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}`,
       gateway: config.gateway.url,
+      gateway_protocol: protocol,
       idp_jwks: config.idp.jwksUrl,
       idp_token: config.idp.tokenUrl,
       client_id: config.client.id,
