@@ -2,18 +2,26 @@
 // identity provider, the gateway, the worker and the change-review agent runtime, on free
 // loopback ports with a temporary state folder), with readable output:
 //   1. the happy-path review of CHG-18422 / platform-infra#991
-//   2. the intern refused (user_not_in_group)
-//   3. the unmanaged device refused (device_not_compliant)
-//   4. a security-group change waiting for two approvers, approved, then executed once
-//   5. the kill switch putting the reviewer agent into read-only mode
-//   6. the audit chain verified, and a summary of the audit log
+//   2. the same review through the gateway's MCP door (the runtime's MCP mode, the official SDK)
+//   3. the intern refused (user_not_in_group)
+//   4. the unmanaged device refused (device_not_compliant)
+//   5. a security-group change waiting for two approvers, approved, then executed once
+//   6. the kill switch putting the reviewer agent into read-only mode
+//   7. the audit chain verified, and a summary of the audit log
 // The policy is the real one with one change: business hours never end, so that the story is
 // the same whatever the hour (outside business hours, the review's writes would rightly wait for
 // approval too).
 import { join } from "node:path";
 import { summarizeAuditFile, verifyAuditFile } from "../gateway/src/audit/verify.ts";
 import { freePort } from "../gateway/test/support/opa-server.ts";
-import { startNode, startStack, waitFor, type Started } from "../test/support/processes.ts";
+import { connectMcp } from "../gateway/test/mcp/support.ts";
+import {
+  startNode,
+  startStack,
+  waitFor,
+  type Stack,
+  type Started,
+} from "../test/support/processes.ts";
 import { alwaysBusinessHours, buildPolicyVariant } from "./lib/policy-variant.ts";
 
 const bold = (text: string) => (process.stdout.isTTY ? `\u001b[1m${text}\u001b[0m` : text);
@@ -27,6 +35,57 @@ const line = (label: string, value: unknown) => {
 };
 
 type Json = Record<string, unknown>;
+
+/** Step 2: the tool lists the MCP door gives two callers, then the review in MCP mode. */
+async function mcpStep(stack: Stack, engineerHeaders: Record<string, string>): Promise<void> {
+  step(2, "The same review through the MCP door (GATEWAY_PROTOCOL=mcp, official SDK client)");
+  const listFor = async (user: string, groups: string) => {
+    const mcp = await connectMcp({
+      url: `${stack.gatewayUrl}/mcp`,
+      authorization: `Bearer ${stack.token("access", "--user", user, "--groups", groups, "--agent", "change-reviewer")}`,
+      posture: stack.token("posture", "--user", user, "--compliant", "true"),
+      clientName: "zyx-demo",
+    });
+    const { tools } = await mcp.client.listTools();
+    const version = mcp.transport.protocolVersion ?? "?";
+    await mcp.close();
+    return { names: tools.map((t) => t.name), version };
+  };
+  const engineerList = await listFor(
+    "engineer@zyxbank.example",
+    "grp-ai-users,grp-ai-devops-readonly",
+  );
+  line("protocol version", engineerList.version);
+  line("engineer's tools/list", engineerList.names.join(", "));
+  line("intern's tools/list", (await listFor("intern@zyxbank.example", "grp-ai-users")).names);
+  const port = await freePort();
+  const runtime = startNode("examples/change-review/src/main.ts", {
+    ZYX_STATE_DIR: stack.stateDir,
+    AGENT_PORT: String(port),
+    GATEWAY_URL: stack.gatewayUrl,
+    GATEWAY_PROTOCOL: "mcp",
+    IDP_URL: stack.idpUrl ?? "",
+  });
+  try {
+    await waitFor(`http://127.0.0.1:${String(port)}/healthz`, runtime);
+    const response = await fetch(`http://127.0.0.1:${String(port)}/review-change`, {
+      method: "POST",
+      headers: engineerHeaders,
+      body: JSON.stringify({
+        ticket: "CHG-18422",
+        repository: "platform-infra",
+        pull_request: "991",
+      }),
+    });
+    const body = (await response.json()) as Json;
+    line("review over MCP", response.status);
+    line("risk rating", body["risk_rating"]);
+    line("tools used", ((body["tools_used"] as string[] | undefined) ?? []).join(", "));
+    line("audit trace id", body["audit_trace_id"]);
+  } finally {
+    await runtime.stop();
+  }
+}
 
 async function main(): Promise<void> {
   const policy = buildPolicyVariant(alwaysBusinessHours);
@@ -73,19 +132,22 @@ async function main(): Promise<void> {
     line("tools used", ((happy.body["tools_used"] as string[] | undefined) ?? []).join(", "));
     line("audit trace id", happy.body["audit_trace_id"]);
 
-    step(2, "The intern, only in grp-ai-users, asks the same");
+    // Before the refusals below: the policy adds risk to an agent's writes after recent denials.
+    await mcpStep(stack, engineer(ENGINEER_GROUPS));
+
+    step(3, "The intern, only in grp-ai-users, asks the same");
     const intern = await review(engineer("grp-ai-users", "intern@zyxbank.example"));
     line("status", intern.status);
     line("code", intern.body["code"]);
     line("reasons", intern.body["reasons"]);
 
-    step(3, "The engineer asks from an unmanaged device");
+    step(4, "The engineer asks from an unmanaged device");
     const unmanaged = await review(engineer(ENGINEER_GROUPS, "engineer@zyxbank.example", "false"));
     line("status", unmanaged.status);
     line("code", unmanaged.body["code"]);
     line("reasons", unmanaged.body["reasons"]);
 
-    step(4, "A security-group change: it waits for two approvers, then runs once");
+    step(5, "A security-group change: it waits for two approvers, then runs once");
     const remediator = [
       "--user",
       "cloud@zyxbank.example",
@@ -164,7 +226,7 @@ async function main(): Promise<void> {
     });
     line("replayed", `${String(replay.status)} ${String(((await replay.json()) as Json)["code"])}`);
 
-    step(5, "Security puts the reviewer agent into read-only mode");
+    step(6, "Security puts the reviewer agent into read-only mode");
     const admin = as(
       ["--user", "secadmin@zyxbank.example", "--groups", "grp-ai-security-admins"],
       "admin-console",
@@ -189,7 +251,7 @@ async function main(): Promise<void> {
     });
     line("cleared", cleared.status);
 
-    step(6, "The audit log");
+    step(7, "The audit log");
     await stack.gateway.stop();
     const auditPath = join(stack.stateDir, "audit/audit.jsonl");
     const verified = await verifyAuditFile(auditPath);

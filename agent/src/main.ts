@@ -42,14 +42,17 @@ function start(): void {
   }
 
   const app = createWorkerApp({ verifier, execute, log });
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS }, (info) => {
-    log("info", "listening", {
-      address: info.address,
-      port: info.port,
-      url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}`,
-      jwks: config.jwksPath,
-    });
-  });
+  const server = serve(
+    { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS },
+    (info) => {
+      log("info", "listening", {
+        address: info.address,
+        port: info.port,
+        url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}`,
+        jwks: config.jwksPath,
+      });
+    },
+  );
   server.once("error", (error) => {
     log("error", "cannot listen", { error: String(error) });
     process.exit(1);

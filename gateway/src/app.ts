@@ -4,6 +4,7 @@
 //   POST /v1/tools/{tool}           → pipeline/ (the tool call, every step failing closed)
 //   GET|POST /v1/approvals/{id}...  → approvals/routes.ts (approvers; humans only)
 //   /v1/admin/kill-switch...        → killswitch/routes.ts (security administrators)
+//   POST /mcp, /.well-known/oauth-protected-resource[/mcp] → mcp/ (the MCP door, same pipeline)
 //   /healthz, /readyz, /openapi.json (generated from http/contract.ts)
 //   GET /metrics                    → metrics/route.ts (the platform's scraper, bearer token)
 //
@@ -21,6 +22,8 @@ import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { metricsHandler } from "./metrics/route.ts";
 import { limitBody } from "./lib/body.ts";
 import { GatewayError } from "./lib/errors.ts";
+import { eitherAudience, type McpDoorOptions } from "./mcp/auth.ts";
+import { mountMcpDoor } from "./mcp/door.ts";
 import { problemHandler } from "./lib/problem.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "./identity/types.ts";
 import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
@@ -44,6 +47,8 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   /** The scraper's bearer token for GET /metrics (absent: the route answers 404). */
   metricsToken?: string;
+  /** The MCP door's resource URI, authorization servers and resource-audience verifier. */
+  mcp?: McpDoorOptions;
 }
 
 const REQUIRED_PORTS = [
@@ -210,24 +215,27 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   const now = options.now ?? Date.now;
   const log = options.log ?? jsonLog("gateway");
   const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
-  const pipeline = createToolCallPipeline(
-    ports,
-    {
+  const runtime = {
+    now,
+    newId: options.newId ?? randomUUID,
+    log,
+    refusals,
+    notifyApprovers: createApproverNotice({
+      channel: ports.approvalsChannel,
+      killSwitch: ports.killSwitch,
+      audit: ports.audit,
+      worker: ports.worker,
       now,
-      newId: options.newId ?? randomUUID,
       log,
-      refusals,
-      notifyApprovers: createApproverNotice({
-        channel: ports.approvalsChannel,
-        killSwitch: ports.killSwitch,
-        audit: ports.audit,
-        worker: ports.worker,
-        now,
-        log,
-      }),
-    },
-    options.metrics?.pipeline,
-  );
+    }),
+  };
+  const pipeline = createToolCallPipeline(ports, runtime, options.metrics?.pipeline);
+  // The MCP door: the same pipeline over ports that also accept the MCP resource as audience.
+  const mcp = options.mcp ?? {};
+  const mcpPorts = {
+    ...ports,
+    accessTokens: eitherAudience(ports.accessTokens, mcp.resourceAccessTokens),
+  };
 
   const app = new Hono();
   app.onError(problemHandler(log));
@@ -237,5 +245,13 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   operationalRoutes(app, ports, options);
   peopleRoutes(app, ports, now, refusals);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
+  mountMcpDoor(app, {
+    ports: mcpPorts,
+    pipeline: createToolCallPipeline(mcpPorts, runtime, options.metrics?.pipeline),
+    now,
+    log,
+    bodyLimitBytes: options.bodyLimitBytes,
+    options: mcp,
+  });
   return app;
 }

@@ -20,6 +20,7 @@ import { createGatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { createReloadingPolicyEngine } from "./policy/reloader.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
+import { mcpDoorOptions } from "./mcp/config.ts";
 
 const log = jsonLog("gateway");
 
@@ -116,6 +117,7 @@ async function start(): Promise<void> {
     killSwitch: () => controls.killSwitch.state(),
     audit: () => audit.stats(),
   });
+  const cache = cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {};
   const app = createGatewayApp(
     {
       policy,
@@ -138,6 +140,7 @@ async function start(): Promise<void> {
       ...(await metricsToken(config.metricsToken).then((t) =>
         t === undefined ? {} : { metricsToken: t },
       )),
+      mcp: mcpDoorOptions(process.env, config, { ...accessOptions, ...cache }),
     },
   );
 

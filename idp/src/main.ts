@@ -72,17 +72,20 @@ async function start(): Promise<void> {
     },
   });
 
-  const server = serve({ fetch: app.fetch, hostname: host, port, serverOptions: SERVER_TIMEOUTS }, (info) => {
-    log("info", "listening", {
-      address: info.address,
-      port: info.port,
-      url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}`,
-      issuer,
-      clients: clients.map((client) => client.client_id),
-      registered,
-      secrets: paths.secretsDir,
-    });
-  });
+  const server = serve(
+    { fetch: app.fetch, hostname: host, port, serverOptions: SERVER_TIMEOUTS },
+    (info) => {
+      log("info", "listening", {
+        address: info.address,
+        port: info.port,
+        url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}`,
+        issuer,
+        clients: clients.map((client) => client.client_id),
+        registered,
+        secrets: paths.secretsDir,
+      });
+    },
+  );
   server.once("error", (error) => {
     log("error", "cannot listen", { error: String(error) });
     process.exit(1);

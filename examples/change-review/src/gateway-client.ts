@@ -81,7 +81,7 @@ function checkBaseUrl(url: string): string {
   return parsed.href.replace(/\/+$/, "");
 }
 
-function refusal(
+export function refusal(
   tool: ToolName,
   status: number,
   body: unknown,

@@ -15,12 +15,14 @@ import { createEngineerVerifier } from "./auth.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createDelegation, secretFromFile } from "./delegation.ts";
 import { createGatewayClient } from "./gateway-client.ts";
+import { createMcpGatewayClient, gatewayProtocol } from "./mcp-client.ts";
 import { createNarrator } from "./narrative.ts";
 
 const log = jsonLog("change-review");
 
 async function start(): Promise<void> {
   const config = loadConfig();
+  const protocol = gatewayProtocol(process.env);
   try {
     await access(config.client.secretFile);
   } catch {
@@ -57,7 +59,7 @@ async function start(): Promise<void> {
         audience: config.gatewayAudience,
         timeoutMs: config.idp.timeoutMs,
       }),
-      gateway: createGatewayClient({
+      gateway: (protocol === "mcp" ? createMcpGatewayClient : createGatewayClient)({
         url: config.gateway.url,
         timeoutMs: config.gateway.timeoutMs,
       }),
@@ -66,16 +68,20 @@ async function start(): Promise<void> {
     { defaultOwner: config.defaultOwner, review: config.review },
   );
 
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS }, (info) => {
-    log("info", "listening", {
-      url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}`,
-      gateway: config.gateway.url,
-      idp_jwks: config.idp.jwksUrl,
-      idp_token: config.idp.tokenUrl,
-      client_id: config.client.id,
-      narrative: config.model !== undefined,
-    });
-  });
+  const server = serve(
+    { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS },
+    (info) => {
+      log("info", "listening", {
+        url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}`,
+        gateway: config.gateway.url,
+        gateway_protocol: protocol,
+        idp_jwks: config.idp.jwksUrl,
+        idp_token: config.idp.tokenUrl,
+        client_id: config.client.id,
+        narrative: config.model !== undefined,
+      });
+    },
+  );
   server.once("error", (error) => {
     log("error", "cannot listen", { error: String(error) });
     process.exit(1);

@@ -191,9 +191,67 @@ function killSwitchChange(method: "put" | "delete", summary: string): RouteConfi
   };
 }
 
+/** A JSON-RPC 2.0 message (MCP); the MCP SDK validates each method's params. */
+const JsonRpcMessage = z
+  .object({ jsonrpc: z.literal("2.0"), method: z.string().optional(), id: z.unknown().optional() })
+  .loose()
+  .meta({ id: "JsonRpcMessage" });
+
+const ProtectedResourceMetadata = z
+  .object({
+    resource: z.string(),
+    authorization_servers: z.array(z.string()),
+    bearer_methods_supported: z.array(z.string()),
+    resource_name: z.string(),
+    resource_documentation: z.string(),
+  })
+  .meta({ id: "ProtectedResourceMetadata", description: "RFC 9728" });
+
+function mcpNotAllowed(method: "get" | "delete"): RouteConfig {
+  return {
+    method,
+    path: "/mcp",
+    summary: "Not offered: the MCP server is stateless (no standing stream, no session to end)",
+    security: secured,
+    responses: { 405: { description: "Method not allowed (Allow: POST)" }, ...problems(401) },
+  };
+}
+
+const MCP_ROUTES: readonly RouteConfig[] = [
+  {
+    method: "post",
+    path: "/mcp",
+    summary: "MCP Streamable HTTP (initialize, tools/list filtered by policy, tools/call)",
+    security: secured,
+    request: {
+      body: { required: true, content: { "application/json": { schema: JsonRpcMessage } } },
+    },
+    responses: {
+      200: json(JsonRpcMessage, "The JSON-RPC response (a refused call is a result with isError)"),
+      202: { description: "A notification or response was accepted" },
+      ...problems(401, 413, 503),
+    },
+  },
+  mcpNotAllowed("get"),
+  mcpNotAllowed("delete"),
+  {
+    method: "get",
+    path: "/.well-known/oauth-protected-resource",
+    summary: "RFC 9728 metadata of the gateway (the resource is its origin)",
+    responses: { 200: json(ProtectedResourceMetadata, "The metadata") },
+  },
+  {
+    method: "get",
+    path: "/.well-known/oauth-protected-resource/mcp",
+    summary: "RFC 9728 metadata of the MCP endpoint (named in WWW-Authenticate)",
+    responses: { 200: json(ProtectedResourceMetadata, "The metadata") },
+  },
+];
+
 /** Every route the gateway serves, as documented. */
 export const ROUTES: readonly RouteConfig[] = [
   ...TOOL_NAMES.map(toolRoute),
+  ...MCP_ROUTES,
   {
     method: "get",
     path: "/v1/approvals/{id}",

@@ -83,6 +83,16 @@ export interface CallRequest {
   traceparent: string | undefined;
   /** Reads the call's body ({arguments, session_id, approval_id?, context?}): after identity. */
   readBody: () => Promise<unknown>;
+  /** Over MCP: the MCP session and the client's declared name (labels for the audit only). */
+  mcp?: McpCallMetadata;
+}
+
+/** What the MCP door knows of the connection; recorded, never an input to a decision. */
+export interface McpCallMetadata {
+  /** The Mcp-Session-Id the gateway issued at initialize, if the client sent it back. */
+  session: string | undefined;
+  /** clientInfo.name from initialize, as the client declared it (not verified). */
+  client: string | undefined;
 }
 
 /** After `authenticate`. */

@@ -54,6 +54,7 @@ export function decisionRecord(
   extra: Partial<AuditRecordInput>,
 ): AuditRecordInput {
   const context = ctx.body.context;
+  const mcp = ctx.request.mcp;
   return {
     timestamp: new Date(runtime.now()).toISOString(),
     event: "decision",
@@ -72,5 +73,13 @@ export function decisionRecord(
     latency_ms: elapsedMs(ctx.started),
     door: ctx.request.door,
     ...extra,
+    ...(mcp === undefined
+      ? {}
+      : {
+          details: {
+            mcp: { session: mcp.session ?? null, client: mcp.client ?? null },
+            ...extra.details,
+          },
+        }),
   };
 }
