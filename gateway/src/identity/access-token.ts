@@ -1,6 +1,7 @@
 // Verifies the OAuth access tokens (RFC 9068 JWTs, "typ": "at+jwt") that agents present on behalf
 // of a user, and extracts who the user is and which agent acts for them (RFC 8693 "act").
 import type { JWTPayload } from "jose";
+import { normalizeEmail } from "../../../common/identity.ts";
 import { GatewayError } from "../lib/errors.ts";
 import { ACCESS_TOKEN_TYP, checkMaxTokenAge, checkNonEmptyString } from "../../../common/jwks.ts";
 import { createGatewayJwtChecker } from "./jwt-checker.ts";
@@ -96,7 +97,8 @@ function principalFrom(payload: JWTPayload, groupsClaim: string): VerifiedPrinci
   }
   return {
     subject: sub,
-    ...(typeof email === "string" ? { email } : {}),
+    // One normal form for every comparison downstream (common/identity.ts).
+    ...(typeof email === "string" ? { email: normalizeEmail(email) } : {}),
     groups: [...groups],
     agent,
     ...(typeof jti === "string" ? { tokenId: jti } : {}),

@@ -6,9 +6,10 @@
 //   all_writes        every write tool is refused (kill_switch_all_writes)
 //   read_only_agents  the agent may still read, every write tool is refused (read_only_mode)
 //   connectors        every tool of the connector is refused (kill_switch_connector)
-//   users             the user, matched on the token's `sub` OR its `email`, exactly (kill_switch_user)
+//   users             the user, matched on the token's `sub` exactly OR its `email` in normal form (kill_switch_user)
 //   agents            every call by the agent is refused (kill_switch_agent)
 //   workflows         every call in the workflow is refused (kill_switch_workflow)
+import { isEmail, normalizeEmail } from "../../../common/identity.ts";
 import type { PolicyState } from "../policy/decision.ts";
 import { KillSwitchError } from "./errors.ts";
 
@@ -117,6 +118,12 @@ export function checkValue(
     }
     if (!NO_CONTROL.test(value) || value.trim() !== value) {
       throw invalid("a user must not contain control characters or surrounding whitespace");
+    }
+    // An e-mail is matched in its normal form (common/identity.ts); something that looks like
+    // one but is not could never match a verified token: refused, not stored as a no-op.
+    if (value.includes("@")) {
+      if (!isEmail(value)) throw invalid(`${value} is not an e-mail address nor a token subject`);
+      return normalizeEmail(value);
     }
     return value;
   }

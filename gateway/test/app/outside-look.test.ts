@@ -266,3 +266,45 @@ describe("3. every refusal of a verified caller leaves one audit record", () => 
     expect(counted.unauthenticatedCounts()).toEqual({ token_missing: 1, token_invalid: 1 });
   });
 });
+
+describe("4. one normal form for an identity, wherever it is matched", () => {
+  const ENGINEER = {
+    user: "engineer@zyxbank.example",
+    groups: ["grp-ai-users", "grp-ai-devops-readonly"],
+    agent: "change-reviewer",
+  };
+  const setUser = async (h: Harness, value: string) =>
+    h.app.request("/v1/admin/kill-switch/user", {
+      method: "PUT",
+      headers: await as(h, ADMIN),
+      body: JSON.stringify({ value, reason: "INC-4" }),
+    });
+
+  it("a kill switch set for Engineer@ZYXBANK.example stops engineer@zyxbank.example", async () => {
+    const h = await createHarness();
+    const set = await setUser(h, "Engineer@ZYXBANK.example");
+    expect(set.status).toBe(200);
+    expect(h.controls.killSwitch.state().state.kill_switch.users).toEqual([
+      "engineer@zyxbank.example",
+    ]);
+    const call = await h.callAs("jira_read", { ticket: "CHG-18422" }, { as: ENGINEER });
+    expect(call.status).toBe(403);
+    expect(await call.json()).toMatchObject({ reasons: [{ code: "kill_switch_user" }] });
+  });
+
+  it("a token whose email differs only in case is stopped too", async () => {
+    const h = await createHarness();
+    expect((await setUser(h, "engineer@zyxbank.example")).status).toBe(200);
+    const shouting = { ...ENGINEER, user: "ENGINEER@ZyxBank.Example" };
+    const call = await h.callAs("jira_read", { ticket: "CHG-18422" }, { as: shouting });
+    expect(call.status).toBe(403);
+  });
+
+  it("a value that can never match is refused, not stored", async () => {
+    const h = await createHarness();
+    const set = await setUser(h, "someone@@zyxbank");
+    expect(set.status).toBe(400);
+    expect(await set.json()).toMatchObject({ code: "kill_switch_value_invalid" });
+    expect(h.controls.killSwitch.state().state.kill_switch.users).toEqual([]);
+  });
+});
