@@ -23,6 +23,8 @@ export interface Controls {
   approvals: ApprovalService;
   approvalsChannel: string;
   approvalExecutionWindowMs: number;
+  /** Most requests one user, and one agent, may have waiting for approvers at once. */
+  approvalPendingBounds: { perUser: number; perAgent: number };
   /** Closes the approval store (after waking its waiters). */
   close(): Promise<void>;
 }
@@ -31,6 +33,8 @@ const ApprovalSettings = z.looseObject({
   expiry_seconds: z.number().int().min(1).max(86_400),
   escalation_seconds: z.number().int().min(1).max(86_400),
   notify_channel: z.string().min(1),
+  max_pending_per_user: z.number().int().min(1).max(1_000).default(5),
+  max_pending_per_agent: z.number().int().min(1).max(10_000).default(20),
 });
 
 export interface ControlsOptions {
@@ -97,6 +101,10 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     approvals,
     approvalsChannel: settings.notify_channel,
     approvalExecutionWindowMs: settings.expiry_seconds * 1000,
+    approvalPendingBounds: {
+      perUser: settings.max_pending_per_user,
+      perAgent: settings.max_pending_per_agent,
+    },
     close: async () => {
       approvals.close();
       await store.close();

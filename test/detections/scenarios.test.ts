@@ -73,9 +73,10 @@ async function act(h: Harness, id: string, who: typeof APPROVER): Promise<Respon
   });
 }
 
-async function requestChange(h: Harness): Promise<string> {
+async function requestChange(h: Harness, port = "22"): Promise<string> {
+  const args = { ...SG_CHANGE, change: { ...SG_CHANGE.change, port_range: port } };
   const body = (await expectStatus(
-    h.callAs("aws_modify_security_group", SG_CHANGE, { as: REMEDIATOR, sessionId: "sg" }),
+    h.callAs("aws_modify_security_group", args, { as: REMEDIATOR, sessionId: "sg" }),
     202,
   )) as { approval_id: string };
   return body.approval_id;
@@ -200,9 +201,9 @@ describe("the detections on real traffic", () => {
 
   it("runaway loop: the agent suspended after ten denials", async () => {
     const h = await createHarness();
-    for (let i = 0; i < 10; i++) {
-      await expectStatus(h.callAs("jira_read", { ticket: "CHG-18422" }, { as: INTERN }), 403);
-    }
+    // Denials about the agent (a production account), not about one user's rights.
+    const production = { account: "777788889999", region: "ap-southeast-1" };
+    for (let i = 0; i < 10; i++) await expectStatus(h.callAs("aws_dev_read", production), 403);
     for (
       let i = 0;
       i < 100 && !h.controls.killSwitch.state().state.kill_switch.agents.length;
@@ -210,13 +211,20 @@ describe("the detections on real traffic", () => {
     ) {
       await new Promise((done) => setTimeout(done, 10));
     }
-    expect(await fired(h)).toEqual(["blocked", "deniedByAgent", "deniedByUser", "runaway"]);
+    expect(await fired(h)).toEqual([
+      "blocked",
+      "deniedByAgent",
+      "deniedByUser",
+      "production",
+      "runaway",
+    ]);
   });
 
   it("approval-request spike: five requests from one agent within ten minutes", async () => {
     const h = await createHarness();
     for (let i = 0; i < 5; i++) {
-      await requestChange(h);
+      // Five different changes: the same change again reuses its waiting request.
+      await requestChange(h, String(8000 + i));
       h.clock.now += 61_000; // under the tool's call limit
     }
     expect(await fired(h)).toEqual(["approvalSpike"]);

@@ -7,7 +7,7 @@
 import pg from "pg";
 import { ApprovalError } from "./errors.ts";
 import type { ApprovalRequest } from "./request.ts";
-import type { ApprovalStore } from "./store.ts";
+import type { ApprovalStore, OpenFilter } from "./store.ts";
 import {
   CREATE_MIGRATIONS_TABLE,
   MIGRATIONS,
@@ -16,6 +16,7 @@ import {
   checkListLimit,
   checkNowMs,
   fromRow,
+  openFilterColumn,
   storeUnavailable,
   toRow,
 } from "./store.ts";
@@ -105,8 +106,8 @@ export async function openPostgresApprovalStore(
         const row = toRow(request, 1);
         const result = await pool.query(
           `INSERT INTO approval_requests
-             (id, status, version, expires_at_ms, created_at_ms, session_id, requester_subject, record)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             (id, status, version, expires_at_ms, created_at_ms, session_id, requester_subject, agent, record)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (id) DO NOTHING`,
           [
             row.id,
@@ -116,6 +117,7 @@ export async function openPostgresApprovalStore(
             row.createdAtMs,
             row.sessionId,
             row.requesterSubject,
+            row.agent,
             row.record,
           ],
         );
@@ -159,6 +161,18 @@ export async function openPostgresApprovalStore(
             WHERE status IN ('pending', 'escalated') AND expires_at_ms <= $1
             ORDER BY expires_at_ms, id LIMIT $2`,
           [checkNowMs(nowMs), checkListLimit(limit)],
+        );
+        return result.rows.map(fromRow);
+      }),
+    listOpen: (by: OpenFilter, limit = 100) =>
+      guard("listOpen", async () => {
+        // The column name comes from openFilterColumn's closed pair, never from the caller.
+        const [column, value] = openFilterColumn(by);
+        const result = await pool.query<Row>(
+          `SELECT id, status, version, record FROM approval_requests
+            WHERE ${column} = $1 AND status IN ('pending', 'escalated')
+            ORDER BY created_at_ms, id LIMIT $2`,
+          [value, checkListLimit(limit)],
         );
         return result.rows.map(fromRow);
       }),

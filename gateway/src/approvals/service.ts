@@ -34,7 +34,7 @@ import { recorded } from "../lib/errors.ts";
 import { ApprovalError, describeError, isApprovalError } from "./errors.ts";
 import type { ApprovalRequest, ExecutionResult, Person } from "./request.ts";
 import { ApprovalRequest as ApprovalRequestSchema, epochMs, isOpen, isoTime } from "./request.ts";
-import type { ApprovalStore } from "./store.ts";
+import type { ApprovalStore, OpenFilter } from "./store.ts";
 import { executionRefusal } from "./use.ts";
 
 /** A verified principal acting on a request (a VerifiedPrincipal fits; extra members ignored). */
@@ -107,6 +107,8 @@ export interface ApprovalService {
   request(input: NewApprovalRequest): Promise<ApprovalRequest>;
   /** The stored request, or undefined. */
   get(id: string): Promise<ApprovalRequest | undefined>;
+  /** Open requests of one requester subject or one agent, oldest first (store.listOpen). */
+  listOpen(by: OpenFilter, limit?: number): Promise<ApprovalRequest[]>;
   /**
    * Records one approval. Refusals: approval_not_found, approval_not_open,
    * approver_is_requester, approver_not_eligible, approver_device_not_compliant,
@@ -589,6 +591,10 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 
     async get(id) {
       return await store.get(checkId(id));
+    },
+
+    async listOpen(by, limit) {
+      return await store.listOpen(by, limit);
     },
 
     async approve(id, approverInput, devicePostureCompliant) {

@@ -10,7 +10,7 @@ import { dirname, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { ApprovalError } from "./errors.ts";
 import type { ApprovalRequest } from "./request.ts";
-import type { ApprovalStore } from "./store.ts";
+import type { ApprovalStore, OpenFilter } from "./store.ts";
 import {
   CREATE_MIGRATIONS_TABLE,
   MIGRATIONS,
@@ -19,6 +19,7 @@ import {
   checkListLimit,
   checkNowMs,
   fromRow,
+  openFilterColumn,
   storeUnavailable,
   toRow,
 } from "./store.ts";
@@ -83,7 +84,7 @@ function openSync(options: SqliteApprovalStoreOptions): SqliteApprovalStore {
     db.close();
     throw storeUnavailable(`preparing ${path}`, cause);
   }
-  const { insert, select, update, due, settings } = statements;
+  const { insert, select, update, due, openBy, settings } = statements;
   let closed = false;
 
   function guard<T>(what: string, run: () => T): Promise<T> {
@@ -117,6 +118,7 @@ function openSync(options: SqliteApprovalStoreOptions): SqliteApprovalStore {
           row.createdAtMs,
           row.sessionId,
           row.requesterSubject,
+          row.agent,
           row.record,
         );
         if (Number(result.changes) !== 1) {
@@ -152,6 +154,11 @@ function openSync(options: SqliteApprovalStoreOptions): SqliteApprovalStore {
       guard("listDue", () =>
         (due.all(checkNowMs(nowMs), checkListLimit(limit)) as unknown as Row[]).map(fromRow),
       ),
+    listOpen: (by: OpenFilter, limit = 100) =>
+      guard("listOpen", () => {
+        const [column, value] = openFilterColumn(by);
+        return (openBy[column].all(value, checkListLimit(limit)) as unknown as Row[]).map(fromRow);
+      }),
     ping: () =>
       guard("ping", () => {
         db.prepare("SELECT 1").get();
@@ -190,8 +197,8 @@ function prepare(db: DatabaseSync, path: string, busyTimeoutMs: number) {
     settings,
     insert: db.prepare(
       `INSERT INTO approval_requests
-         (id, status, version, expires_at_ms, created_at_ms, session_id, requester_subject, record)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         (id, status, version, expires_at_ms, created_at_ms, session_id, requester_subject, agent, record)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     ),
     select: db.prepare("SELECT id, status, version, record FROM approval_requests WHERE id = ?"),
@@ -205,6 +212,18 @@ function prepare(db: DatabaseSync, path: string, busyTimeoutMs: number) {
         WHERE status IN ('pending', 'escalated') AND expires_at_ms <= ?
         ORDER BY expires_at_ms, id LIMIT ?`,
     ),
+    openBy: {
+      requester_subject: db.prepare(
+        `SELECT id, status, version, record FROM approval_requests
+          WHERE requester_subject = ? AND status IN ('pending', 'escalated')
+          ORDER BY created_at_ms, id LIMIT ?`,
+      ),
+      agent: db.prepare(
+        `SELECT id, status, version, record FROM approval_requests
+          WHERE agent = ? AND status IN ('pending', 'escalated')
+          ORDER BY created_at_ms, id LIMIT ?`,
+      ),
+    },
   };
 }
 

@@ -36,6 +36,12 @@ export interface ApprovalStore {
    * deadline first, at most `limit` (default 100).
    */
   listDue(nowMs: number, limit?: number): Promise<ApprovalRequest[]>;
+  /**
+   * Open requests (pending or escalated) of one requester subject or of one agent, oldest first,
+   * at most `limit` (default 100): to find an identical call already waiting, and to bound how
+   * many one user or one agent may have waiting.
+   */
+  listOpen(by: OpenFilter, limit?: number): Promise<ApprovalRequest[]>;
   /** Resolves when the store answers a trivial query (for /readyz). */
   ping(): Promise<void>;
   /** Releases the file or the pool. Later calls reject with approval_store_unavailable. */
@@ -50,6 +56,20 @@ export type ApprovalStoreConfig =
       /** Largest number of pooled connections (default 10). */
       maxConnections?: number;
     };
+
+export type OpenFilter = { requesterSubject: string } | { agent: string };
+
+/** The column and value an OpenFilter selects on. */
+export function openFilterColumn(by: OpenFilter): ["requester_subject" | "agent", string] {
+  const [column, value] =
+    "requesterSubject" in by
+      ? (["requester_subject", by.requesterSubject] as const)
+      : (["agent", by.agent] as const);
+  if (typeof value !== "string" || value === "" || value.length > 512) {
+    throw new ApprovalError("approval_invalid", "listOpen needs a subject or an agent id");
+  }
+  return [column, value];
+}
 
 /** Opens the configured adapter (its migrations run before this resolves). */
 export async function openApprovalStore(config: ApprovalStoreConfig): Promise<ApprovalStore> {
@@ -113,6 +133,19 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX approval_requests_session ON approval_requests (session_id, created_at_ms)`,
     ],
   },
+  {
+    version: 2,
+    name: "approval_requests_agent",
+    statements: [
+      // The acting agent as a column, so that its open requests can be counted (the record has
+      // it already; rows written before this migration keep '' and count for no agent).
+      `ALTER TABLE approval_requests ADD COLUMN agent TEXT NOT NULL DEFAULT ''`,
+      `CREATE INDEX approval_requests_open_requester ON approval_requests (requester_subject)
+        WHERE status IN ('pending', 'escalated')`,
+      `CREATE INDEX approval_requests_open_agent ON approval_requests (agent)
+        WHERE status IN ('pending', 'escalated')`,
+    ],
+  },
 ];
 
 /** The newest schema version this code knows. */
@@ -138,6 +171,7 @@ export interface RowValues {
   createdAtMs: number;
   sessionId: string;
   requesterSubject: string;
+  agent: string;
   record: string;
 }
 
@@ -159,6 +193,7 @@ export function toRow(request: ApprovalRequest, version: number): RowValues {
     createdAtMs: epochMs(record.created_at),
     sessionId: record.session_id,
     requesterSubject: record.requester.subject,
+    agent: record.agent,
     record: JSON.stringify(record),
   };
 }

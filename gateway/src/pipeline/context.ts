@@ -53,6 +53,8 @@ export interface GatewayPorts {
   approvalsChannel?: string;
   /** How long an approved call may wait to be executed (default: 5 minutes). */
   approvalExecutionWindowMs?: number;
+  /** Most requests one user, and one agent, may have waiting at once (default 5 and 20). */
+  approvalPendingBounds?: { perUser: number; perAgent: number };
 }
 
 /** What the pipeline needs besides the ports: the clock, ids, the log, the approvers' notice. */

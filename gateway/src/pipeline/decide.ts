@@ -28,7 +28,7 @@ export function decisionInput(
       now: Math.floor(nowMs / 1000),
       workflow: ctx.workflow,
       session_tainted: isTainted(ports, ctx),
-      recent_denials: ports.sessions.recentDenials(principal.agent, nowMs),
+      recent_denials: ports.sessions.recentDenials(ctx.actorKey, nowMs),
     },
     ...(approved === undefined
       ? {}

@@ -9,22 +9,87 @@ import { traceparentOf } from "../lib/trace.ts";
 import { GatewayError, recorded } from "../lib/errors.ts";
 import type { CallAnswer, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { appendDurable } from "./record.ts";
+import type { ApprovalRequest } from "../approvals/request.ts";
 import { approvalView } from "../approvals/view.ts";
+import { epochMs } from "../approvals/request.ts";
 
-type RefusePorts = Pick<GatewayPorts, "sessions" | "denials" | "approvals" | "audit">;
+type RefusePorts = Pick<
+  GatewayPorts,
+  "sessions" | "denials" | "approvals" | "audit" | "approvalPendingBounds"
+>;
+
+/**
+ * Reasons about the user's own rights and device, and a plain wait for approval: evidence about
+ * one user, not about the agent. Only the other reasons count toward suspending the agent, so a
+ * user cannot switch an agent off for everyone by being refused.
+ */
+const ABOUT_THE_USER: ReadonlySet<string> = new Set([
+  "user_not_in_group",
+  "device_not_compliant",
+  "device_posture_stale",
+  "kill_switch_user",
+  "approval_required",
+]);
 
 function countDenial(ports: RefusePorts, runtime: PipelineRuntime, ctx: Decided): void {
   const { decision, principal } = ctx;
-  ports.sessions.recordDenial(principal.agent, runtime.now());
+  // Recent denials are an input about this user's use of this agent: per user and agent.
+  ports.sessions.recordDenial(ctx.actorKey, runtime.now());
   // Too many denials suspend the agent through the kill switch. Not awaited: the monitor
   // audits its own alert, and a failure to suspend is retried at the next denial.
-  if (!decision.reasons.every((r) => r.code === "approval_required")) {
+  if (decision.reasons.some((r) => !ABOUT_THE_USER.has(r.code))) {
     ports.denials
       .recordDenial(principal.agent, { code: "policy_denied", decisionId: ctx.decisionId })
       .catch((error: unknown) => {
         runtime.log("error", "denial monitor failed", { error: String(error) });
       });
   }
+}
+
+/**
+ * An identical call (same requester, agent, tool and arguments) already waiting, or undefined;
+ * refuses (audited, with an alert) when this user or agent already has its bound waiting.
+ */
+async function waitingAlready(
+  ports: RefusePorts,
+  runtime: PipelineRuntime,
+  ctx: Decided,
+): Promise<ApprovalRequest | undefined> {
+  const bounds = ports.approvalPendingBounds ?? { perUser: 5, perAgent: 20 };
+  const { principal } = ctx;
+  // Past its expiry but not yet swept: neither reused nor counted.
+  const live = (r: ApprovalRequest) => epochMs(r.expires_at) > runtime.now();
+  const mine = (
+    await ports.approvals.listOpen({ requesterSubject: principal.subject }, bounds.perUser + 1)
+  ).filter(live);
+  const same = mine.find(
+    (r) => r.agent === principal.agent && r.tool === ctx.tool && r.arguments_digest === ctx.digest,
+  );
+  if (same !== undefined) return same;
+  const agents = (
+    await ports.approvals.listOpen({ agent: principal.agent }, bounds.perAgent + 1)
+  ).filter(live);
+  const over =
+    mine.length >= bounds.perUser
+      ? { scope: "user", limit: bounds.perUser }
+      : agents.length >= bounds.perAgent
+        ? { scope: "agent", limit: bounds.perAgent }
+        : undefined;
+  if (over === undefined) return undefined;
+  const ids = { decision_id: ctx.decisionId, trace_id: ctx.trace.traceId };
+  await appendDurable(ports, {
+    ...ctx.decided,
+    event: "alert",
+    outcome: { status: "refused", code: "approvals_pending_limit", http_status: 429 },
+    details: { kind: "approval_request_spike", ...over },
+  });
+  throw recorded(
+    new GatewayError(
+      "approvals_pending_limit",
+      `this ${over.scope} already has ${String(over.limit)} calls waiting for approval`,
+      { extensions: { ...ids, ...over } },
+    ),
+  );
 }
 
 async function awaitApproval(
@@ -34,6 +99,17 @@ async function awaitApproval(
 ): Promise<CallAnswer> {
   const { decision, principal, decided } = ctx;
   await appendDurable(ports, decided);
+  const waiting = await waitingAlready(ports, runtime, ctx);
+  if (waiting !== undefined) {
+    // The same call asked again: the same request answers, and the approvers are not told twice.
+    await appendDurable(ports, {
+      ...decided,
+      event: "outcome",
+      outcome: { status: "pending_approval", http_status: 202 },
+      details: { approval_id: waiting.id, reused: true },
+    });
+    return pendingAnswer(ctx, waiting);
+  }
   const request = await ports.approvals.request({
     tool: ctx.tool,
     arguments: ctx.args,
@@ -60,6 +136,11 @@ async function awaitApproval(
     details: { approval_id: request.id },
   });
   runtime.notifyApprovers(request, traceparentOf(ctx.trace));
+  return pendingAnswer(ctx, request);
+}
+
+function pendingAnswer(ctx: Decided, request: ApprovalRequest): CallAnswer {
+  const { decision } = ctx;
   return {
     status: 202,
     location: `/v1/approvals/${request.id}`,

@@ -228,7 +228,11 @@ describe.each(backEnds)("approvals through the gateway on %s", (_name, storeConf
 
   it("escalates once to the fallback group on timeout, then expires", async () => {
     const escalating = await request();
-    const expiring = await request();
+    // A different change (the same one again would reuse the waiting request).
+    const expiring = await request({
+      ...SG_CHANGE,
+      change: { ...SG_CHANGE.change, port_range: "3389" },
+    });
     // Let both notifications reach the worker before the clock jumps past their call tokens.
     const slack = () => h.workerCalls.filter((c) => c.call.tool === "slack_post_message").length;
     for (let i = 0; i < 50 && slack() < 2; i++) await new Promise((r) => setTimeout(r, 10));
@@ -277,8 +281,8 @@ describe("approvals are for people", () => {
   beforeEach(async () => {
     h = await createHarness();
   });
-  const pendingChange = async () => {
-    const response = await h.callAs("aws_modify_security_group", SG_CHANGE, {
+  const pendingChange = async (args: Record<string, unknown> = SG_CHANGE) => {
+    const response = await h.callAs("aws_modify_security_group", args, {
       as: REMEDIATOR,
       sessionId: "s-people",
     });
@@ -347,7 +351,8 @@ describe("approvals are for people", () => {
       by: "secadmin@zyxbank.example",
       reason: "over",
     });
-    await pendingChange();
+    // Another change: the same call again would reuse the waiting request and tell no one.
+    await pendingChange({ ...SG_CHANGE, change: { ...SG_CHANGE.change, port_range: "3389" } });
     for (
       let i = 0;
       i < 50 && !h.workerCalls.some((c) => c.call.tool === "slack_post_message");

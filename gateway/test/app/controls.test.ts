@@ -68,22 +68,24 @@ describe("call limits", () => {
 });
 
 describe("automatic suspension", () => {
-  it("suspends an agent after 10 denials in 5 minutes, writes an alert, and blocks its next call", async () => {
-    const h = await createHarness();
-    for (let i = 0; i < 10; i++) {
-      expect((await h.callAs("jira_read", { ticket: "CHG-18422" }, { as: INTERN })).status).toBe(
-        403,
-      );
-    }
-    // The monitor works off the request path: wait for the kill switch to say so.
-    for (
-      let i = 0;
-      i < 50 && !h.controls.killSwitch.state().state.kill_switch.agents.includes("change-reviewer");
-      i++
-    ) {
+  const PROD_READ = { account: "777788889999", region: "ap-southeast-1" };
+  const suspended = async (h: Harness) => {
+    // The monitor works off the request path: give it time to act before looking.
+    for (let i = 0; i < 50 && !h.controls.killSwitch.state().state.kill_switch.agents.length; i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(h.controls.killSwitch.state().state.kill_switch.agents).toEqual(["change-reviewer"]);
+    return h.controls.killSwitch.state().state.kill_switch.agents;
+  };
+
+  it("suspends an agent after 10 denials about the agent in 5 minutes, writes an alert, and blocks its next call", async () => {
+    const h = await createHarness();
+    for (let i = 0; i < 10; i++) {
+      const denied = await h.callAs("aws_dev_read", PROD_READ);
+      expect(denied.status).toBe(403);
+      const { reasons } = (await denied.json()) as { reasons: { code: string }[] };
+      expect(reasons.map((r) => r.code)).toContain("account_not_allowed");
+    }
+    expect(await suspended(h)).toEqual(["change-reviewer"]);
     const blocked = await h.callAs("jira_read", { ticket: "CHG-18422" });
     expect(blocked.status).toBe(403);
     expect(await blocked.json()).toMatchObject({ reasons: [{ code: "kill_switch_agent" }] });
@@ -97,6 +99,31 @@ describe("automatic suspension", () => {
       }),
     );
     expect(records(h)).toContainEqual(expect.objectContaining({ event: "kill_switch" }));
+  });
+
+  it("does not let one user's refusals about their own rights switch the agent off for everyone", async () => {
+    const h = await createHarness();
+    for (let i = 0; i < 12; i++) {
+      const denied = await h.callAs("jira_read", { ticket: "CHG-18422" }, { as: INTERN });
+      expect(denied.status).toBe(403);
+      expect(await denied.json()).toMatchObject({ reasons: [{ code: "user_not_in_group" }] });
+    }
+    expect(await suspended(h)).toEqual([]);
+    // Another user of the agent is served, and the intern's refusals did not raise their risk.
+    const served = await h.callAs("jira_read", { ticket: "CHG-18422" });
+    expect(served.status).toBe(200);
+    await h.audit.close();
+    const decisions = records(h).filter((r) => r["event"] === "decision");
+    const by = (who: string) =>
+      decisions.filter((r) => (r["user"] as { email?: string } | undefined)?.email === who);
+    const engineers = by(ENGINEER.user);
+    expect(engineers).toHaveLength(1);
+    const input = engineers[0]?.["decision_input"] as { context: { recent_denials: number } };
+    expect(input.context.recent_denials).toBe(0);
+    const interns = by(INTERN.user);
+    const last = interns.at(-1)?.["decision_input"] as { context: { recent_denials: number } };
+    expect(last.context.recent_denials).toBe(11);
+    expect(records(h).filter((r) => r["kind"] === "agent_suspended")).toEqual([]);
   });
 });
 

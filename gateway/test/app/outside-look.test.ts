@@ -46,6 +46,13 @@ async function pendingApproval(h: Harness): Promise<string> {
   return ((await response.json()) as { approval_id: string }).approval_id;
 }
 
+function records(h: Harness): Record<string, unknown>[] {
+  return readFileSync(h.auditPath, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 describe("1. people are held to posture freshness, as tool calls are", () => {
   for (const [label, checkedAt] of [
     ["checked 2 hours ago", NOW_SEC - 7_200],
@@ -103,6 +110,75 @@ describe("1. people are held to posture freshness, as tool calls are", () => {
   });
 });
 
+describe("2. one user's refusals and requests are bounded to that user", () => {
+  const change = (port: string) => ({
+    ...SG_CHANGE,
+    change: { ...SG_CHANGE.change, port_range: port },
+  });
+  const ask = async (h: Harness, args: Record<string, unknown>) =>
+    h.callAs("aws_modify_security_group", args, { as: REMEDIATOR });
+  const notices = (h: Harness) =>
+    h.workerCalls.filter((c) => c.call.tool === "slack_post_message").length;
+
+  it("the same call asked twice answers with the same request and tells the approvers once", async () => {
+    const h = await createHarness();
+    const first = await ask(h, SG_CHANGE);
+    const second = await ask(h, SG_CHANGE);
+    expect([first.status, second.status]).toEqual([202, 202]);
+    const a = (await first.json()) as { approval_id: string };
+    const b = (await second.json()) as { approval_id: string };
+    expect(b.approval_id).toBe(a.approval_id);
+    expect(second.headers.get("location")).toBe(`/v1/approvals/${a.approval_id}`);
+    for (let i = 0; i < 50 && notices(h) < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(notices(h)).toBe(1);
+    // A different change is a different request.
+    const other = (await (await ask(h, change("3389"))).json()) as { approval_id: string };
+    expect(other.approval_id).not.toBe(a.approval_id);
+    await h.audit.close();
+    const reused = records(h).filter(
+      (r) => (r["details"] as { reused?: boolean } | undefined)?.reused === true,
+    );
+    expect(reused).toHaveLength(1);
+  });
+
+  it("a user over the bound of waiting requests gets 429, audited with an alert", async () => {
+    const h = await createHarness({
+      ports: () => ({ approvalPendingBounds: { perUser: 2, perAgent: 20 } }),
+    });
+    expect((await ask(h, change("1001"))).status).toBe(202);
+    expect((await ask(h, change("1002"))).status).toBe(202);
+    const refused = await ask(h, change("1003"));
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({
+      code: "approvals_pending_limit",
+      scope: "user",
+      limit: 2,
+    });
+    expect(await h.controls.approvals.listOpen({ requesterSubject: REMEDIATOR.user })).toHaveLength(
+      2,
+    );
+    await h.audit.close();
+    expect(records(h)).toContainEqual(
+      expect.objectContaining({
+        event: "alert",
+        details: { kind: "approval_request_spike", scope: "user", limit: 2 },
+      }),
+    );
+  });
+
+  it("an agent over its bound is refused for every user, counted across users", async () => {
+    const h = await createHarness({
+      ports: () => ({ approvalPendingBounds: { perUser: 5, perAgent: 1 } }),
+    });
+    expect((await ask(h, change("1001"))).status).toBe(202);
+    const other = { ...REMEDIATOR, user: "cloud.two@zyxbank.example" };
+    const refused = await h.callAs("aws_modify_security_group", change("1002"), { as: other });
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({ code: "approvals_pending_limit", scope: "agent" });
+  });
+});
+
 describe("6. a __proto__ key is refused, not dropped", () => {
   it("inside the tool arguments: 400 arguments_invalid, the worker never called", async () => {
     const h = await createHarness();
@@ -152,13 +228,7 @@ describe("3. every refusal of a verified caller leaves one audit record", () => 
     groups: ["grp-ai-users", "grp-ai-devops-readonly"],
     agent: "change-reviewer",
   };
-  function refusals(h: Harness): Record<string, unknown>[] {
-    return readFileSync(h.auditPath, "utf8")
-      .split("\n")
-      .filter((line) => line !== "")
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((r) => r["event"] === "refusal");
-  }
+  const refusals = (h: Harness) => records(h).filter((r) => r["event"] === "refusal");
   const refusalOf = (code: string): unknown =>
     expect.objectContaining({
       event: "refusal",

@@ -251,6 +251,33 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       await rejectsWith(store.listDue(T0, 0), "approval_invalid", /limit/);
     });
 
+    it("lists the open requests of one requester or one agent, oldest first", async () => {
+      const id = (n: number) => `00000000-0000-4000-8000-00000000020${String(n)}`;
+      const at = (ms: number) => new Date(T0 + ms).toISOString();
+      const other = { subject: "someone-else", email: "else@zyxbank.example", groups: [] };
+      await store.create(sampleRequest({ id: id(1), created_at: at(2) }));
+      await store.create(sampleRequest({ id: id(2), created_at: at(1) }));
+      await store.create(sampleRequest({ id: id(3), created_at: at(3), agent: "other-agent" }));
+      await store.create(sampleRequest({ id: id(4), created_at: at(4), requester: other }));
+      await store.create(sampleRequest({ id: id(5), created_at: at(5) }));
+      await store.compareAndSet(1, { ...sampleRequest({ id: id(5) }), status: "denied" });
+      await store.create(sampleRequest({ id: id(6), created_at: at(6) }));
+      await store.compareAndSet(1, { ...sampleRequest({ id: id(6) }), status: "escalated" });
+
+      const mine = await store.listOpen({ requesterSubject: ENGINEER.subject });
+      expect(mine.map((r) => r.id)).toEqual([id(2), id(1), id(3), id(6)]);
+      const agents = await store.listOpen({ agent: "change-reviewer" });
+      expect(agents.map((r) => r.id)).toEqual([id(2), id(1), id(4), id(6)]);
+      expect((await store.listOpen({ agent: "other-agent" })).map((r) => r.id)).toEqual([id(3)]);
+      expect((await store.listOpen({ agent: "change-reviewer" }, 2)).map((r) => r.id)).toEqual([
+        id(2),
+        id(1),
+      ]);
+      expect(await store.listOpen({ requesterSubject: "nobody" })).toEqual([]);
+      await rejectsWith(store.listOpen({ agent: "" }), "approval_invalid", /subject or an agent/);
+      await rejectsWith(store.listOpen({ agent: "x" }, 0), "approval_invalid", /limit/);
+    });
+
     it("keeps its records across close and reopen, and migrates only once", async () => {
       const request = await store.create(sampleRequest());
       await store.compareAndSet(1, { ...request, status: "denied" });
@@ -284,6 +311,7 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       const rows = await fresh.raw("SELECT version, name FROM approval_schema_migrations");
       expect(rows.map((r) => ({ version: Number(r["version"]), name: r["name"] }))).toEqual([
         { version: 1, name: "approval_requests" },
+        { version: 2, name: "approval_requests_agent" },
       ]);
       const [first, , , last] = stores;
       const request = await first?.create(sampleRequest());
@@ -298,7 +326,7 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       await rejectsWith(
         openApprovalStore(location.config),
         "approval_store_unavailable",
-        /approval schema version 99, newer than this gateway knows \(1\)/,
+        /approval schema version 99, newer than this gateway knows \(2\)/,
       );
     });
   });
