@@ -194,6 +194,8 @@ function operationalRoutes(app: Hono, ports: GatewayPorts, options: GatewayOptio
       policy: ports.policy.loadError === null,
       audit: ports.audit.healthy(),
       worker: await ports.worker.ready(),
+      // The shared kill-switch store lost beyond its bound: write tools are refused.
+      kill_switch_store: ports.killSwitch.storeStatus().healthy,
     };
     const ready = Object.values(checks).every(Boolean);
     return c.json(

@@ -70,6 +70,14 @@ const Env = z.object({
   APPROVAL_STORE: z.enum(["sqlite", "postgres"]).default("sqlite"),
   APPROVAL_SQLITE_PATH: z.string().min(1).optional(),
   APPROVAL_DATABASE_URL: z.string().min(1).optional(),
+  /** Where the kill switch lives: "file" (embedded default) or "postgres" (shared by replicas). */
+  KILL_SWITCH_STORE: z.enum(["file", "postgres"]).default("file"),
+  /** Default: APPROVAL_DATABASE_URL. */
+  KILL_SWITCH_DATABASE_URL: z.string().min(1).optional(),
+  /** Periodic re-read of the shared kill switch (besides LISTEN/NOTIFY). */
+  KILL_SWITCH_SYNC_MS: z.coerce.number().int().min(50).max(60_000).default(500),
+  /** A replica that could not re-read the shared kill switch for this long refuses write tools. */
+  KILL_SWITCH_STALE_AFTER_MS: z.coerce.number().int().min(100).max(3_600_000).default(3_000),
   DENIAL_WINDOW_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
   /** Bearer token of the platform's metrics scraper (GET /metrics); unset: no /metrics. */
   METRICS_TOKEN: z.string().min(16).optional(),
@@ -109,6 +117,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     throw new ConfigError("IDP_ALGORITHMS: at least one algorithm");
   if (e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL === undefined) {
     throw new ConfigError("APPROVAL_STORE=postgres needs APPROVAL_DATABASE_URL");
+  }
+  const killSwitchUrl = e.KILL_SWITCH_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
+  if (e.KILL_SWITCH_STORE === "postgres" && killSwitchUrl === undefined) {
+    throw new ConfigError(
+      "KILL_SWITCH_STORE=postgres needs KILL_SWITCH_DATABASE_URL (or APPROVAL_DATABASE_URL)",
+    );
   }
   const keys = devKeyPaths(e.ZYX_STATE_DIR).signers;
   const source = (urlValue: URL | undefined, file: string | undefined, fallback: string) =>
@@ -163,6 +177,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       publishJwksTo: e.GATEWAY_CALL_JWKS_PUBLISH,
     },
     denialWindowMs: e.DENIAL_WINDOW_SEC * 1000,
+    killSwitchStore:
+      e.KILL_SWITCH_STORE === "postgres" && killSwitchUrl !== undefined
+        ? ({
+            kind: "postgres",
+            connectionString: killSwitchUrl,
+            syncMs: e.KILL_SWITCH_SYNC_MS,
+            staleAfterMs: e.KILL_SWITCH_STALE_AFTER_MS,
+          } as const)
+        : ({ kind: "file", path: join(e.ZYX_STATE_DIR, "kill-switch.json") } as const),
     approvalStore:
       e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL !== undefined
         ? ({ kind: "postgres", connectionString: e.APPROVAL_DATABASE_URL } as const)

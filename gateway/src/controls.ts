@@ -5,7 +5,10 @@ import { z } from "zod";
 import { createApprovalService, type ApprovalService } from "./approvals/service.ts";
 import { openApprovalStore, type ApprovalStoreConfig } from "./approvals/store.ts";
 import type { AuditRecordInput } from "./audit/record.ts";
+import { openFileKillSwitchStore, type KillSwitchStore } from "./killswitch/port.ts";
+import { openPostgresKillSwitchStore } from "./killswitch/postgres-store.ts";
 import { createKillSwitch, type KillSwitch } from "./killswitch/service.ts";
+import { startKillSwitchSync } from "./killswitch/sync.ts";
 import { denialMonitorSettings, parseLimits, readLimits } from "./limits/config.ts";
 import { createDenialMonitor, type DenialMonitor } from "./limits/denial-monitor.ts";
 import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter.ts";
@@ -37,11 +40,20 @@ const ApprovalSettings = z.looseObject({
   max_pending_per_agent: z.number().int().min(1).max(10_000).default(20),
 });
 
+/** Where the kill switch lives: the state file, or PostgreSQL shared by replicas. */
+export type KillSwitchStoreConfig =
+  | { kind: "file"; path: string }
+  | { kind: "postgres"; connectionString: string; syncMs: number; staleAfterMs: number };
+
 export interface ControlsOptions {
   policy: PolicyEngine;
   audit: { append(record: AuditRecordInput): Promise<unknown> };
-  /** The kill switch's state file. */
+  /** The kill switch's state file (the embedded store, when killSwitchStore is not given). */
   killSwitchPath: string;
+  /** Where the kill switch lives; default: the file at killSwitchPath. */
+  killSwitchStore?: KillSwitchStoreConfig | undefined;
+  /** Told when the shared kill-switch store is lost or back. */
+  log?: (level: "info" | "error", message: string, fields?: Record<string, unknown>) => void;
   /** Where approval requests live: SQLite (embedded default) or PostgreSQL. */
   approvalStore: ApprovalStoreConfig;
   /** The clock, epoch milliseconds. */
@@ -57,8 +69,13 @@ export async function createControls(options: ControlsOptions): Promise<Controls
   const suspended = new Set<string>();
   const monitor: { current?: DenialMonitor } = {};
 
+  const storeConfig = options.killSwitchStore ?? { kind: "file", path: options.killSwitchPath };
+  const killSwitchStore: KillSwitchStore =
+    storeConfig.kind === "file"
+      ? await openFileKillSwitchStore(storeConfig.path)
+      : await openPostgresKillSwitchStore({ connectionString: storeConfig.connectionString });
   const killSwitch = await createKillSwitch({
-    path: options.killSwitchPath,
+    store: killSwitchStore,
     now,
     audit: (record) => audit.append(record),
     apply: async (state) => {
@@ -82,6 +99,16 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     alert: (record) => audit.append(record),
   });
   monitor.current = denials;
+  const sync =
+    storeConfig.kind === "postgres"
+      ? startKillSwitchSync({
+          killSwitch,
+          store: killSwitchStore,
+          intervalMs: storeConfig.syncMs,
+          staleAfterMs: storeConfig.staleAfterMs,
+          ...(options.log === undefined ? {} : { log: options.log }),
+        })
+      : undefined;
 
   const settings = ApprovalSettings.parse(
     policy.data === undefined ? readCatalogApprovals() : policy.data.zyx.config["approvals"],
@@ -107,7 +134,8 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     },
     close: async () => {
       approvals.close();
-      await store.close();
+      await sync?.stop();
+      await Promise.all([store.close(), killSwitch.close()]);
     },
   };
 }

@@ -96,7 +96,9 @@ async function start(): Promise<void> {
     policy,
     audit,
     killSwitchPath: join(config.stateDir, "kill-switch.json"),
+    killSwitchStore: config.killSwitchStore,
     approvalStore: config.approvalStore,
+    log,
   });
   // Escalates, then expires, approval requests nobody acted on in time.
   const sweeper = setInterval(() => {

@@ -28,6 +28,14 @@
 //      administrators last saw confirmed on disk. Stopping is the safe direction for almost every
 //      change; the admin retries and sees `applied_version` catch up.
 //
+// Where the state lives is a port (port.ts): the state file (embedded default) or a versioned
+// PostgreSQL table shared by replicas (postgres-store.ts). With a shared store, every change first
+// re-reads the newest version, and a save that loses the race to another replica (compare-and-set
+// on the version) re-reads and runs the change again (at most 5 times). `sync()` adopts a version
+// another replica saved; sync.ts calls it on every notification and periodically. While the store
+// is lost (`setStoreLost(true)`, decided by sync.ts after a configured bound) the policy is handed
+// the saved state with all_writes on: write tools are refused, fail closed, until it is back.
+//
 // At start: a missing file is the default (`initial`, all clear unless given), written at once
 // so that an unwritable directory stops the start, not the first emergency change; a corrupt file
 // refuses to start (kill_switch_state_corrupt); the loaded state is applied, and if the policy
@@ -47,14 +55,9 @@ import {
   SCOPE_LISTS,
   withChange,
 } from "./scopes.ts";
+import { openFileKillSwitchStore, type KillSwitchStore } from "./port.ts";
 import type { AtomicWriter, HistoryEntry, StateFile } from "./store.ts";
-import {
-  readStateFile,
-  removeStaleTempFiles,
-  STATE_FILE_FORMAT,
-  writeFileAtomic,
-  writeStateFile,
-} from "./store.ts";
+import { STATE_FILE_FORMAT } from "./store.ts";
 
 /** Who makes a change: a subject (an admin's `sub`, or "system:…"), or a subject and email. */
 export type KillSwitchActor = string | { subject: string; email?: string | undefined };
@@ -85,8 +88,23 @@ export interface ChangeResult extends KillSwitchSnapshot {
   changed: boolean;
 }
 
+export interface KillSwitchStoreStatus {
+  kind: KillSwitchStore["kind"];
+  shared: boolean;
+  /** False while the store is lost beyond the bound: write tools are refused. */
+  healthy: boolean;
+}
+
 export interface KillSwitch {
+  /** Where the state lives (the state file's path, or the shared table). */
   readonly path: string;
+  /** Adopts (and applies) a newer version saved by another process; true when there was one. */
+  sync(): Promise<boolean>;
+  /** Lost: the policy gets the state with all_writes on. Back: the saved state again. */
+  setStoreLost(lost: boolean): Promise<void>;
+  storeStatus(): KillSwitchStoreStatus;
+  /** Closes the store (the shared one's connections). */
+  close(): Promise<void>;
   /** The saved state, its version and history (a copy). */
   state(): KillSwitchSnapshot;
   /** Turns a scope on. `value` is undefined for all_writes, required for every other scope. */
@@ -109,8 +127,10 @@ export interface KillSwitch {
 }
 
 export interface KillSwitchOptions {
-  /** The state file. */
-  path: string;
+  /** The state file (the embedded store); give this or `store`. */
+  path?: string | undefined;
+  /** Where the state lives (port.ts); default: the file at `path`. */
+  store?: KillSwitchStore | undefined;
   /** The clock, in epoch milliseconds (frozen in tests). Default: Date.now. */
   now?: (() => number) | undefined;
   /** Makes one audit record durable (AuditLog.append); rejects or throws when it cannot. */
@@ -165,8 +185,9 @@ function actorOf(by: unknown): { subject: string; email?: string } {
 }
 
 export async function createKillSwitch(options: KillSwitchOptions): Promise<KillSwitch> {
-  const { path } = options;
-  if (typeof path !== "string" || path === "") throw new TypeError("path is required");
+  if (options.store === undefined && (typeof options.path !== "string" || options.path === "")) {
+    throw new TypeError("path is required (or a store)");
+  }
   if (typeof options.audit !== "function") throw new TypeError("audit must be a function");
   if (typeof options.apply !== "function") throw new TypeError("apply must be a function");
   if (options.now !== undefined && typeof options.now !== "function") {
@@ -178,31 +199,23 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
   }
   const now = options.now ?? Date.now;
   const { audit, apply } = options;
-  const write = options.write ?? writeFileAtomic;
   const connectors: ReadonlySet<string> = new Set(options.connectors ?? connectorsOfCatalog());
   const initial =
     options.initial === undefined
       ? defaultPolicyState()
       : checkInitial(options.initial, connectors);
 
-  await removeStaleTempFiles(path);
-  let current: StateFile | undefined = await readStateFile(path);
-  if (current === undefined) {
-    current = {
-      format: STATE_FILE_FORMAT,
-      version: 0,
-      updated_at: null,
-      updated_by: null,
-      reason: null,
-      state: initial,
-      history: [],
-    };
-    await writeStateFile(path, current, write);
-  }
-  let saved: StateFile = current;
+  const store = options.store ?? (await openFileKillSwitchStore(options.path ?? "", options.write));
+  const path = store.location;
+  let saved: StateFile = await loadOrCreate(store, initial);
+  let storeLost = false;
+  const effective = (): PolicyState =>
+    storeLost
+      ? withChange(saved.state, "all_writes", undefined, "set")
+      : structuredClone(saved.state);
 
   try {
-    await apply(structuredClone(saved.state));
+    await apply(effective());
   } catch (error) {
     throw new KillSwitchError(
       "kill_switch_apply_failed",
@@ -228,7 +241,7 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
   async function applySaved(): Promise<void> {
     const version = saved.version;
     try {
-      await apply(structuredClone(saved.state));
+      await apply(effective());
     } catch (error) {
       throw new KillSwitchError(
         "kill_switch_apply_failed",
@@ -249,6 +262,16 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     return run;
   }
 
+  /** Adopts the store's newest version when it is newer than ours; true when it was. */
+  async function adoptNewest(): Promise<boolean> {
+    if (!store.shared) return false;
+    const newest = await store.load();
+    if (newest === undefined || newest.version <= saved.version) return false;
+    saved = newest;
+    await applySaved();
+    return true;
+  }
+
   function change(
     action: KillSwitchAction,
     scope: unknown,
@@ -256,88 +279,122 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     changeOptions: ChangeOptions,
   ): Promise<ChangeResult> {
     return serialized(async () => {
-      if (!isKillSwitchScope(scope)) {
-        throw new KillSwitchError(
-          "kill_switch_scope_unknown",
-          `unknown kill-switch scope ${String(scope)}`,
-        );
-      }
-      const actor = actorOf((changeOptions as Partial<ChangeOptions> | undefined)?.by);
-      const reason = checkReason((changeOptions as Partial<ChangeOptions> | undefined)?.reason);
-      const value = checkValue(scope, rawValue, { connectors, state: saved.state, action });
-
-      if (isOn(saved.state, scope, value) === (action === "set")) {
-        if (appliedVersion !== saved.version) await applySaved();
-        return { changed: false, ...snapshot() };
-      }
-
-      const at = new Date(now()).toISOString();
-      const version = saved.version + 1;
-      const details = {
-        action,
-        scope,
-        value: value ?? null,
-        reason,
-        old_version: saved.version,
-        new_version: version,
-      };
-      const record: AuditRecordInput = {
-        event: "kill_switch",
-        timestamp: at,
-        user: actor,
-        details,
-      };
-      const failed = async (code: string): Promise<void> => {
-        try {
-          const timestamp = new Date(now()).toISOString();
-          await audit({ ...record, timestamp, outcome: { status: "failed", code } });
-        } catch {
-          // Best effort: the change's own record is already durable, the caller gets the error.
+      for (let attempt = 1; ; attempt++) {
+        await adoptNewest();
+        const result = await changeOnce(action, scope, rawValue, changeOptions);
+        if (result !== "conflict") return result;
+        if (attempt >= 5) {
+          throw new KillSwitchError(
+            "kill_switch_unavailable",
+            "other replicas kept changing the kill switch at the same time; nothing changed: retry",
+          );
         }
-      };
-
-      try {
-        await audit(record);
-      } catch (error) {
-        throw new KillSwitchError(
-          "audit_unavailable",
-          `the audit record of this change could not be written, so nothing changed: ${describeThrown(error)}`,
-          { cause: error },
-        );
       }
-
-      const next: StateFile = {
-        format: STATE_FILE_FORMAT,
-        version,
-        updated_at: at,
-        updated_by: actor.subject,
-        reason,
-        state: withChange(saved.state, scope, value, action),
-        history: [
-          ...saved.history,
-          { version, at, by: actor.subject, reason, action, scope, value: value ?? null },
-        ].slice(-historyLimit),
-      };
-      try {
-        await writeStateFile(path, next, write);
-      } catch (error) {
-        await failed("kill_switch_unavailable");
-        throw error;
-      }
-      saved = next;
-
-      try {
-        await applySaved();
-      } catch (error) {
-        await failed(isKillSwitchError(error) ? error.code : "kill_switch_apply_failed");
-        throw error;
-      }
-      return { changed: true, ...snapshot() };
     });
+  }
+
+  async function changeOnce(
+    action: KillSwitchAction,
+    scope: unknown,
+    rawValue: unknown,
+    changeOptions: ChangeOptions,
+  ): Promise<ChangeResult | "conflict"> {
+    if (!isKillSwitchScope(scope)) {
+      throw new KillSwitchError(
+        "kill_switch_scope_unknown",
+        `unknown kill-switch scope ${String(scope)}`,
+      );
+    }
+    const actor = actorOf((changeOptions as Partial<ChangeOptions> | undefined)?.by);
+    const reason = checkReason((changeOptions as Partial<ChangeOptions> | undefined)?.reason);
+    const value = checkValue(scope, rawValue, { connectors, state: saved.state, action });
+
+    if (isOn(saved.state, scope, value) === (action === "set")) {
+      if (appliedVersion !== saved.version) await applySaved();
+      return { changed: false, ...snapshot() };
+    }
+
+    const at = new Date(now()).toISOString();
+    const version = saved.version + 1;
+    const details = {
+      action,
+      scope,
+      value: value ?? null,
+      reason,
+      old_version: saved.version,
+      new_version: version,
+    };
+    const record: AuditRecordInput = {
+      event: "kill_switch",
+      timestamp: at,
+      user: actor,
+      details,
+    };
+    const failed = async (code: string): Promise<void> => {
+      try {
+        const timestamp = new Date(now()).toISOString();
+        await audit({ ...record, timestamp, outcome: { status: "failed", code } });
+      } catch {
+        // Best effort: the change's own record is already durable, the caller gets the error.
+      }
+    };
+
+    try {
+      await audit(record);
+    } catch (error) {
+      throw new KillSwitchError(
+        "audit_unavailable",
+        `the audit record of this change could not be written, so nothing changed: ${describeThrown(error)}`,
+        { cause: error },
+      );
+    }
+
+    const next: StateFile = {
+      format: STATE_FILE_FORMAT,
+      version,
+      updated_at: at,
+      updated_by: actor.subject,
+      reason,
+      state: withChange(saved.state, scope, value, action),
+      history: [
+        ...saved.history,
+        { version, at, by: actor.subject, reason, action, scope, value: value ?? null },
+      ].slice(-historyLimit),
+    };
+    let stored: boolean;
+    try {
+      stored = await store.save(next);
+    } catch (error) {
+      await failed("kill_switch_unavailable");
+      throw error;
+    }
+    if (!stored) {
+      // Another replica saved this version first: nothing of ours was written.
+      await failed("kill_switch_conflict");
+      return "conflict";
+    }
+    saved = next;
+
+    try {
+      await applySaved();
+    } catch (error) {
+      await failed(isKillSwitchError(error) ? error.code : "kill_switch_apply_failed");
+      throw error;
+    }
+    return { changed: true, ...snapshot() };
   }
 
   return {
     path,
+    sync: () => serialized(adoptNewest),
+    setStoreLost: (lost) =>
+      serialized(async () => {
+        if (storeLost === lost) return;
+        storeLost = lost;
+        await applySaved();
+      }),
+    storeStatus: () => ({ kind: store.kind, shared: store.shared, healthy: !storeLost }),
+    close: () => store.close(),
     state: snapshot,
     set: (scope, value, changeOptions) => change("set", scope, value, changeOptions),
     clear: (scope, value, changeOptions) => change("clear", scope, value, changeOptions),
@@ -347,4 +404,27 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
         reason: suspendOptions.reason,
       }),
   };
+}
+
+/** The newest saved state; version 0 (`initial`) saved first when there is none. */
+async function loadOrCreate(store: KillSwitchStore, initial: PolicyState): Promise<StateFile> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = await store.load();
+    if (current !== undefined) return current;
+    const first: StateFile = {
+      format: STATE_FILE_FORMAT,
+      version: 0,
+      updated_at: null,
+      updated_by: null,
+      reason: null,
+      state: initial,
+      history: [],
+    };
+    // Saved at once, so that an unwritable store stops the start, not the first emergency.
+    if (await store.save(first)) return first;
+  }
+  throw new KillSwitchError(
+    "kill_switch_unavailable",
+    `${store.location}: version 0 exists but cannot be read back`,
+  );
 }

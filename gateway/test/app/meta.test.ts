@@ -93,7 +93,7 @@ describe("operational routes", () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       status: "ready",
-      checks: { policy: true, audit: true, worker: true },
+      checks: { policy: true, audit: true, worker: true, kill_switch_store: true },
       policy_revision: h.policy.revision,
     });
   });
@@ -114,7 +114,7 @@ describe("operational routes", () => {
     expect(response.status).toBe(503);
     expect(await response.json()).toEqual({
       status: "not_ready",
-      checks: { policy: false, audit: false, worker: false },
+      checks: { policy: false, audit: false, worker: false, kill_switch_store: true },
       policy_revision: null,
     });
   });
