@@ -56,6 +56,11 @@ const Env = z.object({
   POSTURE_JWKS_URL: url.optional(),
   POSTURE_JWKS_FILE: z.string().min(1).optional(),
   AUDIT_LOG: z.string().min(1).optional(),
+  /** This replica's id, stamped on every audit record; its own chain (default file audit-<id>.jsonl). */
+  GATEWAY_REPLICA_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, dot, dash, underscore (1 to 63)")
+    .optional(),
   AUDIT_FSYNC: bool.default(true),
   /** The audit checkpoint key (Ed25519 private JWK); default <state>/keys/, generated with DEV_KEYS. */
   GATEWAY_CHECKPOINT_KEY_FILE: z.string().min(1).optional(),
@@ -162,7 +167,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       maxTokenAgeSec: e.IDP_MAX_TOKEN_AGE_SEC,
     },
     audit: {
-      path: e.AUDIT_LOG ?? join(e.ZYX_STATE_DIR, "audit", "audit.jsonl"),
+      path:
+        e.AUDIT_LOG ??
+        join(
+          e.ZYX_STATE_DIR,
+          "audit",
+          e.GATEWAY_REPLICA_ID === undefined
+            ? "audit.jsonl"
+            : `audit-${e.GATEWAY_REPLICA_ID}.jsonl`,
+        ),
+      replica: e.GATEWAY_REPLICA_ID,
       fsync: e.AUDIT_FSYNC,
       checkpoint: {
         keyFile: e.GATEWAY_CHECKPOINT_KEY_FILE,

@@ -68,6 +68,7 @@ async function start(): Promise<void> {
   const audit = await openAuditLog({
     path: config.audit.path,
     fsync: config.audit.fsync,
+    replica: config.audit.replica,
     checkpoints: { signer, everyRecords, everySeconds },
   });
   const { cacheMaxEntries, ...accessOptions } = config.accessTokens;

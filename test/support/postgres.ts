@@ -25,6 +25,10 @@ export interface PrivatePostgres {
   urlFor(database: string, options?: { searchPath?: string }): string;
   /** What the server wrote to stderr so far (for failure messages). */
   log(): string;
+  /** Stops the server (fast shutdown), keeping its folder: the database is "lost". */
+  halt(): Promise<void>;
+  /** Starts it again on the same folder and port after halt(). */
+  resume(): Promise<void>;
   /** Stops the server (fast shutdown) and removes its folder. Idempotent. */
   stop(): Promise<void>;
 }
@@ -168,7 +172,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       if (/could not (bind|create listen socket)/i.test(started.log)) continue;
       break;
     }
-    const { child, log } = started;
+    let { child, log } = started;
     const stop = once(async () => {
       process.off("exit", killOnExit);
       await stopServer(child);
@@ -176,6 +180,12 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     });
     const killOnExit = (): void => {
       child.kill("SIGQUIT");
+    };
+    const halt = () => stopServer(child);
+    const resume = async (): Promise<void> => {
+      const again = await startServer(as, bin, data, sockets, port, timeoutMs);
+      if (!again.ok) throw new Error(`PostgreSQL did not start again:\n${again.log}`);
+      ({ child, log } = again);
     };
     process.on("exit", killOnExit);
     const urlFor = (name: string, urlOptions: { searchPath?: string } = {}): string => {
@@ -206,7 +216,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       port,
       directory,
       urlFor,
-      log,
+      log: () => log(),
+      halt,
+      resume,
       stop,
     };
   }
