@@ -57,6 +57,8 @@ export function startKillSwitchSync(options: KillSwitchSyncOptions): KillSwitchS
     await killSwitch.setStoreLost(value);
   }
 
+  const askedAgain = (): boolean => again;
+
   async function reread(): Promise<void> {
     if (running) {
       again = true; // a notification during a re-read: read once more after it
@@ -73,7 +75,7 @@ export function startKillSwitchSync(options: KillSwitchSyncOptions): KillSwitchS
         } catch (error) {
           log("error", "kill-switch re-read failed", { error: String(error) });
         }
-      } while (again);
+      } while (askedAgain());
     } finally {
       running = false;
     }

@@ -43,7 +43,7 @@ async function freshSchema(): Promise<string> {
 interface Backend {
   name: string;
   /** Opens a store on a fresh place; `again` opens a second store on the same place. */
-  open(): Promise<{ store: KillSwitchStore; again(): Promise<KillSwitchStore> }>;
+  open(): Promise<{ store: KillSwitchStore; again: () => Promise<KillSwitchStore> }>;
 }
 
 const backends: Backend[] = [
@@ -118,7 +118,7 @@ describe("kill-switch store contract: postgres only", () => {
       b.save(version(1, stopping("from-b"))),
     ]);
     expect(results.filter(Boolean)).toHaveLength(1);
-    const winner = results[0] === true ? "from-a" : "from-b";
+    const winner = results[0] ? "from-a" : "from-b";
     expect((await b.load())?.state.kill_switch.agents).toEqual([winner]);
     await Promise.all([a.close(), b.close()]);
   });
