@@ -83,6 +83,10 @@ const Env = z.object({
   KILL_SWITCH_SYNC_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   /** A replica that could not re-read the shared kill switch for this long refuses write tools. */
   KILL_SWITCH_STALE_AFTER_MS: z.coerce.number().int().min(100).max(3_600_000).default(3_000),
+  /** Where call limits are counted: "memory" (embedded default) or "postgres" (exact across replicas). */
+  LIMITS_STORE: z.enum(["memory", "postgres"]).default("memory"),
+  /** Default: APPROVAL_DATABASE_URL. */
+  LIMITS_DATABASE_URL: z.string().min(1).optional(),
   DENIAL_WINDOW_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
   /** Bearer token of the platform's metrics scraper (GET /metrics); unset: no /metrics. */
   METRICS_TOKEN: z.string().min(16).optional(),
@@ -127,6 +131,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (e.KILL_SWITCH_STORE === "postgres" && killSwitchUrl === undefined) {
     throw new ConfigError(
       "KILL_SWITCH_STORE=postgres needs KILL_SWITCH_DATABASE_URL (or APPROVAL_DATABASE_URL)",
+    );
+  }
+  const limitsUrl = e.LIMITS_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
+  if (e.LIMITS_STORE === "postgres" && limitsUrl === undefined) {
+    throw new ConfigError(
+      "LIMITS_STORE=postgres needs LIMITS_DATABASE_URL (or APPROVAL_DATABASE_URL)",
     );
   }
   const keys = devKeyPaths(e.ZYX_STATE_DIR).signers;
@@ -191,6 +201,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       publishJwksTo: e.GATEWAY_CALL_JWKS_PUBLISH,
     },
     denialWindowMs: e.DENIAL_WINDOW_SEC * 1000,
+    limitsStore:
+      e.LIMITS_STORE === "postgres" && limitsUrl !== undefined
+        ? ({ kind: "postgres", connectionString: limitsUrl } as const)
+        : ({ kind: "memory" } as const),
     killSwitchStore:
       e.KILL_SWITCH_STORE === "postgres" && killSwitchUrl !== undefined
         ? ({

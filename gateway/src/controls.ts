@@ -11,7 +11,8 @@ import { createKillSwitch, type KillSwitch } from "./killswitch/service.ts";
 import { startKillSwitchSync } from "./killswitch/sync.ts";
 import { denialMonitorSettings, parseLimits, readLimits } from "./limits/config.ts";
 import { createDenialMonitor, type DenialMonitor } from "./limits/denial-monitor.ts";
-import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter.ts";
+import { openPostgresLimiter } from "./limits/postgres-limiter.ts";
+import { createRateLimiter, type CallLimiter } from "./limits/rate-limiter.ts";
 import type { PolicyEngine } from "./policy/engine.ts";
 import { loadCatalog } from "../../common/catalog.ts";
 
@@ -21,7 +22,7 @@ function readCatalogApprovals(): unknown {
 
 export interface Controls {
   killSwitch: KillSwitch;
-  limiter: RateLimiter;
+  limiter: CallLimiter;
   denials: DenialMonitor;
   approvals: ApprovalService;
   approvalsChannel: string;
@@ -52,6 +53,8 @@ export interface ControlsOptions {
   killSwitchPath: string;
   /** Where the kill switch lives; default: the file at killSwitchPath. */
   killSwitchStore?: KillSwitchStoreConfig | undefined;
+  /** Where call limits are counted; default in memory (one process). */
+  limitsStore?: { kind: "memory" } | { kind: "postgres"; connectionString: string } | undefined;
   /** Told when the shared kill-switch store is lost or back. */
   log?: (level: "info" | "error", message: string, fields?: Record<string, unknown>) => void;
   /** Where approval requests live: SQLite (embedded default) or PostgreSQL. */
@@ -121,9 +124,10 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     escalationSeconds: settings.escalation_seconds,
     audit: (record) => audit.append(record),
   });
+  const limiter = await openLimiter(options, limits, now);
   return {
     killSwitch,
-    limiter: createRateLimiter({ limits, now }),
+    limiter,
     denials,
     approvals,
     approvalsChannel: settings.notify_channel,
@@ -135,7 +139,35 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     close: async () => {
       approvals.close();
       await sync?.stop();
-      await Promise.all([store.close(), killSwitch.close()]);
+      await Promise.all([store.close(), killSwitch.close(), limiter.close?.()]);
+    },
+  };
+}
+
+/** In memory (embedded default), or PostgreSQL shared by replicas, swept every window. */
+async function openLimiter(
+  options: ControlsOptions,
+  limits: ReturnType<typeof parseLimits>,
+  now: () => number,
+): Promise<CallLimiter> {
+  if (options.limitsStore?.kind !== "postgres") return createRateLimiter({ limits, now });
+  const shared = await openPostgresLimiter({
+    limits,
+    now,
+    connectionString: options.limitsStore.connectionString,
+  });
+  const sweeper = setInterval(() => {
+    shared.sweep().catch((error: unknown) => {
+      options.log?.("error", "call-limit sweep failed", { error: String(error) });
+    });
+  }, limits.window_seconds * 1000);
+  sweeper.unref();
+  return {
+    limits: shared.limits,
+    check: (key) => shared.check(key),
+    close: async () => {
+      clearInterval(sweeper);
+      await shared.close();
     },
   };
 }

@@ -98,6 +98,7 @@ async function start(): Promise<void> {
     audit,
     killSwitchPath: join(config.stateDir, "kill-switch.json"),
     killSwitchStore: config.killSwitchStore,
+    limitsStore: config.limitsStore,
     approvalStore: config.approvalStore,
     log,
   });

@@ -49,6 +49,8 @@ const ERRORS = {
   approval_invalid: [500, "Invalid approval operation"],
   // runaway-loop limits
   rate_limited: [429, "Too many calls"],
+  /** The shared call-limit store (PostgreSQL, replicas) cannot be reached: refused, fail closed. */
+  limits_unavailable: [503, "Call limits unavailable"],
   /** This user or agent already has as many calls waiting for approvers as it may. */
   approvals_pending_limit: [429, "Too many calls waiting for approval"],
   // administration (the kill switch) and approvals: humans only

@@ -84,7 +84,17 @@ export interface RateLimiterStats {
   capacityRefusals: number;
 }
 
-export interface RateLimiter {
+/** The port the pipeline uses: in memory (this file) or shared by replicas (postgres-limiter.ts). */
+export interface CallLimiter {
+  /** Admits and counts the call, or refuses it without counting it. */
+  check(key: CallKey): LimitVerdict | Promise<LimitVerdict>;
+  /** The validated limits in force. */
+  readonly limits: Limits;
+  /** Releases what the limiter holds (connections). */
+  close?(): Promise<void>;
+}
+
+export interface RateLimiter extends CallLimiter {
   /** Admits and counts the call, or refuses it without counting it. */
   check(key: CallKey): LimitVerdict;
   /** The validated limits in force. */
@@ -109,6 +119,29 @@ export const EVICTION_SCAN = 64;
 interface Entry {
   limit: number;
   ring: Ring<number>;
+}
+
+/** A call's three scopes, their keys and limits (the same in every adapter). */
+export function callScopes(
+  limits: Limits,
+  perTool: ReadonlyMap<string, number>,
+  key: CallKey,
+): { scope: LimitScope; id: string; limit: number }[] {
+  if (typeof key !== "object") {
+    throw new LimitsError("limits_key_invalid", "the call key must be an object");
+  }
+  const agent = checkId("agent", key.agent);
+  const user = checkId("user", key.user);
+  const tool = checkId("tool", key.tool);
+  const toolLimit = perTool.get(tool);
+  if (toolLimit === undefined) {
+    throw new LimitsError("limits_key_invalid", `tool ${tool} has no limit (not in the catalog)`);
+  }
+  return [
+    { scope: "agent", id: JSON.stringify(["agent", agent]), limit: limits.per_agent },
+    { scope: "user", id: JSON.stringify(["user", user]), limit: limits.per_user },
+    { scope: "tool", id: JSON.stringify(["tool", agent, user, tool]), limit: toolLimit },
+  ];
 }
 
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
@@ -173,25 +206,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   return {
     limits,
     check(key) {
-      if (typeof key !== "object") {
-        throw new LimitsError("limits_key_invalid", "the call key must be an object");
-      }
-      const agent = checkId("agent", key.agent);
-      const user = checkId("user", key.user);
-      const tool = checkId("tool", key.tool);
-      const toolLimit = perTool.get(tool);
-      if (toolLimit === undefined) {
-        throw new LimitsError(
-          "limits_key_invalid",
-          `tool ${tool} has no limit (not in the catalog)`,
-        );
-      }
+      const scopes = callScopes(limits, perTool, key);
       const t = readClock(now);
-      const scopes: { scope: LimitScope; id: string; limit: number }[] = [
-        { scope: "agent", id: JSON.stringify(["agent", agent]), limit: limits.per_agent },
-        { scope: "user", id: JSON.stringify(["user", user]), limit: limits.per_user },
-        { scope: "tool", id: JSON.stringify(["tool", agent, user, tool]), limit: toolLimit },
-      ];
 
       // 1. Every scope under its limit? Refuse, counting nothing, with the longest wait.
       let refusal: Extract<LimitVerdict, { allowed: false }> | undefined;

@@ -18,7 +18,7 @@ import type {
 import type { KillSwitch } from "../killswitch/service.ts";
 import type { TraceContext } from "../lib/trace.ts";
 import type { DenialMonitor } from "../limits/denial-monitor.ts";
-import type { RateLimiter } from "../limits/rate-limiter.ts";
+import type { CallLimiter } from "../limits/rate-limiter.ts";
 import type { Decision, DecisionInput } from "../policy/decision.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { SessionSignals } from "../session.ts";
@@ -42,7 +42,7 @@ export interface GatewayPorts {
   worker: WorkerClient;
   sessions: SessionSignals;
   /** Sliding-window call limits per agent, user and tool (policy data "limits"). */
-  limiter: RateLimiter;
+  limiter: CallLimiter;
   /** Suspends an agent through the kill switch after too many denials. */
   denials: DenialMonitor;
   /** Mounted under /v1/admin for the security-admin group. */

@@ -11,7 +11,7 @@ export async function checkLimits(
   ctx: Parsed,
 ): Promise<void> {
   const { principal } = ctx;
-  const verdict = ports.limiter.check({
+  const verdict = await ports.limiter.check({
     agent: principal.agent,
     user: principal.subject,
     tool: ctx.tool,

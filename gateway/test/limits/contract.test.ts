@@ -1,0 +1,169 @@
+// One contract for both call limiters: in memory (the embedded default) and PostgreSQL (shared by
+// replicas; a private cluster started for this file, never skipped). The same exact sliding-log
+// semantics with a frozen clock on both; then, PostgreSQL only, two limiters (two replicas) on
+// one database racing for the same key admit exactly the limit, and an unreachable database
+// refuses with limits_unavailable (fail closed).
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPostgresLimiter } from "../../src/limits/postgres-limiter.ts";
+import type { CallKey, CallLimiter, LimitVerdict } from "../../src/limits/rate-limiter.ts";
+import { createRateLimiter } from "../../src/limits/rate-limiter.ts";
+import { startPostgres, type PrivatePostgres } from "../../../test/support/postgres.ts";
+import { frozenClock, limitsWith, type FrozenClock } from "./support.ts";
+
+let postgres: PrivatePostgres;
+let schemas = 0;
+const opened: CallLimiter[] = [];
+
+beforeAll(async () => {
+  postgres = await startPostgres({ database: "limits" });
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(opened.map((limiter) => limiter.close?.()));
+  await postgres.stop();
+});
+
+async function freshSchema(): Promise<string> {
+  const schema = `limits_${String(++schemas)}`;
+  const admin = new pg.Client({ connectionString: postgres.connectionString });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  return postgres.urlFor(postgres.database, { searchPath: schema });
+}
+
+type Overrides = Parameters<typeof limitsWith>[0];
+
+interface Backend {
+  name: string;
+  open(overrides: Overrides, clock: FrozenClock): Promise<CallLimiter>;
+}
+
+const backends: Backend[] = [
+  {
+    name: "memory",
+    open: (overrides, clock) =>
+      Promise.resolve(createRateLimiter({ limits: limitsWith(overrides), now: clock.now })),
+  },
+  {
+    name: "postgres",
+    open: async (overrides, clock) => {
+      const limiter = await openPostgresLimiter({
+        limits: limitsWith(overrides),
+        now: clock.now,
+        connectionString: await freshSchema(),
+      });
+      opened.push(limiter);
+      return limiter;
+    },
+  },
+];
+
+const ALLOWED: LimitVerdict = { allowed: true };
+const refused = (scope: "agent" | "user" | "tool", limit: number, retry: number): LimitVerdict => ({
+  allowed: false,
+  scope,
+  limit,
+  windowSeconds: 60,
+  retryAfterSeconds: retry,
+  cause: "limit",
+});
+const call = (agent: string, user: string, tool: CallKey["tool"] = "jira_read"): CallKey => ({
+  agent,
+  user,
+  tool,
+});
+
+describe.each(backends)("call limiter contract: $name", (backend) => {
+  async function setup(overrides: Overrides) {
+    const clock = frozenClock();
+    const limiter = await backend.open(overrides, clock);
+    return async (seconds: number, key: CallKey) => {
+      clock.at(seconds);
+      return await limiter.check(key);
+    };
+  }
+  const a = call("change-reviewer", "engineer@zyxbank.example");
+
+  it("admits 3 in 60 s, refuses until the oldest call leaves at exactly t + 60 s", async () => {
+    const at = await setup({ per_agent: 3 });
+    expect(await at(0, a)).toEqual(ALLOWED);
+    expect(await at(10, a)).toEqual(ALLOWED);
+    expect(await at(20, a)).toEqual(ALLOWED);
+    expect(await at(30, a)).toEqual(refused("agent", 3, 30));
+    expect(await at(59.999, a)).toEqual(refused("agent", 3, 1));
+    expect(await at(60, a)).toEqual(ALLOWED);
+    expect(await at(60.001, a)).toEqual(refused("agent", 3, 10));
+  });
+
+  it("does not count refused calls", async () => {
+    const at = await setup({ per_agent: 3 });
+    for (const t of [0, 10, 20]) expect(await at(t, a)).toEqual(ALLOWED);
+    for (const t of [30, 40, 50]) expect(await at(t, a)).toMatchObject({ allowed: false });
+    expect(await at(60.001, a)).toEqual(ALLOWED);
+  });
+
+  it("limits each scope to its own calls", async () => {
+    const at = await setup({ per_user: 2, per_tool: { jira_read: 1 } });
+    expect(await at(0, a)).toEqual(ALLOWED);
+    expect(await at(1, a)).toEqual(refused("tool", 1, 59));
+    expect(
+      await at(2, call("change-reviewer", "engineer@zyxbank.example", "github_read_pr")),
+    ).toEqual(ALLOWED);
+    expect(await at(3, call("other-agent", "engineer@zyxbank.example", "confluence_read"))).toEqual(
+      refused("user", 2, 57),
+    );
+    expect(await at(4, call("change-reviewer", "someone@zyxbank.example"))).toEqual(ALLOWED);
+  });
+
+  it("names the scope that frees up last", async () => {
+    const at = await setup({ per_user: 2, per_agent: 2 });
+    expect(await at(0, call("agent-a", "u1@zyxbank.example"))).toEqual(ALLOWED);
+    expect(await at(10, call("agent-b", "u2@zyxbank.example"))).toEqual(ALLOWED);
+    expect(await at(20, call("agent-a", "u2@zyxbank.example"))).toEqual(ALLOWED);
+    // agent-a: calls at 0 and 20 (frees at 60); u2: calls at 10 and 20 (frees at 70).
+    expect(await at(30, call("agent-a", "u2@zyxbank.example"))).toEqual(refused("user", 2, 40));
+  });
+});
+
+describe("call limiter on PostgreSQL: several replicas", () => {
+  it("two limiters on one database, 20 concurrent calls each, admit exactly the limit", async () => {
+    const url = await freshSchema();
+    const clock = frozenClock();
+    const replicas = await Promise.all(
+      [1, 2].map(() =>
+        openPostgresLimiter({
+          limits: limitsWith({ per_user: 7 }),
+          now: clock.now,
+          connectionString: url,
+        }),
+      ),
+    );
+    opened.push(...replicas);
+    const verdicts = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (replicas[i % 2] ?? replicas[0])?.check(
+          call(`agent-${String(i % 5)}`, "busy@zyxbank.example"),
+        ),
+      ),
+    );
+    expect(verdicts.filter((v) => v?.allowed === true)).toHaveLength(7);
+  });
+
+  it("refuses with limits_unavailable when the database cannot be reached", async () => {
+    const url = await freshSchema();
+    const limiter = await openPostgresLimiter({
+      limits: limitsWith({}),
+      connectionString: url,
+      queryTimeoutMs: 500,
+    });
+    const admin = new pg.Client({ connectionString: postgres.connectionString });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA limits_${String(schemas)} CASCADE`);
+    await admin.end();
+    await expect(limiter.check(call("a", "u@zyxbank.example"))).rejects.toMatchObject({
+      code: "limits_unavailable",
+    });
+    await limiter.close();
+  });
+});
