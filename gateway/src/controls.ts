@@ -15,6 +15,7 @@ import { openPostgresLimiter } from "./limits/postgres-limiter.ts";
 import { createRateLimiter, type CallLimiter } from "./limits/rate-limiter.ts";
 import type { PolicyEngine } from "./policy/engine.ts";
 import { loadCatalog } from "../../common/catalog.ts";
+import { GatewayError } from "./lib/errors.ts";
 
 function readCatalogApprovals(): unknown {
   return (loadCatalog() as Record<string, unknown>)["approvals"];
@@ -144,7 +145,12 @@ export async function createControls(options: ControlsOptions): Promise<Controls
   };
 }
 
-/** In memory (embedded default), or PostgreSQL shared by replicas, swept every window. */
+/**
+ * In memory (embedded default), or PostgreSQL shared by replicas, swept every window. While
+ * PostgreSQL cannot be reached, a read tool is counted by this replica alone (the same limits,
+ * so at most one limit per replica during the outage) and a write tool is refused
+ * (limits_unavailable, fail closed): reads go on as the policy says, writes stop.
+ */
 async function openLimiter(
   options: ControlsOptions,
   limits: ReturnType<typeof parseLimits>,
@@ -162,9 +168,19 @@ async function openLimiter(
     });
   }, limits.window_seconds * 1000);
   sweeper.unref();
+  const local = createRateLimiter({ limits, now });
+  const tools = loadCatalog().tools as Record<string, { write?: boolean } | undefined>;
   return {
     limits: shared.limits,
-    check: (key) => shared.check(key),
+    check: async (key) => {
+      try {
+        return await shared.check(key);
+      } catch (error) {
+        const unavailable = error instanceof GatewayError && error.code === "limits_unavailable";
+        if (!unavailable || tools[key.tool]?.write !== false) throw error;
+        return local.check(key);
+      }
+    },
     close: async () => {
       clearInterval(sweeper);
       await shared.close();

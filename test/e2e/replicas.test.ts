@@ -144,6 +144,7 @@ beforeAll(async () => {
     APPROVAL_STORE: "postgres",
     APPROVAL_DATABASE_URL: postgres.connectionString,
     KILL_SWITCH_STORE: "postgres",
+    LIMITS_STORE: "postgres",
     KILL_SWITCH_SYNC_MS: "250",
     KILL_SWITCH_STALE_AFTER_MS: String(STALE_AFTER_MS),
   };
@@ -206,6 +207,33 @@ describe("three gateway replicas on shared PostgreSQL state", () => {
     expect([200, 202]).toContain((await comment(replica(0).url)).status);
   });
 
+  it("a 60-per-minute user limit allows exactly 60 calls whichever replica serves them", async () => {
+    const busy = [
+      "--user",
+      "busy@zyxbank.example",
+      "--groups",
+      "grp-ai-users,grp-ai-devops-readonly",
+      "--agent",
+      "change-reviewer",
+    ];
+    const statuses: number[] = [];
+    // 75 calls, 15 at a time, round robin over the three replicas.
+    for (let wave = 0; wave < 5; wave++) {
+      const answers = await Promise.all(
+        Array.from({ length: 15 }, (_, i) =>
+          call(replica(i % 3).url, "jira_read", { ticket: "CHG-18422" }, busy),
+        ),
+      );
+      statuses.push(...answers.map((r) => r.status));
+    }
+    const admitted = statuses.filter((status) => status === 200).length;
+    const limited = statuses.filter((status) => status === 429).length;
+    console.error(
+      `limit exactness: 75 calls over 3 replicas, ${String(admitted)} admitted (limit 60)`,
+    );
+    expect({ admitted, limited }).toEqual({ admitted: 60, limited: 15 });
+  });
+
   it("an approval asked on one replica, approved on a second, runs once: racing executions give one 200 and one 409", async () => {
     const requested = await call(replica(0).url, "aws_modify_security_group", SG_CHANGE, REQUESTER);
     expect(requested.status).toBe(202);
@@ -237,20 +265,15 @@ describe("three gateway replicas on shared PostgreSQL state", () => {
       STALE_AFTER_MS + 3_000,
     );
     console.error(
-      `store lost -> writes refused after ${lostAfterMs.toFixed(0)} ms (bound ${String(STALE_AFTER_MS)} ms)`,
+      `PostgreSQL stopped -> /readyz not ready, write tools refused by the kill switch after ${lostAfterMs.toFixed(0)} ms (bound ${String(STALE_AFTER_MS)} ms)`,
     );
     // The bound, plus one re-read period and the store's query timeout at most.
     expect(lostAfterMs).toBeLessThanOrEqual(STALE_AFTER_MS + 1_000);
     expect((await readyz(target)).body).toMatchObject({ checks: { kill_switch_store: false } });
+    // Writes refused (the limit store is unreachable: fail closed), reads served.
     const refused = await comment(target);
-    expect(refused.status).toBe(403);
-    const body = await refused.text();
-    expect(JSON.parse(body), body).toMatchObject({
-      code: "policy_denied",
-      reasons: expect.arrayContaining([
-        expect.objectContaining({ code: "kill_switch_all_writes" }),
-      ]) as unknown,
-    });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ code: "limits_unavailable" });
     expect((await read(target)).status).toBe(200);
 
     await postgres.resume();
