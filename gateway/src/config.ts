@@ -87,6 +87,10 @@ const Env = z.object({
   LIMITS_STORE: z.enum(["memory", "postgres"]).default("memory"),
   /** Default: APPROVAL_DATABASE_URL. */
   LIMITS_DATABASE_URL: z.string().min(1).optional(),
+  /** Where session taint and recent denials live: "memory" (embedded) or "postgres" (replicas). */
+  SESSION_STORE: z.enum(["memory", "postgres"]).default("memory"),
+  /** Default: APPROVAL_DATABASE_URL. */
+  SESSION_DATABASE_URL: z.string().min(1).optional(),
   DENIAL_WINDOW_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
   /** Bearer token of the platform's metrics scraper (GET /metrics); unset: no /metrics. */
   METRICS_TOKEN: z.string().min(16).optional(),
@@ -137,6 +141,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (e.LIMITS_STORE === "postgres" && limitsUrl === undefined) {
     throw new ConfigError(
       "LIMITS_STORE=postgres needs LIMITS_DATABASE_URL (or APPROVAL_DATABASE_URL)",
+    );
+  }
+  const sessionUrl = e.SESSION_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
+  if (e.SESSION_STORE === "postgres" && sessionUrl === undefined) {
+    throw new ConfigError(
+      "SESSION_STORE=postgres needs SESSION_DATABASE_URL (or APPROVAL_DATABASE_URL)",
     );
   }
   const keys = devKeyPaths(e.ZYX_STATE_DIR).signers;
@@ -201,6 +211,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       publishJwksTo: e.GATEWAY_CALL_JWKS_PUBLISH,
     },
     denialWindowMs: e.DENIAL_WINDOW_SEC * 1000,
+    sessionStore:
+      e.SESSION_STORE === "postgres" && sessionUrl !== undefined
+        ? ({ kind: "postgres", connectionString: sessionUrl } as const)
+        : ({ kind: "memory" } as const),
     limitsStore:
       e.LIMITS_STORE === "postgres" && limitsUrl !== undefined
         ? ({ kind: "postgres", connectionString: limitsUrl } as const)

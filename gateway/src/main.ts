@@ -20,6 +20,7 @@ import { createGatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { createReloadingPolicyEngine } from "./policy/reloader.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
+import { openPostgresSessionSignals } from "./session-postgres.ts";
 import { mcpDoorOptions } from "./mcp/config.ts";
 
 const log = jsonLog("gateway");
@@ -121,6 +122,15 @@ async function start(): Promise<void> {
     killSwitch: () => controls.killSwitch.state(),
     audit: () => audit.stats(),
   });
+  const shared =
+    config.sessionStore.kind === "postgres"
+      ? await openPostgresSessionSignals({
+          denialWindowMs: config.denialWindowMs,
+          connectionString: config.sessionStore.connectionString,
+          log,
+        })
+      : undefined;
+  const sessions = shared ?? createSessionSignals({ denialWindowMs: config.denialWindowMs });
   const cache = cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {};
   const app = createGatewayApp(
     {
@@ -135,7 +145,7 @@ async function start(): Promise<void> {
       }),
       audit,
       worker,
-      sessions: createSessionSignals({ denialWindowMs: config.denialWindowMs }),
+      sessions,
       ...controls,
     },
     {
@@ -165,7 +175,11 @@ async function start(): Promise<void> {
     afterDrain: async () => {
       clearInterval(sweeper);
       bundled.close();
-      await Promise.all([controls.close().then(() => audit.close()), worker.close()]);
+      await Promise.all([
+        controls.close().then(() => audit.close()),
+        worker.close(),
+        shared?.close(),
+      ]);
     },
   });
 }

@@ -1,9 +1,11 @@
 // Server-side signals the policy reads as context: whether a session has read content flagged
-// as prompt injection (tainted), and how many denials an agent had recently. In memory, bounded.
+// as prompt injection (tainted), and how many denials an agent had recently. In memory, bounded;
+// shared by replicas through PostgreSQL in session-postgres.ts (the same port).
 
 export interface SessionSignals {
   isTainted(sessionId: string): boolean;
-  taint(sessionId: string): void;
+  /** Shared adapters (session-postgres.ts) resolve once the other replicas can see it. */
+  taint(sessionId: string): void | Promise<void>;
   recentDenials(agent: string, nowMs: number): number;
   recordDenial(agent: string, nowMs: number): void;
 }

@@ -145,6 +145,7 @@ beforeAll(async () => {
     APPROVAL_DATABASE_URL: postgres.connectionString,
     KILL_SWITCH_STORE: "postgres",
     LIMITS_STORE: "postgres",
+    SESSION_STORE: "postgres",
     KILL_SWITCH_SYNC_MS: "250",
     KILL_SWITCH_STALE_AFTER_MS: String(STALE_AFTER_MS),
   };
@@ -232,6 +233,34 @@ describe("three gateway replicas on shared PostgreSQL state", () => {
       `limit exactness: 75 calls over 3 replicas, ${String(admitted)} admitted (limit 60)`,
     );
     expect({ admitted, limited }).toEqual({ admitted: 60, limited: 15 });
+  });
+
+  it("a session tainted on one replica is tainted on the others", async () => {
+    const reader = [
+      "--user",
+      "taint@zyxbank.example",
+      "--groups",
+      "grp-ai-users,grp-ai-devops-readonly",
+      "--agent",
+      "change-reviewer",
+    ];
+    const injected = await call(replica(0).url, "jira_read", { ticket: "CHG-18433" }, reader, {
+      session_id: "s-injected",
+    });
+    expect(await injected.json()).toMatchObject({ evidence: { injection: { suspected: true } } });
+    const write = await call(
+      replica(1).url,
+      "jira_add_comment",
+      { ticket: "CHG-18433", body: "AI security review: no findings." },
+      reader,
+      { session_id: "s-injected" },
+    );
+    expect(write.status).toBe(202);
+    expect(await write.json()).toMatchObject({
+      risk: {
+        factors: expect.arrayContaining([{ factor: "tainted_session", points: 3 }]) as unknown,
+      },
+    });
   });
 
   it("an approval asked on one replica, approved on a second, runs once: racing executions give one 200 and one 409", async () => {

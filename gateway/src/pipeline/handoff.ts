@@ -46,8 +46,8 @@ async function recordSuccess(
   { evidence, result }: WorkerResult,
 ): Promise<void> {
   if (evidence?.injection.suspected === true) {
-    ports.sessions.taint(ctx.sessionId);
-    ports.sessions.taint(ctx.actorKey);
+    await ports.sessions.taint(ctx.sessionId);
+    await ports.sessions.taint(ctx.actorKey);
   }
   try {
     await appendDurable(ports, {
