@@ -15,7 +15,7 @@ export PATH  := $(TOOLS)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 POLICY_ENTRYPOINT := zyx/gateway/decision
 BUNDLE            := policy-bundle/bundle.tar.gz
 
-.PHONY: help setup policy policy-check lint typecheck test test-ts bench run demo clean
+.PHONY: help setup policy policy-check lint typecheck test test-ts bench run run-cluster demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ test: policy ## everything CI runs: policy checks and opa tests, lint, and the v
 
 run: policy ## start the gateway and the agent worker on the embedded defaults (Ctrl-C stops)
 	@scripts/run.sh
+
+run-cluster: policy ## replicas: PostgreSQL, the IdP, one worker, three gateways on :8080 :8180 :8280 (Ctrl-C stops all)
+	@node scripts/run-cluster.ts
 
 demo: policy ## replay the seed's story against real processes, with readable output
 	@npm run -s demo
