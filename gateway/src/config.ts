@@ -1,6 +1,7 @@
 // Gateway configuration, from the environment, validated at boot: a bad value stops the
 // process with a message naming the variable. Defaults are the embedded development set-up
 // (local keys and audit under the state folder, the worker on loopback).
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { DEFAULT_ALGORITHMS } from "../../common/jwks.ts";
@@ -56,10 +57,16 @@ const Env = z.object({
   POSTURE_JWKS_URL: url.optional(),
   POSTURE_JWKS_FILE: z.string().min(1).optional(),
   AUDIT_LOG: z.string().min(1).optional(),
-  /** This replica's id, stamped on every audit record; its own chain (default file audit-<id>.jsonl). */
+  /** The folder of the audit log when AUDIT_LOG is not set (default <state>/audit). */
+  AUDIT_DIR: z.string().min(1).optional(),
+  /**
+   * This replica's id, stamped on every audit record; its own chain, AUDIT_DIR/audit-<id>.jsonl
+   * unless AUDIT_LOG is set. "auto": the host name (a container's is unique per replica).
+   */
   GATEWAY_REPLICA_ID: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, dot, dash, underscore (1 to 63)")
+    .transform((id) => (id === "auto" ? hostname() : id))
     .optional(),
   AUDIT_FSYNC: bool.default(true),
   /** The audit checkpoint key (Ed25519 private JWK); default <state>/keys/, generated with DEV_KEYS. */
@@ -190,8 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       path:
         e.AUDIT_LOG ??
         join(
-          e.ZYX_STATE_DIR,
-          "audit",
+          e.AUDIT_DIR ?? join(e.ZYX_STATE_DIR, "audit"),
           e.GATEWAY_REPLICA_ID === undefined
             ? "audit.jsonl"
             : `audit-${e.GATEWAY_REPLICA_ID}.jsonl`,

@@ -64,6 +64,8 @@ function composeSchema(): object {
 }
 const services = compose.services;
 const LONG_RUNNING = ["idp", "gateway", "worker", "agent-runtime"];
+/** Off-the-shelf images (no code of ours): hardened the same way. */
+const INFRASTRUCTURE = ["postgres", "lb"];
 
 function sourceText(dirs: string[]): string {
   const out: string[] = [];
@@ -119,7 +121,34 @@ describe("docker-compose.yml", () => {
     );
   });
 
-  it.each(LONG_RUNNING)(
+  it("runs several gateway replicas behind the load balancer, sharing their state in PostgreSQL", () => {
+    const gateway = services["gateway"];
+    expect(
+      (gateway?.["deploy"] as { replicas?: number } | undefined)?.replicas,
+    ).toBeGreaterThanOrEqual(2);
+    expect(gateway?.ports).toBeUndefined();
+    expect(services["lb"]?.ports).toEqual(["127.0.0.1:8080:8080"]);
+    expect(readFileSync(join(REPO_ROOT, "deploy/nginx.conf"), "utf8")).toContain(
+      "server gateway:8080",
+    );
+    for (const store of ["APPROVAL_STORE", "KILL_SWITCH_STORE", "LIMITS_STORE", "SESSION_STORE"]) {
+      expect(gateway?.environment?.[store], store).toBe("postgres");
+    }
+    expect(gateway?.environment?.["GATEWAY_REPLICA_ID"]).toBe("auto");
+    expect(gateway?.environment?.["AUDIT_LOG"]).toBeUndefined();
+    expect(gateway?.depends_on?.["postgres"]?.condition).toBe("service_healthy");
+    const postgres = services["postgres"];
+    expect(postgres?.volumes).toContain("pgdata:/var/lib/postgresql/data");
+    expect(postgres?.healthcheck?.test.slice(0, 2)).toEqual(["CMD", "pg_isready"]);
+    const onState = Object.entries(services)
+      .filter(([, service]) => service.networks?.includes("state") === true)
+      .map(([name]) => name)
+      .sort();
+    expect(onState).toEqual(["gateway", "postgres"]);
+    expect(compose.networks["state"]?.internal).toBe(true);
+  });
+
+  it.each([...LONG_RUNNING, ...INFRASTRUCTURE])(
     "hardens %s: non-root, read-only root, no capabilities, a healthcheck",
     (name) => {
       const service = services[name];
@@ -204,9 +233,11 @@ describe("docker-compose.yml", () => {
 
   it("publishes and health-checks the ports the services listen on", () => {
     const gateway = services["gateway"];
-    expect(gateway?.ports).toEqual([
-      `127.0.0.1:8080:${gateway?.environment?.["GATEWAY_PORT"] ?? ""}`,
-    ]);
+    // The gateway port is published by the load balancer, which proxies to the replicas' port.
+    expect(services["lb"]?.ports).toEqual(["127.0.0.1:8080:8080"]);
+    expect(readFileSync(join(REPO_ROOT, "deploy/nginx.conf"), "utf8")).toContain(
+      `server gateway:${gateway?.environment?.["GATEWAY_PORT"] ?? ""}`,
+    );
     expect(gateway?.healthcheck?.test.join(" ")).toContain(
       `:${gateway?.environment?.["GATEWAY_PORT"] ?? ""}/healthz`,
     );
