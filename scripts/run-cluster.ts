@@ -53,8 +53,13 @@ async function main(): Promise<void> {
       children.map(
         (child) =>
           new Promise<void>((done) => {
-            if (child.exitCode !== null || child.signalCode !== null) return done();
-            child.once("exit", () => done());
+            if (child.exitCode !== null || child.signalCode !== null) {
+              done();
+              return;
+            }
+            child.once("exit", () => {
+              done();
+            });
             child.kill("SIGTERM");
           }),
       ),
@@ -89,7 +94,7 @@ async function main(): Promise<void> {
     await Promise.all(
       group.map((gw) =>
         gw === undefined
-          ? undefined
+          ? Promise.resolve()
           : waitFor(`http://127.0.0.1:${String(gw.port)}/healthz`, gw.id),
       ),
     );

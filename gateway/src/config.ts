@@ -138,24 +138,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL === undefined) {
     throw new ConfigError("APPROVAL_STORE=postgres needs APPROVAL_DATABASE_URL");
   }
-  const killSwitchUrl = e.KILL_SWITCH_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
-  if (e.KILL_SWITCH_STORE === "postgres" && killSwitchUrl === undefined) {
-    throw new ConfigError(
-      "KILL_SWITCH_STORE=postgres needs KILL_SWITCH_DATABASE_URL (or APPROVAL_DATABASE_URL)",
-    );
-  }
-  const limitsUrl = e.LIMITS_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
-  if (e.LIMITS_STORE === "postgres" && limitsUrl === undefined) {
-    throw new ConfigError(
-      "LIMITS_STORE=postgres needs LIMITS_DATABASE_URL (or APPROVAL_DATABASE_URL)",
-    );
-  }
-  const sessionUrl = e.SESSION_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
-  if (e.SESSION_STORE === "postgres" && sessionUrl === undefined) {
-    throw new ConfigError(
-      "SESSION_STORE=postgres needs SESSION_DATABASE_URL (or APPROVAL_DATABASE_URL)",
-    );
-  }
   const keys = devKeyPaths(e.ZYX_STATE_DIR).signers;
   const source = (urlValue: URL | undefined, file: string | undefined, fallback: string) =>
     urlValue === undefined
@@ -217,6 +199,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       publishJwksTo: e.GATEWAY_CALL_JWKS_PUBLISH,
     },
     denialWindowMs: e.DENIAL_WINDOW_SEC * 1000,
+    ...sharedStores(e),
+    approvalStore:
+      e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL !== undefined
+        ? ({ kind: "postgres", connectionString: e.APPROVAL_DATABASE_URL } as const)
+        : ({
+            kind: "sqlite",
+            path: e.APPROVAL_SQLITE_PATH ?? join(e.ZYX_STATE_DIR, "approvals", "approvals.db"),
+          } as const),
+  };
+}
+
+/** Where the replicas' shared state lives (PostgreSQL), or the embedded defaults. */
+function sharedStores(e: z.infer<typeof Env>) {
+  const killSwitchUrl = e.KILL_SWITCH_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
+  if (e.KILL_SWITCH_STORE === "postgres" && killSwitchUrl === undefined) {
+    throw new ConfigError(
+      "KILL_SWITCH_STORE=postgres needs KILL_SWITCH_DATABASE_URL (or APPROVAL_DATABASE_URL)",
+    );
+  }
+  const limitsUrl = e.LIMITS_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
+  if (e.LIMITS_STORE === "postgres" && limitsUrl === undefined) {
+    throw new ConfigError(
+      "LIMITS_STORE=postgres needs LIMITS_DATABASE_URL (or APPROVAL_DATABASE_URL)",
+    );
+  }
+  const sessionUrl = e.SESSION_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
+  if (e.SESSION_STORE === "postgres" && sessionUrl === undefined) {
+    throw new ConfigError(
+      "SESSION_STORE=postgres needs SESSION_DATABASE_URL (or APPROVAL_DATABASE_URL)",
+    );
+  }
+  return {
     sessionStore:
       e.SESSION_STORE === "postgres" && sessionUrl !== undefined
         ? ({ kind: "postgres", connectionString: sessionUrl } as const)
@@ -234,12 +248,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
             staleAfterMs: e.KILL_SWITCH_STALE_AFTER_MS,
           } as const)
         : ({ kind: "file", path: join(e.ZYX_STATE_DIR, "kill-switch.json") } as const),
-    approvalStore:
-      e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL !== undefined
-        ? ({ kind: "postgres", connectionString: e.APPROVAL_DATABASE_URL } as const)
-        : ({
-            kind: "sqlite",
-            path: e.APPROVAL_SQLITE_PATH ?? join(e.ZYX_STATE_DIR, "approvals", "approvals.db"),
-          } as const),
   };
 }

@@ -70,7 +70,7 @@ export async function openPostgresSessionSignals(
   let local = createSessionSignals(options);
 
   const apply = (target: SessionSignals, signal: Signal): void => {
-    if (signal.kind === "taint") target.taint(signal.key);
+    if (signal.kind === "taint") void target.taint(signal.key);
     else target.recordDenial(signal.key, signal.at);
   };
   async function rebuild(): Promise<void> {
@@ -130,7 +130,7 @@ export async function openPostgresSessionSignals(
     isTainted: (sessionId) => local.isTainted(sessionId),
     recentDenials: (agent, nowMs) => local.recentDenials(agent, nowMs),
     taint: async (sessionId) => {
-      local.taint(sessionId);
+      void local.taint(sessionId);
       await share({ kind: "taint", key: sessionId, at: now() });
     },
     recordDenial: (agent, nowMs) => {
