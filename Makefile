@@ -22,6 +22,7 @@ help: ## list the targets
 
 setup: $(STAMPS)/node-$(NODE_VERSION) $(STAMPS)/opa-$(OPA_VERSION) $(STAMPS)/regal node_modules/.package-lock.json ## install the pinned toolchain and dependencies (idempotent)
 	@scripts/postgres.sh >/dev/null
+	@scripts/chromium.sh >/dev/null
 
 $(STAMPS)/node-$(NODE_VERSION): .node-version
 	@echo "setup: node $(NODE_VERSION) and npm $(NPM_VERSION) from the npm registry"

@@ -9,14 +9,19 @@
 //                         default zyx-agent-gateway
 //   IDP_SUBJECT_AUDIENCE  the audience of the engineer's own tokens; default zyx-change-review
 //   IDP_TOKEN_TTL_SEC     the longest life of an exchanged token; default 300
+//   IDP_CONSOLE_REDIRECT_URIS  space-separated redirect URIs of the approver console (client
+//                         approvals-console); default http://127.0.0.1:8080/console/callback.
+//                         People sign in with users/<email>.password (idp/src/users.ts)
 // A bad value stops the process with one JSON error line naming the variable.
 import { serve } from "@hono/node-server";
 import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
 import { loadCatalog } from "../../common/catalog.ts";
 import { ensureDevClients } from "./clients.ts";
+import { ensureDevUsers } from "./users.ts";
 import {
   CHANGE_REVIEW_AUDIENCE,
   DEV_ISSUER,
+  DEV_POSTURE_ISSUER,
   GATEWAY_AUDIENCE,
   ensureDevKeys,
   readPrivateJwk,
@@ -59,6 +64,9 @@ async function start(): Promise<void> {
   const agents = Object.keys(loadCatalog().agents);
   const keys = await ensureDevKeys(stateDir);
   const { paths, clients, registered } = await ensureDevClients(stateDir, agents);
+  const redirectUris = text("IDP_CONSOLE_REDIRECT_URIS", "http://127.0.0.1:8080/console/callback")
+    .split(/\s+/)
+    .filter((uri) => uri !== "");
   const app = createDevIdpApp({
     keys: await readPrivateJwk(keys.signers.idp.privateJwk),
     issuer,
@@ -67,6 +75,14 @@ async function start(): Promise<void> {
     engineerAudience,
     gatewayAudience,
     maxTtlSec,
+    oidc: {
+      users: await ensureDevUsers(stateDir),
+      consoleClients: [{ client_id: "approvals-console", redirect_uris: redirectUris }],
+      deviceTrust: {
+        keys: await readPrivateJwk(keys.signers["device-trust"].privateJwk),
+        issuer: DEV_POSTURE_ISSUER,
+      },
+    },
     onEvent: (event) => {
       log("info", event.event, { ...event });
     },
