@@ -7,6 +7,7 @@
 //   POST /mcp, /.well-known/oauth-protected-resource[/mcp] → mcp/ (the MCP door, same pipeline)
 //   /healthz, /readyz, /openapi.json (generated from http/contract.ts)
 //   GET /metrics                    → metrics/route.ts (the platform's scraper, bearer token)
+//   /console/...                    → console/routes.ts (approvers' pages, OIDC sign-in; when configured)
 //
 // One error model: every failure of every route is thrown as a GatewayError (or a domain error
 // that is one) and rendered once, by `problemHandler`, as an RFC 9457 problem document.
@@ -16,6 +17,7 @@ import { routePath } from "hono/route";
 import { jsonLog, type Log } from "../../common/service.ts";
 import { createApproverNotice } from "./approvals/notify.ts";
 import { createApprovalRoutes } from "./approvals/routes.ts";
+import { createConsoleRoutes, type ConsoleOptions } from "./console/routes.ts";
 import { openApiDocument } from "./http/contract.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
@@ -49,6 +51,8 @@ export interface GatewayOptions {
   metricsToken?: string;
   /** The MCP door's resource URI, authorization servers and resource-audience verifier. */
   mcp?: McpDoorOptions;
+  /** The approver console (/console/): absent, not served. */
+  console?: ConsoleOptions;
 }
 
 const REQUIRED_PORTS = [
@@ -123,6 +127,7 @@ function peopleRoutes(
   ports: GatewayPorts,
   now: () => number,
   refusals: RefusalRecorder,
+  consoleOptions: ConsoleOptions | undefined,
 ): void {
   const seen = new WeakMap<Request, VerifiedPrincipal>();
   const caller = peopleCaller(ports, refusals, seen);
@@ -162,20 +167,38 @@ function peopleRoutes(
     "/v1/admin",
     createKillSwitchRoutes({ killSwitch: ports.killSwitch, authenticate: authenticateAdmin }),
   );
+  const checkApprover = (principal: VerifiedPrincipal): void => {
+    requireHumanConsole(ports.policy, principal);
+    if (disabledByKillSwitch(principal)) {
+      throw new GatewayError(
+        "approver_not_eligible",
+        "the approver is disabled by the kill switch",
+      );
+    }
+  };
   app.route(
     "/v1",
     createApprovalRoutes({
       approvals: ports.approvals,
       authenticate: caller,
       checkApproverDevice: fresh,
-      checkApprover: (principal) => {
+      checkApprover,
+    }),
+  );
+  if (consoleOptions === undefined) return;
+  app.route(
+    "/",
+    createConsoleRoutes(consoleOptions, {
+      approvals: ports.approvals,
+      accessTokens: ports.accessTokens,
+      posture: ports.posture,
+      rules: { worker: ports.worker, audit: ports.audit, now },
+      refusals,
+      now,
+      checkApprover,
+      checkApproverDevice: fresh,
+      requireHumanConsole: (principal) => {
         requireHumanConsole(ports.policy, principal);
-        if (disabledByKillSwitch(principal)) {
-          throw new GatewayError(
-            "approver_not_eligible",
-            "the approver is disabled by the kill switch",
-          );
-        }
       },
     }),
   );
@@ -243,7 +266,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     throw new GatewayError("route_not_found", "no such route");
   });
   operationalRoutes(app, ports, options);
-  peopleRoutes(app, ports, now, refusals);
+  peopleRoutes(app, ports, now, refusals, options.console);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   mountMcpDoor(app, {
     ports: mcpPorts,

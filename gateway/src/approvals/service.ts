@@ -107,6 +107,8 @@ export interface ApprovalService {
   request(input: NewApprovalRequest): Promise<ApprovalRequest>;
   /** The stored request, or undefined. */
   get(id: string): Promise<ApprovalRequest | undefined>;
+  /** Every open request, the soonest deadline first, at most `limit` (the approver console). */
+  listAllOpen(limit: number): Promise<ApprovalRequest[]>;
   /** Open requests of one requester subject or one agent, oldest first (store.listOpen). */
   listOpen(by: OpenFilter, limit?: number): Promise<ApprovalRequest[]>;
   /**
@@ -591,6 +593,11 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 
     async get(id) {
       return await store.get(checkId(id));
+    },
+
+    async listAllOpen(limit) {
+      // Every open request is "due" by the end of time: the store's deadline-ordered listing.
+      return await store.listDue(Number.MAX_SAFE_INTEGER, limit);
     },
 
     async listOpen(by, limit) {

@@ -84,6 +84,8 @@ export async function decide(
   const decided = decisionRecord(ports, runtime, base, {
     decision: { allow: decision.allow, reasons: decision.reasons },
     risk_score: decision.risk.score,
+    // The factors behind the score, for the approver console and forensics.
+    details: { risk: { band: decision.risk.band, factors: decision.risk.factors } },
     approval: {
       required: decision.approval.required,
       approvers_required: decision.approval.approvers_required,

@@ -34,6 +34,7 @@ import { loadPolicyEngine, type PolicyEngine } from "../../src/policy/engine.ts"
 import type { ApprovalStoreConfig } from "../../src/approvals/store.ts";
 import { createControls, type Controls } from "../../src/controls.ts";
 import type { RefusalRecorder } from "../../src/pipeline/refusals.ts";
+import type { ConsoleOptions } from "../../src/console/routes.ts";
 import { createSessionSignals } from "../../src/session.ts";
 import { BUNDLE_PATH } from "./paths.ts";
 
@@ -60,6 +61,12 @@ export interface HarnessOptions {
   approvalStore?: ApprovalStoreConfig;
   /** Default: the app's own, over the harness's audit log. */
   refusals?: RefusalRecorder;
+  /** Serve the approver console, built from the harness's keys, clock and audit log. */
+  console?: (parts: {
+    keys: { idp: JWK; device: JWK };
+    nowSec: () => number;
+    auditPath: string;
+  }) => Promise<ConsoleOptions>;
 }
 
 export interface Harness {
@@ -202,6 +209,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       bodyLimitBytes: 65_536,
       now: () => clock.now,
       ...(options.refusals === undefined ? {} : { refusals: options.refusals }),
+      ...(options.console === undefined
+        ? {}
+        : { console: await options.console({ keys, nowSec, auditPath }) }),
     },
   );
 
