@@ -21,6 +21,7 @@ import { createReloadingPolicyEngine } from "./policy/reloader.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 import { mcpDoorOptions } from "./mcp/config.ts";
+import { consoleOptions } from "./console/config.ts";
 
 const log = jsonLog("gateway");
 
@@ -32,6 +33,10 @@ async function metricsToken(
   if (text.length < 16)
     throw new ConfigError(`METRICS_TOKEN_FILE: ${token.path} holds under 16 characters`);
   return text;
+}
+
+function withConsole<T>(options: T | undefined): { console?: T } {
+  return options === undefined ? {} : { console: options };
 }
 
 async function start(): Promise<void> {
@@ -141,6 +146,7 @@ async function start(): Promise<void> {
         t === undefined ? {} : { metricsToken: t },
       )),
       mcp: mcpDoorOptions(process.env, config, { ...accessOptions, ...cache }),
+      ...withConsole(consoleOptions(process.env, config)),
     },
   );
 

@@ -31,6 +31,8 @@ import { createDevIdpApp } from "./server.ts";
 
 export const DEFAULT_IDP_PORT = 8090;
 const DEFAULT_TTL_SEC = 300;
+/** The approver console's client: one of the policy's human consoles. */
+const CONSOLE_CLIENT_ID = "approvals-console";
 
 const log = jsonLog("idp");
 
@@ -63,7 +65,11 @@ async function start(): Promise<void> {
 
   const agents = Object.keys(loadCatalog().agents);
   const keys = await ensureDevKeys(stateDir);
-  const { paths, clients, registered } = await ensureDevClients(stateDir, agents);
+  // The agents' clients (token exchange) and the approver console's (code flow only).
+  const { paths, clients, registered } = await ensureDevClients(stateDir, [
+    ...agents,
+    CONSOLE_CLIENT_ID,
+  ]);
   const redirectUris = text("IDP_CONSOLE_REDIRECT_URIS", "http://127.0.0.1:8080/console/callback")
     .split(/\s+/)
     .filter((uri) => uri !== "");
@@ -77,7 +83,7 @@ async function start(): Promise<void> {
     maxTtlSec,
     oidc: {
       users: await ensureDevUsers(stateDir),
-      consoleClients: [{ client_id: "approvals-console", redirect_uris: redirectUris }],
+      consoleClients: [{ client_id: CONSOLE_CLIENT_ID, redirect_uris: redirectUris }],
       deviceTrust: {
         keys: await readPrivateJwk(keys.signers["device-trust"].privateJwk),
         issuer: DEV_POSTURE_ISSUER,

@@ -83,7 +83,9 @@ export interface StackOptions {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const stateDir = mkdtempSync(join(tmpdir(), "zyx-stack-"));
   const [gatewayPort, workerPort] = [await freePort(), await freePort()];
-  const gatewayEnv = {
+  const idpPort = options.idp === true ? await freePort() : undefined;
+  const gatewayEnv: Record<string, string> = {
+    ...(idpPort === undefined ? {} : { CONSOLE_IDP_URL: `http://127.0.0.1:${String(idpPort)}` }),
     ZYX_STATE_DIR: stateDir,
     GATEWAY_PORT: String(gatewayPort),
     WORKER_URL: `http://127.0.0.1:${workerPort}/`,
@@ -101,11 +103,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await waitFor(`${gatewayUrl}/readyz`, gateway);
   let idp: Started | undefined;
   let idpUrl: string | undefined;
-  if (options.idp === true) {
-    const idpPort = await freePort();
+  if (idpPort !== undefined) {
     idp = startNode("idp/src/main.ts", {
       ZYX_STATE_DIR: stateDir,
       IDP_PORT: String(idpPort),
+      IDP_CONSOLE_REDIRECT_URIS: `${gatewayUrl}/console/callback`,
     });
     idpUrl = `http://127.0.0.1:${idpPort}`;
     await waitFor(`${idpUrl}/.well-known/jwks.json`, idp);

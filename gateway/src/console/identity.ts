@@ -83,7 +83,9 @@ export function createConsoleIdentity(options: ConsoleIdentityOptions): ConsoleI
   const now = options.now ?? (() => Date.now() / 1000);
 
   async function post(url: string, form: Record<string, string>): Promise<unknown> {
-    const secret = await options.clientSecret();
+    const secret = await options.clientSecret().catch((cause: unknown) => {
+      throw unavailable("the console's client secret", cause);
+    });
     const basic = Buffer.from(
       `${encodeURIComponent(options.clientId)}:${encodeURIComponent(secret)}`,
     ).toString("base64");

@@ -75,7 +75,9 @@ function securityHeaders(c: Context): void {
       "frame-ancestors 'none'; base-uri 'none'",
   );
   c.header("x-content-type-options", "nosniff");
-  c.header("referrer-policy", "no-referrer");
+  // same-origin, not no-referrer: with no-referrer a form's Origin is "null", and the Origin
+  // check would refuse every form; other sites still never see a console URL.
+  c.header("referrer-policy", "same-origin");
   c.header("cache-control", "no-store");
   c.header("x-frame-options", "DENY");
 }

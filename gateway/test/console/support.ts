@@ -109,7 +109,10 @@ export async function createConsoleHarness(): Promise<ConsoleHarness> {
 /** Cookies as a browser keeps them (name → value), from Set-Cookie headers. */
 export class Browser {
   readonly cookies = new Map<string, string>();
-  constructor(private readonly h: ConsoleHarness) {}
+  private readonly h: ConsoleHarness;
+  constructor(h: ConsoleHarness) {
+    this.h = h;
+  }
 
   private keep(response: Response): Response {
     for (const line of response.headers.getSetCookie()) {
