@@ -93,6 +93,53 @@ function text(maxChars: number) {
     );
 }
 
+// --- Slack Block Kit (a bounded, plain-text subset) ---------------------------
+// Only plain_text objects: no mrkdwn, so no mention, no disguised link (the same rule as the
+// escaped `text`). A button may link to an http(s) URL, which a bare URL in `text` could do too.
+
+const plainText = (maxChars: number) =>
+  z.strictObject({
+    type: z.literal("plain_text"),
+    text: text(maxChars),
+    emoji: z.boolean().optional(),
+  });
+
+const slackBlock = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("header"), text: plainText(150) }),
+  z.strictObject({
+    type: z.literal("section"),
+    text: plainText(3_000).optional(),
+    fields: z.array(plainText(2_000)).min(1).max(10).optional(),
+  }),
+  z.strictObject({
+    type: z.literal("context"),
+    elements: z.array(plainText(2_000)).min(1).max(10),
+  }),
+  z.strictObject({ type: z.literal("divider") }),
+  z.strictObject({
+    type: z.literal("actions"),
+    elements: z
+      .array(
+        z.strictObject({
+          type: z.literal("button"),
+          text: plainText(75),
+          url: z.url({ protocol: /^https?$/ }).max(3_000),
+          action_id: z
+            .string()
+            .regex(/^[a-z0-9_-]{1,255}$/)
+            .optional(),
+          style: z.enum(["primary", "danger"]).optional(),
+        }),
+      )
+      .min(1)
+      .max(5),
+  }),
+]);
+
+/** Block Kit blocks of a message: at most 20 (Slack's limit is 50). */
+export const slackBlocks = z.array(slackBlock).min(1).max(20);
+export type SlackBlocks = z.infer<typeof slackBlocks>;
+
 // --- CIDR -------------------------------------------------------------------
 
 const cidrV4 = z.cidrv4();
@@ -259,7 +306,9 @@ export const TOOL_ARGUMENT_SCHEMAS = {
 
   slack_post_message: z.strictObject({
     channel: slackChannel,
+    /** The message's text; with blocks, the notification and accessibility fallback. */
     text: text(LIMITS.slackTextChars),
+    blocks: slackBlocks.optional(),
   }),
 
   // change_ticket and rollback_plan are optional here on purpose: the policy says when they

@@ -195,6 +195,9 @@ async function main(): Promise<void> {
       `${String(asked.status)} ${String(pending["status"])}, ${String(pending["approvers_required"])} approvers, risk ${JSON.stringify((pending["risk"] as Json | undefined)?.["score"])}`,
     );
     const id = String(pending["approval_id"]);
+    // Approvers decide in the console (sign in as approver.one with <state>/users/<email>.password);
+    // the demo approves through the same REST routes so that it runs unattended.
+    line("console", `${stack.gatewayUrl}/console/requests/${id}`);
     for (const who of ["approver.one@zyxbank.example", "approver.two@zyxbank.example"]) {
       const approver = as(
         ["--user", who, "--groups", "grp-ai-prod-approvers"],

@@ -73,6 +73,7 @@ export function createToolExecutor(
         const posted = await connectors.slack.postMessage(
           call.arguments.channel,
           call.arguments.text,
+          call.arguments.blocks,
         );
         return {
           result: posted,

@@ -53,6 +53,8 @@ export interface GatewayOptions {
   mcp?: McpDoorOptions;
   /** The approver console (/console/): absent, not served. */
   console?: ConsoleOptions;
+  /** The console's public URL, for the links in the approvers' Slack notices (CONSOLE_URL). */
+  consoleUrl?: string;
 }
 
 const REQUIRED_PORTS = [
@@ -245,6 +247,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     refusals,
     notifyApprovers: createApproverNotice({
       channel: ports.approvalsChannel,
+      consoleUrl: options.consoleUrl,
       killSwitch: ports.killSwitch,
       audit: ports.audit,
       worker: ports.worker,

@@ -21,7 +21,8 @@ import { createReloadingPolicyEngine } from "./policy/reloader.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 import { mcpDoorOptions } from "./mcp/config.ts";
-import { consoleOptions } from "./console/config.ts";
+import { consoleOptions, consoleUrl } from "./console/config.ts";
+import { createEscalationNotice } from "./approvals/notify.ts";
 
 const log = jsonLog("gateway");
 
@@ -103,13 +104,28 @@ async function start(): Promise<void> {
     killSwitchPath: join(config.stateDir, "kill-switch.json"),
     approvalStore: config.approvalStore,
   });
-  // Escalates, then expires, approval requests nobody acted on in time.
+  const links = consoleUrl(process.env, config);
+  const notifyEscalation = createEscalationNotice({
+    channel: controls.approvalsChannel,
+    consoleUrl: links,
+    killSwitch: controls.killSwitch,
+    audit,
+    worker,
+    now: Date.now,
+    log,
+  });
+  // Escalates, then expires, approval requests nobody acted on in time; the fallback group is
+  // told of each escalation.
   const sweeper = setInterval(() => {
     controls.approvals
       .sweep()
-      .then((swept) => {
+      .then(async (swept) => {
         if (swept.escalated.length + swept.expired.length > 0)
           log("info", "approvals swept", { ...swept });
+        for (const id of swept.escalated) {
+          const request = await controls.approvals.get(id);
+          if (request !== undefined) notifyEscalation(request);
+        }
       })
       .catch((error: unknown) => {
         log("error", "approval sweep failed", { error: String(error) });
@@ -147,6 +163,7 @@ async function start(): Promise<void> {
       )),
       mcp: mcpDoorOptions(process.env, config, { ...accessOptions, ...cache }),
       ...withConsole(consoleOptions(process.env, config)),
+      consoleUrl: links,
     },
   );
 

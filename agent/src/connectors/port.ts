@@ -106,7 +106,12 @@ export interface GitHubPort {
 // --- Slack ----------------------------------------------------------------------------------
 
 export interface SlackPort {
-  postMessage(channel: string, text: string): Promise<{ channel: string; ts: string }>;
+  /** `blocks`: Block Kit (plain-text subset, checked by the tool's schema); text is the fallback. */
+  postMessage(
+    channel: string,
+    text: string,
+    blocks?: readonly Record<string, unknown>[],
+  ): Promise<{ channel: string; ts: string }>;
 }
 
 // --- AWS (EC2 security groups) -------------------------------------------------------------

@@ -35,7 +35,7 @@ export function createSlackFixtures(options: SlackFixturesOptions): SlackPort {
   const nextTs = createTsClock(options.now);
 
   return {
-    async postMessage(channel: string, text: string): Promise<{ channel: string; ts: string }> {
+    async postMessage(channel, text, blocks): Promise<{ channel: string; ts: string }> {
       const sent = escapeSlackText(text);
       const result = simulatePostMessage(workspace, nextTs, channelArgument(channel), sent);
       if (!result.ok) throw platformError(result.error);
@@ -47,6 +47,7 @@ export function createSlackFixtures(options: SlackFixturesOptions): SlackPort {
         channel_name: result.channel_name,
         ts: result.ts,
         text: sent,
+        ...(blocks === undefined ? {} : { blocks }),
       };
       try {
         await mkdir(dirname(writesPath), { recursive: true });

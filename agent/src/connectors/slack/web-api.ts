@@ -21,6 +21,7 @@ import {
   type Logger,
   type RetryOptions,
   type ChatPostMessageResponse,
+  type KnownBlock,
 } from "@slack/web-api";
 import { ConnectorError, type SlackPort } from "../port.ts";
 import { channelArgument, escapeSlackText, platformError, slackError } from "./shared.ts";
@@ -132,10 +133,11 @@ export function createSlackWebApi(options: SlackWebApiOptions): SlackPort {
   });
 
   return {
-    async postMessage(channel: string, text: string): Promise<{ channel: string; ts: string }> {
+    async postMessage(channel, text, blocks): Promise<{ channel: string; ts: string }> {
       const args = {
         channel: channelArgument(channel),
         text: escapeSlackText(text),
+        ...(blocks === undefined ? {} : { blocks: [...blocks] as unknown as KnownBlock[] }),
         unfurl_links: false,
         unfurl_media: false,
       };
