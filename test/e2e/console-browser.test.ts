@@ -43,7 +43,7 @@ describe("the approver console in a browser", () => {
   });
   afterAll(async () => {
     await Promise.all([browser.close(), stack.stop()]);
-    console.log(`console browser suite: ${String(Date.now() - started)} ms`);
+    process.stderr.write(`console browser suite: ${String(Date.now() - started)} ms\n`);
   });
 
   const headers = () => ({

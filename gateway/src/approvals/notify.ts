@@ -46,7 +46,7 @@ export function callSummary(request: ApprovalRequest): string {
     return (
       `${String(change?.["action"])} ${String(change?.["protocol"])} ${String(change?.["port_range"])} ` +
       `from ${String(change?.["cidr"])} on ${String(a["group_id"])} ` +
-      `(account ${String(a["account"])}, ${String(a["region"])}), ticket ${String(a["change_ticket"] ?? "none")}`
+      `(account ${String(a["account"])}, ${String(a["region"])}), ticket ${typeof a["change_ticket"] === "string" ? a["change_ticket"] : "none"}`
     );
   }
   const json = JSON.stringify(a);

@@ -6,8 +6,13 @@
 import { isOpen, type ApprovalRequest } from "../approvals/request.ts";
 import type { RequestEvidence, RulesView, Rule } from "./evidence.ts";
 
+/** JSON text of a value; "" for undefined (which JSON cannot write). */
+function jsonText(value: unknown): string {
+  return value === undefined ? "" : JSON.stringify(value, null, 2);
+}
+
 export function escapeHtml(value: unknown): string {
-  const text = typeof value === "string" ? value : (JSON.stringify(value, null, 2) ?? "");
+  const text = typeof value === "string" ? value : jsonText(value);
   return text
     .replaceAll("&", "&amp;")
     .replaceAll("<", "&lt;")

@@ -171,7 +171,7 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
     return { email: principal.email ?? principal.subject, groups: principal.groups };
   }
 
-  app.use(`${BASE}/*`, async (c, next) => {
+  app.use(`${BASE}/*`, async (c: Context, next) => {
     securityHeaders(c);
     await next();
   });

@@ -34,7 +34,10 @@ function randomId(): string {
 
 function bounded<V>(map: Map<string, V>, key: string, value: V): void {
   map.set(key, value);
-  while (map.size > MAX_ENTRIES) map.delete(map.keys().next().value as string);
+  for (const oldest of map.keys()) {
+    if (map.size <= MAX_ENTRIES) break;
+    map.delete(oldest);
+  }
 }
 
 /** Constant-time equality of two strings (false when the lengths differ). */

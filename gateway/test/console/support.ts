@@ -93,7 +93,8 @@ export async function createConsoleHarness(): Promise<ConsoleHarness> {
           clientId: "approvals-console",
           clientSecret: () => Promise.resolve(CLIENT_SECRET),
           redirectUri: `${GATEWAY_ORIGIN}/console/callback`,
-          fetch: async (url, init) => idpApp.request(String(url), init),
+          fetch: async (url, init) =>
+            idpApp.request(url instanceof Request ? url.url : url.toString(), init),
           now: nowSec,
         }),
         secure: false,
