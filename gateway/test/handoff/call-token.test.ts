@@ -127,7 +127,7 @@ describe("call token signer", () => {
     const base = { issuer: CALL_TOKEN_ISSUER, audience: CALL_TOKEN_AUDIENCE, ttlSec: 10 };
     // A P-256 private key whose public point is not on the curve: no key, no signer.
     expect(() =>
-      createCallTokenSigner({ ...base, privateJwk: { ...privateJwk, y: privateJwk.x } }),
+      createCallTokenSigner({ ...base, privateJwk: { ...privateJwk, y: privateJwk.x ?? "" } }),
     ).toThrow(/cannot be imported/);
   });
 
