@@ -51,7 +51,7 @@ export function spawnDrained(
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
-  child.stderr?.on("data", (chunk: Buffer) => {
+  child.stderr.on("data", (chunk: Buffer) => {
     const text = chunk.toString();
     if (/"level":"error"|Error/.test(text)) process.stderr.write(`[${name}] ${text}`);
   });

@@ -13,13 +13,7 @@
 // node:crypto on a KeyObject imported once, at construction (no WebCrypto job and thread-pool hop
 // per call; the compact JWS is the same bytes jose would produce). A key node cannot import fails
 // construction: the gateway does not start without a usable signing key.
-import {
-  createPrivateKey,
-  randomUUID,
-  sign as signBytes,
-  type JsonWebKey,
-  type KeyObject,
-} from "node:crypto";
+import { createPrivateKey, randomUUID, sign as signBytes, type KeyObject } from "node:crypto";
 import type { JWK } from "jose";
 import { ARGUMENTS_DIGEST } from "../../../common/canonical.ts";
 import { isToolName, type ToolName } from "../../../common/catalog.ts";
@@ -115,7 +109,7 @@ export function createCallTokenSigner(options: CallTokenSignerOptions): CallToke
 
 function importSigningKey(privateJwk: JWK): KeyObject {
   try {
-    return createPrivateKey({ key: privateJwk as JsonWebKey, format: "jwk" });
+    return createPrivateKey({ key: privateJwk, format: "jwk" });
   } catch (error) {
     throw new CallTokenSignerError(`privateJwk cannot be imported: ${String(error)}`);
   }
