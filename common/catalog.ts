@@ -24,6 +24,8 @@ export const TOOL_NAMES = [
   "jira_add_comment",
   "slack_post_message",
   "aws_modify_security_group",
+  "jira_delete_comment",
+  "slack_delete_message",
 ] as const;
 
 export type ToolName = (typeof TOOL_NAMES)[number];
@@ -55,6 +57,12 @@ const ToolEntry = z.strictObject({
   fallback_groups: groups,
   change_ticket_required: z.boolean().optional(),
   rollback_plan_required: z.boolean().optional(),
+  /**
+   * Post-hoc review: when the decision would need exactly one approver, the call runs at once
+   * and the approvers review it afterwards; a rejection runs its compensation. "always", or
+   * "outside_business_hours" (the policy decides which applies). Absent: approval comes first.
+   */
+  post_hoc: z.enum(["always", "outside_business_hours"]).optional(),
 });
 
 const AgentEntry = z.looseObject({
@@ -103,6 +111,13 @@ const CatalogSchema = z
   })
   .superRefine((catalog, ctx) => {
     for (const [tool, entry] of Object.entries(catalog.tools)) {
+      if (entry.post_hoc !== undefined && (entry.approval_required || !entry.write)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tools", tool, "post_hoc"],
+          message: "only a write tool that does not always need approval may be post-hoc",
+        });
+      }
       for (const alias of entry.allowed_accounts ?? []) {
         if (!Object.hasOwn(catalog.aws_accounts, alias)) {
           ctx.addIssue({

@@ -1,4 +1,4 @@
-// The seven tools, each narrow and typed, on top of the connector port. What a tool returns is
+// The nine tools, each narrow and typed, on top of the connector port. What a tool returns is
 // data for the agent; write tools also return a compensation handle (what undoing them needs).
 // A rollback is itself a tool call through the gateway, decided and audited like any other.
 import type { Catalog } from "../../common/catalog.ts";
@@ -66,6 +66,11 @@ export function createToolExecutor(
             kind: "jira_comment",
             ticket: created.ticket,
             comment_id: created.comment_id,
+            // The undo, as a tool call the gateway makes through its own pipeline.
+            rollback: {
+              tool: "jira_delete_comment",
+              arguments: { ticket: created.ticket, comment_id: created.comment_id },
+            },
           },
         };
       }
@@ -76,9 +81,28 @@ export function createToolExecutor(
         );
         return {
           result: posted,
-          compensation: { kind: "slack_message", channel: posted.channel, ts: posted.ts },
+          compensation: {
+            kind: "slack_message",
+            channel: posted.channel,
+            ts: posted.ts,
+            rollback: {
+              tool: "slack_delete_message",
+              arguments: { channel: posted.channel, ts: posted.ts },
+            },
+          },
         };
       }
+      case "jira_delete_comment":
+        return {
+          result: await connectors.jira.deleteComment(
+            call.arguments.ticket,
+            call.arguments.comment_id,
+          ),
+        };
+      case "slack_delete_message":
+        return {
+          result: await connectors.slack.deleteMessage(call.arguments.channel, call.arguments.ts),
+        };
       case "aws_modify_security_group": {
         const { account, region, group_id: groupId, change } = call.arguments;
         const applied: SecurityGroupChange = {
