@@ -16,6 +16,7 @@ import { routePath } from "hono/route";
 import { jsonLog, type Log } from "../../common/service.ts";
 import { createApproverNotice } from "./approvals/notify.ts";
 import { createApprovalRoutes } from "./approvals/routes.ts";
+import { createCompensator, type Compensator } from "./posthoc/compensate.ts";
 import { openApiDocument } from "./http/contract.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
@@ -123,6 +124,7 @@ function peopleRoutes(
   ports: GatewayPorts,
   now: () => number,
   refusals: RefusalRecorder,
+  compensate: Compensator,
 ): void {
   const seen = new WeakMap<Request, VerifiedPrincipal>();
   const caller = peopleCaller(ports, refusals, seen);
@@ -168,6 +170,7 @@ function peopleRoutes(
       approvals: ports.approvals,
       authenticate: caller,
       checkApproverDevice: fresh,
+      afterDeny: compensate,
       checkApprover: (principal) => {
         requireHumanConsole(ports.policy, principal);
         if (disabledByKillSwitch(principal)) {
@@ -243,7 +246,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     throw new GatewayError("route_not_found", "no such route");
   });
   operationalRoutes(app, ports, options);
-  peopleRoutes(app, ports, now, refusals);
+  peopleRoutes(app, ports, now, refusals, createCompensator(ports, runtime));
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   mountMcpDoor(app, {
     ports: mcpPorts,

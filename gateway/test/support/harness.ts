@@ -71,6 +71,8 @@ export interface Harness {
   /** The frozen clock every part reads (epoch ms); tests move it. */
   clock: { now: number };
   workerCalls: WorkerCallSeen[];
+  /** The fixture connectors' writes (JSON Lines): what reached "Jira" and "Slack". */
+  writesPath: string;
   keys: { idp: JWK; device: JWK; gateway: JWK };
   accessToken(
     overrides?: Partial<{
@@ -213,6 +215,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     controls,
     clock,
     workerCalls,
+    writesPath,
     keys,
     accessToken: (o = {}) => {
       const agent = "agent" in o ? o.agent : ENGINEER.agent;
