@@ -46,6 +46,39 @@ export const CallTokenClaims = z.object({
 });
 export type CallTokenClaims = z.infer<typeof CallTokenClaims>;
 
+// --- The admin call: revoke a connector's credentials (the kill switch's reach) ----
+
+/**
+ *   POST /v1/admin/connectors/{connector}/revoke
+ *     Authorization: Bearer <admin token>   (typ "admin+jwt", same keys, issuer and audience as
+ *                                           call tokens; claims action, connector, sub, jti,
+ *                                           iat, exp; at most 30 s; each jti once)
+ *   -> 200 { "connector", "revoked": true, "already": boolean }
+ * The worker drops the connector's adapter (and with it the credentials it holds) until it
+ * restarts; every later call of that connector's tools fails (connector_revoked).
+ */
+export const ADMIN_TOKEN_TYPE = "admin+jwt";
+
+export const AdminTokenClaims = z.object({
+  action: z.literal("revoke_connector"),
+  connector: z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/),
+  sub: text,
+  jti: text,
+  iat: z.int(),
+  exp: z.int(),
+});
+export type AdminTokenClaims = z.infer<typeof AdminTokenClaims>;
+
+export function revokePath(connector: string): string {
+  return `v1/admin/connectors/${encodeURIComponent(connector)}/revoke`;
+}
+
+export const RevokeAnswer = z.strictObject({
+  connector: z.string(),
+  revoked: z.literal(true),
+  already: z.boolean(),
+});
+
 // --- The request -----------------------------------------------------------------
 
 /** The path of a call, relative to the worker's base URL. */

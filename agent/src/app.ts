@@ -37,6 +37,7 @@ import { ConnectorError } from "./connectors/port.ts";
 import { guardOutput } from "./guard/output-guard.ts";
 import type { ToolOutput } from "./tools.ts";
 import { isCallTokenError, type CallTokenVerifier, type VerifiedCall } from "./call-token.ts";
+import { AdminRefusal, type AdminTokenVerifier, type RevocableConnectors } from "./admin.ts";
 
 export const MAX_BODY_BYTES = WORKER_MAX_BODY_BYTES;
 
@@ -44,6 +45,8 @@ export type Execute = (call: ToolCall, token: VerifiedCall) => ToolOutput | Prom
 
 export interface WorkerAppOptions {
   verifier: CallTokenVerifier;
+  /** The kill switch's reach (agent/src/admin.ts): absent, no admin route. */
+  admin?: { verifier: AdminTokenVerifier; connectors: RevocableConnectors };
   /** Runs an allowed, verified call (agent/src/tools.ts over the connectors). */
   execute: Execute;
   /** The process's logger (common/service.ts): refusals and failures, never tokens or arguments. */
@@ -224,6 +227,8 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
     },
   );
 
+  if (options.admin !== undefined) mountAdmin(app, options.admin, log, refuse);
+
   app.notFound((c) =>
     refuse(c, new Refusal("route_not_found", `no route ${c.req.method} ${c.req.path}`), {}),
   );
@@ -235,4 +240,37 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
   });
 
   return app;
+}
+
+/** POST /v1/admin/connectors/:connector/revoke (the kill switch's reach). */
+function mountAdmin(
+  app: Hono,
+  admin: NonNullable<WorkerAppOptions["admin"]>,
+  log: Log,
+  refuse: (c: Context, refusal: Refusal, context: CallContext) => Response,
+): void {
+  app.post("/v1/admin/connectors/:connector/revoke", async (c) => {
+    const connector = c.req.param("connector");
+    try {
+      const header = c.req.header("Authorization");
+      const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
+      const claims = await admin.verifier.verify(token);
+      if (claims.connector !== connector) {
+        throw new Refusal("call_token_invalid", "admin token is for another connector");
+      }
+      let live: boolean;
+      try {
+        live = admin.connectors.revoke(connector);
+      } catch {
+        throw new Refusal("route_not_found", `no connector ${connector}`);
+      }
+      log("warn", "connector_revoked", { connector, by: claims.sub, already: !live });
+      return c.json({ connector, revoked: true, already: !live }, 200);
+    } catch (error) {
+      if (error instanceof AdminRefusal)
+        return refuse(c, new Refusal(error.code, error.message), {});
+      if (error instanceof Refusal) return refuse(c, error, {});
+      throw error;
+    }
+  });
 }

@@ -6,6 +6,7 @@ import { serve } from "@hono/node-server";
 import { loadCatalog } from "../../common/catalog.ts";
 import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
 import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../common/worker-contract.ts";
+import { createAdminTokenVerifier, createRevocableConnectors } from "./admin.ts";
 import { createWorkerApp } from "./app.ts";
 import { createCallTokenVerifier } from "./call-token.ts";
 import { ConfigError, loadWorkerConfig } from "./config.ts";
@@ -35,13 +36,24 @@ function start(): void {
     throw new StartError(`gateway key set ${config.jwksPath} refused: ${message(error)}`);
   }
   let execute;
+  let revocable;
   try {
-    execute = createToolExecutor(createConnectorsFromEnv(process.env), loadCatalog());
+    revocable = createRevocableConnectors(createConnectorsFromEnv(process.env));
+    execute = createToolExecutor(revocable.connectors, loadCatalog());
   } catch (error) {
     throw new StartError(`connectors refused their configuration: ${message(error)}`);
   }
+  const admin = {
+    verifier: createAdminTokenVerifier({
+      jwks: config.jwks,
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      clockToleranceSec: CLOCK_TOLERANCE_SEC,
+    }),
+    connectors: revocable,
+  };
 
-  const app = createWorkerApp({ verifier, execute, log });
+  const app = createWorkerApp({ verifier, execute, log, admin });
   const server = serve(
     { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS },
     (info) => {

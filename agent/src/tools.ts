@@ -20,6 +20,16 @@ function inverse(change: SecurityGroupChange): SecurityGroupChange {
   };
 }
 
+/** The compensations: each deletes one write that a write tool made. */
+function compensate(
+  connectors: Connectors,
+  call: Extract<ToolCall, { tool: "jira_delete_comment" | "slack_delete_message" }>,
+): Promise<unknown> {
+  return call.tool === "jira_delete_comment"
+    ? connectors.jira.deleteComment(call.arguments.ticket, call.arguments.comment_id)
+    : connectors.slack.deleteMessage(call.arguments.channel, call.arguments.ts);
+}
+
 export function createToolExecutor(
   connectors: Connectors,
   catalog: Pick<Catalog, "aws_accounts">,
@@ -93,16 +103,8 @@ export function createToolExecutor(
         };
       }
       case "jira_delete_comment":
-        return {
-          result: await connectors.jira.deleteComment(
-            call.arguments.ticket,
-            call.arguments.comment_id,
-          ),
-        };
       case "slack_delete_message":
-        return {
-          result: await connectors.slack.deleteMessage(call.arguments.channel, call.arguments.ts),
-        };
+        return { result: await compensate(connectors, call) };
       case "aws_modify_security_group": {
         const { account, region, group_id: groupId, change } = call.arguments;
         const applied: SecurityGroupChange = {

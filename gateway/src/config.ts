@@ -77,6 +77,12 @@ const Env = z.object({
   METRICS_TOKEN_FILE: z.string().min(1).optional(),
   /** Generate development keys under the state folder when absent (the embedded default). */
   DEV_KEYS: bool.default(true),
+  /** Kill-switch reach: revoke a stopped connector's credentials in the worker (default true). */
+  KILL_SWITCH_REVOKE: bool.default(true),
+  /** Kill-switch reach: page security here (PagerDuty Events v2 payload); unset: no page. */
+  KILL_SWITCH_PAGE_URL: url.optional(),
+  /** The PagerDuty integration (routing) key the page carries. */
+  KILL_SWITCH_PAGE_ROUTING_KEY: z.string().min(1).max(200).default("zyx-dev-routing-key"),
 });
 
 export type GatewayConfig = ReturnType<typeof loadConfig>;
@@ -163,6 +169,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       publishJwksTo: e.GATEWAY_CALL_JWKS_PUBLISH,
     },
     denialWindowMs: e.DENIAL_WINDOW_SEC * 1000,
+    reach: {
+      revoke: e.KILL_SWITCH_REVOKE,
+      pageUrl: e.KILL_SWITCH_PAGE_URL,
+      routingKey: e.KILL_SWITCH_PAGE_ROUTING_KEY,
+    },
     approvalStore:
       e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL !== undefined
         ? ({ kind: "postgres", connectionString: e.APPROVAL_DATABASE_URL } as const)

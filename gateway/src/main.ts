@@ -9,6 +9,11 @@ import { checkpointSignerFor } from "./audit/checkpoint.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createControls } from "./controls.ts";
+import { createAdminCaller, withReach } from "./killswitch/reach.ts";
+import type { KillSwitch } from "./killswitch/service.ts";
+import type { AuditRecordInput } from "./audit/record.ts";
+import type { JWK } from "jose";
+import { loadCatalog } from "../../common/catalog.ts";
 import { ensureDevKeys, publicJwk, readPrivateJwk } from "../../common/keys.ts";
 import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../common/worker-contract.ts";
 import { createCallTokenSigner } from "./handoff/call-token.ts";
@@ -98,6 +103,8 @@ async function start(): Promise<void> {
     killSwitchPath: join(config.stateDir, "kill-switch.json"),
     approvalStore: config.approvalStore,
   });
+  // The kill switch's reach: a stopped connector's credentials revoked, security paged.
+  const killSwitch = killSwitchWithReach(config, callKey, controls.killSwitch, audit);
   // Escalates, then expires, approval requests nobody acted on in time.
   const sweeper = setInterval(() => {
     controls.approvals
@@ -133,6 +140,7 @@ async function start(): Promise<void> {
       worker,
       sessions: createSessionSignals({ denialWindowMs: config.denialWindowMs }),
       ...controls,
+      killSwitch,
     },
     {
       bodyLimitBytes: config.bodyLimitBytes,
@@ -163,6 +171,40 @@ async function start(): Promise<void> {
       bundled.close();
       await Promise.all([controls.close().then(() => audit.close()), worker.close()]);
     },
+  });
+}
+
+/** The kill switch whose connector and all-writes stops revoke and page (killswitch/reach.ts). */
+function killSwitchWithReach(
+  config: ReturnType<typeof loadConfig>,
+  callKey: JWK,
+  killSwitch: KillSwitch,
+  audit: { append(record: AuditRecordInput): Promise<unknown> },
+): KillSwitch {
+  const catalog = loadCatalog();
+  return withReach(killSwitch, {
+    admin: config.reach.revoke
+      ? createAdminCaller({
+          baseUrl: config.worker.url,
+          privateJwk: callKey,
+          issuer: CALL_TOKEN_ISSUER,
+          audience: CALL_TOKEN_AUDIENCE,
+          timeoutMs: config.worker.timeoutMs,
+        })
+      : undefined,
+    pager:
+      config.reach.pageUrl === undefined
+        ? undefined
+        : { url: config.reach.pageUrl, routingKey: config.reach.routingKey },
+    writeConnectors: [
+      ...new Set(
+        Object.values(catalog.tools)
+          .filter((tool) => tool.write)
+          .map((tool) => tool.connector),
+      ),
+    ],
+    audit: (record) => audit.append(record),
+    log,
   });
 }
 
