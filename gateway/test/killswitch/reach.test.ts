@@ -51,7 +51,12 @@ async function startPager(): Promise<Pager> {
   return Object.assign(pager, {
     url: new URL(`http://127.0.0.1:${String(port)}/v2/enqueue`),
     received,
-    close: () => new Promise<void>((done) => server.close(() => done())),
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => {
+          done();
+        });
+      }),
   });
 }
 
