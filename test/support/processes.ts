@@ -77,6 +77,8 @@ export interface StackOptions {
   idp?: boolean;
   /** Another policy bundle than policy-bundle/bundle.tar.gz. */
   policyBundle?: string;
+  /** More gateway environment (e.g. the kill switch's pager URL). */
+  gatewayEnv?: Record<string, string>;
 }
 
 /** The gateway and the worker (and the identity provider), wired as `make run` wires them. */
@@ -88,6 +90,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     GATEWAY_PORT: String(gatewayPort),
     WORKER_URL: `http://127.0.0.1:${workerPort}/`,
     POLICY_BUNDLE: options.policyBundle ?? join(REPO_ROOT, "policy-bundle/bundle.tar.gz"),
+    ...options.gatewayEnv,
   };
   const gateway = startNode("gateway/src/main.ts", gatewayEnv);
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
