@@ -69,6 +69,8 @@ const AgentEntry = z.looseObject({
   description: z.string().min(1),
   /** The workflow this agent serves (context.workflow), when the catalog names one. */
   workflow: name.optional(),
+  /** The gateway's own agent (post-hoc compensations): never an external client's. */
+  system: z.boolean().optional(),
   tools: z.array(z.enum(TOOL_NAMES)),
 });
 
@@ -169,6 +171,13 @@ function describe(issue: z.core.$ZodIssue, json: unknown): string[] {
     }
   }
   return [`${issue.path.map(String).join(".") || "(root)"}: ${issue.message}`];
+}
+
+/** The agents that external callers may act as (the catalog's `system` agents excluded). */
+export function externalAgentIds(catalog: Pick<Catalog, "agents">): string[] {
+  return Object.entries(catalog.agents)
+    .filter(([, agent]) => agent.system !== true)
+    .map(([id]) => id);
 }
 
 /** Reads and validates the catalog file (default: rego/zyx/config/data.json). */
