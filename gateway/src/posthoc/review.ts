@@ -9,6 +9,10 @@
 //   worker returned (the rollback as a tool call), or the call's failure (nothing to review).
 // - A review never licenses a second run of the call (approvals/use.ts refuses to claim it).
 //
+// Known gap: a rejection that lands while the worker is still running is recorded, and the
+// outcome settles onto the denied review, but the compensation is not run automatically: an
+// alert (`post_hoc_rejected_in_flight`) asks a person to undo it.
+//
 // Failure modes: recording the outcome fails after the call ran: the call's answer stands (it
 // ran), the failure is logged and audited as an alert (`post_hoc_unsettled`); a rejection of
 // that review then finds no compensation handle and records it as "unavailable".
@@ -87,6 +91,18 @@ export async function settleReview(
           }
         : { ...outcome, decision_id: ctx.decisionId },
     );
+    if (settled.status === "denied") {
+      // Rejected while the worker was still running: not compensated automatically (the denial
+      // does not carry the reviewer's groups the policy needs); an alert says so.
+      await ports.audit.append({
+        ...ctx.decided,
+        timestamp: new Date(runtime.now()).toISOString(),
+        event: "alert",
+        outcome: { status: "error", code: "post_hoc_rejected_in_flight" },
+        details: { kind: "post_hoc_rejected_in_flight", approval_id: review.id },
+      });
+      return;
+    }
     if (outcome.status === "executed") runtime.notifyApprovers(settled, traceparentOf(ctx.trace));
   } catch (error) {
     runtime.log("error", "post-hoc review outcome not recorded", {

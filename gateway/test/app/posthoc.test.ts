@@ -175,6 +175,32 @@ describe("post-hoc review through the gateway", () => {
     expect(await slackWrites()).toHaveLength(1);
   });
 
+  it("a rejection while the call is still running is recorded and raises an alert", async () => {
+    const inFlight = await createHarness({
+      workerExecute: async () => {
+        const [open] = await inFlight.controls.approvals.listOpen({ agent: "change-reviewer" });
+        if (open !== undefined) {
+          await inFlight.controls.approvals.deny(
+            open.id,
+            { subject: REVIEWER.user, groups: REVIEWER.groups },
+            "rejected before it finished",
+          );
+        }
+        return { channel: "C07DEVSECOPS", ts: "1779476400.000100" };
+      },
+    });
+    inFlight.clock.now = SATURDAY_NIGHT_MS;
+    const response = await inFlight.callAs("slack_post_message", MESSAGE);
+    expect(response.status).toBe(200);
+    const { review } = (await response.json()) as { review: { approval_id: string } };
+    expect(await inFlight.controls.approvals.get(review.approval_id)).toMatchObject({
+      status: "denied",
+      result: { status: "executed" },
+    });
+    const alerts = (await jsonLines(inFlight.auditPath)).filter((r) => r["event"] === "alert");
+    expect(alerts).toMatchObject([{ outcome: { code: "post_hoc_rejected_in_flight" } }]);
+  });
+
   it("in business hours the same message needs no review", async () => {
     h.clock.now = 1_779_242_400_000; // Wednesday 10:00 in Singapore
     const response = await h.callAs("slack_post_message", MESSAGE);

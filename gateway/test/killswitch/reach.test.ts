@@ -235,6 +235,36 @@ describe("kill-switch reach", () => {
   });
 });
 
+describe("the worker's admin token", () => {
+  it("is accepted once: a replayed token, or one for another action, is refused", async () => {
+    const verifier = createAdminTokenVerifier({
+      jwks: { keys: [publicJwk(gatewayKey)] },
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      clockToleranceSec: 2,
+    });
+    let sent = "";
+    const capture = createAdminCaller({
+      baseUrl: new URL("http://127.0.0.1:9/"),
+      privateJwk: gatewayKey,
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      timeoutMs: 500,
+      fetch: (_url, init) => {
+        sent = String(new Headers(init?.headers).get("authorization")).replace("Bearer ", "");
+        return Promise.resolve(new Response("{}", { status: 500 }));
+      },
+    });
+    await expect(capture.revoke("slack", "secadmin")).rejects.toThrow(/500/);
+    await expect(verifier.verify(sent)).resolves.toMatchObject({
+      action: "revoke_connector",
+      connector: "slack",
+      sub: "secadmin",
+    });
+    await expect(verifier.verify(sent)).rejects.toMatchObject({ code: "call_token_replayed" });
+  });
+});
+
 describe("the worker's admin route", () => {
   const caller = (key: JWK = gatewayKey) =>
     createAdminCaller({
