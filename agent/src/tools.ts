@@ -20,6 +20,41 @@ function inverse(change: SecurityGroupChange): SecurityGroupChange {
   };
 }
 
+/** A comment or a message, with its undo as a tool call the gateway can make (a compensation). */
+async function postWithUndo(
+  connectors: Connectors,
+  call: Extract<ToolCall, { tool: "jira_add_comment" | "slack_post_message" }>,
+): Promise<ToolOutput> {
+  if (call.tool === "jira_add_comment") {
+    const created = await connectors.jira.addComment(call.arguments.ticket, call.arguments.body);
+    return {
+      result: created,
+      compensation: {
+        kind: "jira_comment",
+        ticket: created.ticket,
+        comment_id: created.comment_id,
+        rollback: {
+          tool: "jira_delete_comment",
+          arguments: { ticket: created.ticket, comment_id: created.comment_id },
+        },
+      },
+    };
+  }
+  const posted = await connectors.slack.postMessage(call.arguments.channel, call.arguments.text);
+  return {
+    result: posted,
+    compensation: {
+      kind: "slack_message",
+      channel: posted.channel,
+      ts: posted.ts,
+      rollback: {
+        tool: "slack_delete_message",
+        arguments: { channel: posted.channel, ts: posted.ts },
+      },
+    },
+  };
+}
+
 /** The compensations: each deletes one write that a write tool made. */
 function compensate(
   connectors: Connectors,
@@ -65,43 +100,9 @@ export function createToolExecutor(
         const groups = await connectors.aws.describeSecurityGroups(account, region, groupIds);
         return { result: { account: accountById(account), region, security_groups: groups } };
       }
-      case "jira_add_comment": {
-        const created = await connectors.jira.addComment(
-          call.arguments.ticket,
-          call.arguments.body,
-        );
-        return {
-          result: created,
-          compensation: {
-            kind: "jira_comment",
-            ticket: created.ticket,
-            comment_id: created.comment_id,
-            // The undo, as a tool call the gateway makes through its own pipeline.
-            rollback: {
-              tool: "jira_delete_comment",
-              arguments: { ticket: created.ticket, comment_id: created.comment_id },
-            },
-          },
-        };
-      }
-      case "slack_post_message": {
-        const posted = await connectors.slack.postMessage(
-          call.arguments.channel,
-          call.arguments.text,
-        );
-        return {
-          result: posted,
-          compensation: {
-            kind: "slack_message",
-            channel: posted.channel,
-            ts: posted.ts,
-            rollback: {
-              tool: "slack_delete_message",
-              arguments: { channel: posted.channel, ts: posted.ts },
-            },
-          },
-        };
-      }
+      case "jira_add_comment":
+      case "slack_post_message":
+        return await postWithUndo(connectors, call);
       case "jira_delete_comment":
       case "slack_delete_message":
         return { result: await compensate(connectors, call) };

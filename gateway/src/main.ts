@@ -103,7 +103,6 @@ async function start(): Promise<void> {
     killSwitchPath: join(config.stateDir, "kill-switch.json"),
     approvalStore: config.approvalStore,
   });
-  // The kill switch's reach: a stopped connector's credentials revoked, security paged.
   const killSwitch = killSwitchWithReach(config, callKey, controls.killSwitch, audit);
   // Escalates, then expires, approval requests nobody acted on in time.
   const sweeper = setInterval(() => {
