@@ -63,6 +63,8 @@ const Env = z.object({
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   WORKER_URL: url.default(new URL("http://127.0.0.1:8081/")),
   WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** Largest answer read from the worker; a larger one is refused (worker_failed). */
+  WORKER_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1_024).max(268_435_456).default(8_388_608),
   GATEWAY_CALL_KEY_FILE: z.string().min(1).optional(),
   /** Where to publish the call-token PUBLIC key set for the worker (a volume only it reads). */
   GATEWAY_CALL_JWKS_PUBLISH: z.string().min(1).optional(),
@@ -159,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     worker: {
       url: e.WORKER_URL,
       timeoutMs: e.WORKER_TIMEOUT_MS,
+      maxResponseBytes: e.WORKER_MAX_RESPONSE_BYTES,
       callKeyFile: e.GATEWAY_CALL_KEY_FILE ?? keys.gateway.privateJwk,
       publishJwksTo: e.GATEWAY_CALL_JWKS_PUBLISH,
     },

@@ -85,6 +85,7 @@ async function start(): Promise<void> {
   const worker = createHttpWorkerClient({
     baseUrl: config.worker.url,
     timeoutMs: config.worker.timeoutMs,
+    maxResponseBytes: config.worker.maxResponseBytes,
     signer: createCallTokenSigner({
       privateJwk: callKey,
       issuer: CALL_TOKEN_ISSUER,
