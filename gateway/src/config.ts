@@ -77,6 +77,16 @@ const Env = z.object({
   METRICS_TOKEN: z.string().min(16).optional(),
   /** The same, read from a file (a mounted secret); set one, not both. */
   METRICS_TOKEN_FILE: z.string().min(1).optional(),
+  /** OPA-format decision logs are POSTed (gzip'd batches) here; unset: no decision log. */
+  DECISION_LOG_URL: url.optional(),
+  /** A file holding the sink's bearer token (a mounted secret), if it wants one. */
+  DECISION_LOG_TOKEN_FILE: z.string().min(1).optional(),
+  /** Most entries waiting while the sink is slow or down; the oldest are dropped past it. */
+  DECISION_LOG_MAX_BUFFERED: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  DECISION_LOG_MAX_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
+  DECISION_LOG_FLUSH_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  /** A candidate bundle evaluated beside the live one, never deciding (shadow mode). */
+  POLICY_SHADOW_BUNDLE: z.string().min(1).optional(),
   /** Generate development keys under the state folder when absent (the embedded default). */
   DEV_KEYS: bool.default(true),
 });
@@ -130,6 +140,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
         ? e.METRICS_TOKEN
         : ({ kind: "file", path: e.METRICS_TOKEN_FILE } as const),
     policyOpaUrl: e.POLICY_OPA_URL,
+    policyShadowBundle: e.POLICY_SHADOW_BUNDLE,
+    decisionLog:
+      e.DECISION_LOG_URL === undefined
+        ? undefined
+        : {
+            url: e.DECISION_LOG_URL,
+            tokenFile: e.DECISION_LOG_TOKEN_FILE,
+            maxBuffered: e.DECISION_LOG_MAX_BUFFERED,
+            maxBatch: e.DECISION_LOG_MAX_BATCH,
+            flushIntervalMs: e.DECISION_LOG_FLUSH_MS,
+          },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     accessTokens: {
       issuer: e.IDP_ISSUER,

@@ -21,6 +21,7 @@ import { createReloadingPolicyEngine } from "./policy/reloader.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 import { mcpDoorOptions } from "./mcp/config.ts";
+import { setUpDecisionLogging } from "./decision-log/setup.ts";
 
 const log = jsonLog("gateway");
 
@@ -49,13 +50,16 @@ async function start(): Promise<void> {
       metrics.policyReload(event);
     },
   });
-  const policy =
+  const deciding =
     config.policyOpaUrl === undefined
       ? bundled
       : await connectOpaServer({
           url: config.policyOpaUrl,
           state: PolicyState.parse(bundled.data?.zyx.state),
         });
+  // OPA-format decision logs (DECISION_LOG_URL) and the shadow policy (POLICY_SHADOW_BUNDLE).
+  const decisionLogging = await setUpDecisionLogging(config, deciding, metrics, log);
+  const { policy } = decisionLogging;
   if (policy.loadError !== null) {
     // Fail closed but stay up: every call is denied with policy_unavailable and /readyz says why.
     log("error", "policy not loaded: every call will be denied", {
@@ -142,6 +146,7 @@ async function start(): Promise<void> {
         t === undefined ? {} : { metricsToken: t },
       )),
       mcp: mcpDoorOptions(process.env, config, { ...accessOptions, ...cache }),
+      ...(decisionLogging.observer === undefined ? {} : { observers: [decisionLogging.observer] }),
     },
   );
 
@@ -162,7 +167,11 @@ async function start(): Promise<void> {
     afterDrain: async () => {
       clearInterval(sweeper);
       bundled.close();
-      await Promise.all([controls.close().then(() => audit.close()), worker.close()]);
+      await Promise.all([
+        controls.close().then(() => audit.close()),
+        worker.close(),
+        decisionLogging.close(),
+      ]);
     },
   });
 }

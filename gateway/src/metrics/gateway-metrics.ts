@@ -10,6 +10,8 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { PipelineObserver, StepName } from "../pipeline/index.ts";
 import type { BundleStatus, ReloadEvent } from "../policy/reloader.ts";
+import type { ShipperEvents } from "../decision-log/shipper.ts";
+import type { ShadowDifference } from "../decision-log/shadow.ts";
 
 /** What the scrape reads at collection time (each optional: absent sources are not exported). */
 export interface MetricSources {
@@ -17,6 +19,8 @@ export interface MetricSources {
   bundleStatus?: () => BundleStatus;
   killSwitch?: () => { version: number; applied_version: number };
   audit?: () => { appends: number; batches: number; syncs: number; pending: number };
+  /** Entries waiting in the decision-log shipper's buffer. */
+  decisionLogBuffered?: () => number;
 }
 
 export interface GatewayMetrics {
@@ -24,6 +28,10 @@ export interface GatewayMetrics {
   readonly pipeline: PipelineObserver;
   /** Count a policy bundle load or refusal (the reloader's onEvent). */
   policyReload(event: ReloadEvent): void;
+  /** The decision-log shipper's events: entries sent, dropped (by reason), failed uploads. */
+  readonly decisionLog: ShipperEvents;
+  /** Count one shadow-policy comparison by its difference ("none" when it agreed). */
+  shadowCompared(difference: ShadowDifference): void;
   /** Late-bound sources (the engine and controls exist after the metrics). */
   addSources(sources: MetricSources): void;
   render(): Promise<{ contentType: string; body: string }>;
@@ -162,15 +170,69 @@ function stateInstruments(registry: Registry, sources: MetricSources): void {
   });
 }
 
+function decisionLogInstruments(registry: Registry, sources: MetricSources) {
+  const registers = [registry];
+  new Gauge({
+    name: "zyx_gateway_decision_log_buffered",
+    help: "Decision-log entries waiting to be shipped.",
+    registers,
+    collect() {
+      safely(() => {
+        const buffered = sources.decisionLogBuffered?.();
+        if (buffered !== undefined) this.set(buffered);
+      });
+    },
+  });
+  const sent = new Counter({
+    name: "zyx_gateway_decision_log_sent_total",
+    help: "Decision-log entries the sink accepted.",
+    registers,
+  });
+  const dropped = new Counter({
+    name: "zyx_gateway_decision_log_dropped_total",
+    help: "Decision-log entries dropped: buffer_full (oldest dropped while the sink was down) or rejected (the sink refused the batch).",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+  const failed = new Counter({
+    name: "zyx_gateway_decision_log_upload_failures_total",
+    help: "Decision-log uploads that failed (retried with backoff).",
+    registers,
+  });
+  const shadow = new Counter({
+    name: "zyx_gateway_shadow_decisions_total",
+    help: "Shadow-policy evaluations by how they differed from the live decision (none, allow, reasons, approval, risk, error).",
+    labelNames: ["difference"] as const,
+    registers,
+  });
+  const events: ShipperEvents = {
+    sent: (count) => {
+      sent.inc(count);
+    },
+    dropped: (reason, count) => {
+      dropped.inc({ reason }, count);
+    },
+    failed: () => {
+      failed.inc();
+    },
+  };
+  return { events, shadow };
+}
+
 export function createGatewayMetrics(initial: MetricSources = {}): GatewayMetrics {
   const registry = new Registry();
   const sources: MetricSources = { ...initial };
   const pipeline = pipelineObserver(pipelineInstruments(registry));
   const loads = policyInstruments(registry, sources);
   stateInstruments(registry, sources);
+  const decisionLog = decisionLogInstruments(registry, sources);
   return {
     registry,
     pipeline,
+    decisionLog: decisionLog.events,
+    shadowCompared(difference) {
+      decisionLog.shadow.inc({ difference });
+    },
     policyReload(event) {
       loads.inc({ outcome: event.outcome, code: event.code ?? "none" });
     },
