@@ -37,6 +37,8 @@ import { ConnectorError } from "./connectors/port.ts";
 import { guardOutput } from "./guard/output-guard.ts";
 import type { ToolOutput } from "./tools.ts";
 import { isCallTokenError, type CallTokenVerifier, type VerifiedCall } from "./call-token.ts";
+import { tracedCall } from "./tracing.ts";
+import type { Tracer } from "@opentelemetry/api";
 
 export const MAX_BODY_BYTES = WORKER_MAX_BODY_BYTES;
 
@@ -48,6 +50,8 @@ export interface WorkerAppOptions {
   execute: Execute;
   /** The process's logger (common/service.ts): refusals and failures, never tokens or arguments. */
   log: Log;
+  /** OpenTelemetry spans for each call and its connectors' HTTP requests (agent/src/tracing.ts). */
+  tracer?: Tracer | undefined;
 }
 
 /** What the logs say about a call; grows as the call is read. */
@@ -188,7 +192,7 @@ async function run(
 }
 
 export function createWorkerApp(options: WorkerAppOptions): Hono {
-  const { verifier, execute, log } = options;
+  const { verifier, execute, log, tracer } = options;
   const app = new Hono();
 
   function refuse(c: Context, refusal: Refusal, context: CallContext): Response {
@@ -216,7 +220,11 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
         context.decisionId = body.decision_id;
         if (body.trace_id !== undefined) context.traceId = body.trace_id;
         const { call, verified } = await admit(verifier, token, body, pathTool, context);
-        return c.json(await run(execute, call, verified), 200);
+        const traceparent = c.req.header("traceparent");
+        const done = await tracedCall(tracer, { tool: call.tool, traceparent }, () =>
+          run(execute, call, verified),
+        );
+        return c.json(done, 200);
       } catch (error) {
         if (error instanceof Refusal) return refuse(c, error, context);
         throw error;

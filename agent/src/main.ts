@@ -11,6 +11,7 @@ import { createCallTokenVerifier } from "./call-token.ts";
 import { ConfigError, loadWorkerConfig } from "./config.ts";
 import { createConnectorsFromEnv } from "./connectors/index.ts";
 import { createToolExecutor } from "./tools.ts";
+import { tracingFromEnv } from "../../common/tracing.ts";
 
 const CLOCK_TOLERANCE_SEC = 2;
 /** 30 s tokens: room for over 3,000 calls a second before calls are refused. */
@@ -41,7 +42,9 @@ function start(): void {
     throw new StartError(`connectors refused their configuration: ${message(error)}`);
   }
 
-  const app = createWorkerApp({ verifier, execute, log });
+  // OpenTelemetry spans, when the OTEL_* variables ask for them (off by default).
+  const tracing = tracingFromEnv(process.env, "zyx-worker");
+  const app = createWorkerApp({ verifier, execute, log, tracer: tracing?.tracer });
   const server = serve(
     { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS },
     (info) => {
@@ -57,7 +60,11 @@ function start(): void {
     log("error", "cannot listen", { error: String(error) });
     process.exit(1);
   });
-  stopGracefullyOnSignals(server, { log, timeoutMs: 5_000 });
+  stopGracefullyOnSignals(server, {
+    log,
+    timeoutMs: 5_000,
+    ...(tracing === undefined ? {} : { afterDrain: () => tracing.shutdown() }),
+  });
 }
 
 function message(error: unknown): string {

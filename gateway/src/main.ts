@@ -22,6 +22,8 @@ import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 import { mcpDoorOptions } from "./mcp/config.ts";
 import { setUpDecisionLogging } from "./decision-log/setup.ts";
+import { tracingFromEnv } from "../../common/tracing.ts";
+import { createPipelineTracer } from "./tracing/pipeline-tracer.ts";
 
 const log = jsonLog("gateway");
 
@@ -40,6 +42,8 @@ async function start(): Promise<void> {
   if (config.devKeys) await ensureDevKeys(config.stateDir);
 
   const metrics = createGatewayMetrics();
+  // OpenTelemetry spans, when the OTEL_* variables ask for them (off by default).
+  const tracing = tracingFromEnv(process.env, "zyx-gateway");
   // Signed, verified, hot-reloaded: a refused bundle keeps the last good revision serving.
   const bundled = await createReloadingPolicyEngine({
     bundlePath: config.policyBundle,
@@ -147,6 +151,7 @@ async function start(): Promise<void> {
       )),
       mcp: mcpDoorOptions(process.env, config, { ...accessOptions, ...cache }),
       ...(decisionLogging.observer === undefined ? {} : { observers: [decisionLogging.observer] }),
+      ...(tracing === undefined ? {} : { tracer: createPipelineTracer(tracing.tracer) }),
     },
   );
 
@@ -157,6 +162,8 @@ async function start(): Promise<void> {
         address: info.address,
         port: info.port,
         policy_revision: policy.revision ?? null,
+        tracing: tracing !== undefined,
+        decision_log: config.decisionLog?.url.origin ?? null,
       });
     },
   );
@@ -171,6 +178,7 @@ async function start(): Promise<void> {
         controls.close().then(() => audit.close()),
         worker.close(),
         decisionLogging.close(),
+        tracing?.shutdown(),
       ]);
     },
   });
