@@ -224,6 +224,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   const now = options.now ?? Date.now;
   const log = options.log ?? jsonLog("gateway");
   const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
+  options.metrics?.addSources({ unauthenticated: () => refusals.unauthenticatedCounts() });
   const runtime = {
     now,
     newId: options.newId ?? randomUUID,

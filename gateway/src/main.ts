@@ -77,6 +77,9 @@ async function start(): Promise<void> {
     path: config.audit.path,
     fsync: config.audit.fsync,
     checkpoints: { signer, everyRecords, everySeconds },
+    onSync: (seconds, records) => {
+      metrics.auditSynced(seconds, records);
+    },
   });
   const { cacheMaxEntries, ...accessOptions } = config.accessTokens;
   const callKey = await readPrivateJwk(config.worker.callKeyFile);
@@ -125,6 +128,7 @@ async function start(): Promise<void> {
     bundleStatus: () => bundled.status(),
     killSwitch: () => controls.killSwitch.state(),
     audit: () => audit.stats(),
+    openApprovals: () => controls.openApprovals(),
   });
   const cache = cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {};
   const app = createGatewayApp(

@@ -21,6 +21,10 @@ export interface MetricSources {
   audit?: () => { appends: number; batches: number; syncs: number; pending: number };
   /** Entries waiting in the decision-log shipper's buffer. */
   decisionLogBuffered?: () => number;
+  /** Approval requests waiting for approvers, by status. */
+  openApprovals?: () => Promise<{ pending: number; escalated: number }>;
+  /** Calls refused before identity, by error code (pipeline/refusals.ts). */
+  unauthenticated?: () => Readonly<Record<string, number>>;
 }
 
 export interface GatewayMetrics {
@@ -30,6 +34,8 @@ export interface GatewayMetrics {
   policyReload(event: ReloadEvent): void;
   /** The decision-log shipper's events: entries sent, dropped (by reason), failed uploads. */
   readonly decisionLog: ShipperEvents;
+  /** The audit log's onSync: one fdatasync's duration and its group commit's size. */
+  auditSynced(seconds: number, records: number): void;
   /** Count one shadow-policy comparison by its difference ("none" when it agreed). */
   shadowCompared(difference: ShadowDifference): void;
   /** Late-bound sources (the engine and controls exist after the metrics). */
@@ -170,6 +176,61 @@ function stateInstruments(registry: Registry, sources: MetricSources): void {
   });
 }
 
+function auditInstruments(registry: Registry) {
+  const registers = [registry];
+  const fsync = new Histogram({
+    name: "zyx_gateway_audit_fsync_seconds",
+    help: "Duration of each audit fdatasync (one per group commit).",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers,
+  });
+  const group = new Histogram({
+    name: "zyx_gateway_audit_group_commit_records",
+    help: "Records made durable by one write+fdatasync (group commit size).",
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    registers,
+  });
+  return (seconds: number, records: number) => {
+    fsync.observe(seconds);
+    group.observe(records);
+  };
+}
+
+function refusalInstruments(registry: Registry, sources: MetricSources): void {
+  const registers = [registry];
+  new Gauge({
+    name: "zyx_gateway_approvals_open",
+    help: "Approval requests waiting for approvers, by status (pending, escalated); counted up to 10000.",
+    labelNames: ["status"] as const,
+    registers,
+    async collect() {
+      const read = sources.openApprovals;
+      if (read === undefined) return;
+      try {
+        const open = await read();
+        this.set({ status: "pending" }, open.pending);
+        this.set({ status: "escalated" }, open.escalated);
+      } catch {
+        // the store is unreachable: left out of this scrape
+      }
+    },
+  });
+  new Counter({
+    name: "zyx_gateway_unauthenticated_refusals_total",
+    help: "Calls refused before identity was established (no audit record: no verified caller), by error code.",
+    labelNames: ["code"] as const,
+    registers,
+    collect() {
+      safely(() => {
+        const counts = sources.unauthenticated?.();
+        if (counts === undefined) return;
+        this.reset();
+        for (const [code, count] of Object.entries(counts)) this.inc({ code }, count);
+      });
+    },
+  });
+}
+
 function decisionLogInstruments(registry: Registry, sources: MetricSources) {
   const registers = [registry];
   new Gauge({
@@ -226,7 +287,10 @@ export function createGatewayMetrics(initial: MetricSources = {}): GatewayMetric
   const loads = policyInstruments(registry, sources);
   stateInstruments(registry, sources);
   const decisionLog = decisionLogInstruments(registry, sources);
+  const auditSynced = auditInstruments(registry);
+  refusalInstruments(registry, sources);
   return {
+    auditSynced,
     registry,
     pipeline,
     decisionLog: decisionLog.events,
