@@ -12,6 +12,7 @@ import { ConfigError, loadWorkerConfig } from "./config.ts";
 import { createConnectorsFromEnv } from "./connectors/index.ts";
 import { createToolExecutor } from "./tools.ts";
 import { tracingFromEnv } from "../../common/tracing.ts";
+import { createWorkerMetrics } from "./metrics.ts";
 
 const CLOCK_TOLERANCE_SEC = 2;
 /** 30 s tokens: room for over 3,000 calls a second before calls are refused. */
@@ -44,7 +45,11 @@ function start(): void {
 
   // OpenTelemetry spans, when the OTEL_* variables ask for them (off by default).
   const tracing = tracingFromEnv(process.env, "zyx-worker");
-  const app = createWorkerApp({ verifier, execute, log, tracer: tracing?.tracer });
+  const metrics =
+    config.metricsToken === undefined
+      ? undefined
+      : { metrics: createWorkerMetrics(), token: config.metricsToken };
+  const app = createWorkerApp({ verifier, execute, log, tracer: tracing?.tracer, metrics });
   const server = serve(
     { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS },
     (info) => {
