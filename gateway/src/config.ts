@@ -38,6 +38,12 @@ const Env = z.object({
   POLICY_BUNDLE_PUBLIC_KEY: z.string().min(1).default(policySigningKeyPaths().publicPem),
   /** How often the bundle file is checked for a change, besides watching it. */
   POLICY_BUNDLE_POLL_MS: z.coerce.number().int().min(200).max(60_000).default(2_000),
+  /** The bundle from an HTTP bundle server (ETag / If-None-Match), instead of POLICY_BUNDLE. */
+  POLICY_BUNDLE_URL: url.optional(),
+  /** Where a downloaded bundle is kept (verified again at each load). */
+  POLICY_BUNDLE_CACHE: z.string().min(1).optional(),
+  /** How often the bundle server is asked. */
+  POLICY_BUNDLE_URL_POLL_MS: z.coerce.number().int().min(200).max(3_600_000).default(10_000),
   /** Decide through an OPA server (sidecar) instead of the in-process WASM. */
   POLICY_OPA_URL: url.optional(),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
@@ -140,6 +146,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
         ? e.METRICS_TOKEN
         : ({ kind: "file", path: e.METRICS_TOKEN_FILE } as const),
     policyOpaUrl: e.POLICY_OPA_URL,
+    policyBundleServer:
+      e.POLICY_BUNDLE_URL === undefined
+        ? undefined
+        : {
+            url: e.POLICY_BUNDLE_URL,
+            cachePath:
+              e.POLICY_BUNDLE_CACHE ?? join(e.ZYX_STATE_DIR, "policy", "downloaded-bundle.tar.gz"),
+            pollMs: e.POLICY_BUNDLE_URL_POLL_MS,
+          },
     policyShadowBundle: e.POLICY_SHADOW_BUNDLE,
     decisionLog:
       e.DECISION_LOG_URL === undefined

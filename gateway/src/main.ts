@@ -18,6 +18,7 @@ import { createPostureVerifier } from "./identity/posture.ts";
 import { PolicyState } from "./policy/decision.ts";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { createReloadingPolicyEngine } from "./policy/reloader.ts";
+import { createBundleDownloader } from "./policy/bundle-download.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 import { mcpDoorOptions } from "./mcp/config.ts";
@@ -44,9 +45,22 @@ async function start(): Promise<void> {
   const metrics = createGatewayMetrics();
   // OpenTelemetry spans, when the OTEL_* variables ask for them (off by default).
   const tracing = tracingFromEnv(process.env, "zyx-gateway");
+  // POLICY_BUNDLE_URL: downloaded (ETag / If-None-Match) into a cache file the reloader loads.
+  const bundleServer = config.policyBundleServer;
+  const downloader =
+    bundleServer === undefined
+      ? undefined
+      : createBundleDownloader({
+          ...bundleServer,
+          log,
+          onOutcome: (outcome) => {
+            metrics.bundleDownload(outcome);
+          },
+        });
+  await downloader?.download();
   // Signed, verified, hot-reloaded: a refused bundle keeps the last good revision serving.
   const bundled = await createReloadingPolicyEngine({
-    bundlePath: config.policyBundle,
+    bundlePath: bundleServer?.cachePath ?? config.policyBundle,
     publicKeyPath: config.policyBundlePublicKey,
     pollMs: config.policyBundlePollMs,
     log,
@@ -54,6 +68,7 @@ async function start(): Promise<void> {
       metrics.policyReload(event);
     },
   });
+  downloader?.start(() => bundled.check());
   const deciding =
     config.policyOpaUrl === undefined
       ? bundled
@@ -177,6 +192,7 @@ async function start(): Promise<void> {
     timeoutMs: 10_000,
     afterDrain: async () => {
       clearInterval(sweeper);
+      downloader?.close();
       bundled.close();
       await Promise.all([
         controls.close().then(() => audit.close()),

@@ -32,6 +32,8 @@ export interface GatewayMetrics {
   readonly pipeline: PipelineObserver;
   /** Count a policy bundle load or refusal (the reloader's onEvent). */
   policyReload(event: ReloadEvent): void;
+  /** Count one ask of the bundle server (POLICY_BUNDLE_URL): updated, unchanged or failed. */
+  bundleDownload(outcome: string): void;
   /** The decision-log shipper's events: entries sent, dropped (by reason), failed uploads. */
   readonly decisionLog: ShipperEvents;
   /** The audit log's onSync: one fdatasync's duration and its group commit's size. */
@@ -136,12 +138,19 @@ function policyInstruments(registry: Registry, sources: MetricSources) {
       });
     },
   });
-  return new Counter({
+  const downloads = new Counter({
+    name: "zyx_gateway_policy_bundle_downloads_total",
+    help: "Requests to the bundle server (POLICY_BUNDLE_URL) by outcome: updated (200), unchanged (304), failed.",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  const loads = new Counter({
     name: "zyx_gateway_policy_bundle_loads_total",
     help: "Policy bundle loads (at boot and hot reloads) by outcome (loaded, refused) and refusal code.",
     labelNames: ["outcome", "code"] as const,
     registers,
   });
+  return { loads, downloads };
 }
 
 function stateInstruments(registry: Registry, sources: MetricSources): void {
@@ -284,7 +293,7 @@ export function createGatewayMetrics(initial: MetricSources = {}): GatewayMetric
   const registry = new Registry();
   const sources: MetricSources = { ...initial };
   const pipeline = pipelineObserver(pipelineInstruments(registry));
-  const loads = policyInstruments(registry, sources);
+  const { loads, downloads } = policyInstruments(registry, sources);
   stateInstruments(registry, sources);
   const decisionLog = decisionLogInstruments(registry, sources);
   const auditSynced = auditInstruments(registry);
@@ -299,6 +308,9 @@ export function createGatewayMetrics(initial: MetricSources = {}): GatewayMetric
     },
     policyReload(event) {
       loads.inc({ outcome: event.outcome, code: event.code ?? "none" });
+    },
+    bundleDownload(outcome) {
+      downloads.inc({ outcome });
     },
     addSources(more) {
       Object.assign(sources, more);
