@@ -54,3 +54,22 @@ export function alwaysBusinessHours(config: Record<string, unknown>): void {
     end_hour: 24,
   };
 }
+
+/**
+ * Call limits, the automatic suspension and the risk of recent denials out of the way, every hour
+ * a business hour: for load and fault runs that measure the controls' cost and answers, not
+ * their refusals (thousands of deliberate denials would otherwise, rightly, raise every later
+ * call's risk to needing approval). The limiter and the policy still run on every call.
+ */
+export function outOfTheWay(config: Record<string, unknown>): void {
+  alwaysBusinessHours(config);
+  (config["risk"] as Record<string, unknown>)["recent_denials_threshold"] = 1_000_000;
+  const limits = config["limits"] as Record<string, unknown>;
+  const perTool = limits["per_tool"] as Record<string, number>;
+  for (const tool of Object.keys(perTool)) perTool[tool] = 100_000;
+  Object.assign(limits, {
+    per_agent: 100_000,
+    per_user: 100_000,
+    suspend_agent_after_denials: 10_000,
+  });
+}

@@ -10,26 +10,9 @@
 import { generateKeyPair, exportJWK, type JWK } from "jose";
 import { mintAccessToken, mintPostureToken } from "../../idp/src/mint.ts";
 import { DEV_ISSUER, DEV_POSTURE_ISSUER, GATEWAY_AUDIENCE } from "../../common/keys.ts";
+import { ENGINEER, INTERN, REMEDIATOR, SG_CHANGE, type Person } from "../support/fixtures.ts";
 
 export type Expectation = "allow" | "approval" | "deny";
-
-interface Person {
-  user: string;
-  groups: string[];
-  agent: string;
-}
-
-const ENGINEER: Person = {
-  user: "engineer@zyxbank.example",
-  groups: ["grp-ai-users", "grp-ai-devops-readonly"],
-  agent: "change-reviewer",
-};
-const INTERN: Person = { ...ENGINEER, user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
-const REMEDIATOR: Person = {
-  user: "cloud@zyxbank.example",
-  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
-  agent: "change-remediator",
-};
 
 export type Credential =
   | "valid"
@@ -52,14 +35,6 @@ export interface CallSpec {
   expect: Expectation;
 }
 
-const SG_CHANGE = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
-};
 const READ = { ticket: "CHG-18422" };
 
 /** The calls every phase mixes, with their expectation when nothing is wrong. */

@@ -21,7 +21,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../gateway/test/support/opa-server.ts";
-import { alwaysBusinessHours, buildPolicyVariant } from "../../scripts/lib/policy-variant.ts";
+import { buildPolicyVariant, outOfTheWay } from "../../scripts/lib/policy-variant.ts";
 import { startNode, type Started } from "../support/processes.ts";
 import { makeKeys, publicOf } from "./calls.ts";
 import { drive, healthy, type Tally, type World } from "./drive.ts";
@@ -43,24 +43,6 @@ import { startKeySetServer, startWorkerProxy } from "./servers.ts";
 const TOTAL = Number(process.env["CHAOS_FAULTS"] ?? "10000");
 const KILLS = Number(process.env["CHAOS_KILLS"] ?? "50");
 
-/**
- * Call limits, suspension and the risk of recent denials out of the way: the run measures how
- * faults are answered, and thousands of deliberate refusals would otherwise (rightly) raise the
- * risk of every later call to needing approval.
- */
-function roomyLimits(config: Record<string, unknown>): void {
-  alwaysBusinessHours(config);
-  (config["risk"] as Record<string, unknown>)["recent_denials_threshold"] = 1_000_000;
-  const limits = config["limits"] as Record<string, unknown>;
-  const perTool = limits["per_tool"] as Record<string, number>;
-  for (const tool of Object.keys(perTool)) perTool[tool] = 100_000;
-  Object.assign(limits, {
-    per_agent: 100_000,
-    per_user: 100_000,
-    suspend_agent_after_denials: 10_000,
-  });
-}
-
 const TRAP_REGO = `
 # Chaos run only: for confluence_read this calls a built-in the WASM SDK does not provide, so the
 # evaluation itself fails.
@@ -70,13 +52,13 @@ reasons contains _reason("tool_unknown", "chaos") if {
 }`;
 
 function buildBundles() {
-  const base = buildPolicyVariant(roomyLimits);
+  const base = buildPolicyVariant(outOfTheWay);
   const strict = buildPolicyVariant((config) => {
-    roomyLimits(config);
+    outOfTheWay(config);
     const tools = config["tools"] as Record<string, Record<string, unknown>>;
     tools["jira_read"] = { ...tools["jira_read"], allowed_groups: ["grp-nobody"] };
   });
-  const trap = buildPolicyVariant(roomyLimits, { appendRego: TRAP_REGO });
+  const trap = buildPolicyVariant(outOfTheWay, { appendRego: TRAP_REGO });
   return {
     paths: { base: base.bundle, strict: strict.bundle, trap: trap.bundle },
     remove: () => {
