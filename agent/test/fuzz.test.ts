@@ -20,6 +20,7 @@ import { createWorkerApp, type Execute } from "../src/app.ts";
 import { createCallTokenVerifier } from "../src/call-token.ts";
 import { createFixtureConnectors } from "../src/connectors/index.ts";
 import { createToolExecutor } from "../src/tools.ts";
+import { VALID_ARGUMENTS } from "../../test/support/fixtures.ts";
 
 const RUNS = Number(process.env["FUZZ_RUNS"] ?? "150");
 const SEED = process.env["FUZZ_SEED"] ?? "20261204";
@@ -34,22 +35,7 @@ const KID = "gw-fuzz-1";
 const T0 = Date.UTC(2026, 10, 21, 3, 0, 0);
 const T0_SEC = T0 / 1000;
 
-const CALLS: Record<ToolName, Record<string, unknown>> = {
-  jira_read: { ticket: "CHG-18422" },
-  github_read_pr: { repository: "zyx-bank/platform-infra", pull_request: 991 },
-  confluence_read: { space: "SEC" },
-  aws_dev_read: { account: "111122223333", region: "ap-southeast-1" },
-  jira_add_comment: { ticket: "CHG-18422", body: "AI security review" },
-  slack_post_message: { channel: "devsecops-change-review", text: "CHG-18422 needs review" },
-  aws_modify_security_group: {
-    account: "111122223333",
-    region: "ap-southeast-1",
-    group_id: "sg-0a1b2c3d4e5f60718",
-    change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-    change_ticket: "CHG-18422",
-    rollback_plan: "Re-authorize the revoked rule from the compensation handle.",
-  },
-};
+const CALLS = VALID_ARGUMENTS;
 
 let gatewayKey: JWK;
 let otherKey: JWK;

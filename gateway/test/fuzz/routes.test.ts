@@ -14,7 +14,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { TOOL_NAMES } from "../../../common/catalog.ts";
 import { KILL_SWITCH_SCOPES, scopeSlug } from "../../src/killswitch/scopes.ts";
 import { ERROR_CODES } from "../../src/lib/errors.ts";
-import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
+import { createHarness, type Harness } from "../support/harness.ts";
+import {
+  ADMIN,
+  APPROVER,
+  ENGINEER,
+  REMEDIATOR,
+  SG_CHANGE,
+  VALID_ARGUMENTS,
+} from "../../../test/support/fixtures.ts";
 
 const RUNS = Number(process.env["FUZZ_RUNS"] ?? "150");
 const SEED = process.env["FUZZ_SEED"] ?? "20261204";
@@ -25,38 +33,7 @@ const settings: fc.Parameters<unknown> = {
   ...(PATH === undefined ? {} : { path: PATH }),
 };
 
-const REMEDIATOR = {
-  user: "cloud@zyxbank.example",
-  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
-  agent: "change-remediator",
-};
-const APPROVER = {
-  user: "approver.one@zyxbank.example",
-  groups: ["grp-ai-prod-approvers"],
-  agent: "approvals-console",
-};
-const ADMIN = {
-  user: "secadmin@zyxbank.example",
-  groups: ["grp-ai-security-admins"],
-  agent: "admin-console",
-};
-const SG_CHANGE = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
-};
-const VALID_ARGS: Record<string, Record<string, unknown>> = {
-  jira_read: { ticket: "CHG-18422" },
-  github_read_pr: { repository: "zyx-bank/platform-infra", pull_request: 991 },
-  confluence_read: { space: "SEC" },
-  aws_dev_read: { account: "111122223333", region: "ap-southeast-1" },
-  jira_add_comment: { ticket: "CHG-18422", body: "AI security review: see findings." },
-  slack_post_message: { channel: "devsecops-change-review", text: "CHG-18422 review posted" },
-  aws_modify_security_group: SG_CHANGE,
-};
+const VALID_ARGS: Record<string, Record<string, unknown>> = VALID_ARGUMENTS;
 
 interface Identity {
   token: string;
