@@ -138,6 +138,9 @@ export const WORKER_ERRORS = {
   request_body_too_large: { status: 413, title: "Request body too large" },
   arguments_invalid: { status: 400, title: "Invalid tool arguments" },
   route_not_found: { status: 404, title: "No such route" },
+  // GET /metrics: only the platform's scraper, with its bearer token (WORKER_METRICS_TOKEN).
+  metrics_token_missing: { status: 401, title: "Metrics token missing" },
+  metrics_token_invalid: { status: 401, title: "Metrics token invalid" },
   tool_failed: { status: 502, title: "Tool failed" },
   internal_error: { status: 500, title: "Internal error" },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -12,6 +12,8 @@ import { createCallTokenVerifier } from "./call-token.ts";
 import { ConfigError, loadWorkerConfig } from "./config.ts";
 import { createConnectorsFromEnv } from "./connectors/index.ts";
 import { createToolExecutor } from "./tools.ts";
+import { tracingFromEnv } from "../../common/tracing.ts";
+import { createWorkerMetrics } from "./metrics.ts";
 
 const CLOCK_TOLERANCE_SEC = 2;
 /** 30 s tokens: room for over 3,000 calls a second before calls are refused. */
@@ -53,7 +55,13 @@ function start(): void {
     connectors: revocable,
   };
 
-  const app = createWorkerApp({ verifier, execute, log, admin });
+  // OpenTelemetry spans, when the OTEL_* variables ask for them (off by default).
+  const tracing = tracingFromEnv(process.env, "zyx-worker");
+  const metrics =
+    config.metricsToken === undefined
+      ? undefined
+      : { metrics: createWorkerMetrics(), token: config.metricsToken };
+  const app = createWorkerApp({ verifier, execute, log, tracer: tracing?.tracer, metrics, admin });
   const server = serve(
     { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS },
     (info) => {
@@ -69,7 +77,11 @@ function start(): void {
     log("error", "cannot listen", { error: String(error) });
     process.exit(1);
   });
-  stopGracefullyOnSignals(server, { log, timeoutMs: 5_000 });
+  stopGracefullyOnSignals(server, {
+    log,
+    timeoutMs: 5_000,
+    ...(tracing === undefined ? {} : { afterDrain: () => tracing.shutdown() }),
+  });
 }
 
 function message(error: unknown): string {

@@ -29,7 +29,12 @@ import { problemHandler } from "./lib/problem.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "./identity/types.ts";
 import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
 import type { Credentials, GatewayPorts } from "./pipeline/context.ts";
-import { createToolCallPipeline, type ToolCallPipeline } from "./pipeline/index.ts";
+import {
+  createToolCallPipeline,
+  type PipelineTracer,
+  type ToolCallPipeline,
+} from "./pipeline/index.ts";
+import { combineObservers, type PartialObserver } from "./pipeline/observers.ts";
 import { createRefusalRecorder, type RefusalRecorder } from "./pipeline/refusals.ts";
 
 export type { AuditSink, GatewayPorts } from "./pipeline/context.ts";
@@ -50,6 +55,10 @@ export interface GatewayOptions {
   metricsToken?: string;
   /** The MCP door's resource URI, authorization servers and resource-audience verifier. */
   mcp?: McpDoorOptions;
+  /** More pipeline observers (the decision log, the shadow policy), told after the metrics. */
+  observers?: readonly PartialObserver[];
+  /** OpenTelemetry spans for each call and step (tracing/); absent: no spans. */
+  tracer?: PipelineTracer;
 }
 
 const REQUIRED_PORTS = [
@@ -218,6 +227,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   const now = options.now ?? Date.now;
   const log = options.log ?? jsonLog("gateway");
   const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
+  options.metrics?.addSources({ unauthenticated: () => refusals.unauthenticatedCounts() });
   const runtime = {
     now,
     newId: options.newId ?? randomUUID,
@@ -232,7 +242,8 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
       log,
     }),
   };
-  const pipeline = createToolCallPipeline(ports, runtime, options.metrics?.pipeline);
+  const observer = combineObservers([options.metrics?.pipeline, ...(options.observers ?? [])]);
+  const pipeline = createToolCallPipeline(ports, runtime, observer, options.tracer);
   // The MCP door: the same pipeline over ports that also accept the MCP resource as audience.
   const mcp = options.mcp ?? {};
   const mcpPorts = {
@@ -250,7 +261,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   mountMcpDoor(app, {
     ports: mcpPorts,
-    pipeline: createToolCallPipeline(mcpPorts, runtime, options.metrics?.pipeline),
+    pipeline: createToolCallPipeline(mcpPorts, runtime, observer, options.tracer),
     now,
     log,
     bodyLimitBytes: options.bodyLimitBytes,

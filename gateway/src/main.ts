@@ -23,9 +23,13 @@ import { createPostureVerifier } from "./identity/posture.ts";
 import { PolicyState } from "./policy/decision.ts";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { createReloadingPolicyEngine } from "./policy/reloader.ts";
+import { createBundleDownloader } from "./policy/bundle-download.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 import { mcpDoorOptions } from "./mcp/config.ts";
+import { setUpDecisionLogging } from "./decision-log/setup.ts";
+import { tracingFromEnv } from "../../common/tracing.ts";
+import { createPipelineTracer } from "./tracing/pipeline-tracer.ts";
 
 const log = jsonLog("gateway");
 
@@ -44,9 +48,24 @@ async function start(): Promise<void> {
   if (config.devKeys) await ensureDevKeys(config.stateDir);
 
   const metrics = createGatewayMetrics();
+  // OpenTelemetry spans, when the OTEL_* variables ask for them (off by default).
+  const tracing = tracingFromEnv(process.env, "zyx-gateway");
+  // POLICY_BUNDLE_URL: downloaded (ETag / If-None-Match) into a cache file the reloader loads.
+  const bundleServer = config.policyBundleServer;
+  const downloader =
+    bundleServer === undefined
+      ? undefined
+      : createBundleDownloader({
+          ...bundleServer,
+          log,
+          onOutcome: (outcome) => {
+            metrics.bundleDownload(outcome);
+          },
+        });
+  await downloader?.download();
   // Signed, verified, hot-reloaded: a refused bundle keeps the last good revision serving.
   const bundled = await createReloadingPolicyEngine({
-    bundlePath: config.policyBundle,
+    bundlePath: bundleServer?.cachePath ?? config.policyBundle,
     publicKeyPath: config.policyBundlePublicKey,
     pollMs: config.policyBundlePollMs,
     log,
@@ -54,13 +73,17 @@ async function start(): Promise<void> {
       metrics.policyReload(event);
     },
   });
-  const policy =
+  downloader?.start(() => bundled.check());
+  const deciding =
     config.policyOpaUrl === undefined
       ? bundled
       : await connectOpaServer({
           url: config.policyOpaUrl,
           state: PolicyState.parse(bundled.data?.zyx.state),
         });
+  // OPA-format decision logs (DECISION_LOG_URL) and the shadow policy (POLICY_SHADOW_BUNDLE).
+  const decisionLogging = await setUpDecisionLogging(config, deciding, metrics, log);
+  const { policy } = decisionLogging;
   if (policy.loadError !== null) {
     // Fail closed but stay up: every call is denied with policy_unavailable and /readyz says why.
     log("error", "policy not loaded: every call will be denied", {
@@ -74,6 +97,9 @@ async function start(): Promise<void> {
     path: config.audit.path,
     fsync: config.audit.fsync,
     checkpoints: { signer, everyRecords, everySeconds },
+    onSync: (seconds, records) => {
+      metrics.auditSynced(seconds, records);
+    },
   });
   const { cacheMaxEntries, ...accessOptions } = config.accessTokens;
   const callKey = await readPrivateJwk(config.worker.callKeyFile);
@@ -90,6 +116,7 @@ async function start(): Promise<void> {
   const worker = createHttpWorkerClient({
     baseUrl: config.worker.url,
     timeoutMs: config.worker.timeoutMs,
+    maxResponseBytes: config.worker.maxResponseBytes,
     signer: createCallTokenSigner({
       privateJwk: callKey,
       issuer: CALL_TOKEN_ISSUER,
@@ -122,6 +149,7 @@ async function start(): Promise<void> {
     bundleStatus: () => bundled.status(),
     killSwitch: () => controls.killSwitch.state(),
     audit: () => audit.stats(),
+    openApprovals: () => controls.openApprovals(),
   });
   const cache = cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {};
   const app = createGatewayApp(
@@ -148,6 +176,8 @@ async function start(): Promise<void> {
         t === undefined ? {} : { metricsToken: t },
       )),
       mcp: mcpDoorOptions(process.env, config, { ...accessOptions, ...cache }),
+      ...(decisionLogging.observer === undefined ? {} : { observers: [decisionLogging.observer] }),
+      ...(tracing === undefined ? {} : { tracer: createPipelineTracer(tracing.tracer) }),
     },
   );
 
@@ -158,6 +188,8 @@ async function start(): Promise<void> {
         address: info.address,
         port: info.port,
         policy_revision: policy.revision ?? null,
+        tracing: tracing !== undefined,
+        decision_log: config.decisionLog?.url.origin ?? null,
       });
     },
   );
@@ -167,8 +199,14 @@ async function start(): Promise<void> {
     timeoutMs: 10_000,
     afterDrain: async () => {
       clearInterval(sweeper);
+      downloader?.close();
       bundled.close();
-      await Promise.all([controls.close().then(() => audit.close()), worker.close()]);
+      await Promise.all([
+        controls.close().then(() => audit.close()),
+        worker.close(),
+        decisionLogging.close(),
+        tracing?.shutdown(),
+      ]);
     },
   });
 }

@@ -77,8 +77,9 @@ export interface StackOptions {
   idp?: boolean;
   /** Another policy bundle than policy-bundle/bundle.tar.gz. */
   policyBundle?: string;
-  /** More gateway environment (e.g. the kill switch's pager URL). */
+  /** More variables for the gateway and for the worker (tracing, decision logs, metrics...). */
   gatewayEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
 }
 
 /** The gateway and the worker (and the identity provider), wired as `make run` wires them. */
@@ -100,6 +101,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WORKER_PORT: String(workerPort),
     GATEWAY_CALL_JWKS: join(stateDir, "keys/gateway.jwks.json"),
     ZYX_FIXTURE_WRITES: join(stateDir, "fixture-writes.jsonl"),
+    ...options.workerEnv,
   });
   await waitFor(`${gatewayUrl}/readyz`, gateway);
   let idp: Started | undefined;
