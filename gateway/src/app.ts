@@ -16,6 +16,7 @@ import { routePath } from "hono/route";
 import { jsonLog, type Log } from "../../common/service.ts";
 import { createApproverNotice } from "./approvals/notify.ts";
 import { createApprovalRoutes } from "./approvals/routes.ts";
+import { createCompensator, type Compensator } from "./posthoc/compensate.ts";
 import { openApiDocument } from "./http/contract.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
@@ -28,7 +29,12 @@ import { problemHandler } from "./lib/problem.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "./identity/types.ts";
 import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
 import type { Credentials, GatewayPorts } from "./pipeline/context.ts";
-import { createToolCallPipeline, type ToolCallPipeline } from "./pipeline/index.ts";
+import {
+  createToolCallPipeline,
+  type PipelineTracer,
+  type ToolCallPipeline,
+} from "./pipeline/index.ts";
+import { combineObservers, type PartialObserver } from "./pipeline/observers.ts";
 import { createRefusalRecorder, type RefusalRecorder } from "./pipeline/refusals.ts";
 
 export type { AuditSink, GatewayPorts } from "./pipeline/context.ts";
@@ -49,6 +55,10 @@ export interface GatewayOptions {
   metricsToken?: string;
   /** The MCP door's resource URI, authorization servers and resource-audience verifier. */
   mcp?: McpDoorOptions;
+  /** More pipeline observers (the decision log, the shadow policy), told after the metrics. */
+  observers?: readonly PartialObserver[];
+  /** OpenTelemetry spans for each call and step (tracing/); absent: no spans. */
+  tracer?: PipelineTracer;
 }
 
 const REQUIRED_PORTS = [
@@ -123,6 +133,7 @@ function peopleRoutes(
   ports: GatewayPorts,
   now: () => number,
   refusals: RefusalRecorder,
+  compensate: Compensator,
 ): void {
   const seen = new WeakMap<Request, VerifiedPrincipal>();
   const caller = peopleCaller(ports, refusals, seen);
@@ -168,6 +179,7 @@ function peopleRoutes(
       approvals: ports.approvals,
       authenticate: caller,
       checkApproverDevice: fresh,
+      afterDeny: compensate,
       checkApprover: (principal) => {
         requireHumanConsole(ports.policy, principal);
         if (disabledByKillSwitch(principal)) {
@@ -215,6 +227,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   const now = options.now ?? Date.now;
   const log = options.log ?? jsonLog("gateway");
   const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
+  options.metrics?.addSources({ unauthenticated: () => refusals.unauthenticatedCounts() });
   const runtime = {
     now,
     newId: options.newId ?? randomUUID,
@@ -229,7 +242,8 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
       log,
     }),
   };
-  const pipeline = createToolCallPipeline(ports, runtime, options.metrics?.pipeline);
+  const observer = combineObservers([options.metrics?.pipeline, ...(options.observers ?? [])]);
+  const pipeline = createToolCallPipeline(ports, runtime, observer, options.tracer);
   // The MCP door: the same pipeline over ports that also accept the MCP resource as audience.
   const mcp = options.mcp ?? {};
   const mcpPorts = {
@@ -243,11 +257,11 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     throw new GatewayError("route_not_found", "no such route");
   });
   operationalRoutes(app, ports, options);
-  peopleRoutes(app, ports, now, refusals);
+  peopleRoutes(app, ports, now, refusals, createCompensator(ports, runtime));
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   mountMcpDoor(app, {
     ports: mcpPorts,
-    pipeline: createToolCallPipeline(mcpPorts, runtime, options.metrics?.pipeline),
+    pipeline: createToolCallPipeline(mcpPorts, runtime, observer, options.tracer),
     now,
     log,
     bodyLimitBytes: options.bodyLimitBytes,

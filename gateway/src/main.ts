@@ -9,6 +9,11 @@ import { checkpointSignerFor } from "./audit/checkpoint.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createControls } from "./controls.ts";
+import { createAdminCaller, withReach } from "./killswitch/reach.ts";
+import type { KillSwitch } from "./killswitch/service.ts";
+import type { AuditRecordInput } from "./audit/record.ts";
+import type { JWK } from "jose";
+import { loadCatalog } from "../../common/catalog.ts";
 import { ensureDevKeys, publicJwk, readPrivateJwk } from "../../common/keys.ts";
 import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../common/worker-contract.ts";
 import { createCallTokenSigner } from "./handoff/call-token.ts";
@@ -18,9 +23,13 @@ import { createPostureVerifier } from "./identity/posture.ts";
 import { PolicyState } from "./policy/decision.ts";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { createReloadingPolicyEngine } from "./policy/reloader.ts";
+import { createBundleDownloader } from "./policy/bundle-download.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 import { mcpDoorOptions } from "./mcp/config.ts";
+import { setUpDecisionLogging } from "./decision-log/setup.ts";
+import { tracingFromEnv } from "../../common/tracing.ts";
+import { createPipelineTracer } from "./tracing/pipeline-tracer.ts";
 
 const log = jsonLog("gateway");
 
@@ -39,9 +48,24 @@ async function start(): Promise<void> {
   if (config.devKeys) await ensureDevKeys(config.stateDir);
 
   const metrics = createGatewayMetrics();
+  // OpenTelemetry spans, when the OTEL_* variables ask for them (off by default).
+  const tracing = tracingFromEnv(process.env, "zyx-gateway");
+  // POLICY_BUNDLE_URL: downloaded (ETag / If-None-Match) into a cache file the reloader loads.
+  const bundleServer = config.policyBundleServer;
+  const downloader =
+    bundleServer === undefined
+      ? undefined
+      : createBundleDownloader({
+          ...bundleServer,
+          log,
+          onOutcome: (outcome) => {
+            metrics.bundleDownload(outcome);
+          },
+        });
+  await downloader?.download();
   // Signed, verified, hot-reloaded: a refused bundle keeps the last good revision serving.
   const bundled = await createReloadingPolicyEngine({
-    bundlePath: config.policyBundle,
+    bundlePath: bundleServer?.cachePath ?? config.policyBundle,
     publicKeyPath: config.policyBundlePublicKey,
     pollMs: config.policyBundlePollMs,
     log,
@@ -49,13 +73,17 @@ async function start(): Promise<void> {
       metrics.policyReload(event);
     },
   });
-  const policy =
+  downloader?.start(() => bundled.check());
+  const deciding =
     config.policyOpaUrl === undefined
       ? bundled
       : await connectOpaServer({
           url: config.policyOpaUrl,
           state: PolicyState.parse(bundled.data?.zyx.state),
         });
+  // OPA-format decision logs (DECISION_LOG_URL) and the shadow policy (POLICY_SHADOW_BUNDLE).
+  const decisionLogging = await setUpDecisionLogging(config, deciding, metrics, log);
+  const { policy } = decisionLogging;
   if (policy.loadError !== null) {
     // Fail closed but stay up: every call is denied with policy_unavailable and /readyz says why.
     log("error", "policy not loaded: every call will be denied", {
@@ -69,6 +97,9 @@ async function start(): Promise<void> {
     path: config.audit.path,
     fsync: config.audit.fsync,
     checkpoints: { signer, everyRecords, everySeconds },
+    onSync: (seconds, records) => {
+      metrics.auditSynced(seconds, records);
+    },
   });
   const { cacheMaxEntries, ...accessOptions } = config.accessTokens;
   const callKey = await readPrivateJwk(config.worker.callKeyFile);
@@ -85,6 +116,7 @@ async function start(): Promise<void> {
   const worker = createHttpWorkerClient({
     baseUrl: config.worker.url,
     timeoutMs: config.worker.timeoutMs,
+    maxResponseBytes: config.worker.maxResponseBytes,
     signer: createCallTokenSigner({
       privateJwk: callKey,
       issuer: CALL_TOKEN_ISSUER,
@@ -98,6 +130,7 @@ async function start(): Promise<void> {
     killSwitchPath: join(config.stateDir, "kill-switch.json"),
     approvalStore: config.approvalStore,
   });
+  const killSwitch = killSwitchWithReach(config, callKey, controls.killSwitch, audit);
   // Escalates, then expires, approval requests nobody acted on in time.
   const sweeper = setInterval(() => {
     controls.approvals
@@ -116,6 +149,7 @@ async function start(): Promise<void> {
     bundleStatus: () => bundled.status(),
     killSwitch: () => controls.killSwitch.state(),
     audit: () => audit.stats(),
+    openApprovals: () => controls.openApprovals(),
   });
   const cache = cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {};
   const app = createGatewayApp(
@@ -133,6 +167,7 @@ async function start(): Promise<void> {
       worker,
       sessions: createSessionSignals({ denialWindowMs: config.denialWindowMs }),
       ...controls,
+      killSwitch,
     },
     {
       bodyLimitBytes: config.bodyLimitBytes,
@@ -141,6 +176,8 @@ async function start(): Promise<void> {
         t === undefined ? {} : { metricsToken: t },
       )),
       mcp: mcpDoorOptions(process.env, config, { ...accessOptions, ...cache }),
+      ...(decisionLogging.observer === undefined ? {} : { observers: [decisionLogging.observer] }),
+      ...(tracing === undefined ? {} : { tracer: createPipelineTracer(tracing.tracer) }),
     },
   );
 
@@ -151,6 +188,8 @@ async function start(): Promise<void> {
         address: info.address,
         port: info.port,
         policy_revision: policy.revision ?? null,
+        tracing: tracing !== undefined,
+        decision_log: config.decisionLog?.url.origin ?? null,
       });
     },
   );
@@ -160,9 +199,49 @@ async function start(): Promise<void> {
     timeoutMs: 10_000,
     afterDrain: async () => {
       clearInterval(sweeper);
+      downloader?.close();
       bundled.close();
-      await Promise.all([controls.close().then(() => audit.close()), worker.close()]);
+      await Promise.all([
+        controls.close().then(() => audit.close()),
+        worker.close(),
+        decisionLogging.close(),
+        tracing?.shutdown(),
+      ]);
     },
+  });
+}
+
+/** The kill switch whose connector and all-writes stops revoke and page (killswitch/reach.ts). */
+function killSwitchWithReach(
+  config: ReturnType<typeof loadConfig>,
+  callKey: JWK,
+  killSwitch: KillSwitch,
+  audit: { append(record: AuditRecordInput): Promise<unknown> },
+): KillSwitch {
+  const catalog = loadCatalog();
+  return withReach(killSwitch, {
+    admin: config.reach.revoke
+      ? createAdminCaller({
+          baseUrl: config.worker.url,
+          privateJwk: callKey,
+          issuer: CALL_TOKEN_ISSUER,
+          audience: CALL_TOKEN_AUDIENCE,
+          timeoutMs: config.worker.timeoutMs,
+        })
+      : undefined,
+    pager:
+      config.reach.pageUrl === undefined
+        ? undefined
+        : { url: config.reach.pageUrl, routingKey: config.reach.routingKey },
+    writeConnectors: [
+      ...new Set(
+        Object.values(catalog.tools)
+          .filter((tool) => tool.write)
+          .map((tool) => tool.connector),
+      ),
+    ],
+    audit: (record) => audit.append(record),
+    log,
   });
 }
 

@@ -36,6 +36,8 @@ import { createControls, type Controls } from "../../src/controls.ts";
 import type { RefusalRecorder } from "../../src/pipeline/refusals.ts";
 import { createSessionSignals } from "../../src/session.ts";
 import { BUNDLE_PATH } from "./paths.ts";
+import type { PipelineTracer } from "../../src/pipeline/index.ts";
+import type { Tracer } from "@opentelemetry/api";
 
 /** Wednesday 2026-05-20 10:00 in Singapore: business hours, so no time-of-day risk. */
 export const NOW_SEC = 1_779_242_400;
@@ -60,6 +62,8 @@ export interface HarnessOptions {
   approvalStore?: ApprovalStoreConfig;
   /** Default: the app's own, over the harness's audit log. */
   refusals?: RefusalRecorder;
+  /** OpenTelemetry: the gateway pipeline's tracer and the worker's (default: no spans). */
+  tracing?: { gateway?: PipelineTracer; worker?: Tracer };
 }
 
 export interface Harness {
@@ -71,6 +75,8 @@ export interface Harness {
   /** The frozen clock every part reads (epoch ms); tests move it. */
   clock: { now: number };
   workerCalls: WorkerCallSeen[];
+  /** The fixture connectors' writes (JSON Lines): what reached "Jira" and "Slack". */
+  writesPath: string;
   keys: { idp: JWK; device: JWK; gateway: JWK };
   accessToken(
     overrides?: Partial<{
@@ -146,6 +152,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         : { result: await options.workerExecute(call) };
     },
     log: () => undefined,
+    tracer: options.tracing?.worker,
   });
   // The worker on a real loopback socket: the gateway's HTTP client is exercised for real.
   const front = new Hono();
@@ -202,6 +209,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       bodyLimitBytes: 65_536,
       now: () => clock.now,
       ...(options.refusals === undefined ? {} : { refusals: options.refusals }),
+      ...(options.tracing?.gateway === undefined ? {} : { tracer: options.tracing.gateway }),
     },
   );
 
@@ -213,6 +221,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     controls,
     clock,
     workerCalls,
+    writesPath,
     keys,
     accessToken: (o = {}) => {
       const agent = "agent" in o ? o.agent : ENGINEER.agent;
