@@ -15,7 +15,7 @@ export PATH  := $(TOOLS)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 POLICY_ENTRYPOINT := zyx/gateway/decision
 BUNDLE            := policy-bundle/bundle.tar.gz
 
-.PHONY: help setup policy policy-check lint typecheck test test-ts bench run demo clean
+.PHONY: help setup policy policy-check lint typecheck test test-ts bench chaos run demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ run: policy ## start the gateway and the agent worker on the embedded defaults (
 
 demo: policy ## replay the seed's story against real processes, with readable output
 	@npm run -s demo
+
+chaos: policy ## fault injection on real processes: 10,000 faults and 50 SIGKILLs under load, one summary line
+	@node test/chaos/run.ts
 
 bench: policy ## benchmarks (not tests)
 	@npm run -s bench

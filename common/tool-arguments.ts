@@ -25,6 +25,12 @@ const SLACK_CHANNEL = /^[a-z0-9][a-z0-9_-]{0,79}$/;
 const CONFLUENCE_LABEL = /^[a-z0-9][a-z0-9_-]{0,99}$/;
 const AWS_ACCOUNT = /^[0-9]{12}$/;
 const AWS_REGION = /^[a-z]{2}(-gov)?-[a-z]+-[0-9]$/;
+/** A Slack channel ID as Slack answers it (public C…, private G…). */
+const SLACK_CHANNEL_ID = /^[CG][A-Z0-9]{8,20}$/;
+/** A Slack message timestamp ("1716345600.000100"). */
+const SLACK_TS = /^[1-9][0-9]{8,10}\.[0-9]{6}$/;
+/** A Jira comment id: digits, no leading zero. */
+const JIRA_COMMENT_ID = /^[1-9][0-9]{0,17}$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8}([0-9a-f]{9})?$/;
 const PORT_RANGE = /^(0|[1-9][0-9]{0,4})(?:-(0|[1-9][0-9]{0,4}))?$/;
 /** Characters AWS accepts in a security-group rule description. */
@@ -309,6 +315,17 @@ export const TOOL_ARGUMENT_SCHEMAS = {
     /** The message's text; with blocks, the notification and accessibility fallback. */
     text: text(LIMITS.slackTextChars),
     blocks: slackBlocks.optional(),
+  }),
+
+  // Compensations: they undo one write the worker made, named by the handle it returned.
+  jira_delete_comment: z.strictObject({
+    ticket: jiraKey,
+    comment_id: z.string().regex(JIRA_COMMENT_ID, "must be a Jira comment id (digits)"),
+  }),
+
+  slack_delete_message: z.strictObject({
+    channel: z.string().regex(SLACK_CHANNEL_ID, "must be a Slack channel ID such as C07DEVSECOPS"),
+    ts: z.string().regex(SLACK_TS, "must be a Slack message ts such as 1716345600.000100"),
   }),
 
   // change_ticket and rollback_plan are optional here on purpose: the policy says when they

@@ -18,6 +18,7 @@ import { jsonLog, type Log } from "../../common/service.ts";
 import { createApproverNotice } from "./approvals/notify.ts";
 import { createApprovalRoutes } from "./approvals/routes.ts";
 import { createConsoleRoutes, type ConsoleOptions } from "./console/routes.ts";
+import { createCompensator, type Compensator } from "./posthoc/compensate.ts";
 import { openApiDocument } from "./http/contract.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
@@ -30,7 +31,12 @@ import { problemHandler } from "./lib/problem.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "./identity/types.ts";
 import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
 import type { Credentials, GatewayPorts } from "./pipeline/context.ts";
-import { createToolCallPipeline, type ToolCallPipeline } from "./pipeline/index.ts";
+import {
+  createToolCallPipeline,
+  type PipelineTracer,
+  type ToolCallPipeline,
+} from "./pipeline/index.ts";
+import { combineObservers, type PartialObserver } from "./pipeline/observers.ts";
 import { createRefusalRecorder, type RefusalRecorder } from "./pipeline/refusals.ts";
 
 export type { AuditSink, GatewayPorts } from "./pipeline/context.ts";
@@ -55,6 +61,10 @@ export interface GatewayOptions {
   console?: ConsoleOptions;
   /** The console's public URL, for the links in the approvers' Slack notices (CONSOLE_URL). */
   consoleUrl?: string;
+  /** More pipeline observers (the decision log, the shadow policy), told after the metrics. */
+  observers?: readonly PartialObserver[];
+  /** OpenTelemetry spans for each call and step (tracing/); absent: no spans. */
+  tracer?: PipelineTracer;
 }
 
 const REQUIRED_PORTS = [
@@ -129,6 +139,7 @@ function peopleRoutes(
   ports: GatewayPorts,
   now: () => number,
   refusals: RefusalRecorder,
+  compensate: Compensator,
   consoleOptions: ConsoleOptions | undefined,
 ): void {
   const seen = new WeakMap<Request, VerifiedPrincipal>();
@@ -185,6 +196,7 @@ function peopleRoutes(
       authenticate: caller,
       checkApproverDevice: fresh,
       checkApprover,
+      afterDeny: compensate,
     }),
   );
   if (consoleOptions === undefined) return;
@@ -199,6 +211,7 @@ function peopleRoutes(
       now,
       checkApprover,
       checkApproverDevice: fresh,
+      afterDeny: compensate,
       requireHumanConsole: (principal) => {
         requireHumanConsole(ports.policy, principal);
       },
@@ -240,6 +253,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   const now = options.now ?? Date.now;
   const log = options.log ?? jsonLog("gateway");
   const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
+  options.metrics?.addSources({ unauthenticated: () => refusals.unauthenticatedCounts() });
   const runtime = {
     now,
     newId: options.newId ?? randomUUID,
@@ -255,7 +269,8 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
       log,
     }),
   };
-  const pipeline = createToolCallPipeline(ports, runtime, options.metrics?.pipeline);
+  const observer = combineObservers([options.metrics?.pipeline, ...(options.observers ?? [])]);
+  const pipeline = createToolCallPipeline(ports, runtime, observer, options.tracer);
   // The MCP door: the same pipeline over ports that also accept the MCP resource as audience.
   const mcp = options.mcp ?? {};
   const mcpPorts = {
@@ -269,11 +284,11 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     throw new GatewayError("route_not_found", "no such route");
   });
   operationalRoutes(app, ports, options);
-  peopleRoutes(app, ports, now, refusals, options.console);
+  peopleRoutes(app, ports, now, refusals, createCompensator(ports, runtime), options.console);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   mountMcpDoor(app, {
     ports: mcpPorts,
-    pipeline: createToolCallPipeline(mcpPorts, runtime, options.metrics?.pipeline),
+    pipeline: createToolCallPipeline(mcpPorts, runtime, observer, options.tracer),
     now,
     log,
     bodyLimitBytes: options.bodyLimitBytes,

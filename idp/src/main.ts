@@ -15,7 +15,7 @@
 // A bad value stops the process with one JSON error line naming the variable.
 import { serve } from "@hono/node-server";
 import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
-import { loadCatalog } from "../../common/catalog.ts";
+import { externalAgentIds, loadCatalog } from "../../common/catalog.ts";
 import { ensureDevClients } from "./clients.ts";
 import { ensureDevUsers } from "./users.ts";
 import {
@@ -63,7 +63,7 @@ async function start(): Promise<void> {
   const maxTtlSec = integer("IDP_TOKEN_TTL_SEC", DEFAULT_TTL_SEC, 1, 86_400);
   const stateDir = resolveStateDir();
 
-  const agents = Object.keys(loadCatalog().agents);
+  const agents = externalAgentIds(loadCatalog());
   const keys = await ensureDevKeys(stateDir);
   // The agents' clients (token exchange) and the approver console's (code flow only).
   const { paths, clients, registered } = await ensureDevClients(stateDir, [

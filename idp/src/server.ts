@@ -28,7 +28,7 @@
 import { decodeJwt, type JWK, type JSONWebKeySet, type JWTPayload } from "jose";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { loadCatalog } from "../../common/catalog.ts";
+import { externalAgentIds, loadCatalog } from "../../common/catalog.ts";
 import {
   ACCESS_TOKEN_TYP,
   checkAlgorithms,
@@ -155,7 +155,7 @@ export function createDevIdpApp(options: DevIdpAppOptions): Hono {
       { clientId: client.client_id, agent: client.agent, secret: client.secret },
     ]),
   );
-  const agents = checkAgents(options.agents ?? Object.keys(loadCatalog().agents));
+  const agents = checkAgents(options.agents ?? externalAgentIds(loadCatalog()));
   const clock = options.now ?? (() => Date.now() / 1000);
   if (typeof clock !== "function") throw new TypeError('"now" must be a function');
   const publicUrl = options.publicUrl === undefined ? undefined : checkPublicUrl(options.publicUrl);

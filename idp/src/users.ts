@@ -37,6 +37,12 @@ export const DEV_PEOPLE: readonly DevPerson[] = [
     device: { id: "zyx-lt-0102", compliant: true },
   },
   {
+    // Reviews the post-hoc writes (Jira comments, Slack messages) outside business hours.
+    email: "change.approver@zyxbank.example",
+    groups: ["grp-ai-change-approvers"],
+    device: { id: "zyx-lt-0103", compliant: true },
+  },
+  {
     email: "oncall@zyxbank.example",
     groups: ["grp-ai-security-oncall"],
     device: { id: "zyx-lt-0103", compliant: true },

@@ -77,6 +77,9 @@ export interface StackOptions {
   idp?: boolean;
   /** Another policy bundle than policy-bundle/bundle.tar.gz. */
   policyBundle?: string;
+  /** More variables for the gateway and for the worker (tracing, decision logs, metrics...). */
+  gatewayEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
 }
 
 /** The gateway and the worker (and the identity provider), wired as `make run` wires them. */
@@ -90,6 +93,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     GATEWAY_PORT: String(gatewayPort),
     WORKER_URL: `http://127.0.0.1:${workerPort}/`,
     POLICY_BUNDLE: options.policyBundle ?? join(REPO_ROOT, "policy-bundle/bundle.tar.gz"),
+    ...options.gatewayEnv,
   };
   const gateway = startNode("gateway/src/main.ts", gatewayEnv);
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
@@ -99,6 +103,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WORKER_PORT: String(workerPort),
     GATEWAY_CALL_JWKS: join(stateDir, "keys/gateway.jwks.json"),
     ZYX_FIXTURE_WRITES: join(stateDir, "fixture-writes.jsonl"),
+    ...options.workerEnv,
   });
   await waitFor(`${gatewayUrl}/readyz`, gateway);
   let idp: Started | undefined;

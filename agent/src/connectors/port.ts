@@ -56,6 +56,8 @@ export interface JiraIssue {
 export interface JiraPort {
   getIssue(key: string): Promise<JiraIssue>;
   addComment(key: string, body: string): Promise<{ comment_id: string; ticket: string }>;
+  /** Deletes one comment (a compensation); connector_not_found if it is not there (any more). */
+  deleteComment(key: string, commentId: string): Promise<{ comment_id: string; ticket: string }>;
 }
 
 // --- Confluence -----------------------------------------------------------------------------
@@ -112,6 +114,11 @@ export interface SlackPort {
     text: string,
     blocks?: readonly Record<string, unknown>[],
   ): Promise<{ channel: string; ts: string }>;
+  /**
+   * Deletes one message the bot posted (a compensation), by channel ID and ts;
+   * connector_not_found if it is not there (any more).
+   */
+  deleteMessage(channel: string, ts: string): Promise<{ channel: string; ts: string }>;
 }
 
 // --- AWS (EC2 security groups) -------------------------------------------------------------

@@ -59,6 +59,8 @@ export interface ConsoleDeps {
   checkApprover: (principal: VerifiedPrincipal) => void;
   checkApproverDevice: (posture: VerifiedPosture) => void;
   requireHumanConsole: (principal: VerifiedPrincipal) => void;
+  /** Runs after a denial (the post-hoc review's compensation); absent: nothing more. */
+  afterDeny?: (request: ApprovalRequest, approver: VerifiedPrincipal) => Promise<ApprovalRequest>;
   /** Groups that may read any request. */
   readerGroups?: readonly string[];
 }
@@ -337,7 +339,8 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
     if (reason === "" || reason.length > 2_000) {
       throw new GatewayError("request_malformed", "give a reason of 1 to 2000 characters");
     }
-    await deps.approvals.deny(id, principal, reason);
+    const denied = await deps.approvals.deny(id, principal, reason);
+    if (deps.afterDeny !== undefined) await deps.afterDeny(denied, principal);
     return c.redirect(`/console/requests/${id}?done=denied`, 303);
   });
 

@@ -13,6 +13,9 @@ import {
   type ConsoleHarness,
 } from "./support.ts";
 
+/** Saturday 2026-05-23 03:00 in Singapore: outside business hours, writes run under review. */
+const SATURDAY_NIGHT_MS = 1_779_476_400_000;
+
 let h: ConsoleHarness;
 let id: string;
 
@@ -195,6 +198,35 @@ describe("deciding", () => {
     const request = await h.controls.approvals.get(id);
     expect(request?.status).toBe("denied");
     expect(request?.denial?.reason).toBe("no ticket link");
+  });
+
+  it("denies a post-hoc review and its compensation runs: the night's Slack message is deleted", async () => {
+    h.clock.now = SATURDAY_NIGHT_MS;
+    const message = { channel: "devsecops-change-review", text: "CHG-18422: posted at 03:00" };
+    const posted = await h.callAs("slack_post_message", message, { sessionId: "s-night" });
+    expect(posted.status).toBe(200);
+    const { review, result } = (await posted.json()) as {
+      review: { approval_id: string; mode: string };
+      result: { channel: string; ts: string };
+    };
+    expect(review.mode).toBe("post_hoc");
+
+    const browser = await signedIn("change.approver@zyxbank.example");
+    const page = await (await browser.get(`/console/requests/${review.approval_id}`)).text();
+    const denied = await browser.post(`/console/requests/${review.approval_id}/deny`, {
+      csrf: csrfOf(page),
+      reason: "not at 03:00",
+    });
+    expect(denied.status).toBe(303);
+    const request = await h.controls.approvals.get(review.approval_id);
+    expect(request?.status).toBe("denied");
+    expect(request?.compensation_result).toMatchObject({ status: "executed", http_status: 200 });
+    expect(h.workerCalls.map((c) => c.call)).toContainEqual(
+      expect.objectContaining({
+        tool: "slack_delete_message",
+        arguments: { channel: result.channel, ts: result.ts },
+      }),
+    );
   });
 
   it("refuses the requester (approver_is_requester, audited) and changes nothing", async () => {

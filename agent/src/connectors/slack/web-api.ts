@@ -1,4 +1,4 @@
-// The real Slack adapter: chat.postMessage through @slack/web-api's WebClient.
+// The real Slack adapter: chat.postMessage (and chat.delete, a compensation) through @slack/web-api's WebClient.
 //
 // - `channel` is sent as "#name" (see shared.ts); Slack answers with the channel's ID and the
 //   message's ts, which are returned.
@@ -20,6 +20,7 @@ import {
   WebClient,
   type Logger,
   type RetryOptions,
+  type ChatDeleteResponse,
   type ChatPostMessageResponse,
   type KnownBlock,
 } from "@slack/web-api";
@@ -133,6 +134,28 @@ export function createSlackWebApi(options: SlackWebApiOptions): SlackPort {
   });
 
   return {
+    async deleteMessage(channel: string, ts: string): Promise<{ channel: string; ts: string }> {
+      // chat.delete of the bot's own message (chat:write). Not retried after a timeout either:
+      // a second delete of a deleted message would only answer message_not_found.
+      let result: ChatDeleteResponse;
+      try {
+        result = await client.chat.delete({ channel, ts });
+      } catch (error) {
+        const code = field(field(error, "data"), "error");
+        if (field(error, "code") === ErrorCode.PlatformError && typeof code === "string") {
+          throw platformError(code, "chat.delete");
+        }
+        throw toConnectorError(error, token);
+      }
+      if (result.channel !== channel || result.ts !== ts) {
+        throw slackError(
+          "connector_bad_response",
+          "Slack's answer to chat.delete names another message",
+        );
+      }
+      return { channel, ts };
+    },
+
     async postMessage(channel, text, blocks): Promise<{ channel: string; ts: string }> {
       const args = {
         channel: channelArgument(channel),
