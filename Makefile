@@ -15,13 +15,14 @@ export PATH  := $(TOOLS)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 POLICY_ENTRYPOINT := zyx/gateway/decision
 BUNDLE            := policy-bundle/bundle.tar.gz
 
-.PHONY: help setup policy policy-check lint typecheck test test-ts bench run run-cluster demo clean
+.PHONY: help setup policy policy-check lint typecheck test test-ts bench chaos run run-cluster demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 setup: $(STAMPS)/node-$(NODE_VERSION) $(STAMPS)/opa-$(OPA_VERSION) $(STAMPS)/regal node_modules/.package-lock.json ## install the pinned toolchain and dependencies (idempotent)
 	@scripts/postgres.sh >/dev/null
+	@scripts/chromium.sh >/dev/null
 
 $(STAMPS)/node-$(NODE_VERSION): .node-version
 	@echo "setup: node $(NODE_VERSION) and npm $(NPM_VERSION) from the npm registry"
@@ -77,6 +78,9 @@ run-cluster: policy ## replicas: PostgreSQL, the IdP, one worker, three gateways
 
 demo: policy ## replay the seed's story against real processes, with readable output
 	@npm run -s demo
+
+chaos: policy ## fault injection on real processes: 10,000 faults and 50 SIGKILLs under load, one summary line
+	@node test/chaos/run.ts
 
 bench: policy ## benchmarks (not tests)
 	@npm run -s bench

@@ -23,8 +23,8 @@ export default defineConfig(
     },
   },
   {
-    // Command-line entry points and benchmarks print to the terminal.
-    files: ["scripts/**", "**/cli/**", "**/bench/**"],
+    // Command-line entry points, benchmarks and the chaos run print to the terminal.
+    files: ["scripts/**", "**/cli/**", "**/bench/**", "test/chaos/run.ts"],
     rules: { "no-console": "off" },
   },
 );

@@ -24,6 +24,8 @@ export const TOOL_NAMES = [
   "jira_add_comment",
   "slack_post_message",
   "aws_modify_security_group",
+  "jira_delete_comment",
+  "slack_delete_message",
 ] as const;
 
 export type ToolName = (typeof TOOL_NAMES)[number];
@@ -55,12 +57,20 @@ const ToolEntry = z.strictObject({
   fallback_groups: groups,
   change_ticket_required: z.boolean().optional(),
   rollback_plan_required: z.boolean().optional(),
+  /**
+   * Post-hoc review: when the decision would need exactly one approver, the call runs at once
+   * and the approvers review it afterwards; a rejection runs its compensation. "always", or
+   * "outside_business_hours" (the policy decides which applies). Absent: approval comes first.
+   */
+  post_hoc: z.enum(["always", "outside_business_hours"]).optional(),
 });
 
 const AgentEntry = z.looseObject({
   description: z.string().min(1),
   /** The workflow this agent serves (context.workflow), when the catalog names one. */
   workflow: name.optional(),
+  /** The gateway's own agent (post-hoc compensations): never an external client's. */
+  system: z.boolean().optional(),
   tools: z.array(z.enum(TOOL_NAMES)),
 });
 
@@ -103,6 +113,13 @@ const CatalogSchema = z
   })
   .superRefine((catalog, ctx) => {
     for (const [tool, entry] of Object.entries(catalog.tools)) {
+      if (entry.post_hoc !== undefined && (entry.approval_required || !entry.write)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tools", tool, "post_hoc"],
+          message: "only a write tool that does not always need approval may be post-hoc",
+        });
+      }
       for (const alias of entry.allowed_accounts ?? []) {
         if (!Object.hasOwn(catalog.aws_accounts, alias)) {
           ctx.addIssue({
@@ -154,6 +171,13 @@ function describe(issue: z.core.$ZodIssue, json: unknown): string[] {
     }
   }
   return [`${issue.path.map(String).join(".") || "(root)"}: ${issue.message}`];
+}
+
+/** The agents that external callers may act as (the catalog's `system` agents excluded). */
+export function externalAgentIds(catalog: Pick<Catalog, "agents">): string[] {
+  return Object.entries(catalog.agents)
+    .filter(([, agent]) => agent.system !== true)
+    .map(([id]) => id);
 }
 
 /** Reads and validates the catalog file (default: rego/zyx/config/data.json). */

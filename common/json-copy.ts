@@ -134,8 +134,12 @@ function copyObject(source: object, depth: number, walk: Walk): Record<string, J
   return out;
 }
 
-/** Own data property even for "__proto__". */
+/** Own data property even for "__proto__" (the only key a plain assignment would not define). */
 function defineMember(target: Record<string, JsonValue>, key: string, value: JsonValue): void {
+  if (key !== "__proto__") {
+    target[key] = value;
+    return;
+  }
   Object.defineProperty(target, key, {
     value,
     enumerable: true,

@@ -1,15 +1,30 @@
 // What every long-running process of the project does the same way: one JSON log line per
-// event on stderr, and a graceful stop on SIGTERM/SIGINT (stop accepting, let calls in flight
-// finish, close what must be flushed, exit; or exit 1 when the drain takes too long).
+// event on stderr, through pino, written synchronously so a line logged just before an exit is
+// not lost ({"level":"info","time":"<ISO 8601>","service":...,"message":...,...fields}); and a
+// graceful stop on SIGTERM/SIGINT (stop accepting, let calls in flight finish, close what must
+// be flushed, exit; or exit 1 when the drain takes too long).
+
+import { pino, type DestinationStream } from "pino";
 
 export type LogLevel = "info" | "warn" | "error";
 export type Log = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 
-export function jsonLog(service: string): Log {
+/** The process's logger; `destination` defaults to stderr (tests pass a stream). */
+export function jsonLog(
+  service: string,
+  destination: DestinationStream = pino.destination({ dest: 2, sync: true }),
+): Log {
+  const logger = pino(
+    {
+      base: { service },
+      messageKey: "message",
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
   return (level, message, fields = {}) => {
-    console.error(
-      JSON.stringify({ time: new Date().toISOString(), service, level, message, ...fields }),
-    );
+    logger[level](fields, message);
   };
 }
 

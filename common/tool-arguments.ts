@@ -25,6 +25,12 @@ const SLACK_CHANNEL = /^[a-z0-9][a-z0-9_-]{0,79}$/;
 const CONFLUENCE_LABEL = /^[a-z0-9][a-z0-9_-]{0,99}$/;
 const AWS_ACCOUNT = /^[0-9]{12}$/;
 const AWS_REGION = /^[a-z]{2}(-gov)?-[a-z]+-[0-9]$/;
+/** A Slack channel ID as Slack answers it (public C…, private G…). */
+const SLACK_CHANNEL_ID = /^[CG][A-Z0-9]{8,20}$/;
+/** A Slack message timestamp ("1716345600.000100"). */
+const SLACK_TS = /^[1-9][0-9]{8,10}\.[0-9]{6}$/;
+/** A Jira comment id: digits, no leading zero. */
+const JIRA_COMMENT_ID = /^[1-9][0-9]{0,17}$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8}([0-9a-f]{9})?$/;
 const PORT_RANGE = /^(0|[1-9][0-9]{0,4})(?:-(0|[1-9][0-9]{0,4}))?$/;
 /** Characters AWS accepts in a security-group rule description. */
@@ -92,6 +98,53 @@ function text(maxChars: number) {
       "must not contain control characters other than tab and newlines",
     );
 }
+
+// --- Slack Block Kit (a bounded, plain-text subset) ---------------------------
+// Only plain_text objects: no mrkdwn, so no mention, no disguised link (the same rule as the
+// escaped `text`). A button may link to an http(s) URL, which a bare URL in `text` could do too.
+
+const plainText = (maxChars: number) =>
+  z.strictObject({
+    type: z.literal("plain_text"),
+    text: text(maxChars),
+    emoji: z.boolean().optional(),
+  });
+
+const slackBlock = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("header"), text: plainText(150) }),
+  z.strictObject({
+    type: z.literal("section"),
+    text: plainText(3_000).optional(),
+    fields: z.array(plainText(2_000)).min(1).max(10).optional(),
+  }),
+  z.strictObject({
+    type: z.literal("context"),
+    elements: z.array(plainText(2_000)).min(1).max(10),
+  }),
+  z.strictObject({ type: z.literal("divider") }),
+  z.strictObject({
+    type: z.literal("actions"),
+    elements: z
+      .array(
+        z.strictObject({
+          type: z.literal("button"),
+          text: plainText(75),
+          url: z.url({ protocol: /^https?$/ }).max(3_000),
+          action_id: z
+            .string()
+            .regex(/^[a-z0-9_-]{1,255}$/)
+            .optional(),
+          style: z.enum(["primary", "danger"]).optional(),
+        }),
+      )
+      .min(1)
+      .max(5),
+  }),
+]);
+
+/** Block Kit blocks of a message: at most 20 (Slack's limit is 50). */
+export const slackBlocks = z.array(slackBlock).min(1).max(20);
+export type SlackBlocks = z.infer<typeof slackBlocks>;
 
 // --- CIDR -------------------------------------------------------------------
 
@@ -259,7 +312,20 @@ export const TOOL_ARGUMENT_SCHEMAS = {
 
   slack_post_message: z.strictObject({
     channel: slackChannel,
+    /** The message's text; with blocks, the notification and accessibility fallback. */
     text: text(LIMITS.slackTextChars),
+    blocks: slackBlocks.optional(),
+  }),
+
+  // Compensations: they undo one write the worker made, named by the handle it returned.
+  jira_delete_comment: z.strictObject({
+    ticket: jiraKey,
+    comment_id: z.string().regex(JIRA_COMMENT_ID, "must be a Jira comment id (digits)"),
+  }),
+
+  slack_delete_message: z.strictObject({
+    channel: z.string().regex(SLACK_CHANNEL_ID, "must be a Slack channel ID such as C07DEVSECOPS"),
+    ts: z.string().regex(SLACK_TS, "must be a Slack message ts such as 1716345600.000100"),
   }),
 
   // change_ticket and rollback_plan are optional here on purpose: the policy says when they

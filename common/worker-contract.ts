@@ -46,6 +46,39 @@ export const CallTokenClaims = z.object({
 });
 export type CallTokenClaims = z.infer<typeof CallTokenClaims>;
 
+// --- The admin call: revoke a connector's credentials (the kill switch's reach) ----
+
+/**
+ *   POST /v1/admin/connectors/{connector}/revoke
+ *     Authorization: Bearer <admin token>   (typ "admin+jwt", same keys, issuer and audience as
+ *                                           call tokens; claims action, connector, sub, jti,
+ *                                           iat, exp; at most 30 s; each jti once)
+ *   -> 200 { "connector", "revoked": true, "already": boolean }
+ * The worker drops the connector's adapter (and with it the credentials it holds) until it
+ * restarts; every later call of that connector's tools fails (connector_revoked).
+ */
+export const ADMIN_TOKEN_TYPE = "admin+jwt";
+
+export const AdminTokenClaims = z.object({
+  action: z.literal("revoke_connector"),
+  connector: z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/),
+  sub: text,
+  jti: text,
+  iat: z.int(),
+  exp: z.int(),
+});
+export type AdminTokenClaims = z.infer<typeof AdminTokenClaims>;
+
+export function revokePath(connector: string): string {
+  return `v1/admin/connectors/${encodeURIComponent(connector)}/revoke`;
+}
+
+export const RevokeAnswer = z.strictObject({
+  connector: z.string(),
+  revoked: z.literal(true),
+  already: z.boolean(),
+});
+
 // --- The request -----------------------------------------------------------------
 
 /** The path of a call, relative to the worker's base URL. */
@@ -105,6 +138,9 @@ export const WORKER_ERRORS = {
   request_body_too_large: { status: 413, title: "Request body too large" },
   arguments_invalid: { status: 400, title: "Invalid tool arguments" },
   route_not_found: { status: 404, title: "No such route" },
+  // GET /metrics: only the platform's scraper, with its bearer token (WORKER_METRICS_TOKEN).
+  metrics_token_missing: { status: 401, title: "Metrics token missing" },
+  metrics_token_invalid: { status: 401, title: "Metrics token invalid" },
   tool_failed: { status: 502, title: "Tool failed" },
   internal_error: { status: 500, title: "Internal error" },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -7,10 +7,13 @@
 //   4. the unmanaged device refused (device_not_compliant)
 //   5. a security-group change waiting for two approvers, approved, then executed once
 //   6. the kill switch putting the reviewer agent into read-only mode
-//   7. the audit chain verified, and a summary of the audit log
+//   7. post-hoc review at night (its own stack, a policy with no business hours): a Slack message
+//      runs at once, the reviewer rejects it and the gateway deletes it; another is approved
+//   8. the audit chain verified, and a summary of the audit log
 // The policy is the real one with one change: business hours never end, so that the story is
 // the same whatever the hour (outside business hours, the review's writes would rightly wait for
 // approval too).
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { summarizeAuditFile, verifyAuditFile } from "../gateway/src/audit/verify.ts";
 import { freePort } from "../gateway/test/support/opa-server.ts";
@@ -84,6 +87,95 @@ async function mcpStep(stack: Stack, engineerHeaders: Record<string, string>): P
     line("audit trace id", body["audit_trace_id"]);
   } finally {
     await runtime.stop();
+  }
+}
+
+/** Step 7: post-hoc review, on a stack whose policy has no business hours (always night). */
+async function postHocStep(): Promise<void> {
+  step(7, "Night shift: a Slack message runs at once under post-hoc review, then is rejected");
+  const night = buildPolicyVariant((config) => {
+    config["business_hours"] = { ...(config["business_hours"] as Json), weekdays: [] };
+  });
+  const stack = await startStack({ policyBundle: night.bundle });
+  try {
+    const as = (who: string[]) => ({
+      authorization: `Bearer ${stack.token("access", ...who)}`,
+      "x-device-posture": stack.token("posture", who[0] ?? "", who[1] ?? ""),
+      "content-type": "application/json",
+    });
+    const engineer = as([
+      "--user",
+      "engineer@zyxbank.example",
+      "--groups",
+      "grp-ai-users,grp-ai-devops-readonly",
+      "--agent",
+      "change-reviewer",
+    ]);
+    const reviewer = as([
+      "--user",
+      "change.approver@zyxbank.example",
+      "--groups",
+      "grp-ai-change-approvers",
+      "--agent",
+      "approvals-console",
+    ]);
+    const post = async (text: string) => {
+      const response = await fetch(`${stack.gatewayUrl}/v1/tools/slack_post_message`, {
+        method: "POST",
+        headers: engineer,
+        body: JSON.stringify({
+          arguments: { channel: "devsecops-change-review", text },
+          session_id: "night",
+        }),
+      });
+      return { status: response.status, body: (await response.json()) as Json };
+    };
+    const decide = async (id: string, verb: "approve" | "deny", body: Json = {}) => {
+      const response = await fetch(`${stack.gatewayUrl}/v1/approvals/${id}/${verb}`, {
+        method: "POST",
+        headers: reviewer,
+        body: JSON.stringify(body),
+      });
+      return (await response.json()) as Json;
+    };
+    const first = await post("CHG-18422: AI review summary (posted at night)");
+    const firstReview = first.body["review"] as Json;
+    line(
+      "posted",
+      `${String(first.status)} at once, ts ${String((first.body["result"] as Json)["ts"])}`,
+    );
+    line("review", `${String(firstReview["status_url"])} (mode ${String(firstReview["mode"])})`);
+    const denied = await decide(String(firstReview["approval_id"]), "deny", {
+      reason: "demo: wrong time",
+    });
+    line("reviewer rejects", denied["status"]);
+    line("compensation", denied["compensation"]);
+    line("its result", denied["compensation_result"]);
+    const second = await post("CHG-18422: second summary");
+    const approved = await decide(
+      String((second.body["review"] as Json)["approval_id"]),
+      "approve",
+    );
+    line("another, approved", `${String(approved["status"])}: nothing undone`);
+    const writes = (await readFile(join(stack.stateDir, "fixture-writes.jsonl"), "utf8"))
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as Json)
+      .filter(
+        (w) =>
+          w["connector"] === "slack" &&
+          !(typeof w["text"] === "string" && w["text"].startsWith("Approval needed")),
+      );
+    for (const w of writes) line("fixture Slack", `${String(w["action"])} ts ${String(w["ts"])}`);
+    await stack.gateway.stop();
+    const verified = await verifyAuditFile(join(stack.stateDir, "audit/audit.jsonl"));
+    line(
+      "its audit chain",
+      verified.ok ? `intact, ${String(verified.records)} records` : verified.message,
+    );
+  } finally {
+    await stack.stop();
+    night.remove();
   }
 }
 
@@ -195,6 +287,9 @@ async function main(): Promise<void> {
       `${String(asked.status)} ${String(pending["status"])}, ${String(pending["approvers_required"])} approvers, risk ${JSON.stringify((pending["risk"] as Json | undefined)?.["score"])}`,
     );
     const id = String(pending["approval_id"]);
+    // Approvers decide in the console (sign in as approver.one with <state>/users/<email>.password);
+    // the demo approves through the same REST routes so that it runs unattended.
+    line("console", `${stack.gatewayUrl}/console/requests/${id}`);
     for (const who of ["approver.one@zyxbank.example", "approver.two@zyxbank.example"]) {
       const approver = as(
         ["--user", who, "--groups", "grp-ai-prod-approvers"],
@@ -251,7 +346,9 @@ async function main(): Promise<void> {
     });
     line("cleared", cleared.status);
 
-    step(7, "The audit log");
+    await postHocStep();
+
+    step(8, "The audit log");
     await stack.gateway.stop();
     const auditPath = join(stack.stateDir, "audit/audit.jsonl");
     const verified = await verifyAuditFile(auditPath);

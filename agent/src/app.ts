@@ -37,6 +37,10 @@ import { ConnectorError } from "./connectors/port.ts";
 import { guardOutput } from "./guard/output-guard.ts";
 import type { ToolOutput } from "./tools.ts";
 import { isCallTokenError, type CallTokenVerifier, type VerifiedCall } from "./call-token.ts";
+import { AdminRefusal, type AdminTokenVerifier, type RevocableConnectors } from "./admin.ts";
+import { tracedCall } from "./tracing.ts";
+import { scraperCheck, type WorkerMetrics } from "./metrics.ts";
+import type { Tracer } from "@opentelemetry/api";
 
 export const MAX_BODY_BYTES = WORKER_MAX_BODY_BYTES;
 
@@ -44,10 +48,16 @@ export type Execute = (call: ToolCall, token: VerifiedCall) => ToolOutput | Prom
 
 export interface WorkerAppOptions {
   verifier: CallTokenVerifier;
+  /** The kill switch's reach (agent/src/admin.ts): absent, no admin route. */
+  admin?: { verifier: AdminTokenVerifier; connectors: RevocableConnectors };
   /** Runs an allowed, verified call (agent/src/tools.ts over the connectors). */
   execute: Execute;
   /** The process's logger (common/service.ts): refusals and failures, never tokens or arguments. */
   log: Log;
+  /** OpenTelemetry spans for each call and its connectors' HTTP requests (agent/src/tracing.ts). */
+  tracer?: Tracer | undefined;
+  /** Prometheus metrics, served on GET /metrics to the scraper's bearer token (agent/src/metrics.ts). */
+  metrics?: { metrics: WorkerMetrics; token: string } | undefined;
 }
 
 /** What the logs say about a call; grows as the call is read. */
@@ -187,9 +197,43 @@ async function run(
   };
 }
 
+/** Times one call; the tool label is the admitted call's ("unknown" before admission). */
+function callMeasure(metrics: WorkerMetrics | undefined) {
+  return () => {
+    const started = performance.now();
+    let tool = "unknown";
+    return {
+      admitted(name: string) {
+        tool = name;
+      },
+      ended(outcome: string) {
+        metrics?.call(tool, outcome, (performance.now() - started) / 1000);
+      },
+    };
+  };
+}
+
+/** GET /metrics for the platform's scraper only (its bearer token). */
+function mountMetrics(app: Hono, options: { metrics: WorkerMetrics; token: string }): void {
+  const check = scraperCheck(options.token);
+  app.get("/metrics", async (c) => {
+    const verdict = check(c.req.header("authorization"));
+    if (verdict !== "ok") {
+      const refusal =
+        verdict === "missing"
+          ? new Refusal("metrics_token_missing", "the metrics scraper's bearer token is required")
+          : new Refusal("metrics_token_invalid", "not the metrics scraper's token");
+      return problemResponse(c, refusal);
+    }
+    const { contentType, body } = await options.metrics.render();
+    return c.body(body, 200, { "content-type": contentType, "cache-control": "no-store" });
+  });
+}
+
 export function createWorkerApp(options: WorkerAppOptions): Hono {
-  const { verifier, execute, log } = options;
+  const { verifier, execute, log, tracer } = options;
   const app = new Hono();
+  const measure = callMeasure(options.metrics?.metrics);
 
   function refuse(c: Context, refusal: Refusal, context: CallContext): Response {
     logRefusal(log, refusal, context);
@@ -210,19 +254,30 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
     async (c) => {
       const pathTool = c.req.param("tool");
       const context: CallContext = { tool: pathTool };
+      const measured = measure();
       try {
         const token = bearerToken(c.req.header("Authorization"));
         const body = requestBody(await c.req.text());
         context.decisionId = body.decision_id;
         if (body.trace_id !== undefined) context.traceId = body.trace_id;
         const { call, verified } = await admit(verifier, token, body, pathTool, context);
-        return c.json(await run(execute, call, verified), 200);
+        const traceparent = c.req.header("traceparent");
+        measured.admitted(call.tool);
+        const done = await tracedCall(tracer, { tool: call.tool, traceparent }, () =>
+          run(execute, call, verified),
+        );
+        measured.ended("executed");
+        return c.json(done, 200);
       } catch (error) {
+        measured.ended(error instanceof Refusal ? error.code : "internal_error");
         if (error instanceof Refusal) return refuse(c, error, context);
         throw error;
       }
     },
   );
+
+  if (options.admin !== undefined) mountAdmin(app, options.admin, log, refuse);
+  if (options.metrics !== undefined) mountMetrics(app, options.metrics);
 
   app.notFound((c) =>
     refuse(c, new Refusal("route_not_found", `no route ${c.req.method} ${c.req.path}`), {}),
@@ -235,4 +290,37 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
   });
 
   return app;
+}
+
+/** POST /v1/admin/connectors/:connector/revoke (the kill switch's reach). */
+function mountAdmin(
+  app: Hono,
+  admin: NonNullable<WorkerAppOptions["admin"]>,
+  log: Log,
+  refuse: (c: Context, refusal: Refusal, context: CallContext) => Response,
+): void {
+  app.post("/v1/admin/connectors/:connector/revoke", async (c) => {
+    const connector = c.req.param("connector");
+    try {
+      const header = c.req.header("Authorization");
+      const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
+      const claims = await admin.verifier.verify(token);
+      if (claims.connector !== connector) {
+        throw new Refusal("call_token_invalid", "admin token is for another connector");
+      }
+      let live: boolean;
+      try {
+        live = admin.connectors.revoke(connector);
+      } catch {
+        throw new Refusal("route_not_found", `no connector ${connector}`);
+      }
+      log("warn", "connector_revoked", { connector, by: claims.sub, already: !live });
+      return c.json({ connector, revoked: true, already: !live }, 200);
+    } catch (error) {
+      if (error instanceof AdminRefusal)
+        return refuse(c, new Refusal(error.code, error.message), {});
+      if (error instanceof Refusal) return refuse(c, error, {});
+      throw error;
+    }
+  });
 }

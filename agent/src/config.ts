@@ -4,6 +4,8 @@
 //   WORKER_PORT        default 8081
 //   GATEWAY_CALL_JWKS  the gateway's PUBLIC call-token key set,
 //                      default .state/keys/gateway.jwks.json (repository root)
+//   WORKER_METRICS_TOKEN / WORKER_METRICS_TOKEN_FILE  the scraper's bearer token for GET /metrics
+//                      (16 characters at least; one or the other; unset: no /metrics)
 // The key set is read here too: a missing or malformed one, or one that holds a private key,
 // refuses the start. Each connector reads its own variables (agent/src/connectors/*/index.ts).
 import { readFileSync } from "node:fs";
@@ -22,6 +24,8 @@ const Env = z.object({
     .min(1)
     .transform((path) => resolve(path))
     .default(DEFAULT_JWKS),
+  WORKER_METRICS_TOKEN: z.string().min(16).optional(),
+  WORKER_METRICS_TOKEN_FILE: z.string().min(1).optional(),
 });
 
 const Jwks = z.object({
@@ -41,6 +45,8 @@ export interface WorkerConfig {
   /** Where the gateway's public key set was read from. */
   jwksPath: string;
   jwks: JSONWebKeySet;
+  /** The metrics scraper's bearer token, if GET /metrics is served. */
+  metricsToken: string | undefined;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -56,7 +62,29 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     port: WORKER_PORT,
     jwksPath: GATEWAY_CALL_JWKS,
     jwks: readJwks(GATEWAY_CALL_JWKS),
+    metricsToken: metricsToken(parsed.data),
   };
+}
+
+function metricsToken(env: {
+  WORKER_METRICS_TOKEN?: string | undefined;
+  WORKER_METRICS_TOKEN_FILE?: string | undefined;
+}): string | undefined {
+  const { WORKER_METRICS_TOKEN: token, WORKER_METRICS_TOKEN_FILE: file } = env;
+  if (token !== undefined && file !== undefined) {
+    throw new ConfigError("WORKER_METRICS_TOKEN and WORKER_METRICS_TOKEN_FILE: set one, not both");
+  }
+  if (file === undefined) return token;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8").trim();
+  } catch (error) {
+    throw new ConfigError(`WORKER_METRICS_TOKEN_FILE: cannot read ${file}`, { cause: error });
+  }
+  if (text.length < 16) {
+    throw new ConfigError(`WORKER_METRICS_TOKEN_FILE: ${file} holds under 16 characters`);
+  }
+  return text;
 }
 
 function readJwks(path: string): JSONWebKeySet {

@@ -6,11 +6,14 @@ import { serve } from "@hono/node-server";
 import { loadCatalog } from "../../common/catalog.ts";
 import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
 import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../common/worker-contract.ts";
+import { createAdminTokenVerifier, createRevocableConnectors } from "./admin.ts";
 import { createWorkerApp } from "./app.ts";
 import { createCallTokenVerifier } from "./call-token.ts";
 import { ConfigError, loadWorkerConfig } from "./config.ts";
 import { createConnectorsFromEnv } from "./connectors/index.ts";
 import { createToolExecutor } from "./tools.ts";
+import { tracingFromEnv } from "../../common/tracing.ts";
+import { createWorkerMetrics } from "./metrics.ts";
 
 const CLOCK_TOLERANCE_SEC = 2;
 /** 30 s tokens: room for over 3,000 calls a second before calls are refused. */
@@ -35,13 +38,30 @@ function start(): void {
     throw new StartError(`gateway key set ${config.jwksPath} refused: ${message(error)}`);
   }
   let execute;
+  let revocable;
   try {
-    execute = createToolExecutor(createConnectorsFromEnv(process.env), loadCatalog());
+    revocable = createRevocableConnectors(createConnectorsFromEnv(process.env));
+    execute = createToolExecutor(revocable.connectors, loadCatalog());
   } catch (error) {
     throw new StartError(`connectors refused their configuration: ${message(error)}`);
   }
+  const admin = {
+    verifier: createAdminTokenVerifier({
+      jwks: config.jwks,
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      clockToleranceSec: CLOCK_TOLERANCE_SEC,
+    }),
+    connectors: revocable,
+  };
 
-  const app = createWorkerApp({ verifier, execute, log });
+  // OpenTelemetry spans, when the OTEL_* variables ask for them (off by default).
+  const tracing = tracingFromEnv(process.env, "zyx-worker");
+  const metrics =
+    config.metricsToken === undefined
+      ? undefined
+      : { metrics: createWorkerMetrics(), token: config.metricsToken };
+  const app = createWorkerApp({ verifier, execute, log, tracer: tracing?.tracer, metrics, admin });
   const server = serve(
     { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: SERVER_TIMEOUTS },
     (info) => {
@@ -57,7 +77,11 @@ function start(): void {
     log("error", "cannot listen", { error: String(error) });
     process.exit(1);
   });
-  stopGracefullyOnSignals(server, { log, timeoutMs: 5_000 });
+  stopGracefullyOnSignals(server, {
+    log,
+    timeoutMs: 5_000,
+    ...(tracing === undefined ? {} : { afterDrain: () => tracing.shutdown() }),
+  });
 }
 
 function message(error: unknown): string {

@@ -1,4 +1,4 @@
-// The seven tools, each narrow and typed, on top of the connector port. What a tool returns is
+// The nine tools, each narrow and typed, on top of the connector port. What a tool returns is
 // data for the agent; write tools also return a compensation handle (what undoing them needs).
 // A rollback is itself a tool call through the gateway, decided and audited like any other.
 import type { Catalog } from "../../common/catalog.ts";
@@ -18,6 +18,52 @@ function inverse(change: SecurityGroupChange): SecurityGroupChange {
     ...change,
     action: change.action === "authorize_ingress" ? "revoke_ingress" : "authorize_ingress",
   };
+}
+
+/** A comment or a message, with its undo as a tool call the gateway can make (a compensation). */
+async function postWithUndo(
+  connectors: Connectors,
+  call: Extract<ToolCall, { tool: "jira_add_comment" | "slack_post_message" }>,
+): Promise<ToolOutput> {
+  if (call.tool === "jira_add_comment") {
+    const created = await connectors.jira.addComment(call.arguments.ticket, call.arguments.body);
+    return {
+      result: created,
+      compensation: {
+        kind: "jira_comment",
+        ticket: created.ticket,
+        comment_id: created.comment_id,
+        rollback: {
+          tool: "jira_delete_comment",
+          arguments: { ticket: created.ticket, comment_id: created.comment_id },
+        },
+      },
+    };
+  }
+  const { channel, text, blocks } = call.arguments;
+  const posted = await connectors.slack.postMessage(channel, text, blocks);
+  return {
+    result: posted,
+    compensation: {
+      kind: "slack_message",
+      channel: posted.channel,
+      ts: posted.ts,
+      rollback: {
+        tool: "slack_delete_message",
+        arguments: { channel: posted.channel, ts: posted.ts },
+      },
+    },
+  };
+}
+
+/** The compensations: each deletes one write that a write tool made. */
+function compensate(
+  connectors: Connectors,
+  call: Extract<ToolCall, { tool: "jira_delete_comment" | "slack_delete_message" }>,
+): Promise<unknown> {
+  return call.tool === "jira_delete_comment"
+    ? connectors.jira.deleteComment(call.arguments.ticket, call.arguments.comment_id)
+    : connectors.slack.deleteMessage(call.arguments.channel, call.arguments.ts);
 }
 
 export function createToolExecutor(
@@ -55,30 +101,12 @@ export function createToolExecutor(
         const groups = await connectors.aws.describeSecurityGroups(account, region, groupIds);
         return { result: { account: accountById(account), region, security_groups: groups } };
       }
-      case "jira_add_comment": {
-        const created = await connectors.jira.addComment(
-          call.arguments.ticket,
-          call.arguments.body,
-        );
-        return {
-          result: created,
-          compensation: {
-            kind: "jira_comment",
-            ticket: created.ticket,
-            comment_id: created.comment_id,
-          },
-        };
-      }
-      case "slack_post_message": {
-        const posted = await connectors.slack.postMessage(
-          call.arguments.channel,
-          call.arguments.text,
-        );
-        return {
-          result: posted,
-          compensation: { kind: "slack_message", channel: posted.channel, ts: posted.ts },
-        };
-      }
+      case "jira_add_comment":
+      case "slack_post_message":
+        return await postWithUndo(connectors, call);
+      case "jira_delete_comment":
+      case "slack_delete_message":
+        return { result: await compensate(connectors, call) };
       case "aws_modify_security_group": {
         const { account, region, group_id: groupId, change } = call.arguments;
         const applied: SecurityGroupChange = {

@@ -43,7 +43,12 @@ const CALLS: Record<ToolName, Record<string, unknown>> = {
     change_ticket: "CHG-18422",
     rollback_plan: "Re-authorize the revoked rule from the compensation handle.",
   },
+  // Compensations: what they delete must exist, so their own test posts first.
+  jira_delete_comment: { ticket: "CHG-18422", comment_id: "10001" },
+  slack_delete_message: { channel: "C07DEVSECOPS", ts: "1779476400.000100" },
 };
+
+const COMPENSATIONS: readonly ToolName[] = ["jira_delete_comment", "slack_delete_message"];
 
 let gatewayKey: JWK;
 let otherKey: JWK;
@@ -159,19 +164,46 @@ describe("worker app: allowed calls", () => {
     expect(log).not.toHaveBeenCalled();
   });
 
-  it.each(Object.keys(CALLS).map((tool) => [tool as ToolName]))(
-    "runs %s on the fixture connectors; write tools return a compensation handle",
-    async (tool) => {
-      const { call } = setup();
-      const response = await call(tool, { token: await token({ tool }), body: body(tool) });
-      expect(response.status).toBe(200);
-      expect(response.json).toHaveProperty("result");
-      expect(response.json).toHaveProperty("evidence.untrusted", true);
-      const writes = ["jira_add_comment", "slack_post_message", "aws_modify_security_group"];
-      if (writes.includes(tool)) expect(response.json).toHaveProperty("compensation.kind");
-      else expect(response.json).not.toHaveProperty("compensation");
-    },
-  );
+  it.each(
+    (Object.keys(CALLS) as ToolName[])
+      .filter((tool) => !COMPENSATIONS.includes(tool))
+      .map((tool) => [tool]),
+  )("runs %s on the fixture connectors; write tools return a compensation handle", async (tool) => {
+    const { call } = setup();
+    const response = await call(tool, { token: await token({ tool }), body: body(tool) });
+    expect(response.status).toBe(200);
+    expect(response.json).toHaveProperty("result");
+    expect(response.json).toHaveProperty("evidence.untrusted", true);
+    const writes = ["jira_add_comment", "slack_post_message", "aws_modify_security_group"];
+    if (writes.includes(tool)) expect(response.json).toHaveProperty("compensation.kind");
+    else expect(response.json).not.toHaveProperty("compensation");
+  });
+
+  it.each([
+    ["jira_add_comment", "jira_delete_comment"],
+    ["slack_post_message", "slack_delete_message"],
+  ] as const)("%s returns its rollback as a %s call, which undoes it once", async (write, undo) => {
+    const { call } = setup();
+    const posted = await call(write, { token: await token({ tool: write }), body: body(write) });
+    expect(posted.status).toBe(200);
+    const rollback = (posted.json as { compensation: { rollback: unknown } }).compensation
+      .rollback as { tool: string; arguments: Record<string, unknown> };
+    expect(rollback.tool).toBe(undo);
+    const request = { arguments: rollback.arguments, decision_id: "dec-0001" };
+    const undone = await call(undo, {
+      token: await token({ tool: undo, args: rollback.arguments }),
+      body: request,
+    });
+    expect(undone.status).toBe(200);
+    expect(undone.json).toMatchObject({ result: rollback.arguments });
+    // Once: the second delete finds nothing to delete.
+    const again = await call(undo, {
+      token: await token({ tool: undo, args: rollback.arguments }),
+      body: request,
+    });
+    expect(again.status).toBe(502);
+    expect(again.json).toMatchObject({ code: "tool_failed" });
+  });
 
   it("accepts the arguments in any key order (digest over canonical JSON)", async () => {
     const { call } = setup();

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   CATALOG_PATH,
   CatalogError,
+  externalAgentIds,
   isToolName,
   loadCatalog,
   parseCatalog,
@@ -27,6 +28,21 @@ describe("tool catalog", () => {
     const catalogTools = Object.keys(rawCatalog().tools).sort();
     expect(Object.keys(TOOL_ARGUMENT_SCHEMAS).sort()).toEqual(catalogTools);
     expect([...TOOL_NAMES].sort()).toEqual(catalogTools);
+  });
+
+  it("refuses post-hoc review on a tool that always needs approval, or on a read", () => {
+    for (const tool of ["aws_modify_security_group", "jira_read"]) {
+      const raw = rawCatalog();
+      raw.tools[tool] = { ...(raw.tools[tool] as object), post_hoc: "always" };
+      expect(() => parseCatalog(raw)).toThrow(new RegExp(`tools\\.${tool}\\.post_hoc`));
+    }
+  });
+
+  it("lists as external agents every agent but the gateway's own", () => {
+    const agents = externalAgentIds(loadCatalog());
+    expect(agents).toContain("change-reviewer");
+    expect(agents).not.toContain("post-hoc-reviewer");
+    expect(loadCatalog().agents["post-hoc-reviewer"]?.system).toBe(true);
   });
 
   it("refuses a catalog with a tool that has no schema", () => {

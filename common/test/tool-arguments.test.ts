@@ -20,6 +20,8 @@ const VALID: Record<ToolName, Record<string, unknown>> = {
     change_ticket: "CHG-18422",
     rollback_plan: "Re-authorize the revoked rule from the compensation handle.",
   },
+  jira_delete_comment: { ticket: "CHG-18422", comment_id: "10001" },
+  slack_delete_message: { channel: "C07DEVSECOPS", ts: "1779476400.000100" },
 };
 
 function issues(tool: string, args: unknown): ArgumentIssue[] {
@@ -423,5 +425,20 @@ describe("parseToolArguments", () => {
     expect(issues("jira_read", args)).toEqual([
       { path: "/__proto__", message: "unknown argument" },
     ]);
+  });
+});
+
+describe("compensation tools", () => {
+  it.each([
+    ["jira_delete_comment", { ticket: "CHG-18422", comment_id: "010" }, "/comment_id"],
+    ["jira_delete_comment", { ticket: "CHG-18422", comment_id: 10001 }, "/comment_id"],
+    [
+      "slack_delete_message",
+      { channel: "devsecops-change-review", ts: "1779476400.000100" },
+      "/channel",
+    ],
+    ["slack_delete_message", { channel: "C07DEVSECOPS", ts: "1779476400" }, "/ts"],
+  ] as const)("%s refuses %j at %s", (tool, args, path) => {
+    expect(issues(tool, args).map((issue) => issue.path)).toEqual([path]);
   });
 });

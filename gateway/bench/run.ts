@@ -1,276 +1,415 @@
-// `make bench`: one run, side by side on this machine, the load generator on it too.
-// Set-ups in front of the same stub worker: a bare Hono proxy (the ceiling: no checks), the
-// gateway with every control on (JWT + posture verification, zod, WASM decision, fdatasync'ed
-// hash-chained audit, signed call token), the same gateway without its verified-token cache, and
-// the gateway deciding through `opa run --server` over HTTP (the sidecar pattern).
-// For each: calls/s at saturation, and latency p50/p99 at a fixed 2,000 calls/s with what it
-// adds over calling the worker directly; for a new token pair on every call and a repeated one.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { buildPolicyVariant } from "../../scripts/lib/policy-variant.ts";
+// `make bench`: one run, side by side on this machine, the load generator (wrk, C, one thread)
+// on it too. Set-ups, each answering the same tool call (jira_read) or the seed's whole review:
+//   the stub worker called directly; a bare Hono proxy in front of it (the ceiling: no checks);
+//   the gateway with every control on (JWT + posture verification with the verified-token cache,
+//   zod, WASM decision, fdatasync'ed hash-chained audit, signed call token) in front of the stub,
+//   with a repeated token pair and with a new pair on every call; the same without its token
+//   cache; deciding through `opa run --server` (the sidecar pattern); without fdatasync (a
+//   diagnostic, never a deployment); in front of the real worker (fixture connectors, output
+//   guard); and the seed's review through the example runtime, the gateway and the worker.
+// For each: calls/s at saturation (16 connections), p50/p99 at one connection, and CPU µs per
+// call of each process (process.cpuUsage deltas through gateway/bench/probe.ts). Then p99 at half
+// the bare proxy's saturation rate, a soak for RSS, and a `targets:` line, met or missed each.
+// Absolute figures on a shared machine are noise: read the ratios, all from this one run.
+// Environment: BENCH_QUICK=1 (2 s per measurement, 20 s soak), BENCH_SECONDS, BENCH_CONNECTIONS,
+// BENCH_SOAK_SECONDS (default 300: the target's five minutes), WRK (a wrk executable).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { alwaysBusinessHours, buildPolicyVariant } from "../../scripts/lib/policy-variant.ts";
+import { ensureDevKeys } from "../../common/keys.ts";
+import { mintPairs } from "./tokens.ts";
+import { printReport, type Row, type Soak } from "./report.ts";
 import {
-  ensureDevKeys,
-  readPrivateJwk,
-  DEV_ISSUER,
-  DEV_POSTURE_ISSUER,
-  GATEWAY_AUDIENCE,
-} from "../../common/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../../idp/src/mint.ts";
-import { fixedRate, saturate, type LoadResult, type Target } from "./load.ts";
+  freePort,
+  ROOT,
+  spawnDrained,
+  startService,
+  stopAll,
+  waitUp,
+  type Service,
+} from "./stack.ts";
+import { runWrk, type Load, type LoadResult } from "./wrk.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const SECONDS = Number(process.env["BENCH_SECONDS"] ?? "5");
-const RATE = Number(process.env["BENCH_RATE"] ?? "2000");
-const CONNECTIONS = Number(process.env["BENCH_CONNECTIONS"] ?? "32");
-const TOKENS = Number(process.env["BENCH_TOKENS"] ?? "20000");
+const QUICK = process.env["BENCH_QUICK"] === "1";
+const SECONDS = Number(process.env["BENCH_SECONDS"] ?? (QUICK ? "2" : "5"));
+const CONNECTIONS = Number(process.env["BENCH_CONNECTIONS"] ?? "16");
+const SOAK_SECONDS = Number(process.env["BENCH_SOAK_SECONDS"] ?? (QUICK ? "20" : "300"));
+/** Enough new pairs that no measurement with "a new pair per call" sees a pair twice. */
+const FRESH_PAIRS = Number(process.env["BENCH_TOKENS"] ?? String(Math.max(4_000, SECONDS * 7_000)));
 
-const children: ChildProcess[] = [];
-
-function start(command: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(command, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  child.stderr.on("data", (chunk: Buffer) => {
-    const text = chunk.toString();
-    if (/"level":"error"|Error/.test(text))
-      process.stderr.write(`[${args.at(-1) ?? command}] ${text}`);
-  });
-  return child;
+interface Files {
+  dir: string;
+  call: string;
+  review: string;
+  repeated: string;
+  fresh: string;
+  user: string;
 }
 
-async function portOf(child: ChildProcess): Promise<number> {
-  if (child.stdout === null) throw new Error("no stdout");
-  const lines = createInterface({ input: child.stdout });
-  for await (const line of lines) {
-    try {
-      const parsed = JSON.parse(line) as { port?: number };
-      if (typeof parsed.port === "number") return parsed.port;
-    } catch {
-      // not our line
-    }
-  }
-  throw new Error("process exited before telling its port");
+interface Setups {
+  stub: Service;
+  bare: Service;
+  gateway: Service;
+  noCache: Service;
+  sidecar: Service;
+  noFsync: Service;
+  real: Service;
+  worker: Service;
+  idp: Service;
+  runtime: Service;
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((done) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => {
-        done(typeof address === "object" && address !== null ? address.port : 0);
-      });
-    });
+function limitsOutOfTheWay(config: Record<string, unknown>): void {
+  // The limiter still runs on every call (every control on); the load measures the controls'
+  // cost, not their refusals. Business hours never end: the review's writes are not held.
+  // 100,000 calls (the most a limit may be) in a 1 s window: far above any rate here.
+  const limits = config["limits"] as Record<string, unknown>;
+  const perTool = limits["per_tool"] as Record<string, number>;
+  for (const tool of Object.keys(perTool)) perTool[tool] = 100_000;
+  Object.assign(limits, {
+    window_seconds: 1,
+    per_agent: 100_000,
+    per_user: 100_000,
+    suspend_agent_after_denials: 10_000,
   });
+  alwaysBusinessHours(config);
 }
 
-async function waitUp(url: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(url);
-      await response.body?.cancel();
-      if (response.status < 500) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-function us(value: number): string {
-  return Number.isFinite(value) ? `${Math.round(value)} µs` : "n/a";
-}
-
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "zyx-bench-"));
-  const stateDir = join(dir, "state");
-  // The policy with its call limits raised out of the way: the limiter still runs on every call
-  // (every control on), but the load measures the controls' cost, not their refusals.
-  const variant = buildPolicyVariant((config) => {
-    const limits = config["limits"] as Record<string, unknown>;
-    const perTool = limits["per_tool"] as Record<string, number>;
-    for (const tool of Object.keys(perTool)) perTool[tool] = 100_000;
-    Object.assign(limits, {
-      per_agent: 100_000,
-      per_user: 100_000,
-      suspend_agent_after_denials: 10_000,
-    });
+async function startSetups(
+  dir: string,
+  stateDir: string,
+  bundle: string,
+  rego: string,
+): Promise<Setups> {
+  const stubPort = await freePort();
+  const stub = await startService("stub", "gateway/bench/stub-worker.ts", stubPort, "/", {
+    PORT: String(stubPort),
   });
-  const keys = (await ensureDevKeys(stateDir)).signers;
-
-  const worker = start(process.execPath, [join(ROOT, "gateway/bench/stub-worker.ts")], {});
-  const workerUrl = `http://127.0.0.1:${await portOf(worker)}/`;
-  const bare = start(process.execPath, [join(ROOT, "gateway/bench/bare-proxy.ts")], {
-    WORKER_URL: workerUrl,
+  const stubUrl = `${stub.url}/`;
+  const barePort = await freePort();
+  const bare = await startService("bare", "gateway/bench/bare-proxy.ts", barePort, "/", {
+    PORT: String(barePort),
+    WORKER_URL: stubUrl,
   });
-  const bareUrl = `http://127.0.0.1:${await portOf(bare)}`;
-
   const opaPort = await freePort();
-  start(
+  const opa = spawnDrained(
+    "opa",
     join(ROOT, ".tools/bin/opa"),
-    [
-      "run",
-      "--server",
-      "--addr",
-      `127.0.0.1:${opaPort}`,
-      "--log-level",
-      "error",
-      variant.regoBundle,
-    ],
+    ["run", "--server", "--addr", `127.0.0.1:${opaPort}`, "--log-level", "error", rego],
     {},
   );
-  await waitUp(`http://127.0.0.1:${opaPort}/health`);
-
-  const gateway = async (name: string, env: Record<string, string>): Promise<string> => {
+  await waitUp(`http://127.0.0.1:${opaPort}/health`, opa);
+  const gateway = async (name: string, workerUrl: string, env: Record<string, string> = {}) => {
     const port = await freePort();
-    start(process.execPath, [join(ROOT, "gateway/src/main.ts")], {
+    return startService(name, "gateway/src/main.ts", port, "/healthz", {
       ZYX_STATE_DIR: stateDir,
       GATEWAY_PORT: String(port),
       WORKER_URL: workerUrl,
-      POLICY_BUNDLE: variant.bundle,
+      POLICY_BUNDLE: bundle,
       AUDIT_LOG: join(dir, `audit-${name}.jsonl`),
       ...env,
     });
-    await waitUp(`http://127.0.0.1:${port}/healthz`);
-    return `http://127.0.0.1:${port}`;
   };
-  const gatewayUrl = await gateway("wasm", {});
-  const noCacheUrl = await gateway("nocache", { IDP_TOKEN_CACHE_MAX: "0" });
-  const sidecarUrl = await gateway("sidecar", { POLICY_OPA_URL: `http://127.0.0.1:${opaPort}/` });
-  // Diagnostic only (never a deployment): what the fdatasync of the audit costs.
-  const noFsyncUrl = await gateway("nofsync", { AUDIT_FSYNC: "false" });
-
-  console.log(`bench: minting ${TOKENS} access and posture token pairs…`);
-  const idp = await readPrivateJwk(keys.idp.privateJwk);
-  const device = await readPrivateJwk(keys["device-trust"].privateJwk);
-  const user = "engineer@zyxbank.example";
-  const now = Math.floor(Date.now() / 1000);
-  const pair = async () => [
-    await mintAccessToken({
-      privateJwk: idp,
-      issuer: DEV_ISSUER,
-      audience: GATEWAY_AUDIENCE,
-      user,
-      groups: ["grp-ai-users", "grp-ai-devops-readonly"],
-      agent: "change-reviewer",
-      ttlSec: 3_600,
-      now,
-    }),
-    await mintPostureToken({
-      privateJwk: device,
-      issuer: DEV_POSTURE_ISSUER,
-      audience: GATEWAY_AUDIENCE,
-      user,
-      compliant: true,
-      checkedAt: now,
-      ttlSec: 3_600,
-      now,
-    }),
-  ];
-  const fresh: string[][] = [];
-  for (let i = 0; i < TOKENS; i++) fresh.push(await pair());
-  const repeated = await pair();
-  const headersFor = (mode: "new" | "repeated") => (i: number) => {
-    const [access, posture] = mode === "new" ? (fresh[i % fresh.length] ?? repeated) : repeated;
-    return { authorization: `Bearer ${access ?? ""}`, "x-device-posture": posture ?? "" };
-  };
-  const body = JSON.stringify({ arguments: { ticket: "CHG-18422" }, session_id: "bench" });
-  const tool = (base: string, path = "/v1/tools/jira_read"): URL => new URL(path, base);
-
-  // Every set-up must answer 200 before it is measured: a benchmark of refusals measures nothing.
-  for (const base of [bareUrl, gatewayUrl, noCacheUrl, sidecarUrl, noFsyncUrl]) {
-    const response = await fetch(tool(base), {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headersFor("repeated")(0) },
-      body,
-    });
-    if (response.status !== 200)
-      throw new Error(`${base} answered ${response.status}: ${await response.text()}`);
-  }
-
-  const measure = async (target: Target): Promise<{ sat: LoadResult; fixed: LoadResult }> => {
-    await saturate(target, CONNECTIONS, 1); // warm-up: JIT, connections, caches
-    const sat = await saturate(target, CONNECTIONS, SECONDS);
-    const fixed = await fixedRate(target, RATE, SECONDS);
-    return { sat, fixed };
-  };
-
-  console.log(
-    `bench: ${SECONDS} s per measurement, ${CONNECTIONS} connections at saturation, ${RATE} calls/s fixed`,
-  );
-  const direct = await measure({
-    url: tool(workerUrl, "/v1/execute/jira_read"),
-    headers: () => ({}),
-    body,
+  const workerPort = await freePort();
+  const worker = await startService("worker", "agent/src/main.ts", workerPort, "/healthz", {
+    ZYX_STATE_DIR: stateDir,
+    WORKER_PORT: String(workerPort),
+    GATEWAY_CALL_JWKS: join(stateDir, "keys/gateway.jwks.json"),
+    ZYX_FIXTURE_WRITES: join(dir, "fixture-writes.jsonl"),
   });
-  const rows: { setup: string; tokens: string; r: { sat: LoadResult; fixed: LoadResult } }[] = [];
-  for (const [setup, base] of [
-    ["bare Hono proxy (ceiling)", bareUrl],
-    ["gateway, every control on", gatewayUrl],
-    ["gateway, token cache off", noCacheUrl],
-    ["gateway via OPA sidecar", sidecarUrl],
-    ["diagnostic: gateway, audit without fdatasync", noFsyncUrl],
-  ] as const) {
-    for (const mode of ["new", "repeated"] as const) {
-      rows.push({
-        setup,
-        tokens: mode === "new" ? "new per call" : "repeated",
-        r: await measure({ url: tool(base), headers: headersFor(mode), body }),
-      });
-      const last = rows.at(-1);
-      console.log(
-        `  done: ${setup}, ${mode} tokens (${last?.r.sat.rate.toFixed(0) ?? "?"} calls/s)`,
-      );
-    }
-  }
-
-  const bareRate = (mode: string) =>
-    rows.find((r) => r.setup.startsWith("bare") && r.tokens === mode)?.r.sat.rate ?? Number.NaN;
-  console.log("");
-  console.log(
-    `direct to the stub worker: ${direct.sat.rate.toFixed(0)} calls/s at saturation; at ${RATE}/s p50 ${us(direct.fixed.p50us)}, p99 ${us(direct.fixed.p99us)}`,
+  const idpPort = await freePort();
+  const idp = await startService("idp", "idp/src/main.ts", idpPort, "/.well-known/jwks.json", {
+    ZYX_STATE_DIR: stateDir,
+    IDP_PORT: String(idpPort),
+  });
+  const real = await gateway("real", `${worker.url}/`);
+  const runtimePort = await freePort();
+  const runtime = await startService(
+    "runtime",
+    "examples/change-review/src/main.ts",
+    runtimePort,
+    "/healthz",
+    {
+      ZYX_STATE_DIR: stateDir,
+      AGENT_PORT: String(runtimePort),
+      GATEWAY_URL: real.url,
+      IDP_URL: idp.url,
+    },
   );
-  console.log("");
-  console.log(
-    `| set-up | tokens | calls/s (saturation) | vs bare | p50 @${RATE}/s | p99 @${RATE}/s | added p50 | added p99 | errors |`,
-  );
-  console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
-  for (const { setup, tokens, r } of rows) {
-    const ratio = r.sat.rate / bareRate(tokens);
-    console.log(
-      `| ${setup} | ${tokens} | ${r.sat.rate.toFixed(0)} | ${(ratio * 100).toFixed(0)}% | ${us(r.fixed.p50us)} | ${us(r.fixed.p99us)} | ${us(r.fixed.p50us - direct.fixed.p50us)} | ${us(r.fixed.p99us - direct.fixed.p99us)} | ${r.sat.errors + r.fixed.errors} |`,
-    );
-  }
-  const find = (setup: string, tokens: string) =>
-    rows.find((r) => r.setup.startsWith(setup) && r.tokens === tokens)?.r;
-  console.log("");
-  for (const tokens of ["new per call", "repeated"]) {
-    const g = find("gateway, every", tokens);
-    const s = find("gateway via OPA", tokens);
-    if (g === undefined || s === undefined) continue;
-    console.log(
-      `targets (${tokens} tokens): ${((g.sat.rate / bareRate(tokens)) * 100).toFixed(0)}% of bare (target >= 40%); ` +
-        `added p50 ${us(g.fixed.p50us - direct.fixed.p50us)} (<= 250 µs); added p99 ${us(g.fixed.p99us - direct.fixed.p99us)} (<= 1000 µs); ` +
-        `vs sidecar ${(g.sat.rate / s.sat.rate).toFixed(2)}x calls/s, p50 ${us(g.fixed.p50us)} vs ${us(s.fixed.p50us)}`,
-    );
-  }
-  rmSync(dir, { recursive: true, force: true });
-  variant.remove();
+  return {
+    stub,
+    bare,
+    gateway: await gateway("wasm", stubUrl),
+    noCache: await gateway("nocache", stubUrl, { IDP_TOKEN_CACHE_MAX: "0" }),
+    sidecar: await gateway("sidecar", stubUrl, { POLICY_OPA_URL: `http://127.0.0.1:${opaPort}/` }),
+    noFsync: await gateway("nofsync", stubUrl, { AUDIT_FSYNC: "false" }),
+    real,
+    worker,
+    idp,
+    runtime,
+  };
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => {
-    for (const child of children) child.kill("SIGTERM");
-  });
+async function writeFiles(dir: string, stateDir: string): Promise<Files> {
+  const files: Files = {
+    dir,
+    call: join(dir, "call.json"),
+    review: join(dir, "review.json"),
+    repeated: join(dir, "repeated.txt"),
+    fresh: join(dir, "fresh.txt"),
+    user: join(dir, "user.txt"),
+  };
+  writeFileSync(
+    files.call,
+    JSON.stringify({ arguments: { ticket: "CHG-18422" }, session_id: "bench" }),
+  );
+  writeFileSync(
+    files.review,
+    JSON.stringify({ ticket: "CHG-18422", repository: "platform-infra", pull_request: "991" }),
+  );
+  const keys = (await ensureDevKeys(stateDir)).signers;
+  console.log(`bench: minting ${FRESH_PAIRS} access and posture token pairs…`);
+  writeFileSync(files.repeated, await mintPairs(keys, 1, "agent"));
+  writeFileSync(files.user, await mintPairs(keys, 1, "user"));
+  writeFileSync(files.fresh, await mintPairs(keys, FRESH_PAIRS, "agent"));
+  return files;
+}
+
+/** Every set-up must answer 200 before it is measured: a benchmark of refusals measures nothing. */
+async function checkAnswers(files: Files, targets: readonly [string, string][]): Promise<void> {
+  const { readFileSync } = await import("node:fs");
+  for (const [url, kind] of targets) {
+    const [access, posture] = readFileSync(kind === "review" ? files.user : files.repeated, "utf8")
+      .trim()
+      .split(" ");
+    const response = await fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${access ?? ""}`,
+        "x-device-posture": posture ?? "",
+      },
+      body: readFileSync(kind === "review" ? files.review : files.call, "utf8"),
+    });
+    if (response.status !== 200)
+      throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
+    await response.body?.cancel();
+  }
+}
+
+class Bench {
+  readonly rows: Row[] = [];
+  /** Per URL, how many of the fresh pairs were used: a pair is never sent twice. */
+  readonly #freshUsed = new Map<string, number>();
+
+  readonly wrk: string;
+  readonly files: Files;
+
+  constructor(wrk: string, files: Files) {
+    this.wrk = wrk;
+    this.files = files;
+  }
+
+  load(
+    url: string,
+    pairs: "repeated" | "fresh" | "user",
+    connections: number,
+    seconds: number,
+    delayMs = 0,
+  ): Load {
+    const offset = pairs === "fresh" ? (this.#freshUsed.get(url) ?? 0) : 0;
+    return {
+      url,
+      bodyFile: pairs === "user" ? this.files.review : this.files.call,
+      pairsFile: this.files[pairs],
+      offset,
+      connections,
+      seconds,
+      delayMs,
+    };
+  }
+
+  async run(load: Load): Promise<LoadResult> {
+    const result = await runWrk(this.wrk, load);
+    if (load.pairsFile === this.files.fresh) {
+      this.#freshUsed.set(load.url, (load.offset ?? 0) + result.requests + load.connections);
+      if ((load.offset ?? 0) + result.requests > FRESH_PAIRS)
+        console.log(`bench: warning: ${load.url} saw some token pairs twice (raise BENCH_TOKENS)`);
+    }
+    return result;
+  }
+
+  /** Saturation (after a 1 s warm-up on the repeated pair), CPU per call of `watched`. */
+  async saturate(
+    url: string,
+    pairs: "repeated" | "fresh" | "user",
+    watched: Service[],
+    connections = CONNECTIONS,
+  ) {
+    await this.run(this.load(url, pairs === "fresh" ? "repeated" : pairs, connections, 1));
+    const before = await Promise.all(watched.map((s) => s.usage()));
+    const sat = await this.run(this.load(url, pairs, connections, SECONDS));
+    const after = await Promise.all(watched.map((s) => s.usage()));
+    const cpu: Record<string, number> = {};
+    watched.forEach((service, i) => {
+      cpu[service.name] =
+        ((after[i]?.cpuUs ?? 0) - (before[i]?.cpuUs ?? 0)) / Math.max(1, sat.requests);
+    });
+    return { sat, cpu };
+  }
+
+  async measure(
+    setup: string,
+    tokens: string,
+    url: string,
+    pairs: "repeated" | "fresh" | "user",
+    watched: Service[],
+    oneConnection = true,
+  ): Promise<Row> {
+    const { sat, cpu } = await this.saturate(url, pairs, watched);
+    const one = oneConnection ? await this.run(this.load(url, pairs, 1, SECONDS)) : undefined;
+    const row: Row = { setup, tokens, sat, cpu, ...(one === undefined ? {} : { one }) };
+    this.rows.push(row);
+    console.log(`  done: ${setup}, ${tokens} (${sat.rate.toFixed(0)} calls/s)`);
+    return row;
+  }
+}
+
+/** p99 at `rate` calls/s: paced connections (each pauses 2 ms after an answer), calibrated once. */
+async function paced(bench: Bench, url: string, rate: number, p50us: number): Promise<LoadResult> {
+  const delayMs = 2;
+  let connections = Math.max(1, Math.round(rate * (delayMs / 1000 + p50us / 1e6)));
+  const trial = await bench.run(bench.load(url, "repeated", connections, 1, delayMs));
+  connections = Math.max(1, Math.round((connections * rate) / Math.max(1, trial.rate)));
+  return bench.run(bench.load(url, "repeated", connections, SECONDS, delayMs));
+}
+
+/** RSS of `service` every 5 s under saturation; the first fifth of the run is its warm-up. */
+async function soak(bench: Bench, service: Service): Promise<Soak> {
+  const samples: number[] = [];
+  const running = bench.run(
+    bench.load(`${service.url}/v1/tools/jira_read`, "repeated", CONNECTIONS, SOAK_SECONDS),
+  );
+  const start = Date.now();
+  const every = Math.min(5_000, (SOAK_SECONDS * 1000) / 10);
+  while (Date.now() - start < SOAK_SECONDS * 1000 - every / 2) {
+    await new Promise((r) => setTimeout(r, every));
+    samples.push((await service.usage()).rss);
+  }
+  const load = await running;
+  const settled = samples.slice(Math.floor(samples.length / 5));
+  return { seconds: SOAK_SECONDS, rate: load.rate, samples: settled };
+}
+
+async function measureAll(bench: Bench, s: Setups): Promise<{ half: LoadResult; soak: Soak }> {
+  const call = (service: Service) => `${service.url}/v1/tools/jira_read`;
+  await bench.measure(
+    "stub worker, direct",
+    "-",
+    `${s.stub.url}/v1/execute/jira_read`,
+    "repeated",
+    [s.stub],
+  );
+  const bare = await bench.measure(
+    "bare Hono proxy → stub (ceiling)",
+    "-",
+    call(s.bare),
+    "repeated",
+    [s.bare],
+  );
+  const gw = await bench.measure(
+    "gateway, every control on → stub",
+    "repeated",
+    call(s.gateway),
+    "repeated",
+    [s.gateway],
+  );
+  await bench.measure(
+    "gateway, every control on → stub",
+    "new per call",
+    call(s.gateway),
+    "fresh",
+    [s.gateway],
+  );
+  await bench.measure(
+    "gateway, token cache off → stub",
+    "repeated",
+    call(s.noCache),
+    "repeated",
+    [s.noCache],
+    false,
+  );
+  await bench.measure("gateway via OPA sidecar → stub", "repeated", call(s.sidecar), "repeated", [
+    s.sidecar,
+  ]);
+  await bench.measure(
+    "diagnostic: audit without fdatasync → stub",
+    "repeated",
+    call(s.noFsync),
+    "repeated",
+    [s.noFsync],
+    false,
+  );
+  await bench.measure(
+    "gateway → real worker (fixtures, output guard)",
+    "repeated",
+    call(s.real),
+    "repeated",
+    [s.real, s.worker],
+  );
+  await bench.measure(
+    "whole review (runtime → idp, gateway ×6 → worker)",
+    "user's, exchanged",
+    `${s.runtime.url}/review-change`,
+    "user",
+    [s.runtime, s.idp, s.real, s.worker],
+  );
+  const half = await paced(bench, call(s.gateway), bare.sat.rate / 2, gw.one?.p50us ?? 1_000);
+  console.log(`  done: p99 at half the bare proxy's rate (${half.rate.toFixed(0)} calls/s)`);
+  console.log(`bench: soak, ${SOAK_SECONDS} s at saturation, RSS of the gateway every 5 s…`);
+  return { half, soak: await soak(bench, s.gateway) };
+}
+
+async function main(): Promise<void> {
+  const wrk = execFileSync(join(ROOT, "scripts/wrk.sh"), {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
+  const dir = mkdtempSync(join(tmpdir(), "zyx-bench-"));
+  const stateDir = join(dir, "state");
+  const variant = buildPolicyVariant(limitsOutOfTheWay);
+  try {
+    const files = await writeFiles(dir, stateDir);
+    const setups = await startSetups(dir, stateDir, variant.bundle, variant.regoBundle);
+    const call = (service: Service) => `${service.url}/v1/tools/jira_read`;
+    await checkAnswers(files, [
+      ...[
+        setups.bare,
+        setups.gateway,
+        setups.noCache,
+        setups.sidecar,
+        setups.noFsync,
+        setups.real,
+      ].map((s) => [call(s), "call"] as [string, string]),
+      [`${setups.runtime.url}/review-change`, "review"],
+    ]);
+    console.log(
+      `bench: wrk -t1, ${SECONDS} s per measurement, ${CONNECTIONS} connections at saturation${QUICK ? " (quick mode: indicative only)" : ""}`,
+    );
+    const bench = new Bench(wrk, files);
+    const { half, soak: soaked } = await measureAll(bench, setups);
+    printReport(bench.rows, half, soaked, QUICK);
+  } finally {
+    stopAll();
+    rmSync(dir, { recursive: true, force: true });
+    variant.remove();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  stopAll();
+  process.exitCode = 1;
+});

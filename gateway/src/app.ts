@@ -7,6 +7,7 @@
 //   POST /mcp, /.well-known/oauth-protected-resource[/mcp] → mcp/ (the MCP door, same pipeline)
 //   /healthz, /readyz, /openapi.json (generated from http/contract.ts)
 //   GET /metrics                    → metrics/route.ts (the platform's scraper, bearer token)
+//   /console/...                    → console/routes.ts (approvers' pages, OIDC sign-in; when configured)
 //
 // One error model: every failure of every route is thrown as a GatewayError (or a domain error
 // that is one) and rendered once, by `problemHandler`, as an RFC 9457 problem document.
@@ -16,6 +17,8 @@ import { routePath } from "hono/route";
 import { jsonLog, type Log } from "../../common/service.ts";
 import { createApproverNotice } from "./approvals/notify.ts";
 import { createApprovalRoutes } from "./approvals/routes.ts";
+import { createConsoleRoutes, type ConsoleOptions } from "./console/routes.ts";
+import { createCompensator, type Compensator } from "./posthoc/compensate.ts";
 import { openApiDocument } from "./http/contract.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
@@ -28,7 +31,12 @@ import { problemHandler } from "./lib/problem.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "./identity/types.ts";
 import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
 import type { Credentials, GatewayPorts } from "./pipeline/context.ts";
-import { createToolCallPipeline, type ToolCallPipeline } from "./pipeline/index.ts";
+import {
+  createToolCallPipeline,
+  type PipelineTracer,
+  type ToolCallPipeline,
+} from "./pipeline/index.ts";
+import { combineObservers, type PartialObserver } from "./pipeline/observers.ts";
 import { createRefusalRecorder, type RefusalRecorder } from "./pipeline/refusals.ts";
 
 export type { AuditSink, GatewayPorts } from "./pipeline/context.ts";
@@ -49,6 +57,14 @@ export interface GatewayOptions {
   metricsToken?: string;
   /** The MCP door's resource URI, authorization servers and resource-audience verifier. */
   mcp?: McpDoorOptions;
+  /** The approver console (/console/): absent, not served. */
+  console?: ConsoleOptions;
+  /** The console's public URL, for the links in the approvers' Slack notices (CONSOLE_URL). */
+  consoleUrl?: string;
+  /** More pipeline observers (the decision log, the shadow policy), told after the metrics. */
+  observers?: readonly PartialObserver[];
+  /** OpenTelemetry spans for each call and step (tracing/); absent: no spans. */
+  tracer?: PipelineTracer;
 }
 
 const REQUIRED_PORTS = [
@@ -123,6 +139,8 @@ function peopleRoutes(
   ports: GatewayPorts,
   now: () => number,
   refusals: RefusalRecorder,
+  compensate: Compensator,
+  consoleOptions: ConsoleOptions | undefined,
 ): void {
   const seen = new WeakMap<Request, VerifiedPrincipal>();
   const caller = peopleCaller(ports, refusals, seen);
@@ -162,20 +180,40 @@ function peopleRoutes(
     "/v1/admin",
     createKillSwitchRoutes({ killSwitch: ports.killSwitch, authenticate: authenticateAdmin }),
   );
+  const checkApprover = (principal: VerifiedPrincipal): void => {
+    requireHumanConsole(ports.policy, principal);
+    if (disabledByKillSwitch(principal)) {
+      throw new GatewayError(
+        "approver_not_eligible",
+        "the approver is disabled by the kill switch",
+      );
+    }
+  };
   app.route(
     "/v1",
     createApprovalRoutes({
       approvals: ports.approvals,
       authenticate: caller,
       checkApproverDevice: fresh,
-      checkApprover: (principal) => {
+      checkApprover,
+      afterDeny: compensate,
+    }),
+  );
+  if (consoleOptions === undefined) return;
+  app.route(
+    "/",
+    createConsoleRoutes(consoleOptions, {
+      approvals: ports.approvals,
+      accessTokens: ports.accessTokens,
+      posture: ports.posture,
+      rules: { worker: ports.worker, audit: ports.audit, now },
+      refusals,
+      now,
+      checkApprover,
+      checkApproverDevice: fresh,
+      afterDeny: compensate,
+      requireHumanConsole: (principal) => {
         requireHumanConsole(ports.policy, principal);
-        if (disabledByKillSwitch(principal)) {
-          throw new GatewayError(
-            "approver_not_eligible",
-            "the approver is disabled by the kill switch",
-          );
-        }
       },
     }),
   );
@@ -217,6 +255,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   const now = options.now ?? Date.now;
   const log = options.log ?? jsonLog("gateway");
   const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
+  options.metrics?.addSources({ unauthenticated: () => refusals.unauthenticatedCounts() });
   const runtime = {
     now,
     newId: options.newId ?? randomUUID,
@@ -224,6 +263,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     refusals,
     notifyApprovers: createApproverNotice({
       channel: ports.approvalsChannel,
+      consoleUrl: options.consoleUrl,
       killSwitch: ports.killSwitch,
       audit: ports.audit,
       worker: ports.worker,
@@ -231,7 +271,8 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
       log,
     }),
   };
-  const pipeline = createToolCallPipeline(ports, runtime, options.metrics?.pipeline);
+  const observer = combineObservers([options.metrics?.pipeline, ...(options.observers ?? [])]);
+  const pipeline = createToolCallPipeline(ports, runtime, observer, options.tracer);
   // The MCP door: the same pipeline over ports that also accept the MCP resource as audience.
   const mcp = options.mcp ?? {};
   const mcpPorts = {
@@ -245,11 +286,11 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     throw new GatewayError("route_not_found", "no such route");
   });
   operationalRoutes(app, ports, options);
-  peopleRoutes(app, ports, now, refusals);
+  peopleRoutes(app, ports, now, refusals, createCompensator(ports, runtime), options.console);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   mountMcpDoor(app, {
     ports: mcpPorts,
-    pipeline: createToolCallPipeline(mcpPorts, runtime, options.metrics?.pipeline),
+    pipeline: createToolCallPipeline(mcpPorts, runtime, observer, options.tracer),
     now,
     log,
     bodyLimitBytes: options.bodyLimitBytes,

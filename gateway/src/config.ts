@@ -39,6 +39,12 @@ const Env = z.object({
   POLICY_BUNDLE_PUBLIC_KEY: z.string().min(1).default(policySigningKeyPaths().publicPem),
   /** How often the bundle file is checked for a change, besides watching it. */
   POLICY_BUNDLE_POLL_MS: z.coerce.number().int().min(200).max(60_000).default(2_000),
+  /** The bundle from an HTTP bundle server (ETag / If-None-Match), instead of POLICY_BUNDLE. */
+  POLICY_BUNDLE_URL: url.optional(),
+  /** Where a downloaded bundle is kept (verified again at each load). */
+  POLICY_BUNDLE_CACHE: z.string().min(1).optional(),
+  /** How often the bundle server is asked. */
+  POLICY_BUNDLE_URL_POLL_MS: z.coerce.number().int().min(200).max(3_600_000).default(10_000),
   /** Decide through an OPA server (sidecar) instead of the in-process WASM. */
   POLICY_OPA_URL: url.optional(),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
@@ -75,6 +81,8 @@ const Env = z.object({
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   WORKER_URL: url.default(new URL("http://127.0.0.1:8081/")),
   WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** Largest answer read from the worker; a larger one is refused (worker_failed). */
+  WORKER_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1_024).max(268_435_456).default(8_388_608),
   GATEWAY_CALL_KEY_FILE: z.string().min(1).optional(),
   /** Where to publish the call-token PUBLIC key set for the worker (a volume only it reads). */
   GATEWAY_CALL_JWKS_PUBLISH: z.string().min(1).optional(),
@@ -103,8 +111,24 @@ const Env = z.object({
   METRICS_TOKEN: z.string().min(16).optional(),
   /** The same, read from a file (a mounted secret); set one, not both. */
   METRICS_TOKEN_FILE: z.string().min(1).optional(),
+  /** OPA-format decision logs are POSTed (gzip'd batches) here; unset: no decision log. */
+  DECISION_LOG_URL: url.optional(),
+  /** A file holding the sink's bearer token (a mounted secret), if it wants one. */
+  DECISION_LOG_TOKEN_FILE: z.string().min(1).optional(),
+  /** Most entries waiting while the sink is slow or down; the oldest are dropped past it. */
+  DECISION_LOG_MAX_BUFFERED: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  DECISION_LOG_MAX_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
+  DECISION_LOG_FLUSH_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  /** A candidate bundle evaluated beside the live one, never deciding (shadow mode). */
+  POLICY_SHADOW_BUNDLE: z.string().min(1).optional(),
   /** Generate development keys under the state folder when absent (the embedded default). */
   DEV_KEYS: bool.default(true),
+  /** Kill-switch reach: revoke a stopped connector's credentials in the worker (default true). */
+  KILL_SWITCH_REVOKE: bool.default(true),
+  /** Kill-switch reach: page security here (PagerDuty Events v2 payload); unset: no page. */
+  KILL_SWITCH_PAGE_URL: url.optional(),
+  /** The PagerDuty integration (routing) key the page carries. */
+  KILL_SWITCH_PAGE_ROUTING_KEY: z.string().min(1).max(200).default("zyx-dev-routing-key"),
 });
 
 export type GatewayConfig = ReturnType<typeof loadConfig>;
@@ -148,14 +172,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     port: e.GATEWAY_PORT,
     stateDir: e.ZYX_STATE_DIR,
     devKeys: e.DEV_KEYS,
-    policyBundle: e.POLICY_BUNDLE,
-    policyBundlePublicKey: e.POLICY_BUNDLE_PUBLIC_KEY,
-    policyBundlePollMs: e.POLICY_BUNDLE_POLL_MS,
+    ...policySettings(e),
     metricsToken:
       e.METRICS_TOKEN_FILE === undefined
         ? e.METRICS_TOKEN
         : ({ kind: "file", path: e.METRICS_TOKEN_FILE } as const),
-    policyOpaUrl: e.POLICY_OPA_URL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     accessTokens: {
       issuer: e.IDP_ISSUER,
@@ -195,11 +216,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     worker: {
       url: e.WORKER_URL,
       timeoutMs: e.WORKER_TIMEOUT_MS,
+      maxResponseBytes: e.WORKER_MAX_RESPONSE_BYTES,
       callKeyFile: e.GATEWAY_CALL_KEY_FILE ?? keys.gateway.privateJwk,
       publishJwksTo: e.GATEWAY_CALL_JWKS_PUBLISH,
     },
     denialWindowMs: e.DENIAL_WINDOW_SEC * 1000,
     ...sharedStores(e),
+    reach: {
+      revoke: e.KILL_SWITCH_REVOKE,
+      pageUrl: e.KILL_SWITCH_PAGE_URL,
+      routingKey: e.KILL_SWITCH_PAGE_ROUTING_KEY,
+    },
     approvalStore:
       e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL !== undefined
         ? ({ kind: "postgres", connectionString: e.APPROVAL_DATABASE_URL } as const)
@@ -207,6 +234,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
             kind: "sqlite",
             path: e.APPROVAL_SQLITE_PATH ?? join(e.ZYX_STATE_DIR, "approvals", "approvals.db"),
           } as const),
+  };
+}
+
+/** Where the policy comes from (file, bundle server, OPA), its shadow, and the decision log. */
+function policySettings(e: z.infer<typeof Env>) {
+  return {
+    policyBundle: e.POLICY_BUNDLE,
+    policyBundlePublicKey: e.POLICY_BUNDLE_PUBLIC_KEY,
+    policyBundlePollMs: e.POLICY_BUNDLE_POLL_MS,
+    policyOpaUrl: e.POLICY_OPA_URL,
+    policyBundleServer:
+      e.POLICY_BUNDLE_URL === undefined
+        ? undefined
+        : {
+            url: e.POLICY_BUNDLE_URL,
+            cachePath:
+              e.POLICY_BUNDLE_CACHE ?? join(e.ZYX_STATE_DIR, "policy", "downloaded-bundle.tar.gz"),
+            pollMs: e.POLICY_BUNDLE_URL_POLL_MS,
+          },
+    policyShadowBundle: e.POLICY_SHADOW_BUNDLE,
+    decisionLog:
+      e.DECISION_LOG_URL === undefined
+        ? undefined
+        : {
+            url: e.DECISION_LOG_URL,
+            tokenFile: e.DECISION_LOG_TOKEN_FILE,
+            maxBuffered: e.DECISION_LOG_MAX_BUFFERED,
+            maxBatch: e.DECISION_LOG_MAX_BATCH,
+            flushIntervalMs: e.DECISION_LOG_FLUSH_MS,
+          },
   };
 }
 

@@ -30,6 +30,8 @@ export interface Controls {
   approvalExecutionWindowMs: number;
   /** Most requests one user, and one agent, may have waiting for approvers at once. */
   approvalPendingBounds: { perUser: number; perAgent: number };
+  /** Requests waiting for approvers now, by status (counted up to 10 000; for the metrics). */
+  openApprovals(): Promise<{ pending: number; escalated: number }>;
   /** Closes the approval store (after waking its waiters). */
   close(): Promise<void>;
 }
@@ -136,6 +138,11 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     approvalPendingBounds: {
       perUser: settings.max_pending_per_user,
       perAgent: settings.max_pending_per_agent,
+    },
+    openApprovals: async () => {
+      const open = await store.listDue(Number.MAX_SAFE_INTEGER, 10_000);
+      const escalated = open.filter((r) => r.status === "escalated").length;
+      return { pending: open.length - escalated, escalated };
     },
     close: async () => {
       approvals.close();

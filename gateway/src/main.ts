@@ -8,7 +8,13 @@ import { createGatewayApp } from "./app.ts";
 import { checkpointSignerFor } from "./audit/checkpoint.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
-import { createControls } from "./controls.ts";
+import { createControls, type Controls } from "./controls.ts";
+import type { ApprovalRequest } from "./approvals/request.ts";
+import { createAdminCaller, withReach } from "./killswitch/reach.ts";
+import type { KillSwitch } from "./killswitch/service.ts";
+import type { AuditRecordInput } from "./audit/record.ts";
+import type { JWK } from "jose";
+import { loadCatalog } from "../../common/catalog.ts";
 import { ensureDevKeys, publicJwk, readPrivateJwk } from "../../common/keys.ts";
 import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../common/worker-contract.ts";
 import { createCallTokenSigner } from "./handoff/call-token.ts";
@@ -18,10 +24,16 @@ import { createPostureVerifier } from "./identity/posture.ts";
 import { PolicyState } from "./policy/decision.ts";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { createReloadingPolicyEngine } from "./policy/reloader.ts";
+import { createBundleDownloader } from "./policy/bundle-download.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals } from "./session.ts";
 import { openPostgresSessionSignals } from "./session-postgres.ts";
 import { mcpDoorOptions } from "./mcp/config.ts";
+import { consoleOptions, consoleUrl } from "./console/config.ts";
+import { createEscalationNotice } from "./approvals/notify.ts";
+import { setUpDecisionLogging } from "./decision-log/setup.ts";
+import { tracingFromEnv } from "../../common/tracing.ts";
+import { createPipelineTracer } from "./tracing/pipeline-tracer.ts";
 
 const log = jsonLog("gateway");
 
@@ -35,35 +47,18 @@ async function metricsToken(
   return text;
 }
 
+function withConsole<T>(options: T | undefined): { console?: T } {
+  return options === undefined ? {} : { console: options };
+}
+
 async function start(): Promise<void> {
   const config = loadConfig();
   if (config.devKeys) await ensureDevKeys(config.stateDir);
 
   const metrics = createGatewayMetrics();
-  // Signed, verified, hot-reloaded: a refused bundle keeps the last good revision serving.
-  const bundled = await createReloadingPolicyEngine({
-    bundlePath: config.policyBundle,
-    publicKeyPath: config.policyBundlePublicKey,
-    pollMs: config.policyBundlePollMs,
-    log,
-    onEvent: (event) => {
-      metrics.policyReload(event);
-    },
-  });
-  const policy =
-    config.policyOpaUrl === undefined
-      ? bundled
-      : await connectOpaServer({
-          url: config.policyOpaUrl,
-          state: PolicyState.parse(bundled.data?.zyx.state),
-        });
-  if (policy.loadError !== null) {
-    // Fail closed but stay up: every call is denied with policy_unavailable and /readyz says why.
-    log("error", "policy not loaded: every call will be denied", {
-      code: policy.loadError.code,
-      detail: policy.loadError.message,
-    });
-  }
+  // OpenTelemetry spans, when the OTEL_* variables ask for them (off by default).
+  const tracing = tracingFromEnv(process.env, "zyx-gateway");
+  const { bundled, downloader, decisionLogging, policy } = await openPolicy(config, metrics);
   const { keyFile, everyRecords, everySeconds } = config.audit.checkpoint;
   const signer = await checkpointSignerFor(keyFile, config.stateDir, config.devKeys);
   const audit = await openAuditLog({
@@ -71,29 +66,12 @@ async function start(): Promise<void> {
     fsync: config.audit.fsync,
     replica: config.audit.replica,
     checkpoints: { signer, everyRecords, everySeconds },
+    onSync: (seconds, records) => {
+      metrics.auditSynced(seconds, records);
+    },
   });
   const { cacheMaxEntries, ...accessOptions } = config.accessTokens;
-  const callKey = await readPrivateJwk(config.worker.callKeyFile);
-  if (config.worker.publishJwksTo !== undefined) {
-    await mkdir(dirname(config.worker.publishJwksTo), { recursive: true });
-    await writeFile(
-      config.worker.publishJwksTo,
-      `${JSON.stringify({ keys: [publicJwk(callKey)] }, null, 2)}\n`,
-      {
-        mode: 0o644,
-      },
-    );
-  }
-  const worker = createHttpWorkerClient({
-    baseUrl: config.worker.url,
-    timeoutMs: config.worker.timeoutMs,
-    signer: createCallTokenSigner({
-      privateJwk: callKey,
-      issuer: CALL_TOKEN_ISSUER,
-      audience: CALL_TOKEN_AUDIENCE,
-      ttlSec: 30,
-    }),
-  });
+  const { callKey, worker } = await openWorker(config);
   const controls = await createControls({
     policy,
     audit,
@@ -103,33 +81,26 @@ async function start(): Promise<void> {
     approvalStore: config.approvalStore,
     log,
   });
-  // Escalates, then expires, approval requests nobody acted on in time.
-  const sweeper = setInterval(() => {
-    controls.approvals
-      .sweep()
-      .then((swept) => {
-        if (swept.escalated.length + swept.expired.length > 0)
-          log("info", "approvals swept", { ...swept });
-      })
-      .catch((error: unknown) => {
-        log("error", "approval sweep failed", { error: String(error) });
-      });
-  }, 5_000);
-  sweeper.unref();
+  const killSwitch = killSwitchWithReach(config, callKey, controls.killSwitch, audit);
+  const links = consoleUrl(process.env, config);
+  const notifyEscalation = createEscalationNotice({
+    channel: controls.approvalsChannel,
+    consoleUrl: links,
+    killSwitch: controls.killSwitch,
+    audit,
+    worker,
+    now: Date.now,
+    log,
+  });
+  const sweeper = startSweeper(controls.approvals, notifyEscalation);
   metrics.addSources({
     policyRevision: () => policy.revision,
     bundleStatus: () => bundled.status(),
     killSwitch: () => controls.killSwitch.state(),
     audit: () => audit.stats(),
+    openApprovals: () => controls.openApprovals(),
   });
-  const shared =
-    config.sessionStore.kind === "postgres"
-      ? await openPostgresSessionSignals({
-          denialWindowMs: config.denialWindowMs,
-          connectionString: config.sessionStore.connectionString,
-          log,
-        })
-      : undefined;
+  const shared = await openSharedSessions(config);
   const sessions = shared ?? createSessionSignals({ denialWindowMs: config.denialWindowMs });
   const cache = cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {};
   const app = createGatewayApp(
@@ -147,6 +118,7 @@ async function start(): Promise<void> {
       worker,
       sessions,
       ...controls,
+      killSwitch,
     },
     {
       bodyLimitBytes: config.bodyLimitBytes,
@@ -155,6 +127,10 @@ async function start(): Promise<void> {
         t === undefined ? {} : { metricsToken: t },
       )),
       mcp: mcpDoorOptions(process.env, config, { ...accessOptions, ...cache }),
+      ...withConsole(consoleOptions(process.env, config)),
+      consoleUrl: links,
+      ...(decisionLogging.observer === undefined ? {} : { observers: [decisionLogging.observer] }),
+      ...(tracing === undefined ? {} : { tracer: createPipelineTracer(tracing.tracer) }),
     },
   );
 
@@ -165,6 +141,8 @@ async function start(): Promise<void> {
         address: info.address,
         port: info.port,
         policy_revision: policy.revision ?? null,
+        tracing: tracing !== undefined,
+        decision_log: config.decisionLog?.url.origin ?? null,
       });
     },
   );
@@ -174,13 +152,168 @@ async function start(): Promise<void> {
     timeoutMs: 10_000,
     afterDrain: async () => {
       clearInterval(sweeper);
+      downloader?.close();
       bundled.close();
       await Promise.all([
         controls.close().then(() => audit.close()),
         worker.close(),
         shared?.close(),
+        decisionLogging.close(),
+        tracing?.shutdown(),
       ]);
     },
+  });
+}
+
+/**
+ * The policy the gateway decides with: downloaded from POLICY_BUNDLE_URL (ETag / If-None-Match)
+ * or read from POLICY_BUNDLE, signature-verified, hot-reloaded (a refused bundle keeps the last
+ * good revision serving), optionally delegated to an OPA server, wrapped by decision logging and
+ * the shadow policy. A bundle that cannot load leaves the gateway up and denying every call.
+ */
+async function openPolicy(
+  config: ReturnType<typeof loadConfig>,
+  metrics: ReturnType<typeof createGatewayMetrics>,
+) {
+  // POLICY_BUNDLE_URL: downloaded (ETag / If-None-Match) into a cache file the reloader loads.
+  const bundleServer = config.policyBundleServer;
+  const downloader =
+    bundleServer === undefined
+      ? undefined
+      : createBundleDownloader({
+          ...bundleServer,
+          log,
+          onOutcome: (outcome) => {
+            metrics.bundleDownload(outcome);
+          },
+        });
+  await downloader?.download();
+  // Signed, verified, hot-reloaded: a refused bundle keeps the last good revision serving.
+  const bundled = await createReloadingPolicyEngine({
+    bundlePath: bundleServer?.cachePath ?? config.policyBundle,
+    publicKeyPath: config.policyBundlePublicKey,
+    pollMs: config.policyBundlePollMs,
+    log,
+    onEvent: (event) => {
+      metrics.policyReload(event);
+    },
+  });
+  downloader?.start(() => bundled.check());
+  const deciding =
+    config.policyOpaUrl === undefined
+      ? bundled
+      : await connectOpaServer({
+          url: config.policyOpaUrl,
+          state: PolicyState.parse(bundled.data?.zyx.state),
+        });
+  // OPA-format decision logs (DECISION_LOG_URL) and the shadow policy (POLICY_SHADOW_BUNDLE).
+  const decisionLogging = await setUpDecisionLogging(config, deciding, metrics, log);
+  const { policy } = decisionLogging;
+  if (policy.loadError !== null) {
+    // Fail closed but stay up: every call is denied with policy_unavailable and /readyz says why.
+    log("error", "policy not loaded: every call will be denied", {
+      code: policy.loadError.code,
+      detail: policy.loadError.message,
+    });
+  }
+  return { bundled, downloader, decisionLogging, policy };
+}
+
+/** SESSION_STORE=postgres: taint and recent denials shared by every replica; else none. */
+async function openSharedSessions(config: ReturnType<typeof loadConfig>) {
+  if (config.sessionStore.kind !== "postgres") return undefined;
+  return openPostgresSessionSignals({
+    denialWindowMs: config.denialWindowMs,
+    connectionString: config.sessionStore.connectionString,
+    log,
+  });
+}
+
+/** The call-token key, its public half published for the worker, and the worker's client. */
+async function openWorker(config: ReturnType<typeof loadConfig>) {
+  const callKey = await readPrivateJwk(config.worker.callKeyFile);
+  if (config.worker.publishJwksTo !== undefined) {
+    await mkdir(dirname(config.worker.publishJwksTo), { recursive: true });
+    await writeFile(
+      config.worker.publishJwksTo,
+      `${JSON.stringify({ keys: [publicJwk(callKey)] }, null, 2)}\n`,
+      {
+        mode: 0o644,
+      },
+    );
+  }
+  const worker = createHttpWorkerClient({
+    baseUrl: config.worker.url,
+    timeoutMs: config.worker.timeoutMs,
+    maxResponseBytes: config.worker.maxResponseBytes,
+    signer: createCallTokenSigner({
+      privateJwk: callKey,
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      ttlSec: 30,
+    }),
+  });
+  return { callKey, worker };
+}
+
+/**
+ * Escalates, then expires, approval requests nobody acted on in time; the fallback group is
+ * told of each escalation. A failed sweep is logged and tried again at the next tick.
+ */
+function startSweeper(
+  approvals: Controls["approvals"],
+  notifyEscalation: (request: ApprovalRequest) => void,
+): NodeJS.Timeout {
+  const sweeper = setInterval(() => {
+    approvals
+      .sweep()
+      .then(async (swept) => {
+        if (swept.escalated.length + swept.expired.length > 0)
+          log("info", "approvals swept", { ...swept });
+        for (const id of swept.escalated) {
+          const request = await approvals.get(id);
+          if (request !== undefined) notifyEscalation(request);
+        }
+      })
+      .catch((error: unknown) => {
+        log("error", "approval sweep failed", { error: String(error) });
+      });
+  }, 5_000);
+  sweeper.unref();
+  return sweeper;
+}
+
+/** The kill switch whose connector and all-writes stops revoke and page (killswitch/reach.ts). */
+function killSwitchWithReach(
+  config: ReturnType<typeof loadConfig>,
+  callKey: JWK,
+  killSwitch: KillSwitch,
+  audit: { append(record: AuditRecordInput): Promise<unknown> },
+): KillSwitch {
+  const catalog = loadCatalog();
+  return withReach(killSwitch, {
+    admin: config.reach.revoke
+      ? createAdminCaller({
+          baseUrl: config.worker.url,
+          privateJwk: callKey,
+          issuer: CALL_TOKEN_ISSUER,
+          audience: CALL_TOKEN_AUDIENCE,
+          timeoutMs: config.worker.timeoutMs,
+        })
+      : undefined,
+    pager:
+      config.reach.pageUrl === undefined
+        ? undefined
+        : { url: config.reach.pageUrl, routingKey: config.reach.routingKey },
+    writeConnectors: [
+      ...new Set(
+        Object.values(catalog.tools)
+          .filter((tool) => tool.write)
+          .map((tool) => tool.connector),
+      ),
+    ],
+    audit: (record) => audit.append(record),
+    log,
   });
 }
 

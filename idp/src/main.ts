@@ -9,14 +9,19 @@
 //                         default zyx-agent-gateway
 //   IDP_SUBJECT_AUDIENCE  the audience of the engineer's own tokens; default zyx-change-review
 //   IDP_TOKEN_TTL_SEC     the longest life of an exchanged token; default 300
+//   IDP_CONSOLE_REDIRECT_URIS  space-separated redirect URIs of the approver console (client
+//                         approvals-console); default http://127.0.0.1:8080/console/callback.
+//                         People sign in with users/<email>.password (idp/src/users.ts)
 // A bad value stops the process with one JSON error line naming the variable.
 import { serve } from "@hono/node-server";
 import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
-import { loadCatalog } from "../../common/catalog.ts";
+import { externalAgentIds, loadCatalog } from "../../common/catalog.ts";
 import { ensureDevClients } from "./clients.ts";
+import { ensureDevUsers } from "./users.ts";
 import {
   CHANGE_REVIEW_AUDIENCE,
   DEV_ISSUER,
+  DEV_POSTURE_ISSUER,
   GATEWAY_AUDIENCE,
   ensureDevKeys,
   readPrivateJwk,
@@ -26,6 +31,8 @@ import { createDevIdpApp } from "./server.ts";
 
 export const DEFAULT_IDP_PORT = 8090;
 const DEFAULT_TTL_SEC = 300;
+/** The approver console's client: one of the policy's human consoles. */
+const CONSOLE_CLIENT_ID = "approvals-console";
 
 const log = jsonLog("idp");
 
@@ -56,9 +63,16 @@ async function start(): Promise<void> {
   const maxTtlSec = integer("IDP_TOKEN_TTL_SEC", DEFAULT_TTL_SEC, 1, 86_400);
   const stateDir = resolveStateDir();
 
-  const agents = Object.keys(loadCatalog().agents);
+  const agents = externalAgentIds(loadCatalog());
   const keys = await ensureDevKeys(stateDir);
-  const { paths, clients, registered } = await ensureDevClients(stateDir, agents);
+  // The agents' clients (token exchange) and the approver console's (code flow only).
+  const { paths, clients, registered } = await ensureDevClients(stateDir, [
+    ...agents,
+    CONSOLE_CLIENT_ID,
+  ]);
+  const redirectUris = text("IDP_CONSOLE_REDIRECT_URIS", "http://127.0.0.1:8080/console/callback")
+    .split(/\s+/)
+    .filter((uri) => uri !== "");
   const app = createDevIdpApp({
     keys: await readPrivateJwk(keys.signers.idp.privateJwk),
     issuer,
@@ -67,6 +81,14 @@ async function start(): Promise<void> {
     engineerAudience,
     gatewayAudience,
     maxTtlSec,
+    oidc: {
+      users: await ensureDevUsers(stateDir),
+      consoleClients: [{ client_id: CONSOLE_CLIENT_ID, redirect_uris: redirectUris }],
+      deviceTrust: {
+        keys: await readPrivateJwk(keys.signers["device-trust"].privateJwk),
+        issuer: DEV_POSTURE_ISSUER,
+      },
+    },
     onEvent: (event) => {
       log("info", event.event, { ...event });
     },

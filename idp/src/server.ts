@@ -4,6 +4,8 @@
 //   GET  /.well-known/jwks.json                 the public key set
 //   GET  /.well-known/openid-configuration      discovery (also /.well-known/oauth-authorization-server)
 //   POST /oauth/token                           RFC 8693 token exchange, form-encoded
+//   GET|POST /oauth/authorize, POST /device-trust/posture, and the authorization_code grant:
+//                                               people's sign-in when `oidc` is given (oidc.ts)
 //
 // The exchange: the engineer's own access token (issued here, "typ": "at+jwt", audience the
 // engineer-facing service, e.g. "zyx-change-review", no "act") is the subject_token; the actor is
@@ -26,7 +28,7 @@
 import { decodeJwt, type JWK, type JSONWebKeySet, type JWTPayload } from "jose";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { loadCatalog } from "../../common/catalog.ts";
+import { externalAgentIds, loadCatalog } from "../../common/catalog.ts";
 import {
   ACCESS_TOKEN_TYP,
   checkAlgorithms,
@@ -44,6 +46,14 @@ import {
 } from "./clients.ts";
 import { publicJwk } from "../../common/keys.ts";
 import { mintDelegatedAccessToken } from "./mint.ts";
+import {
+  AUTHORIZATION_CODE_GRANT,
+  AUTHORIZE_PATH,
+  DEVICE_POSTURE_PATH,
+  mountOidc,
+  OidcError,
+  type OidcOptions,
+} from "./oidc.ts";
 
 export const TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
@@ -115,6 +125,8 @@ export interface DevIdpAppOptions {
   publicUrl?: string;
   /** Told about every exchange, issued or refused. */
   onEvent?: (event: DevIdpEvent) => void;
+  /** People's sign-in (OpenID Connect code flow + PKCE) and the dev device-trust: off when absent. */
+  oidc?: OidcOptions;
 }
 
 interface Client {
@@ -143,7 +155,7 @@ export function createDevIdpApp(options: DevIdpAppOptions): Hono {
       { clientId: client.client_id, agent: client.agent, secret: client.secret },
     ]),
   );
-  const agents = checkAgents(options.agents ?? Object.keys(loadCatalog().agents));
+  const agents = checkAgents(options.agents ?? externalAgentIds(loadCatalog()));
   const clock = options.now ?? (() => Date.now() / 1000);
   if (typeof clock !== "function") throw new TypeError('"now" must be a function');
   const publicUrl = options.publicUrl === undefined ? undefined : checkPublicUrl(options.publicUrl);
@@ -267,6 +279,24 @@ export function createDevIdpApp(options: DevIdpAppOptions): Hono {
   }
 
   const app = new Hono();
+  const codeGrant =
+    options.oidc === undefined
+      ? undefined
+      : mountOidc(
+          app,
+          {
+            issuer,
+            privateJwk,
+            gatewayAudience,
+            maxTtlSec,
+            clock,
+            authenticateClient: async (c) => {
+              const client = await authenticate(c.req.header("authorization"), await readForm(c));
+              return { clientId: client.clientId, agent: client.agent };
+            },
+          },
+          options.oidc,
+        );
 
   app.get(JWKS_PATH, (c) => {
     c.header("cache-control", "public, max-age=300");
@@ -281,6 +311,18 @@ export function createDevIdpApp(options: DevIdpAppOptions): Hono {
       token_endpoint: `${base}${TOKEN_PATH}`,
       grant_types_supported: [TOKEN_EXCHANGE_GRANT_TYPE],
       token_endpoint_auth_methods_supported: ["client_secret_basic"],
+      ...(codeGrant === undefined
+        ? {}
+        : {
+            authorization_endpoint: `${base}${AUTHORIZE_PATH}`,
+            device_posture_endpoint: `${base}${DEVICE_POSTURE_PATH}`,
+            grant_types_supported: [TOKEN_EXCHANGE_GRANT_TYPE, AUTHORIZATION_CODE_GRANT],
+            response_types_supported: ["code"],
+            code_challenge_methods_supported: ["S256"],
+            scopes_supported: ["openid"],
+            subject_types_supported: ["public"],
+            id_token_signing_alg_values_supported: [algorithm],
+          }),
     });
   };
   app.get(DISCOVERY_PATH, discovery);
@@ -304,7 +346,13 @@ export function createDevIdpApp(options: DevIdpAppOptions): Hono {
         const form = await readForm(c);
         const client = await authenticate(c.req.header("authorization"), form);
         clientId = client.clientId;
-        const body = await exchange(client, form);
+        const body =
+          codeGrant !== undefined && form.get("grant_type") === AUTHORIZATION_CODE_GRANT
+            ? await codeGrant(client, form).catch((error: unknown) => {
+                if (error instanceof OidcError) throw new OAuthError(error.code, error.message);
+                throw error;
+              })
+            : await exchange(client, form);
         noStore(c);
         return c.json(body, 200);
       } catch (error) {
@@ -319,7 +367,8 @@ export function createDevIdpApp(options: DevIdpAppOptions): Hono {
   });
 
   app.notFound((c) => c.json({ error: "not_found" }, 404));
-  app.onError((_error, c) => {
+  app.onError((error, c) => {
+    if (error instanceof OAuthError) return oauthError(c, error, undefined, onEvent);
     noStore(c);
     return c.json({ error: "server_error", error_description: "internal error" }, 500);
   });

@@ -61,8 +61,8 @@ describe("the identity provider process", () => {
       level: "info",
       address: "127.0.0.1",
       issuer: DEV_ISSUER,
-      clients: ["change-reviewer", "change-remediator"],
-      registered: ["change-reviewer", "change-remediator"],
+      clients: ["change-reviewer", "change-remediator", "approvals-console"],
+      registered: ["change-reviewer", "change-remediator", "approvals-console"],
     });
     const base = `http://127.0.0.1:${String(listening["port"])}`;
     expect(listening["url"]).toBe(base);

@@ -1,6 +1,7 @@
 // Builds the policy with some of its data changed, through the same script as `make policy`, for
 // the benchmark (limits out of the way), the demo and the example's end-to-end tests (business
-// hours that never end, so that a run at any hour tells the same story). The Rego is unchanged.
+// hours that never end, so that a run at any hour tells the same story). The Rego is unchanged
+// unless rules are appended (the chaos run's policy whose evaluation fails).
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,9 +19,15 @@ export interface PolicyVariant {
 
 export function buildPolicyVariant(
   patch: (config: Record<string, unknown>) => void,
+  options: { appendRego?: string } = {},
 ): PolicyVariant {
   const dir = mkdtempSync(join(tmpdir(), "zyx-policy-variant-"));
   cpSync(join(ROOT, "rego"), join(dir, "rego"), { recursive: true });
+  if (options.appendRego !== undefined) {
+    // Rules added to package zyx.gateway (the chaos run's failing evaluation, for one).
+    const decision = join(dir, "rego/zyx/gateway/decision.rego");
+    writeFileSync(decision, `${readFileSync(decision, "utf8")}\n${options.appendRego}\n`);
+  }
   const configPath = join(dir, "rego/zyx/config/data.json");
   const config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
   patch(config);
@@ -46,4 +53,23 @@ export function alwaysBusinessHours(config: Record<string, unknown>): void {
     start_hour: 0,
     end_hour: 24,
   };
+}
+
+/**
+ * Call limits, the automatic suspension and the risk of recent denials out of the way, every hour
+ * a business hour: for load and fault runs that measure the controls' cost and answers, not
+ * their refusals (thousands of deliberate denials would otherwise, rightly, raise every later
+ * call's risk to needing approval). The limiter and the policy still run on every call.
+ */
+export function outOfTheWay(config: Record<string, unknown>): void {
+  alwaysBusinessHours(config);
+  (config["risk"] as Record<string, unknown>)["recent_denials_threshold"] = 1_000_000;
+  const limits = config["limits"] as Record<string, unknown>;
+  const perTool = limits["per_tool"] as Record<string, number>;
+  for (const tool of Object.keys(perTool)) perTool[tool] = 100_000;
+  Object.assign(limits, {
+    per_agent: 100_000,
+    per_user: 100_000,
+    suspend_agent_after_denials: 10_000,
+  });
 }

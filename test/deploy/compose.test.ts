@@ -128,9 +128,11 @@ describe("docker-compose.yml", () => {
     ).toBeGreaterThanOrEqual(2);
     expect(gateway?.ports).toBeUndefined();
     expect(services["lb"]?.ports).toEqual(["127.0.0.1:8080:8080"]);
-    expect(readFileSync(join(REPO_ROOT, "deploy/nginx.conf"), "utf8")).toContain(
-      "server gateway:8080",
-    );
+    const nginx = readFileSync(join(REPO_ROOT, "deploy/nginx.conf"), "utf8");
+    expect(nginx).toContain("server gateway:8080");
+    // Console sessions live in one replica's memory: /console/ must be sticky.
+    expect(nginx).toMatch(/location \/console\/ \{\s*proxy_pass http:\/\/consoles;/);
+    expect(nginx).toMatch(/upstream consoles \{[^}]*hash \$remote_addr consistent;/);
     for (const store of ["APPROVAL_STORE", "KILL_SWITCH_STORE", "LIMITS_STORE", "SESSION_STORE"]) {
       expect(gateway?.environment?.[store], store).toBe("postgres");
     }

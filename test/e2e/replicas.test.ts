@@ -282,8 +282,10 @@ describe("three gateway replicas on shared PostgreSQL state", () => {
     expect(executions.map((r) => r.status).sort()).toEqual([200, 409]);
     const writes = readFileSync(join(stack.stateDir, "fixture-writes.jsonl"), "utf8")
       .split("\n")
-      .filter((line) => line.includes("sg-0a1b2c3d4e5f60718"));
+      .filter((line) => line.includes('"action":"modify_security_group"'));
+    // One change of the group (the approvers' Slack notice is a write of its own, not counted).
     expect(writes).toHaveLength(1);
+    expect(writes[0]).toContain('"group_id":"sg-0a1b2c3d4e5f60718"');
   });
 
   it("PostgreSQL stopped: write tools refused within the bound, reads served; back: recovery without a restart", async () => {

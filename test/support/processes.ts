@@ -77,15 +77,18 @@ export interface StackOptions {
   idp?: boolean;
   /** Another policy bundle than policy-bundle/bundle.tar.gz. */
   policyBundle?: string;
-  /** More environment for the gateway (shared stores, say). */
+  /** More variables for the gateway and for the worker (tracing, decision logs, metrics...). */
   gatewayEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
 }
 
 /** The gateway and the worker (and the identity provider), wired as `make run` wires them. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const stateDir = mkdtempSync(join(tmpdir(), "zyx-stack-"));
   const [gatewayPort, workerPort] = [await freePort(), await freePort()];
-  const gatewayEnv = {
+  const idpPort = options.idp === true ? await freePort() : undefined;
+  const gatewayEnv: Record<string, string> = {
+    ...(idpPort === undefined ? {} : { CONSOLE_IDP_URL: `http://127.0.0.1:${String(idpPort)}` }),
     ZYX_STATE_DIR: stateDir,
     GATEWAY_PORT: String(gatewayPort),
     WORKER_URL: `http://127.0.0.1:${workerPort}/`,
@@ -100,15 +103,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WORKER_PORT: String(workerPort),
     GATEWAY_CALL_JWKS: join(stateDir, "keys/gateway.jwks.json"),
     ZYX_FIXTURE_WRITES: join(stateDir, "fixture-writes.jsonl"),
+    ...options.workerEnv,
   });
   await waitFor(`${gatewayUrl}/readyz`, gateway);
   let idp: Started | undefined;
   let idpUrl: string | undefined;
-  if (options.idp === true) {
-    const idpPort = await freePort();
+  if (idpPort !== undefined) {
     idp = startNode("idp/src/main.ts", {
       ZYX_STATE_DIR: stateDir,
       IDP_PORT: String(idpPort),
+      IDP_CONSOLE_REDIRECT_URIS: `${gatewayUrl}/console/callback`,
     });
     idpUrl = `http://127.0.0.1:${idpPort}`;
     await waitFor(`${idpUrl}/.well-known/jwks.json`, idp);

@@ -56,6 +56,8 @@ export interface JiraIssue {
 export interface JiraPort {
   getIssue(key: string): Promise<JiraIssue>;
   addComment(key: string, body: string): Promise<{ comment_id: string; ticket: string }>;
+  /** Deletes one comment (a compensation); connector_not_found if it is not there (any more). */
+  deleteComment(key: string, commentId: string): Promise<{ comment_id: string; ticket: string }>;
 }
 
 // --- Confluence -----------------------------------------------------------------------------
@@ -106,7 +108,17 @@ export interface GitHubPort {
 // --- Slack ----------------------------------------------------------------------------------
 
 export interface SlackPort {
-  postMessage(channel: string, text: string): Promise<{ channel: string; ts: string }>;
+  /** `blocks`: Block Kit (plain-text subset, checked by the tool's schema); text is the fallback. */
+  postMessage(
+    channel: string,
+    text: string,
+    blocks?: readonly Record<string, unknown>[],
+  ): Promise<{ channel: string; ts: string }>;
+  /**
+   * Deletes one message the bot posted (a compensation), by channel ID and ts;
+   * connector_not_found if it is not there (any more).
+   */
+  deleteMessage(channel: string, ts: string): Promise<{ channel: string; ts: string }>;
 }
 
 // --- AWS (EC2 security groups) -------------------------------------------------------------

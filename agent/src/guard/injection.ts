@@ -303,6 +303,18 @@ const PHRASES: readonly { id: InjectionIndicator; patterns: readonly RegExp[] }[
   ...TOOL_RESULT_PHRASES,
 ];
 
+/**
+ * Every phrase pattern in one alternation, to skip clean text in one pass: a string it does not
+ * match matches none of the patterns, so the per-indicator loop would add nothing. Only sound for
+ * patterns without flags or back-references (an alternation renumbers groups); should one ever
+ * have them, there is no prefilter and every string takes the loop.
+ */
+const ANY_PHRASE = ((): RegExp | undefined => {
+  const patterns = PHRASES.flatMap(({ patterns: list }) => list);
+  const combinable = patterns.every((p) => p.flags === "" && !/\\[1-9k]/.test(p.source));
+  return combinable ? new RegExp(patterns.map((p) => `(?:${p.source})`).join("|")) : undefined;
+})();
+
 // ---------------------------------------------------------------------------------------------
 // URLs: "send ... to https://elsewhere"
 
@@ -418,8 +430,10 @@ function phraseIndicators(
   domains: readonly string[],
   found: Set<InjectionIndicator>,
 ): void {
-  for (const { id, patterns } of PHRASES) {
-    if (!found.has(id) && patterns.some((pattern) => pattern.test(normalised))) found.add(id);
+  if (ANY_PHRASE?.test(normalised) !== false) {
+    for (const { id, patterns } of PHRASES) {
+      if (!found.has(id) && patterns.some((pattern) => pattern.test(normalised))) found.add(id);
+    }
   }
   if (!found.has("exfiltration_url") && sendsToExternalUrl(normalised, domains)) {
     found.add("exfiltration_url");

@@ -113,6 +113,27 @@ describe.each([
     expect(issue.links[0]).toEqual(pr(number));
   });
 
+  it("deletes a comment it added, once (the compensation of jira_add_comment)", async () => {
+    const jira = make();
+    const added = await jira.addComment("CHG-18422", "AI review posted at 03:00");
+    expect(await jira.deleteComment("CHG-18422", added.comment_id)).toEqual(added);
+    const again = await failure(jira.deleteComment("CHG-18422", added.comment_id));
+    expect(again.code).toBe("connector_not_found");
+  });
+
+  it("deleting a comment that is not on that ticket is connector_not_found", async () => {
+    const jira = make();
+    const added = await jira.addComment("CHG-18422", "kept");
+    expect((await failure(jira.deleteComment("CHG-18430", added.comment_id))).code).toBe(
+      "connector_not_found",
+    );
+    expect((await failure(jira.deleteComment("CHG-18422", "999999"))).code).toBe(
+      "connector_not_found",
+    );
+    // The comment is still there: deleting it now works.
+    expect(await jira.deleteComment("CHG-18422", added.comment_id)).toEqual(added);
+  });
+
   it("keeps the prompt injection in CHG-18433 as the ticket's text, and links it all", async () => {
     const issue = await make().getIssue("CHG-18433");
     expect(issue.description).toContain(

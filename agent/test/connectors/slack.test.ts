@@ -55,12 +55,20 @@ function makeFixtures(): Promise<Harness> {
   const writesPath = join(dir, `writes-${harnesses}`, "fixture-writes.jsonl");
   return Promise.resolve({
     port: createSlackFixtures({ writesPath }),
-    sent: async () =>
-      (await readWrites(writesPath)).map((line) => ({
-        channel: line["channel"] as string,
-        ts: line["ts"] as string,
-        text: line["text"] as string,
-      })),
+    // The messages still there: posted, less those deleted since.
+    sent: async () => {
+      const lines = await readWrites(writesPath);
+      const gone = new Set(
+        lines.filter((l) => l["action"] === "delete_message").map((l) => String(l["ts"])),
+      );
+      return lines
+        .filter((l) => l["action"] === "post_message" && !gone.has(String(l["ts"])))
+        .map((line) => ({
+          channel: line["channel"] as string,
+          ts: line["ts"] as string,
+          text: line["text"] as string,
+        }));
+    },
     close: () => Promise.resolve(),
   });
 }
@@ -123,6 +131,31 @@ describe.each([
     expect(await harness.sent()).toEqual([
       { channel: CHANNEL_ID, ts: result.ts, text: "CHG-18422 requires Cloud Security review" },
     ]);
+  });
+
+  it("deletes a message it posted, by channel ID and ts, once", async () => {
+    const kept = await harness.port.postMessage(CHANNEL, "kept");
+    const posted = await harness.port.postMessage(CHANNEL, "posted at 03:00");
+    expect(await harness.port.deleteMessage(posted.channel, posted.ts)).toEqual({
+      channel: CHANNEL_ID,
+      ts: posted.ts,
+    });
+    expect(await harness.sent()).toEqual([{ channel: CHANNEL_ID, ts: kept.ts, text: "kept" }]);
+    const again = await expectCode(
+      harness.port.deleteMessage(posted.channel, posted.ts),
+      "connector_not_found",
+    );
+    expect(again.message).toContain("message_not_found");
+  });
+
+  it("deleting a message it never posted is connector_not_found, and nothing changes", async () => {
+    const kept = await harness.port.postMessage(CHANNEL, "kept");
+    await expectCode(
+      harness.port.deleteMessage(CHANNEL_ID, "1000000000.000100"),
+      "connector_not_found",
+    );
+    await expectCode(harness.port.deleteMessage("C00NOSUCHCH", kept.ts), "connector_not_found");
+    expect((await harness.sent()).map((m) => m.ts)).toEqual([kept.ts]);
   });
 
   it("gives each message a new, increasing ts", async () => {

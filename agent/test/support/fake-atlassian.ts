@@ -4,6 +4,7 @@
 //
 //   GET  /rest/api/3/issue/{key}?fields=...          the issue; only the fields asked for
 //   POST /rest/api/3/issue/{key}/comment             201 with the created comment
+//   DELETE /rest/api/3/issue/{key}/comment/{id}      204; 404 for a comment it does not hold
 //   GET  /wiki/rest/api/content/search?cql=...       CQL (type, space, label joined by AND),
 //                                                   expand, limit, start and _links.next
 //
@@ -57,6 +58,8 @@ export interface FakeAtlassianSite {
   readonly requests: RecordedRequest[];
   /** Comments created, with their ADF body as sent. */
   readonly comments: { key: string; id: string; body: unknown }[];
+  /** Comments deleted, in order. */
+  readonly deletedComments: { key: string; id: string }[];
   /** The next requests (after the credential check) get these answers, in order. */
   script(...responses: ScriptedResponse[]): void;
   /** Forgets scripted answers and recorded requests (comments are kept). */
@@ -153,6 +156,7 @@ export async function startFakeAtlassianSite(
   const expectedAuthorization = basicAuthorization(options.email, options.apiToken);
   const requests: RecordedRequest[] = [];
   const comments: { key: string; id: string; body: unknown }[] = [];
+  const deletedComments: { key: string; id: string }[] = [];
   let scripted: ScriptedResponse[] = [];
   let nextCommentId = options.firstCommentId ?? 10_001;
   const timers = new Set<NodeJS.Timeout>();
@@ -327,6 +331,7 @@ export async function startFakeAtlassianSite(
   function handleJira(request: RecordedRequest, response: ServerResponse): void {
     const issueMatch = /^\/rest\/api\/3\/issue\/([^/]+)$/.exec(request.path);
     const commentMatch = /^\/rest\/api\/3\/issue\/([^/]+)\/comment$/.exec(request.path);
+    const oneComment = /^\/rest\/api\/3\/issue\/([^/]+)\/comment\/([^/]+)$/.exec(request.path);
     const notFound = (): void => {
       send(
         response,
@@ -343,6 +348,19 @@ export async function startFakeAtlassianSite(
       }
       const fields = request.query.get("fields");
       send(response, 200, issueJson(issue, fields === null ? undefined : fields.split(",")));
+      return;
+    }
+    if (oneComment !== null && request.method === "DELETE") {
+      const key = decodeURIComponent(oneComment[1] ?? "");
+      const at = comments.findIndex((c) => c.key === key && c.id === oneComment[2]);
+      if (at < 0) {
+        send(response, 404, jiraError(["Can not find a comment for the id."]));
+        return;
+      }
+      const [gone] = comments.splice(at, 1);
+      if (gone !== undefined) deletedComments.push({ key: gone.key, id: gone.id });
+      response.writeHead(204);
+      response.end();
       return;
     }
     if (commentMatch !== null && request.method === "POST") {
@@ -538,6 +556,7 @@ export async function startFakeAtlassianSite(
     },
     requests,
     comments,
+    deletedComments,
     script(...responses) {
       scripted.push(...responses);
     },

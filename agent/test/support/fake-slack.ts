@@ -2,6 +2,7 @@
 // answers as slack.com/api does, from the fixture workspace (shared.ts):
 //
 //   POST /api/chat.postMessage   form-encoded (as WebClient sends it) or JSON
+//   POST /api/chat.delete        a message this fake accepted (message_not_found otherwise)
 //   POST /api/auth.test
 //
 // - The token: "Authorization: Bearer xoxb-..." (or a `token` form field). None is
@@ -17,6 +18,7 @@ import {
   DEFAULT_SLACK_WORKSPACE,
   createTsClock,
   loadWorkspace,
+  simulateDelete,
   simulatePostMessage,
 } from "../../src/connectors/slack/shared.ts";
 
@@ -50,6 +52,8 @@ export interface FakeSlackServer {
   requests: RecordedSlackRequest[];
   /** Messages the fake accepted: channel ID, ts and text as received. */
   messages: { channel: string; ts: string; text: string }[];
+  /** Messages deleted through chat.delete, in order. */
+  deleted: { channel: string; ts: string }[];
   fault(fault: SlackFault): void;
   /** Drops the queued faults, the recorded requests and the messages. */
   reset(): void;
@@ -93,6 +97,7 @@ export async function startFakeSlackServer(options: FakeSlackOptions): Promise<F
   const faults: SlackFault[] = [];
   const requests: RecordedSlackRequest[] = [];
   const messages: FakeSlackServer["messages"] = [];
+  const deleted: FakeSlackServer["deleted"] = [];
 
   function send(
     res: ServerResponse,
@@ -126,6 +131,7 @@ export async function startFakeSlackServer(options: FakeSlackOptions): Promise<F
         is_enterprise_install: false,
       };
     }
+    if (method === "chat.delete") return deleteMessage(params);
     if (method !== "chat.postMessage")
       return { ok: false, error: "unknown_method", req_method: method };
     if (!scopes.includes("chat:write")) {
@@ -143,6 +149,19 @@ export async function startFakeSlackServer(options: FakeSlackOptions): Promise<F
     if (!result.ok) return result;
     messages.push({ channel: result.channel, ts: result.ts, text });
     return { ok: true, channel: result.channel, ts: result.ts, message: result.message };
+  }
+
+  function deleteMessage(params: Record<string, unknown>) {
+    const channel = typeof params["channel"] === "string" ? params["channel"] : "";
+    const ts = typeof params["ts"] === "string" ? params["ts"] : "";
+    const result = simulateDelete(workspace, messages, channel, ts);
+    if (!result.ok) return result;
+    messages.splice(
+      messages.findIndex((m) => m.channel === channel && m.ts === ts),
+      1,
+    );
+    deleted.push({ channel, ts });
+    return result;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -226,6 +245,7 @@ export async function startFakeSlackServer(options: FakeSlackOptions): Promise<F
     url: `http://127.0.0.1:${port}/api/`,
     requests,
     messages,
+    deleted,
     fault(fault) {
       faults.push({ ...fault });
     },
@@ -233,6 +253,7 @@ export async function startFakeSlackServer(options: FakeSlackOptions): Promise<F
       faults.length = 0;
       requests.length = 0;
       messages.length = 0;
+      deleted.length = 0;
     },
     close() {
       server.closeAllConnections();

@@ -4,6 +4,15 @@
 // the gateway. The token that comes back names the engineer in "sub" and this agent in "act", and
 // the gateway allows only what both may do. The runtime holds no connector credential: only its
 // client secret, read from a file at each exchange (so a rotated secret is picked up).
+//
+// Optional cache (`cache`): the delegated token for the same engineer token is reused while it
+// has more than REUSE_MARGIN_SEC of life left (by the response's expires_in and this process's
+// clock), as an agent reuses its token: the identity provider's client authentication (a
+// deliberately slow scrypt) is then paid once per engineer token, not once per review. Keyed by
+// the SHA-256 of the engineer's token, bounded (oldest forgotten first); a refusal or an
+// answer without expires_in is never cached. The engineer's token itself is still verified by
+// the runtime on every request before this is reached.
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { ReviewError } from "./errors.ts";
@@ -23,7 +32,14 @@ export interface DelegationOptions {
   /** Abort an exchange after this many milliseconds (default 5000). */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** Reuse delegated tokens (see the header); absent: every review exchanges. */
+  cache?: { maxEntries: number };
+  /** Clock in epoch milliseconds (default Date.now); tests move it. */
+  now?: () => number;
 }
+
+/** A cached delegated token is not used once it has less than this left to live. */
+export const REUSE_MARGIN_SEC = 60;
 
 export interface Delegation {
   /** A delegated access token for the gateway, in exchange for the engineer's token. */
@@ -82,8 +98,8 @@ export function createDelegation(options: DelegationOptions): Delegation {
   }
   const fetchImpl = options.fetch ?? fetch;
 
-  return {
-    async exchange(subjectToken) {
+  const exchange = async (subjectToken: string): Promise<{ token: string; expiresIn?: number }> => {
+    {
       let secret: string;
       try {
         secret = await options.clientSecret();
@@ -133,7 +149,8 @@ export function createDelegation(options: DelegationOptions): Delegation {
             "the identity provider's token response is not an RFC 8693 access token response",
           );
         }
-        return parsed.data.access_token;
+        const { access_token: token, expires_in: expiresIn } = parsed.data;
+        return expiresIn === undefined ? { token } : { token, expiresIn };
       }
       if (response.status >= 500) {
         throw new ReviewError(
@@ -158,6 +175,36 @@ export function createDelegation(options: DelegationOptions): Delegation {
         `the identity provider refused the agent's token exchange: ${description}`,
         { extensions: { oauth_error: oauth.error } },
       );
-    },
+    }
+  };
+  return { exchange: cachedExchange(exchange, options) };
+}
+
+function cachedExchange(
+  exchange: (subjectToken: string) => Promise<{ token: string; expiresIn?: number }>,
+  options: Pick<DelegationOptions, "cache" | "now">,
+): (subjectToken: string) => Promise<string> {
+  if (options.cache === undefined) return async (subject) => (await exchange(subject)).token;
+  const { maxEntries } = options.cache;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 1_000_000) {
+    throw new TypeError('"cache.maxEntries" must be an integer from 1 to 1000000');
+  }
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { token: string; usableUntil: number }>();
+  return async (subjectToken) => {
+    const key = createHash("sha256").update(subjectToken).digest("base64url");
+    const cached = cache.get(key);
+    if (cached !== undefined && now() < cached.usableUntil) return cached.token;
+    cache.delete(key);
+    const { token, expiresIn } = await exchange(subjectToken);
+    if (expiresIn !== undefined && expiresIn > REUSE_MARGIN_SEC) {
+      while (cache.size >= maxEntries) {
+        const oldest = cache.keys().next();
+        if (oldest.done === true) break;
+        cache.delete(oldest.value);
+      }
+      cache.set(key, { token, usableUntil: now() + (expiresIn - REUSE_MARGIN_SEC) * 1000 });
+    }
+    return token;
   };
 }

@@ -58,6 +58,7 @@ async function start(): Promise<void> {
         clientSecret: secretFromFile(config.client.secretFile),
         audience: config.gatewayAudience,
         timeoutMs: config.idp.timeoutMs,
+        cache: { maxEntries: 10_000 },
       }),
       gateway: (protocol === "mcp" ? createMcpGatewayClient : createGatewayClient)({
         url: config.gateway.url,

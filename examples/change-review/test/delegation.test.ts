@@ -15,7 +15,7 @@ import {
 } from "../../../common/keys.ts";
 import { mintAccessToken } from "../../../idp/src/mint.ts";
 import { createDevIdpApp } from "../../../idp/src/server.ts";
-import { createDelegation, secretFromFile } from "../src/delegation.ts";
+import { createDelegation, REUSE_MARGIN_SEC, secretFromFile } from "../src/delegation.ts";
 
 const T0 = 1_779_242_400;
 const USER = "engineer@zyxbank.example";
@@ -209,5 +209,73 @@ describe("createDelegation", () => {
     expect(() => createDelegation({ ...base, timeoutMs: 1 })).toThrow(
       '"timeoutMs" must be an integer from 100 to 60000',
     );
+  });
+});
+
+describe("createDelegation with its cache", () => {
+  function cached(seen: Seen[], clock: { ms: number }, secret = SECRET) {
+    return createDelegation({
+      tokenUrl: "http://idp.test/oauth/token",
+      clientId: AGENT,
+      clientSecret: () => Promise.resolve(secret),
+      audience: GATEWAY_AUDIENCE,
+      fetch: idpFetch(seen),
+      cache: { maxEntries: 2 },
+      now: () => clock.ms,
+    });
+  }
+
+  it("exchanges an engineer's token once while the delegated token has time left", async () => {
+    const seen: Seen[] = [];
+    const clock = { ms: T0 * 1000 };
+    const d = cached(seen, clock);
+    const token = await engineerToken();
+    const first = await d.exchange(token);
+    expect(await d.exchange(token)).toBe(first);
+    expect(seen).toHaveLength(1);
+    // The idp gave 300 s (maxTtlSec); reused until REUSE_MARGIN_SEC before that, not after.
+    clock.ms += (300 - REUSE_MARGIN_SEC - 1) * 1000;
+    expect(await d.exchange(token)).toBe(first);
+    expect(seen).toHaveLength(1);
+    clock.ms += 2_000;
+    await d.exchange(token);
+    expect(seen).toHaveLength(2);
+  });
+
+  it("exchanges another engineer's token on its own, and forgets the oldest beyond its bound", async () => {
+    const seen: Seen[] = [];
+    const d = cached(seen, { ms: T0 * 1000 });
+    const [a, b, c] = [
+      await engineerToken(),
+      await engineerToken({ user: "other@zyxbank.example" }),
+      await engineerToken({ groups: ["grp-ai-users"] }),
+    ];
+    const forA = await d.exchange(a);
+    const forB = await d.exchange(b);
+    expect(decodeJwt(forB).sub).toBe("other@zyxbank.example");
+    expect(forB).not.toBe(forA);
+    expect(seen).toHaveLength(2);
+    await d.exchange(c); // a is forgotten (bound 2)
+    await d.exchange(a);
+    expect(seen).toHaveLength(4);
+  });
+
+  it("never caches a refusal", async () => {
+    const seen: Seen[] = [];
+    const d = cached(seen, { ms: T0 * 1000 }, "wrong secret");
+    const token = await engineerToken();
+    await expect(d.exchange(token)).rejects.toMatchObject({ code: "delegation_failed" });
+    await expect(d.exchange(token)).rejects.toMatchObject({ code: "delegation_failed" });
+    expect(seen).toHaveLength(2);
+  });
+
+  it("checks its bound at construction", () => {
+    const base = {
+      tokenUrl: "http://idp.test/oauth/token",
+      clientId: AGENT,
+      clientSecret: () => Promise.resolve(SECRET),
+      audience: GATEWAY_AUDIENCE,
+    };
+    expect(() => createDelegation({ ...base, cache: { maxEntries: 0 } })).toThrow(/maxEntries/);
   });
 });

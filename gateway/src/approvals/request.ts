@@ -58,6 +58,21 @@ export const ExecutionResult = z.strictObject({
   detail: z.string().max(2_000).optional(),
 });
 
+/** The call that undoes a post-hoc call, from the worker's compensation handle. */
+export const Compensation = z.strictObject({
+  tool: z.string().min(1).max(200),
+  arguments: z.record(z.string(), z.unknown()),
+});
+
+/** What became of the compensation after a post-hoc review was rejected. */
+export const CompensationResult = z.strictObject({
+  status: z.enum(["executed", "failed", "unavailable"]),
+  decision_id: z.string().min(1).max(200).optional(),
+  code: z.string().min(1).max(200).optional(),
+  http_status: z.number().int().min(100).max(599).optional(),
+  at: z.iso.datetime(),
+});
+
 export const ApprovalRequest = z.strictObject({
   id: UUID,
   status: z.enum(APPROVAL_STATUSES),
@@ -86,6 +101,13 @@ export const ApprovalRequest = z.strictObject({
   decided_at: Timestamp.optional(),
   executed_at: Timestamp.optional(),
   result: ExecutionResult.optional(),
+  /**
+   * "post_hoc": the call ran when the request was opened, and this is its review: approving
+   * closes it, denying runs `compensation`. Absent: approval before execution.
+   */
+  mode: z.literal("post_hoc").optional(),
+  compensation: Compensation.optional(),
+  compensation_result: CompensationResult.optional(),
   /** Incremented by every write; the compare-and-set key. */
   version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
 });
@@ -95,6 +117,8 @@ export type Approval = z.infer<typeof Approval>;
 export type Denial = z.infer<typeof Denial>;
 export type ExecutionResult = z.infer<typeof ExecutionResult>;
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
+export type Compensation = z.infer<typeof Compensation>;
+export type CompensationResult = z.infer<typeof CompensationResult>;
 
 /** Epoch milliseconds of an ISO timestamp of a checked record. */
 export function epochMs(timestamp: string): number {

@@ -27,6 +27,11 @@ export interface ApprovalRoutesOptions {
   checkApprover: (principal: VerifiedPrincipal) => void;
   /** Throws unless the approver's device posture is recent enough to approve (not to deny). */
   checkApproverDevice: (posture: VerifiedPosture) => void;
+  /**
+   * Runs after a denial: a rejected post-hoc review's compensation (posthoc/compensate.ts).
+   * Answers the request as it then stands. Absent: a denial only ends the request.
+   */
+  afterDeny?: (request: ApprovalRequest, approver: VerifiedPrincipal) => Promise<ApprovalRequest>;
 }
 
 const MAX_WAIT_SECONDS = 60;
@@ -89,7 +94,9 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
       parseJson(await c.req.text()),
       'give a reason: {"reason": "..."}',
     );
-    const updated = await approvals.deny(id, principal, body.reason);
+    const denied = await approvals.deny(id, principal, body.reason);
+    const updated =
+      options.afterDeny === undefined ? denied : await options.afterDeny(denied, principal);
     return c.json(approvalView(updated));
   });
 

@@ -6,6 +6,12 @@
 //                          ├──approve×n──▶ approved
 //                          └──deny──▶ denied
 //
+// A post-hoc review (mode "post_hoc") is opened as the call runs: pending, with the call's
+// outcome then recorded on it (settle_post_hoc: its compensation handle, or "failed" when the
+// call failed, which leaves nothing to review). Approve closes it ("approved", never claimable);
+// deny makes it "denied", and the gateway then runs the compensation and records what became of
+// it once (mark_compensated).
+//
 // Every write is a compare-and-set on the record's version. A transition that loses the race
 // re-reads the request and decides again on what is now stored, so two approvers racing cannot
 // both complete a one-approver request, and an approved request is claimed for execution once.
@@ -32,7 +38,13 @@ import { argumentsDigest } from "../../../common/canonical.ts";
 import type { AuditRecordInput } from "../audit/record.ts";
 import { recorded } from "../lib/errors.ts";
 import { ApprovalError, describeError, isApprovalError } from "./errors.ts";
-import type { ApprovalRequest, ExecutionResult, Person } from "./request.ts";
+import type {
+  ApprovalRequest,
+  Compensation,
+  CompensationResult,
+  ExecutionResult,
+  Person,
+} from "./request.ts";
 import { ApprovalRequest as ApprovalRequestSchema, epochMs, isOpen, isoTime } from "./request.ts";
 import type { ApprovalStore, OpenFilter } from "./store.ts";
 import { executionRefusal } from "./use.ts";
@@ -60,7 +72,14 @@ export interface NewApprovalRequest {
   fallback_groups: readonly string[];
   decision_id: string;
   trace_id: string;
+  /** "post_hoc": the call runs now; the approvers review it afterwards. */
+  mode?: "post_hoc";
 }
+
+/** What a post-hoc call did: its compensation handle, or its failure. */
+export type PostHocOutcome =
+  | { status: "executed"; decision_id: string; compensation: Compensation | undefined }
+  | { status: "failed"; decision_id: string; code: string; http_status: number };
 
 /** How the approved call ended (recorded in the request's `result`). */
 export interface ExecutionOutcome {
@@ -107,6 +126,8 @@ export interface ApprovalService {
   request(input: NewApprovalRequest): Promise<ApprovalRequest>;
   /** The stored request, or undefined. */
   get(id: string): Promise<ApprovalRequest | undefined>;
+  /** Every open request, the soonest deadline first, at most `limit` (the approver console). */
+  listAllOpen(limit: number): Promise<ApprovalRequest[]>;
   /** Open requests of one requester subject or one agent, oldest first (store.listOpen). */
   listOpen(by: OpenFilter, limit?: number): Promise<ApprovalRequest[]>;
   /**
@@ -137,6 +158,16 @@ export interface ApprovalService {
   /** executing → failed (approval_not_executing otherwise). */
   markFailed(id: string, outcome: ExecutionOutcome): Promise<ApprovalRequest>;
   /**
+   * Records what a post-hoc call did, once: its compensation handle (the review stays open) or
+   * its failure (the review ends "failed"). approval_not_open when already settled or decided.
+   */
+  settlePostHoc(id: string, outcome: PostHocOutcome): Promise<ApprovalRequest>;
+  /**
+   * Records what became of the compensation of a rejected post-hoc review, once
+   * (approval_not_open unless it is denied and not yet compensated).
+   */
+  markCompensated(id: string, result: Omit<CompensationResult, "at">): Promise<ApprovalRequest>;
+  /**
    * Resolves with the request once it is neither pending nor escalated, or with its current
    * state after min(timeoutMs, maxWaitMs). Rejects approval_not_found.
    */
@@ -153,7 +184,9 @@ type Action =
   | "expire"
   | "claim"
   | "mark_executed"
-  | "mark_failed";
+  | "mark_failed"
+  | "settle_post_hoc"
+  | "mark_compensated";
 
 type Plan =
   | { kind: "refuse"; error: ApprovalError }
@@ -518,6 +551,81 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
   }
 
   const ResultShape = ApprovalRequestSchema.shape.result.unwrap();
+  const CompensationShape = ApprovalRequestSchema.shape.compensation.unwrap();
+  const CompensationResultShape = ApprovalRequestSchema.shape.compensation_result.unwrap();
+
+  function checked<T>(shape: z.ZodType<T>, value: unknown, what: string): T {
+    const parsed = shape.safeParse(value);
+    if (!parsed.success) {
+      throw new ApprovalError("approval_invalid", `${what}: ${z.prettifyError(parsed.error)}`);
+    }
+    return parsed.data;
+  }
+
+  function settlePostHoc(id: string, outcome: PostHocOutcome): Promise<ApprovalRequest> {
+    checkId(id);
+    const compensation =
+      outcome.status === "executed" && outcome.compensation !== undefined
+        ? checked(CompensationShape, outcome.compensation, "compensation")
+        : undefined;
+    const result = checked(
+      ResultShape,
+      outcome.status === "executed"
+        ? { status: "executed", decision_id: outcome.decision_id, http_status: 200 }
+        : outcome,
+      "post-hoc outcome",
+    );
+    return operate(id, "settle_post_hoc", undefined, false, (current, nowMs) => {
+      // Denied already (an approver faster than the worker): settled all the same, and the
+      // gateway compensates at once.
+      const settleable = isOpen(current.status) || current.status === "denied";
+      if (current.mode !== "post_hoc" || !settleable || current.result !== undefined) {
+        return refuse("approval_not_open", `approval request ${id} is not an unsettled review`);
+      }
+      const executed = { ...current, executed_at: isoTime(nowMs), result };
+      return {
+        kind: "write",
+        action: "settle_post_hoc",
+        next:
+          result.status === "failed" && current.status !== "denied"
+            ? { ...executed, status: "failed", decided_at: isoTime(nowMs) }
+            : compensation === undefined
+              ? executed
+              : { ...executed, compensation },
+        extra: { result_summary: result, compensation: compensation ?? null },
+      };
+    });
+  }
+
+  function markCompensated(
+    id: string,
+    input: Omit<CompensationResult, "at">,
+  ): Promise<ApprovalRequest> {
+    checkId(id);
+    return operate(id, "mark_compensated", undefined, false, (current, nowMs) => {
+      if (
+        current.mode !== "post_hoc" ||
+        current.status !== "denied" ||
+        current.compensation_result !== undefined
+      ) {
+        return refuse(
+          "approval_not_open",
+          `approval request ${id} is not a rejected review awaiting its compensation`,
+        );
+      }
+      const result = checked(
+        CompensationResultShape,
+        { ...input, at: isoTime(nowMs) },
+        "compensation result",
+      );
+      return {
+        kind: "write",
+        action: "mark_compensated",
+        next: { ...current, compensation_result: result },
+        extra: { compensation_result: result },
+      };
+    });
+  }
 
   // ---- the service -------------------------------------------------------------------------
 
@@ -550,6 +658,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           trace_id: input.trace_id,
           created_at: isoTime(nowMs),
           expires_at: isoTime(nowMs + expiryMs),
+          ...(input.mode === undefined ? {} : { mode: input.mode }),
           version: 1,
         };
         const parsed = ApprovalRequestSchema.safeParse(candidate);
@@ -591,6 +700,11 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 
     async get(id) {
       return await store.get(checkId(id));
+    },
+
+    async listAllOpen(limit) {
+      // Every open request is "due" by the end of time: the store's deadline-ordered listing.
+      return await store.listDue(Number.MAX_SAFE_INTEGER, limit);
     },
 
     async listOpen(by, limit) {
@@ -690,6 +804,8 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 
     markExecuted: finish("executed", "mark_executed"),
     markFailed: finish("failed", "mark_failed"),
+    settlePostHoc,
+    markCompensated,
 
     async waitFor(id, timeoutMs) {
       checkId(id);

@@ -16,6 +16,13 @@ export function executionRefusal(
   digest: string,
 ): ApprovalError | undefined {
   const { id, status } = request;
+  // A post-hoc review approves a call that already ran: it is never a licence to run it again.
+  if (request.mode === "post_hoc") {
+    return new ApprovalError(
+      "approval_already_executed",
+      `approval request ${id} reviews a call that already ran`,
+    );
+  }
   if (status === "executing" || status === "executed" || status === "failed") {
     return new ApprovalError(
       "approval_already_executed",

@@ -24,5 +24,10 @@ export function approvalView(request: ApprovalRequest): Record<string, unknown> 
     decision_id: request.decision_id,
     trace_id: request.trace_id,
     ...(request.result === undefined ? {} : { result: request.result }),
+    ...(request.mode === undefined ? {} : { mode: request.mode }),
+    ...(request.compensation === undefined ? {} : { compensation: request.compensation }),
+    ...(request.compensation_result === undefined
+      ? {}
+      : { compensation_result: request.compensation_result }),
   };
 }

@@ -229,6 +229,44 @@ async function gatherContext(
   return context;
 }
 
+/** A record whose seq jumps ahead: records missing here, moved elsewhere, or one inserted. */
+function forwardJump(
+  bad: RecordEntry,
+  expected: number,
+  context: Awaited<ReturnType<typeof gatherContext>>,
+  belongs: boolean,
+): VerifyResult {
+  const { line, seq } = bad;
+  // Records missing here. Elsewhere in the file (moved) or gone (removed)?
+  const later = context.expectedLater;
+  if (later !== undefined) {
+    if (context.sameSeq !== undefined || !belongs) {
+      return failure(
+        line,
+        seq,
+        "inserted",
+        `record was inserted (expected seq ${String(expected)}, which is on line ${String(later.line)}; ` +
+          (context.sameSeq === undefined
+            ? "this record links to no other record)"
+            : `line ${String(context.sameSeq)} also claims seq ${String(seq)})`),
+      );
+    }
+    return failure(
+      line,
+      seq,
+      "moved",
+      `record was moved (expected seq ${String(expected)} here, found on line ${String(later.line)})`,
+    );
+  }
+  const missing = seq - expected;
+  return failure(
+    line,
+    seq,
+    "removed",
+    `${String(missing)} record(s) removed before this line (expected seq ${String(expected)}, found seq ${String(seq)})`,
+  );
+}
+
 async function classify(
   path: string,
   bad: RecordEntry,
@@ -249,36 +287,7 @@ async function classify(
     );
   }
 
-  if (seq > expected) {
-    // Forward jump: records missing here. Elsewhere in the file (moved) or gone (removed)?
-    const later = context.expectedLater;
-    if (later !== undefined) {
-      if (context.sameSeq !== undefined || !belongs) {
-        return failure(
-          line,
-          seq,
-          "inserted",
-          `record was inserted (expected seq ${String(expected)}, which is on line ${String(later.line)}; ` +
-            (context.sameSeq === undefined
-              ? "this record links to no other record)"
-              : `line ${String(context.sameSeq)} also claims seq ${String(seq)})`),
-        );
-      }
-      return failure(
-        line,
-        seq,
-        "moved",
-        `record was moved (expected seq ${String(expected)} here, found on line ${String(later.line)})`,
-      );
-    }
-    const missing = seq - expected;
-    return failure(
-      line,
-      seq,
-      "removed",
-      `${String(missing)} record(s) removed before this line (expected seq ${String(expected)}, found seq ${String(seq)})`,
-    );
-  }
+  if (seq > expected) return forwardJump(bad, expected, context, belongs);
 
   if (seq < expected) {
     // seq goes backwards or repeats: two records claim one place. The one the chain goes on

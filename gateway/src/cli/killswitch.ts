@@ -83,91 +83,83 @@ function render(snapshot: Snapshot): string {
   return lines.join("\n");
 }
 
-async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        reason: { type: "string" },
-        gateway: { type: "string", default: "http://127.0.0.1:8080" },
-        token: { type: "string" },
-        posture: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    return usage(describe(error));
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
-    console.log(USAGE);
-    return 0;
-  }
-  const [command, slug, value, ...extra] = positionals;
+/** A usage error's message, or what to send. */
+type Planned = string | { method: "GET" | "PUT" | "DELETE"; path: string; body?: string };
 
+function plan(command: string | undefined, positionals: string[], reason?: string): Planned {
+  const [slug, value, ...extra] = positionals;
+  const base = "/v1/admin/kill-switch";
+  if (command === "status") {
+    return slug === undefined ? { method: "GET", path: base } : "status takes no scope";
+  }
+  if (command !== "set" && command !== "clear") {
+    return command === undefined ? "no command" : `unknown command ${command}`;
+  }
+  if (slug === undefined) return `${command} needs a scope: ${SCOPES}`;
+  if (extra.length > 0) return `too many arguments: ${extra.join(" ")}`;
+  const scope = scopeFromSlug(slug.replaceAll("_", "-"));
+  if (scope === undefined) return `unknown scope ${slug}: one of ${SCOPES}`;
+  if (scope === "all_writes" && value !== undefined) return "all-writes takes no value";
+  if (scope !== "all_writes" && value === undefined) return `${scopeSlug(scope)} needs a value`;
+  if (reason === undefined || reason.trim() === "") return `${command} needs --reason "why"`;
+  return {
+    method: command === "set" ? "PUT" : "DELETE",
+    path: `${base}/${scopeSlug(scope)}`,
+    body: JSON.stringify(value === undefined ? { reason } : { value, reason }),
+  };
+}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      reason: { type: "string" },
+      gateway: { type: "string", default: "http://127.0.0.1:8080" },
+      token: { type: "string" },
+      posture: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}
+
+function gatewayUrl(value: string): URL | string {
   let gateway: URL;
   try {
-    gateway = new URL(values.gateway);
+    gateway = new URL(value);
   } catch {
-    return usage(`--gateway is not a URL: ${values.gateway}`);
+    return `--gateway is not a URL: ${value}`;
   }
   if (gateway.protocol !== "http:" && gateway.protocol !== "https:") {
-    return usage("--gateway must be an http or https URL");
+    return "--gateway must be an http or https URL";
   }
-  const token = values.token ?? process.env["ZYX_ADMIN_TOKEN"];
-  if (token === undefined || token === "") {
-    return usage("no admin access token: pass --token or set ZYX_ADMIN_TOKEN");
-  }
-  const posture = values.posture ?? process.env["ZYX_ADMIN_POSTURE"];
+  return gateway;
+}
 
-  let method: "GET" | "PUT" | "DELETE";
-  let path = "/v1/admin/kill-switch";
-  let body: string | undefined;
-  if (command === "status") {
-    if (slug !== undefined) return usage("status takes no scope");
-    method = "GET";
-  } else if (command === "set" || command === "clear") {
-    if (slug === undefined) return usage(`${command} needs a scope: ${SCOPES}`);
-    if (extra.length > 0) return usage(`too many arguments: ${extra.join(" ")}`);
-    const scope = scopeFromSlug(slug.replaceAll("_", "-"));
-    if (scope === undefined) return usage(`unknown scope ${slug}: one of ${SCOPES}`);
-    if (scope === "all_writes" && value !== undefined) return usage("all-writes takes no value");
-    if (scope !== "all_writes" && value === undefined) {
-      return usage(`${scopeSlug(scope)} needs a value`);
-    }
-    if (values.reason === undefined || values.reason.trim() === "") {
-      return usage(`${command} needs --reason "why"`);
-    }
-    method = command === "set" ? "PUT" : "DELETE";
-    path = `${path}/${scopeSlug(scope)}`;
-    body = JSON.stringify(
-      value === undefined ? { reason: values.reason } : { value, reason: values.reason },
-    );
-  } else {
-    return usage(command === undefined ? "no command" : `unknown command ${command}`);
-  }
-
+/** Sends the planned request; the parsed answer, or undefined after saying why on stderr. */
+async function send(
+  url: URL,
+  planned: Exclude<Planned, string>,
+  token: string,
+  posture: string | undefined,
+): Promise<Snapshot | undefined> {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (posture !== undefined && posture !== "") headers["x-device-posture"] = posture;
-  if (body !== undefined) headers["content-type"] = "application/json";
-
-  const url = new URL(path, gateway);
+  if (planned.body !== undefined) headers["content-type"] = "application/json";
   let response: Response;
   let text: string;
   try {
     response = await fetch(url, {
-      method,
+      method: planned.method,
       headers,
-      ...(body === undefined ? {} : { body }),
+      ...(planned.body === undefined ? {} : { body: planned.body }),
       signal: AbortSignal.timeout(15_000),
     });
     text = await response.text();
   } catch (error) {
     console.error(`cannot reach the gateway at ${url.origin}: ${describe(error)}`);
-    return 1;
+    return undefined;
   }
   let answer: unknown;
   try {
@@ -177,31 +169,59 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!response.ok) {
     const problem = (answer ?? {}) as { code?: unknown; detail?: unknown };
-    if (typeof problem.code === "string") {
-      console.error(
-        `refused (${response.status}): ${problem.code}: ${typeof problem.detail === "string" ? problem.detail : ""}`,
-      );
-    } else {
-      console.error(`refused (${response.status}): ${text.slice(0, 500)}`);
-    }
-    return 1;
+    const detail = typeof problem.detail === "string" ? problem.detail : "";
+    console.error(
+      typeof problem.code === "string"
+        ? `refused (${response.status}): ${problem.code}: ${detail}`
+        : `refused (${response.status}): ${text.slice(0, 500)}`,
+    );
+    return undefined;
   }
   if (typeof answer !== "object" || answer === null || !("state" in answer)) {
     console.error(`unexpected answer from ${url.href}: ${text.slice(0, 500)}`);
-    return 1;
+    return undefined;
   }
-  if (values.json === true) {
-    console.log(JSON.stringify(answer, null, 2));
-    return 0;
-  }
-  const snapshot = answer as Snapshot;
+  return answer as Snapshot;
+}
+
+function report(snapshot: Snapshot, command: string | undefined, target: string): void {
   if (snapshot.changed === false) {
-    const target = [slug, value].filter((part) => part !== undefined).join(" ");
     console.log(`no change: ${target} was already ${command === "set" ? "set" : "clear"}`);
   } else if (snapshot.changed === true) {
     console.log(`${command === "set" ? "set" : "cleared"}: now version ${snapshot.version}`);
   }
   console.log(render(snapshot));
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseOptions(argv);
+  } catch (error) {
+    return usage(describe(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  const gateway = gatewayUrl(values.gateway);
+  if (typeof gateway === "string") return usage(gateway);
+  const token = values.token ?? process.env["ZYX_ADMIN_TOKEN"];
+  if (token === undefined || token === "") {
+    return usage("no admin access token: pass --token or set ZYX_ADMIN_TOKEN");
+  }
+  const posture = values.posture ?? process.env["ZYX_ADMIN_POSTURE"];
+  const planned = plan(command, rest, values.reason);
+  if (typeof planned === "string") return usage(planned);
+  const snapshot = await send(new URL(planned.path, gateway), planned, token, posture);
+  if (snapshot === undefined) return 1;
+  if (values.json === true) {
+    console.log(JSON.stringify(snapshot, null, 2));
+    return 0;
+  }
+  report(snapshot, command, rest.slice(0, 2).join(" "));
   return 0;
 }
 

@@ -8,8 +8,13 @@
 //
 // Header: { alg: "ES256" | "EdDSA", kid, typ: "call+jwt" }.
 // Claims: iss, aud, sub, act { sub }, tool, args_sha256, decision_id, trace_id?, jti, iat, exp.
-import { randomUUID } from "node:crypto";
-import { importJWK, SignJWT, type CryptoKey, type JWK } from "jose";
+//
+// Cost: the token is signed on every allowed call, so it is signed synchronously with
+// node:crypto on a KeyObject imported once, at construction (no WebCrypto job and thread-pool hop
+// per call; the compact JWS is the same bytes jose would produce). A key node cannot import fails
+// construction: the gateway does not start without a usable signing key.
+import { createPrivateKey, randomUUID, sign as signBytes, type KeyObject } from "node:crypto";
+import type { JWK } from "jose";
 import { ARGUMENTS_DIGEST } from "../../../common/canonical.ts";
 import { isToolName, type ToolName } from "../../../common/catalog.ts";
 import { CALL_TOKEN_MAX_TTL_SEC, CALL_TOKEN_TYPE } from "../../../common/worker-contract.ts";
@@ -84,40 +89,74 @@ export function createCallTokenSigner(options: CallTokenSignerOptions): CallToke
   const audience = requireText("audience", options.audience);
   const now = options.now ?? Date.now;
 
-  // Imported once, on first use (importJWK is asynchronous); a bad key fails every sign().
-  let key: Promise<CryptoKey | Uint8Array> | undefined;
+  const key = importSigningKey(privateJwk);
+  const header = base64url(JSON.stringify({ alg, kid, typ: CALL_TOKEN_TYPE }));
 
   return {
     kid,
     ttlSec,
-    async sign(claims) {
-      if (!isToolName(claims.tool)) throw new CallTokenSignerError("tool is not in the catalog");
-      if (!ARGUMENTS_DIGEST.test(claims.argumentsDigest)) {
-        throw new CallTokenSignerError("argumentsDigest must be 64 lower-case hex digits");
+    sign(claims) {
+      try {
+        const payload = base64url(JSON.stringify(claimsOf(claims, issuer, audience, now, ttlSec)));
+        const input = `${header}.${payload}`;
+        return Promise.resolve(`${input}.${signInput(alg, key, input)}`);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
-      const decisionId = requireText("decisionId", claims.decisionId);
-      const user = requireText("user", claims.user);
-      const agent = requireText("agent", claims.agent);
-      const traceId =
-        claims.traceId === undefined ? undefined : requireText("traceId", claims.traceId);
-
-      key ??= importJWK(privateJwk, alg);
-      const iat = Math.floor(now() / 1000);
-      const jwt = new SignJWT({
-        tool: claims.tool,
-        args_sha256: claims.argumentsDigest,
-        decision_id: decisionId,
-        act: { sub: agent },
-        ...(traceId === undefined ? {} : { trace_id: traceId }),
-      })
-        .setProtectedHeader({ alg, kid, typ: CALL_TOKEN_TYPE })
-        .setIssuer(issuer)
-        .setAudience(audience)
-        .setSubject(user)
-        .setJti(randomUUID())
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + ttlSec);
-      return jwt.sign(await key);
     },
+  };
+}
+
+function importSigningKey(privateJwk: JWK): KeyObject {
+  try {
+    return createPrivateKey({ key: privateJwk, format: "jwk" });
+  } catch (error) {
+    throw new CallTokenSignerError(`privateJwk cannot be imported: ${String(error)}`);
+  }
+}
+
+function base64url(text: string): string {
+  return Buffer.from(text, "utf8").toString("base64url");
+}
+
+/** The JWS signature of `input`: raw r||s for ES256 (RFC 7518 §3.4), as jose writes it. */
+function signInput(alg: "ES256" | "EdDSA", key: KeyObject, input: string): string {
+  const data = Buffer.from(input, "ascii");
+  const signature =
+    alg === "ES256"
+      ? signBytes("sha256", data, { key, dsaEncoding: "ieee-p1363" })
+      : signBytes(null, data, key);
+  return signature.toString("base64url");
+}
+
+/** The claims, each checked (a CallTokenSignerError for a malformed one). */
+function claimsOf(
+  claims: CallTokenClaimsInput,
+  issuer: string,
+  audience: string,
+  now: () => number,
+  ttlSec: number,
+): Record<string, unknown> {
+  if (!isToolName(claims.tool)) throw new CallTokenSignerError("tool is not in the catalog");
+  if (!ARGUMENTS_DIGEST.test(claims.argumentsDigest)) {
+    throw new CallTokenSignerError("argumentsDigest must be 64 lower-case hex digits");
+  }
+  const decisionId = requireText("decisionId", claims.decisionId);
+  const user = requireText("user", claims.user);
+  const agent = requireText("agent", claims.agent);
+  const traceId = claims.traceId === undefined ? undefined : requireText("traceId", claims.traceId);
+  const iat = Math.floor(now() / 1000);
+  return {
+    tool: claims.tool,
+    args_sha256: claims.argumentsDigest,
+    decision_id: decisionId,
+    act: { sub: agent },
+    ...(traceId === undefined ? {} : { trace_id: traceId }),
+    iss: issuer,
+    aud: audience,
+    sub: user,
+    jti: randomUUID(),
+    iat,
+    exp: iat + ttlSec,
   };
 }

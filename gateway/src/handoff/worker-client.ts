@@ -2,6 +2,10 @@
 // GatewayError: the worker answered with an error (worker_failed), could not be reached
 // (worker_unavailable), or took too long (worker_timeout). The request, the answer and the
 // worker's problem documents are the shared wire contract (common/worker-contract.ts).
+//
+// Bounded: the whole exchange (connect, headers, body) has one deadline, `timeoutMs`, so a
+// worker that trickles its answer cannot hold a call open; an answer over `maxResponseBytes` is
+// refused (worker_failed) as soon as its size is known, never buffered whole.
 import type { ToolName } from "../../../common/catalog.ts";
 import {
   WorkerCompensation,
@@ -46,6 +50,40 @@ export interface HttpWorkerClientOptions {
   signer: CallTokenSigner;
   /** Kept-alive connections to the worker (default 64). */
   connections?: number;
+  /** Largest answer read from the worker (default 8 MiB). */
+  maxResponseBytes?: number;
+}
+
+export const DEFAULT_MAX_WORKER_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+function isAbort(thrown: unknown): boolean {
+  const name = thrown instanceof Error ? thrown.name : "";
+  return (
+    name === "AbortError" || name === "TimeoutError" || errorCode(thrown) === "UND_ERR_ABORTED"
+  );
+}
+
+/** The answer's JSON, read up to `max` bytes; a larger answer is refused unread. */
+async function readBoundedJson(response: Dispatcher.ResponseData, max: number): Promise<unknown> {
+  const tooLarge = () =>
+    new GatewayError("worker_failed", `the agent worker's answer is larger than ${max} bytes`);
+  const declared = Number(response.headers["content-length"] ?? "0");
+  if (declared > max) {
+    response.body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    const bytes = chunk as Buffer;
+    size += bytes.length;
+    if (size > max) {
+      response.body.destroy();
+      throw tooLarge();
+    }
+    chunks.push(bytes);
+  }
+  return JSON.parse(Buffer.concat(chunks, size).toString("utf8")) as unknown;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -69,6 +107,9 @@ function errorCode(thrown: unknown): string | undefined {
 
 export function createHttpWorkerClient(options: HttpWorkerClientOptions): WorkerClient {
   const { baseUrl, timeoutMs, signer } = options;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_WORKER_RESPONSE_BYTES;
+  if (!Number.isInteger(maxResponseBytes) || maxResponseBytes <= 0)
+    throw new TypeError("maxResponseBytes must be a positive integer");
   if (!(baseUrl instanceof URL)) throw new TypeError("baseUrl must be a URL");
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
     throw new TypeError("timeoutMs must be a positive integer");
@@ -95,6 +136,8 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
         traceId: traceId ?? "",
       });
       let response: Dispatcher.ResponseData;
+      // One deadline for the whole exchange: headers and body together.
+      const signal = AbortSignal.timeout(timeoutMs);
       try {
         const payload: WorkerRequest = {
           arguments: call.arguments,
@@ -110,18 +153,20 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
             traceparent: call.traceparent,
           },
           body: JSON.stringify(payload),
+          signal,
         });
       } catch (thrown) {
-        if (TIMEOUT_CODES.has(errorCode(thrown) ?? "")) throw timeout();
+        if (TIMEOUT_CODES.has(errorCode(thrown) ?? "") || isAbort(thrown)) throw timeout();
         throw new GatewayError("worker_unavailable", "the agent worker cannot be reached", {
           cause: thrown,
         });
       }
       let body: unknown;
       try {
-        body = await response.body.json();
+        body = await readBoundedJson(response, maxResponseBytes);
       } catch (thrown) {
-        if (TIMEOUT_CODES.has(errorCode(thrown) ?? "")) throw timeout();
+        if (thrown instanceof GatewayError) throw thrown;
+        if (TIMEOUT_CODES.has(errorCode(thrown) ?? "") || isAbort(thrown)) throw timeout();
         throw new GatewayError(
           "worker_failed",
           `the agent worker answered ${response.statusCode} without JSON`,

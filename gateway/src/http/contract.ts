@@ -94,6 +94,20 @@ export const ApprovalView = z
     approver_groups: z.array(z.string()),
     fallback_groups: z.array(z.string()),
     expires_at: z.iso.datetime(),
+    /** "post_hoc": the call already ran; this is its review (a denial runs the compensation). */
+    mode: z.literal("post_hoc").optional(),
+    compensation: z
+      .object({ tool: z.string(), arguments: z.record(z.string(), z.unknown()) })
+      .optional(),
+    compensation_result: z
+      .object({
+        status: z.enum(["executed", "failed", "unavailable"]),
+        decision_id: z.string().optional(),
+        code: z.string().optional(),
+        http_status: z.number().int().optional(),
+        at: z.iso.datetime(),
+      })
+      .optional(),
   })
   .meta({ id: "ApprovalRequest" });
 
@@ -110,6 +124,10 @@ export const ToolCallResult = z
     result: z.unknown(),
     evidence: Evidence.optional(),
     compensation: z.record(z.string(), z.unknown()).optional(),
+    /** The call ran at once under post-hoc review: the review its approvers now decide. */
+    review: z
+      .object({ approval_id: z.uuid(), status_url: z.string(), mode: z.literal("post_hoc") })
+      .optional(),
   })
   .meta({ id: "ToolCallResult" });
 

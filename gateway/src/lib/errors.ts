@@ -56,6 +56,11 @@ const ERRORS = {
   // administration (the kill switch) and approvals: humans only
   console_required: [403, "Only a person, through a human console, may do this"],
   admin_forbidden: [403, "Not a security administrator"],
+  // the approver console (sign-in through the identity provider, a server-side session)
+  console_sign_in_failed: [401, "Console sign-in failed"],
+  console_session_missing: [401, "Not signed in to the console"],
+  console_session_stale: [401, "Console session expired"],
+  console_csrf_invalid: [403, "Form token invalid"],
   kill_switch_scope_unknown: [404, "Unknown kill-switch scope"],
   kill_switch_value_invalid: [400, "Invalid kill-switch value"],
   kill_switch_reason_invalid: [400, "Invalid reason"],

@@ -10,6 +10,8 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { PipelineObserver, StepName } from "../pipeline/index.ts";
 import type { BundleStatus, ReloadEvent } from "../policy/reloader.ts";
+import type { ShipperEvents } from "../decision-log/shipper.ts";
+import type { ShadowDifference } from "../decision-log/shadow.ts";
 
 /** What the scrape reads at collection time (each optional: absent sources are not exported). */
 export interface MetricSources {
@@ -17,6 +19,12 @@ export interface MetricSources {
   bundleStatus?: () => BundleStatus;
   killSwitch?: () => { version: number; applied_version: number };
   audit?: () => { appends: number; batches: number; syncs: number; pending: number };
+  /** Entries waiting in the decision-log shipper's buffer. */
+  decisionLogBuffered?: () => number;
+  /** Approval requests waiting for approvers, by status. */
+  openApprovals?: () => Promise<{ pending: number; escalated: number }>;
+  /** Calls refused before identity, by error code (pipeline/refusals.ts). */
+  unauthenticated?: () => Readonly<Record<string, number>>;
 }
 
 export interface GatewayMetrics {
@@ -24,6 +32,14 @@ export interface GatewayMetrics {
   readonly pipeline: PipelineObserver;
   /** Count a policy bundle load or refusal (the reloader's onEvent). */
   policyReload(event: ReloadEvent): void;
+  /** Count one ask of the bundle server (POLICY_BUNDLE_URL): updated, unchanged or failed. */
+  bundleDownload(outcome: string): void;
+  /** The decision-log shipper's events: entries sent, dropped (by reason), failed uploads. */
+  readonly decisionLog: ShipperEvents;
+  /** The audit log's onSync: one fdatasync's duration and its group commit's size. */
+  auditSynced(seconds: number, records: number): void;
+  /** Count one shadow-policy comparison by its difference ("none" when it agreed). */
+  shadowCompared(difference: ShadowDifference): void;
   /** Late-bound sources (the engine and controls exist after the metrics). */
   addSources(sources: MetricSources): void;
   render(): Promise<{ contentType: string; body: string }>;
@@ -122,12 +138,19 @@ function policyInstruments(registry: Registry, sources: MetricSources) {
       });
     },
   });
-  return new Counter({
+  const downloads = new Counter({
+    name: "zyx_gateway_policy_bundle_downloads_total",
+    help: "Requests to the bundle server (POLICY_BUNDLE_URL) by outcome: updated (200), unchanged (304), failed.",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  const loads = new Counter({
     name: "zyx_gateway_policy_bundle_loads_total",
     help: "Policy bundle loads (at boot and hot reloads) by outcome (loaded, refused) and refusal code.",
     labelNames: ["outcome", "code"] as const,
     registers,
   });
+  return { loads, downloads };
 }
 
 function stateInstruments(registry: Registry, sources: MetricSources): void {
@@ -162,17 +185,132 @@ function stateInstruments(registry: Registry, sources: MetricSources): void {
   });
 }
 
+function auditInstruments(registry: Registry) {
+  const registers = [registry];
+  const fsync = new Histogram({
+    name: "zyx_gateway_audit_fsync_seconds",
+    help: "Duration of each audit fdatasync (one per group commit).",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers,
+  });
+  const group = new Histogram({
+    name: "zyx_gateway_audit_group_commit_records",
+    help: "Records made durable by one write+fdatasync (group commit size).",
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    registers,
+  });
+  return (seconds: number, records: number) => {
+    fsync.observe(seconds);
+    group.observe(records);
+  };
+}
+
+function refusalInstruments(registry: Registry, sources: MetricSources): void {
+  const registers = [registry];
+  new Gauge({
+    name: "zyx_gateway_approvals_open",
+    help: "Approval requests waiting for approvers, by status (pending, escalated); counted up to 10000.",
+    labelNames: ["status"] as const,
+    registers,
+    async collect() {
+      const read = sources.openApprovals;
+      if (read === undefined) return;
+      try {
+        const open = await read();
+        this.set({ status: "pending" }, open.pending);
+        this.set({ status: "escalated" }, open.escalated);
+      } catch {
+        // the store is unreachable: left out of this scrape
+      }
+    },
+  });
+  new Counter({
+    name: "zyx_gateway_unauthenticated_refusals_total",
+    help: "Calls refused before identity was established (no audit record: no verified caller), by error code.",
+    labelNames: ["code"] as const,
+    registers,
+    collect() {
+      safely(() => {
+        const counts = sources.unauthenticated?.();
+        if (counts === undefined) return;
+        this.reset();
+        for (const [code, count] of Object.entries(counts)) this.inc({ code }, count);
+      });
+    },
+  });
+}
+
+function decisionLogInstruments(registry: Registry, sources: MetricSources) {
+  const registers = [registry];
+  new Gauge({
+    name: "zyx_gateway_decision_log_buffered",
+    help: "Decision-log entries waiting to be shipped.",
+    registers,
+    collect() {
+      safely(() => {
+        const buffered = sources.decisionLogBuffered?.();
+        if (buffered !== undefined) this.set(buffered);
+      });
+    },
+  });
+  const sent = new Counter({
+    name: "zyx_gateway_decision_log_sent_total",
+    help: "Decision-log entries the sink accepted.",
+    registers,
+  });
+  const dropped = new Counter({
+    name: "zyx_gateway_decision_log_dropped_total",
+    help: "Decision-log entries dropped: buffer_full (oldest dropped while the sink was down) or rejected (the sink refused the batch).",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+  const failed = new Counter({
+    name: "zyx_gateway_decision_log_upload_failures_total",
+    help: "Decision-log uploads that failed (retried with backoff).",
+    registers,
+  });
+  const shadow = new Counter({
+    name: "zyx_gateway_shadow_decisions_total",
+    help: "Shadow-policy evaluations by how they differed from the live decision (none, allow, reasons, approval, risk, error).",
+    labelNames: ["difference"] as const,
+    registers,
+  });
+  const events: ShipperEvents = {
+    sent: (count) => {
+      sent.inc(count);
+    },
+    dropped: (reason, count) => {
+      dropped.inc({ reason }, count);
+    },
+    failed: () => {
+      failed.inc();
+    },
+  };
+  return { events, shadow };
+}
+
 export function createGatewayMetrics(initial: MetricSources = {}): GatewayMetrics {
   const registry = new Registry();
   const sources: MetricSources = { ...initial };
   const pipeline = pipelineObserver(pipelineInstruments(registry));
-  const loads = policyInstruments(registry, sources);
+  const { loads, downloads } = policyInstruments(registry, sources);
   stateInstruments(registry, sources);
+  const decisionLog = decisionLogInstruments(registry, sources);
+  const auditSynced = auditInstruments(registry);
+  refusalInstruments(registry, sources);
   return {
+    auditSynced,
     registry,
     pipeline,
+    decisionLog: decisionLog.events,
+    shadowCompared(difference) {
+      decisionLog.shadow.inc({ difference });
+    },
     policyReload(event) {
       loads.inc({ outcome: event.outcome, code: event.code ?? "none" });
+    },
+    bundleDownload(outcome) {
+      downloads.inc({ outcome });
     },
     addSources(more) {
       Object.assign(sources, more);

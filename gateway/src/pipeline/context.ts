@@ -77,8 +77,8 @@ export interface Credentials {
 
 /** One tool call as a front door hands it over. */
 export interface CallRequest {
-  /** Which front door the call came through (recorded in the audit). */
-  door: "rest" | "mcp";
+  /** Which front door the call came through (recorded in the audit); "system": the gateway's own. */
+  door: "rest" | "mcp" | "system";
   tool: string;
   credentials: Credentials;
   /** The W3C traceparent header, if any. */
@@ -124,6 +124,11 @@ export interface Parsed extends Authenticated {
 export interface Approved extends Parsed {
   /** The approval request this call executes under, if it names one. */
   approved: ApprovalRequest | undefined;
+  /**
+   * Only on the gateway's own calls (a post-hoc compensation, never a caller's): the policy
+   * sees `context.system_call` and these approvers (the reviewer who rejected the call).
+   */
+  system?: { approvers: readonly { sub: string; groups: readonly string[] }[] };
 }
 
 /** After `decide`. */
@@ -145,6 +150,8 @@ export type CallAnswer =
         result: unknown;
         evidence?: unknown;
         compensation?: Record<string, unknown>;
+        /** A post-hoc call: the review its approvers now decide. */
+        review?: { approval_id: string; status_url: string; mode: "post_hoc" };
       };
     }
   | { status: 202; body: Record<string, unknown>; location: string };

@@ -13,7 +13,9 @@ export function decisionInput(
   ctx: Approved,
   nowMs: number,
 ): DecisionInput {
-  const { principal, posture, approved } = ctx;
+  const { principal, posture, approved, system } = ctx;
+  const approvers =
+    system?.approvers ?? approved?.approvals.map((a) => ({ sub: a.subject, groups: a.groups }));
   return {
     principal: {
       sub: principal.subject,
@@ -29,14 +31,9 @@ export function decisionInput(
       workflow: ctx.workflow,
       session_tainted: isTainted(ports, ctx),
       recent_denials: ports.sessions.recentDenials(ctx.actorKey, nowMs),
+      ...(system === undefined ? {} : { system_call: true }),
     },
-    ...(approved === undefined
-      ? {}
-      : {
-          approval: {
-            approvers: approved.approvals.map((a) => ({ sub: a.subject, groups: a.groups })),
-          },
-        }),
+    ...(approvers === undefined ? {} : { approval: { approvers } }),
   };
 }
 
@@ -84,13 +81,17 @@ export async function decide(
   const decided = decisionRecord(ports, runtime, base, {
     decision: { allow: decision.allow, reasons: decision.reasons },
     risk_score: decision.risk.score,
+    // The factors behind the score, for the approver console and forensics.
+    details: { risk: { band: decision.risk.band, factors: decision.risk.factors } },
     approval: {
       required: decision.approval.required,
       approvers_required: decision.approval.approvers_required,
       state: decision.approval.required
-        ? decision.allow
-          ? "approved"
-          : "pending"
+        ? decision.approval.mode === "post_hoc"
+          ? "post_hoc_review"
+          : decision.allow
+            ? "approved"
+            : "pending"
         : "not_required",
     },
     policy_revision: decision.policy_revision,

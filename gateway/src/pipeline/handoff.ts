@@ -2,6 +2,8 @@
 // outcome. An approved execution is claimed first (exactly once: a replay is refused before
 // anything runs) and settled after. Content the worker flags as prompt injection taints the
 // session and the user's agent: from then on the policy holds every write for approval.
+// A post-hoc call (approval mode "post_hoc") opens its review before the worker runs and records
+// its outcome there after (gateway/src/posthoc/review.ts).
 //
 // Failure modes: the decision record cannot be made durable (503, nothing ran); the claim is
 // refused (409); the worker fails, cannot be reached or times out (502/504, the failure
@@ -14,6 +16,7 @@ import { traceparentOf } from "../lib/trace.ts";
 import type { CallAnswer, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { isTainted } from "./decide.ts";
 import { appendDurable, elapsedMs } from "./record.ts";
+import { openReview, reviewAnswer, settleReview } from "../posthoc/review.ts";
 
 type HandOffPorts = Pick<GatewayPorts, "audit" | "approvals" | "worker" | "sessions">;
 
@@ -44,6 +47,7 @@ async function recordSuccess(
   ports: HandOffPorts,
   ctx: Decided,
   { evidence, result }: WorkerResult,
+  reviewId: string | undefined,
 ): Promise<void> {
   if (evidence?.injection.suspected === true) {
     await ports.sessions.taint(ctx.sessionId);
@@ -57,6 +61,7 @@ async function recordSuccess(
       details: {
         // What the agent was given, by digest: the forensic timeline matches it to a result.
         result_digest: resultDigest(result),
+        ...(reviewId === undefined ? {} : { approval_id: reviewId, approval_mode: "post_hoc" }),
         ...(evidence === undefined
           ? {}
           : {
@@ -133,6 +138,8 @@ export async function handOff(
     // Exactly once: a second claim (a replay) is refused before anything runs.
     await ports.approvals.claimForExecution(ctx.approved.id, ctx.digest);
   }
+  // Post-hoc: the review exists before anything runs (or nothing runs).
+  const review = await openReview(ports, ctx);
   let worked: WorkerResult;
   try {
     worked = await ports.worker.execute({
@@ -145,11 +152,23 @@ export async function handOff(
       agent: ctx.principal.agent,
     });
   } catch (thrown) {
+    if (review !== undefined) {
+      const code = isGatewayError(thrown) ? thrown.code : "worker_failed";
+      const status = isGatewayError(thrown) ? thrown.status : 502;
+      await settleReview(ports, runtime, ctx, review, {
+        status: "failed",
+        code,
+        http_status: status,
+      });
+    }
     return recordFailure(ports, runtime, ctx, thrown);
   }
   settleApproval(ports, runtime, ctx, { http_status: 200 }, false);
-  await recordSuccess(ports, ctx, worked);
+  await recordSuccess(ports, ctx, worked, review?.id);
   const { result, evidence, compensation } = worked;
+  if (review !== undefined) {
+    await settleReview(ports, runtime, ctx, review, { status: "executed", compensation });
+  }
   return {
     status: 200,
     body: {
@@ -158,6 +177,7 @@ export async function handOff(
       result,
       ...(evidence === undefined ? {} : { evidence }),
       ...(compensation === undefined ? {} : { compensation }),
+      ...(review === undefined ? {} : { review: reviewAnswer(review) }),
     },
   };
 }

@@ -7,12 +7,14 @@
 //
 // The door only adapts: it builds the CallRequest and renders the CallAnswer or the error.
 //
-// An optional observer (metrics) is told each step's duration and the call's outcome; it wraps
-// the steps from outside and changes nothing they do. An observer that throws is ignored.
+// An optional observer (metrics, decision log, shadow policy) is told each step's duration, each
+// decision and the call's outcome; it wraps the steps from outside and changes nothing they do.
+// An observer that throws is ignored. An optional tracer (tracing/) runs the call and each step
+// inside a span and supplies the trace context the steps carry (else: traceFrom the header).
 import { isGatewayError } from "../lib/errors.ts";
 import { traceFrom, type TraceContext } from "../lib/trace.ts";
 import { verifyCaller, type Caller } from "./authenticate.ts";
-import type { CallAnswer, CallRequest, GatewayPorts, PipelineRuntime } from "./context.ts";
+import type { CallAnswer, CallRequest, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { decide } from "./decide.ts";
 import { handOff } from "./handoff.ts";
 import { checkLimits } from "./limits.ts";
@@ -47,6 +49,15 @@ export interface PipelineObserver {
     outcome: string;
     decision: { result: "allow" | "deny" | "error"; reasons: readonly string[] } | undefined;
   }): void;
+  /** The policy decided (allow or deny), its record made: what the decision log ships. */
+  decided?(decided: Decided): void;
+}
+
+/** Runs a call, and each of its steps, inside a span (tracing/); absent: no spans. */
+export interface PipelineTracer {
+  /** Starts the call's span from the caller's traceparent; `run` gets the context to carry. */
+  call<T>(request: CallRequest, run: (trace: TraceContext) => Promise<T>): Promise<T>;
+  step<T>(trace: TraceContext, name: StepName, run: () => Promise<T>): Promise<T>;
 }
 
 function errorCode(thrown: unknown): string {
@@ -65,8 +76,9 @@ export function createToolCallPipeline(
   ports: GatewayPorts,
   runtime: PipelineRuntime,
   observer?: PipelineObserver,
+  tracer?: PipelineTracer,
 ): ToolCallPipeline {
-  const timed = async <T>(name: StepName, run: () => Promise<T>): Promise<T> => {
+  const measured = async <T>(name: StepName, run: () => Promise<T>): Promise<T> => {
     if (observer === undefined) return run();
     const start = performance.now();
     let failure: string | undefined;
@@ -82,6 +94,10 @@ export function createToolCallPipeline(
       });
     }
   };
+  const timed = <T>(name: StepName, run: () => Promise<T>, trace?: TraceContext): Promise<T> =>
+    tracer === undefined || trace === undefined
+      ? measured(name, run)
+      : tracer.step(trace, name, () => measured(name, run));
   const { refusals } = runtime;
   const steps = async (
     request: CallRequest,
@@ -90,24 +106,36 @@ export function createToolCallPipeline(
     trace: TraceContext,
     started: number,
   ): Promise<CallAnswer> => {
-    const parsed = await timed("parse", () =>
-      parseCall(ports, { request, trace, started, ...caller }),
+    const parsed = await timed(
+      "parse",
+      () => parseCall(ports, { request, trace, started, ...caller }),
+      trace,
     );
     seen.tool = parsed.tool;
-    await timed("limits", () => checkLimits(ports, runtime, parsed));
-    const approved = await timed("approval", () => useApproval(ports, runtime, parsed));
-    const decided = await timed("decide", () => decide(ports, runtime, approved));
+    await timed("limits", () => checkLimits(ports, runtime, parsed), trace);
+    const approved = await timed("approval", () => useApproval(ports, runtime, parsed), trace);
+    const decided = await timed("decide", () => decide(ports, runtime, approved), trace);
     const { allow, reasons } = decided.decision;
     seen.decision = { result: allow ? "allow" : "deny", reasons: reasons.map((r) => r.code) };
+    quietly(() => observer?.decided?.(decided));
     return await (allow
-      ? timed("handoff", () => handOff(ports, runtime, decided))
-      : timed("refuse", () => refuse(ports, runtime, decided)));
+      ? timed("handoff", () => handOff(ports, runtime, decided), trace)
+      : timed("refuse", () => refuse(ports, runtime, decided), trace));
   };
-  const run = async (request: CallRequest, seen: CallSeen): Promise<CallAnswer> => {
+  const traced = (request: CallRequest, run: (trace: TraceContext) => Promise<CallAnswer>) =>
+    tracer === undefined ? run(traceFrom(request.traceparent)) : tracer.call(request, run);
+  const run = (request: CallRequest, seen: CallSeen): Promise<CallAnswer> =>
+    traced(request, (trace) => runTraced(request, seen, trace));
+  const runTraced = async (
+    request: CallRequest,
+    seen: CallSeen,
+    trace: TraceContext,
+  ): Promise<CallAnswer> => {
     const started = performance.now();
-    const trace = traceFrom(request.traceparent);
-    const caller = await timed("authenticate", () =>
-      verifyCaller(ports, request.credentials),
+    const caller = await timed(
+      "authenticate",
+      () => verifyCaller(ports, request.credentials),
+      trace,
     ).catch((thrown: unknown) => {
       refusals.unauthenticated(thrown);
       throw thrown;

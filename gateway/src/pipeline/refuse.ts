@@ -145,9 +145,10 @@ function pendingAnswer(ctx: Decided, request: ApprovalRequest): CallAnswer {
     status: 202,
     location: `/v1/approvals/${request.id}`,
     body: {
+      ...approvalView(request),
+      // This call's decision, also when an identical call's waiting request answers it.
       decision_id: ctx.decisionId,
       trace_id: ctx.trace.traceId,
-      ...approvalView(request),
       reasons: decision.reasons,
       approval: decision.approval,
       risk: decision.risk,

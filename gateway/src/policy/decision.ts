@@ -36,6 +36,8 @@ export interface DecisionInput {
     workflow: string;
     session_tainted: boolean;
     recent_denials: number;
+    /** Only on the gateway's own calls (post-hoc compensations); never from a caller. */
+    system_call?: true;
   };
   approval?: { approvers: readonly { sub: string; groups: readonly string[] }[] };
 }
@@ -51,6 +53,12 @@ export const Decision = z
       approvers_required: z.union([z.literal(0), z.literal(1), z.literal(2)]),
       approver_groups: z.array(z.string()),
       fallback_groups: z.array(z.string()),
+      /**
+       * "before": the call waits for its approvers; "post_hoc": it runs now and they review it
+       * afterwards (a rejection runs its compensation); "none": no approver. Absent from a
+       * decision that names no tool's approvers.
+       */
+      mode: z.enum(["none", "before", "post_hoc"]).optional(),
     }),
     risk: z.strictObject({
       score: z.number().int().min(0).max(10),
@@ -61,7 +69,12 @@ export const Decision = z
   })
   // Belt and braces: an allow that carries a reason is not an allow.
   .refine((d) => !d.allow || d.reasons.length === 0, "allow with reasons")
-  .refine((d) => d.approval.required === d.approval.approvers_required > 0, "approval mismatch");
+  .refine((d) => d.approval.required === d.approval.approvers_required > 0, "approval mismatch")
+  // A post-hoc review needs exactly one approver, afterwards: never a way around two.
+  .refine(
+    (d) => d.approval.mode !== "post_hoc" || d.approval.approvers_required === 1,
+    "post-hoc review with other than one approver",
+  );
 
 export type Decision = z.infer<typeof Decision>;
 

@@ -140,7 +140,9 @@ describe.each(backEnds)("approvals through the gateway on %s", (_name, storeConf
       h.workerCalls.find((c) => c.call.tool === "slack_post_message")?.call.arguments,
     ).toMatchObject({
       channel: "devsecops-change-review",
-      text: expect.stringContaining(`/v1/approvals/${pending.approval_id}`) as unknown,
+      // Block Kit, and a plain-text fallback that names the request's console page.
+      text: expect.stringContaining(`/console/requests/${pending.approval_id}`) as unknown,
+      blocks: expect.arrayContaining([expect.objectContaining({ type: "header" })]) as unknown,
     });
 
     const approved = await act(pending.approval_id, "approve", APPROVER_1);

@@ -125,9 +125,11 @@ describe("2. one user's refusals and requests are bounded to that user", () => {
     const first = await ask(h, SG_CHANGE);
     const second = await ask(h, SG_CHANGE);
     expect([first.status, second.status]).toEqual([202, 202]);
-    const a = (await first.json()) as { approval_id: string };
-    const b = (await second.json()) as { approval_id: string };
+    const a = (await first.json()) as { approval_id: string; decision_id: string };
+    const b = (await second.json()) as { approval_id: string; decision_id: string };
     expect(b.approval_id).toBe(a.approval_id);
+    // Each call answers with its own decision, the one its audit records carry.
+    expect(b.decision_id).not.toBe(a.decision_id);
     expect(second.headers.get("location")).toBe(`/v1/approvals/${a.approval_id}`);
     for (let i = 0; i < 50 && notices(h) < 1; i++) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 50));
@@ -140,6 +142,7 @@ describe("2. one user's refusals and requests are bounded to that user", () => {
       (r) => (r["details"] as { reused?: boolean } | undefined)?.reused === true,
     );
     expect(reused).toHaveLength(1);
+    expect(reused[0]?.["decision_id"]).toBe(b.decision_id);
   });
 
   it("a user over the bound of waiting requests gets 429, audited with an alert", async () => {

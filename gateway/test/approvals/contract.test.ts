@@ -763,6 +763,94 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       ]);
     });
 
+    it("post-hoc review: settled once with its compensation, denied, compensated once", async () => {
+      const approvals = service();
+      const input = requestInput({ mode: "post_hoc" });
+      const { id } = await approvals.request(input);
+      const compensation = {
+        tool: "jira_delete_comment",
+        arguments: { ticket: "CHG-18422", comment_id: "10001" },
+      };
+      const settled = await approvals.settlePostHoc(id, {
+        status: "executed",
+        decision_id: "dec-1",
+        compensation,
+      });
+      expect(settled).toMatchObject({
+        status: "pending",
+        mode: "post_hoc",
+        compensation,
+        result: { status: "executed", decision_id: "dec-1", http_status: 200 },
+      });
+      await rejectsWith(
+        approvals.settlePostHoc(id, { status: "executed", decision_id: "dec-1", compensation }),
+        "approval_not_open",
+      );
+      // A review approves what already ran: never claimable for a second run.
+      await rejectsWith(
+        approvals.claimForExecution(id, argumentsDigest(input.arguments)),
+        "approval_already_executed",
+      );
+      await rejectsWith(
+        approvals.markCompensated(id, { status: "executed", http_status: 200 }),
+        "approval_not_open",
+      );
+      await approvals.deny(id, ALICE, "not at night");
+      clock.ms += 1_000;
+      const compensated = await approvals.markCompensated(id, {
+        status: "executed",
+        decision_id: "dec-2",
+        http_status: 200,
+      });
+      expect(compensated.compensation_result).toEqual({
+        status: "executed",
+        decision_id: "dec-2",
+        http_status: 200,
+        at: "2026-03-02T10:00:01.000Z",
+      });
+      await rejectsWith(
+        approvals.markCompensated(id, { status: "executed", http_status: 200 }),
+        "approval_not_open",
+      );
+      // What the store gives back is the whole record, over either adapter.
+      expect(await approvals.get(id)).toEqual(compensated);
+      expect(actions()).toEqual([
+        "request:applied",
+        "settle_post_hoc:applied",
+        "settle_post_hoc:refused",
+        "claim:refused",
+        "mark_compensated:refused",
+        "deny:applied",
+        "mark_compensated:applied",
+        "mark_compensated:refused",
+      ]);
+    });
+
+    it("post-hoc review: a failed call ends the review; a plain request cannot be settled", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput({ mode: "post_hoc" }));
+      const failed = await approvals.settlePostHoc(id, {
+        status: "failed",
+        decision_id: "dec-1",
+        code: "worker_timeout",
+        http_status: 504,
+      });
+      expect(failed).toMatchObject({
+        status: "failed",
+        result: { status: "failed", code: "worker_timeout" },
+      });
+      await rejectsWith(approvals.deny(id, ALICE, "too late"), "approval_not_open");
+      const plain = await approvals.request(requestInput({ session_id: "s-other" }));
+      await rejectsWith(
+        approvals.settlePostHoc(plain.id, {
+          status: "executed",
+          decision_id: "dec-3",
+          compensation: undefined,
+        }),
+        "approval_not_open",
+      );
+    });
+
     it("records a failed execution, and refuses to claim it again", async () => {
       const approvals = service();
       const input = requestInput();

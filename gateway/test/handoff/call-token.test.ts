@@ -1,4 +1,6 @@
 import {
+  createLocalJWKSet,
+  jwtVerify,
   decodeJwt,
   decodeProtectedHeader,
   exportJWK,
@@ -119,6 +121,43 @@ describe("call token signer", () => {
     expect(() =>
       createCallTokenSigner({ ...base, privateJwk: { ...privateJwk, alg: "ES384" } }),
     ).toThrow(/does not match/);
+  });
+
+  it("refuses at construction a private key that cannot be imported", () => {
+    const base = { issuer: CALL_TOKEN_ISSUER, audience: CALL_TOKEN_AUDIENCE, ttlSec: 10 };
+    // A P-256 private key whose public point is not on the curve: no key, no signer.
+    expect(() =>
+      createCallTokenSigner({ ...base, privateJwk: { ...privateJwk, y: privateJwk.x ?? "" } }),
+    ).toThrow(/cannot be imported/);
+  });
+
+  it("signs a compact JWS that jose verifies over the key set, for both algorithms", async () => {
+    for (const alg of ["ES256", "EdDSA"] as const) {
+      const pair = await keyPair(alg, `kid-${alg}`);
+      const token = await createCallTokenSigner({
+        privateJwk: pair.privateJwk,
+        issuer: CALL_TOKEN_ISSUER,
+        audience: CALL_TOKEN_AUDIENCE,
+        ttlSec: 30,
+      }).sign(claims());
+      const { payload, protectedHeader } = await jwtVerify(
+        token,
+        createLocalJWKSet({ keys: [pair.publicJwk] }),
+        { issuer: CALL_TOKEN_ISSUER, audience: CALL_TOKEN_AUDIENCE, typ: "call+jwt" },
+      );
+      expect(protectedHeader).toEqual({ alg, kid: `kid-${alg}`, typ: "call+jwt" });
+      expect(payload).toMatchObject({ sub: "u-engineer", act: { sub: "change-reviewer" } });
+      // One flipped signature byte: refused.
+      const [head, body, signature] = token.split(".");
+      const bytes = Buffer.from(signature ?? "", "base64url");
+      bytes[0] = (bytes[0] ?? 0) ^ 1;
+      await expect(
+        jwtVerify(
+          `${head ?? ""}.${body ?? ""}.${bytes.toString("base64url")}`,
+          createLocalJWKSet({ keys: [pair.publicJwk] }),
+        ),
+      ).rejects.toThrow(/signature/);
+    }
   });
 
   it("refuses to sign malformed claims", async () => {

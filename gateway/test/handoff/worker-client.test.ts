@@ -127,9 +127,68 @@ describe("worker client", () => {
     await expect(client.ready()).resolves.toBe(false);
   });
 
+  it("504 worker_timeout when the worker trickles its answer past the deadline", async () => {
+    const baseUrl = await listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      // One byte every 50 ms: never idle long enough for an idle timeout, never done in time.
+      const timer = setInterval(() => res.write(" "), 50);
+      res.on("close", () => {
+        clearInterval(timer);
+      });
+    });
+    const client = createHttpWorkerClient({ baseUrl, timeoutMs: 300, signer });
+    await expect(client.execute(call)).rejects.toMatchObject({
+      code: "worker_timeout",
+      status: 504,
+    });
+  });
+
+  it("502 worker_failed for an answer over the size bound, declared or streamed", async () => {
+    const big = JSON.stringify({ result: "x".repeat(4_096), evidence });
+    const declared = await listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }).end(big);
+    });
+    const client = createHttpWorkerClient({
+      baseUrl: declared,
+      timeoutMs: 2_000,
+      signer,
+      maxResponseBytes: 1_024,
+    });
+    await expect(client.execute(call)).rejects.toMatchObject({
+      code: "worker_failed",
+      message: "the agent worker's answer is larger than 1024 bytes",
+    });
+    const open = server;
+    open?.closeAllConnections();
+    await new Promise((resolve) => open?.close(resolve));
+    const chunked = await listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }); // no content-length
+      for (let i = 0; i < 8; i++) res.write(big.slice(i * 600, (i + 1) * 600));
+      res.end(big.slice(4_800));
+    });
+    const streamed = createHttpWorkerClient({
+      baseUrl: chunked,
+      timeoutMs: 2_000,
+      signer,
+      maxResponseBytes: 1_024,
+    });
+    await expect(streamed.execute(call)).rejects.toMatchObject({ code: "worker_failed" });
+    // Under the bound, the same answer is read whole.
+    const roomy = createHttpWorkerClient({ baseUrl: chunked, timeoutMs: 2_000, signer });
+    await expect(roomy.execute(call)).resolves.toMatchObject({ evidence });
+  });
+
   it("checks its options at construction", () => {
     expect(() =>
       createHttpWorkerClient({ baseUrl: new URL("http://x/"), timeoutMs: 0, signer }),
     ).toThrow("timeoutMs must be a positive integer");
+    expect(() =>
+      createHttpWorkerClient({
+        baseUrl: new URL("http://x/"),
+        timeoutMs: 10,
+        signer,
+        maxResponseBytes: 0,
+      }),
+    ).toThrow("maxResponseBytes must be a positive integer");
   });
 });

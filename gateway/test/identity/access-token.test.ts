@@ -461,6 +461,32 @@ describe("createAccessTokenVerifier: token age (RFC 8725 §3.10)", () => {
     expect((await verifier({ maxTokenAgeSec: 0 }).verify(token)).subject).toBe(USER);
   });
 
+  it("a cached token is not served once expired (exp plus the clock tolerance)", async () => {
+    let now = T0;
+    const cached = verifier({ now: () => now, cache: { maxEntries: 10 } });
+    const token = await sign(claims({ iat: T0, exp: T0 + 120 }));
+    expect((await cached.verify(token)).subject).toBe(USER);
+    now = T0 + 120 + 31;
+    expect((await failure(cached.verify(token))).code).toBe("token_expired");
+  });
+
+  it("the cache serves only the very token it verified: another audience, a forged twin", async () => {
+    const cached = verifier({ cache: { maxEntries: 10 } });
+    const token = await sign(claims());
+    expect((await cached.verify(token)).subject).toBe(USER);
+    // Same claims but for another service: never verified, so refused, cache or not.
+    const elsewhere = await sign(claims({ aud: "another-service" }));
+    expect((await failure(cached.verify(elsewhere))).code).toBe("token_invalid");
+    // The cached token's header and claims with a stranger's signature: a different token.
+    const [head, body] = token.split(".");
+    const forged = await sign(claims(), { signer: stranger });
+    const twin = `${head ?? ""}.${body ?? ""}.${forged.split(".")[2] ?? ""}`;
+    expect((await failure(cached.verify(twin))).code).toBe("token_invalid");
+    // And the claims changed under the cached token's signature.
+    const changed = `${head ?? ""}.${b64({ ...claims(), groups: ["grp-ai-admins"] })}.${token.split(".")[2] ?? ""}`;
+    expect((await failure(cached.verify(changed))).code).toBe("token_invalid");
+  });
+
   it("a cached token is not served once it has grown too old", async () => {
     let now = T0;
     const cached = verifier({ maxTokenAgeSec: 600, now: () => now, cache: { maxEntries: 10 } });

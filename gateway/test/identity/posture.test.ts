@@ -204,6 +204,13 @@ describe("posture verifier cache", () => {
     await expect(v.verify(token, USER)).rejects.toMatchObject({ code: "posture_invalid" });
   });
 
+  it("a new posture token is verified on its own: a device that fell out of compliance shows", async () => {
+    const v = verifier({ cache: { maxEntries: 10 } });
+    await expect(v.verify(await posture(), USER)).resolves.toMatchObject({ compliant: true });
+    const now = await posture({ compliant: false, checkedAt: T0 - 10 });
+    await expect(v.verify(now, USER)).resolves.toMatchObject({ compliant: false });
+  });
+
   it("refuses a cache bound out of range at construction", () => {
     expect(() => verifier({ cache: { maxEntries: 0 } })).toThrow(
       '"cache.maxEntries" must be an integer from 1 to 1000000',

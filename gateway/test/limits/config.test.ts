@@ -35,6 +35,8 @@ describe("the limits section", () => {
         jira_add_comment: 10,
         slack_post_message: 10,
         aws_modify_security_group: 3,
+        jira_delete_comment: 10,
+        slack_delete_message: 10,
       },
       suspend_agent_after_denials: 10,
       denial_window_seconds: 300,

@@ -34,8 +34,11 @@ import { loadPolicyEngine, type PolicyEngine } from "../../src/policy/engine.ts"
 import type { ApprovalStoreConfig } from "../../src/approvals/store.ts";
 import { createControls, type Controls } from "../../src/controls.ts";
 import type { RefusalRecorder } from "../../src/pipeline/refusals.ts";
+import type { ConsoleOptions } from "../../src/console/routes.ts";
 import { createSessionSignals } from "../../src/session.ts";
 import { BUNDLE_PATH } from "./paths.ts";
+import type { PipelineTracer } from "../../src/pipeline/index.ts";
+import type { Tracer } from "@opentelemetry/api";
 
 /** Wednesday 2026-05-20 10:00 in Singapore: business hours, so no time-of-day risk. */
 export const NOW_SEC = 1_779_242_400;
@@ -60,6 +63,14 @@ export interface HarnessOptions {
   approvalStore?: ApprovalStoreConfig;
   /** Default: the app's own, over the harness's audit log. */
   refusals?: RefusalRecorder;
+  /** Serve the approver console, built from the harness's keys, clock and audit log. */
+  console?: (parts: {
+    keys: { idp: JWK; device: JWK };
+    nowSec: () => number;
+    auditPath: string;
+  }) => Promise<ConsoleOptions>;
+  /** OpenTelemetry: the gateway pipeline's tracer and the worker's (default: no spans). */
+  tracing?: { gateway?: PipelineTracer; worker?: Tracer };
 }
 
 export interface Harness {
@@ -71,6 +82,8 @@ export interface Harness {
   /** The frozen clock every part reads (epoch ms); tests move it. */
   clock: { now: number };
   workerCalls: WorkerCallSeen[];
+  /** The fixture connectors' writes (JSON Lines): what reached "Jira" and "Slack". */
+  writesPath: string;
   keys: { idp: JWK; device: JWK; gateway: JWK };
   accessToken(
     overrides?: Partial<{
@@ -146,6 +159,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         : { result: await options.workerExecute(call) };
     },
     log: () => undefined,
+    tracer: options.tracing?.worker,
   });
   // The worker on a real loopback socket: the gateway's HTTP client is exercised for real.
   const front = new Hono();
@@ -202,6 +216,10 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       bodyLimitBytes: 65_536,
       now: () => clock.now,
       ...(options.refusals === undefined ? {} : { refusals: options.refusals }),
+      ...(options.console === undefined
+        ? {}
+        : { console: await options.console({ keys, nowSec, auditPath }) }),
+      ...(options.tracing?.gateway === undefined ? {} : { tracer: options.tracing.gateway }),
     },
   );
 
@@ -213,6 +231,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     controls,
     clock,
     workerCalls,
+    writesPath,
     keys,
     accessToken: (o = {}) => {
       const agent = "agent" in o ? o.agent : ENGINEER.agent;

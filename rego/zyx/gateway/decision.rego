@@ -80,6 +80,14 @@ reasons contains _reason("agent_not_permitted", msg) if {
 	msg := sprintf("agent %s is not permitted to use %s", [_agent_label, input.tool])
 }
 
+# A system agent (the gateway's own compensations) is never an external caller's agent.
+reasons contains _reason("agent_not_permitted", msg) if {
+	_tool_known
+	_config.agents[_agent_id].system == true
+	not _system_call
+	msg := sprintf("agent %s acts only for the gateway itself", [_agent_label])
+}
+
 reasons contains _reason("device_not_compliant", "device is not compliant") if not _device_compliant
 
 reasons contains _reason("device_posture_stale", msg) if {
@@ -160,6 +168,7 @@ reasons contains _reason("rollback_plan_required", msg) if {
 reasons contains _reason("approval_required", msg) if {
 	approval.required
 	not _approval_satisfied
+	not _post_hoc
 	msg := sprintf("%s needs %d approver(s) from %s", [
 		input.tool,
 		approval.approvers_required,
@@ -327,6 +336,7 @@ approval := {
 	"approvers_required": _approvers_required,
 	"approver_groups": _tool.approval_groups,
 	"fallback_groups": _tool.fallback_groups,
+	"mode": _approval_mode,
 } if {
 	_tool_known
 	_tool.approval_groups
@@ -344,3 +354,37 @@ _valid_approvers contains approver.sub if {
 }
 
 _approval_satisfied if count(_valid_approvers) >= approval.approvers_required
+
+_system_call if input.context.system_call == true
+
+# --- Post-hoc review ------------------------------------------------------
+
+# "none": no approver; "before": the call waits for its approvers; "post_hoc": it runs now and
+# its approvers review it afterwards (a rejection runs the compensation).
+default _approval_mode := "none"
+
+_approval_mode := "before" if {
+	_approvers_required > 0
+	not _post_hoc
+}
+
+_approval_mode := "post_hoc" if _post_hoc
+
+# Only what the risk alone sends to exactly one approver: never a tool the catalog always holds
+# for approval, never a tainted session's write, never a call that already has its approvers.
+_post_hoc if {
+	_tool.write
+	not _tool.approval_required
+	_approvers_by_score == 1
+	_approvers_floor == 0
+	count(_valid_approvers) == 0
+	_post_hoc_applies
+}
+
+_post_hoc_applies if _tool.post_hoc == "always"
+
+_post_hoc_applies if {
+	_tool.post_hoc == "outside_business_hours"
+	is_number(input.context.now)
+	not _in_business_hours
+}

@@ -113,6 +113,7 @@ test_approval_names_groups_from_catalog if {
 		"approvers_required": 1,
 		"approver_groups": ["grp-ai-prod-approvers"],
 		"fallback_groups": ["grp-ai-security-oncall"],
+		"mode": "before",
 	}
 	some reason in decision.reasons
 	reason.code == "approval_required"
@@ -197,4 +198,119 @@ test_deny_approval_by_approver_disabled_by_kill_switch if {
 	decision := gateway.decision with input as object.union(_sg_change, {"approval": {"approvers": [approver]}})
 		with data.zyx.state as state
 	_codes(decision) == {"approval_required"}
+}
+
+# --- Post-hoc review ------------------------------------------------------
+
+# Saturday 2026-05-23 03:00 in Singapore.
+_saturday_night := 1779476400
+
+_slack_post := object.union(_engineer, {
+	"tool": "slack_post_message",
+	"arguments": {"channel": "devsecops-change-review", "text": "CHG-18422 needs review"},
+	"device": {"checked_at": _saturday_night - 60},
+	"context": {"now": _saturday_night},
+})
+
+_compensation := {
+	"principal": {"sub": "system:zyx-gateway", "groups": ["grp-zyx-gateway-system"]},
+	"agent": {"id": "post-hoc-reviewer"},
+	"device": {"compliant": true, "checked_at": _saturday_night},
+	"tool": "slack_delete_message",
+	"arguments": {"channel": "C07DEVSECOPS", "ts": "1779476400.000100"},
+	"context": {
+		"now": _saturday_night, "workflow": "post-hoc-review", "system_call": true,
+		"session_tainted": false, "recent_denials": 0,
+	},
+	"approval": {"approvers": [{"sub": "u-reviewer", "groups": ["grp-ai-change-approvers"]}]},
+}
+
+test_allow_post_hoc_slack_post_outside_business_hours if {
+	decision := gateway.decision with input as _slack_post
+	decision.allow
+	decision.reasons == []
+	decision.risk.score == 3
+	decision.approval == {
+		"required": true,
+		"approvers_required": 1,
+		"approver_groups": ["grp-ai-change-approvers"],
+		"fallback_groups": ["grp-ai-security-oncall"],
+		"mode": "post_hoc",
+	}
+}
+
+test_allow_post_hoc_jira_comment_outside_business_hours if {
+	post := object.union(_slack_post, {"tool": "jira_add_comment", "arguments": {"ticket": "CHG-18422", "body": "ok"}})
+	decision := gateway.decision with input as object.union(post, {"arguments": {"channel": null}})
+		with input.arguments as {"ticket": "CHG-18422", "body": "ok"}
+	decision.allow
+	decision.approval.mode == "post_hoc"
+}
+
+test_allow_slack_post_in_business_hours_without_review if {
+	decision := gateway.decision with input as object.union(_slack_post, {
+		"device": {"checked_at": _now - 60},
+		"context": {"now": _now},
+	})
+	decision.allow
+	decision.approval.required == false
+	decision.approval.mode == "none"
+}
+
+test_deny_tainted_slack_post_waits_before if {
+	decision := gateway.decision with input as object.union(_slack_post, {"context": {"session_tainted": true}})
+	not decision.allow
+	_codes(decision) == {"approval_required"}
+	decision.approval.mode == "before"
+}
+
+test_deny_post_hoc_not_for_a_tool_without_the_option if {
+	# The same risk on a tool the catalog does not mark post-hoc: the approver comes first.
+	config := json.remove(data.zyx.config, ["tools/slack_post_message/post_hoc"])
+	decision := gateway.decision with input as _slack_post with data.zyx.config as config
+	_codes(decision) == {"approval_required"}
+	decision.approval.mode == "before"
+}
+
+test_allow_post_hoc_always_in_business_hours_needs_one_approver if {
+	# "always" applies in business hours too, but only when the risk asks for one approver.
+	config := object.union(data.zyx.config, {"tools": {"slack_post_message": {"post_hoc": "always"}}})
+	call := object.union(_slack_post, {"context": {"recent_denials": 3}, "device": {"checked_at": _now - 60}})
+	decision := gateway.decision with input as call
+		with input.context.now as _now
+		with data.zyx.config as config
+	decision.allow
+	decision.approval.mode == "post_hoc"
+}
+
+test_deny_post_hoc_never_for_two_approvers if {
+	denied := object.union(_slack_post, {"context": {"recent_denials": 5}})
+	decision := gateway.decision with input as denied
+		with data.zyx.config as object.union(data.zyx.config, {"risk": {"recent_denials_points": 6}})
+	_codes(decision) == {"approval_required"}
+	decision.approval.approvers_required == 2
+	decision.approval.mode == "before"
+}
+
+test_allow_compensation_as_the_gateway_with_the_reviewer if {
+	decision := gateway.decision with input as _compensation
+	decision.allow
+	decision.approval.mode == "before"
+}
+
+test_deny_compensation_without_the_reviewer if {
+	decision := gateway.decision with input as object.remove(_compensation, ["approval"])
+	_codes(decision) == {"approval_required"}
+}
+
+test_deny_system_agent_for_an_external_caller if {
+	decision := gateway.decision with input as object.union(_compensation, {"context": {"system_call": false}})
+	_codes(decision) == {"agent_not_permitted"}
+}
+
+test_deny_delete_tool_for_the_review_agent if {
+	delete := {"tool": "slack_delete_message", "arguments": _compensation.arguments}
+	decision := gateway.decision with input as object.union(_slack_post, delete)
+		with input.arguments as _compensation.arguments
+	_codes(decision) == {"user_not_in_group", "agent_not_permitted", "approval_required"}
 }

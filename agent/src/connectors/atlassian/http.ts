@@ -50,7 +50,7 @@ export interface AtlassianHttpOptions {
 }
 
 export interface AtlassianRequest {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   /** Path from the site root, already percent-encoded, optionally with a query. */
   path: string;
   query?: Record<string, string>;

@@ -2,6 +2,9 @@
 // agent/fixtures/jira/*.json (described in that folder's README.md); comments are appended to the
 // fixture writes file as
 //   {"time","connector":"jira","action":"add_comment","ticket","comment_id","body"}
+// and deleted comments as
+//   {"time","connector":"jira","action":"delete_comment","ticket","comment_id"}
+// (only a comment that this file shows added to that ticket and not yet deleted).
 // Comment ids continue a counter persisted in that file: the first comment is "10001", and each
 // adapter starts after the largest jira comment_id already in the file, so ids stay unique
 // across restarts. (Two processes writing the same file at once could pick the same id: the
@@ -176,7 +179,62 @@ export function createJiraFixtures(options: JiraFixturesOptions): JiraPort {
     return { comment_id: commentId, ticket: key };
   }
 
+  /** Whether the writes file shows `commentId` added to `key` and not deleted since. */
+  async function commentExists(key: string, commentId: string): Promise<boolean> {
+    let exists = false;
+    for (const record of await readWrites(options.writesPath)) {
+      if (record["connector"] !== "jira" || record["ticket"] !== key) continue;
+      if (record["comment_id"] !== commentId) continue;
+      if (record["action"] === "add_comment") exists = true;
+      if (record["action"] === "delete_comment") exists = false;
+    }
+    return exists;
+  }
+
+  async function removeComment(key: string, commentId: string) {
+    if (!/^[1-9][0-9]{0,17}$/.test(commentId) || !(await commentExists(key, commentId))) {
+      throw new ConnectorError(
+        "jira",
+        "connector_not_found",
+        `jira: comment ${commentId} on ${key} does not exist`,
+        { status: 404 },
+      );
+    }
+    await appendWrite(options.writesPath, {
+      time: now().toISOString(),
+      connector: "jira",
+      action: "delete_comment",
+      ticket: key,
+      comment_id: commentId,
+    });
+    return { comment_id: commentId, ticket: key };
+  }
+
+  /** Writes run one after another (ids, lines and existence checks keep their order). */
+  function serial<T>(work: () => Promise<T>): Promise<T> {
+    const result = queue.then(work);
+    queue = result.catch(() => undefined);
+    return result;
+  }
+
   return {
+    deleteComment(key, commentId) {
+      return serial(async () => {
+        const issue = find(key);
+        try {
+          return await removeComment(issue.key, commentId);
+        } catch (error) {
+          if (error instanceof ConnectorError) throw error;
+          throw new ConnectorError(
+            "jira",
+            "connector_unavailable",
+            `jira fixtures: cannot record the deletion in ${options.writesPath}`,
+            { cause: error },
+          );
+        }
+      });
+    },
+
     getIssue(key) {
       return Promise.resolve().then(() => fixtureToIssue(find(key), issues, siteUrl));
     },

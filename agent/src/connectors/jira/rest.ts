@@ -173,7 +173,21 @@ export function createJiraRest(options: JiraRestOptions): JiraPort {
     return { comment_id: parsed.data.id, ticket: key };
   }
 
+  async function deleteComment(key: string, commentId: string) {
+    checkIssueKey(key);
+    if (!/^[1-9][0-9]{0,17}$/.test(commentId)) {
+      throw new ConnectorError("jira", "connector_rejected", "jira: a comment id is digits");
+    }
+    // 204 No Content; 404 (connector_not_found) when it is gone already.
+    await http.request({
+      method: "DELETE",
+      path: `/rest/api/3/issue/${encodeURIComponent(key)}/comment/${commentId}`,
+    });
+    return { comment_id: commentId, ticket: key };
+  }
+
   return {
+    deleteComment: (key, commentId) => Promise.resolve().then(() => deleteComment(key, commentId)),
     getIssue: (key) => Promise.resolve().then(() => getIssue(key)),
     addComment: (key, body) => Promise.resolve().then(() => addComment(key, body)),
   };

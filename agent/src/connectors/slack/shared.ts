@@ -160,9 +160,34 @@ export function platformError(error: string, action = "chat.postMessage"): Conne
   const message = `Slack refused ${action}: ${error}`;
   if (UNAUTHORIZED.has(error)) return slackError("connector_unauthorized", message);
   if (FORBIDDEN.has(error)) return slackError("connector_forbidden", message);
-  if (error === "channel_not_found") return slackError("connector_not_found", message);
+  if (error === "channel_not_found" || error === "message_not_found")
+    return slackError("connector_not_found", message);
   if (error === "ratelimited" || error === "rate_limited")
     return slackError("connector_rate_limited", message);
   if (UNAVAILABLE.has(error)) return slackError("connector_unavailable", message);
   return slackError("connector_rejected", message);
+}
+
+/** A message this bot posted, as the fixture file or the fake server remembers it. */
+export interface PostedMessage {
+  channel: string;
+  ts: string;
+}
+
+/**
+ * Slack's own answer to chat.delete of `ts` in channel ID `channel`, given the messages the bot
+ * posted and has not deleted yet. Slack answers message_not_found for one it does not have.
+ */
+export function simulateDelete(
+  workspace: Workspace,
+  posted: readonly PostedMessage[],
+  channel: string,
+  ts: string,
+): { ok: true; channel: string; ts: string } | { ok: false; error: string } {
+  const found = workspace.channels.find((c) => c.id === channel);
+  if (found === undefined) return { ok: false, error: "channel_not_found" };
+  if (!posted.some((m) => m.channel === channel && m.ts === ts)) {
+    return { ok: false, error: "message_not_found" };
+  }
+  return { ok: true, channel, ts };
 }

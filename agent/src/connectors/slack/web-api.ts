@@ -1,4 +1,4 @@
-// The real Slack adapter: chat.postMessage through @slack/web-api's WebClient.
+// The real Slack adapter: chat.postMessage (and chat.delete, a compensation) through @slack/web-api's WebClient.
 //
 // - `channel` is sent as "#name" (see shared.ts); Slack answers with the channel's ID and the
 //   message's ts, which are returned.
@@ -20,7 +20,9 @@ import {
   WebClient,
   type Logger,
   type RetryOptions,
+  type ChatDeleteResponse,
   type ChatPostMessageResponse,
+  type KnownBlock,
 } from "@slack/web-api";
 import { ConnectorError, type SlackPort } from "../port.ts";
 import { channelArgument, escapeSlackText, platformError, slackError } from "./shared.ts";
@@ -132,10 +134,33 @@ export function createSlackWebApi(options: SlackWebApiOptions): SlackPort {
   });
 
   return {
-    async postMessage(channel: string, text: string): Promise<{ channel: string; ts: string }> {
+    async deleteMessage(channel: string, ts: string): Promise<{ channel: string; ts: string }> {
+      // chat.delete of the bot's own message (chat:write). Not retried after a timeout either:
+      // a second delete of a deleted message would only answer message_not_found.
+      let result: ChatDeleteResponse;
+      try {
+        result = await client.chat.delete({ channel, ts });
+      } catch (error) {
+        const code = field(field(error, "data"), "error");
+        if (field(error, "code") === ErrorCode.PlatformError && typeof code === "string") {
+          throw platformError(code, "chat.delete");
+        }
+        throw toConnectorError(error, token);
+      }
+      if (result.channel !== channel || result.ts !== ts) {
+        throw slackError(
+          "connector_bad_response",
+          "Slack's answer to chat.delete names another message",
+        );
+      }
+      return { channel, ts };
+    },
+
+    async postMessage(channel, text, blocks): Promise<{ channel: string; ts: string }> {
       const args = {
         channel: channelArgument(channel),
         text: escapeSlackText(text),
+        ...(blocks === undefined ? {} : { blocks: [...blocks] as unknown as KnownBlock[] }),
         unfurl_links: false,
         unfurl_media: false,
       };

@@ -1,0 +1,120 @@
+// The worker's admin door: the gateway's kill switch may ask it to revoke one connector's
+// credentials (gateway/src/killswitch/reach.ts). The request carries an admin token that the
+// gateway signs with its call-token key (typ "admin+jwt", common/worker-contract.ts): the same
+// public key set verifies it, and nothing else may ask.
+//
+// Revoking drops the connector's adapter: the object that holds its token is replaced by one that
+// refuses every call (ConnectorError connector_forbidden, "revoked"), so the credential is no
+// longer reachable from any tool until the worker restarts with its configuration. Idempotent:
+// a second revocation answers `already: true`. Failure modes: a bad, expired or replayed token is
+// refused (401/409) and revokes nothing; an unknown connector is 404.
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
+import {
+  ADMIN_TOKEN_TYPE,
+  AdminTokenClaims,
+  CALL_TOKEN_ALGORITHMS,
+  CALL_TOKEN_MAX_TTL_SEC,
+} from "../../common/worker-contract.ts";
+import { createReplayCache } from "./call-token.ts";
+import { ConnectorError, type ConnectorName, type Connectors } from "./connectors/port.ts";
+
+export interface AdminTokenVerifier {
+  /** The verified claims; throws AdminRefusal. */
+  verify(token: string | undefined): Promise<AdminTokenClaims>;
+}
+
+export class AdminRefusal extends Error {
+  readonly code: "call_token_missing" | "call_token_invalid" | "call_token_replayed";
+  constructor(code: AdminRefusal["code"], message: string) {
+    super(message);
+    this.name = "AdminRefusal";
+    this.code = code;
+  }
+}
+
+export function createAdminTokenVerifier(options: {
+  jwks: JSONWebKeySet;
+  issuer: string;
+  audience: string;
+  clockToleranceSec: number;
+  now?: () => number;
+}): AdminTokenVerifier {
+  const keySet = createLocalJWKSet(options.jwks);
+  const replay = createReplayCache(10_000);
+  const now = options.now ?? Date.now;
+  return {
+    async verify(token) {
+      if (token === undefined || token === "") {
+        throw new AdminRefusal("call_token_missing", "no admin token");
+      }
+      const nowMs = now();
+      let payload: unknown;
+      try {
+        ({ payload } = await jwtVerify(token, keySet, {
+          algorithms: [...CALL_TOKEN_ALGORITHMS],
+          typ: ADMIN_TOKEN_TYPE,
+          issuer: options.issuer,
+          audience: options.audience,
+          clockTolerance: options.clockToleranceSec,
+          maxTokenAge: CALL_TOKEN_MAX_TTL_SEC,
+          currentDate: new Date(nowMs),
+          requiredClaims: ["exp", "iat", "jti", "sub"],
+        }));
+      } catch {
+        throw new AdminRefusal("call_token_invalid", "admin token is invalid or expired");
+      }
+      const claims = AdminTokenClaims.safeParse(payload);
+      if (!claims.success) throw new AdminRefusal("call_token_invalid", "admin claims malformed");
+      const nowSec = Math.floor(nowMs / 1000);
+      const seen = replay.check(claims.data.jti, claims.data.exp + 60, nowSec);
+      if (seen !== "accepted") throw new AdminRefusal("call_token_replayed", "admin token reused");
+      return claims.data;
+    },
+  };
+}
+
+export interface RevocableConnectors {
+  /** Read by the tools at every call: a revoked connector is a refusing stand-in. */
+  connectors: Connectors;
+  /** Drops the connector's adapter; true if it was live. Throws on an unknown connector. */
+  revoke(name: string): boolean;
+  revoked(): string[];
+}
+
+function refusing(name: ConnectorName): never {
+  throw new ConnectorError(
+    name,
+    "connector_forbidden",
+    `${name}: credentials revoked by the kill switch`,
+  );
+}
+
+/** A stand-in whose every method refuses (same method names as the adapter it replaces). */
+function revokedAdapter<T extends object>(name: ConnectorName, adapter: T): T {
+  const stub: Record<string, () => Promise<never>> = {};
+  for (const key of Object.keys(adapter)) {
+    stub[key] = () => Promise.resolve().then(() => refusing(name));
+  }
+  return stub as T;
+}
+
+export function createRevocableConnectors(live: Connectors): RevocableConnectors {
+  const connectors: Connectors = { ...live };
+  const gone = new Set<ConnectorName>();
+  const isName = (name: string): name is ConnectorName => Object.hasOwn(connectors, name);
+  return {
+    connectors,
+    revoke(name) {
+      if (!isName(name)) throw new RangeError(`no connector ${name}`);
+      if (gone.has(name)) return false;
+      gone.add(name);
+      // The adapter (and the credential in its closure) is no longer referenced by any tool.
+      (connectors as unknown as Record<string, object>)[name] = revokedAdapter(
+        name,
+        connectors[name],
+      );
+      return true;
+    },
+    revoked: () => [...gone],
+  };
+}

@@ -1,0 +1,74 @@
+// The approver console's configuration, from the environment (read by main.ts next to config.ts):
+//
+//   CONSOLE                    "off" to serve no console (default on)
+//   CONSOLE_URL                its public URL (default http://GATEWAY_HOST:GATEWAY_PORT/console);
+//                              https makes cookies Secure (__Host-); the Slack notices link here
+//   CONSOLE_IDP_URL            the identity provider (default http://127.0.0.1:8090): its
+//                              /oauth/authorize and /oauth/token
+//   CONSOLE_DEVICE_TRUST_URL   the device-trust posture endpoint
+//                              (default CONSOLE_IDP_URL + /device-trust/posture, the dev service)
+//   CONSOLE_CLIENT_ID          default approvals-console (one of the policy's human consoles)
+//   CONSOLE_CLIENT_SECRET_FILE default <state>/clients/<client id>.secret (the dev IdP writes it),
+//                              read at each sign-in, so the gateway may start before the IdP
+//
+// Failure mode: a value that is not an absolute http(s) URL stops the process (ConfigError); a
+// missing secret file fails the sign-in (identity_provider_unavailable), never opens anything.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ConfigError, type GatewayConfig } from "../config.ts";
+import { createConsoleIdentity } from "./identity.ts";
+import type { ConsoleOptions } from "./routes.ts";
+
+function httpUrl(name: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name}: must be an absolute URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`${name}: must be an http(s) URL`);
+  }
+  return url;
+}
+
+/** The console's public base URL, without a trailing slash (also for the Slack links). */
+export function consoleUrl(env: NodeJS.ProcessEnv, listen: { host: string; port: number }): string {
+  const host = listen.host === "0.0.0.0" ? "127.0.0.1" : listen.host;
+  const raw = env["CONSOLE_URL"] ?? `http://${host}:${String(listen.port)}/console`;
+  return httpUrl("CONSOLE_URL", raw).href.replace(/\/+$/, "");
+}
+
+export function consoleOptions(
+  env: NodeJS.ProcessEnv,
+  config: Pick<GatewayConfig, "host" | "port" | "stateDir" | "accessTokens" | "audit">,
+): ConsoleOptions | undefined {
+  if (env["CONSOLE"] === "off") return undefined;
+  const base = consoleUrl(env, config);
+  const idp = httpUrl(
+    "CONSOLE_IDP_URL",
+    env["CONSOLE_IDP_URL"] ?? "http://127.0.0.1:8090",
+  ).href.replace(/\/+$/, "");
+  const posture = httpUrl(
+    "CONSOLE_DEVICE_TRUST_URL",
+    env["CONSOLE_DEVICE_TRUST_URL"] ?? `${idp}/device-trust/posture`,
+  ).href;
+  const clientId = env["CONSOLE_CLIENT_ID"] ?? "approvals-console";
+  const secretFile =
+    env["CONSOLE_CLIENT_SECRET_FILE"] ?? join(config.stateDir, "clients", `${clientId}.secret`);
+  return {
+    identity: createConsoleIdentity({
+      authorizationEndpoint: `${idp}/oauth/authorize`,
+      tokenEndpoint: `${idp}/oauth/token`,
+      postureEndpoint: posture,
+      issuer: config.accessTokens.issuer,
+      keys: config.accessTokens.keys,
+      clientId,
+      clientSecret: async () => (await readFile(secretFile, "utf8")).trim(),
+      redirectUri: `${base}/callback`,
+    }),
+    secure: base.startsWith("https:"),
+    origin: new URL(base).origin,
+    auditFiles: [config.audit.path],
+  };
+}

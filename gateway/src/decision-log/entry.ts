@@ -1,0 +1,96 @@
+// One policy decision as OPA writes it to its decision log, so a SIEM that ingests OPA decision
+// logs reads the gateway's unchanged: decision_id, path, input, result, bundles (revision),
+// timestamp, metrics, labels, trace_id/span_id (OPA 0.5x+ fields, as OPA's own server emits).
+//
+// Invariants: the input and the result are masked and bounded exactly as the audit log masks
+// them (audit/mask.ts): a secret an agent put in an argument never reaches the sink. The entry
+// is plain JSON (no functions, no undefined), built from what the pipeline already decided:
+// nothing here evaluates the policy again.
+import { randomUUID } from "node:crypto";
+import { maskSecretsWithCount, type JsonValue } from "../audit/mask.ts";
+import { ENTRYPOINT } from "../policy/engine.ts";
+import type { Decided } from "../pipeline/context.ts";
+
+/** The bundle name the revision is reported under (OPA: the bundle's name in its config). */
+export const BUNDLE_NAME = "zyx";
+
+export interface DecisionLogEntry {
+  labels: Record<string, string>;
+  decision_id: string;
+  trace_id: string;
+  span_id: string;
+  path: string;
+  input: JsonValue;
+  result: JsonValue;
+  bundles: Record<string, { revision: string }>;
+  /** RFC 3339, UTC. */
+  timestamp: string;
+  metrics: Record<string, number>;
+  /** OPA's field for what was masked: here the JSON pointers of masked roots, if any. */
+  masked?: string[];
+}
+
+/** What every entry of this gateway carries in `labels` (OPA: labels.id, labels.version). */
+export interface EntryLabels {
+  id: string;
+  version: string;
+  [label: string]: string;
+}
+
+function masked(value: unknown, pointer: string, paths: string[]): JsonValue {
+  const { value: copy, redactions } = maskSecretsWithCount(value);
+  if (redactions > 0) paths.push(pointer);
+  return copy;
+}
+
+/** The OPA-format entry of a live decision. */
+export function liveEntry(
+  decided: Decided,
+  labels: EntryLabels,
+  nowMs: () => number = () => performance.now(),
+): DecisionLogEntry {
+  const { decision } = decided;
+  const paths: string[] = [];
+  // From the call's arrival to its decision (the same clock as Authenticated.started).
+  const handlerNs = Math.round((nowMs() - decided.started) * 1e6);
+  return {
+    labels: { ...labels },
+    decision_id: decided.decisionId,
+    trace_id: decided.trace.traceId,
+    span_id: decided.trace.spanId,
+    path: ENTRYPOINT,
+    input: masked(decided.input, "/input", paths),
+    result: masked(decision, "/result", paths),
+    bundles: { [BUNDLE_NAME]: { revision: decision.policy_revision } },
+    timestamp: decided.decided.timestamp ?? new Date().toISOString(),
+    metrics: { timer_server_handler_ns: Math.max(0, handlerNs) },
+    ...(paths.length === 0 ? {} : { masked: paths }),
+  };
+}
+
+/**
+ * The entry of a shadow (candidate) evaluation that differed from the live decision: its own
+ * decision id, the live one in labels.live_decision_id, and labels.mode "shadow" so a SIEM can
+ * tell it never decided anything.
+ */
+export function shadowEntry(
+  live: DecisionLogEntry,
+  shadow: { result: unknown; revision: string; difference: string },
+): DecisionLogEntry {
+  const paths: string[] = [];
+  return {
+    ...live,
+    labels: {
+      ...live.labels,
+      mode: "shadow",
+      live_decision_id: live.decision_id,
+      difference: shadow.difference,
+    },
+    decision_id: randomUUID(),
+    result: masked(shadow.result, "/result", paths),
+    bundles: { [`${BUNDLE_NAME}-shadow`]: { revision: shadow.revision } },
+    ...(live.masked === undefined && paths.length === 0
+      ? {}
+      : { masked: [...new Set([...(live.masked ?? []), ...paths])] }),
+  };
+}

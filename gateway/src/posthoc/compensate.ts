@@ -1,0 +1,154 @@
+// Post-hoc review, the rejection's side: when an approver denies a post-hoc review, the gateway
+// undoes the call with the compensation the worker returned for it (jira_delete_comment,
+// slack_delete_message, or the security-group rollback), as its OWN call through its own
+// pipeline steps: the arguments checked by the tool's schema, the policy deciding (the system
+// principal and agent of the catalog's `system_principal`, `context.system_call`, and the
+// rejecting reviewer as the approver), the decision made durable, then the signed hand-off to
+// the worker and its outcome record. What became of it is written on the review, once.
+//
+// Invariants: the compensation is exactly the handle recorded on the review (never anything a
+// caller sends); a policy denial is recorded and respected (fail closed: the kill switch on the
+// connector stops a compensation too); each compensation runs at most once (markCompensated).
+//
+// Failure modes, each recorded on the review (compensation_result) and audited: no handle
+// ("unavailable"), arguments refused, policy denial, worker failure ("failed" with its code).
+// Only a failure to record (audit or store down) is thrown, to the deny route's caller.
+import { z } from "zod";
+import { argumentsDigest } from "../../../common/canonical.ts";
+import { CATALOG_PATH, isToolName, type ToolName } from "../../../common/catalog.ts";
+import { parseToolArguments } from "../../../common/tool-arguments.ts";
+import { readFileSync } from "node:fs";
+import type { Approver } from "../approvals/service.ts";
+import type { ApprovalRequest, CompensationResult } from "../approvals/request.ts";
+import { isGatewayError } from "../lib/errors.ts";
+import { traceFrom } from "../lib/trace.ts";
+import { decide } from "../pipeline/decide.ts";
+import { handOff } from "../pipeline/handoff.ts";
+import type { Approved, GatewayPorts, PipelineRuntime } from "../pipeline/context.ts";
+import { appendDurable } from "../pipeline/record.ts";
+
+/** Who the gateway is when it acts on its own: policy data, read from the catalog. */
+export const SystemPrincipal = z.strictObject({
+  subject: z.string().min(1).max(200),
+  agent: z.string().min(1).max(200),
+  groups: z.array(z.string().min(1).max(200)).min(1),
+});
+export type SystemPrincipal = z.infer<typeof SystemPrincipal>;
+
+/** The catalog's `system_principal` (throws at start-up when it is missing or malformed). */
+export function loadSystemPrincipal(path: string = CATALOG_PATH): SystemPrincipal {
+  const catalog = JSON.parse(readFileSync(path, "utf8")) as { system_principal?: unknown };
+  return SystemPrincipal.parse(catalog.system_principal);
+}
+
+export type Compensator = (review: ApprovalRequest, reviewer: Approver) => Promise<ApprovalRequest>;
+
+type CompensationPorts = Pick<
+  GatewayPorts,
+  "policy" | "sessions" | "audit" | "worker" | "approvals"
+>;
+
+type Outcome = Omit<CompensationResult, "at">;
+
+export function createCompensator(
+  ports: CompensationPorts,
+  runtime: PipelineRuntime,
+  system: SystemPrincipal = loadSystemPrincipal(),
+): Compensator {
+  const checkedSystem = SystemPrincipal.parse(system);
+
+  /** The gateway's own call, as the pipeline's steps after `parse` expect it. */
+  function systemCall(
+    review: ApprovalRequest,
+    reviewer: Approver,
+    tool: ToolName,
+    args: Record<string, unknown>,
+  ): Approved {
+    const nowSec = Math.floor(runtime.now() / 1000);
+    const sessionId = `post-hoc:${review.id}`;
+    return {
+      request: {
+        door: "system",
+        tool,
+        credentials: { authorization: undefined, posture: undefined },
+        traceparent: undefined,
+        readBody: () => Promise.resolve({}),
+      },
+      // The compensation continues the reviewed call's trace.
+      trace: { ...traceFrom(undefined), traceId: review.trace_id },
+      started: performance.now(),
+      principal: {
+        subject: checkedSystem.subject,
+        groups: [...checkedSystem.groups],
+        agent: checkedSystem.agent,
+        expiresAt: nowSec + 60,
+      },
+      // The gateway's own process: no user device stands behind it.
+      posture: { subject: checkedSystem.subject, compliant: true, checkedAt: nowSec },
+      body: {
+        arguments: args,
+        session_id: sessionId,
+        context: { decision_trace: `post-hoc review ${review.id} rejected by ${reviewer.subject}` },
+      },
+      tool,
+      args,
+      digest: argumentsDigest(args),
+      sessionId,
+      actorKey: `actor:${checkedSystem.subject}\u0000${checkedSystem.agent}`,
+      workflow: "post-hoc-review",
+      approved: undefined,
+      system: { approvers: [{ sub: reviewer.subject, groups: [...reviewer.groups] }] },
+    };
+  }
+
+  async function run(review: ApprovalRequest, reviewer: Approver): Promise<Outcome> {
+    const handle = review.compensation;
+    if (handle === undefined) return { status: "unavailable", code: "compensation_unavailable" };
+    const parsed = parseToolArguments(handle.tool, handle.arguments);
+    if (!parsed.ok || !isToolName(handle.tool)) {
+      return { status: "failed", code: "arguments_invalid", http_status: 400 };
+    }
+    const ctx = systemCall(review, reviewer, parsed.tool, parsed.arguments);
+    const decided = await decide(ports, runtime, ctx);
+    if (!decided.decision.allow) {
+      await appendDurable(ports, decided.decided);
+      await appendDurable(ports, {
+        ...decided.decided,
+        event: "outcome",
+        outcome: { status: "denied", code: "policy_denied", http_status: 403 },
+        details: { approval_id: review.id, reasons: decided.decision.reasons.map((r) => r.code) },
+      });
+      return {
+        status: "failed",
+        decision_id: decided.decisionId,
+        code: "policy_denied",
+        http_status: 403,
+      };
+    }
+    try {
+      await handOff(ports, runtime, decided);
+      return { status: "executed", decision_id: decided.decisionId, http_status: 200 };
+    } catch (thrown) {
+      if (isGatewayError(thrown) && thrown.code === "audit_unavailable") throw thrown;
+      const code = isGatewayError(thrown) ? thrown.code : "worker_failed";
+      const status = isGatewayError(thrown) ? thrown.status : 502;
+      return { status: "failed", decision_id: decided.decisionId, code, http_status: status };
+    }
+  }
+
+  return async (review, reviewer) => {
+    // Not a rejected review, or its call has not answered yet (the hand-off settles it later).
+    if (review.mode !== "post_hoc" || review.status !== "denied") return review;
+    if (review.result?.status !== "executed" || review.compensation_result !== undefined) {
+      return review;
+    }
+    const outcome = await run(review, reviewer);
+    if (outcome.status !== "executed") {
+      runtime.log("error", "post-hoc compensation did not run", {
+        approval_id: review.id,
+        code: outcome.code,
+      });
+    }
+    return await ports.approvals.markCompensated(review.id, outcome);
+  };
+}

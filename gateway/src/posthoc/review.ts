@@ -1,0 +1,131 @@
+// Post-hoc review, the call's side: a decision whose approval mode is "post_hoc" (the policy's
+// call: the risk alone asks one approver, and the catalog marks the tool post-hoc) runs at once,
+// under a review that the same approvers then decide through the same approval routes.
+//
+// Invariants:
+// - The review is opened BEFORE the worker runs, bound to the exact call: if it cannot be opened
+//   (store or audit down), nothing runs (fail closed), so no post-hoc call escapes review.
+// - After the worker answers, the review records the outcome once: the compensation handle the
+//   worker returned (the rollback as a tool call), or the call's failure (nothing to review).
+// - A review never licenses a second run of the call (approvals/use.ts refuses to claim it).
+//
+// Known gap: a rejection that lands while the worker is still running is recorded, and the
+// outcome settles onto the denied review, but the compensation is not run automatically: an
+// alert (`post_hoc_rejected_in_flight`) asks a person to undo it.
+//
+// Failure modes: recording the outcome fails after the call ran: the call's answer stands (it
+// ran), the failure is logged and audited as an alert (`post_hoc_unsettled`); a rejection of
+// that review then finds no compensation handle and records it as "unavailable".
+import { z } from "zod";
+import type { ApprovalRequest, Compensation } from "../approvals/request.ts";
+import type { WorkerResult } from "../handoff/worker-client.ts";
+import { traceparentOf } from "../lib/trace.ts";
+import type { Decided, GatewayPorts, PipelineRuntime } from "../pipeline/context.ts";
+
+type ReviewPorts = Pick<GatewayPorts, "approvals" | "audit">;
+
+/** The rollback a write's compensation handle names: `{rollback: {tool, arguments}}`. */
+const Rollback = z.object({
+  rollback: z.strictObject({
+    tool: z.string().min(1).max(200),
+    arguments: z.record(z.string(), z.unknown()),
+  }),
+});
+
+/** The compensation call in a worker's handle, or undefined when it names none. */
+export function rollbackOf(handle: WorkerResult["compensation"]): Compensation | undefined {
+  const parsed = Rollback.safeParse(handle);
+  return parsed.success ? parsed.data.rollback : undefined;
+}
+
+/** Opens the review of a post-hoc call (undefined for any other decision). Throws: nothing ran. */
+export async function openReview(
+  ports: ReviewPorts,
+  ctx: Decided,
+): Promise<ApprovalRequest | undefined> {
+  const { decision, principal } = ctx;
+  if (decision.approval.mode !== "post_hoc") return undefined;
+  return await ports.approvals.request({
+    tool: ctx.tool,
+    arguments: ctx.args,
+    requester: {
+      subject: principal.subject,
+      ...(principal.email === undefined ? {} : { email: principal.email }),
+      groups: principal.groups,
+    },
+    agent: principal.agent,
+    session_id: ctx.sessionId,
+    workflow: ctx.workflow,
+    policy_revision: decision.policy_revision,
+    risk_score: decision.risk.score,
+    approvers_required: 1,
+    approver_groups: decision.approval.approver_groups,
+    fallback_groups: decision.approval.fallback_groups,
+    decision_id: ctx.decisionId,
+    trace_id: ctx.trace.traceId,
+    mode: "post_hoc",
+  });
+}
+
+/**
+ * Records what the call did on its review and tells the approvers. Never throws: the call ran,
+ * and its answer must leave; a failure is logged and audited as an alert.
+ */
+export async function settleReview(
+  ports: ReviewPorts,
+  runtime: Pick<PipelineRuntime, "log" | "now" | "notifyApprovers">,
+  ctx: Decided,
+  review: ApprovalRequest,
+  outcome:
+    | { status: "executed"; compensation: WorkerResult["compensation"] }
+    | { status: "failed"; code: string; http_status: number },
+): Promise<void> {
+  try {
+    const settled = await ports.approvals.settlePostHoc(
+      review.id,
+      outcome.status === "executed"
+        ? {
+            status: "executed",
+            decision_id: ctx.decisionId,
+            compensation: rollbackOf(outcome.compensation),
+          }
+        : { ...outcome, decision_id: ctx.decisionId },
+    );
+    if (settled.status === "denied") {
+      // Rejected while the worker was still running: not compensated automatically (the denial
+      // does not carry the reviewer's groups the policy needs); an alert says so.
+      await ports.audit.append({
+        ...ctx.decided,
+        timestamp: new Date(runtime.now()).toISOString(),
+        event: "alert",
+        outcome: { status: "error", code: "post_hoc_rejected_in_flight" },
+        details: { kind: "post_hoc_rejected_in_flight", approval_id: review.id },
+      });
+      return;
+    }
+    if (outcome.status === "executed") runtime.notifyApprovers(settled, traceparentOf(ctx.trace));
+  } catch (error) {
+    runtime.log("error", "post-hoc review outcome not recorded", {
+      approval_id: review.id,
+      error: String(error),
+    });
+    await ports.audit
+      .append({
+        ...ctx.decided,
+        timestamp: new Date(runtime.now()).toISOString(),
+        event: "alert",
+        outcome: { status: "error", code: "post_hoc_unsettled" },
+        details: { kind: "post_hoc_unsettled", approval_id: review.id },
+      })
+      .catch(() => undefined);
+  }
+}
+
+/** What the caller is told of the review its call runs under. */
+export function reviewAnswer(review: ApprovalRequest): {
+  approval_id: string;
+  status_url: string;
+  mode: "post_hoc";
+} {
+  return { approval_id: review.id, status_url: `/v1/approvals/${review.id}`, mode: "post_hoc" };
+}

@@ -1,0 +1,229 @@
+// Post-hoc review through the real gateway, policy.wasm, audit log and worker (fixture
+// connectors): outside business hours a Slack message runs at once under a review; the reviewer's
+// rejection deletes it through the gateway's own call (decided, audited, signed to the worker),
+// an approval closes the review with nothing undone; a review is never a licence to run again.
+import { readFile } from "node:fs/promises";
+import { beforeEach, describe, expect, it } from "vitest";
+import { createHarness, type Harness } from "../support/harness.ts";
+
+/** Saturday 2026-05-23 03:00 in Singapore: outside business hours. */
+const SATURDAY_NIGHT_MS = 1_779_476_400_000;
+const REVIEWER = {
+  user: "change.approver@zyxbank.example",
+  groups: ["grp-ai-change-approvers"],
+  agent: "approvals-console",
+};
+const MESSAGE = { channel: "devsecops-change-review", text: "CHG-18422: review posted at 03:00" };
+
+type Line = Record<string, unknown>;
+
+async function jsonLines(path: string): Promise<Line[]> {
+  const text = await readFile(path, "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Line);
+}
+
+describe("post-hoc review through the gateway", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness();
+    h.clock.now = SATURDAY_NIGHT_MS;
+  });
+
+  const post = async (sessionId = "s-night") => {
+    const response = await h.callAs("slack_post_message", MESSAGE, { sessionId });
+    expect(response.status).toBe(200);
+    return (await response.json()) as {
+      decision_id: string;
+      result: { channel: string; ts: string };
+      review: { approval_id: string; status_url: string; mode: string };
+    };
+  };
+  const act = async (id: string, verb: "approve" | "deny", who = REVIEWER, body: unknown = {}) =>
+    h.app.request(`/v1/approvals/${id}/${verb}`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await h.accessToken(who)}`,
+        "x-device-posture": await h.postureToken({ user: who.user }),
+        "content-type": "application/json",
+      },
+      body: JSON.stringify(body),
+    });
+  /** The agent's messages as the fixture Slack holds them (the approvers' notices aside). */
+  const slackWrites = async () =>
+    (await jsonLines(h.writesPath)).filter(
+      (w) =>
+        w["connector"] === "slack" &&
+        !(typeof w["text"] === "string" && w["text"].startsWith("Approval needed")),
+    );
+  const audit = () => jsonLines(h.auditPath);
+
+  it("runs at once under a review; the rejection deletes the message, all audited", async () => {
+    const posted = await post();
+    expect(posted.review).toEqual({
+      approval_id: expect.any(String) as unknown,
+      status_url: `/v1/approvals/${posted.review.approval_id}`,
+      mode: "post_hoc",
+    });
+    const { ts, channel } = posted.result;
+    expect(await slackWrites()).toMatchObject([{ action: "post_message", ts, channel }]);
+
+    const denied = await act(posted.review.approval_id, "deny", REVIEWER, {
+      reason: "not at 03:00, not to this channel",
+    });
+    expect(denied.status).toBe(200);
+    const view = (await denied.json()) as Record<string, unknown>;
+    expect(view).toMatchObject({
+      status: "denied",
+      mode: "post_hoc",
+      compensation: { tool: "slack_delete_message", arguments: { channel, ts } },
+      compensation_result: { status: "executed", http_status: 200 },
+    });
+    // The message is gone from "Slack".
+    expect(await slackWrites()).toMatchObject([
+      { action: "post_message", ts, channel },
+      { action: "delete_message", ts, channel },
+    ]);
+
+    const records = await audit();
+    // The call: decided as post-hoc, executed with its review named.
+    expect(
+      records.find((r) => r["event"] === "decision" && r["decision_id"] === posted.decision_id),
+    ).toMatchObject({ approval: { required: true, state: "post_hoc_review" } });
+    expect(
+      records.find((r) => r["event"] === "outcome" && r["decision_id"] === posted.decision_id),
+    ).toMatchObject({
+      outcome: { status: "executed" },
+      details: { approval_id: posted.review.approval_id, approval_mode: "post_hoc" },
+    });
+    // The review's transitions, in order.
+    const actions = records
+      .filter(
+        (r) =>
+          (r["details"] as Line | undefined)?.["approval_id"] === posted.review.approval_id &&
+          (r["details"] as Line)["action"] !== undefined,
+      )
+      .map((r) => (r["details"] as Line)["action"]);
+    expect(actions).toEqual(["request", "settle_post_hoc", "deny", "mark_compensated"]);
+    // The compensation: the gateway's own call, decided with the reviewer as approver, executed.
+    const compensation = records.filter((r) => r["tool"] === "slack_delete_message");
+    expect(
+      compensation.map((r) => [r["event"], (r["outcome"] as Line | undefined)?.["status"]]),
+    ).toEqual([
+      ["decision", undefined],
+      ["outcome", "executed"],
+    ]);
+    expect(compensation[0]).toMatchObject({
+      user: { subject: "system:zyx-gateway" },
+      agent: "post-hoc-reviewer",
+      door: "system",
+      decision: { allow: true },
+      decision_input: {
+        context: { system_call: true },
+        approval: { approvers: [{ groups: REVIEWER.groups }] },
+      },
+    });
+    // The worker saw exactly one delete, for exactly that message.
+    expect(
+      h.workerCalls
+        .filter((c) => c.call.tool === "slack_delete_message")
+        .map((c) => ({ tool: c.call.tool, arguments: c.call.arguments })),
+    ).toEqual([{ tool: "slack_delete_message", arguments: { channel, ts } }]);
+  });
+
+  it("an approval closes the review and undoes nothing", async () => {
+    const posted = await post();
+    const approved = await act(posted.review.approval_id, "approve");
+    expect(approved.status).toBe(200);
+    expect(await approved.json()).toMatchObject({ status: "approved", mode: "post_hoc" });
+    expect(await slackWrites()).toMatchObject([{ action: "post_message" }]);
+    expect(h.workerCalls.some((c) => c.call.tool === "slack_delete_message")).toBe(false);
+    // Decided: a later denial is refused, and still nothing is undone.
+    const late = await act(posted.review.approval_id, "deny", REVIEWER, { reason: "too late" });
+    expect(late.status).toBe(409);
+    expect(await slackWrites()).toHaveLength(1);
+  });
+
+  it("an approved review is never a licence to run the call again", async () => {
+    const posted = await post();
+    expect((await act(posted.review.approval_id, "approve")).status).toBe(200);
+    const again = await h.call(
+      "slack_post_message",
+      { arguments: MESSAGE, session_id: "s-night", approval_id: posted.review.approval_id },
+      {
+        authorization: `Bearer ${await h.accessToken()}`,
+        "x-device-posture": await h.postureToken(),
+      },
+    );
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ code: "approval_already_executed" });
+    expect(await slackWrites()).toHaveLength(1);
+  });
+
+  it("the requester cannot reject (or approve) their own call's review", async () => {
+    const posted = await post();
+    const self = {
+      user: "engineer@zyxbank.example",
+      groups: [...REVIEWER.groups],
+      agent: REVIEWER.agent,
+    };
+    const response = await act(posted.review.approval_id, "deny", self, { reason: "mine" });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ code: "approver_is_requester" });
+    expect(await slackWrites()).toHaveLength(1);
+  });
+
+  it("a rejection while the call is still running is recorded and raises an alert", async () => {
+    const inFlight = await createHarness({
+      workerExecute: async () => {
+        const [open] = await inFlight.controls.approvals.listOpen({ agent: "change-reviewer" });
+        if (open !== undefined) {
+          await inFlight.controls.approvals.deny(
+            open.id,
+            { subject: REVIEWER.user, groups: REVIEWER.groups },
+            "rejected before it finished",
+          );
+        }
+        return { channel: "C07DEVSECOPS", ts: "1779476400.000100" };
+      },
+    });
+    inFlight.clock.now = SATURDAY_NIGHT_MS;
+    const response = await inFlight.callAs("slack_post_message", MESSAGE);
+    expect(response.status).toBe(200);
+    const { review } = (await response.json()) as { review: { approval_id: string } };
+    expect(await inFlight.controls.approvals.get(review.approval_id)).toMatchObject({
+      status: "denied",
+      result: { status: "executed" },
+    });
+    const alerts = (await jsonLines(inFlight.auditPath)).filter((r) => r["event"] === "alert");
+    expect(alerts).toMatchObject([{ outcome: { code: "post_hoc_rejected_in_flight" } }]);
+  });
+
+  it("in business hours the same message needs no review", async () => {
+    h.clock.now = 1_779_242_400_000; // Wednesday 10:00 in Singapore
+    const response = await h.callAs("slack_post_message", MESSAGE);
+    expect(response.status).toBe(200);
+    expect(await response.json()).not.toHaveProperty("review");
+  });
+
+  it("a kill switch on Slack stops the compensation too: recorded as failed, nothing deleted", async () => {
+    const posted = await post();
+    await h.controls.killSwitch.set("connector", "slack", {
+      by: "secadmin@zyxbank.example",
+      reason: "INC-7",
+    });
+    const denied = await act(posted.review.approval_id, "deny", REVIEWER, { reason: "undo it" });
+    expect(denied.status).toBe(200);
+    expect(await denied.json()).toMatchObject({
+      status: "denied",
+      compensation_result: { status: "failed", code: "policy_denied", http_status: 403 },
+    });
+    expect(await slackWrites()).toMatchObject([{ action: "post_message" }]);
+    const refused = (await audit()).find(
+      (r) => r["tool"] === "slack_delete_message" && r["event"] === "outcome",
+    );
+    expect(refused).toMatchObject({ outcome: { status: "denied", code: "policy_denied" } });
+  });
+});

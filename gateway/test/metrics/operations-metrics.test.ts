@@ -1,0 +1,111 @@
+// The metrics the platform team watches besides calls and decisions, through the real app:
+// approval requests waiting, calls refused before identity, and the audit log's fsync latency
+// and group-commit size (the audit writer's onSync hook on a real file).
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { createGatewayApp, type GatewayPorts } from "../../src/app.ts";
+import { openAuditLog } from "../../src/audit/log.ts";
+import { createGatewayMetrics } from "../../src/metrics/gateway-metrics.ts";
+import { createHarness } from "../support/harness.ts";
+
+const TOKEN = "scraper-token-0123456789";
+
+const REMEDIATOR = {
+  user: "cloud@zyxbank.example",
+  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
+  agent: "change-remediator",
+};
+
+const SG_CHANGE = {
+  account: "111122223333",
+  region: "ap-southeast-1",
+  group_id: "sg-0a1b2c3d4e5f60718",
+  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
+  change_ticket: "CHG-18422",
+  rollback_plan: "Re-authorize the rule from the compensation handle.",
+};
+
+async function measuredApp() {
+  const metrics = createGatewayMetrics();
+  const audit = await openAuditLog({
+    path: join(mkdtempSync(join(tmpdir(), "zyx-metrics-")), "audit.jsonl"),
+    fsync: true,
+    onSync: (seconds, records) => {
+      metrics.auditSynced(seconds, records);
+    },
+  });
+  let ports: GatewayPorts | undefined;
+  const h = await createHarness({
+    ports: (defaults) => {
+      ports = { ...defaults, audit };
+      return { audit };
+    },
+  });
+  if (ports === undefined) throw new Error("the harness gave no ports");
+  metrics.addSources({ openApprovals: () => h.controls.openApprovals() });
+  const app = createGatewayApp(ports, {
+    bodyLimitBytes: 65_536,
+    now: () => h.clock.now,
+    metrics,
+    metricsToken: TOKEN,
+  });
+  const scrape = async () =>
+    (await app.request("/metrics", { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  const call = async (tool: string, args: unknown, headers: Record<string, string>) =>
+    app.request(`/v1/tools/${tool}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ arguments: args, session_id: "ops-metrics-1" }),
+    });
+  return { h, app, scrape, call };
+}
+
+describe("operations metrics", () => {
+  it("counts approval requests waiting for approvers", async () => {
+    const { h, scrape, call } = await measuredApp();
+    expect(await scrape()).toContain('zyx_gateway_approvals_open{status="pending"} 0');
+    const waiting = await call("aws_modify_security_group", SG_CHANGE, {
+      authorization: `Bearer ${await h.accessToken(REMEDIATOR)}`,
+      "x-device-posture": await h.postureToken({ user: REMEDIATOR.user }),
+    });
+    expect(waiting.status).toBe(202);
+    const text = await scrape();
+    expect(text).toContain('zyx_gateway_approvals_open{status="pending"} 1');
+    expect(text).toContain('zyx_gateway_approvals_open{status="escalated"} 0');
+  });
+
+  it("counts calls refused before identity, by code", async () => {
+    const { scrape, call } = await measuredApp();
+    expect((await call("jira_read", { ticket: "CHG-18422" }, {})).status).toBe(401);
+    expect(
+      (await call("jira_read", { ticket: "CHG-18422" }, { authorization: "Bearer not-a-jwt" }))
+        .status,
+    ).toBe(401);
+    const text = await scrape();
+    const counted = [
+      ...text.matchAll(/^zyx_gateway_unauthenticated_refusals_total\{code="([a-z_]+)"\} (\d+)$/gm),
+    ];
+    expect(counted.reduce((sum, [, , n]) => sum + Number(n), 0)).toBe(2);
+  });
+
+  it("measures each audit fdatasync and the records it made durable", async () => {
+    const { h, scrape, call } = await measuredApp();
+    const answered = await call(
+      "jira_read",
+      { ticket: "CHG-18422" },
+      {
+        authorization: `Bearer ${await h.accessToken()}`,
+        "x-device-posture": await h.postureToken(),
+      },
+    );
+    expect(answered.status).toBe(200);
+    const text = await scrape();
+    const syncs = /^zyx_gateway_audit_fsync_seconds_count (\d+)$/m.exec(text)?.[1];
+    expect(Number(syncs)).toBeGreaterThanOrEqual(2); // the decision, then the outcome
+    const records = /^zyx_gateway_audit_group_commit_records_sum (\d+)$/m.exec(text)?.[1];
+    expect(Number(records)).toBeGreaterThanOrEqual(2);
+    expect(text).toMatch(/^zyx_gateway_audit_fsync_seconds_sum \d/m);
+  });
+});

@@ -1,0 +1,135 @@
+// The chaos run's load and its judge: calls sent CONCURRENCY at a time with their credentials,
+// each answer judged against the set of statuses the live fault allows, and counted (see run.ts
+// for what each count means). A call that gets no answer within CALL_TIMEOUT_MS is a hang.
+import { ERROR_CODES } from "../../gateway/src/lib/errors.ts";
+import { credentials, type CallSpec, type Keys } from "./calls.ts";
+import type { GatewayProcess } from "./gateway-process.ts";
+import type { AuditLedger } from "./ledger.ts";
+import type { KeySetServer, WorkerProxy } from "./servers.ts";
+
+const CONCURRENCY = 16;
+export const CALL_TIMEOUT_MS = 10_000;
+
+export interface Tally {
+  faults: number;
+  calls: number;
+  wrongfulAllows: number;
+  undurable: number;
+  bad5xx: number;
+  hangs: number;
+  unexpected: number;
+  crashes: number;
+  kills: number;
+  brokenChains: number;
+  samples: string[];
+}
+
+/** Which statuses a call may get while a fault is live (undefined: any refusal, never 2xx). */
+export type Rule = (spec: CallSpec) => readonly number[] | undefined;
+
+export const healthy: Rule = (spec) =>
+  spec.expect === "allow" ? [200] : spec.expect === "approval" ? [202] : undefined;
+
+export interface World {
+  keys: Keys;
+  keySets: KeySetServer;
+  worker: WorkerProxy;
+  gateway: GatewayProcess;
+  ledger: AuditLedger;
+  tally: Tally;
+  liveBundle: string;
+  bundles: { base: string; strict: string; trap: string };
+  fsControl: string;
+  logPath: string;
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+function note(tally: Tally, sample: string): void {
+  if (tally.samples.length < 12) tally.samples.push(sample);
+}
+
+export async function judge(
+  world: World,
+  spec: CallSpec,
+  rule: Rule,
+  response: Response,
+): Promise<void> {
+  const { tally } = world;
+  const text = await response.text();
+  const status = response.status;
+  const label = `${spec.name}: ${String(status)} ${text.slice(0, 160)}`;
+  if (status >= 200 && status < 300) {
+    if (spec.expect === "deny" || (spec.expect === "approval" && status === 200)) {
+      tally.wrongfulAllows++;
+      note(tally, `WRONGFUL ALLOW ${label}`);
+    }
+    const id = (JSON.parse(text) as { decision_id?: string }).decision_id;
+    if (id !== undefined) world.ledger.acknowledge(id);
+  }
+  if (status >= 500) {
+    const problem = response.headers.get("content-type")?.startsWith("application/problem+json");
+    const code = problem === true ? (JSON.parse(text) as { code?: string }).code : undefined;
+    if (code === undefined || !KNOWN_CODES.has(code)) {
+      tally.bad5xx++;
+      note(tally, `5xx NOT A PROBLEM ${label}`);
+    }
+  }
+  const allowed = rule(spec);
+  const fine = allowed === undefined ? status >= 400 : allowed.includes(status);
+  if (!fine) {
+    tally.unexpected++;
+    note(tally, `UNEXPECTED ${label}`);
+  }
+}
+
+export async function send(
+  world: World,
+  spec: CallSpec,
+  creds: { token: string; posture: string },
+) {
+  return fetch(`${world.gateway.url}/v1/tools/${spec.tool}`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${creds.token}`,
+      "x-device-posture": creds.posture,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({ arguments: spec.args, session_id: `chaos-${spec.name}` }),
+    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+  });
+}
+
+/** `count` calls over `specs`, CONCURRENCY at a time, each judged by `rule`. */
+export async function drive(
+  world: World,
+  specs: readonly CallSpec[],
+  count: number,
+  rule: Rule,
+  options: { faults: boolean; tolerateDown?: boolean; stop?: { now: boolean } } = { faults: true },
+): Promise<void> {
+  const nowSec = Math.floor(Date.now() / 1000);
+  const pool = await Promise.all(specs.map((spec) => credentials(spec, world.keys, nowSec)));
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < count && options.stop?.now !== true; i = next++) {
+      const at = i % specs.length;
+      const spec = specs[at];
+      if (spec === undefined) continue;
+      world.tally.calls++;
+      if (options.faults) world.tally.faults++;
+      try {
+        await judge(world, spec, rule, await send(world, spec, pool[at] as never));
+      } catch (error) {
+        if (error instanceof Error && error.name === "TimeoutError") {
+          world.tally.hangs++;
+          note(world.tally, `HANG ${spec.name}`);
+        } else if (options.tolerateDown !== true) {
+          world.tally.unexpected++;
+          note(world.tally, `NO ANSWER ${spec.name}: ${String(error)}`);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+}

@@ -1,0 +1,59 @@
+// The scenario's people and calls, for the tests that need many of them at once (fuzzing, the
+// chaos run): the seed's engineer, intern, cloud engineer, approver and security administrator,
+// and one valid set of arguments per tool of the catalog.
+import type { ToolName } from "../../common/catalog.ts";
+
+export interface Person {
+  user: string;
+  groups: string[];
+  agent: string;
+}
+
+export const ENGINEER: Person = {
+  user: "engineer@zyxbank.example",
+  groups: ["grp-ai-users", "grp-ai-devops-readonly"],
+  agent: "change-reviewer",
+};
+export const INTERN: Person = {
+  ...ENGINEER,
+  user: "intern@zyxbank.example",
+  groups: ["grp-ai-users"],
+};
+export const REMEDIATOR: Person = {
+  user: "cloud@zyxbank.example",
+  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
+  agent: "change-remediator",
+};
+export const APPROVER: Person = {
+  user: "approver.one@zyxbank.example",
+  groups: ["grp-ai-prod-approvers"],
+  agent: "approvals-console",
+};
+export const ADMIN: Person = {
+  user: "secadmin@zyxbank.example",
+  groups: ["grp-ai-security-admins"],
+  agent: "admin-console",
+};
+
+/** The security-group change of the seed: revoke SSH from anywhere on the bastion's group. */
+export const SG_CHANGE = {
+  account: "111122223333",
+  region: "ap-southeast-1",
+  group_id: "sg-0a1b2c3d4e5f60718",
+  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
+  change_ticket: "CHG-18422",
+  rollback_plan: "Re-authorize the rule from the compensation handle.",
+};
+
+/** One valid set of arguments per tool. */
+export const VALID_ARGUMENTS: Record<ToolName, Record<string, unknown>> = {
+  jira_read: { ticket: "CHG-18422" },
+  github_read_pr: { repository: "zyx-bank/platform-infra", pull_request: 991 },
+  confluence_read: { space: "SEC" },
+  aws_dev_read: { account: "111122223333", region: "ap-southeast-1" },
+  jira_add_comment: { ticket: "CHG-18422", body: "AI security review: see findings." },
+  slack_post_message: { channel: "devsecops-change-review", text: "CHG-18422 review posted" },
+  aws_modify_security_group: SG_CHANGE,
+  jira_delete_comment: { ticket: "CHG-18422", comment_id: "10001" },
+  slack_delete_message: { channel: "C07DEVSECOPS", ts: "1716345600.000100" },
+};
