@@ -1,6 +1,8 @@
 // The chaos run's load and its judge: calls sent CONCURRENCY at a time with their credentials,
-// each answer judged against the set of statuses the live fault allows, and counted (see run.ts
-// for what each count means). A call that gets no answer within CALL_TIMEOUT_MS is a hang.
+// round robin over the world's gateways (one, or the replicas of the PostgreSQL phase), each
+// answer judged against the set of statuses the live fault allows, and counted (see run.ts for
+// what each count means); a 2xx is noted in the ledger of the gateway that answered it. A call
+// that gets no answer within CALL_TIMEOUT_MS is a hang.
 import { ERROR_CODES } from "../../gateway/src/lib/errors.ts";
 import { credentials, type CallSpec, type Keys } from "./calls.ts";
 import type { GatewayProcess } from "./gateway-process.ts";
@@ -30,7 +32,20 @@ export type Rule = (spec: CallSpec) => readonly number[] | undefined;
 export const healthy: Rule = (spec) =>
   spec.expect === "allow" ? [200] : spec.expect === "approval" ? [202] : undefined;
 
-export interface World {
+/** A gateway the calls go to, and the ledger of its own audit chain. */
+export interface Target {
+  url: string;
+  ledger: AuditLedger;
+}
+
+/** What drive() needs: the run's keys and tally, and the gateways it sends to, in turn. */
+export interface Driven {
+  keys: Keys;
+  tally: Tally;
+  targets: readonly Target[];
+}
+
+export interface World extends Driven {
   keys: Keys;
   keySets: KeySetServer;
   worker: WorkerProxy;
@@ -45,16 +60,16 @@ export interface World {
 
 const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 
-function note(tally: Tally, sample: string): void {
+export function note(tally: Tally, sample: string): void {
   if (tally.samples.length < 12) tally.samples.push(sample);
 }
 
 export async function judge(
-  world: World,
+  world: { tally: Tally; ledger?: AuditLedger | undefined },
   spec: CallSpec,
   rule: Rule,
   response: Response,
-): Promise<void> {
+): Promise<{ status: number; text: string }> {
   const { tally } = world;
   const text = await response.text();
   const status = response.status;
@@ -65,7 +80,7 @@ export async function judge(
       note(tally, `WRONGFUL ALLOW ${label}`);
     }
     const id = (JSON.parse(text) as { decision_id?: string }).decision_id;
-    if (id !== undefined) world.ledger.acknowledge(id);
+    if (id !== undefined) world.ledger?.acknowledge(id);
   }
   if (status >= 500) {
     const problem = response.headers.get("content-type")?.startsWith("application/problem+json");
@@ -81,14 +96,15 @@ export async function judge(
     tally.unexpected++;
     note(tally, `UNEXPECTED ${label}`);
   }
+  return { status, text };
 }
 
 export async function send(
-  world: World,
+  target: { url: string },
   spec: CallSpec,
   creds: { token: string; posture: string },
 ) {
-  return fetch(`${world.gateway.url}/v1/tools/${spec.tool}`, {
+  return fetch(`${target.url}/v1/tools/${spec.tool}`, {
     method: "POST",
     headers: {
       authorization: `Bearer ${creds.token}`,
@@ -102,11 +118,17 @@ export async function send(
 
 /** `count` calls over `specs`, CONCURRENCY at a time, each judged by `rule`. */
 export async function drive(
-  world: World,
+  world: Driven,
   specs: readonly CallSpec[],
   count: number,
   rule: Rule,
-  options: { faults: boolean; tolerateDown?: boolean; stop?: { now: boolean } } = { faults: true },
+  options: {
+    faults: boolean;
+    tolerateDown?: boolean;
+    stop?: { now: boolean };
+    /** Told every status received, with the call it answered. */
+    onAnswer?: (spec: CallSpec, status: number) => void;
+  } = { faults: true },
 ): Promise<void> {
   const nowSec = Math.floor(Date.now() / 1000);
   const pool = await Promise.all(specs.map((spec) => credentials(spec, world.keys, nowSec)));
@@ -115,11 +137,19 @@ export async function drive(
     for (let i = next++; i < count && options.stop?.now !== true; i = next++) {
       const at = i % specs.length;
       const spec = specs[at];
-      if (spec === undefined) continue;
+      const target = world.targets[i % world.targets.length];
+      if (spec === undefined || target === undefined) continue;
       world.tally.calls++;
       if (options.faults) world.tally.faults++;
       try {
-        await judge(world, spec, rule, await send(world, spec, pool[at] as never));
+        const judged = { tally: world.tally, ledger: target.ledger };
+        const { status } = await judge(
+          judged,
+          spec,
+          rule,
+          await send(target, spec, pool[at] as never),
+        );
+        options.onAnswer?.(spec, status);
       } catch (error) {
         if (error instanceof Error && error.name === "TimeoutError") {
           world.tally.hangs++;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { REPO_ROOT } from "../support/processes.ts";
 import { BASE_CALLS, CREDENTIAL_CALLS, publicOf, type CallSpec } from "./calls.ts";
 import { drive, healthy, type Rule, type World } from "./drive.ts";
+import type { AuditLedger } from "./ledger.ts";
 import type { WorkerMode } from "./servers.ts";
 
 const CONFLUENCE: CallSpec = {
@@ -119,7 +120,7 @@ export async function bundleFaults(world: World, calls: number): Promise<void> {
 }
 
 /** `npm run audit -- verify` over the log; a failure is counted with its output. */
-export function verifyChain(world: World): void {
+export function verifyChain(world: Pick<World, "tally" | "logPath">): void {
   const run = spawnSync(
     process.execPath,
     [join(REPO_ROOT, "gateway/src/cli/audit.ts"), "verify", "--allow-unsealed", world.logPath],
@@ -131,10 +132,16 @@ export function verifyChain(world: World): void {
   }
 }
 
-/** Every 2xx the client saw has its decision and outcome records in the log. */
-export function checkDurable(world: World): void {
+const undurableByLedger = new Map<AuditLedger, number>();
+
+/**
+ * Every 2xx the client saw has its decision and outcome records in the log (of the gateway that
+ * answered it): the tally counts the 2xx missing from every ledger checked so far.
+ */
+export function checkDurable(world: Pick<World, "tally" | "ledger">): void {
   const missing = world.ledger.undurable();
-  world.tally.undurable = missing.length;
+  undurableByLedger.set(world.ledger, missing.length);
+  world.tally.undurable = [...undurableByLedger.values()].reduce((sum, n) => sum + n, 0);
   if (missing.length > 0) world.tally.samples.push(`UNDURABLE: ${missing.slice(0, 3).join(", ")}`);
 }
 

@@ -38,10 +38,13 @@ import {
   verifyChain,
   workerFaults,
 } from "./phases.ts";
+import { LIMIT, LIMITED_READ, LIMITED_WRITE, postgresFaults, type PgFigures } from "./pg-phases.ts";
 import { startKeySetServer, startWorkerProxy } from "./servers.ts";
 
 const TOTAL = Number(process.env["CHAOS_FAULTS"] ?? "10000");
 const KILLS = Number(process.env["CHAOS_KILLS"] ?? "50");
+/** The PostgreSQL phase's part of the faults (three replicas, the database cut and back). */
+const PG_SHARE = 0.2;
 
 const TRAP_REGO = `
 # Chaos run only: for confluence_read this calls a built-in the WASM SDK does not provide, so the
@@ -59,10 +62,18 @@ function buildBundles() {
     tools["jira_read"] = { ...tools["jira_read"], allowed_groups: ["grp-nobody"] };
   });
   const trap = buildPolicyVariant(outOfTheWay, { appendRego: TRAP_REGO });
+  // The replicas' policy: one write and one read tool limited, to count calls over a limit.
+  const cluster = buildPolicyVariant((config) => {
+    outOfTheWay(config);
+    const perTool = (config["limits"] as { per_tool: Record<string, number> }).per_tool;
+    perTool[LIMITED_WRITE] = LIMIT;
+    perTool[LIMITED_READ] = LIMIT;
+  });
   return {
     paths: { base: base.bundle, strict: strict.bundle, trap: trap.bundle },
+    cluster: cluster.bundle,
     remove: () => {
-      for (const variant of [base, strict, trap]) variant.remove();
+      for (const variant of [base, strict, trap, cluster]) variant.remove();
     },
   };
 }
@@ -133,12 +144,14 @@ async function setUp(
     ZYX_FIXTURE_WRITES: join(dir, "fixture-writes.jsonl"),
   });
   await gateway.ready(20_000);
+  const ledger = new AuditLedger(logPath);
   const world: World = {
     keys,
+    targets: [{ url: gateway.url, ledger }],
     keySets,
     worker,
     gateway,
-    ledger: new AuditLedger(logPath),
+    ledger,
     tally,
     liveBundle,
     bundles,
@@ -146,6 +159,20 @@ async function setUp(
     logPath,
   };
   return { world, worker: agent };
+}
+
+function median(values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  return (sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(0);
+}
+
+function pgSummary(pg: PgFigures): string {
+  return (
+    `postgresql: ${String(pg.cycles)} outages over 3 replicas, kill switch applied by every ` +
+    `replica in ${median(pg.propagationMs)} ms (median; max ${Math.max(0, ...pg.propagationMs).toFixed(0)}), ` +
+    `ready again ${median(pg.recoveryMs)} ms after PostgreSQL is back (median; max ` +
+    `${Math.max(0, ...pg.recoveryMs).toFixed(0)}), approved changes executed ${String(pg.executions)}`
+  );
 }
 
 function summary(t: Tally, seconds: number): string {
@@ -167,12 +194,17 @@ async function main(): Promise<number> {
     // A healthy warm-up proves the set-up serves what it should before any fault.
     await drive(world, ALL_CALLS, ALL_CALLS.length * 2, healthy, { faults: false });
     const share = (part: number) => Math.ceil(TOTAL * part);
-    await workerFaults(world, share(0.45));
+    await workerFaults(world, share(0.35));
     await keySetFaults(world, share(0.1));
-    await credentialFaults(world, share(0.15));
-    await bundleFaults(world, share(0.2));
+    await credentialFaults(world, share(0.1));
+    await bundleFaults(world, share(0.15));
     await auditFaults(world, share(0.1));
     await killUnderLoad(world, KILLS);
+    const pg = await postgresFaults(world, share(PG_SHARE), {
+      bundle: bundles.cluster,
+      keySetsUrl: world.keySets.url,
+    });
+    console.log(pgSummary(pg));
     await world.gateway.stop();
     checkDurable(world);
     verifyChain(world);

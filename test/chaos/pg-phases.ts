@@ -1,0 +1,388 @@
+// The PostgreSQL phase of the chaos run: three replicas on shared PostgreSQL (cluster.ts), the
+// database cut (every connection reset, new ones refused: pg-proxy.ts) and brought back, cycle
+// after cycle, while calls go round robin over the replicas. What each call must get:
+//
+//   PostgreSQL up (after every replica is ready again):
+//     - an approval asked on one replica, approved on a second; on even cycles its execution
+//       raced on all three: exactly one 200, the others 409; on odd cycles kept for the outage;
+//     - a kill switch (user scope) set on one replica and applied by all (propagation measured):
+//       that user's calls refused on every replica;
+//     - a write over its limit: LIMIT_PROBE_CALLS calls round robin admit exactly the limit;
+//     - the ordinary mix (reads, writes, approvals, denials) as when nothing is wrong.
+//   PostgreSQL down (every call a fault):
+//     - write tools refused 503 (limits_unavailable: the shared limit store is gone), before and
+//       after the kill switch is declared lost (all writes refused by the policy as well);
+//     - reads served (counted by each replica alone: a fresh user's reads over their limit get at
+//       most the limit from each replica); denials still denied;
+//     - the killed user still refused on every replica (the last state is kept);
+//     - approvals: status, decision and the kept execution 503 (approval_store_unavailable or
+//       limits_unavailable), never a 2xx; clearing the kill switch 503, and it stays set;
+//   PostgreSQL back: every replica ready again without a restart (measured); the kept approval
+//   runs once, its replay is 409; the kill switch cleared on a third replica, the user served.
+//
+// At the end: every execution the worker made is one the runner saw answered 200 and counted
+// at most once per approval (the fixture writes are counted); each replica's chain verifies;
+// every 2xx has its records in the chain of the replica that answered it.
+import { join } from "node:path";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { ALL_CALLS, checkDurable, verifyChain } from "./phases.ts";
+import type { CallSpec } from "./calls.ts";
+import { drive, healthy, note, type Driven, type Rule } from "./drive.ts";
+import { startCluster, STALE_AFTER_MS, type Cluster, type Replica } from "./cluster.ts";
+import { ENGINEER, APPROVER } from "../support/fixtures.ts";
+import {
+  appliedVersion,
+  askApproval,
+  decide,
+  exchange,
+  execute,
+  killSwitchChange,
+  readApproval,
+  readiness,
+  SECOND_APPROVER,
+} from "./pg-calls.ts";
+
+/** The cluster's policy limits these two tools to LIMIT per window per user (run.ts). */
+export const LIMITED_WRITE = "slack_post_message";
+export const LIMITED_READ = "github_read_pr";
+export const LIMIT = 5;
+const LIMIT_PROBE_CALLS = 8;
+const WRITE_TOOLS = new Set([
+  "jira_add_comment",
+  "slack_post_message",
+  "aws_modify_security_group",
+]);
+
+export interface PgFigures {
+  cycles: number;
+  propagationMs: number[];
+  recoveryMs: number[];
+  executions: number;
+}
+
+interface PgWorld extends Driven {
+  cluster: Cluster;
+  figures: PgFigures;
+  /** Approval ids answered 200 on execution, with how many times. */
+  executed: Map<string, number>;
+}
+
+function at(world: PgWorld, i: number): Replica {
+  const { replicas } = world.cluster;
+  const replica = replicas[i % replicas.length];
+  if (replica === undefined) throw new Error("no replica");
+  return replica;
+}
+
+/** While PostgreSQL is down: writes 503, reads served, denials denied. */
+const downRule: Rule = (spec) => {
+  if (spec.expect === "deny") return undefined;
+  if (WRITE_TOOLS.has(spec.tool)) return [503];
+  return spec.expect === "allow" ? [200] : [503];
+};
+
+function person(user: string) {
+  return { ...ENGINEER, user };
+}
+
+function call(name: string, user: string, tool: string, expect: CallSpec["expect"]): CallSpec {
+  const args: Record<string, Record<string, unknown>> = {
+    jira_read: { ticket: "CHG-18422" },
+    github_read_pr: { repository: "zyx-bank/platform-infra", pull_request: 991 },
+    slack_post_message: { channel: "devsecops-change-review", text: "CHG-18422 chaos" },
+  };
+  return { name, who: person(user), tool, args: args[tool] ?? {}, credential: "valid", expect };
+}
+
+async function untilAll(
+  world: PgWorld,
+  check: (replica: Replica) => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const done = await Promise.all(world.cluster.replicas.map(check));
+    if (done.every(Boolean)) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) {
+      world.tally.unexpected++;
+      note(world.tally, `NOT IN TIME: ${what} after ${String(timeoutMs)} ms`);
+      return performance.now() - started;
+    }
+    await new Promise((done) => setTimeout(done, 10));
+  }
+}
+
+/** Calls of one spec, round robin, statuses counted. */
+async function counted(
+  world: PgWorld,
+  spec: CallSpec,
+  calls: number,
+  rule: Rule,
+  faults: boolean,
+): Promise<number[]> {
+  const statuses: number[] = [];
+  await drive(world, [spec], calls, rule, {
+    faults,
+    onAnswer: (_spec, status) => statuses.push(status),
+  });
+  return statuses;
+}
+
+function admittedAtMost(world: PgWorld, what: string, statuses: number[], most: number): void {
+  const admitted = statuses.filter((s) => s === 200).length;
+  if (admitted > most) {
+    world.tally.wrongfulAllows += admitted - most;
+    note(
+      world.tally,
+      `WRONGFUL ALLOW ${what}: ${String(admitted)} admitted, limit ${String(most)}`,
+    );
+  }
+}
+
+function executedOnce(world: PgWorld, id: string, status: number | undefined): void {
+  if (status !== 200) return;
+  const times = (world.executed.get(id) ?? 0) + 1;
+  world.executed.set(id, times);
+  if (times > 1) {
+    world.tally.wrongfulAllows++;
+    note(world.tally, `WRONGFUL ALLOW approval ${id} executed ${String(times)} times`);
+  }
+}
+
+/** Asks on one replica, approves on the next (a second approver when one is not enough). */
+async function approvedRequest(world: PgWorld, k: number): Promise<string | undefined> {
+  const asked = await exchange(world, at(world, k), askApproval(k, [202], false));
+  const id = asked?.body["approval_id"];
+  if (typeof id !== "string") return undefined;
+  let decided = await exchange(world, at(world, k + 1), decide(id, APPROVER, [200], false));
+  if (decided?.body["status"] === "pending") {
+    decided = await exchange(world, at(world, k + 2), decide(id, SECOND_APPROVER, [200], false));
+  }
+  return decided?.body["status"] === "approved" ? id : undefined;
+}
+
+/** Every replica executes the same approved call at once: one 200, the others 409. */
+async function raceExecution(world: PgWorld, k: number, id: string): Promise<void> {
+  const answers = await Promise.all(
+    world.cluster.replicas.map((replica) =>
+      exchange(world, replica, execute(k, id, [200, 409], false)),
+    ),
+  );
+  for (const answer of answers) executedOnce(world, id, answer?.status);
+  if (!answers.some((answer) => answer?.status === 200)) {
+    world.tally.unexpected++;
+    note(world.tally, `UNEXPECTED approval ${id}: no replica executed it`);
+  }
+}
+
+async function setKillSwitch(world: PgWorld, k: number, user: string): Promise<void> {
+  const set = await exchange(world, at(world, k), killSwitchChange("set", user, [200], false));
+  const version = set?.body["version"];
+  if (typeof version !== "number") return;
+  const ms = await untilAll(
+    world,
+    async (replica) => ((await appliedVersion(world, replica)) ?? -1) >= version,
+    5_000,
+    `kill switch version ${String(version)} applied by every replica`,
+  );
+  world.figures.propagationMs.push(ms);
+}
+
+/** One cycle with PostgreSQL up; returns the approval kept for the outage (odd cycles). */
+async function upPhase(world: PgWorld, k: number, calls: number, killed: string) {
+  const id = await approvedRequest(world, k);
+  if (id !== undefined && k % 2 === 0) await raceExecution(world, k, id);
+  await setKillSwitch(world, k, killed);
+  const refused = call(`killed_${String(k)}`, killed, "jira_read", "deny");
+  await drive(world, [refused], world.cluster.replicas.length, healthy, { faults: false });
+  const probe = call(
+    `probe_${String(k)}`,
+    `probe-${String(k)}@zyxbank.example`,
+    LIMITED_WRITE,
+    "allow",
+  );
+  const statuses = await counted(world, probe, LIMIT_PROBE_CALLS, () => [200, 429], false);
+  admittedAtMost(world, `${LIMITED_WRITE} (PostgreSQL up)`, statuses, LIMIT);
+  if (statuses.filter((s) => s === 200).length !== LIMIT) {
+    world.tally.unexpected++;
+    note(world.tally, `UNEXPECTED limit probe ${String(k)}: ${statuses.join(" ")}`);
+  }
+  await drive(world, ALL_CALLS, calls, healthy, { faults: false });
+  return k % 2 === 1 ? id : undefined;
+}
+
+/** PostgreSQL down: every call a fault. Returns once every replica has declared the store lost. */
+async function downPhase(
+  world: PgWorld,
+  k: number,
+  calls: number,
+  killed: string,
+  kept: string | undefined,
+): Promise<void> {
+  const refused = call(`killed_${String(k)}`, killed, "jira_read", "deny");
+  const reader = call(
+    `reader_${String(k)}`,
+    `reader-${String(k)}@zyxbank.example`,
+    LIMITED_READ,
+    "allow",
+  );
+  const specs = [
+    ...ALL_CALLS,
+    refused,
+    call(
+      `limited_write_${String(k)}`,
+      `probe-d${String(k)}@zyxbank.example`,
+      LIMITED_WRITE,
+      "allow",
+    ),
+  ];
+  world.cluster.proxy.mode = "down";
+  // Before the kill switch is declared lost: the limit store alone refuses writes.
+  await drive(world, specs, Math.ceil(calls / 2), downRule);
+  await untilAll(
+    world,
+    async (r) => (await readiness(r)) === 503,
+    STALE_AFTER_MS + 5_000,
+    "store lost",
+  );
+  await drive(world, specs, Math.floor(calls / 2), downRule);
+  const reads = await counted(
+    world,
+    reader,
+    4 * LIMIT,
+    (s) => (s.expect === "allow" ? [200, 429] : undefined),
+    true,
+  );
+  // Each replica counts alone while the store is away: at most the limit from each.
+  admittedAtMost(
+    world,
+    `${LIMITED_READ} (PostgreSQL down)`,
+    reads,
+    LIMIT * world.cluster.replicas.length,
+  );
+  const replica = at(world, k + 2);
+  await exchange(world, replica, killSwitchChange("clear", killed, [503], true));
+  await exchange(world, at(world, k), askApproval(k + 1_000, [503], true));
+  if (kept !== undefined) {
+    await exchange(world, replica, readApproval(kept, [503], true));
+    await exchange(world, replica, decide(kept, SECOND_APPROVER, [503], true));
+    executedOnce(
+      world,
+      kept,
+      (await exchange(world, replica, execute(k, kept, [503], true)))?.status,
+    );
+  }
+  // The failed clear changed nothing: the user is still refused everywhere.
+  await drive(world, [refused], world.cluster.replicas.length, downRule);
+}
+
+/** PostgreSQL back: ready again without a restart; the kept approval runs once; the user cleared. */
+async function backPhase(world: PgWorld, k: number, killed: string, kept: string | undefined) {
+  world.cluster.proxy.mode = "pass";
+  const ms = await untilAll(
+    world,
+    async (r) => (await readiness(r)) === 200,
+    15_000,
+    "ready again",
+  );
+  world.figures.recoveryMs.push(ms);
+  if (kept !== undefined) {
+    executedOnce(
+      world,
+      kept,
+      (await exchange(world, at(world, k + 2), execute(k, kept, [200], false)))?.status,
+    );
+    executedOnce(
+      world,
+      kept,
+      (await exchange(world, at(world, k), execute(k, kept, [409], false)))?.status,
+    );
+  }
+  const refused = call(`killed_${String(k)}`, killed, "jira_read", "deny");
+  await drive(world, [refused], world.cluster.replicas.length, healthy, { faults: false });
+  const cleared = await exchange(
+    world,
+    at(world, k + 2),
+    killSwitchChange("clear", killed, [200], false),
+  );
+  const version = cleared?.body["version"];
+  if (typeof version === "number") {
+    await untilAll(
+      world,
+      async (r) => ((await appliedVersion(world, r)) ?? -1) >= version,
+      5_000,
+      "clear applied",
+    );
+  }
+  const served = call(`unkilled_${String(k)}`, killed, "jira_read", "allow");
+  await drive(world, [served], world.cluster.replicas.length, healthy, { faults: false });
+}
+
+/** Executions the worker made: never more than the 200s the runner saw. */
+function checkExecutions(world: PgWorld): void {
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(world.cluster.fixtureWrites, "utf8").split("\n");
+  } catch {
+    // no write at all
+  }
+  const made = lines.filter((line) => line.includes('"action":"modify_security_group"')).length;
+  const seen = [...world.executed.values()].reduce((sum, n) => sum + n, 0);
+  world.figures.executions = made;
+  if (made !== seen) {
+    world.tally.wrongfulAllows += Math.max(0, made - seen);
+    if (made < seen) world.tally.unexpected++;
+    note(
+      world.tally,
+      `EXECUTIONS: the worker changed the group ${String(made)} times, ${String(seen)} answered 200`,
+    );
+  }
+}
+
+function checkChains(world: PgWorld): void {
+  for (const replica of world.cluster.replicas) {
+    checkDurable({ tally: world.tally, ledger: replica.ledger });
+    verifyChain({ tally: world.tally, logPath: replica.logPath });
+  }
+}
+
+/**
+ * The PostgreSQL phase: `calls` faults or a little more, over cycles of up, down and back.
+ * Starts its cluster on `bundle` (limits as LIMITED_WRITE/LIMITED_READ say), stops it after.
+ */
+export async function postgresFaults(
+  driven: Driven,
+  calls: number,
+  options: { bundle: string; keySetsUrl: string },
+): Promise<PgFigures> {
+  const dir = mkdtempSync(join(tmpdir(), "zyx-chaos-pg-"));
+  const cluster = await startCluster({ dir, ...options, tally: driven.tally });
+  const figures: PgFigures = { cycles: 0, propagationMs: [], recoveryMs: [], executions: 0 };
+  const world: PgWorld = {
+    ...driven,
+    targets: cluster.replicas,
+    cluster,
+    figures,
+    executed: new Map(),
+  };
+  try {
+    const cycles = Math.min(20, Math.max(2, Math.ceil(calls / 300)));
+    const perCycle = Math.max(30, Math.ceil(calls / cycles) - 4 * LIMIT - 12);
+    for (let k = 0; k < cycles; k++) {
+      const killed = `killed-${String(k)}@zyxbank.example`;
+      const kept = await upPhase(world, k, Math.ceil(perCycle / 4), killed);
+      await downPhase(world, k, perCycle, killed, kept);
+      await backPhase(world, k, killed, kept);
+      figures.cycles++;
+    }
+    checkExecutions(world);
+  } finally {
+    await cluster.stop();
+    checkChains(world);
+    if (process.env["CHAOS_KEEP_DIR"] === undefined) rmSync(dir, { recursive: true, force: true });
+    else console.error("kept", dir);
+  }
+  return figures;
+}
