@@ -15,7 +15,7 @@ import { startNode, type Started } from "../support/processes.ts";
 import type { Target, Tally } from "./drive.ts";
 import { GatewayProcess } from "./gateway-process.ts";
 import { AuditLedger } from "./ledger.ts";
-import { startPgProxy, type PgProxy } from "./pg-proxy.ts";
+import { startPgProxy, type PgProxy } from "../support/pg-proxy.ts";
 
 export const REPLICAS = 3;
 export const SYNC_MS = 100;

@@ -69,8 +69,13 @@ export async function exchange(
   };
   if (call.body !== undefined) init.body = JSON.stringify(call.body);
   let response: Response;
+  const t0 = performance.now();
   try {
     response = await fetch(`${target.url}${call.path}`, init);
+    if (process.env["CHAOS_DEBUG"] !== undefined)
+      console.error(
+        `${call.label} ${String(response.status)} ${(performance.now() - t0).toFixed(0)} ms`,
+      );
   } catch (error) {
     if (error instanceof Error && error.name === "TimeoutError") tally.hangs++;
     else tally.unexpected++;

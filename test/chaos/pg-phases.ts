@@ -213,6 +213,34 @@ async function upPhase(world: PgWorld, k: number, calls: number, killed: string)
   return k % 2 === 1 ? id : undefined;
 }
 
+/** Changes to the shared state while PostgreSQL is away: each refused 503, nothing runs. */
+async function sharedStateRefused(
+  world: PgWorld,
+  k: number,
+  killed: string,
+  kept: string | undefined,
+): Promise<void> {
+  const replica = at(world, k + 2);
+  // In parallel, at once: the pools still hold connections opened before the cut.
+  const outcomes = await Promise.all([
+    exchange(world, replica, killSwitchChange("clear", killed, [503], true)),
+    exchange(world, at(world, k), askApproval(k + 1_000, [503], true)),
+    ...(kept === undefined
+      ? []
+      : [
+          exchange(world, at(world, k + 1), readApproval(kept, [503], true)),
+          exchange(world, at(world, k + 1), decide(kept, SECOND_APPROVER, [503], true)),
+          exchange(world, replica, execute(k, kept, [503], true)),
+        ]),
+  ]);
+  if (kept !== undefined) executedOnce(world, kept, outcomes[4]?.status);
+}
+
+/** Every third cycle, from the second, the network is cut silently instead of the server gone. */
+function partitioned(k: number): boolean {
+  return k % 3 === 1;
+}
+
 /** PostgreSQL down: every call a fault. Returns once every replica has declared the store lost. */
 async function downPhase(
   world: PgWorld,
@@ -238,7 +266,9 @@ async function downPhase(
       "allow",
     ),
   ];
-  world.cluster.proxy.mode = "down";
+  world.cluster.proxy.mode = partitioned(k) ? "partition" : "down";
+  // At once, while the replicas' pools still hold connections opened before the cut.
+  await sharedStateRefused(world, k, killed, kept);
   // Before the kill switch is declared lost: the limit store alone refuses writes.
   await drive(world, specs, Math.ceil(calls / 2), downRule);
   await untilAll(
@@ -262,18 +292,6 @@ async function downPhase(
     reads,
     LIMIT * world.cluster.replicas.length,
   );
-  const replica = at(world, k + 2);
-  await exchange(world, replica, killSwitchChange("clear", killed, [503], true));
-  await exchange(world, at(world, k), askApproval(k + 1_000, [503], true));
-  if (kept !== undefined) {
-    await exchange(world, replica, readApproval(kept, [503], true));
-    await exchange(world, replica, decide(kept, SECOND_APPROVER, [503], true));
-    executedOnce(
-      world,
-      kept,
-      (await exchange(world, replica, execute(k, kept, [503], true)))?.status,
-    );
-  }
   // The failed clear changed nothing: the user is still refused everywhere.
   await drive(world, [refused], world.cluster.replicas.length, downRule);
 }
@@ -373,7 +391,8 @@ export async function postgresFaults(
     for (let k = 0; k < cycles; k++) {
       const killed = `killed-${String(k)}@zyxbank.example`;
       const kept = await upPhase(world, k, Math.ceil(perCycle / 4), killed);
-      await downPhase(world, k, perCycle, killed, kept);
+      // A silent cut makes every query wait for its timeout: fewer calls then.
+      await downPhase(world, k, partitioned(k) ? Math.min(perCycle, 96) : perCycle, killed, kept);
       await backPhase(world, k, killed, kept);
       figures.cycles++;
     }

@@ -1,6 +1,13 @@
 // The shared approval store: PostgreSQL through `pg`, for several gateway processes that must
 // see the same requests. Same schema and behaviour as the SQLite adapter (one contract test).
 //
+// Failure modes: every operation that cannot complete is approval_store_unavailable (503). Each
+// is bounded on the client's side (`queryTimeoutMs`), not only by the server's statement_timeout:
+// when the network to the database is cut silently (a partition: no reset, no answer), a query
+// sent on a pooled connection would otherwise wait for an answer that never comes, and the call
+// with it. A connection whose query timed out is dropped from the pool (pool.query releases it
+// with the error), so nothing later runs on a connection in an unknown state.
+//
 // The tables live in the connection's search_path (the `public` schema by default; another
 // through the connection string's `options=-c search_path=...`). Migrations run under a
 // transaction-scoped advisory lock, so gateways starting together apply each one once.
@@ -30,6 +37,11 @@ export interface PostgresApprovalStoreOptions {
   connectTimeoutMs?: number;
   /** Abort a statement after this many ms (default 10000). */
   statementTimeoutMs?: number;
+  /**
+   * Give up waiting for any answer after this many ms, whatever the server does (default 5000):
+   * the bound when the network is cut silently.
+   */
+  queryTimeoutMs?: number;
   /** Told about errors of idle pooled connections (which the pool then drops). Default: ignored. */
   onIdleError?: (error: Error) => void;
 }
@@ -53,10 +65,12 @@ export async function openPostgresApprovalStore(
   const max = options.maxConnections ?? 10;
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const statementTimeoutMs = options.statementTimeoutMs ?? 10_000;
+  const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
   for (const [name, value, low, high] of [
     ["maxConnections", max, 1, 1_000],
     ["connectTimeoutMs", connectTimeoutMs, 1, 600_000],
     ["statementTimeoutMs", statementTimeoutMs, 1, 600_000],
+    ["queryTimeoutMs", queryTimeoutMs, 1, 600_000],
   ] as const) {
     if (!Number.isInteger(value) || value < low || value > high) {
       throw new TypeError(`${name} must be an integer from ${String(low)} to ${String(high)}`);
@@ -67,6 +81,7 @@ export async function openPostgresApprovalStore(
     max,
     connectionTimeoutMillis: connectTimeoutMs,
     statement_timeout: statementTimeoutMs,
+    query_timeout: queryTimeoutMs,
     application_name: "zyx-gateway-approvals",
   });
   // An idle client that loses its connection emits on the pool; unhandled, it would end the
