@@ -152,16 +152,18 @@ async function saveVersion(pool: pg.Pool, next: StateFile): Promise<boolean> {
     );
     if (inserted.rowCount !== 1) {
       await client.query("ROLLBACK");
+      client.release();
       return false;
     }
     await client.query("SELECT pg_notify($1, $2)", [KILL_SWITCH_CHANNEL, String(next.version)]);
     await client.query("COMMIT");
+    client.release();
     return true;
   } catch (cause) {
-    await client?.query("ROLLBACK").catch(() => undefined);
+    // Closed, not pooled again: a query that gave up waiting leaves its session in an unknown
+    // state, perhaps inside the transaction (holding the version's row); closing rolls it back.
+    client?.release(cause instanceof Error ? cause : new Error(String(cause)));
     throw unavailable(`saving version ${String(next.version)}`, cause);
-  } finally {
-    client?.release();
   }
 }
 

@@ -17,6 +17,9 @@
 //
 // Failure mode: fail closed. When PostgreSQL cannot be reached (or answers too slowly: every query
 // has a client-side timeout), check throws GatewayError `limits_unavailable` (503): nothing runs.
+// The connection of a check that failed is closed, not pooled again: its session may still hold
+// (or later get) a key's lock inside an unfinished transaction, which would refuse that key on
+// every replica until the pool happened to reuse or expire it; closed, the server rolls it back.
 import pg from "pg";
 import { GatewayError } from "../lib/errors.ts";
 import type { Limits } from "./config.ts";
@@ -99,12 +102,14 @@ export async function openPostgresLimiter(
         await client.query("BEGIN");
         const verdict = await checkLocked(client, scopes, t, windowMs);
         await client.query("COMMIT");
+        client.release();
         return verdict;
       } catch (cause) {
-        await client?.query("ROLLBACK").catch(() => undefined);
+        // Dropped, never pooled again: after a query gave up waiting (a lock held elsewhere, a
+        // silent network), the session may still get its lock and sit idle in its transaction,
+        // holding the key for every replica. Closing it makes the server roll it back.
+        client?.release(cause instanceof Error ? cause : new Error(String(cause)));
         throw unavailable(cause);
-      } finally {
-        client?.release();
       }
     },
     sweep: async () => {

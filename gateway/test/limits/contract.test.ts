@@ -150,6 +150,27 @@ describe("call limiter on PostgreSQL: several replicas", () => {
     expect(verdicts.filter((v) => v.allowed)).toHaveLength(7);
   });
 
+  it("a check that gave up waiting for a key's lock leaves no lock behind: another replica's next check is admitted", async () => {
+    const url = await freshSchema();
+    const options = { limits: limitsWith({}), connectionString: url, queryTimeoutMs: 300 };
+    const one = await openPostgresLimiter(options);
+    const two = await openPostgresLimiter(options);
+    opened.push(one, two);
+    const key = call("agent-locked", "locked@zyxbank.example");
+    // A slow transaction elsewhere holds the agent key's lock past one's bound.
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    await blocker.query("BEGIN");
+    await blocker.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+      JSON.stringify(["agent", "agent-locked"]),
+    ]);
+    await expect(one.check(key)).rejects.toMatchObject({ code: "limits_unavailable" });
+    await blocker.query("COMMIT");
+    await blocker.end();
+    // The session one abandoned must not be left holding the lock, idle in its transaction.
+    await expect(two.check(key)).resolves.toEqual({ allowed: true });
+  });
+
   it("refuses with limits_unavailable when the database cannot be reached", async () => {
     const url = await freshSchema();
     const limiter = await openPostgresLimiter({
