@@ -15,6 +15,7 @@
 // is noticed within a bound; errors become KillSwitchError kill_switch_unavailable; a stored
 // document that is not a valid state is kill_switch_state_corrupt.
 import pg from "pg";
+import { inTransaction } from "../lib/pg-transaction.ts";
 import { describeThrown, KillSwitchError } from "./errors.ts";
 import type { KillSwitchStore } from "./port.ts";
 import { StateFile } from "./store.ts";
@@ -142,27 +143,19 @@ export async function openPostgresKillSwitchStore(
 }
 
 async function saveVersion(pool: pg.Pool, next: StateFile): Promise<boolean> {
-  let client: pg.PoolClient | undefined;
   try {
-    client = await pool.connect();
-    await client.query("BEGIN");
-    const inserted = await client.query(
-      `INSERT INTO ${TABLE} (version, document) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING`,
-      [next.version, JSON.stringify(next)],
-    );
-    if (inserted.rowCount !== 1) {
-      await client.query("ROLLBACK");
-      client.release();
-      return false;
-    }
-    await client.query("SELECT pg_notify($1, $2)", [KILL_SWITCH_CHANNEL, String(next.version)]);
-    await client.query("COMMIT");
-    client.release();
-    return true;
+    // One transaction (lib/pg-transaction.ts: a failed one's connection is closed, and a reset
+    // fails the save, not the process). Nothing inserted: the empty transaction commits.
+    return await inTransaction(pool, async (client) => {
+      const inserted = await client.query(
+        `INSERT INTO ${TABLE} (version, document) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING`,
+        [next.version, JSON.stringify(next)],
+      );
+      if (inserted.rowCount !== 1) return false;
+      await client.query("SELECT pg_notify($1, $2)", [KILL_SWITCH_CHANNEL, String(next.version)]);
+      return true;
+    });
   } catch (cause) {
-    // Closed, not pooled again: a query that gave up waiting leaves its session in an unknown
-    // state, perhaps inside the transaction (holding the version's row); closing rolls it back.
-    client?.release(cause instanceof Error ? cause : new Error(String(cause)));
     throw unavailable(`saving version ${String(next.version)}`, cause);
   }
 }

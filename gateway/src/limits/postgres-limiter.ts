@@ -17,11 +17,13 @@
 //
 // Failure mode: fail closed. When PostgreSQL cannot be reached (or answers too slowly: every query
 // has a client-side timeout), check throws GatewayError `limits_unavailable` (503): nothing runs.
-// The connection of a check that failed is closed, not pooled again: its session may still hold
-// (or later get) a key's lock inside an unfinished transaction, which would refuse that key on
-// every replica until the pool happened to reuse or expire it; closed, the server rolls it back.
+// The connection of a check that failed is closed, not pooled again (lib/pg-transaction.ts): its
+// session may still hold (or later get) a key's lock inside an unfinished transaction, which
+// would refuse that key on every replica until the pool happened to reuse or expire it; and a
+// connection reset in the middle of a check fails that check, never the process.
 import pg from "pg";
 import { GatewayError } from "../lib/errors.ts";
+import { inTransaction } from "../lib/pg-transaction.ts";
 import type { Limits } from "./config.ts";
 import { parseLimits } from "./config.ts";
 import { checkFunction, readClock } from "./errors.ts";
@@ -96,19 +98,9 @@ export async function openPostgresLimiter(
     check: async (key) => {
       const scopes = callScopes(limits, perTool, key);
       const t = readClock(now);
-      let client: pg.PoolClient | undefined;
       try {
-        client = await pool.connect();
-        await client.query("BEGIN");
-        const verdict = await checkLocked(client, scopes, t, windowMs);
-        await client.query("COMMIT");
-        client.release();
-        return verdict;
+        return await inTransaction(pool, (client) => checkLocked(client, scopes, t, windowMs));
       } catch (cause) {
-        // Dropped, never pooled again: after a query gave up waiting (a lock held elsewhere, a
-        // silent network), the session may still get its lock and sit idle in its transaction,
-        // holding the key for every replica. Closing it makes the server roll it back.
-        client?.release(cause instanceof Error ? cause : new Error(String(cause)));
         throw unavailable(cause);
       }
     },

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresLimiter } from "../../src/limits/postgres-limiter.ts";
 import type { CallKey, CallLimiter, LimitVerdict } from "../../src/limits/rate-limiter.ts";
 import { createRateLimiter } from "../../src/limits/rate-limiter.ts";
+import { startPgProxy } from "../../../test/support/pg-proxy.ts";
 import { startPostgres, type PrivatePostgres } from "../../../test/support/postgres.ts";
 import { frozenClock, limitsWith, type FrozenClock } from "./support.ts";
 
@@ -169,6 +170,35 @@ describe("call limiter on PostgreSQL: several replicas", () => {
     await blocker.end();
     // The session one abandoned must not be left holding the lock, idle in its transaction.
     await expect(two.check(key)).resolves.toEqual({ allowed: true });
+  });
+
+  it("a connection reset in the middle of a check: refused limits_unavailable, and the process lives on", async () => {
+    const url = new URL(await freshSchema());
+    const proxy = await startPgProxy({ host: "127.0.0.1", port: Number(url.port) });
+    url.port = String(proxy.port);
+    const limiter = await openPostgresLimiter({
+      limits: limitsWith({}),
+      connectionString: url.toString(),
+      queryTimeoutMs: 5_000,
+    });
+    opened.push(limiter);
+    const key = call("agent-reset", "reset@zyxbank.example");
+    // Another session holds the agent key's lock: the check waits inside its transaction.
+    const blocker = new pg.Client({ connectionString: postgres.connectionString });
+    await blocker.connect();
+    await blocker.query("BEGIN");
+    await blocker.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+      JSON.stringify(["agent", "agent-reset"]),
+    ]);
+    const checking = limiter.check(key);
+    await new Promise((done) => setTimeout(done, 200));
+    proxy.mode = "down"; // every connection through the proxy reset, the checked-out one too
+    await expect(checking).rejects.toMatchObject({ code: "limits_unavailable" });
+    await blocker.query("COMMIT");
+    await blocker.end();
+    proxy.mode = "pass";
+    await expect(limiter.check(key)).resolves.toEqual({ allowed: true });
+    await proxy.close();
   });
 
   it("refuses with limits_unavailable when the database cannot be reached", async () => {
