@@ -75,7 +75,7 @@ async function launchReplica(
     { ...env, GATEWAY_PORT: String(port), GATEWAY_REPLICA_ID: id },
     (output) => {
       options.tally.crashes++;
-      options.tally.samples.push(`CRASH ${id}: ${output.slice(-400)}`);
+      options.tally.samples.push(`CRASH ${id}: ${output.slice(-2_000)}`);
     },
   );
   process.launch();

@@ -69,13 +69,8 @@ export async function exchange(
   };
   if (call.body !== undefined) init.body = JSON.stringify(call.body);
   let response: Response;
-  const t0 = performance.now();
   try {
     response = await fetch(`${target.url}${call.path}`, init);
-    if (process.env["CHAOS_DEBUG"] !== undefined)
-      console.error(
-        `${call.label} ${String(response.status)} ${(performance.now() - t0).toFixed(0)} ms`,
-      );
   } catch (error) {
     if (error instanceof Error && error.name === "TimeoutError") tally.hangs++;
     else tally.unexpected++;
@@ -97,6 +92,22 @@ export function requesterOf(k: number): Person {
 
 export const SECOND_APPROVER: Person = { ...APPROVER, user: "approver.two@zyxbank.example" };
 
+/** A rule of its own (a port no other change touches) on the app tier's group: always possible. */
+export function uniqueChange(port: number): Record<string, unknown> {
+  return {
+    ...SG_CHANGE,
+    group_id: FLAP_GROUP,
+    change: {
+      action: "authorize_ingress",
+      protocol: "tcp",
+      port_range: String(port),
+      cidr: "10.20.0.0/16",
+    },
+  };
+}
+
+export const FLAP_GROUP = "sg-0123456789abcdef0";
+
 /**
  * The change of cycle `k`: the fixture group's SSH rule revoked on even cycles, authorized again
  * on odd ones (each cycle executes one change, and a revoke of a rule that is not there fails).
@@ -106,12 +117,17 @@ export function changeOf(k: number): Record<string, unknown> {
   return { ...SG_CHANGE, change: { ...SG_CHANGE.change, action } };
 }
 
-export function askApproval(k: number, allowed: readonly number[], fault: boolean): Exchange {
+export function askApproval(
+  k: number,
+  allowed: readonly number[],
+  fault: boolean,
+  change = changeOf(k),
+): Exchange {
   return {
     method: "POST",
     path: "/v1/tools/aws_modify_security_group",
     who: requesterOf(k),
-    body: { arguments: changeOf(k), session_id: `pg-sg-${String(k)}` },
+    body: { arguments: change, session_id: `pg-sg-${String(k)}` },
     allowed,
     expect: "approval",
     fault,
@@ -153,12 +169,13 @@ export function execute(
   id: string,
   allowed: readonly number[],
   fault: boolean,
+  change = changeOf(k),
 ): Exchange {
   return {
     method: "POST",
     path: "/v1/tools/aws_modify_security_group",
     who: requesterOf(k),
-    body: { arguments: changeOf(k), session_id: `pg-sg-${String(k)}`, approval_id: id },
+    body: { arguments: change, session_id: `pg-sg-${String(k)}`, approval_id: id },
     allowed,
     // While PostgreSQL is down nothing may run; otherwise the approved call may (once).
     expect: fault ? "deny" : "allow",

@@ -41,6 +41,9 @@ import {
   readApproval,
   readiness,
   SECOND_APPROVER,
+  changeOf,
+  FLAP_GROUP,
+  uniqueChange,
 } from "./pg-calls.ts";
 
 /** The cluster's policy limits these two tools to LIMIT per window per user (run.ts). */
@@ -66,6 +69,8 @@ interface PgWorld extends Driven {
   figures: PgFigures;
   /** Approval ids answered 200 on execution, with how many times. */
   executed: Map<string, number>;
+  /** The same, for the approvals executed while PostgreSQL flaps. */
+  flapExecuted: Map<string, number>;
 }
 
 function at(world: PgWorld, i: number): Replica {
@@ -141,10 +146,15 @@ function admittedAtMost(world: PgWorld, what: string, statuses: number[], most: 
   }
 }
 
-function executedOnce(world: PgWorld, id: string, status: number | undefined): void {
+function executedOnce(
+  world: PgWorld,
+  id: string,
+  status: number | undefined,
+  executed = world.executed,
+): void {
   if (status !== 200) return;
-  const times = (world.executed.get(id) ?? 0) + 1;
-  world.executed.set(id, times);
+  const times = (executed.get(id) ?? 0) + 1;
+  executed.set(id, times);
   if (times > 1) {
     world.tally.wrongfulAllows++;
     note(world.tally, `WRONGFUL ALLOW approval ${id} executed ${String(times)} times`);
@@ -152,8 +162,12 @@ function executedOnce(world: PgWorld, id: string, status: number | undefined): v
 }
 
 /** Asks on one replica, approves on the next (a second approver when one is not enough). */
-async function approvedRequest(world: PgWorld, k: number): Promise<string | undefined> {
-  const asked = await exchange(world, at(world, k), askApproval(k, [202], false));
+async function approvedRequest(
+  world: PgWorld,
+  k: number,
+  change = changeOf(k),
+): Promise<string | undefined> {
+  const asked = await exchange(world, at(world, k), askApproval(k, [202], false, change));
   const id = asked?.body["approval_id"];
   if (typeof id !== "string") return undefined;
   let decided = await exchange(world, at(world, k + 1), decide(id, APPROVER, [200], false));
@@ -338,23 +352,117 @@ async function backPhase(world: PgWorld, k: number, killed: string, kept: string
   await drive(world, [served], world.cluster.replicas.length, healthy, { faults: false });
 }
 
-/** Executions the worker made: never more than the 200s the runner saw. */
-function checkExecutions(world: PgWorld): void {
-  let lines: string[] = [];
+/** While PostgreSQL flaps: any call may meet the store gone; never a 2xx that must not be. */
+const flapRule: Rule = (spec) => {
+  if (spec.expect === "deny") return undefined;
+  if (spec.expect === "approval") return [202, 403, 503];
+  if (WRITE_TOOLS.has(spec.tool)) return [200, 403, 503];
+  return [200];
+};
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** Executes an approved change on every replica at once, a few rounds, while the store flaps. */
+async function executeWhileFlapping(
+  world: PgWorld,
+  k: number,
+  id: string,
+  change: Record<string, unknown>,
+): Promise<void> {
+  for (let round = 0; round < 3; round++) {
+    const call = { ...execute(k, id, [200, 403, 409, 503], false, change), fault: true };
+    const answers = await Promise.all(world.cluster.replicas.map((r) => exchange(world, r, call)));
+    for (const answer of answers) executedOnce(world, id, answer?.status, world.flapExecuted);
+    await sleep(120);
+  }
+}
+
+/**
+ * PostgreSQL cut and back every 50 to 250 ms while calls and approved executions are in flight
+ * (every call a fault): transactions cut in the middle, answers lost after a commit. Then, back
+ * for good, each approval answers as it ended: run already (409), or runs now, once.
+ */
+async function flappingPhase(world: PgWorld, k: number, calls: number): Promise<void> {
+  const approved: { who: number; id: string; change: Record<string, unknown> }[] = [];
+  for (let j = 0; j < 2; j++) {
+    const who = 10_000 + 10 * k + j;
+    const change = uniqueChange(20_000 + who);
+    const id = await approvedRequest(world, who, change);
+    if (id !== undefined) approved.push({ who, id, change });
+  }
+  const flips = { stop: false };
+  const flipper = (async () => {
+    while (!flips.stop) {
+      world.cluster.proxy.mode = world.cluster.proxy.mode === "pass" ? "down" : "pass";
+      await sleep(50 + Math.floor(Math.random() * 200));
+    }
+  })();
+  await Promise.all([
+    drive(world, ALL_CALLS, calls, flapRule),
+    ...approved.map(({ who, id, change }) => executeWhileFlapping(world, who, id, change)),
+  ]);
+  flips.stop = true;
+  await flipper;
+  world.cluster.proxy.mode = "pass";
+  world.figures.recoveryMs.push(
+    await untilAll(
+      world,
+      async (r) => (await readiness(r)) === 200,
+      15_000,
+      "ready after flapping",
+    ),
+  );
+  for (const { who, id, change } of approved) {
+    const last = await exchange(world, at(world, who), execute(who, id, [200, 409], false, change));
+    executedOnce(world, id, last?.status, world.flapExecuted);
+  }
+}
+
+interface FixtureWrite {
+  action?: string;
+  group_id?: string;
+  change?: { port_range?: string };
+}
+
+function groupChanges(world: PgWorld): FixtureWrite[] {
+  let text = "";
   try {
-    lines = readFileSync(world.cluster.fixtureWrites, "utf8").split("\n");
+    text = readFileSync(world.cluster.fixtureWrites, "utf8");
   } catch {
     // no write at all
   }
-  const made = lines.filter((line) => line.includes('"action":"modify_security_group"')).length;
+  return text
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as FixtureWrite)
+    .filter((write) => write.action === "modify_security_group");
+}
+
+/**
+ * Executions the worker made. Outside the flapping: exactly the 200s the runner saw. While
+ * flapping an answer may be lost after the change ran, so: each approved change (its own port)
+ * made at most once, and never fewer changes than 200s seen.
+ */
+function checkExecutions(world: PgWorld): void {
+  const writes = groupChanges(world);
+  const flapped = writes.filter((w) => w.group_id === FLAP_GROUP);
+  const made = writes.length - flapped.length;
   const seen = [...world.executed.values()].reduce((sum, n) => sum + n, 0);
-  world.figures.executions = made;
-  if (made !== seen) {
-    world.tally.wrongfulAllows += Math.max(0, made - seen);
-    if (made < seen) world.tally.unexpected++;
+  world.figures.executions = writes.length;
+  const ports = new Map<string, number>();
+  for (const w of flapped) {
+    const port = w.change?.port_range ?? "";
+    ports.set(port, (ports.get(port) ?? 0) + 1);
+  }
+  const twice = [...ports.values()].filter((n) => n > 1).length;
+  const flapSeen = [...world.flapExecuted.values()].reduce((sum, n) => sum + n, 0);
+  if (made !== seen || twice > 0 || flapped.length < flapSeen) {
+    world.tally.wrongfulAllows += Math.max(0, made - seen) + twice;
+    if (made < seen || flapped.length < flapSeen) world.tally.unexpected++;
     note(
       world.tally,
-      `EXECUTIONS: the worker changed the group ${String(made)} times, ${String(seen)} answered 200`,
+      `EXECUTIONS: ${String(made)} changes made, ${String(seen)} answered 200; while flapping ` +
+        `${String(flapped.length)} made (${String(twice)} twice), ${String(flapSeen)} answered 200`,
     );
   }
 }
@@ -384,6 +492,7 @@ export async function postgresFaults(
     cluster,
     figures,
     executed: new Map(),
+    flapExecuted: new Map(),
   };
   try {
     const cycles = Math.min(20, Math.max(2, Math.ceil(calls / 300)));
@@ -394,6 +503,7 @@ export async function postgresFaults(
       // A silent cut makes every query wait for its timeout: fewer calls then.
       await downPhase(world, k, partitioned(k) ? Math.min(perCycle, 96) : perCycle, killed, kept);
       await backPhase(world, k, killed, kept);
+      if (k % 2 === 1) await flappingPhase(world, k, Math.ceil(perCycle / 2));
       figures.cycles++;
     }
     checkExecutions(world);
