@@ -1,6 +1,8 @@
 // A small slice of `make chaos` in `make test`: the same runner on real processes, every fault
-// kind, fewer calls (CHAOS_FAULTS=600) and three SIGKILLs under load. It must print its one line
-// with every count that must be zero at zero, and exit 0.
+// kind, fewer calls (CHAOS_FAULTS=600) and three SIGKILLs under load, then two PostgreSQL cycles
+// under three replicas (a cut with the server gone, a silent partition, PostgreSQL flapping). It
+// must print its PostgreSQL line and its one line with every count that must be zero at zero, and
+// exit 0.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -29,6 +31,7 @@ describe("make chaos, a slice", () => {
       kills: 3,
     });
     expect(counts.get("faults")).toBeGreaterThanOrEqual(600);
+    expect(run.stdout, run.stderr).toMatch(/^postgresql: 2 outages over 3 replicas, /m);
     expect(run.status, run.stderr).toBe(0);
   }, 180_000);
 });

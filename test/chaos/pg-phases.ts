@@ -1,6 +1,8 @@
 // The PostgreSQL phase of the chaos run: three replicas on shared PostgreSQL (cluster.ts), the
-// database cut (every connection reset, new ones refused: pg-proxy.ts) and brought back, cycle
-// after cycle, while calls go round robin over the replicas. What each call must get:
+// database cut (test/support/pg-proxy.ts) and brought back, cycle after cycle, while calls go
+// round robin over the replicas. The cut is "down" (every connection reset, new ones refused, as
+// when the server dies) or, every third cycle from the second, a silent "partition" (nothing
+// moves, nothing is refused: only the clients' own timeouts can tell). What each call must get:
 //
 //   PostgreSQL up (after every replica is ready again):
 //     - an approval asked on one replica, approved on a second; on even cycles its execution
@@ -10,19 +12,24 @@
 //     - a write over its limit: LIMIT_PROBE_CALLS calls round robin admit exactly the limit;
 //     - the ordinary mix (reads, writes, approvals, denials) as when nothing is wrong.
 //   PostgreSQL down (every call a fault):
+//     - at once, while the pools still hold connections from before the cut: clearing the kill
+//       switch 503 (it stays set), asking for approval 503, the kept approval's status, decision
+//       and execution 503, never a 2xx and never a hang;
 //     - write tools refused 503 (limits_unavailable: the shared limit store is gone), before and
 //       after the kill switch is declared lost (all writes refused by the policy as well);
 //     - reads served (counted by each replica alone: a fresh user's reads over their limit get at
 //       most the limit from each replica); denials still denied;
 //     - the killed user still refused on every replica (the last state is kept);
-//     - approvals: status, decision and the kept execution 503 (approval_store_unavailable or
-//       limits_unavailable), never a 2xx; clearing the kill switch 503, and it stays set;
 //   PostgreSQL back: every replica ready again without a restart (measured); the kept approval
 //   runs once, its replay is 409; the kill switch cleared on a third replica, the user served.
+//   On odd cycles, then, PostgreSQL flapping (cut and back every 50 to 249 ms, fixed intervals)
+//   while the ordinary mix and two approved executions race over the replicas: no 2xx that must
+//   not be, writes 200 or refused, reads served; each approved change made at most once.
 //
-// At the end: every execution the worker made is one the runner saw answered 200 and counted
-// at most once per approval (the fixture writes are counted); each replica's chain verifies;
-// every 2xx has its records in the chain of the replica that answered it.
+// At the end: the worker's changes are counted (exactly the 200s seen outside the flapping; at
+// most one per approval and never fewer than the 200s within it); each replica's chain verifies;
+// every 2xx has its records in the chain of the replica that answered it. CHAOS_KEEP_DIR=1 keeps
+// the cluster's folder (logs, audit chains, fixture writes) and prints where it is.
 import { join } from "node:path";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -292,10 +299,11 @@ async function downPhase(
     "store lost",
   );
   await drive(world, specs, Math.floor(calls / 2), downRule);
+  // (Not in a partition, where every read first waits out the shared store's timeout.)
   const reads = await counted(
     world,
     reader,
-    4 * LIMIT,
+    partitioned(k) ? 0 : 4 * LIMIT,
     (s) => (s.expect === "allow" ? [200, 429] : undefined),
     true,
   );
@@ -390,11 +398,12 @@ async function flappingPhase(world: PgWorld, k: number, calls: number): Promise<
     const id = await approvedRequest(world, who, change);
     if (id !== undefined) approved.push({ who, id, change });
   }
-  const flips = { stop: false };
+  const flips = { stop: false, n: 0 };
   const flipper = (async () => {
     while (!flips.stop) {
       world.cluster.proxy.mode = world.cluster.proxy.mode === "pass" ? "down" : "pass";
-      await sleep(50 + Math.floor(Math.random() * 200));
+      // Fixed pseudo-random intervals (the same every run): 50 to 249 ms.
+      await sleep(50 + ((k * 7_919 + ++flips.n * 104_729) % 200));
     }
   })();
   await Promise.all([
@@ -501,7 +510,7 @@ export async function postgresFaults(
       const killed = `killed-${String(k)}@zyxbank.example`;
       const kept = await upPhase(world, k, Math.ceil(perCycle / 4), killed);
       // A silent cut makes every query wait for its timeout: fewer calls then.
-      await downPhase(world, k, partitioned(k) ? Math.min(perCycle, 96) : perCycle, killed, kept);
+      await downPhase(world, k, partitioned(k) ? Math.min(perCycle, 48) : perCycle, killed, kept);
       await backPhase(world, k, killed, kept);
       if (k % 2 === 1) await flappingPhase(world, k, Math.ceil(perCycle / 2));
       figures.cycles++;

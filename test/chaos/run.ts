@@ -8,8 +8,8 @@
 // Fault kinds (phases.ts): the worker down, slow, resetting, answering garbage or oversize; the
 // key sets unreachable, slow, rotated; forged and skewed credentials; the policy bundle corrupt,
 // missing, replaced by a stricter revision, replaced by one whose evaluation fails in the WASM;
-// the audit disk full and fdatasync failing; SIGKILL under load. PostgreSQL faults with several
-// replicas arrive with the shared state (issue 11).
+// the audit disk full and fdatasync failing; SIGKILL under load; then PostgreSQL down, silently
+// partitioned and flapping under three replicas (pg-phases.ts, PG_SHARE of the faults).
 //
 // Counted: wrongful allows (a 2xx for a call that must be refused, a 200 for one that must wait
 // for approval); 2xx without a durable audit record (decision and outcome records in the log);
