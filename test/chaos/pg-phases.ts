@@ -37,7 +37,8 @@ import { ALL_CALLS, checkDurable, verifyChain } from "./phases.ts";
 import type { CallSpec } from "./calls.ts";
 import { drive, healthy, note, type Driven, type Rule } from "./drive.ts";
 import { startCluster, STALE_AFTER_MS, type Cluster, type Replica } from "./cluster.ts";
-import { ENGINEER, APPROVER } from "../support/fixtures.ts";
+import { loadCatalog, type ToolName } from "../../common/catalog.ts";
+import { ENGINEER, APPROVER, VALID_ARGUMENTS } from "../support/fixtures.ts";
 import {
   appliedVersion,
   askApproval,
@@ -54,15 +55,13 @@ import {
 } from "./pg-calls.ts";
 
 /** The cluster's policy limits these two tools to LIMIT per window per user (run.ts). */
-export const LIMITED_WRITE = "slack_post_message";
-export const LIMITED_READ = "github_read_pr";
+export const LIMITED_WRITE: ToolName = "slack_post_message";
+export const LIMITED_READ: ToolName = "github_read_pr";
 export const LIMIT = 5;
 const LIMIT_PROBE_CALLS = 8;
-const WRITE_TOOLS = new Set([
-  "jira_add_comment",
-  "slack_post_message",
-  "aws_modify_security_group",
-]);
+const TOOLS = loadCatalog().tools as Record<string, { write?: boolean } | undefined>;
+/** From the catalog (the one copy): a tool that writes. */
+const writes = (tool: string): boolean => TOOLS[tool]?.write === true;
 
 export interface PgFigures {
   cycles: number;
@@ -90,7 +89,7 @@ function at(world: PgWorld, i: number): Replica {
 /** While PostgreSQL is down: writes 503, reads served, denials denied. */
 const downRule: Rule = (spec) => {
   if (spec.expect === "deny") return undefined;
-  if (WRITE_TOOLS.has(spec.tool)) return [503];
+  if (writes(spec.tool)) return [503];
   return spec.expect === "allow" ? [200] : [503];
 };
 
@@ -98,13 +97,9 @@ function person(user: string) {
   return { ...ENGINEER, user };
 }
 
-function call(name: string, user: string, tool: string, expect: CallSpec["expect"]): CallSpec {
-  const args: Record<string, Record<string, unknown>> = {
-    jira_read: { ticket: "CHG-18422" },
-    github_read_pr: { repository: "zyx-bank/platform-infra", pull_request: 991 },
-    slack_post_message: { channel: "devsecops-change-review", text: "CHG-18422 chaos" },
-  };
-  return { name, who: person(user), tool, args: args[tool] ?? {}, credential: "valid", expect };
+function call(name: string, user: string, tool: ToolName, expect: CallSpec["expect"]): CallSpec {
+  const args = VALID_ARGUMENTS[tool];
+  return { name, who: person(user), tool, args, credential: "valid", expect };
 }
 
 async function untilAll(
@@ -364,7 +359,7 @@ async function backPhase(world: PgWorld, k: number, killed: string, kept: string
 const flapRule: Rule = (spec) => {
   if (spec.expect === "deny") return undefined;
   if (spec.expect === "approval") return [202, 403, 503];
-  if (WRITE_TOOLS.has(spec.tool)) return [200, 403, 503];
+  if (writes(spec.tool)) return [200, 403, 503];
   return [200];
 };
 
@@ -505,8 +500,10 @@ export async function postgresFaults(
   };
   try {
     const cycles = Math.min(20, Math.max(2, Math.ceil(calls / 300)));
+    // At least `calls` faults: a partition cycle sends fewer, so cycles go on until they are in.
+    const target = world.tally.faults + calls;
     const perCycle = Math.max(30, Math.ceil(calls / cycles) - 4 * LIMIT - 12);
-    for (let k = 0; k < cycles; k++) {
+    for (let k = 0; k < cycles || (world.tally.faults < target && k < 3 * cycles); k++) {
       const killed = `killed-${String(k)}@zyxbank.example`;
       const kept = await upPhase(world, k, Math.ceil(perCycle / 4), killed);
       // A silent cut makes every query wait for its timeout: fewer calls then.

@@ -33,7 +33,9 @@ afterAll(async () => {
 async function within<T>(promise: Promise<T>, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise((done) => {
-    timer = setTimeout(() => done("still waiting"), ms);
+    timer = setTimeout(() => {
+      done("still waiting");
+    }, ms);
   });
   try {
     return await Promise.race([
