@@ -73,7 +73,7 @@ export async function judge(
   const { tally } = world;
   const text = await response.text();
   const status = response.status;
-  const label = `${spec.name}: ${String(status)} ${text.slice(0, 160)}`;
+  const label = `${spec.name}: ${String(status)} ${text.slice(0, 240)}`;
   if (status >= 200 && status < 300) {
     if (spec.expect === "deny" || (spec.expect === "approval" && status === 200)) {
       tally.wrongfulAllows++;
