@@ -5,8 +5,9 @@
 // moves, nothing is refused: only the clients' own timeouts can tell). What each call must get:
 //
 //   PostgreSQL up (after every replica is ready again):
-//     - an approval asked on one replica, approved on a second; on even cycles its execution
-//       raced on all three: exactly one 200, the others 409; on odd cycles kept for the outage;
+//     - an approval asked on one replica; on even cycles its decision on a second raced by
+//       executions on the other two, then executions on all three at once: the change runs once
+//       (one 200 in all, the others 409 or 403); on odd cycles approved and kept for the outage;
 //     - a kill switch (user scope) set on one replica and applied by all (propagation measured):
 //       that user's calls refused on every replica;
 //     - a write over its limit: LIMIT_PROBE_CALLS calls round robin admit exactly the limit;
@@ -179,17 +180,34 @@ async function approvedRequest(
   return decided?.body["status"] === "approved" ? id : undefined;
 }
 
-/** Every replica executes the same approved call at once: one 200, the others 409. */
-async function raceExecution(world: PgWorld, k: number, id: string): Promise<void> {
-  const answers = await Promise.all(
+/**
+ * Even cycles: the decision and two executions race over three replicas (an execution that comes
+ * first is refused: 409, or 403 from the policy), then every replica executes at once; the
+ * change runs exactly once in all: one 200 in total, the others refused.
+ */
+async function raceDecisionAndExecution(world: PgWorld, k: number): Promise<void> {
+  const asked = await exchange(world, at(world, k), askApproval(k, [202], false));
+  const id = asked?.body["approval_id"];
+  if (typeof id !== "string") return;
+  const early = execute(k, id, [200, 403, 409], false);
+  const [decided, ...runs] = await Promise.all([
+    exchange(world, at(world, k + 1), decide(id, APPROVER, [200], false)),
+    exchange(world, at(world, k + 2), early),
+    exchange(world, at(world, k), early),
+  ]);
+  if (decided?.body["status"] !== "approved") return;
+  const rest = await Promise.all(
     world.cluster.replicas.map((replica) =>
       exchange(world, replica, execute(k, id, [200, 409], false)),
     ),
   );
-  for (const answer of answers) executedOnce(world, id, answer?.status);
-  if (!answers.some((answer) => answer?.status === 200)) {
+  for (const answer of [...runs, ...rest]) executedOnce(world, id, answer?.status);
+  if (world.executed.get(id) !== 1) {
     world.tally.unexpected++;
-    note(world.tally, `UNEXPECTED approval ${id}: no replica executed it`);
+    note(
+      world.tally,
+      `UNEXPECTED approval ${id}: executed ${String(world.executed.get(id) ?? 0)} times`,
+    );
   }
 }
 
@@ -208,8 +226,8 @@ async function setKillSwitch(world: PgWorld, k: number, user: string): Promise<v
 
 /** One cycle with PostgreSQL up; returns the approval kept for the outage (odd cycles). */
 async function upPhase(world: PgWorld, k: number, calls: number, killed: string) {
-  const id = await approvedRequest(world, k);
-  if (id !== undefined && k % 2 === 0) await raceExecution(world, k, id);
+  const id = k % 2 === 0 ? undefined : await approvedRequest(world, k);
+  if (k % 2 === 0) await raceDecisionAndExecution(world, k);
   await setKillSwitch(world, k, killed);
   const refused = call(`killed_${String(k)}`, killed, "jira_read", "deny");
   await drive(world, [refused], world.cluster.replicas.length, healthy, { faults: false });
