@@ -138,6 +138,12 @@ export interface Decided extends Approved {
   decision: Decision;
   /** The decision's audit record, durable before anything acts (see record.ts). */
   decided: AuditRecordInput;
+  /**
+   * The members every later record of this call (outcome, alert) starts from: the decision
+   * record without `decision_input`, which the decision record alone carries (found by
+   * decision_id): the policy input is not serialised, masked and hashed twice per call.
+   */
+  followUp: AuditRecordInput;
 }
 
 /** What the pipeline answers when nothing failed. Failures are thrown as GatewayErrors. */

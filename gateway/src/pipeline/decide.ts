@@ -3,6 +3,7 @@
 //
 // Failure mode: the engine cannot decide (no policy, a trap, a malformed result): the failure
 // is recorded durably and answered 503 policy_unavailable. Never an allow.
+import type { AuditRecordInput } from "../audit/record.ts";
 import type { DecisionInput } from "../policy/decision.ts";
 import { GatewayError, recorded } from "../lib/errors.ts";
 import type { Approved, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
@@ -96,5 +97,11 @@ export async function decide(
     },
     policy_revision: decision.policy_revision,
   });
-  return { ...base, decision, decided };
+  return { ...base, decision, decided, followUp: followUpOf(decided) };
+}
+
+/** The decision record without its policy input: what outcome and alert records repeat. */
+export function followUpOf(decided: AuditRecordInput): AuditRecordInput {
+  const { decision_input: _input, ...rest } = decided;
+  return rest;
 }

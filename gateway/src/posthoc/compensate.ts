@@ -113,7 +113,7 @@ export function createCompensator(
     if (!decided.decision.allow) {
       await appendDurable(ports, decided.decided);
       await appendDurable(ports, {
-        ...decided.decided,
+        ...decided.followUp,
         event: "outcome",
         outcome: { status: "denied", code: "policy_denied", http_status: 403 },
         details: { approval_id: review.id, reasons: decided.decision.reasons.map((r) => r.code) },

@@ -95,7 +95,7 @@ export async function settleReview(
       // Rejected while the worker was still running: not compensated automatically (the denial
       // does not carry the reviewer's groups the policy needs); an alert says so.
       await ports.audit.append({
-        ...ctx.decided,
+        ...ctx.followUp,
         timestamp: new Date(runtime.now()).toISOString(),
         event: "alert",
         outcome: { status: "error", code: "post_hoc_rejected_in_flight" },
@@ -111,7 +111,7 @@ export async function settleReview(
     });
     await ports.audit
       .append({
-        ...ctx.decided,
+        ...ctx.followUp,
         timestamp: new Date(runtime.now()).toISOString(),
         event: "alert",
         outcome: { status: "error", code: "post_hoc_unsettled" },
