@@ -23,7 +23,6 @@
 //
 // One writer per file: the log does not lock the file against another process.
 import type { FileHandle } from "node:fs/promises";
-import { writeSync } from "node:fs";
 import { mkdir, open as openFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
@@ -127,28 +126,7 @@ interface Pending {
 /** The longest last line `openAuditLog` reads back to resume the chain. */
 const MAX_TAIL_BYTES = 64 * 1024 * 1024;
 
-/**
- * The default handle: the bytes are written with one synchronous write(2) on the event loop (into
- * the page cache: about 15 µs, where a FileHandle write costs a thread-pool round trip of about
- * 90 µs of CPU), then made durable by an asynchronous fdatasync on the thread pool, which is
- * what takes time. A write error rejects like the asynchronous one did (the log fails closed).
- */
-export const openForSyncWrites: AuditFileOpener = async (path) => {
-  const file = await openFile(path, "a", 0o600);
-  return {
-    write(data) {
-      try {
-        return Promise.resolve({ bytesWritten: writeSync(file.fd, data) });
-      } catch (error) {
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    },
-    datasync: () => file.datasync(),
-    close: () => file.close(),
-  };
-};
-
-const defaultOpener = openForSyncWrites;
+const defaultOpener: AuditFileOpener = (path) => openFile(path, "a", 0o600);
 
 export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditLog> {
   const path = resolve(options.path);
