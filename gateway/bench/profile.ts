@@ -60,6 +60,24 @@ function summarise(profile: Profile): void {
   print("functions", fn);
 }
 
+const METRICS = "profile-metrics-token-0123456789";
+
+/** The audit log's group commits: fdatasyncs per call and records per fdatasync. */
+async function printAuditMetrics(url: string, calls: number): Promise<void> {
+  const response = await fetch(`${url}/metrics`, {
+    headers: { authorization: `Bearer ${METRICS}` },
+  });
+  const text = await response.text();
+  const value = (name: string) =>
+    Number(new RegExp(`^${name} ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  const syncs = value("zyx_gateway_audit_group_commit_records_count");
+  const records = value("zyx_gateway_audit_group_commit_records_sum");
+  const seconds = value("zyx_gateway_audit_fsync_seconds_sum");
+  console.log(
+    `audit (since start, ${String(calls)} calls measured): ${String(records)} records in ${String(syncs)} fdatasyncs (${(records / syncs).toFixed(1)} per fdatasync), mean fdatasync ${((1e6 * seconds) / syncs).toFixed(0)} µs`,
+  );
+}
+
 async function main(): Promise<void> {
   const wrk = execFileSync(join(ROOT, "scripts/wrk.sh"), { encoding: "utf8" }).trim();
   const dir = mkdtempSync(join(tmpdir(), "zyx-profile-"));
@@ -88,6 +106,7 @@ async function main(): Promise<void> {
       POLICY_BUNDLE: variant.bundle,
       AUDIT_LOG: join(dir, "audit.jsonl"),
       NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}`,
+      METRICS_TOKEN: METRICS,
     });
     const load = (seconds: number) =>
       runWrk(wrk, {
@@ -104,6 +123,7 @@ async function main(): Promise<void> {
     console.log(
       `profile: ${result.rate.toFixed(0)} calls/s, errors ${String(result.errors)}, gateway CPU ${((after.cpuUs - before.cpuUs) / result.requests).toFixed(0)} µs per call`,
     );
+    await printAuditMetrics(gateway.url, result.requests);
     const exited = new Promise((r) => gateway.child.once("exit", r));
     gateway.child.kill("SIGTERM");
     await exited;
