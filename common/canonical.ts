@@ -11,7 +11,7 @@
 // class instances, index-like keys, which JSON.stringify would put first, a cycle) goes to the
 // `canonicalize` library, which keeps its exact semantics, errors included. Tested: the two
 // agree on arbitrary values (common/test/canonical.test.ts).
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import canonicalize from "canonicalize";
 
 /** Thrown inside the fast path when the value is not plain JSON: the library then decides. */
@@ -89,7 +89,7 @@ export function libraryCanonicalJson(value: unknown): string {
 
 /** Lower-case hex SHA-256 of the UTF-8 canonical JSON of the arguments. */
 export function argumentsDigest(args: unknown): string {
-  return createHash("sha256").update(canonicalJson(args), "utf8").digest("hex");
+  return hash("sha256", canonicalJson(args), "hex");
 }
 
 /** Shape of an argumentsDigest value. */
