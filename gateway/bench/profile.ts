@@ -31,7 +31,12 @@ interface Profile {
 function where(url: string): string {
   const path = url.replace(/^file:\/\//, "");
   const modules = path.lastIndexOf("node_modules/");
-  if (modules >= 0) return path.slice(modules + 13).split("/").slice(0, 2).join("/");
+  if (modules >= 0)
+    return path
+      .slice(modules + 13)
+      .split("/")
+      .slice(0, 2)
+      .join("/");
   return path.startsWith("/") ? relative(ROOT, path) : path || "(native)";
 }
 
