@@ -15,7 +15,8 @@ import { hash } from "node:crypto";
 import canonicalize from "canonicalize";
 
 /** Thrown inside the fast path when the value is not plain JSON: the library then decides. */
-const NOT_PLAIN: unique symbol = Symbol("not plain JSON");
+class NotPlainJson extends Error {}
+const NOT_PLAIN = new NotPlainJson("not plain JSON");
 const MAX_PLAIN_DEPTH = 64;
 /** Keys JSON.stringify (V8's property order) would put before the others, numerically. */
 const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
@@ -38,7 +39,10 @@ function sortedCopy(value: unknown, depth: number): unknown {
       return value;
     case "object":
       break;
-    default:
+    case "bigint":
+    case "function":
+    case "symbol":
+    case "undefined":
       throw NOT_PLAIN;
   }
   if (value === null) return null;
