@@ -13,9 +13,7 @@ import {
   type JSONWebKeySet,
   type JWTPayload,
   type JWTVerifyGetKey,
-  type JWTVerifyOptions,
 } from "jose";
-import { createFastJwtVerifier } from "./jwt-fast.ts";
 
 /** JWT "typ" of an access token (RFC 9068). */
 export const ACCESS_TOKEN_TYP = "at+jwt";
@@ -246,13 +244,6 @@ export function createKeyResolver(source: KeySource, label: string): JWTVerifyGe
   }
 }
 
-/** The key set of a local source (already checked by createKeyResolver); remote: undefined. */
-function localKeySet(source: KeySource): JSONWebKeySet | undefined {
-  if (source.kind === "jwks") return source.jwks;
-  if (source.kind === "file") return readKeySetFile(source.path);
-  return undefined;
-}
-
 /** A short description of anything thrown, with a network error's code (ECONNREFUSED...). */
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
@@ -303,29 +294,22 @@ export function createJwtChecker(
   }
   if (typeof options.keys !== "object") throw new TypeError('"keys" must be a key source');
   const getKey = createKeyResolver(options.keys, label);
-  // A local key set: the plain case is verified synchronously (common/jwt-fast.ts), jose decides
-  // everything else, every refusal included.
-  const local = localKeySet(options.keys);
-  const fast = local === undefined ? undefined : createFastJwtVerifier(local, algorithms);
 
   return async (token) => {
     if (token.length > MAX_TOKEN_LENGTH) {
       return { ok: false, expired: false, reason: "token is too long" };
     }
-    const verifyOptions: JWTVerifyOptions = {
-      issuer,
-      audience,
-      algorithms,
-      typ,
-      clockTolerance,
-      requiredClaims: ["exp", "sub"],
-      ...(maxTokenAge === 0 ? {} : { maxTokenAge }),
-      ...(now === undefined ? {} : { currentDate: new Date(now() * 1000) }),
-    };
-    const accepted = fast?.(token, verifyOptions);
-    if (accepted !== undefined) return { ok: true, payload: accepted };
     try {
-      const { payload } = await jwtVerify(token, getKey, verifyOptions);
+      const { payload } = await jwtVerify(token, getKey, {
+        issuer,
+        audience,
+        algorithms,
+        typ,
+        clockTolerance,
+        requiredClaims: ["exp", "sub"],
+        ...(maxTokenAge === 0 ? {} : { maxTokenAge }),
+        ...(now === undefined ? {} : { currentDate: new Date(now() * 1000) }),
+      });
       return { ok: true, payload };
     } catch (error) {
       if (error instanceof KeySetUnavailableError || !(error instanceof errors.JOSEError)) {
