@@ -30,7 +30,7 @@ import { mountMcpDoor } from "./mcp/door.ts";
 import { problemHandler } from "./lib/problem.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "./identity/types.ts";
 import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
-import type { Credentials, GatewayPorts } from "./pipeline/context.ts";
+import type { Credentials, GatewayPorts, PipelineRuntime } from "./pipeline/context.ts";
 import {
   createToolCallPipeline,
   type PipelineTracer,
@@ -256,7 +256,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   const log = options.log ?? jsonLog("gateway");
   const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
   options.metrics?.addSources({ unauthenticated: () => refusals.unauthenticatedCounts() });
-  const runtime = {
+  const runtime: PipelineRuntime = {
     now,
     newId: options.newId ?? randomUUID,
     log,
@@ -286,7 +286,10 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     throw new GatewayError("route_not_found", "no such route");
   });
   operationalRoutes(app, ports, options);
-  peopleRoutes(app, ports, now, refusals, createCompensator(ports, runtime), options.console);
+  const compensate = createCompensator(ports, runtime);
+  // A rejection that lands while its post-hoc call is running is compensated when it answers.
+  runtime.compensate = compensate;
+  peopleRoutes(app, ports, now, refusals, compensate, options.console);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   mountMcpDoor(app, {
     ports: mcpPorts,

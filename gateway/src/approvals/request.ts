@@ -42,6 +42,12 @@ export const Approval = Person.extend({ at: Timestamp });
 
 export const Denial = z.strictObject({
   subject: Subject,
+  /**
+   * The denier's verified groups at the time (absent on requests denied before they were kept):
+   * what the policy needs to run a post-hoc review's compensation when the rejection landed
+   * while the call was still running.
+   */
+  groups: Groups.optional(),
   reason: z.string().max(2_000),
   at: Timestamp,
 });

@@ -759,7 +759,12 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           next: {
             ...current,
             status: "denied",
-            denial: { subject: approver.subject, reason, at: isoTime(nowMs) },
+            denial: {
+              subject: approver.subject,
+              groups: [...approver.groups],
+              reason,
+              at: isoTime(nowMs),
+            },
             decided_at: isoTime(nowMs),
           },
           extra: { reason },

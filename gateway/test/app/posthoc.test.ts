@@ -175,30 +175,74 @@ describe("post-hoc review through the gateway", () => {
     expect(await slackWrites()).toHaveLength(1);
   });
 
-  it("a rejection while the call is still running is recorded and raises an alert", async () => {
-    const inFlight = await createHarness({
-      workerExecute: async () => {
+  /** A harness whose reviewer rejects the review while the Slack message is being posted. */
+  const rejectingMidCall = async (before?: (h: Harness) => Promise<void>) => {
+    const inFlight: Harness = await createHarness({
+      beforeExecute: async (call) => {
+        if (call.tool !== "slack_post_message") return;
         const [open] = await inFlight.controls.approvals.listOpen({ agent: "change-reviewer" });
-        if (open !== undefined) {
-          await inFlight.controls.approvals.deny(
-            open.id,
-            { subject: REVIEWER.user, groups: REVIEWER.groups },
-            "rejected before it finished",
-          );
-        }
-        return { channel: "C07DEVSECOPS", ts: "1779476400.000100" };
+        if (open === undefined) return;
+        await before?.(inFlight);
+        await inFlight.controls.approvals.deny(
+          open.id,
+          { subject: REVIEWER.user, groups: REVIEWER.groups },
+          "rejected before it finished",
+        );
       },
     });
     inFlight.clock.now = SATURDAY_NIGHT_MS;
+    return inFlight;
+  };
+
+  it("a rejection while the call is still running is compensated when the call answers", async () => {
+    const inFlight = await rejectingMidCall();
+    const response = await inFlight.callAs("slack_post_message", MESSAGE);
+    expect(response.status).toBe(200);
+    const { review, result } = (await response.json()) as {
+      review: { approval_id: string };
+      result: { channel: string; ts: string };
+    };
+    expect(await inFlight.controls.approvals.get(review.approval_id)).toMatchObject({
+      status: "denied",
+      result: { status: "executed" },
+      compensation: { tool: "slack_delete_message" },
+      compensation_result: { status: "executed", http_status: 200 },
+    });
+    const writes = (await jsonLines(inFlight.writesPath)).filter(
+      (w) => w["connector"] === "slack" && w["action"] !== undefined,
+    );
+    expect(writes.filter((w) => w["ts"] === result.ts).map((w) => w["action"])).toEqual([
+      "post_message",
+      "delete_message",
+    ]);
+    const records = await jsonLines(inFlight.auditPath);
+    // Decided as the gateway's own call, with the denier (and their groups) as the reviewer.
+    expect(
+      records.find((r) => r["tool"] === "slack_delete_message" && r["event"] === "decision"),
+    ).toMatchObject({
+      door: "system",
+      decision: { allow: true },
+      decision_input: {
+        approval: { approvers: [{ sub: REVIEWER.user, groups: REVIEWER.groups }] },
+      },
+    });
+    expect(records.filter((r) => r["event"] === "alert")).toEqual([]);
+  });
+
+  it("a mid-call rejection whose compensation the policy refuses is recorded as failed", async () => {
+    const inFlight = await rejectingMidCall(async (h) => {
+      await h.controls.killSwitch.set("connector", "slack", {
+        by: "secadmin@zyxbank.example",
+        reason: "INC-8",
+      });
+    });
     const response = await inFlight.callAs("slack_post_message", MESSAGE);
     expect(response.status).toBe(200);
     const { review } = (await response.json()) as { review: { approval_id: string } };
     expect(await inFlight.controls.approvals.get(review.approval_id)).toMatchObject({
       status: "denied",
-      result: { status: "executed" },
+      compensation_result: { status: "failed", code: "policy_denied", http_status: 403 },
     });
-    const alerts = (await jsonLines(inFlight.auditPath)).filter((r) => r["event"] === "alert");
-    expect(alerts).toMatchObject([{ outcome: { code: "post_hoc_rejected_in_flight" } }]);
   });
 
   it("in business hours the same message needs no review", async () => {

@@ -522,6 +522,7 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       expect(denied.status).toBe("denied");
       expect(denied.denial).toEqual({
         subject: BOB.subject,
+        groups: ["grp-ai-change-approvers"],
         reason: "no rollback plan in the ticket",
         at: "2026-03-02T10:00:10.000Z",
       });

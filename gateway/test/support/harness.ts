@@ -59,6 +59,8 @@ export interface HarnessOptions {
   /** Replace parts (a failing audit, a failing worker...). */
   ports?: (defaults: GatewayPorts) => Partial<GatewayPorts>;
   workerExecute?: (call: ToolCall) => unknown;
+  /** Runs in the worker before each call is executed (by workerExecute or the fixture tools). */
+  beforeExecute?: (call: ToolCall) => Promise<void>;
   /** Default: SQLite in the harness's temp dir. */
   approvalStore?: ApprovalStoreConfig;
   /** Default: the app's own, over the harness's audit log. */
@@ -154,6 +156,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     }),
     execute: async (call) => {
       workerCalls.push({ call, traceparent: lastTraceparent });
+      await options.beforeExecute?.(call);
       return options.workerExecute === undefined
         ? tools(call)
         : { result: await options.workerExecute(call) };
