@@ -44,6 +44,11 @@ export type { AuditSink, GatewayPorts } from "./pipeline/context.ts";
 export interface GatewayOptions {
   /** Largest accepted request body, checked before parsing. */
   bodyLimitBytes: number;
+  /**
+   * More of /readyz, for information (never a check): the bundle server's and the shadow
+   * policy's status, from main.ts.
+   */
+  readiness?: () => Record<string, unknown>;
   /** The clock, in epoch milliseconds (frozen in tests). */
   now?: () => number;
   newId?: () => string;
@@ -242,6 +247,7 @@ function operationalRoutes(app: Hono, ports: GatewayPorts, options: GatewayOptio
         checks,
         policy_revision: ports.policy.revision ?? null,
         ...bundleStatus(ports.policy),
+        ...options.readiness?.(),
       },
       ready ? 200 : 503,
     );

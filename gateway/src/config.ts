@@ -43,6 +43,8 @@ const Env = z.object({
   POLICY_BUNDLE_URL: url.optional(),
   /** Where a downloaded bundle is kept (verified again at each load). */
   POLICY_BUNDLE_CACHE: z.string().min(1).optional(),
+  /** A file holding the bearer token the bundle server wants (read on every request). */
+  POLICY_BUNDLE_TOKEN_FILE: z.string().min(1).optional(),
   /** How often the bundle server is asked. */
   POLICY_BUNDLE_URL_POLL_MS: z.coerce.number().int().min(200).max(3_600_000).default(10_000),
   /** Decide through an OPA server (sidecar) instead of the in-process WASM. */
@@ -252,6 +254,7 @@ function policySettings(e: z.infer<typeof Env>) {
             cachePath:
               e.POLICY_BUNDLE_CACHE ?? join(e.ZYX_STATE_DIR, "policy", "downloaded-bundle.tar.gz"),
             pollMs: e.POLICY_BUNDLE_URL_POLL_MS,
+            tokenFile: e.POLICY_BUNDLE_TOKEN_FILE,
           },
     policyShadowBundle: e.POLICY_SHADOW_BUNDLE,
     decisionLog:

@@ -122,6 +122,10 @@ async function start(): Promise<void> {
     },
     {
       bodyLimitBytes: config.bodyLimitBytes,
+      readiness: () => ({
+        ...(downloader === undefined ? {} : { policy_bundle_server: downloader.status() }),
+        ...withShadow(decisionLogging.shadowStatus()),
+      }),
       metrics,
       ...(await metricsToken(config.metricsToken).then((t) =>
         t === undefined ? {} : { metricsToken: t },
@@ -227,6 +231,10 @@ async function openSharedSessions(config: ReturnType<typeof loadConfig>) {
     connectionString: config.sessionStore.connectionString,
     log,
   });
+}
+
+function withShadow(status: Record<string, unknown> | undefined): Record<string, unknown> {
+  return status === undefined ? {} : { policy_shadow_bundle: status };
 }
 
 /** The call-token key, its public half published for the worker, and the worker's client. */
