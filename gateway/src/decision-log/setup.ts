@@ -98,6 +98,7 @@ export async function setUpDecisionLogging<E extends PolicyEngine>(
             app: "zyx-gateway",
           },
           shadow: shadowed?.shadow,
+          revision: () => live.revision ?? null,
           log,
         });
   return {
