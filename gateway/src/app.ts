@@ -18,7 +18,7 @@ import { jsonLog, type Log } from "../../common/service.ts";
 import { createApproverNotice } from "./approvals/notify.ts";
 import { createApprovalRoutes } from "./approvals/routes.ts";
 import { createConsoleRoutes, type ConsoleOptions } from "./console/routes.ts";
-import { createCompensator, type Compensator } from "./posthoc/compensate.ts";
+import { compensateDue, createCompensator, type Compensator } from "./posthoc/compensate.ts";
 import { openApiDocument } from "./http/contract.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
@@ -49,6 +49,11 @@ export interface GatewayOptions {
    * policy's status, from main.ts.
    */
   readiness?: () => Record<string, unknown>;
+  /**
+   * Receives the work the app leaves to main.ts's sweeper: catching up post-hoc compensations
+   * that are due (posthoc/compensate.ts). Absent: nothing retries them.
+   */
+  background?: (tasks: { compensateDue(nowMs: number): Promise<number> }) => void;
   /** The clock, in epoch milliseconds (frozen in tests). */
   now?: () => number;
   newId?: () => string;
@@ -295,6 +300,9 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   const compensate = createCompensator(ports, runtime);
   // A rejection that lands while its post-hoc call is running is compensated when it answers.
   runtime.compensate = compensate;
+  options.background?.({
+    compensateDue: (nowMs) => compensateDue(ports.approvals, compensate, nowMs),
+  });
   peopleRoutes(app, ports, now, refusals, compensate, options.console);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   mountMcpDoor(app, {

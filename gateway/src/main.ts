@@ -92,7 +92,8 @@ async function start(): Promise<void> {
     now: Date.now,
     log,
   });
-  const sweeper = startSweeper(controls.approvals, notifyEscalation);
+  const background: { compensateDue?: (nowMs: number) => Promise<number> } = {};
+  const sweeper = startSweeper(controls.approvals, notifyEscalation, background);
   metrics.addSources({
     policyRevision: () => policy.revision,
     bundleStatus: () => bundled.status(),
@@ -122,6 +123,9 @@ async function start(): Promise<void> {
     },
     {
       bodyLimitBytes: config.bodyLimitBytes,
+      background: (tasks) => {
+        background.compensateDue = tasks.compensateDue;
+      },
       readiness: () => ({
         ...(downloader === undefined ? {} : { policy_bundle_server: downloader.status() }),
         ...withShadow(decisionLogging.shadowStatus()),
@@ -271,8 +275,19 @@ async function openWorker(config: ReturnType<typeof loadConfig>) {
 function startSweeper(
   approvals: Controls["approvals"],
   notifyEscalation: (request: ApprovalRequest) => void,
+  background: { compensateDue?: (nowMs: number) => Promise<number> },
 ): NodeJS.Timeout {
   const sweeper = setInterval(() => {
+    // Post-hoc compensations that are due: never run (the deny route failed), a retry, a lease
+    // left by a runner that died.
+    background
+      .compensateDue?.(Date.now())
+      .then((ran) => {
+        if (ran > 0) log("info", "post-hoc compensations caught up", { ran });
+      })
+      .catch((error: unknown) => {
+        log("error", "post-hoc compensation sweep failed", { error: String(error) });
+      });
     approvals
       .sweep()
       .then(async (swept) => {

@@ -106,7 +106,13 @@ describe("post-hoc review through the gateway", () => {
           (r["details"] as Line)["action"] !== undefined,
       )
       .map((r) => (r["details"] as Line)["action"]);
-    expect(actions).toEqual(["request", "settle_post_hoc", "deny", "mark_compensated"]);
+    expect(actions).toEqual([
+      "request",
+      "settle_post_hoc",
+      "deny",
+      "claim_compensation",
+      "mark_compensated",
+    ]);
     // The compensation: the gateway's own call, decided with the reviewer as approver, executed.
     const compensation = records.filter((r) => r["tool"] === "slack_delete_message");
     expect(
@@ -243,6 +249,78 @@ describe("post-hoc review through the gateway", () => {
       status: "denied",
       compensation_result: { status: "failed", code: "policy_denied", http_status: 403 },
     });
+  });
+
+  it("a compensation the worker fails is retried by the sweeper until it runs, once", async () => {
+    let slackDown = true;
+    const flaky: Harness = await createHarness({
+      beforeExecute: (call) =>
+        call.tool === "slack_delete_message" && slackDown
+          ? Promise.reject(new Error("Slack unreachable"))
+          : Promise.resolve(),
+    });
+    flaky.clock.now = SATURDAY_NIGHT_MS;
+    const response = await flaky.callAs("slack_post_message", MESSAGE);
+    const { review, result } = (await response.json()) as {
+      review: { approval_id: string };
+      result: { ts: string };
+    };
+    const denied = await flaky.app.request(`/v1/approvals/${review.approval_id}/deny`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await flaky.accessToken(REVIEWER)}`,
+        "x-device-posture": await flaky.postureToken({ user: REVIEWER.user }),
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ reason: "not at night" }),
+    });
+    expect(denied.status).toBe(200);
+    expect(await denied.json()).toMatchObject({
+      compensation_result: {
+        status: "failed",
+        code: "worker_failed",
+        attempts: 1,
+        retry_at: new Date(SATURDAY_NIGHT_MS + 30_000).toISOString(),
+      },
+    });
+    // Not due yet: nothing runs.
+    expect(await flaky.compensateDue()).toBe(0);
+    // Due, still failing: the second try is scheduled a minute later.
+    flaky.clock.now = SATURDAY_NIGHT_MS + 30_000;
+    expect(await flaky.compensateDue()).toBe(1);
+    expect(await flaky.controls.approvals.get(review.approval_id)).toMatchObject({
+      compensation_result: {
+        status: "failed",
+        attempts: 2,
+        retry_at: new Date(SATURDAY_NIGHT_MS + 90_000).toISOString(),
+      },
+    });
+    // Slack back: the third try deletes the message, and nothing is due any more.
+    slackDown = false;
+    flaky.clock.now = SATURDAY_NIGHT_MS + 90_000;
+    expect(await flaky.compensateDue()).toBe(1);
+    const done = await flaky.controls.approvals.get(review.approval_id);
+    expect(done?.compensation_result).toMatchObject({ status: "executed", attempts: 3 });
+    expect(done?.compensation_result).not.toHaveProperty("retry_at");
+    flaky.clock.now = SATURDAY_NIGHT_MS + 3_600_000;
+    expect(await flaky.compensateDue()).toBe(0);
+    const deletes = (await jsonLines(flaky.writesPath)).filter(
+      (w) => w["action"] === "delete_message" && w["ts"] === result.ts,
+    );
+    expect(deletes).toHaveLength(1);
+    // Each try claimed first, then recorded.
+    const actions = (await jsonLines(flaky.auditPath))
+      .filter((r) => (r["details"] as Line | undefined)?.["approval_id"] === review.approval_id)
+      .map((r) => (r["details"] as Line)["action"])
+      .filter((a) => a === "claim_compensation" || a === "mark_compensated");
+    expect(actions).toEqual([
+      "claim_compensation",
+      "mark_compensated",
+      "claim_compensation",
+      "mark_compensated",
+      "claim_compensation",
+      "mark_compensated",
+    ]);
   });
 
   it("in business hours the same message needs no review", async () => {

@@ -110,6 +110,8 @@ export interface Harness {
     }>,
   ): Promise<string>;
   call(tool: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Runs the sweeper's post-hoc compensation catch-up at the harness's clock. */
+  compensateDue(): Promise<number>;
   /** A call with fresh tokens for the engineer (or `as`), merged headers. */
   callAs(
     tool: string,
@@ -213,6 +215,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     sessions: createSessionSignals({ denialWindowMs: 900_000 }),
     ...controls,
   };
+  let background: { compensateDue(nowMs: number): Promise<number> } | undefined;
   const app = createGatewayApp(
     { ...defaults, ...(options.ports?.(defaults) ?? {}) },
     {
@@ -223,11 +226,18 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         ? {}
         : { console: await options.console({ keys, nowSec, auditPath }) }),
       ...(options.tracing?.gateway === undefined ? {} : { tracer: options.tracing.gateway }),
+      background: (tasks) => {
+        background = tasks;
+      },
     },
   );
 
   const harness: Harness = {
     app,
+    compensateDue: () => {
+      if (background === undefined) throw new Error("the app gave no background tasks");
+      return background.compensateDue(clock.now);
+    },
     auditPath,
     audit,
     policy,
