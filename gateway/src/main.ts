@@ -124,7 +124,7 @@ async function start(): Promise<void> {
     {
       bodyLimitBytes: config.bodyLimitBytes,
       background: (tasks) => {
-        background.compensateDue = tasks.compensateDue;
+        background.compensateDue = (nowMs) => tasks.compensateDue(nowMs);
       },
       readiness: () => ({
         ...(downloader === undefined ? {} : { policy_bundle_server: downloader.status() }),
