@@ -158,9 +158,9 @@ function openSync(options: SqliteApprovalStoreOptions): SqliteApprovalStore {
       ),
     listCompensationDue: (nowMs: number, limit = 100) =>
       guard("listCompensationDue", () =>
-        (
-          compensationDue.all(checkNowMs(nowMs), checkListLimit(limit)) as unknown as Row[]
-        ).map(fromRow),
+        (compensationDue.all(checkNowMs(nowMs), checkListLimit(limit)) as unknown as Row[]).map(
+          fromRow,
+        ),
       ),
     listOpen: (by: OpenFilter, limit = 100) =>
       guard("listOpen", () => {
