@@ -104,16 +104,27 @@ export async function settleReview(
       approval_id: review.id,
       error: String(error),
     });
-    await ports.audit
-      .append({
-        ...ctx.decided,
-        timestamp: new Date(runtime.now()).toISOString(),
-        event: "alert",
-        outcome: { status: "error", code: "post_hoc_unsettled" },
-        details: { kind: "post_hoc_unsettled", approval_id: review.id },
-      })
-      .catch(() => undefined);
+    await alert(ports, runtime, ctx, "post_hoc_unsettled", review.id);
   }
+}
+
+/** An alert record about a review, best effort (the audit may be what failed). */
+async function alert(
+  ports: ReviewPorts,
+  runtime: Pick<PipelineRuntime, "now">,
+  ctx: Decided,
+  kind: "post_hoc_unsettled" | "post_hoc_rejected_in_flight",
+  approvalId: string,
+): Promise<void> {
+  await ports.audit
+    .append({
+      ...ctx.decided,
+      timestamp: new Date(runtime.now()).toISOString(),
+      event: "alert",
+      outcome: { status: "error", code: kind },
+      details: { kind, approval_id: approvalId },
+    })
+    .catch(() => undefined);
 }
 
 /**
@@ -139,15 +150,7 @@ async function compensateInFlight(
       error: String(error),
     });
   }
-  await ports.audit
-    .append({
-      ...ctx.decided,
-      timestamp: new Date(runtime.now()).toISOString(),
-      event: "alert",
-      outcome: { status: "error", code: "post_hoc_rejected_in_flight" },
-      details: { kind: "post_hoc_rejected_in_flight", approval_id: review.id },
-    })
-    .catch(() => undefined);
+  await alert(ports, runtime, ctx, "post_hoc_rejected_in_flight", review.id);
 }
 
 /** What the caller is told of the review its call runs under. */
