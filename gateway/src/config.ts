@@ -142,6 +142,21 @@ export class ConfigError extends Error {
   }
 }
 
+/** An absolute http(s) URL without a fragment, or a ConfigError naming the variable. */
+export function httpUrl(name: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name}: must be an absolute URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`${name}: must be an http(s) URL`);
+  }
+  if (url.hash !== "") throw new ConfigError(`${name}: must not carry a fragment`);
+  return url;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   // An empty variable is an unset one (compose's `${X:-}` passes "" for "not configured").
   const parsed = Env.safeParse(
