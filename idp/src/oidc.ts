@@ -307,7 +307,6 @@ function pageHeaders(c: Context, formTarget: string | undefined): void {
   c.header("referrer-policy", "no-referrer");
 }
 
-
 function hidden(name: string, value: string): string {
   return `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
 }
