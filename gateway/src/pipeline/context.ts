@@ -58,11 +58,19 @@ export interface GatewayPorts {
 }
 
 /** What the pipeline needs besides the ports: the clock, ids, the log, the approvers' notice. */
+/** Runs a rejected review's compensation (posthoc/compensate.ts), bound late by the app. */
+export type InFlightCompensator = (
+  review: ApprovalRequest,
+  reviewer: { subject: string; groups: readonly string[] },
+) => Promise<ApprovalRequest>;
+
 export interface PipelineRuntime {
   now: () => number;
   newId: () => string;
   log: Log;
   notifyApprovers: (request: ApprovalRequest, traceparent: string) => void;
+  /** Runs a rejected post-hoc review's compensation (a rejection that landed mid-call). */
+  compensate?: InFlightCompensator;
   /** Audits refusals no step recorded; counts those before identity. */
   refusals: RefusalRecorder;
 }
