@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ARGUMENTS_DIGEST, argumentsDigest, canonicalJson } from "../canonical.ts";
+import fc from "fast-check";
+import {
+  ARGUMENTS_DIGEST,
+  argumentsDigest,
+  canonicalJson,
+  libraryCanonicalJson,
+} from "../canonical.ts";
 
 const ARGS = {
   account: "111122223333",
@@ -87,5 +93,69 @@ describe("argumentsDigest", () => {
     expect(argumentsDigest({ pull_request: 991 })).not.toBe(
       argumentsDigest({ pull_request: "991" }),
     );
+  });
+});
+
+// The fast path (plain JSON copied with sorted keys, then JSON.stringify) must write exactly what
+// the `canonicalize` library writes, and refuse exactly what it refuses.
+describe("canonicalJson's fast path against the canonicalize library", () => {
+  const outcome = (write: (v: unknown) => string, value: unknown) => {
+    try {
+      return { text: write(value) };
+    } catch {
+      return { refused: true };
+    }
+  };
+
+  it("agrees on arbitrary JSON values (unicode strings and keys, numbers, nesting)", () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ depthSize: "medium" }), (value) => {
+        expect(canonicalJson(value)).toBe(libraryCanonicalJson(value));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("agrees on arbitrary JavaScript values, refusals included", () => {
+    fc.assert(
+      fc.property(
+        fc.anything({
+          withBoxedValues: true,
+          withDate: true,
+          withMap: true,
+          withSet: true,
+          withNullPrototype: true,
+          withObjectString: true,
+          withSparseArray: true,
+          withTypedArray: true,
+          withBigInt: true,
+          stringUnit: "binary",
+        }),
+        (value) => {
+          expect(outcome(canonicalJson, value)).toEqual(outcome(libraryCanonicalJson, value));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("agrees where JSON.stringify alone would not: index-like keys, __proto__, toJSON, lone surrogates", () => {
+    const cases: unknown[] = [
+      { "10": 1, "2": 2, a: 3, "": 4, "01": 5 },
+      JSON.parse('{"__proto__":{"x":1},"b":2}'),
+      { when: new Date(0), n: new Number(3) },
+      { toJSON: () => ({ z: 1, a: 2 }) },
+      { "\uD800": 1 },
+      { s: "\uDC00x" },
+      { deep: JSON.parse(`${"[".repeat(100)}1${"]".repeat(100)}`) as unknown },
+      { é: 1, e: 2, "\u{1F600}": 3, "\uFFFF": 4 },
+      [undefined, () => 1, Symbol("s")],
+      { u: undefined, f: () => 1, k: 1 },
+    ];
+    for (const value of cases) {
+      expect(outcome(canonicalJson, value)).toEqual(outcome(libraryCanonicalJson, value));
+    }
+    // RFC 8785 orders keys by UTF-16 code units, so "10" comes before "2".
+    expect(canonicalJson({ "2": "b", "10": "a" })).toBe('{"10":"a","2":"b"}');
   });
 });

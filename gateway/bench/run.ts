@@ -17,7 +17,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { alwaysBusinessHours, buildPolicyVariant } from "../../scripts/lib/policy-variant.ts";
+import { buildPolicyVariant, outOfTheWay } from "../../scripts/lib/policy-variant.ts";
 import { ensureDevKeys } from "../../common/keys.ts";
 import { mintPairs } from "./tokens.ts";
 import { printReport, type Row, type Soak } from "./report.ts";
@@ -61,20 +61,14 @@ interface Setups {
   runtime: Service;
 }
 
-function limitsOutOfTheWay(config: Record<string, unknown>): void {
-  // The limiter still runs on every call (every control on); the load measures the controls'
-  // cost, not their refusals. Business hours never end: the review's writes are not held.
-  // 100,000 calls (the most a limit may be) in a 1 s window: far above any rate here.
-  const limits = config["limits"] as Record<string, unknown>;
-  const perTool = limits["per_tool"] as Record<string, number>;
-  for (const tool of Object.keys(perTool)) perTool[tool] = 100_000;
-  Object.assign(limits, {
-    window_seconds: 1,
-    per_agent: 100_000,
-    per_user: 100_000,
-    suspend_agent_after_denials: 10_000,
-  });
-  alwaysBusinessHours(config);
+/**
+ * The policy data the chaos run uses too (limits, suspension and recent-denial risk out of the
+ * way, business hours that never end), with a 1 s limit window: the limiter still runs on every
+ * call, and its sliding-window log stays short at these rates.
+ */
+function benchPolicy(config: Record<string, unknown>): void {
+  outOfTheWay(config);
+  (config["limits"] as Record<string, unknown>)["window_seconds"] = 1;
 }
 
 async function startSetups(
@@ -379,7 +373,7 @@ async function main(): Promise<void> {
   }).trim();
   const dir = mkdtempSync(join(tmpdir(), "zyx-bench-"));
   const stateDir = join(dir, "state");
-  const variant = buildPolicyVariant(limitsOutOfTheWay);
+  const variant = buildPolicyVariant(benchPolicy);
   try {
     const files = await writeFiles(dir, stateDir);
     const setups = await startSetups(dir, stateDir, variant.bundle, variant.regoBundle);

@@ -18,7 +18,7 @@ import { jsonLog, type Log } from "../../common/service.ts";
 import { createApproverNotice } from "./approvals/notify.ts";
 import { createApprovalRoutes } from "./approvals/routes.ts";
 import { createConsoleRoutes, type ConsoleOptions } from "./console/routes.ts";
-import { createCompensator, type Compensator } from "./posthoc/compensate.ts";
+import { compensateDue, createCompensator, type Compensator } from "./posthoc/compensate.ts";
 import { openApiDocument } from "./http/contract.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
@@ -30,7 +30,7 @@ import { mountMcpDoor } from "./mcp/door.ts";
 import { problemHandler } from "./lib/problem.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "./identity/types.ts";
 import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
-import type { Credentials, GatewayPorts } from "./pipeline/context.ts";
+import type { Credentials, GatewayPorts, PipelineRuntime } from "./pipeline/context.ts";
 import {
   createToolCallPipeline,
   type PipelineTracer,
@@ -44,6 +44,16 @@ export type { AuditSink, GatewayPorts } from "./pipeline/context.ts";
 export interface GatewayOptions {
   /** Largest accepted request body, checked before parsing. */
   bodyLimitBytes: number;
+  /**
+   * More of /readyz, for information (never a check): the bundle server's and the shadow
+   * policy's status, from main.ts.
+   */
+  readiness?: () => Record<string, unknown>;
+  /**
+   * Receives the work the app leaves to main.ts's sweeper: catching up post-hoc compensations
+   * that are due (posthoc/compensate.ts). Absent: nothing retries them.
+   */
+  background?: (tasks: { compensateDue(nowMs: number): Promise<number> }) => void;
   /** The clock, in epoch milliseconds (frozen in tests). */
   now?: () => number;
   newId?: () => string;
@@ -242,6 +252,7 @@ function operationalRoutes(app: Hono, ports: GatewayPorts, options: GatewayOptio
         checks,
         policy_revision: ports.policy.revision ?? null,
         ...bundleStatus(ports.policy),
+        ...options.readiness?.(),
       },
       ready ? 200 : 503,
     );
@@ -256,7 +267,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   const log = options.log ?? jsonLog("gateway");
   const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
   options.metrics?.addSources({ unauthenticated: () => refusals.unauthenticatedCounts() });
-  const runtime = {
+  const runtime: PipelineRuntime = {
     now,
     newId: options.newId ?? randomUUID,
     log,
@@ -286,7 +297,13 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     throw new GatewayError("route_not_found", "no such route");
   });
   operationalRoutes(app, ports, options);
-  peopleRoutes(app, ports, now, refusals, createCompensator(ports, runtime), options.console);
+  const compensate = createCompensator(ports, runtime);
+  // A rejection that lands while its post-hoc call is running is compensated when it answers.
+  runtime.compensate = compensate;
+  options.background?.({
+    compensateDue: (nowMs) => compensateDue(ports.approvals, compensate, nowMs),
+  });
+  peopleRoutes(app, ports, now, refusals, compensate, options.console);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
   mountMcpDoor(app, {
     ports: mcpPorts,

@@ -43,6 +43,8 @@ const Env = z.object({
   POLICY_BUNDLE_URL: url.optional(),
   /** Where a downloaded bundle is kept (verified again at each load). */
   POLICY_BUNDLE_CACHE: z.string().min(1).optional(),
+  /** A file holding the bearer token the bundle server wants (read on every request). */
+  POLICY_BUNDLE_TOKEN_FILE: z.string().min(1).optional(),
   /** How often the bundle server is asked. */
   POLICY_BUNDLE_URL_POLL_MS: z.coerce.number().int().min(200).max(3_600_000).default(10_000),
   /** Decide through an OPA server (sidecar) instead of the in-process WASM. */
@@ -140,8 +142,26 @@ export class ConfigError extends Error {
   }
 }
 
+/** An absolute http(s) URL without a fragment, or a ConfigError naming the variable. */
+export function httpUrl(name: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name}: must be an absolute URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`${name}: must be an http(s) URL`);
+  }
+  if (url.hash !== "") throw new ConfigError(`${name}: must not carry a fragment`);
+  return url;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
-  const parsed = Env.safeParse(env);
+  // An empty variable is an unset one (compose's `${X:-}` passes "" for "not configured").
+  const parsed = Env.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, value]) => value !== "")),
+  );
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
@@ -252,6 +272,7 @@ function policySettings(e: z.infer<typeof Env>) {
             cachePath:
               e.POLICY_BUNDLE_CACHE ?? join(e.ZYX_STATE_DIR, "policy", "downloaded-bundle.tar.gz"),
             pollMs: e.POLICY_BUNDLE_URL_POLL_MS,
+            tokenFile: e.POLICY_BUNDLE_TOKEN_FILE,
           },
     policyShadowBundle: e.POLICY_SHADOW_BUNDLE,
     decisionLog:

@@ -92,7 +92,8 @@ async function start(): Promise<void> {
     now: Date.now,
     log,
   });
-  const sweeper = startSweeper(controls.approvals, notifyEscalation);
+  const background: { compensateDue?: (nowMs: number) => Promise<number> } = {};
+  const sweeper = startSweeper(controls.approvals, notifyEscalation, background);
   metrics.addSources({
     policyRevision: () => policy.revision,
     bundleStatus: () => bundled.status(),
@@ -122,6 +123,13 @@ async function start(): Promise<void> {
     },
     {
       bodyLimitBytes: config.bodyLimitBytes,
+      background: (tasks) => {
+        background.compensateDue = (nowMs) => tasks.compensateDue(nowMs);
+      },
+      readiness: () => ({
+        ...(downloader === undefined ? {} : { policy_bundle_server: downloader.status() }),
+        ...withShadow(decisionLogging.shadowStatus()),
+      }),
       metrics,
       ...(await metricsToken(config.metricsToken).then((t) =>
         t === undefined ? {} : { metricsToken: t },
@@ -229,6 +237,10 @@ async function openSharedSessions(config: ReturnType<typeof loadConfig>) {
   });
 }
 
+function withShadow(status: Record<string, unknown> | undefined): Record<string, unknown> {
+  return status === undefined ? {} : { policy_shadow_bundle: status };
+}
+
 /** The call-token key, its public half published for the worker, and the worker's client. */
 async function openWorker(config: ReturnType<typeof loadConfig>) {
   const callKey = await readPrivateJwk(config.worker.callKeyFile);
@@ -263,8 +275,19 @@ async function openWorker(config: ReturnType<typeof loadConfig>) {
 function startSweeper(
   approvals: Controls["approvals"],
   notifyEscalation: (request: ApprovalRequest) => void,
+  background: { compensateDue?: (nowMs: number) => Promise<number> },
 ): NodeJS.Timeout {
   const sweeper = setInterval(() => {
+    // Post-hoc compensations that are due: never run (the deny route failed), a retry, a lease
+    // left by a runner that died.
+    background
+      .compensateDue?.(Date.now())
+      .then((ran) => {
+        if (ran > 0) log("info", "post-hoc compensations caught up", { ran });
+      })
+      .catch((error: unknown) => {
+        log("error", "post-hoc compensation sweep failed", { error: String(error) });
+      });
     approvals
       .sweep()
       .then(async (swept) => {

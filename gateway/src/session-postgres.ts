@@ -16,6 +16,7 @@
 // Denial rows older than the window are deleted every window (sweep); taint rows are kept.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { listenForever } from "./lib/pg-listen.ts";
 import {
   createSessionSignals,
   type SessionSignals,
@@ -103,7 +104,7 @@ export async function openPostgresSessionSignals(
     }
   }
 
-  const stopListening = listen(clientOptions, (payload) => {
+  const stopListening = listenForever(clientOptions, SESSION_CHANNEL, 250, (payload) => {
     if (payload === undefined) {
       rebuild().catch((error: unknown) => {
         log("error", "session signals: rebuild failed", { error: String(error) });
@@ -142,53 +143,5 @@ export async function openPostgresSessionSignals(
       await stopListening();
       await pool.end();
     },
-  };
-}
-
-/** LISTENs; `onMessage(payload)` per notification, `onMessage(undefined)` per (re)connection. */
-function listen(
-  clientOptions: pg.ClientConfig,
-  onMessage: (payload: string | undefined) => void,
-): () => Promise<void> {
-  let stopped = false;
-  let current: pg.Client | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  async function connect(): Promise<void> {
-    const client = new pg.Client(clientOptions);
-    let failed = false;
-    const fail = (): void => {
-      if (failed) return;
-      failed = true;
-      if (current === client) current = undefined;
-      client.end().catch(() => undefined);
-      if (stopped) return;
-      timer = setTimeout(() => void connect(), 250);
-      timer.unref();
-    };
-    client.on("error", fail);
-    client.on("end", fail);
-    client.on("notification", (message) => {
-      onMessage(message.payload ?? "");
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${SESSION_CHANNEL}`);
-    } catch {
-      fail();
-      return;
-    }
-    if (stopped) {
-      failed = true;
-      await client.end().catch(() => undefined);
-      return;
-    }
-    current = client;
-    onMessage(undefined);
-  }
-  void connect();
-  return async () => {
-    stopped = true;
-    if (timer !== undefined) clearTimeout(timer);
-    await current?.end().catch(() => undefined);
   };
 }

@@ -19,6 +19,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Context, Hono } from "hono";
 import { importJWK, SignJWT, type JWK } from "jose";
 import { ACCESS_TOKEN_TYP, createJwtChecker } from "../../common/jwks.ts";
+import { escapeHtml } from "../../common/html.ts";
 import { publicJwk } from "../../common/keys.ts";
 import { verifyClientSecret } from "./clients.ts";
 import { mintDelegatedAccessToken, mintPostureToken } from "./mint.ts";
@@ -304,15 +305,6 @@ function pageHeaders(c: Context, formTarget: string | undefined): void {
   );
   c.header("x-content-type-options", "nosniff");
   c.header("referrer-policy", "no-referrer");
-}
-
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
 }
 
 function hidden(name: string, value: string): string {

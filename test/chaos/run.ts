@@ -105,7 +105,7 @@ async function setUp(
   keySets.keys.posture = [publicOf(keys.device)];
   const workerPort = await freePort();
   const worker = await startWorkerProxy(new URL(`http://127.0.0.1:${String(workerPort)}/`), {
-    slowMs: 600,
+    slowMs: 2_000,
     oversizeBytes: 9 * 1024 * 1024,
   });
   const liveBundle = join(dir, "live-bundle.tar.gz");
@@ -120,7 +120,7 @@ async function setUp(
       ZYX_STATE_DIR: join(dir, "state"),
       GATEWAY_PORT: String(port),
       WORKER_URL: `${worker.url}/`,
-      WORKER_TIMEOUT_MS: "300",
+      WORKER_TIMEOUT_MS: "1000",
       POLICY_BUNDLE: liveBundle,
       POLICY_BUNDLE_POLL_MS: "200",
       IDP_JWKS_URL: `${keySets.url}/idp`,

@@ -9,6 +9,9 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { z } from "zod";
 import { REPO_ROOT } from "../support/processes.ts";
+import { loadConfig as loadGatewayConfig } from "../../gateway/src/config.ts";
+import { loadWorkerConfig } from "../../agent/src/config.ts";
+import { loadConfig as loadRuntimeConfig } from "../../examples/change-review/src/config.ts";
 
 const Service = z.looseObject({
   image: z.string().optional(),
@@ -214,6 +217,28 @@ describe("docker-compose.yml", () => {
         expect(code[name as keyof typeof code], `${name} reads ${variable}`).toContain(variable);
       }
     }
+  });
+
+  it("gives the gateway and the runtime an environment their own config loaders accept", () => {
+    // As `docker compose up` interpolates it with nothing set: `${X:-default}` is the default
+    // (often "", which each loader reads as unset), `${X:?…}` must be set: a sample here.
+    const interpolate = (value: string) =>
+      value
+        .replace(/\$\{ZYX_DATABASE_URL:\?[^}]*\}/g, "postgresql://zyx:pw@postgres:5432/zyx")
+        .replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, "$1");
+    const environment = (name: string) =>
+      Object.fromEntries(
+        Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, interpolate(v)]),
+      );
+    for (const name of ["gateway", "worker", "agent-runtime"]) {
+      for (const value of Object.values(environment(name))) expect(value).not.toContain("${");
+    }
+    expect(() => loadGatewayConfig(environment("gateway"))).not.toThrow();
+    // The worker's loader reads the gateway's key set at once: only its variables are checked.
+    expect(() => loadWorkerConfig(environment("worker"))).toThrow(
+      "GATEWAY_CALL_JWKS: cannot read the gateway key set /gateway-public/gateway.jwks.json",
+    );
+    expect(() => loadRuntimeConfig(environment("agent-runtime"))).not.toThrow();
   });
 
   it("gives the agent runtime only its own client secret, read-only, and no route to the worker", () => {

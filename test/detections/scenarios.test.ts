@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { createHarness, NOW_SEC, type Harness } from "../../gateway/test/support/harness.ts";
 import { loadRuleSet, runDetections } from "../../gateway/src/audit/sigma-rules.ts";
+import { SG_CHANGE } from "../support/fixtures.ts";
 
 const RULES = {
   blocked: "2f0c7a4e-5b1d-4c2e-9a57-0d3f6b1e8a01",
@@ -35,14 +36,6 @@ const OUTSIDER = {
   user: "dev@zyxbank.example",
   groups: ["grp-ai-devops-readonly"],
   agent: "approvals-console",
-};
-const SG_CHANGE = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
 };
 const SLACK = { channel: "devsecops-change-review", text: "CHG-18422 review posted" };
 

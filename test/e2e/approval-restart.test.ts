@@ -2,31 +2,15 @@
 // the request lives in the embedded SQLite store and survives it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNode, startStack, waitFor, type Stack, type Started } from "../support/processes.ts";
+import {
+  APPROVER as APPROVER_PERSON,
+  REMEDIATOR as REMEDIATOR_PERSON,
+  SG_CHANGE as ARGS,
+  tokenArgs,
+} from "../support/fixtures.ts";
 
-const REQUESTER = [
-  "--user",
-  "cloud@zyxbank.example",
-  "--groups",
-  "grp-ai-users,grp-ai-cloud-change-reviewers",
-  "--agent",
-  "change-remediator",
-];
-const APPROVER = [
-  "--user",
-  "approver.one@zyxbank.example",
-  "--groups",
-  "grp-ai-prod-approvers",
-  "--agent",
-  "approvals-console",
-];
-const ARGS = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
-};
+const REQUESTER = tokenArgs(REMEDIATOR_PERSON);
+const APPROVER = tokenArgs(APPROVER_PERSON);
 
 describe("an approval survives a gateway restart", () => {
   let stack: Stack;

@@ -10,24 +10,15 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, startStack, type Stack } from "../support/processes.ts";
+import {
+  REMEDIATOR as REMEDIATOR_PERSON,
+  SG_CHANGE as ARGS,
+  tokenArgs,
+} from "../support/fixtures.ts";
+
+const REQUESTER = tokenArgs(REMEDIATOR_PERSON);
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
-const REQUESTER = [
-  "--user",
-  "cloud@zyxbank.example",
-  "--groups",
-  "grp-ai-users,grp-ai-cloud-change-reviewers",
-  "--agent",
-  "change-remediator",
-];
-const ARGS = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
-};
 
 describe("the approver console in a browser", () => {
   let stack: Stack;

@@ -9,47 +9,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyAuditFile } from "../../gateway/src/audit/verify.ts";
 import { connectMcp, structured, type McpConnection } from "../../gateway/test/mcp/support.ts";
 import { startStack, type Stack } from "../support/processes.ts";
+import {
+  ADMIN as ADMIN_PERSON,
+  APPROVER as APPROVER_PERSON,
+  ENGINEER as ENGINEER_PERSON,
+  INTERN as INTERN_PERSON,
+  REMEDIATOR as REMEDIATOR_PERSON,
+  SG_CHANGE as SG_ARGS,
+  tokenArgs,
+} from "../support/fixtures.ts";
 
-const ENGINEER = [
-  "--user",
-  "engineer@zyxbank.example",
-  "--groups",
-  "grp-ai-users,grp-ai-devops-readonly",
-  "--agent",
-  "change-reviewer",
-];
-const INTERN = [
-  "--user",
-  "intern@zyxbank.example",
-  "--groups",
-  "grp-ai-users",
-  "--agent",
-  "change-reviewer",
-];
-const REQUESTER = [
-  "--user",
-  "cloud@zyxbank.example",
-  "--groups",
-  "grp-ai-users,grp-ai-cloud-change-reviewers",
-  "--agent",
-  "change-remediator",
-];
-const APPROVER = [
-  "--user",
-  "approver.one@zyxbank.example",
-  "--groups",
-  "grp-ai-prod-approvers",
-  "--agent",
-  "approvals-console",
-];
-const ADMIN = [
-  "--user",
-  "secadmin@zyxbank.example",
-  "--groups",
-  "grp-ai-security-admins",
-  "--agent",
-  "admin-console",
-];
+const ENGINEER = tokenArgs(ENGINEER_PERSON);
+const INTERN = tokenArgs(INTERN_PERSON);
+const REQUESTER = tokenArgs(REMEDIATOR_PERSON);
+const APPROVER = tokenArgs(APPROVER_PERSON);
+const ADMIN = tokenArgs(ADMIN_PERSON);
+
 const REVIEW_TOOLS = [
   "jira_read",
   "github_read_pr",
@@ -58,14 +33,6 @@ const REVIEW_TOOLS = [
   "jira_add_comment",
   "slack_post_message",
 ];
-const SG_ARGS = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
-};
 
 describe("the MCP door, as processes, with the official SDK client", () => {
   let stack: Stack;

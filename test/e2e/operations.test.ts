@@ -1,11 +1,13 @@
 // Operations on the real processes, as `make run` starts them, with the standard variables
-// turned on: the gateway fetches its bundle from a bundle server (POLICY_BUNDLE_URL), exports
+// turned on: the gateway fetches its bundle from a bundle server (POLICY_BUNDLE_URL, with a bearer
+// token from POLICY_BUNDLE_TOKEN_FILE), evaluates a shadow bundle beside it, exports
 // spans over OTLP/HTTP as the worker does (one trace across both processes), ships OPA-format
 // decision logs (DECISION_LOG_URL), and both serve /metrics to the scraper's token. One local
 // server plays the bundle server, the OTLP collector and the decision-log sink.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -16,6 +18,7 @@ const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
 const CALLER_SPAN = "b7ad6b7169203331";
 const GATEWAY_SCRAPER = "gateway-scraper-token-e2e";
 const WORKER_SCRAPER = "worker-scraper-token-e2e";
+const BUNDLE_TOKEN = "bundle-server-token-e2e";
 
 interface OtlpSpan {
   traceId: string;
@@ -37,6 +40,10 @@ async function startOperationsServer() {
       const raw = Buffer.concat(chunks);
       const body = request.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw;
       if (request.url === "/bundles/zyx.tar.gz") {
+        if (request.headers.authorization !== `Bearer ${BUNDLE_TOKEN}`) {
+          response.writeHead(401).end();
+          return;
+        }
         const asked = request.headers["if-none-match"];
         bundleAsks.push(asked);
         if (asked === '"e2e-1"') response.writeHead(304).end();
@@ -98,10 +105,14 @@ describe("operations on the real processes", () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: ops.base,
       OTEL_BSP_SCHEDULE_DELAY: "100",
     };
+    const tokenFile = join(mkdtempSync(join(tmpdir(), "zyx-ops-")), "bundle-token");
+    writeFileSync(tokenFile, `${BUNDLE_TOKEN}\n`);
     stack = await startStack({
       gatewayEnv: {
         ...otel,
         POLICY_BUNDLE_URL: `${ops.base}/bundles/zyx.tar.gz`,
+        POLICY_BUNDLE_TOKEN_FILE: tokenFile,
+        POLICY_SHADOW_BUNDLE: join(REPO_ROOT, "policy-bundle/bundle.tar.gz"),
         POLICY_BUNDLE_URL_POLL_MS: "200",
         DECISION_LOG_URL: `${ops.base}/logs`,
         DECISION_LOG_FLUSH_MS: "100",
@@ -140,6 +151,17 @@ describe("operations on the real processes", () => {
     expect(ready.policy_bundle.path).toMatch(/downloaded-bundle\.tar\.gz$/);
     await vi.waitFor(() => {
       expect(ops.bundleAsks).toContain('"e2e-1"');
+    });
+    // /readyz also shows the bundle server and the shadow policy (information, not checks).
+    expect(await (await fetch(`${stack.gatewayUrl}/readyz`)).json()).toMatchObject({
+      status: "ready",
+      policy_bundle_server: {
+        url: `${ops.base}/bundles/zyx.tar.gz`,
+        etag: '"e2e-1"',
+        last_outcome: expect.stringMatching(/^(updated|unchanged)$/) as unknown,
+        error: null,
+      },
+      policy_shadow_bundle: { revision: ready.policy_bundle.revision, failures: 0 },
     });
 
     // One trace, two processes: the worker's span under the gateway's call span.
@@ -183,6 +205,8 @@ describe("operations on the real processes", () => {
     expect(gatewayMetrics).toMatch(
       /zyx_gateway_policy_bundle_downloads_total\{outcome="updated"\} 1/,
     );
+    // The shadow (the same bundle here) decided beside the live policy, and agreed.
+    expect(gatewayMetrics).toContain('zyx_gateway_shadow_decisions_total{difference="none"} 1');
     const workerPort = new URL(stack.gatewayEnv["WORKER_URL"] ?? "").port;
     const workerMetrics = await (
       await fetch(`http://127.0.0.1:${workerPort}/metrics`, {

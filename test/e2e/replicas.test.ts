@@ -19,48 +19,21 @@ import {
   type Stack,
   type Started,
 } from "../support/processes.ts";
+import {
+  ADMIN as ADMIN_PERSON,
+  APPROVER as APPROVER_PERSON,
+  ENGINEER as ENGINEER_PERSON,
+  REMEDIATOR as REMEDIATOR_PERSON,
+  SG_CHANGE,
+  tokenArgs,
+} from "../support/fixtures.ts";
+
+const ENGINEER = tokenArgs(ENGINEER_PERSON);
+const ADMIN = tokenArgs(ADMIN_PERSON);
+const REQUESTER = tokenArgs(REMEDIATOR_PERSON);
+const APPROVER = tokenArgs(APPROVER_PERSON);
 
 const STALE_AFTER_MS = 1_500;
-const ENGINEER = [
-  "--user",
-  "engineer@zyxbank.example",
-  "--groups",
-  "grp-ai-users,grp-ai-devops-readonly",
-  "--agent",
-  "change-reviewer",
-];
-const ADMIN = [
-  "--user",
-  "secadmin@zyxbank.example",
-  "--groups",
-  "grp-ai-security-admins",
-  "--agent",
-  "admin-console",
-];
-const REQUESTER = [
-  "--user",
-  "cloud@zyxbank.example",
-  "--groups",
-  "grp-ai-users,grp-ai-cloud-change-reviewers",
-  "--agent",
-  "change-remediator",
-];
-const APPROVER = [
-  "--user",
-  "approver.one@zyxbank.example",
-  "--groups",
-  "grp-ai-prod-approvers",
-  "--agent",
-  "approvals-console",
-];
-const SG_CHANGE = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
-};
 
 interface Replica {
   id: string;

@@ -35,6 +35,11 @@ export const ADMIN: Person = {
   agent: "admin-console",
 };
 
+/** The arguments of `npm run token -- access` that mint this person's access token. */
+export function tokenArgs(person: Person): string[] {
+  return ["--user", person.user, "--groups", person.groups.join(","), "--agent", person.agent];
+}
+
 /** The security-group change of the seed: revoke SSH from anywhere on the bastion's group. */
 export const SG_CHANGE = {
   account: "111122223333",

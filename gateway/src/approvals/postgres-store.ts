@@ -121,8 +121,9 @@ export async function openPostgresApprovalStore(
         const row = toRow(request, 1);
         const result = await pool.query(
           `INSERT INTO approval_requests
-             (id, status, version, expires_at_ms, created_at_ms, session_id, requester_subject, agent, record)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             (id, status, version, expires_at_ms, created_at_ms, session_id, requester_subject, agent,
+              compensation_due_ms, record)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (id) DO NOTHING`,
           [
             row.id,
@@ -133,6 +134,7 @@ export async function openPostgresApprovalStore(
             row.sessionId,
             row.requesterSubject,
             row.agent,
+            row.compensationDueMs,
             row.record,
           ],
         );
@@ -163,9 +165,18 @@ export async function openPostgresApprovalStore(
         // the version and find it changed (READ COMMITTED re-evaluates the WHERE clause).
         const result = await pool.query(
           `UPDATE approval_requests
-              SET status = $1, version = $2, expires_at_ms = $3, record = $4
-            WHERE id = $5 AND version = $6`,
-          [row.status, row.version, row.expiresAtMs, row.record, row.id, expectedVersion],
+              SET status = $1, version = $2, expires_at_ms = $3, compensation_due_ms = $4,
+                  record = $5
+            WHERE id = $6 AND version = $7`,
+          [
+            row.status,
+            row.version,
+            row.expiresAtMs,
+            row.compensationDueMs,
+            row.record,
+            row.id,
+            expectedVersion,
+          ],
         );
         return result.rowCount === 1 ? fromRow(row) : undefined;
       }),
@@ -175,6 +186,16 @@ export async function openPostgresApprovalStore(
           `SELECT id, status, version, record FROM approval_requests
             WHERE status IN ('pending', 'escalated') AND expires_at_ms <= $1
             ORDER BY expires_at_ms, id LIMIT $2`,
+          [checkNowMs(nowMs), checkListLimit(limit)],
+        );
+        return result.rows.map(fromRow);
+      }),
+    listCompensationDue: (nowMs: number, limit = 100) =>
+      guard("listCompensationDue", async () => {
+        const result = await pool.query<Row>(
+          `SELECT id, status, version, record FROM approval_requests
+            WHERE compensation_due_ms IS NOT NULL AND compensation_due_ms <= $1
+            ORDER BY compensation_due_ms, id LIMIT $2`,
           [checkNowMs(nowMs), checkListLimit(limit)],
         );
         return result.rows.map(fromRow);

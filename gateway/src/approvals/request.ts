@@ -42,6 +42,12 @@ export const Approval = Person.extend({ at: Timestamp });
 
 export const Denial = z.strictObject({
   subject: Subject,
+  /**
+   * The denier's verified groups at the time (absent on requests denied before they were kept):
+   * what the policy needs to run a post-hoc review's compensation when the rejection landed
+   * while the call was still running.
+   */
+  groups: Groups.optional(),
   reason: z.string().max(2_000),
   at: Timestamp,
 });
@@ -71,6 +77,10 @@ export const CompensationResult = z.strictObject({
   code: z.string().min(1).max(200).optional(),
   http_status: z.number().int().min(100).max(599).optional(),
   at: z.iso.datetime(),
+  /** How many times it has been tried (absent: once). */
+  attempts: z.number().int().min(1).max(100).optional(),
+  /** A failure that may pass (the worker down...): when the sweeper tries again. */
+  retry_at: z.iso.datetime().optional(),
 });
 
 export const ApprovalRequest = z.strictObject({
@@ -119,6 +129,25 @@ export type ExecutionResult = z.infer<typeof ExecutionResult>;
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 export type Compensation = z.infer<typeof Compensation>;
 export type CompensationResult = z.infer<typeof CompensationResult>;
+
+/** After a denial, how long the deny route has to compensate before the sweeper steps in. */
+export const COMPENSATION_GRACE_MS = 30_000;
+
+/**
+ * When a rejected post-hoc review's compensation is due (epoch ms), or null when none is: never
+ * tried (the denial plus a grace period: the deny route runs it at once, and a crash or an
+ * audit outage between the denial and its compensation is caught up), or failed with a retry
+ * scheduled. A column of the store, so that the sweeper finds them with an index.
+ */
+export function compensationDueMs(request: ApprovalRequest): number | null {
+  if (request.mode !== "post_hoc" || request.status !== "denied") return null;
+  if (request.result?.status !== "executed" || request.compensation === undefined) return null;
+  const done = request.compensation_result;
+  if (done === undefined) {
+    return epochMs(request.decided_at ?? request.created_at) + COMPENSATION_GRACE_MS;
+  }
+  return done.status === "failed" && done.retry_at !== undefined ? epochMs(done.retry_at) : null;
+}
 
 /** Epoch milliseconds of an ISO timestamp of a checked record. */
 export function epochMs(timestamp: string): number {

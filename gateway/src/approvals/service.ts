@@ -163,10 +163,19 @@ export interface ApprovalService {
    */
   settlePostHoc(id: string, outcome: PostHocOutcome): Promise<ApprovalRequest>;
   /**
-   * Records what became of the compensation of a rejected post-hoc review, once
-   * (approval_not_open unless it is denied and not yet compensated).
+   * Records what became of the compensation of a rejected post-hoc review, once; again only
+   * over a failure that scheduled a retry (`retry_at`). approval_not_open otherwise.
    */
   markCompensated(id: string, result: Omit<CompensationResult, "at">): Promise<ApprovalRequest>;
+  /** Rejected post-hoc reviews whose compensation is due (never run, or a retry due), at most 100. */
+  compensationsDue(nowMs?: number): Promise<ApprovalRequest[]>;
+  /**
+   * Claims the compensation of a rejected review before it runs, for one runner across
+   * replicas: never tried, or a retry that is due. Writes a lease (a "running" failure whose
+   * `retry_at` is `leaseMs` away: a runner that dies is retried after it). approval_not_open
+   * when another runner holds it or it is done.
+   */
+  claimCompensation(id: string, leaseMs: number): Promise<ApprovalRequest>;
   /**
    * Resolves with the request once it is neither pending nor escalated, or with its current
    * state after min(timeoutMs, maxWaitMs). Rejects approval_not_found.
@@ -186,6 +195,7 @@ type Action =
   | "mark_executed"
   | "mark_failed"
   | "settle_post_hoc"
+  | "claim_compensation"
   | "mark_compensated";
 
 type Plan =
@@ -597,16 +607,58 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     });
   }
 
+  function claimCompensation(id: string, leaseMs: number): Promise<ApprovalRequest> {
+    checkId(id);
+    return operate(id, "claim_compensation", undefined, false, (current, nowMs) => {
+      const previous = current.compensation_result;
+      const free =
+        previous === undefined ||
+        (previous.status === "failed" &&
+          previous.retry_at !== undefined &&
+          epochMs(previous.retry_at) <= nowMs);
+      if (
+        current.mode !== "post_hoc" ||
+        current.status !== "denied" ||
+        current.result?.status !== "executed" ||
+        !free
+      ) {
+        return refuse(
+          "approval_not_open",
+          `approval request ${id} has no compensation free to run`,
+        );
+      }
+      const lease = checked(
+        CompensationResultShape,
+        {
+          status: "failed",
+          code: "compensation_running",
+          at: isoTime(nowMs),
+          attempts: (previous?.attempts ?? 0) + 1,
+          retry_at: isoTime(nowMs + leaseMs),
+        },
+        "compensation lease",
+      );
+      return {
+        kind: "write",
+        action: "claim_compensation",
+        next: { ...current, compensation_result: lease },
+        extra: { attempts: lease.attempts ?? 1 },
+      };
+    });
+  }
+
   function markCompensated(
     id: string,
     input: Omit<CompensationResult, "at">,
   ): Promise<ApprovalRequest> {
     checkId(id);
     return operate(id, "mark_compensated", undefined, false, (current, nowMs) => {
+      const previous = current.compensation_result;
+      const retrying = previous?.status === "failed" && previous.retry_at !== undefined;
       if (
         current.mode !== "post_hoc" ||
         current.status !== "denied" ||
-        current.compensation_result !== undefined
+        (previous !== undefined && !retrying)
       ) {
         return refuse(
           "approval_not_open",
@@ -759,12 +811,21 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           next: {
             ...current,
             status: "denied",
-            denial: { subject: approver.subject, reason, at: isoTime(nowMs) },
+            denial: {
+              subject: approver.subject,
+              groups: [...approver.groups],
+              reason,
+              at: isoTime(nowMs),
+            },
             decided_at: isoTime(nowMs),
           },
           extra: { reason },
         };
       });
+    },
+
+    async compensationsDue(nowMs = now()) {
+      return await store.listCompensationDue(nowMs, sweepBatch);
     },
 
     async sweep(nowMs = now()) {
@@ -805,6 +866,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     markExecuted: finish("executed", "mark_executed"),
     markFailed: finish("failed", "mark_failed"),
     settlePostHoc,
+    claimCompensation,
     markCompensated,
 
     async waitFor(id, timeoutMs) {

@@ -84,7 +84,7 @@ function openSync(options: SqliteApprovalStoreOptions): SqliteApprovalStore {
     db.close();
     throw storeUnavailable(`preparing ${path}`, cause);
   }
-  const { insert, select, update, due, openBy, settings } = statements;
+  const { insert, select, update, due, openBy, compensationDue, settings } = statements;
   let closed = false;
 
   function guard<T>(what: string, run: () => T): Promise<T> {
@@ -119,6 +119,7 @@ function openSync(options: SqliteApprovalStoreOptions): SqliteApprovalStore {
           row.sessionId,
           row.requesterSubject,
           row.agent,
+          row.compensationDueMs,
           row.record,
         );
         if (Number(result.changes) !== 1) {
@@ -144,6 +145,7 @@ function openSync(options: SqliteApprovalStoreOptions): SqliteApprovalStore {
           row.status,
           row.version,
           row.expiresAtMs,
+          row.compensationDueMs,
           row.record,
           row.id,
           expectedVersion,
@@ -153,6 +155,12 @@ function openSync(options: SqliteApprovalStoreOptions): SqliteApprovalStore {
     listDue: (nowMs: number, limit = 100) =>
       guard("listDue", () =>
         (due.all(checkNowMs(nowMs), checkListLimit(limit)) as unknown as Row[]).map(fromRow),
+      ),
+    listCompensationDue: (nowMs: number, limit = 100) =>
+      guard("listCompensationDue", () =>
+        (compensationDue.all(checkNowMs(nowMs), checkListLimit(limit)) as unknown as Row[]).map(
+          fromRow,
+        ),
       ),
     listOpen: (by: OpenFilter, limit = 100) =>
       guard("listOpen", () => {
@@ -197,15 +205,21 @@ function prepare(db: DatabaseSync, path: string, busyTimeoutMs: number) {
     settings,
     insert: db.prepare(
       `INSERT INTO approval_requests
-         (id, status, version, expires_at_ms, created_at_ms, session_id, requester_subject, agent, record)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         (id, status, version, expires_at_ms, created_at_ms, session_id, requester_subject, agent,
+          compensation_due_ms, record)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     ),
     select: db.prepare("SELECT id, status, version, record FROM approval_requests WHERE id = ?"),
     update: db.prepare(
       `UPDATE approval_requests
-          SET status = ?, version = ?, expires_at_ms = ?, record = ?
+          SET status = ?, version = ?, expires_at_ms = ?, compensation_due_ms = ?, record = ?
         WHERE id = ? AND version = ?`,
+    ),
+    compensationDue: db.prepare(
+      `SELECT id, status, version, record FROM approval_requests
+        WHERE compensation_due_ms IS NOT NULL AND compensation_due_ms <= ?
+        ORDER BY compensation_due_ms, id LIMIT ?`,
     ),
     due: db.prepare(
       `SELECT id, status, version, record FROM approval_requests

@@ -13,7 +13,7 @@
 // or two executors claiming, from both succeeding.
 import { z } from "zod";
 import { ApprovalError, describeError } from "./errors.ts";
-import { ApprovalRequest, epochMs } from "./request.ts";
+import { ApprovalRequest, compensationDueMs, epochMs } from "./request.ts";
 
 export interface ApprovalStore {
   /** "sqlite" or "postgres", for logs and /readyz. */
@@ -42,6 +42,11 @@ export interface ApprovalStore {
    * many one user or one agent may have waiting.
    */
   listOpen(by: OpenFilter, limit?: number): Promise<ApprovalRequest[]>;
+  /**
+   * Rejected post-hoc reviews whose compensation is due at or before `nowMs` (never run, or a
+   * failed one scheduled again: request.ts's compensationDueMs), earliest first, at most `limit`.
+   */
+  listCompensationDue(nowMs: number, limit?: number): Promise<ApprovalRequest[]>;
   /** Resolves when the store answers a trivial query (for /readyz). */
   ping(): Promise<void>;
   /** Releases the file or the pool. Later calls reject with approval_store_unavailable. */
@@ -146,6 +151,17 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE status IN ('pending', 'escalated')`,
     ],
   },
+  {
+    version: 3,
+    name: "approval_requests_compensation_due",
+    statements: [
+      // When a rejected post-hoc review's compensation is due (NULL: none is), so that the
+      // sweeper can catch up one that never ran or failed (rows from before: NULL).
+      `ALTER TABLE approval_requests ADD COLUMN compensation_due_ms BIGINT`,
+      `CREATE INDEX approval_requests_compensation_due ON approval_requests (compensation_due_ms)
+        WHERE compensation_due_ms IS NOT NULL`,
+    ],
+  },
 ];
 
 /** The newest schema version this code knows. */
@@ -172,6 +188,7 @@ export interface RowValues {
   sessionId: string;
   requesterSubject: string;
   agent: string;
+  compensationDueMs: number | null;
   record: string;
 }
 
@@ -194,6 +211,7 @@ export function toRow(request: ApprovalRequest, version: number): RowValues {
     sessionId: record.session_id,
     requesterSubject: record.requester.subject,
     agent: record.agent,
+    compensationDueMs: compensationDueMs(record),
     record: JSON.stringify(record),
   };
 }

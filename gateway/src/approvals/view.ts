@@ -18,7 +18,16 @@ export function approvalView(request: ApprovalRequest): Record<string, unknown> 
     approver_groups: request.approver_groups,
     fallback_groups: request.fallback_groups,
     approvals: request.approvals.map((a) => ({ subject: a.subject, at: a.at })),
-    ...(request.denial === undefined ? {} : { denial: request.denial }),
+    // As approvals: who and when (and why), never the person's groups.
+    ...(request.denial === undefined
+      ? {}
+      : {
+          denial: {
+            subject: request.denial.subject,
+            reason: request.denial.reason,
+            at: request.denial.at,
+          },
+        }),
     created_at: request.created_at,
     expires_at: request.expires_at,
     decision_id: request.decision_id,

@@ -6,7 +6,7 @@
 // lower-case hex SHA-256 of the RFC 8785 canonical JSON of the record without its `hash` member.
 // The payload members are permissive: most are optional and depend on the event, and a reader
 // never rejects a record for a member it does not know (the schema grows, old logs must verify).
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { z } from "zod";
 import { canonicalJson } from "../../../common/canonical.ts";
 
@@ -157,7 +157,7 @@ export function recordHash(record: Readonly<Record<string, unknown>>): string {
 }
 
 export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
+  return hash("sha256", text, "hex");
 }
 
 /**

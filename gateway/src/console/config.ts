@@ -15,22 +15,9 @@
 // missing secret file fails the sign-in (identity_provider_unavailable), never opens anything.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError, type GatewayConfig } from "../config.ts";
+import { httpUrl, type GatewayConfig } from "../config.ts";
 import { createConsoleIdentity } from "./identity.ts";
 import type { ConsoleOptions } from "./routes.ts";
-
-function httpUrl(name: string, value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`${name}: must be an absolute URL`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigError(`${name}: must be an http(s) URL`);
-  }
-  return url;
-}
 
 /** The console's public base URL, without a trailing slash (also for the Slack links). */
 export function consoleUrl(env: NodeJS.ProcessEnv, listen: { host: string; port: number }): string {

@@ -3,6 +3,7 @@
 // the audit log is escaped here; nothing is inserted unescaped but this file's own markup.
 // Accessible: landmarks, one h1 per page, labelled controls, tables with headers and captions,
 // status in words (never colour alone), role="alert" for errors.
+import { escapeHtml as escapeText } from "../../../common/html.ts";
 import { isOpen, type ApprovalRequest } from "../approvals/request.ts";
 import type { RequestEvidence, RulesView, Rule } from "./evidence.ts";
 
@@ -11,14 +12,9 @@ function jsonText(value: unknown): string {
   return value === undefined ? "" : JSON.stringify(value, null, 2);
 }
 
+/** A value as escaped HTML text (anything not a string as indented JSON). */
 export function escapeHtml(value: unknown): string {
-  const text = typeof value === "string" ? value : jsonText(value);
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
+  return escapeText(typeof value === "string" ? value : jsonText(value));
 }
 
 export interface Viewer {

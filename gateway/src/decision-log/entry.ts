@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { maskSecretsWithCount, type JsonValue } from "../audit/mask.ts";
 import { ENTRYPOINT } from "../policy/engine.ts";
 import type { Decided } from "../pipeline/context.ts";
+import type { UndecidedCall } from "../pipeline/decide.ts";
 
 /** The bundle name the revision is reported under (OPA: the bundle's name in its config). */
 export const BUNDLE_NAME = "zyx";
@@ -21,7 +22,9 @@ export interface DecisionLogEntry {
   span_id: string;
   path: string;
   input: JsonValue;
-  result: JsonValue;
+  /** Absent when the policy could not decide (then `error` says why, as OPA's entries do). */
+  result?: JsonValue;
+  error?: { code: string; message: string };
   bundles: Record<string, { revision: string }>;
   /** RFC 3339, UTC. */
   timestamp: string;
@@ -63,6 +66,35 @@ export function liveEntry(
     result: masked(decision, "/result", paths),
     bundles: { [BUNDLE_NAME]: { revision: decision.policy_revision } },
     timestamp: decided.decided.timestamp ?? new Date().toISOString(),
+    metrics: { timer_server_handler_ns: Math.max(0, handlerNs) },
+    ...(paths.length === 0 ? {} : { masked: paths }),
+  };
+}
+
+/**
+ * The OPA-format entry of a call the policy could not decide (no bundle loaded, a WASM trap, a
+ * malformed result): no `result`, an `error` with the engine's code and message, and the
+ * revision serving if there is one. The call was answered 503 policy_unavailable.
+ */
+export function errorEntry(
+  undecided: UndecidedCall,
+  labels: EntryLabels,
+  revision: string | null,
+  nowMs: () => number = () => performance.now(),
+): DecisionLogEntry {
+  const { call, policyError, timestamp } = undecided;
+  const paths: string[] = [];
+  const handlerNs = Math.round((nowMs() - call.started) * 1e6);
+  return {
+    labels: { ...labels },
+    decision_id: call.decisionId,
+    trace_id: call.trace.traceId,
+    span_id: call.trace.spanId,
+    path: ENTRYPOINT,
+    input: masked(call.input, "/input", paths),
+    error: { code: policyError.code, message: policyError.message },
+    bundles: revision === null ? {} : { [BUNDLE_NAME]: { revision } },
+    timestamp,
     metrics: { timer_server_handler_ns: Math.max(0, handlerNs) },
     ...(paths.length === 0 ? {} : { masked: paths }),
   };

@@ -1,5 +1,6 @@
 // The pipeline observer that writes every policy decision (allow and deny) to the decision log,
-// and, when a shadow policy is configured, the shadow's verdict where it differs.
+// every call the policy could not decide (an entry with `error`, as OPA's), and, when a shadow
+// policy is configured, the shadow's verdict where it differs.
 //
 // Invariants: observing never changes a call: the entry is built and queued synchronously after
 // the decision's audit record exists, and the shadow evaluation runs after, off the call's path
@@ -7,7 +8,7 @@
 import type { Log } from "../../../common/service.ts";
 import type { Decided } from "../pipeline/context.ts";
 import type { PartialObserver } from "../pipeline/observers.ts";
-import { liveEntry, shadowEntry, type EntryLabels } from "./entry.ts";
+import { errorEntry, liveEntry, shadowEntry, type EntryLabels } from "./entry.ts";
 import type { ShadowPolicy } from "./shadow.ts";
 
 export interface DecisionLogObserverOptions {
@@ -15,11 +16,13 @@ export interface DecisionLogObserverOptions {
   enqueue?: ((entry: object) => void) | undefined;
   labels: EntryLabels;
   shadow?: ShadowPolicy | undefined;
+  /** The live policy's revision, for the entries of calls it could not decide. */
+  revision?: () => string | null;
   log: Log;
 }
 
 export function createDecisionLogObserver(options: DecisionLogObserverOptions): PartialObserver {
-  const { enqueue, labels, shadow, log } = options;
+  const { enqueue, labels, shadow, log, revision } = options;
   if (enqueue === undefined && shadow === undefined) {
     throw new TypeError("a decision-log observer needs a sink, a shadow policy, or both");
   }
@@ -42,6 +45,9 @@ export function createDecisionLogObserver(options: DecisionLogObserverOptions): 
       queueMicrotask(() => {
         compare(decided, entry);
       });
+    },
+    undecided(undecided) {
+      enqueue?.(errorEntry(undecided, labels, revision?.() ?? null));
     },
   };
 }

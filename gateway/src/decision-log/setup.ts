@@ -21,6 +21,8 @@ export interface DecisionLogging<E extends PolicyEngine> {
   /** The live engine (its kill-switch state mirrored to the shadow, if any). */
   policy: E;
   observer: PartialObserver | undefined;
+  /** For /readyz: the shadow bundle's status (absent without a shadow). */
+  shadowStatus(): Record<string, unknown> | undefined;
   /** Sends what is buffered and stops (at shutdown). */
   close(): Promise<void>;
 }
@@ -96,11 +98,13 @@ export async function setUpDecisionLogging<E extends PolicyEngine>(
             app: "zyx-gateway",
           },
           shadow: shadowed?.shadow,
+          revision: () => live.revision ?? null,
           log,
         });
   return {
     policy: shadowed === undefined ? live : mirrorState(live, shadowed.engine),
     observer,
+    shadowStatus: () => (shadowed === undefined ? undefined : { ...shadowed.engine.status() }),
     close: async () => {
       shadowed?.engine.close();
       await shipper?.flush(5_000);

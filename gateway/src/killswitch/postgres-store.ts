@@ -16,6 +16,7 @@
 // document that is not a valid state is kill_switch_state_corrupt.
 import pg from "pg";
 import { inTransaction } from "../lib/pg-transaction.ts";
+import { listenForever } from "../lib/pg-listen.ts";
 import { describeThrown, KillSwitchError } from "./errors.ts";
 import type { KillSwitchStore } from "./port.ts";
 import { StateFile } from "./store.ts";
@@ -120,7 +121,9 @@ export async function openPostgresKillSwitchStore(
     },
     save: (next) => saveVersion(pool, next),
     watch: (onChange) => {
-      const stop = listen(clientOptions, reconnectMs, onChange);
+      const stop = listenForever(clientOptions, KILL_SWITCH_CHANNEL, reconnectMs, () => {
+        onChange();
+      });
       watchers.add(stop);
       return async () => {
         watchers.delete(stop);
@@ -158,59 +161,4 @@ async function saveVersion(pool: pg.Pool, next: StateFile): Promise<boolean> {
   } catch (cause) {
     throw unavailable(`saving version ${String(next.version)}`, cause);
   }
-}
-
-/** Keeps a LISTEN connection open; every notification and every (re)connection calls onChange. */
-function listen(
-  clientOptions: pg.ClientConfig,
-  reconnectMs: number,
-  onChange: () => void,
-): () => Promise<void> {
-  let stopped = false;
-  let current: pg.Client | undefined;
-  let timer: NodeJS.Timeout | undefined;
-
-  const retry = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => void connect(), reconnectMs);
-    timer.unref();
-  };
-  async function connect(): Promise<void> {
-    const client = new pg.Client(clientOptions);
-    let failed = false;
-    const fail = (): void => {
-      if (failed) return;
-      failed = true;
-      if (current === client) current = undefined;
-      client.end().catch(() => undefined);
-      retry();
-    };
-    client.on("error", fail);
-    client.on("end", fail);
-    client.on("notification", () => {
-      onChange();
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${KILL_SWITCH_CHANNEL}`);
-    } catch {
-      fail();
-      return;
-    }
-    if (stopped) {
-      failed = true;
-      await client.end().catch(() => undefined);
-      return;
-    }
-    current = client;
-    onChange();
-  }
-  void connect();
-  return async () => {
-    stopped = true;
-    if (timer !== undefined) clearTimeout(timer);
-    const client = current;
-    current = undefined;
-    await client?.end().catch(() => undefined);
-  };
 }

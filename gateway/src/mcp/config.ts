@@ -8,24 +8,10 @@
 //
 // Failure mode: a value that is not an absolute http(s) URL stops the process at start-up
 // (ConfigError), never a door that names a wrong resource.
-import { ConfigError } from "../config.ts";
+import { httpUrl } from "../config.ts";
 import { createAccessTokenVerifier } from "../identity/access-token.ts";
 import type { AccessTokenVerifierOptions } from "../identity/types.ts";
 import type { McpDoorOptions } from "./auth.ts";
-
-function httpUrl(name: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`${name}: must be an absolute URL`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigError(`${name}: must be an http(s) URL`);
-  }
-  if (url.hash !== "") throw new ConfigError(`${name}: must not carry a fragment`);
-  return url.toString();
-}
 
 /** The door's options; `accessOptions` are the REST door's, with the resource as audience. */
 export function mcpDoorOptions(
@@ -37,12 +23,14 @@ export function mcpDoorOptions(
   const resource = httpUrl(
     "MCP_RESOURCE_URL",
     env["MCP_RESOURCE_URL"] ?? `http://${host}:${String(listen.port)}/mcp`,
-  ).replace(/\/$/, "");
+  )
+    .toString()
+    .replace(/\/$/, "");
   const servers = (env["MCP_AUTHORIZATION_SERVERS"] ?? "http://127.0.0.1:8090")
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "")
-    .map((s) => httpUrl("MCP_AUTHORIZATION_SERVERS", s).replace(/\/$/, ""));
+    .map((s) => httpUrl("MCP_AUTHORIZATION_SERVERS", s).toString().replace(/\/$/, ""));
   return {
     resource,
     authorizationServers: servers,

@@ -95,9 +95,21 @@ function pipelineInstruments(registry: Registry) {
 }
 
 function pipelineObserver(m: ReturnType<typeof pipelineInstruments>): PipelineObserver {
+  // Seven observations per call: each (step, result) child is looked up once, not hashed from
+  // its labels on every call. Results are the closed set of error codes plus "ok": bounded.
+  const children = new Map<string, ReturnType<typeof m.steps.labels>>();
+  const stepChild = (step: StepName, result: string) => {
+    const key = `${step}\u0000${result}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      child = m.steps.labels({ step, result });
+      children.set(key, child);
+    }
+    return child;
+  };
   return {
     step(name: StepName, seconds: number, failure: string | undefined) {
-      m.steps.observe({ step: name, result: failure ?? "ok" }, seconds);
+      stepChild(name, failure ?? "ok").observe(seconds);
       if (failure === undefined) return;
       if (name === "limits") m.limiter.inc({ code: failure });
       if (name === "handoff") m.worker.inc({ code: failure });

@@ -58,11 +58,19 @@ export interface GatewayPorts {
 }
 
 /** What the pipeline needs besides the ports: the clock, ids, the log, the approvers' notice. */
+/** Runs a rejected review's compensation (posthoc/compensate.ts), bound late by the app. */
+export type InFlightCompensator = (
+  review: ApprovalRequest,
+  reviewer: { subject: string; groups: readonly string[] },
+) => Promise<ApprovalRequest>;
+
 export interface PipelineRuntime {
   now: () => number;
   newId: () => string;
   log: Log;
   notifyApprovers: (request: ApprovalRequest, traceparent: string) => void;
+  /** Runs a rejected post-hoc review's compensation (a rejection that landed mid-call). */
+  compensate?: InFlightCompensator;
   /** Audits refusals no step recorded; counts those before identity. */
   refusals: RefusalRecorder;
 }
@@ -138,6 +146,12 @@ export interface Decided extends Approved {
   decision: Decision;
   /** The decision's audit record, durable before anything acts (see record.ts). */
   decided: AuditRecordInput;
+  /**
+   * The members every later record of this call (outcome, alert) starts from: the decision
+   * record without `decision_input`, which the decision record alone carries (found by
+   * decision_id): the policy input is not serialised, masked and hashed twice per call.
+   */
+  followUp: AuditRecordInput;
 }
 
 /** What the pipeline answers when nothing failed. Failures are thrown as GatewayErrors. */

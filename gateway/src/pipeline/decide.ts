@@ -2,11 +2,33 @@
 // built here and nowhere else, then evaluated in-process (WASM) or by the sidecar adapter.
 //
 // Failure mode: the engine cannot decide (no policy, a trap, a malformed result): the failure
-// is recorded durably and answered 503 policy_unavailable. Never an allow.
+// is recorded durably and answered 503 policy_unavailable. Never an allow. The thrown error's
+// `cause` is an `UndecidedCall` (the call's input and the engine's error), for the decision
+// log, which ships policy errors as OPA does.
+import type { AuditRecordInput } from "../audit/record.ts";
 import type { DecisionInput } from "../policy/decision.ts";
 import { GatewayError, recorded } from "../lib/errors.ts";
 import type { Approved, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { appendDurable, decisionRecord } from "./record.ts";
+
+/** A call the policy could not decide: what the decision log's error entry is made of. */
+export class UndecidedCall extends Error {
+  readonly call: Pick<Decided, "decisionId" | "input" | "trace" | "started">;
+  readonly policyError: { code: string; message: string };
+  readonly timestamp: string;
+
+  constructor(
+    call: Pick<Decided, "decisionId" | "input" | "trace" | "started">,
+    policyError: { code: string; message: string },
+    timestamp: string,
+  ) {
+    super(`no policy decision (${policyError.code})`);
+    this.name = "UndecidedCall";
+    this.call = call;
+    this.policyError = policyError;
+    this.timestamp = timestamp;
+  }
+}
 
 export function decisionInput(
   ports: Pick<GatewayPorts, "sessions">,
@@ -55,19 +77,22 @@ export async function decide(
   const outcome = await ports.policy.evaluate(input);
   const base = { ...ctx, decisionId, input };
   if (!outcome.ok) {
-    await appendDurable(
-      ports,
-      decisionRecord(ports, runtime, base, {
-        decision: { allow: false, reasons: [] },
-        outcome: { status: "error", code: "policy_unavailable", http_status: 503 },
-        details: { policy_error: outcome.code, message: outcome.message },
-      }),
-    );
+    const record = decisionRecord(ports, runtime, base, {
+      decision: { allow: false, reasons: [] },
+      outcome: { status: "error", code: "policy_unavailable", http_status: 503 },
+      details: { policy_error: outcome.code, message: outcome.message },
+    });
+    await appendDurable(ports, record);
     throw recorded(
       new GatewayError(
         "policy_unavailable",
         `no policy decision (${outcome.code}): nothing was executed`,
         {
+          cause: new UndecidedCall(
+            base,
+            { code: outcome.code, message: outcome.message },
+            record.timestamp ?? new Date(runtime.now()).toISOString(),
+          ),
           extensions: {
             decision_id: decisionId,
             trace_id: ctx.trace.traceId,
@@ -96,5 +121,11 @@ export async function decide(
     },
     policy_revision: decision.policy_revision,
   });
-  return { ...base, decision, decided };
+  return { ...base, decision, decided, followUp: followUpOf(decided) };
+}
+
+/** The decision record without its policy input: what outcome and alert records repeat. */
+export function followUpOf(decided: AuditRecordInput): AuditRecordInput {
+  const { decision_input: _input, ...rest } = decided;
+  return rest;
 }

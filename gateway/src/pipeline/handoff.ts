@@ -55,7 +55,7 @@ async function recordSuccess(
   }
   try {
     await appendDurable(ports, {
-      ...ctx.decided,
+      ...ctx.followUp,
       event: "outcome",
       outcome: { status: "executed", http_status: 200 },
       details: {
@@ -118,7 +118,7 @@ async function recordFailure(
   }
   settleApproval(ports, runtime, ctx, { code: error.code, http_status: error.status }, true);
   await appendDurable(ports, {
-    ...ctx.decided,
+    ...ctx.followUp,
     event: "outcome",
     outcome: { status: "failed", code: error.code, http_status: error.status },
     details: workerDetails(error.extensions),

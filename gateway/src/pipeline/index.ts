@@ -15,7 +15,7 @@ import { isGatewayError } from "../lib/errors.ts";
 import { traceFrom, type TraceContext } from "../lib/trace.ts";
 import { verifyCaller, type Caller } from "./authenticate.ts";
 import type { CallAnswer, CallRequest, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
-import { decide } from "./decide.ts";
+import { decide, UndecidedCall } from "./decide.ts";
 import { handOff } from "./handoff.ts";
 import { checkLimits } from "./limits.ts";
 import { parseCall } from "./parse.ts";
@@ -51,6 +51,8 @@ export interface PipelineObserver {
   }): void;
   /** The policy decided (allow or deny), its record made: what the decision log ships. */
   decided?(decided: Decided): void;
+  /** The policy could not decide (503 policy_unavailable), its record made: an error entry. */
+  undecided?(undecided: UndecidedCall): void;
 }
 
 /** Runs a call, and each of its steps, inside a span (tracing/); absent: no spans. */
@@ -114,7 +116,15 @@ export function createToolCallPipeline(
     seen.tool = parsed.tool;
     await timed("limits", () => checkLimits(ports, runtime, parsed), trace);
     const approved = await timed("approval", () => useApproval(ports, runtime, parsed), trace);
-    const decided = await timed("decide", () => decide(ports, runtime, approved), trace);
+    const decided = await timed("decide", () => decide(ports, runtime, approved), trace).catch(
+      (thrown: unknown) => {
+        if (isGatewayError(thrown) && thrown.cause instanceof UndecidedCall) {
+          const undecided = thrown.cause;
+          quietly(() => observer?.undecided?.(undecided));
+        }
+        throw thrown;
+      },
+    );
     const { allow, reasons } = decided.decision;
     seen.decision = { result: allow ? "allow" : "deny", reasons: reasons.map((r) => r.code) };
     quietly(() => observer?.decided?.(decided));

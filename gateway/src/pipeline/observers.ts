@@ -30,5 +30,8 @@ export function combineObservers(
     decided: (...args) => {
       each(present, (o) => o.decided?.(...args));
     },
+    undecided: (...args) => {
+      each(present, (o) => o.undecided?.(...args));
+    },
   };
 }

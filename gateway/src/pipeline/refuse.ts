@@ -78,7 +78,7 @@ async function waitingAlready(
   if (over === undefined) return undefined;
   const ids = { decision_id: ctx.decisionId, trace_id: ctx.trace.traceId };
   await appendDurable(ports, {
-    ...ctx.decided,
+    ...ctx.followUp,
     event: "alert",
     outcome: { status: "refused", code: "approvals_pending_limit", http_status: 429 },
     details: { kind: "approval_request_spike", ...over },
@@ -103,7 +103,7 @@ async function awaitApproval(
   if (waiting !== undefined) {
     // The same call asked again: the same request answers, and the approvers are not told twice.
     await appendDurable(ports, {
-      ...decided,
+      ...ctx.followUp,
       event: "outcome",
       outcome: { status: "pending_approval", http_status: 202 },
       details: { approval_id: waiting.id, reused: true },
@@ -130,7 +130,7 @@ async function awaitApproval(
     trace_id: ctx.trace.traceId,
   });
   await appendDurable(ports, {
-    ...decided,
+    ...ctx.followUp,
     event: "outcome",
     outcome: { status: "pending_approval", http_status: 202 },
     details: { approval_id: request.id },
@@ -172,7 +172,7 @@ export async function refuse(
   await Promise.all([
     appendDurable(ports, decided),
     appendDurable(ports, {
-      ...decided,
+      ...ctx.followUp,
       event: "outcome",
       outcome: { status: "denied", code, http_status: 403 },
     }),

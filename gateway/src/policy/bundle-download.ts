@@ -7,10 +7,15 @@
 // and the same last-good-revision rules as a bundle deployed as a file. The cache also serves
 // at the next boot if the server is unreachable then (it is verified again, like any bundle).
 //
+// Authentication: with a token file (POLICY_BUNDLE_TOKEN_FILE), every request carries
+// `Authorization: Bearer <token>` as OPA's bundle service credentials do; the file is read on each
+// request, so a rotated token is used from the next poll. An empty or unreadable file fails the
+// download (nothing is asked without the credential).
+//
 // Failure modes (logged on each change of state, counted by outcome): the server unreachable,
-// an error status, a body over the size bound or cut short: the bundle serving keeps serving;
+// an error status (401/403 included), a body over the size bound or cut short: the bundle serving keeps serving;
 // with none at all every call is denied (policy_unavailable) until a download succeeds.
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Log } from "../../../common/service.ts";
 
@@ -26,6 +31,8 @@ export interface BundleDownloaderOptions {
   timeoutMs?: number;
   /** Largest accepted bundle (default 64 MiB). */
   maxBytes?: number;
+  /** A file holding the bearer token the server wants (read on every request). */
+  tokenFile?: string | undefined;
   log: Log;
   onOutcome?: (outcome: DownloadOutcome) => void;
   fetch?: typeof fetch;
@@ -38,7 +45,18 @@ export interface BundleDownloader {
   start(updated: () => Promise<void>): void;
   /** The ETag of the bundle last written, if any. */
   etag(): string | undefined;
+  /** For /readyz: the server, the ETag last written, and how the last request went. */
+  status(): BundleServerStatus;
   close(): void;
+}
+
+export interface BundleServerStatus {
+  url: string;
+  etag: string | null;
+  last_outcome: DownloadOutcome | null;
+  last_at: string | null;
+  /** The last error, while the server keeps failing. */
+  error: string | null;
 }
 
 class DownloadError extends Error {}
@@ -64,6 +82,18 @@ async function readBounded(response: Response, maxBytes: number): Promise<Buffer
   return Buffer.concat(chunks);
 }
 
+async function bearerFrom(file: string | undefined): Promise<Record<string, string>> {
+  if (file === undefined) return {};
+  let token: string;
+  try {
+    token = (await readFile(file, "utf8")).trim();
+  } catch (error) {
+    throw new DownloadError(`bundle server token unreadable: ${String(error)}`);
+  }
+  if (token === "") throw new DownloadError(`bundle server token file ${file} is empty`);
+  return { authorization: `Bearer ${token}` };
+}
+
 async function writeAtomically(path: string, bytes: Buffer): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const aside = `${path}.${String(process.pid)}.${String(Date.now())}.tmp`;
@@ -80,14 +110,17 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
   const { log, url, cachePath } = options;
   let etag: string | undefined;
   let failing = false;
+  let last: { outcome: DownloadOutcome; at: string; error: string | null } | undefined;
   let timer: NodeJS.Timeout | undefined;
 
   const ask = async (): Promise<Exclude<DownloadOutcome, "failed">> => {
+    const bearer = await bearerFrom(options.tokenFile);
     let response: Response;
     try {
       response = await (options.fetch ?? fetch)(url, {
         headers: {
           accept: "application/gzip",
+          ...bearer,
           ...(etag === undefined ? {} : { "if-none-match": etag }),
         },
         signal: AbortSignal.timeout(timeoutMs),
@@ -116,20 +149,23 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
 
   const download = async (): Promise<DownloadOutcome> => {
     let outcome: DownloadOutcome;
+    let failure: string | null = null;
     try {
       outcome = await ask();
       if (failing) log("info", "policy bundle server reachable again", { url: url.href });
       failing = false;
     } catch (error) {
+      failure = error instanceof Error ? error.message : String(error);
       if (!failing) {
         log("error", "policy bundle download failed: the bundle serving keeps serving", {
           url: url.href,
-          error: error instanceof Error ? error.message : String(error),
+          error: failure,
         });
       }
       failing = true;
       outcome = "failed";
     }
+    last = { outcome, at: new Date().toISOString(), error: failure };
     try {
       options.onOutcome?.(outcome);
     } catch {
@@ -156,6 +192,13 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
       timer.unref();
     },
     etag: () => etag,
+    status: () => ({
+      url: url.href,
+      etag: etag ?? null,
+      last_outcome: last?.outcome ?? null,
+      last_at: last?.at ?? null,
+      error: last?.error ?? null,
+    }),
     close() {
       clearInterval(timer);
       timer = undefined;

@@ -8,11 +8,16 @@
 //
 // Invariants: the compensation is exactly the handle recorded on the review (never anything a
 // caller sends); a policy denial is recorded and respected (fail closed: the kill switch on the
-// connector stops a compensation too); each compensation runs at most once (markCompensated).
+// connector stops a compensation too); one runner at a time across replicas: each attempt is
+// claimed first (claimCompensation writes a lease, compare-and-set), then recorded
+// (markCompensated).
 //
 // Failure modes, each recorded on the review (compensation_result) and audited: no handle
 // ("unavailable"), arguments refused, policy denial, worker failure ("failed" with its code).
-// Only a failure to record (audit or store down) is thrown, to the deny route's caller.
+// A failure that may pass (worker unavailable, timeout or failed, policy unavailable) is tried
+// again by the sweeper (`retry_at`: 30 s, 1, 2, 4 min; 5 tries in all); a runner that died
+// mid-attempt leaves its lease, retried when it ends; a denial the deny route could not
+// compensate (audit or store down: thrown to its caller) is caught up 30 s after the denial.
 import { z } from "zod";
 import { argumentsDigest } from "../../../common/canonical.ts";
 import { CATALOG_PATH, isToolName, type ToolName } from "../../../common/catalog.ts";
@@ -20,6 +25,7 @@ import { parseToolArguments } from "../../../common/tool-arguments.ts";
 import { readFileSync } from "node:fs";
 import type { Approver } from "../approvals/service.ts";
 import type { ApprovalRequest, CompensationResult } from "../approvals/request.ts";
+import { isApprovalError } from "../approvals/errors.ts";
 import { isGatewayError } from "../lib/errors.ts";
 import { traceFrom } from "../lib/trace.ts";
 import { decide } from "../pipeline/decide.ts";
@@ -42,6 +48,23 @@ export function loadSystemPrincipal(path: string = CATALOG_PATH): SystemPrincipa
 }
 
 export type Compensator = (review: ApprovalRequest, reviewer: Approver) => Promise<ApprovalRequest>;
+
+/** A compensation runner's lease: after it, one that died is retried by the sweeper. */
+export const COMPENSATION_LEASE_MS = 120_000;
+/** Tries in all, the first included, for a failure that may pass. */
+export const COMPENSATION_MAX_ATTEMPTS = 5;
+/** Failures worth another try: the worker or the policy were away, not a refusal. */
+const RETRYABLE = new Set([
+  "worker_unavailable",
+  "worker_timeout",
+  "worker_failed",
+  "policy_unavailable",
+]);
+
+/** 30 s, 1 min, 2 min, 4 min... at most 15 min. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(30_000 * 2 ** (attempts - 1), 15 * 60_000);
+}
 
 type CompensationPorts = Pick<
   GatewayPorts,
@@ -113,7 +136,7 @@ export function createCompensator(
     if (!decided.decision.allow) {
       await appendDurable(ports, decided.decided);
       await appendDurable(ports, {
-        ...decided.decided,
+        ...decided.followUp,
         event: "outcome",
         outcome: { status: "denied", code: "policy_denied", http_status: 403 },
         details: { approval_id: review.id, reasons: decided.decision.reasons.map((r) => r.code) },
@@ -136,19 +159,70 @@ export function createCompensator(
     }
   }
 
-  return async (review, reviewer) => {
-    // Not a rejected review, or its call has not answered yet (the hand-off settles it later).
-    if (review.mode !== "post_hoc" || review.status !== "denied") return review;
-    if (review.result?.status !== "executed" || review.compensation_result !== undefined) {
-      return review;
+  /** Claims, runs, then records one attempt; undefined when another runner has it. */
+  async function attempt(
+    review: ApprovalRequest,
+    reviewer: Approver,
+  ): Promise<ApprovalRequest | undefined> {
+    let claimed: ApprovalRequest;
+    try {
+      claimed = await ports.approvals.claimCompensation(review.id, COMPENSATION_LEASE_MS);
+    } catch (error) {
+      if (isApprovalError(error) && error.code === "approval_not_open") return undefined;
+      throw error;
     }
-    const outcome = await run(review, reviewer);
+    const attempts = claimed.compensation_result?.attempts ?? 1;
+    const outcome = await run(claimed, reviewer);
+    const retry =
+      outcome.status === "failed" &&
+      RETRYABLE.has(outcome.code ?? "") &&
+      attempts < COMPENSATION_MAX_ATTEMPTS;
     if (outcome.status !== "executed") {
       runtime.log("error", "post-hoc compensation did not run", {
         approval_id: review.id,
         code: outcome.code,
+        attempts,
+        retry: retry,
       });
     }
-    return await ports.approvals.markCompensated(review.id, outcome);
+    const retryAt = new Date(runtime.now() + retryDelayMs(attempts)).toISOString();
+    return await ports.approvals.markCompensated(review.id, {
+      ...outcome,
+      ...(attempts > 1 || retry ? { attempts } : {}),
+      ...(retry ? { retry_at: retryAt } : {}),
+    });
+  }
+
+  return async (review, reviewer) => {
+    // Not a rejected review, or its call has not answered yet (the hand-off settles it later).
+    if (review.mode !== "post_hoc" || review.status !== "denied") return review;
+    if (review.result?.status !== "executed") return review;
+    return (await attempt(review, reviewer)) ?? (await ports.approvals.get(review.id)) ?? review;
   };
+}
+
+/**
+ * The sweeper's part (main.ts, every few seconds): runs every compensation that is due (a
+ * rejection never compensated, a retry, an expired lease), with the denier as the reviewer.
+ * A denial recorded without the denier's groups cannot be decided: recorded as unavailable.
+ */
+export async function compensateDue(
+  approvals: Pick<GatewayPorts["approvals"], "compensationsDue" | "markCompensated">,
+  compensate: Compensator,
+  nowMs: number,
+): Promise<number> {
+  let ran = 0;
+  for (const review of await approvals.compensationsDue(nowMs)) {
+    const denial = review.denial;
+    if (denial?.groups === undefined) {
+      await approvals.markCompensated(review.id, {
+        status: "unavailable",
+        code: "compensation_reviewer_unknown",
+      });
+      continue;
+    }
+    await compensate(review, { subject: denial.subject, groups: denial.groups });
+    ran += 1;
+  }
+  return ran;
 }

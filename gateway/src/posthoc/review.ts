@@ -9,9 +9,11 @@
 //   worker returned (the rollback as a tool call), or the call's failure (nothing to review).
 // - A review never licenses a second run of the call (approvals/use.ts refuses to claim it).
 //
-// Known gap: a rejection that lands while the worker is still running is recorded, and the
-// outcome settles onto the denied review, but the compensation is not run automatically: an
-// alert (`post_hoc_rejected_in_flight`) asks a person to undo it.
+// A rejection that lands while the worker is still running: the outcome settles onto the denied
+// review and the compensation then runs at once, before the call is answered, with the denier
+// (subject and the groups verified when they denied) as the reviewer the policy sees. Only a
+// denial recorded without groups (made before they were kept) cannot be compensated: an alert
+// (`post_hoc_rejected_in_flight`) then asks a person to undo it.
 //
 // Failure modes: recording the outcome fails after the call ran: the call's answer stands (it
 // ran), the failure is logged and audited as an alert (`post_hoc_unsettled`); a rejection of
@@ -73,7 +75,7 @@ export async function openReview(
  */
 export async function settleReview(
   ports: ReviewPorts,
-  runtime: Pick<PipelineRuntime, "log" | "now" | "notifyApprovers">,
+  runtime: Pick<PipelineRuntime, "log" | "now" | "notifyApprovers" | "compensate">,
   ctx: Decided,
   review: ApprovalRequest,
   outcome:
@@ -92,15 +94,8 @@ export async function settleReview(
         : { ...outcome, decision_id: ctx.decisionId },
     );
     if (settled.status === "denied") {
-      // Rejected while the worker was still running: not compensated automatically (the denial
-      // does not carry the reviewer's groups the policy needs); an alert says so.
-      await ports.audit.append({
-        ...ctx.decided,
-        timestamp: new Date(runtime.now()).toISOString(),
-        event: "alert",
-        outcome: { status: "error", code: "post_hoc_rejected_in_flight" },
-        details: { kind: "post_hoc_rejected_in_flight", approval_id: review.id },
-      });
+      // Rejected while the worker was still running: undo it now, as a rejection would have.
+      if (outcome.status === "executed") await compensateInFlight(ports, runtime, ctx, settled);
       return;
     }
     if (outcome.status === "executed") runtime.notifyApprovers(settled, traceparentOf(ctx.trace));
@@ -109,16 +104,53 @@ export async function settleReview(
       approval_id: review.id,
       error: String(error),
     });
-    await ports.audit
-      .append({
-        ...ctx.decided,
-        timestamp: new Date(runtime.now()).toISOString(),
-        event: "alert",
-        outcome: { status: "error", code: "post_hoc_unsettled" },
-        details: { kind: "post_hoc_unsettled", approval_id: review.id },
-      })
-      .catch(() => undefined);
+    await alert(ports, runtime, ctx, "post_hoc_unsettled", review.id);
   }
+}
+
+/** An alert record about a review, best effort (the audit may be what failed). */
+async function alert(
+  ports: ReviewPorts,
+  runtime: Pick<PipelineRuntime, "now">,
+  ctx: Decided,
+  kind: "post_hoc_unsettled" | "post_hoc_rejected_in_flight",
+  approvalId: string,
+): Promise<void> {
+  await ports.audit
+    .append({
+      ...ctx.followUp,
+      timestamp: new Date(runtime.now()).toISOString(),
+      event: "alert",
+      outcome: { status: "error", code: kind },
+      details: { kind, approval_id: approvalId },
+    })
+    .catch(() => undefined);
+}
+
+/**
+ * The compensation of a review rejected while its call ran, with the denier as the reviewer.
+ * Never throws: a denial without groups, or a compensation that could not be recorded, leaves
+ * the alert `post_hoc_rejected_in_flight` for a person (best effort when the audit is down).
+ */
+async function compensateInFlight(
+  ports: ReviewPorts,
+  runtime: Pick<PipelineRuntime, "log" | "now" | "compensate">,
+  ctx: Decided,
+  review: ApprovalRequest,
+): Promise<void> {
+  const denial = review.denial;
+  try {
+    if (denial?.groups !== undefined && runtime.compensate !== undefined) {
+      await runtime.compensate(review, { subject: denial.subject, groups: denial.groups });
+      return;
+    }
+  } catch (error) {
+    runtime.log("error", "post-hoc compensation of an in-flight rejection failed", {
+      approval_id: review.id,
+      error: String(error),
+    });
+  }
+  await alert(ports, runtime, ctx, "post_hoc_rejected_in_flight", review.id);
 }
 
 /** What the caller is told of the review its call runs under. */

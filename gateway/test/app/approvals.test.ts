@@ -7,6 +7,7 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { startPostgres, type PrivatePostgres } from "../../../test/support/postgres.ts";
 import type { ApprovalStoreConfig } from "../../src/approvals/store.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
+import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 
 const REMEDIATOR = {
   user: "cloud@zyxbank.example",
@@ -32,15 +33,6 @@ const OUTSIDER = {
   user: "dev@zyxbank.example",
   groups: ["grp-ai-devops-readonly"],
   agent: "approvals-console",
-};
-
-const SG_CHANGE = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
 };
 
 type Who = typeof REMEDIATOR;

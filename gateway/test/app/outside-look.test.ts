@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createRefusalRecorder } from "../../src/pipeline/refusals.ts";
 import { createHarness, NOW_SEC, type Harness } from "../support/harness.ts";
+import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 
 const REMEDIATOR = {
   user: "cloud@zyxbank.example",
@@ -18,14 +19,6 @@ const ADMIN = {
   user: "secadmin@zyxbank.example",
   groups: ["grp-ai-security-admins"],
   agent: "admin-console",
-};
-const SG_CHANGE = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
 };
 
 async function as(

@@ -106,7 +106,13 @@ describe("post-hoc review through the gateway", () => {
           (r["details"] as Line)["action"] !== undefined,
       )
       .map((r) => (r["details"] as Line)["action"]);
-    expect(actions).toEqual(["request", "settle_post_hoc", "deny", "mark_compensated"]);
+    expect(actions).toEqual([
+      "request",
+      "settle_post_hoc",
+      "deny",
+      "claim_compensation",
+      "mark_compensated",
+    ]);
     // The compensation: the gateway's own call, decided with the reviewer as approver, executed.
     const compensation = records.filter((r) => r["tool"] === "slack_delete_message");
     expect(
@@ -175,30 +181,146 @@ describe("post-hoc review through the gateway", () => {
     expect(await slackWrites()).toHaveLength(1);
   });
 
-  it("a rejection while the call is still running is recorded and raises an alert", async () => {
-    const inFlight = await createHarness({
-      workerExecute: async () => {
+  /** A harness whose reviewer rejects the review while the Slack message is being posted. */
+  const rejectingMidCall = async (before?: (h: Harness) => Promise<void>) => {
+    const inFlight: Harness = await createHarness({
+      beforeExecute: async (call) => {
+        if (call.tool !== "slack_post_message") return;
         const [open] = await inFlight.controls.approvals.listOpen({ agent: "change-reviewer" });
-        if (open !== undefined) {
-          await inFlight.controls.approvals.deny(
-            open.id,
-            { subject: REVIEWER.user, groups: REVIEWER.groups },
-            "rejected before it finished",
-          );
-        }
-        return { channel: "C07DEVSECOPS", ts: "1779476400.000100" };
+        if (open === undefined) return;
+        await before?.(inFlight);
+        await inFlight.controls.approvals.deny(
+          open.id,
+          { subject: REVIEWER.user, groups: REVIEWER.groups },
+          "rejected before it finished",
+        );
       },
     });
     inFlight.clock.now = SATURDAY_NIGHT_MS;
+    return inFlight;
+  };
+
+  it("a rejection while the call is still running is compensated when the call answers", async () => {
+    const inFlight = await rejectingMidCall();
+    const response = await inFlight.callAs("slack_post_message", MESSAGE);
+    expect(response.status).toBe(200);
+    const { review, result } = (await response.json()) as {
+      review: { approval_id: string };
+      result: { channel: string; ts: string };
+    };
+    expect(await inFlight.controls.approvals.get(review.approval_id)).toMatchObject({
+      status: "denied",
+      result: { status: "executed" },
+      compensation: { tool: "slack_delete_message" },
+      compensation_result: { status: "executed", http_status: 200 },
+    });
+    const writes = (await jsonLines(inFlight.writesPath)).filter(
+      (w) => w["connector"] === "slack" && w["action"] !== undefined,
+    );
+    expect(writes.filter((w) => w["ts"] === result.ts).map((w) => w["action"])).toEqual([
+      "post_message",
+      "delete_message",
+    ]);
+    const records = await jsonLines(inFlight.auditPath);
+    // Decided as the gateway's own call, with the denier (and their groups) as the reviewer.
+    expect(
+      records.find((r) => r["tool"] === "slack_delete_message" && r["event"] === "decision"),
+    ).toMatchObject({
+      door: "system",
+      decision: { allow: true },
+      decision_input: {
+        approval: { approvers: [{ sub: REVIEWER.user, groups: REVIEWER.groups }] },
+      },
+    });
+    expect(records.filter((r) => r["event"] === "alert")).toEqual([]);
+  });
+
+  it("a mid-call rejection whose compensation the policy refuses is recorded as failed", async () => {
+    const inFlight = await rejectingMidCall(async (h) => {
+      await h.controls.killSwitch.set("connector", "slack", {
+        by: "secadmin@zyxbank.example",
+        reason: "INC-8",
+      });
+    });
     const response = await inFlight.callAs("slack_post_message", MESSAGE);
     expect(response.status).toBe(200);
     const { review } = (await response.json()) as { review: { approval_id: string } };
     expect(await inFlight.controls.approvals.get(review.approval_id)).toMatchObject({
       status: "denied",
-      result: { status: "executed" },
+      compensation_result: { status: "failed", code: "policy_denied", http_status: 403 },
     });
-    const alerts = (await jsonLines(inFlight.auditPath)).filter((r) => r["event"] === "alert");
-    expect(alerts).toMatchObject([{ outcome: { code: "post_hoc_rejected_in_flight" } }]);
+  });
+
+  it("a compensation the worker fails is retried by the sweeper until it runs, once", async () => {
+    let slackDown = true;
+    const flaky: Harness = await createHarness({
+      beforeExecute: (call) =>
+        call.tool === "slack_delete_message" && slackDown
+          ? Promise.reject(new Error("Slack unreachable"))
+          : Promise.resolve(),
+    });
+    flaky.clock.now = SATURDAY_NIGHT_MS;
+    const response = await flaky.callAs("slack_post_message", MESSAGE);
+    const { review, result } = (await response.json()) as {
+      review: { approval_id: string };
+      result: { ts: string };
+    };
+    const denied = await flaky.app.request(`/v1/approvals/${review.approval_id}/deny`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await flaky.accessToken(REVIEWER)}`,
+        "x-device-posture": await flaky.postureToken({ user: REVIEWER.user }),
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ reason: "not at night" }),
+    });
+    expect(denied.status).toBe(200);
+    expect(await denied.json()).toMatchObject({
+      compensation_result: {
+        status: "failed",
+        code: "worker_failed",
+        attempts: 1,
+        retry_at: new Date(SATURDAY_NIGHT_MS + 30_000).toISOString(),
+      },
+    });
+    // Not due yet: nothing runs.
+    expect(await flaky.compensateDue()).toBe(0);
+    // Due, still failing: the second try is scheduled a minute later.
+    flaky.clock.now = SATURDAY_NIGHT_MS + 30_000;
+    expect(await flaky.compensateDue()).toBe(1);
+    expect(await flaky.controls.approvals.get(review.approval_id)).toMatchObject({
+      compensation_result: {
+        status: "failed",
+        attempts: 2,
+        retry_at: new Date(SATURDAY_NIGHT_MS + 90_000).toISOString(),
+      },
+    });
+    // Slack back: the third try deletes the message, and nothing is due any more.
+    slackDown = false;
+    flaky.clock.now = SATURDAY_NIGHT_MS + 90_000;
+    expect(await flaky.compensateDue()).toBe(1);
+    const done = await flaky.controls.approvals.get(review.approval_id);
+    expect(done?.compensation_result).toMatchObject({ status: "executed", attempts: 3 });
+    expect(done?.compensation_result).not.toHaveProperty("retry_at");
+    flaky.clock.now = SATURDAY_NIGHT_MS + 3_600_000;
+    expect(await flaky.compensateDue()).toBe(0);
+    const deletes = (await jsonLines(flaky.writesPath)).filter(
+      (w) => w["action"] === "delete_message" && w["ts"] === result.ts,
+    );
+    expect(deletes).toHaveLength(1);
+    // Each try claimed first, then recorded.
+    const actions = (await jsonLines(flaky.auditPath))
+      .filter((r) => (r["details"] as Line | undefined)?.["approval_id"] === review.approval_id)
+      .map((r) => (r["details"] as Line)["action"])
+      .filter((a) => a === "claim_compensation" || a === "mark_compensated");
+    expect(actions).toEqual([
+      "claim_compensation",
+      "mark_compensated",
+      "claim_compensation",
+      "mark_compensated",
+      "claim_compensation",
+      "mark_compensated",
+    ]);
   });
 
   it("in business hours the same message needs no review", async () => {

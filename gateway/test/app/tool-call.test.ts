@@ -71,8 +71,19 @@ describe("POST /v1/tools/{tool}", () => {
     });
     expect(records[1]).toMatchObject({
       event: "outcome",
+      decision_id: body["decision_id"],
+      user: { subject: ENGINEER.user },
+      tool: "jira_read",
+      arguments: JIRA,
       outcome: { status: "executed", http_status: 200 },
     });
+    // The policy's input is kept once, in the decision record (forensic replay reads it there).
+    expect(records[0]?.["decision_input"]).toMatchObject({
+      tool: "jira_read",
+      arguments: JIRA,
+      principal: { sub: ENGINEER.user },
+    });
+    expect(records[1]).not.toHaveProperty("decision_input");
     expect(await verifyAuditFile(h.auditPath)).toMatchObject({ ok: true, records: 2 });
   });
 
@@ -391,6 +402,8 @@ describe("POST /v1/tools/{tool}", () => {
       expect(records[1]).toMatchObject({
         outcome: { status: "denied", code: "policy_denied", http_status: 403 },
       });
+      expect(records[0]).toHaveProperty("decision_input");
+      expect(records[1]).not.toHaveProperty("decision_input");
     });
 
     it("403 policy_denied for a Slack message to another channel", async () => {

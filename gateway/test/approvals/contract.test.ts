@@ -312,6 +312,7 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       expect(rows.map((r) => ({ version: Number(r["version"]), name: r["name"] }))).toEqual([
         { version: 1, name: "approval_requests" },
         { version: 2, name: "approval_requests_agent" },
+        { version: 3, name: "approval_requests_compensation_due" },
       ]);
       const [first, , , last] = stores;
       const request = await first?.create(sampleRequest());
@@ -326,7 +327,7 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       await rejectsWith(
         openApprovalStore(location.config),
         "approval_store_unavailable",
-        /approval schema version 99, newer than this gateway knows \(2\)/,
+        /approval schema version 99, newer than this gateway knows \(3\)/,
       );
     });
   });
@@ -522,6 +523,7 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       expect(denied.status).toBe("denied");
       expect(denied.denial).toEqual({
         subject: BOB.subject,
+        groups: ["grp-ai-change-approvers"],
         reason: "no rollback plan in the ticket",
         at: "2026-03-02T10:00:10.000Z",
       });
@@ -824,6 +826,55 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
         "mark_compensated:applied",
         "mark_compensated:refused",
       ]);
+    });
+
+    it("post-hoc compensation: due after the denial's grace, claimed by one runner, retried when it may pass", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput({ mode: "post_hoc" }));
+      const compensation = {
+        tool: "jira_delete_comment",
+        arguments: { ticket: "CHG-18422", comment_id: "10001" },
+      };
+      await approvals.settlePostHoc(id, { status: "executed", decision_id: "dec-1", compensation });
+      expect(await approvals.compensationsDue(clock.ms + 3_600_000)).toEqual([]);
+      await approvals.deny(id, ALICE, "not at night");
+      const deniedAt = clock.ms;
+      // Never run: due 30 s after the denial (the deny route had its chance).
+      expect(await approvals.compensationsDue(deniedAt + 29_999)).toEqual([]);
+      expect((await approvals.compensationsDue(deniedAt + 30_000)).map((r) => r.id)).toEqual([id]);
+      // One runner: the second claim finds the lease.
+      const claimed = await approvals.claimCompensation(id, 120_000);
+      expect(claimed.compensation_result).toMatchObject({
+        status: "failed",
+        code: "compensation_running",
+        attempts: 1,
+        retry_at: new Date(deniedAt + 120_000).toISOString(),
+      });
+      await rejectsWith(approvals.claimCompensation(id, 120_000), "approval_not_open");
+      // The runner died: its lease ends, and the review is due again.
+      expect((await approvals.compensationsDue(deniedAt + 120_000)).map((r) => r.id)).toEqual([id]);
+      // It failed in a way that may pass: a retry is scheduled, then claimed again.
+      await approvals.markCompensated(id, {
+        status: "failed",
+        code: "worker_unavailable",
+        attempts: 1,
+        retry_at: new Date(deniedAt + 30_000).toISOString(),
+      });
+      clock.ms = deniedAt + 30_000;
+      const again = await approvals.claimCompensation(id, 120_000);
+      expect(again.compensation_result?.attempts).toBe(2);
+      const done = await approvals.markCompensated(id, {
+        status: "executed",
+        http_status: 200,
+        attempts: 2,
+      });
+      expect(done.compensation_result).toMatchObject({ status: "executed", attempts: 2 });
+      expect(await approvals.compensationsDue(Number.MAX_SAFE_INTEGER)).toEqual([]);
+      await rejectsWith(approvals.claimCompensation(id, 120_000), "approval_not_open");
+      await rejectsWith(
+        approvals.markCompensated(id, { status: "executed", http_status: 200 }),
+        "approval_not_open",
+      );
     });
 
     it("post-hoc review: a failed call ends the review; a plain request cannot be settled", async () => {

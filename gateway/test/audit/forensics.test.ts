@@ -12,6 +12,7 @@ import { replayDecisions } from "../../src/audit/replay.ts";
 import { sessionTimeline } from "../../src/audit/session.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
 import { BUNDLE_PATH } from "../support/paths.ts";
+import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 
 const REPO = resolve(import.meta.dirname, "../../..");
 const CLI = join(REPO, "gateway/src/cli/audit.ts");
@@ -30,14 +31,6 @@ const APPROVER = {
   user: "approver.one@zyxbank.example",
   groups: ["grp-ai-prod-approvers"],
   agent: "approvals-console",
-};
-const SG_CHANGE = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
 };
 const COMMENT = { ticket: "CHG-18422", body: "AI security review: see findings." };
 

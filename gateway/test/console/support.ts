@@ -14,20 +14,13 @@ import {
 } from "../../../common/keys.ts";
 import { createConsoleIdentity } from "../../src/console/identity.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
+import { SG_CHANGE as SG_ARGS } from "../../../test/support/fixtures.ts";
+export { SG_ARGS };
 
 export const GATEWAY_ORIGIN = "http://gateway.test";
 export const IDP = "http://idp.test";
 const CHEAP = { N: 1_024, r: 8, p: 1 };
 const CLIENT_SECRET = "console-secret-for-tests-only-0123456789";
-
-export const SG_ARGS = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
-};
 
 export const CLOUD = {
   user: "cloud@zyxbank.example",

@@ -24,9 +24,14 @@ async function sink(): Promise<LogSink> {
 
 const quiet = () => undefined;
 
-async function loggedApp(target: LogSink, shipping: { maxBuffered?: number } = {}) {
+async function loggedApp(
+  target: LogSink,
+  shipping: { maxBuffered?: number } = {},
+  harness: { bundlePath?: string } = {},
+) {
   let ports: GatewayPorts | undefined;
   const h = await createHarness({
+    ...harness,
     ports: (defaults) => {
       ports = defaults;
       return {};
@@ -50,6 +55,7 @@ async function loggedApp(target: LogSink, shipping: { maxBuffered?: number } = {
       shipper.enqueue(entry);
     },
     labels: { id: "gateway-test-1", version: "test" },
+    revision: () => h.policy.revision ?? null,
     log: quiet,
   });
   const app = createGatewayApp(ports, {
@@ -118,6 +124,27 @@ describe("decision logs", () => {
       input: { principal: { sub: INTERN.user } },
       result: { allow: false, reasons: [{ code: "user_not_in_group" }] },
     });
+    shipper.close();
+  });
+
+  it("ships a call the policy could not decide as an entry with `error` and no result", async () => {
+    const target = await sink();
+    const { call, shipper } = await loggedApp(target, {}, { bundlePath: "/nonexistent/b.tar.gz" });
+    const refused = await call("jira_read", { ticket: "CHG-18422" });
+    expect(refused.status).toBe(503);
+    const problem = (await refused.json()) as { code: string; decision_id: string };
+    expect(problem.code).toBe("policy_unavailable");
+    await shipper.flush();
+    const [entry, ...rest] = target.entries();
+    expect(rest).toEqual([]);
+    expect(entry).toMatchObject({
+      decision_id: problem.decision_id,
+      path: "zyx/gateway/decision",
+      bundles: {},
+      input: { tool: "jira_read", arguments: { ticket: "CHG-18422" } },
+      error: { code: "policy_bundle_missing" },
+    });
+    expect(entry).not.toHaveProperty("result");
     shipper.close();
   });
 

@@ -9,6 +9,7 @@ import { createGatewayApp, type GatewayPorts } from "../../src/app.ts";
 import { openAuditLog } from "../../src/audit/log.ts";
 import { createGatewayMetrics } from "../../src/metrics/gateway-metrics.ts";
 import { createHarness } from "../support/harness.ts";
+import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 
 const TOKEN = "scraper-token-0123456789";
 
@@ -16,15 +17,6 @@ const REMEDIATOR = {
   user: "cloud@zyxbank.example",
   groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
   agent: "change-remediator",
-};
-
-const SG_CHANGE = {
-  account: "111122223333",
-  region: "ap-southeast-1",
-  group_id: "sg-0a1b2c3d4e5f60718",
-  change: { action: "revoke_ingress", protocol: "tcp", port_range: "22", cidr: "0.0.0.0/0" },
-  change_ticket: "CHG-18422",
-  rollback_plan: "Re-authorize the rule from the compensation handle.",
 };
 
 async function measuredApp() {

@@ -2,7 +2,7 @@
 // If-None-Match, 304): the bundle is downloaded and loaded through the same verification and
 // last-good-revision rules as a file; a new one is live within 5 s; a tampered one is downloaded
 // but refused while the previous revision keeps serving; a server that fails changes nothing.
-import { readFileSync, mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -22,9 +22,17 @@ interface Served {
 
 async function startBundleServer() {
   let served: Served = { status: 404 };
+  let requiredToken: string | undefined;
   const asked: IncomingHttpHeaders[] = [];
   const server = createServer((request, response) => {
     asked.push(request.headers);
+    if (
+      requiredToken !== undefined &&
+      request.headers.authorization !== `Bearer ${requiredToken}`
+    ) {
+      response.writeHead(401).end();
+      return;
+    }
     const { status, etag, bytes } = served;
     if (status === 200 && etag !== undefined && request.headers["if-none-match"] === etag) {
       response.writeHead(304, { etag }).end();
@@ -49,6 +57,9 @@ async function startBundleServer() {
     asked,
     serve: (next: Served) => {
       served = next;
+    },
+    requireToken: (token: string | undefined) => {
+      requiredToken = token;
     },
     close: () => {
       server.closeAllConnections();
@@ -160,5 +171,40 @@ describe("policy bundle from a bundle server (POLICY_BUNDLE_URL)", () => {
     expect(await downloader.download()).toBe("failed");
     expect(downloader.etag()).toBeUndefined();
     expect(() => readFileSync(join(tmp, "bundle.tar.gz"))).toThrow();
+  });
+
+  it("sends the bearer token from POLICY_BUNDLE_TOKEN_FILE, read again on every request", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "zyx-bundle-server-"));
+    const tokenFile = join(tmp, "bundle-token");
+    bundleServer.serve({ status: 200, etag: '"t1"', bytes: readFileSync(BUNDLE_PATH) });
+    bundleServer.requireToken("first-token-0123456789");
+    closers.push(() => {
+      bundleServer.requireToken(undefined);
+    });
+    const options = { url: bundleServer.url, log: () => undefined };
+    // No credential: refused by the server, nothing written.
+    const anonymous = createBundleDownloader({ ...options, cachePath: join(tmp, "a.tar.gz") });
+    expect(await anonymous.download()).toBe("failed");
+    expect(() => readFileSync(join(tmp, "a.tar.gz"))).toThrow();
+    // An empty token file: nothing is asked at all.
+    writeFileSync(tokenFile, "\n");
+    const asked = bundleServer.asked.length;
+    const withToken = createBundleDownloader({
+      ...options,
+      cachePath: join(tmp, "b.tar.gz"),
+      tokenFile,
+    });
+    expect(await withToken.download()).toBe("failed");
+    expect(bundleServer.asked.length).toBe(asked);
+    // The token: downloaded, the header as OPA's bundle service sends it.
+    writeFileSync(tokenFile, "first-token-0123456789\n");
+    expect(await withToken.download()).toBe("updated");
+    expect(bundleServer.asked.at(-1)?.authorization).toBe("Bearer first-token-0123456789");
+    // Rotated on both sides: the next request uses the new token, no restart.
+    bundleServer.requireToken("second-token-0123456789");
+    expect(await withToken.download()).toBe("failed");
+    writeFileSync(tokenFile, "second-token-0123456789");
+    expect(await withToken.download()).toBe("unchanged");
+    expect(bundleServer.asked.at(-1)?.authorization).toBe("Bearer second-token-0123456789");
   });
 });

@@ -59,6 +59,8 @@ export interface HarnessOptions {
   /** Replace parts (a failing audit, a failing worker...). */
   ports?: (defaults: GatewayPorts) => Partial<GatewayPorts>;
   workerExecute?: (call: ToolCall) => unknown;
+  /** Runs in the worker before each call is executed (by workerExecute or the fixture tools). */
+  beforeExecute?: (call: ToolCall) => Promise<void>;
   /** Default: SQLite in the harness's temp dir. */
   approvalStore?: ApprovalStoreConfig;
   /** Default: the app's own, over the harness's audit log. */
@@ -108,6 +110,8 @@ export interface Harness {
     }>,
   ): Promise<string>;
   call(tool: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Runs the sweeper's post-hoc compensation catch-up at the harness's clock. */
+  compensateDue(): Promise<number>;
   /** A call with fresh tokens for the engineer (or `as`), merged headers. */
   callAs(
     tool: string,
@@ -154,6 +158,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     }),
     execute: async (call) => {
       workerCalls.push({ call, traceparent: lastTraceparent });
+      await options.beforeExecute?.(call);
       return options.workerExecute === undefined
         ? tools(call)
         : { result: await options.workerExecute(call) };
@@ -210,6 +215,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     sessions: createSessionSignals({ denialWindowMs: 900_000 }),
     ...controls,
   };
+  let background: { compensateDue(nowMs: number): Promise<number> } | undefined;
   const app = createGatewayApp(
     { ...defaults, ...(options.ports?.(defaults) ?? {}) },
     {
@@ -220,11 +226,18 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         ? {}
         : { console: await options.console({ keys, nowSec, auditPath }) }),
       ...(options.tracing?.gateway === undefined ? {} : { tracer: options.tracing.gateway }),
+      background: (tasks) => {
+        background = tasks;
+      },
     },
   );
 
   const harness: Harness = {
     app,
+    compensateDue: () => {
+      if (background === undefined) throw new Error("the app gave no background tasks");
+      return background.compensateDue(clock.now);
+    },
     auditPath,
     audit,
     policy,

@@ -1,0 +1,152 @@
+// `node gateway/bench/profile.ts`: a CPU profile of the gateway under the bench's load (the stub
+// worker, every control on, a repeated token pair, wrk at 16 connections), then its heaviest
+// functions and files by self time. Not a test, not part of `make bench`: a tool to find what to
+// cut. Environment: PROFILE_SECONDS (default 8), PROFILE_PAIRS=fresh (a new pair per call),
+// PROFILE_TOP (default 40), PROFILE_KEEP=<dir> (keep the .cpuprofile there).
+// Failure modes: as the bench's (a service that does not come up, wrk missing) it exits non-zero.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { ensureDevKeys } from "../../common/keys.ts";
+import { buildPolicyVariant, outOfTheWay } from "../../scripts/lib/policy-variant.ts";
+import { freePort, ROOT, startService, stopAll } from "./stack.ts";
+import { mintPairs } from "./tokens.ts";
+import { runWrk } from "./wrk.ts";
+
+const SECONDS = Number(process.env["PROFILE_SECONDS"] ?? "8");
+const TOP = Number(process.env["PROFILE_TOP"] ?? "40");
+const FRESH = process.env["PROFILE_PAIRS"] === "fresh";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function where(url: string): string {
+  const path = url.replace(/^file:\/\//, "");
+  const modules = path.lastIndexOf("node_modules/");
+  if (modules >= 0)
+    return path
+      .slice(modules + 13)
+      .split("/")
+      .slice(0, 2)
+      .join("/");
+  return path.startsWith("/") ? relative(ROOT, path) : path || "(native)";
+}
+
+function summarise(profile: Profile): void {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const fn = new Map<string, number>();
+  const file = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    const dt = profile.timeDeltas[i] ?? 0;
+    if (node === undefined) return;
+    total += dt;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const place = where(url);
+    const key = `${functionName || "(anonymous)"} ${place}:${String(lineNumber + 1)}`;
+    fn.set(key, (fn.get(key) ?? 0) + dt);
+    file.set(place, (file.get(place) ?? 0) + dt);
+  });
+  const print = (title: string, m: Map<string, number>) => {
+    console.log(`\n${title} (self time, % of ${String(Math.round(total / 1000))} ms sampled)`);
+    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP))
+      console.log(`${((100 * v) / total).toFixed(1).padStart(6)} %  ${k}`);
+  };
+  print("files", file);
+  print("functions", fn);
+}
+
+const METRICS = "profile-metrics-token-0123456789";
+
+/** The audit log's group commits: fdatasyncs per call and records per fdatasync. */
+async function printAuditMetrics(url: string, calls: number): Promise<void> {
+  const response = await fetch(`${url}/metrics`, {
+    headers: { authorization: `Bearer ${METRICS}` },
+  });
+  const text = await response.text();
+  const value = (name: string) =>
+    Number(new RegExp(`^${name} ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  const syncs = value("zyx_gateway_audit_group_commit_records_count");
+  const records = value("zyx_gateway_audit_group_commit_records_sum");
+  const seconds = value("zyx_gateway_audit_fsync_seconds_sum");
+  console.log(
+    `audit (since start, ${String(calls)} calls measured): ${String(records)} records in ${String(syncs)} fdatasyncs (${(records / syncs).toFixed(1)} per fdatasync), mean fdatasync ${((1e6 * seconds) / syncs).toFixed(0)} µs`,
+  );
+}
+
+async function main(): Promise<void> {
+  const wrk = execFileSync(join(ROOT, "scripts/wrk.sh"), { encoding: "utf8" }).trim();
+  const dir = mkdtempSync(join(tmpdir(), "zyx-profile-"));
+  const stateDir = join(dir, "state");
+  const profiles = join(dir, "profiles");
+  mkdirSync(profiles);
+  const variant = buildPolicyVariant((config) => {
+    outOfTheWay(config);
+    (config["limits"] as Record<string, unknown>)["window_seconds"] = 1;
+  });
+  try {
+    const keys = (await ensureDevKeys(stateDir)).signers;
+    const pairs = join(dir, "pairs.txt");
+    writeFileSync(pairs, await mintPairs(keys, FRESH ? SECONDS * 3_000 : 1, "agent"));
+    const body = join(dir, "call.json");
+    writeFileSync(body, JSON.stringify({ arguments: { ticket: "CHG-18422" }, session_id: "p" }));
+    const stubPort = await freePort();
+    const stub = await startService("stub", "gateway/bench/stub-worker.ts", stubPort, "/", {
+      PORT: String(stubPort),
+    });
+    const port = await freePort();
+    const gateway = await startService("gateway", "gateway/src/main.ts", port, "/healthz", {
+      ZYX_STATE_DIR: stateDir,
+      GATEWAY_PORT: String(port),
+      WORKER_URL: `${stub.url}/`,
+      POLICY_BUNDLE: variant.bundle,
+      AUDIT_LOG: join(dir, "audit.jsonl"),
+      NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}`,
+      METRICS_TOKEN: METRICS,
+    });
+    const load = (seconds: number) =>
+      runWrk(wrk, {
+        url: `${gateway.url}/v1/tools/jira_read`,
+        bodyFile: body,
+        pairsFile: pairs,
+        connections: 16,
+        seconds,
+      });
+    await load(2);
+    const before = await gateway.usage();
+    const result = await load(SECONDS);
+    const after = await gateway.usage();
+    console.log(
+      `profile: ${result.rate.toFixed(0)} calls/s, errors ${String(result.errors)}, gateway CPU ${((after.cpuUs - before.cpuUs) / result.requests).toFixed(0)} µs per call`,
+    );
+    await printAuditMetrics(gateway.url, result.requests);
+    const exited = new Promise((r) => gateway.child.once("exit", r));
+    gateway.child.kill("SIGTERM");
+    await exited;
+    const name = readdirSync(profiles).find((f) => f.endsWith(".cpuprofile"));
+    if (name === undefined) throw new Error("no .cpuprofile written");
+    const text = readFileSync(join(profiles, name), "utf8");
+    const keep = process.env["PROFILE_KEEP"];
+    if (keep !== undefined) writeFileSync(join(keep, name), text);
+    summarise(JSON.parse(text) as Profile);
+  } finally {
+    stopAll();
+    variant.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  stopAll();
+  process.exitCode = 1;
+});
