@@ -301,7 +301,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   // A rejection that lands while its post-hoc call is running is compensated when it answers.
   runtime.compensate = compensate;
   options.background?.({
-    compensateDue: (nowMs) => compensateDue(ports.approvals, compensate, nowMs),
+    compensateDue: (nowMs) => compensateDue(ports.approvals, compensate, nowMs, log),
   });
   peopleRoutes(app, ports, now, refusals, compensate, options.console);
   app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));

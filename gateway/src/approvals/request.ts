@@ -130,6 +130,9 @@ export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 export type Compensation = z.infer<typeof Compensation>;
 export type CompensationResult = z.infer<typeof CompensationResult>;
 
+/** Tries of a compensation in all, the first included, for failures that may pass. */
+export const COMPENSATION_MAX_ATTEMPTS = 5;
+
 /** After a denial, how long the deny route has to compensate before the sweeper steps in. */
 export const COMPENSATION_GRACE_MS = 30_000;
 

@@ -45,7 +45,13 @@ import type {
   ExecutionResult,
   Person,
 } from "./request.ts";
-import { ApprovalRequest as ApprovalRequestSchema, epochMs, isOpen, isoTime } from "./request.ts";
+import {
+  ApprovalRequest as ApprovalRequestSchema,
+  COMPENSATION_MAX_ATTEMPTS,
+  epochMs,
+  isOpen,
+  isoTime,
+} from "./request.ts";
 import type { ApprovalStore, OpenFilter } from "./store.ts";
 import { executionRefusal } from "./use.ts";
 
@@ -163,8 +169,9 @@ export interface ApprovalService {
    */
   settlePostHoc(id: string, outcome: PostHocOutcome): Promise<ApprovalRequest>;
   /**
-   * Records what became of the compensation of a rejected post-hoc review, once; again only
-   * over a failure that scheduled a retry (`retry_at`). approval_not_open otherwise.
+   * Records what became of the compensation of a rejected post-hoc review: over nothing yet, or
+   * over the caller's own lease (claimCompensation; `attempts` must be the lease's).
+   * approval_not_open otherwise.
    */
   markCompensated(id: string, result: Omit<CompensationResult, "at">): Promise<ApprovalRequest>;
   /** Rejected post-hoc reviews whose compensation is due (never run, or a retry due), at most 100. */
@@ -620,6 +627,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         current.mode !== "post_hoc" ||
         current.status !== "denied" ||
         current.result?.status !== "executed" ||
+        current.compensation === undefined ||
         !free
       ) {
         return refuse(
@@ -627,13 +635,33 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           `approval request ${id} has no compensation free to run`,
         );
       }
+      const tried = previous?.attempts ?? 0;
+      if (tried >= COMPENSATION_MAX_ATTEMPTS) {
+        // Spent (the last runner died holding its lease): final, for a person to look at.
+        const spent = checked(
+          CompensationResultShape,
+          {
+            status: "failed",
+            code: "compensation_attempts_exhausted",
+            at: isoTime(nowMs),
+            attempts: tried,
+          },
+          "compensation result",
+        );
+        return {
+          kind: "write",
+          action: "mark_compensated",
+          next: { ...current, compensation_result: spent },
+          extra: { compensation_result: spent },
+        };
+      }
       const lease = checked(
         CompensationResultShape,
         {
           status: "failed",
           code: "compensation_running",
           at: isoTime(nowMs),
-          attempts: (previous?.attempts ?? 0) + 1,
+          attempts: tried + 1,
           retry_at: isoTime(nowMs + leaseMs),
         },
         "compensation lease",
@@ -642,7 +670,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         kind: "write",
         action: "claim_compensation",
         next: { ...current, compensation_result: lease },
-        extra: { attempts: lease.attempts ?? 1 },
+        extra: { attempts: tried + 1 },
       };
     });
   }
@@ -653,12 +681,15 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
   ): Promise<ApprovalRequest> {
     checkId(id);
     return operate(id, "mark_compensated", undefined, false, (current, nowMs) => {
+      // Only over nothing yet, or over this runner's own lease (the same attempt number): a runner
+      // whose lease ran out and was claimed again by another cannot overwrite it.
       const previous = current.compensation_result;
-      const retrying = previous?.status === "failed" && previous.retry_at !== undefined;
+      const ownLease =
+        previous?.code === "compensation_running" && previous.attempts === input.attempts;
       if (
         current.mode !== "post_hoc" ||
         current.status !== "denied" ||
-        (previous !== undefined && !retrying)
+        (previous !== undefined && !ownLease)
       ) {
         return refuse(
           "approval_not_open",

@@ -106,6 +106,10 @@ export const ApprovalView = z
         code: z.string().optional(),
         http_status: z.number().int().optional(),
         at: z.iso.datetime(),
+        /** Tries so far; while one runs, code "compensation_running". */
+        attempts: z.number().int().optional(),
+        /** A failure that may pass: when the gateway tries again. */
+        retry_at: z.iso.datetime().optional(),
       })
       .optional(),
   })

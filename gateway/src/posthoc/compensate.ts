@@ -25,7 +25,9 @@ import { parseToolArguments } from "../../../common/tool-arguments.ts";
 import { readFileSync } from "node:fs";
 import type { Approver } from "../approvals/service.ts";
 import type { ApprovalRequest, CompensationResult } from "../approvals/request.ts";
+import type { Log } from "../../../common/service.ts";
 import { isApprovalError } from "../approvals/errors.ts";
+import { COMPENSATION_MAX_ATTEMPTS } from "../approvals/request.ts";
 import { isGatewayError } from "../lib/errors.ts";
 import { traceFrom } from "../lib/trace.ts";
 import { decide } from "../pipeline/decide.ts";
@@ -49,10 +51,13 @@ export function loadSystemPrincipal(path: string = CATALOG_PATH): SystemPrincipa
 
 export type Compensator = (review: ApprovalRequest, reviewer: Approver) => Promise<ApprovalRequest>;
 
-/** A compensation runner's lease: after it, one that died is retried by the sweeper. */
-export const COMPENSATION_LEASE_MS = 120_000;
-/** Tries in all, the first included, for a failure that may pass. */
-export const COMPENSATION_MAX_ATTEMPTS = 5;
+/**
+ * A compensation runner's lease: after it, one that died is retried by the sweeper. Longer than
+ * any one try can take (WORKER_TIMEOUT_MS is at most 120 s, plus the decision and two durable
+ * records); a runner whose lease was taken over cannot record its result anyway
+ * (markCompensated checks the lease's attempt number).
+ */
+export const COMPENSATION_LEASE_MS = 300_000;
 /** Failures worth another try: the worker or the policy were away, not a refusal. */
 const RETRYABLE = new Set([
   "worker_unavailable",
@@ -132,7 +137,16 @@ export function createCompensator(
       return { status: "failed", code: "arguments_invalid", http_status: 400 };
     }
     const ctx = systemCall(review, reviewer, parsed.tool, parsed.arguments);
-    const decided = await decide(ports, runtime, ctx);
+    let decided: Awaited<ReturnType<typeof decide>>;
+    try {
+      decided = await decide(ports, runtime, ctx);
+    } catch (thrown) {
+      // No decision (recorded by decide): a failure that may pass, retried like the worker's.
+      if (isGatewayError(thrown) && thrown.code === "policy_unavailable") {
+        return { status: "failed", code: "policy_unavailable", http_status: 503 };
+      }
+      throw thrown;
+    }
     if (!decided.decision.allow) {
       await appendDurable(ports, decided.decided);
       await appendDurable(ports, {
@@ -159,11 +173,21 @@ export function createCompensator(
     }
   }
 
-  /** Claims, runs, then records one attempt; undefined when another runner has it. */
+  /**
+   * Claims, runs, then records one attempt; undefined when another runner has it or the tries
+   * are spent (the claim then records the final failure). A review without a compensation handle
+   * has nothing to run: recorded as unavailable at once.
+   */
   async function attempt(
     review: ApprovalRequest,
     reviewer: Approver,
   ): Promise<ApprovalRequest | undefined> {
+    if (review.compensation === undefined && review.compensation_result === undefined) {
+      return await ports.approvals.markCompensated(review.id, {
+        status: "unavailable",
+        code: "compensation_unavailable",
+      });
+    }
     let claimed: ApprovalRequest;
     try {
       claimed = await ports.approvals.claimCompensation(review.id, COMPENSATION_LEASE_MS);
@@ -171,7 +195,9 @@ export function createCompensator(
       if (isApprovalError(error) && error.code === "approval_not_open") return undefined;
       throw error;
     }
-    const attempts = claimed.compensation_result?.attempts ?? 1;
+    const lease = claimed.compensation_result;
+    if (lease?.code !== "compensation_running") return claimed;
+    const attempts = lease.attempts ?? 1;
     const outcome = await run(claimed, reviewer);
     const retry =
       outcome.status === "failed" &&
@@ -182,13 +208,13 @@ export function createCompensator(
         approval_id: review.id,
         code: outcome.code,
         attempts,
-        retry: retry,
+        retry,
       });
     }
     const retryAt = new Date(runtime.now() + retryDelayMs(attempts)).toISOString();
     return await ports.approvals.markCompensated(review.id, {
       ...outcome,
-      ...(attempts > 1 || retry ? { attempts } : {}),
+      attempts,
       ...(retry ? { retry_at: retryAt } : {}),
     });
   }
@@ -210,19 +236,31 @@ export async function compensateDue(
   approvals: Pick<GatewayPorts["approvals"], "compensationsDue" | "markCompensated">,
   compensate: Compensator,
   nowMs: number,
+  log: Log,
 ): Promise<number> {
-  let ran = 0;
+  let tried = 0;
   for (const review of await approvals.compensationsDue(nowMs)) {
-    const denial = review.denial;
-    if (denial?.groups === undefined) {
-      await approvals.markCompensated(review.id, {
-        status: "unavailable",
-        code: "compensation_reviewer_unknown",
+    // One review's failure (its store write, its audit record) never holds up the others.
+    try {
+      const denial = review.denial;
+      if (denial?.groups === undefined) {
+        await approvals.markCompensated(review.id, {
+          status: "unavailable",
+          code: "compensation_reviewer_unknown",
+        });
+        log("error", "post-hoc compensation needs a person: the denier's groups are unknown", {
+          approval_id: review.id,
+        });
+        continue;
+      }
+      await compensate(review, { subject: denial.subject, groups: denial.groups });
+      tried += 1;
+    } catch (error) {
+      log("error", "post-hoc compensation sweep failed for one review", {
+        approval_id: review.id,
+        error: String(error),
       });
-      continue;
     }
-    await compensate(review, { subject: denial.subject, groups: denial.groups });
-    ran += 1;
   }
-  return ran;
+  return tried;
 }

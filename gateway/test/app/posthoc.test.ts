@@ -323,6 +323,60 @@ describe("post-hoc review through the gateway", () => {
     ]);
   });
 
+  it("a policy that cannot decide the compensation is retried like a worker failure", async () => {
+    let policyDown = false;
+    const outage: Harness = await createHarness({
+      ports: (defaults) => ({
+        policy: {
+          ...defaults.policy,
+          get revision() {
+            return defaults.policy.revision;
+          },
+          get loadError() {
+            return defaults.policy.loadError;
+          },
+          evaluate: (input) =>
+            policyDown
+              ? ({
+                  ok: false,
+                  code: "policy_evaluation_failed",
+                  message: "the engine trapped",
+                } as const)
+              : defaults.policy.evaluate(input),
+        },
+      }),
+    });
+    outage.clock.now = SATURDAY_NIGHT_MS;
+    const response = await outage.callAs("slack_post_message", MESSAGE);
+    const { review } = (await response.json()) as { review: { approval_id: string } };
+    policyDown = true;
+    const denied = await outage.app.request(`/v1/approvals/${review.approval_id}/deny`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await outage.accessToken(REVIEWER)}`,
+        "x-device-posture": await outage.postureToken({ user: REVIEWER.user }),
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ reason: "not at night" }),
+    });
+    expect(denied.status).toBe(200);
+    expect(await denied.json()).toMatchObject({
+      compensation_result: {
+        status: "failed",
+        code: "policy_unavailable",
+        http_status: 503,
+        attempts: 1,
+        retry_at: new Date(SATURDAY_NIGHT_MS + 30_000).toISOString(),
+      },
+    });
+    policyDown = false;
+    outage.clock.now = SATURDAY_NIGHT_MS + 30_000;
+    expect(await outage.compensateDue()).toBe(1);
+    expect(await outage.controls.approvals.get(review.approval_id)).toMatchObject({
+      compensation_result: { status: "executed", attempts: 2 },
+    });
+  });
+
   it("in business hours the same message needs no review", async () => {
     h.clock.now = 1_779_242_400_000; // Wednesday 10:00 in Singapore
     const response = await h.callAs("slack_post_message", MESSAGE);

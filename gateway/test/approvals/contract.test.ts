@@ -877,6 +877,47 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       );
     });
 
+    it("post-hoc compensation: a late runner cannot overwrite a newer lease; spent tries end it", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput({ mode: "post_hoc" }));
+      await approvals.settlePostHoc(id, {
+        status: "executed",
+        decision_id: "dec-1",
+        compensation: {
+          tool: "jira_delete_comment",
+          arguments: { ticket: "CHG-18422", comment_id: "1" },
+        },
+      });
+      await approvals.deny(id, ALICE, "no");
+      const first = await approvals.claimCompensation(id, 60_000);
+      expect(first.compensation_result?.attempts).toBe(1);
+      // The first runner is slow: its lease runs out and a second runner claims the review.
+      clock.ms += 60_000;
+      const second = await approvals.claimCompensation(id, 60_000);
+      expect(second.compensation_result?.attempts).toBe(2);
+      await rejectsWith(
+        approvals.markCompensated(id, { status: "executed", http_status: 200, attempts: 1 }),
+        "approval_not_open",
+      );
+      expect((await approvals.get(id))?.compensation_result?.code).toBe("compensation_running");
+      // Runners that die, again and again: after the fifth try the claim records the end.
+      for (const expected of [3, 4, 5]) {
+        clock.ms += 60_000;
+        const claimed = await approvals.claimCompensation(id, 60_000);
+        expect(claimed.compensation_result?.attempts).toBe(expected);
+      }
+      clock.ms += 60_000;
+      const spent = await approvals.claimCompensation(id, 60_000);
+      expect(spent.compensation_result).toMatchObject({
+        status: "failed",
+        code: "compensation_attempts_exhausted",
+        attempts: 5,
+      });
+      expect(spent.compensation_result).not.toHaveProperty("retry_at");
+      expect(await approvals.compensationsDue(Number.MAX_SAFE_INTEGER)).toEqual([]);
+      await rejectsWith(approvals.claimCompensation(id, 60_000), "approval_not_open");
+    });
+
     it("post-hoc review: a failed call ends the review; a plain request cannot be settled", async () => {
       const approvals = service();
       const { id } = await approvals.request(requestInput({ mode: "post_hoc" }));
