@@ -88,9 +88,15 @@ async function bearerFrom(file: string | undefined): Promise<Record<string, stri
   try {
     token = (await readFile(file, "utf8")).trim();
   } catch (error) {
-    throw new DownloadError(`bundle server token unreadable: ${String(error)}`);
+    const code = (error as { code?: unknown }).code;
+    throw new DownloadError(`bundle server token file unreadable (${String(code ?? "error")})`);
   }
   if (token === "") throw new DownloadError(`bundle server token file ${file} is empty`);
+  // RFC 6750's token68: anything else (a newline, a space) is refused here, with a message that
+  // never repeats it, rather than by fetch, whose error would quote the header.
+  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
+    throw new DownloadError(`bundle server token file ${file} does not hold one bearer token`);
+  }
   return { authorization: `Bearer ${token}` };
 }
 
@@ -108,6 +114,8 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const { log, url, cachePath } = options;
+  // What logs and /readyz show of the server: never user info or a query (a signed URL's).
+  const shown = `${url.origin}${url.pathname}`;
   let etag: string | undefined;
   let failing = false;
   let last: { outcome: DownloadOutcome; at: string; error: string | null } | undefined;
@@ -126,7 +134,10 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      throw new DownloadError(`bundle server unreachable: ${String(error)}`);
+      // The error's name and code only: its message may quote the request (headers included).
+      const cause = (error as { cause?: { code?: unknown } }).cause;
+      const code = cause?.code ?? (error instanceof Error ? error.name : "error");
+      throw new DownloadError(`bundle server unreachable (${String(code)})`);
     }
     if (response.status === 304) {
       await response.body?.cancel();
@@ -140,7 +151,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
     await writeAtomically(cachePath, bytes);
     etag = response.headers.get("etag") ?? undefined;
     log("info", "policy bundle downloaded", {
-      url: url.href,
+      url: shown,
       etag: etag ?? null,
       bytes: bytes.length,
     });
@@ -152,13 +163,17 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
     let failure: string | null = null;
     try {
       outcome = await ask();
-      if (failing) log("info", "policy bundle server reachable again", { url: url.href });
+      if (failing) log("info", "policy bundle server reachable again", { url: shown });
       failing = false;
     } catch (error) {
-      failure = error instanceof Error ? error.message : String(error);
+      // Our own messages, or an error's code or name: nothing that could quote a credential.
+      failure =
+        error instanceof DownloadError
+          ? error.message
+          : `bundle download failed (${String((error as { code?: unknown }).code ?? (error instanceof Error ? error.name : "error"))})`;
       if (!failing) {
         log("error", "policy bundle download failed: the bundle serving keeps serving", {
-          url: url.href,
+          url: shown,
           error: failure,
         });
       }
@@ -193,7 +208,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
     },
     etag: () => etag,
     status: () => ({
-      url: url.href,
+      url: shown,
       etag: etag ?? null,
       last_outcome: last?.outcome ?? null,
       last_at: last?.at ?? null,

@@ -207,4 +207,31 @@ describe("policy bundle from a bundle server (POLICY_BUNDLE_URL)", () => {
     expect(await withToken.download()).toBe("unchanged");
     expect(bundleServer.asked.at(-1)?.authorization).toBe("Bearer second-token-0123456789");
   });
+
+  it("never shows the token, a URL's user info or its query in /readyz's status or the logs", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "zyx-bundle-server-"));
+    const tokenFile = join(tmp, "bundle-token");
+    writeFileSync(tokenFile, "secret-part-one\nsecret-part-two");
+    const logged: unknown[] = [];
+    const url = new URL(bundleServer.url);
+    url.username = "svc";
+    url.password = "hunter2-password";
+    url.search = "?X-Amz-Signature=deadbeefsignature";
+    const downloader = createBundleDownloader({
+      url,
+      cachePath: join(tmp, "b.tar.gz"),
+      tokenFile,
+      log: (...args: unknown[]) => logged.push(args),
+    });
+    expect(await downloader.download()).toBe("failed");
+    const shown = JSON.stringify([downloader.status(), logged]);
+    expect(downloader.status()).toMatchObject({
+      url: `${bundleServer.url.origin}${bundleServer.url.pathname}`,
+      last_outcome: "failed",
+      error: expect.stringContaining("does not hold one bearer token") as unknown,
+    });
+    for (const secret of ["secret-part", "hunter2", "deadbeefsignature", "svc:"]) {
+      expect(shown).not.toContain(secret);
+    }
+  });
 });
