@@ -82,14 +82,22 @@ async function readBounded(response: Response, maxBytes: number): Promise<Buffer
   return Buffer.concat(chunks);
 }
 
+/** An error's `code` (ENOENT, ECONNREFUSED...) or name: never its message, which may quote a request. */
+function errorKind(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string") return code;
+  const causeCode = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  if (typeof causeCode === "string") return causeCode;
+  return error instanceof Error ? error.name : "error";
+}
+
 async function bearerFrom(file: string | undefined): Promise<Record<string, string>> {
   if (file === undefined) return {};
   let token: string;
   try {
     token = (await readFile(file, "utf8")).trim();
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw new DownloadError(`bundle server token file unreadable (${String(code ?? "error")})`);
+    throw new DownloadError(`bundle server token file unreadable (${errorKind(error)})`);
   }
   if (token === "") throw new DownloadError(`bundle server token file ${file} is empty`);
   // RFC 6750's token68: anything else (a newline, a space) is refused here, with a message that
@@ -135,9 +143,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
       });
     } catch (error) {
       // The error's name and code only: its message may quote the request (headers included).
-      const cause = (error as { cause?: { code?: unknown } }).cause;
-      const code = cause?.code ?? (error instanceof Error ? error.name : "error");
-      throw new DownloadError(`bundle server unreachable (${String(code)})`);
+      throw new DownloadError(`bundle server unreachable (${errorKind(error)})`);
     }
     if (response.status === 304) {
       await response.body?.cancel();
@@ -170,7 +176,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
       failure =
         error instanceof DownloadError
           ? error.message
-          : `bundle download failed (${String((error as { code?: unknown }).code ?? (error instanceof Error ? error.name : "error"))})`;
+          : `bundle download failed (${errorKind(error)})`;
       if (!failing) {
         log("error", "policy bundle download failed: the bundle serving keeps serving", {
           url: shown,
