@@ -17,6 +17,19 @@ const MESSAGE = { channel: "devsecops-change-review", text: "CHG-18422: review p
 
 type Line = Record<string, unknown>;
 
+/** The reviewer rejects a review through the real route, on the given harness. */
+async function denyAsReviewer(on: Harness, id: string, reason: string): Promise<Response> {
+  return on.app.request(`/v1/approvals/${id}/deny`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${await on.accessToken(REVIEWER)}`,
+      "x-device-posture": await on.postureToken({ user: REVIEWER.user }),
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({ reason }),
+  });
+}
+
 async function jsonLines(path: string): Promise<Line[]> {
   const text = await readFile(path, "utf8").catch(() => "");
   return text
@@ -265,15 +278,7 @@ describe("post-hoc review through the gateway", () => {
       review: { approval_id: string };
       result: { ts: string };
     };
-    const denied = await flaky.app.request(`/v1/approvals/${review.approval_id}/deny`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${await flaky.accessToken(REVIEWER)}`,
-        "x-device-posture": await flaky.postureToken({ user: REVIEWER.user }),
-        "content-type": "application/json",
-      },
-      body: JSON.stringify({ reason: "not at night" }),
-    });
+    const denied = await denyAsReviewer(flaky, review.approval_id, "not at night");
     expect(denied.status).toBe(200);
     expect(await denied.json()).toMatchObject({
       compensation_result: {
@@ -350,15 +355,7 @@ describe("post-hoc review through the gateway", () => {
     const response = await outage.callAs("slack_post_message", MESSAGE);
     const { review } = (await response.json()) as { review: { approval_id: string } };
     policyDown = true;
-    const denied = await outage.app.request(`/v1/approvals/${review.approval_id}/deny`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${await outage.accessToken(REVIEWER)}`,
-        "x-device-posture": await outage.postureToken({ user: REVIEWER.user }),
-        "content-type": "application/json",
-      },
-      body: JSON.stringify({ reason: "not at night" }),
-    });
+    const denied = await denyAsReviewer(outage, review.approval_id, "not at night");
     expect(denied.status).toBe(200);
     expect(await denied.json()).toMatchObject({
       compensation_result: {
