@@ -130,7 +130,7 @@ const Env = z.object({
   /** Kill-switch reach: page security here (PagerDuty Events v2 payload); unset: no page. */
   KILL_SWITCH_PAGE_URL: url.optional(),
   /** The PagerDuty integration (routing) key the page carries. */
-  KILL_SWITCH_PAGE_ROUTING_KEY: z.string().min(1).max(200).default("zyx-dev-routing-key"),
+  KILL_SWITCH_PAGE_ROUTING_KEY: z.string().min(1).max(200).optional(),
 });
 
 export type GatewayConfig = ReturnType<typeof loadConfig>;
@@ -242,11 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     },
     denialWindowMs: e.DENIAL_WINDOW_SEC * 1000,
     ...sharedStores(e),
-    reach: {
-      revoke: e.KILL_SWITCH_REVOKE,
-      pageUrl: e.KILL_SWITCH_PAGE_URL,
-      routingKey: e.KILL_SWITCH_PAGE_ROUTING_KEY,
-    },
+    reach: reachSettings(e),
     approvalStore:
       e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL !== undefined
         ? ({ kind: "postgres", connectionString: e.APPROVAL_DATABASE_URL } as const)
@@ -285,6 +281,25 @@ function policySettings(e: z.infer<typeof Env>) {
             maxBatch: e.DECISION_LOG_MAX_BATCH,
             flushIntervalMs: e.DECISION_LOG_FLUSH_MS,
           },
+  };
+}
+
+/**
+ * Kill-switch reach: a page to KILL_SWITCH_PAGE_URL needs its routing key; only with development
+ * keys (DEV_KEYS) may a placeholder stand in, so that a production page never goes nowhere.
+ */
+function reachSettings(e: z.infer<typeof Env>) {
+  if (
+    e.KILL_SWITCH_PAGE_URL !== undefined &&
+    e.KILL_SWITCH_PAGE_ROUTING_KEY === undefined &&
+    !e.DEV_KEYS
+  ) {
+    throw new ConfigError("KILL_SWITCH_PAGE_URL needs KILL_SWITCH_PAGE_ROUTING_KEY");
+  }
+  return {
+    revoke: e.KILL_SWITCH_REVOKE,
+    pageUrl: e.KILL_SWITCH_PAGE_URL,
+    routingKey: e.KILL_SWITCH_PAGE_ROUTING_KEY ?? "zyx-dev-routing-key",
   };
 }
 
