@@ -17,7 +17,7 @@
 // counted, for the audit), retrieved text is scanned for prompt-injection indicators, and the
 // whole is returned marked as untrusted evidence; the gateway taints the session on a hit.
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { limitRequestBody } from "../../common/body-limit.ts";
 import type { Log } from "../../common/service.ts";
 import {
   parseToolArguments,
@@ -244,7 +244,7 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
 
   app.post(
     "/v1/execute/:tool",
-    bodyLimit({
+    limitRequestBody({
       maxSize: MAX_BODY_BYTES,
       onError: (c) =>
         refuse(c, new Refusal("request_body_too_large", "request body is too large"), {

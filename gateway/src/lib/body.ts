@@ -3,16 +3,17 @@
 // Invariants: no route reads a body without a byte limit (checked on Content-Length and again
 // while streaming, before anything is parsed); a body over it is 413 request_body_too_large; a
 // body that is not JSON or does not fit the schema is 400 request_malformed with its issues.
+// The limit itself, and why it reads a declared Content-Length cheaply: common/body-limit.ts.
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
+import { limitRequestBody } from "../../../common/body-limit.ts";
 import { GatewayError } from "./errors.ts";
 
 export function limitBody(maxBytes: number): MiddlewareHandler {
   if (!Number.isInteger(maxBytes) || maxBytes < 256) {
     throw new TypeError("a body limit must be an integer of at least 256 bytes");
   }
-  return bodyLimit({
+  return limitRequestBody({
     maxSize: maxBytes,
     onError: () => {
       throw new GatewayError(
