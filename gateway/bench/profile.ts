@@ -2,7 +2,9 @@
 // worker, every control on, a repeated token pair, wrk at 16 connections), then its heaviest
 // functions and files by self time. Not a test, not part of `make bench`: a tool to find what to
 // cut. Environment: PROFILE_SECONDS (default 8), PROFILE_PAIRS=fresh (a new pair per call),
-// PROFILE_TOP (default 40), PROFILE_KEEP=<dir> (keep the .cpuprofile there).
+// PROFILE_TOP (default 40), PROFILE_KEEP=<dir> (keep the .cpuprofile there), PROFILE_TARGET=worker
+// (the real agent worker behind the gateway, fixture connectors and output guard on, is profiled
+// instead of the gateway in front of the stub).
 // Failure modes: as the bench's (a service that does not come up, wrk missing) it exits non-zero.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,13 +12,14 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { ensureDevKeys } from "../../common/keys.ts";
 import { buildPolicyVariant, outOfTheWay } from "../../scripts/lib/policy-variant.ts";
-import { freePort, ROOT, startService, stopAll } from "./stack.ts";
+import { freePort, ROOT, startService, stopAll, type Service } from "./stack.ts";
 import { mintPairs } from "./tokens.ts";
 import { runWrk } from "./wrk.ts";
 
 const SECONDS = Number(process.env["PROFILE_SECONDS"] ?? "8");
 const TOP = Number(process.env["PROFILE_TOP"] ?? "40");
 const FRESH = process.env["PROFILE_PAIRS"] === "fresh";
+const WORKER = process.env["PROFILE_TARGET"] === "worker";
 
 interface ProfileNode {
   id: number;
@@ -83,6 +86,28 @@ async function printAuditMetrics(url: string, calls: number): Promise<void> {
   );
 }
 
+function startStub(): Promise<Service> {
+  return freePort().then((port) =>
+    startService("stub", "gateway/bench/stub-worker.ts", port, "/", { PORT: String(port) }),
+  );
+}
+
+/** The agent worker as the bench runs it: fixture connectors, its writes to a scratch file. */
+async function startRealWorker(
+  stateDir: string,
+  dir: string,
+  env: Record<string, string>,
+): Promise<Service> {
+  const port = await freePort();
+  return startService("worker", "agent/src/main.ts", port, "/healthz", {
+    ZYX_STATE_DIR: stateDir,
+    WORKER_PORT: String(port),
+    GATEWAY_CALL_JWKS: join(stateDir, "keys/gateway.jwks.json"),
+    ZYX_FIXTURE_WRITES: join(dir, "fixture-writes.jsonl"),
+    ...env,
+  });
+}
+
 async function main(): Promise<void> {
   const wrk = execFileSync(join(ROOT, "scripts/wrk.sh"), { encoding: "utf8" }).trim();
   const dir = mkdtempSync(join(tmpdir(), "zyx-profile-"));
@@ -99,20 +124,21 @@ async function main(): Promise<void> {
     writeFileSync(pairs, await mintPairs(keys, FRESH ? SECONDS * 3_000 : 1, "agent"));
     const body = join(dir, "call.json");
     writeFileSync(body, JSON.stringify({ arguments: { ticket: "CHG-18422" }, session_id: "p" }));
-    const stubPort = await freePort();
-    const stub = await startService("stub", "gateway/bench/stub-worker.ts", stubPort, "/", {
-      PORT: String(stubPort),
-    });
+    const cpuProf = { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}` };
+    const upstream = WORKER
+      ? await startRealWorker(stateDir, dir, cpuProf)
+      : await startStub();
     const port = await freePort();
     const gateway = await startService("gateway", "gateway/src/main.ts", port, "/healthz", {
       ZYX_STATE_DIR: stateDir,
       GATEWAY_PORT: String(port),
-      WORKER_URL: `${stub.url}/`,
+      WORKER_URL: `${upstream.url}/`,
       POLICY_BUNDLE: variant.bundle,
       AUDIT_LOG: join(dir, "audit.jsonl"),
-      NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}`,
       METRICS_TOKEN: METRICS,
+      ...(WORKER ? {} : cpuProf),
     });
+    const profiled = WORKER ? upstream : gateway;
     const load = (seconds: number) =>
       runWrk(wrk, {
         url: `${gateway.url}/v1/tools/jira_read`,
@@ -122,15 +148,15 @@ async function main(): Promise<void> {
         seconds,
       });
     await load(2);
-    const before = await gateway.usage();
+    const before = await profiled.usage();
     const result = await load(SECONDS);
-    const after = await gateway.usage();
+    const after = await profiled.usage();
     console.log(
-      `profile: ${result.rate.toFixed(0)} calls/s, errors ${String(result.errors)}, gateway CPU ${((after.cpuUs - before.cpuUs) / result.requests).toFixed(0)} µs per call`,
+      `profile: ${result.rate.toFixed(0)} calls/s, errors ${String(result.errors)}, ${WORKER ? "worker" : "gateway"} CPU ${((after.cpuUs - before.cpuUs) / result.requests).toFixed(0)} µs per call`,
     );
     await printAuditMetrics(gateway.url, result.requests);
-    const exited = new Promise((r) => gateway.child.once("exit", r));
-    gateway.child.kill("SIGTERM");
+    const exited = new Promise((r) => profiled.child.once("exit", r));
+    profiled.child.kill("SIGTERM");
     await exited;
     const name = readdirSync(profiles).find((f) => f.endsWith(".cpuprofile"));
     if (name === undefined) throw new Error("no .cpuprofile written");
