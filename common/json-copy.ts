@@ -23,6 +23,11 @@ export interface CopyLimits {
   maxKeys: number;
   maxItems: number;
   maxNodes: number;
+  /**
+   * Copy each object's members in the order of their raw keys sorted by UTF-16 code units (RFC
+   * 8785's order) instead of their own order; `maxKeys` then keeps the first keys in that order.
+   */
+  sortKeys?: boolean;
 }
 
 export const UNBOUNDED: Omit<CopyLimits, "maxDepth"> = {
@@ -113,6 +118,7 @@ function copyArray(items: readonly unknown[], depth: number, walk: Walk): JsonVa
 function copyObject(source: object, depth: number, walk: Walk): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = {};
   const keys = Object.keys(source);
+  if (walk.limits.sortKeys === true) keys.sort();
   const kept = Math.min(keys.length, walk.limits.maxKeys);
   for (let index = 0; index < kept; index++) {
     const rawKey = keys[index] ?? "";

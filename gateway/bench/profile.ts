@@ -125,9 +125,7 @@ async function main(): Promise<void> {
     const body = join(dir, "call.json");
     writeFileSync(body, JSON.stringify({ arguments: { ticket: "CHG-18422" }, session_id: "p" }));
     const cpuProf = { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}` };
-    const upstream = WORKER
-      ? await startRealWorker(stateDir, dir, cpuProf)
-      : await startStub();
+    const upstream = WORKER ? await startRealWorker(stateDir, dir, cpuProf) : await startStub();
     const port = await freePort();
     const gateway = await startService("gateway", "gateway/src/main.ts", port, "/healthz", {
       ZYX_STATE_DIR: stateDir,

@@ -35,7 +35,7 @@ import {
   makeCheckpoint,
 } from "./checkpoint.ts";
 import type { MaskOptions } from "./mask.ts";
-import { maskSecretsWithCount } from "./mask.ts";
+import { maskSecretsSorted } from "./mask.ts";
 import type { AuditRecordInput } from "./record.ts";
 import {
   AuditRecordInput as AuditRecordInputSchema,
@@ -204,10 +204,10 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
   }
 
   /** Give the next seq and hash to `body` and queue its bytes. Synchronous; throws if unserializable. */
-  function enqueue(body: Record<string, unknown>): Promise<AppendResult> {
+  function enqueue(body: Record<string, unknown>, nestedInOrder = false): Promise<AppendResult> {
     const seq = nextSeq;
     if (options.replica !== undefined) body["replica"] = options.replica;
-    const { line, hash } = serializeRecord({ ...body, seq, prev_hash: lastHash });
+    const { line, hash } = serializeRecord({ ...body, seq, prev_hash: lastHash }, nestedInOrder);
     nextSeq = seq + 1;
     lastHash = hash;
     headClosed = false;
@@ -257,7 +257,7 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
     }
     let result: Promise<AppendResult>;
     try {
-      const masked = maskSecretsWithCount(checked.data, maskOptions);
+      const masked = maskSecretsSorted(checked.data, maskOptions);
       counters.redactions += masked.redactions;
       const body = masked.value as Record<string, unknown>;
       // The chain members are the log's to set, whatever the caller sent.
@@ -266,7 +266,7 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
       delete body["hash"];
       const timestamp =
         typeof body["timestamp"] === "string" ? body["timestamp"] : now().toISOString();
-      result = enqueue({ ...body, timestamp });
+      result = enqueue({ ...body, timestamp }, masked.canonicalOrder);
     } catch (cause) {
       return Promise.reject(
         new GatewayError("internal_error", `audit record not serializable: ${describe(cause)}`, {

@@ -36,6 +36,16 @@ export interface MaskResult {
   truncations: number;
 }
 
+export interface SortedMaskResult extends MaskResult {
+  /**
+   * Every object of `value` has its keys in RFC 8785 order and none that
+   * JSON.stringify would reorder or that canonicalisation treats apart (index-like keys,
+   * "__proto__", keys the mask rewrote, a key-count marker), so `JSON.stringify(value)` is its
+   * canonical JSON. False means: canonicalise it the general way.
+   */
+  canonicalOrder: boolean;
+}
+
 export const REDACTED = "[REDACTED]";
 
 const DEFAULTS = {
@@ -78,10 +88,31 @@ function truncateString(text: string, max: number, counts: { truncations: number
   return `${wellFormed.slice(0, keep)}…[truncated ${String(wellFormed.length - keep)} chars]`;
 }
 
+/** A key canonical order and JSON.stringify's property order may disagree on, or "__proto__". */
+function reorderedKey(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return (first >= 0x30 && first <= 0x39 && INDEX_LIKE.test(key)) || key === "__proto__";
+}
+const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
+
 /** A JSON-safe copy of `value` with secrets masked and sizes bounded, and what was done. */
 export function maskSecretsWithCount(value: unknown, options: MaskOptions = {}): MaskResult {
+  const { canonicalOrder: _, ...result } = maskWalk(value, options, false);
+  return result;
+}
+
+/**
+ * As maskSecretsWithCount, with members copied in RFC 8785 key order (see `canonicalOrder`), so
+ * the audit log can hash and write the copy without sorting it again (issue 18).
+ */
+export function maskSecretsSorted(value: unknown, options: MaskOptions = {}): SortedMaskResult {
+  return maskWalk(value, options, true);
+}
+
+function maskWalk(value: unknown, options: MaskOptions, sorted: boolean): SortedMaskResult {
   const maxStringLength = Math.max(32, positive(options.maxStringLength, DEFAULTS.maxStringLength));
   const counts = { redactions: 0, truncations: 0 };
+  let canonicalOrder = sorted;
   const masked = jsonCopy(
     value,
     {
@@ -90,7 +121,11 @@ export function maskSecretsWithCount(value: unknown, options: MaskOptions = {}):
         counts.redactions += redacted.redactions;
         return truncateString(redacted.text, maxStringLength, counts);
       },
-      key: (rawKey) => truncateString(rawKey, MAX_KEY_LENGTH, counts),
+      key: (rawKey) => {
+        const key = truncateString(rawKey, MAX_KEY_LENGTH, counts);
+        if (key !== rawKey || reorderedKey(key)) canonicalOrder = false;
+        return key;
+      },
       member: (rawKey, item) => {
         if (
           !isSecretKey(rawKey) ||
@@ -112,9 +147,16 @@ export function maskSecretsWithCount(value: unknown, options: MaskOptions = {}):
       maxKeys: positive(options.maxKeys, DEFAULTS.maxKeys),
       maxItems: positive(options.maxItems, DEFAULTS.maxItems),
       maxNodes: Math.max(1, positive(options.maxNodes, DEFAULTS.maxNodes)),
+      sortKeys: sorted,
     },
   );
-  return { value: masked, redactions: counts.redactions, truncations: counts.truncations };
+  return {
+    value: masked,
+    redactions: counts.redactions,
+    truncations: counts.truncations,
+    // A bound's marker ("…" key, cut strings) is where sorted raw keys and canonical order part.
+    canonicalOrder: canonicalOrder && counts.truncations === 0,
+  };
 }
 
 /** A JSON-safe copy of `value` with secrets masked and sizes bounded. */

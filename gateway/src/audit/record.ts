@@ -163,17 +163,42 @@ export function sha256Hex(text: string): string {
 /**
  * One stored line: canonical JSON of the record without `hash`, with `hash` appended as the last
  * member (so the writer canonicalizes once). Returns the line without its newline.
+ *
+ * `nestedInOrder`: the caller vouches that every value below the top level is already in RFC 8785
+ * order with nothing JSON.stringify would reorder (maskSecretsSorted's `canonicalOrder`), so only
+ * the top level's members are sorted here. Tested: the same line as the general path.
  */
-export function serializeRecord(body: Readonly<Record<string, unknown>>): {
+export function serializeRecord(
+  body: Readonly<Record<string, unknown>>,
+  nestedInOrder = false,
+): {
   line: string;
   hash: string;
 } {
-  const canonical = canonicalJson(body);
+  const top = nestedInOrder ? sortedTopLevel(body) : undefined;
+  const canonical = top === undefined ? canonicalJson(body) : JSON.stringify(top);
   if (!canonical.startsWith("{") || canonical === "{}") {
     throw new TypeError("an audit record is a non-empty JSON object");
   }
   const hash = sha256Hex(canonical);
   return { line: `${canonical.slice(0, -1)},"hash":"${hash}"}`, hash };
+}
+
+const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
+
+/** The top level's members in RFC 8785 order, or undefined for a key JSON.stringify would move. */
+function sortedTopLevel(
+  body: Readonly<Record<string, unknown>>,
+): Record<string, unknown> | undefined {
+  const keys = Object.keys(body).sort();
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const first = key.charCodeAt(0);
+    const indexLike = first >= 0x30 && first <= 0x39 && INDEX_LIKE.test(key);
+    if (indexLike || key === "__proto__" || !key.isWellFormed()) return undefined;
+    out[key] = body[key];
+  }
+  return out;
 }
 
 export type ParsedLine =
