@@ -4,7 +4,8 @@
 // cut. Environment: PROFILE_SECONDS (default 8), PROFILE_PAIRS=fresh (a new pair per call),
 // PROFILE_TOP (default 40), PROFILE_KEEP=<dir> (keep the .cpuprofile there), PROFILE_TARGET=worker
 // (the real agent worker behind the gateway, fixture connectors and output guard on, is profiled
-// instead of the gateway in front of the stub).
+// instead of the gateway in front of the stub), PROFILE_TARGET=gateway-real (the gateway in front
+// of the real worker).
 // Failure modes: as the bench's (a service that does not come up, wrk missing) it exits non-zero.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +20,13 @@ import { runWrk } from "./wrk.ts";
 const SECONDS = Number(process.env["PROFILE_SECONDS"] ?? "8");
 const TOP = Number(process.env["PROFILE_TOP"] ?? "40");
 const FRESH = process.env["PROFILE_PAIRS"] === "fresh";
-const WORKER = process.env["PROFILE_TARGET"] === "worker";
+const TARGET = process.env["PROFILE_TARGET"] ?? "gateway";
+if (!["gateway", "worker", "gateway-real"].includes(TARGET))
+  throw new Error("PROFILE_TARGET is gateway, worker or gateway-real");
+/** The worker profiled, behind the gateway. */
+const WORKER = TARGET === "worker";
+/** The real worker upstream (profiled or not), rather than the stub. */
+const REAL = TARGET !== "gateway";
 
 interface ProfileNode {
   id: number;
@@ -125,7 +132,9 @@ async function main(): Promise<void> {
     const body = join(dir, "call.json");
     writeFileSync(body, JSON.stringify({ arguments: { ticket: "CHG-18422" }, session_id: "p" }));
     const cpuProf = { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}` };
-    const upstream = WORKER ? await startRealWorker(stateDir, dir, cpuProf) : await startStub();
+    const upstream = REAL
+      ? await startRealWorker(stateDir, dir, WORKER ? cpuProf : {})
+      : await startStub();
     const port = await freePort();
     const gateway = await startService("gateway", "gateway/src/main.ts", port, "/healthz", {
       ZYX_STATE_DIR: stateDir,
