@@ -27,7 +27,6 @@
 // Development only: production tokens come from the bank's identity provider.
 import { decodeJwt, type JWK, type JSONWebKeySet, type JWTPayload } from "jose";
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { externalAgentIds, loadCatalog } from "../../common/catalog.ts";
 import {
   ACCESS_TOKEN_TYP,
@@ -54,6 +53,7 @@ import {
   OidcError,
   type OidcOptions,
 } from "./oidc.ts";
+import { limitRequestBody } from "../../common/body-limit.ts";
 
 export const TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
@@ -330,7 +330,7 @@ export function createDevIdpApp(options: DevIdpAppOptions): Hono {
 
   app.post(
     TOKEN_PATH,
-    bodyLimit({
+    limitRequestBody({
       maxSize: MAX_TOKEN_REQUEST_BYTES,
       onError: (c) =>
         oauthError(

@@ -6,7 +6,6 @@
 // The walkthrough's x-user-email, x-user-groups and x-device-compliant headers are never read.
 import { randomBytes } from "node:crypto";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { TOOL_ARGUMENT_SCHEMAS } from "../../../common/tool-arguments.ts";
 import type { EngineerVerifier } from "./auth.ts";
@@ -21,6 +20,7 @@ import {
 import type { GatewayClient } from "./gateway-client.ts";
 import type { Narrator } from "./narrative.ts";
 import { runReview, type ReviewOptions, type ReviewRequest } from "./review.ts";
+import { limitRequestBody } from "../../../common/body-limit.ts";
 
 export interface ChangeReviewPorts {
   engineers: EngineerVerifier;
@@ -152,7 +152,7 @@ export function createChangeReviewApp(
 
   app.post(
     "/review-change",
-    bodyLimit({
+    limitRequestBody({
       maxSize: bodyLimitBytes,
       onError: () => {
         throw new ReviewError(
