@@ -6,7 +6,8 @@
 // per call and the p50 at one connection. A tool for deciding whether a change pays, not a test.
 // Each revision's tree is extracted (git archive) under .bench-base/ in this repository, where it
 // resolves this tree's node_modules; removed at the end. Environment: COMPARE_ROUNDS (3),
-// COMPARE_SECONDS (4), COMPARE_PAIRS=fresh (a new token pair per call).
+// COMPARE_SECONDS (4), COMPARE_PAIRS=fresh (a new token pair per call), COMPARE_OTHER_NODE_OPTIONS
+// (NODE_OPTIONS for the second gateway only: `compare.ts HEAD` then measures a flag alone).
 // Failure modes: an unknown revision, a set-up that does not answer 200: exits non-zero.
 import { execFileSync, execSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +22,10 @@ import { runWrk, type LoadResult } from "./wrk.ts";
 const ROUNDS = Number(process.env["COMPARE_ROUNDS"] ?? "3");
 const SECONDS = Number(process.env["COMPARE_SECONDS"] ?? "4");
 const FRESH = process.env["COMPARE_PAIRS"] === "fresh";
+/** Node options for the second gateway only (a runtime flag measured against none). */
+const OTHER_NODE_OPTIONS = process.env["COMPARE_OTHER_NODE_OPTIONS"];
+const OTHER_ENV: Record<string, string> =
+  OTHER_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: OTHER_NODE_OPTIONS };
 const BASE_DIR = join(ROOT, ".bench-base");
 
 interface Setup {
@@ -84,7 +89,7 @@ async function main(): Promise<void> {
       PORT: String(barePort),
       WORKER_URL: `${stub.url}/`,
     });
-    const gateway = async (name: string, main: string) => {
+    const gateway = async (name: string, main: string, env: Record<string, string> = {}) => {
       const port = await freePort();
       return startService(name, main, port, "/healthz", {
         ZYX_STATE_DIR: stateDir,
@@ -92,6 +97,7 @@ async function main(): Promise<void> {
         WORKER_URL: `${stub.url}/`,
         POLICY_BUNDLE: variant.bundle,
         AUDIT_LOG: join(dir, `audit-${name}.jsonl`),
+        ...env,
       });
     };
     const setups: Setup[] = [
@@ -106,7 +112,7 @@ async function main(): Promise<void> {
       },
       {
         label: other === undefined ? "gateway, this tree" : `gateway at ${other}`,
-        service: await gateway("other", otherMain),
+        service: await gateway("other", otherMain, OTHER_ENV),
         url: "",
         rates: [],
         cpu: [],
