@@ -5,7 +5,8 @@
 //
 // Bounded: the whole exchange (connect, headers, body) has one deadline, `timeoutMs`, so a
 // worker that trickles its answer cannot hold a call open; an answer over `maxResponseBytes` is
-// refused (worker_failed) as soon as its size is known, never buffered whole.
+// refused (worker_failed) as soon as its size is known, never buffered whole (undici's own
+// maxResponseSize: on the declared Content-Length, else while the body streams).
 import type { ToolName } from "../../../common/catalog.ts";
 import {
   WorkerCompensation,
@@ -63,27 +64,9 @@ function isAbort(thrown: unknown): boolean {
   );
 }
 
-/** The answer's JSON, read up to `max` bytes; a larger answer is refused unread. */
-async function readBoundedJson(response: Dispatcher.ResponseData, max: number): Promise<unknown> {
-  const tooLarge = () =>
-    new GatewayError("worker_failed", `the agent worker's answer is larger than ${max} bytes`);
-  const declared = Number(response.headers["content-length"] ?? "0");
-  if (declared > max) {
-    response.body.destroy();
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    const bytes = chunk as Buffer;
-    size += bytes.length;
-    if (size > max) {
-      response.body.destroy();
-      throw tooLarge();
-    }
-    chunks.push(bytes);
-  }
-  return JSON.parse(Buffer.concat(chunks, size).toString("utf8")) as unknown;
+/** undici's refusal of an answer over maxResponseSize, declared or streamed. */
+function exceedsMaxSize(thrown: unknown): boolean {
+  return errorCode(thrown) === "UND_ERR_RES_EXCEEDED_MAX_SIZE";
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -120,9 +103,15 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     connectTimeout: Math.min(timeoutMs, 5_000),
+    maxResponseSize: maxResponseBytes,
   });
   const timeout = () =>
     new GatewayError("worker_timeout", `the agent worker did not answer within ${timeoutMs} ms`);
+  const tooLarge = () =>
+    new GatewayError(
+      "worker_failed",
+      `the agent worker's answer is larger than ${maxResponseBytes} bytes`,
+    );
 
   return {
     async execute(call) {
@@ -157,15 +146,16 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
         });
       } catch (thrown) {
         if (TIMEOUT_CODES.has(errorCode(thrown) ?? "") || isAbort(thrown)) throw timeout();
+        if (exceedsMaxSize(thrown)) throw tooLarge();
         throw new GatewayError("worker_unavailable", "the agent worker cannot be reached", {
           cause: thrown,
         });
       }
       let body: unknown;
       try {
-        body = await readBoundedJson(response, maxResponseBytes);
+        body = await response.body.json();
       } catch (thrown) {
-        if (thrown instanceof GatewayError) throw thrown;
+        if (exceedsMaxSize(thrown)) throw tooLarge();
         if (TIMEOUT_CODES.has(errorCode(thrown) ?? "") || isAbort(thrown)) throw timeout();
         throw new GatewayError(
           "worker_failed",
