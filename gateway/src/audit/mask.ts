@@ -104,9 +104,19 @@ export function maskSecretsWithCount(value: unknown, options: MaskOptions = {}):
 /**
  * As maskSecretsWithCount, with members copied in RFC 8785 key order (see `canonicalOrder`), so
  * the audit log can hash and write the copy without sorting it again (issue 18).
+ *
+ * The same JSON value as maskSecretsWithCount, always. The bounds (maxNodes, maxKeys) keep what
+ * the walk meets first, and the walk's order decides which members survive: a sorted walk would
+ * let a caller's oversized `details` (sorted early) use up the budget and blank `tool`, `user`
+ * or `timestamp` after it. So a walk that hit any bound is thrown away and redone in insertion
+ * order (the record's own members first, the caller's data last), and the log canonicalises
+ * that copy the general way. Only records within every bound, the common case, take the fast
+ * path, and for them the order of the walk changes nothing but the order of the keys.
  */
 export function maskSecretsSorted(value: unknown, options: MaskOptions = {}): SortedMaskResult {
-  return maskWalk(value, options, true);
+  const sorted = maskWalk(value, options, true);
+  if (sorted.truncations === 0) return sorted;
+  return maskWalk(value, options, false);
 }
 
 function maskWalk(value: unknown, options: MaskOptions, sorted: boolean): SortedMaskResult {
@@ -155,7 +165,7 @@ function maskWalk(value: unknown, options: MaskOptions, sorted: boolean): Sorted
     redactions: counts.redactions,
     truncations: counts.truncations,
     // A bound's marker ("…" key, cut strings) is where sorted raw keys and canonical order part.
-    canonicalOrder: canonicalOrder && counts.truncations === 0,
+    canonicalOrder: sorted && canonicalOrder && counts.truncations === 0,
   };
 }
 

@@ -186,7 +186,11 @@ export function serializeRecord(
 
 const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
 
-/** The top level's members in RFC 8785 order, or undefined for a key JSON.stringify would move. */
+/**
+ * The top level's members in RFC 8785 order, or undefined for what the general path must judge:
+ * a key JSON.stringify would move, or a top-level string or number the caller did not vouch for
+ * (the chain members and `replica` are added after the mask) that RFC 8785 refuses.
+ */
 function sortedTopLevel(
   body: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> | undefined {
@@ -196,7 +200,10 @@ function sortedTopLevel(
     const first = key.charCodeAt(0);
     const indexLike = first >= 0x30 && first <= 0x39 && INDEX_LIKE.test(key);
     if (indexLike || key === "__proto__" || !key.isWellFormed()) return undefined;
-    out[key] = body[key];
+    const value = body[key];
+    if (typeof value === "string" && !value.isWellFormed()) return undefined;
+    if (typeof value === "number" && !Number.isFinite(value)) return undefined;
+    out[key] = value;
   }
   return out;
 }

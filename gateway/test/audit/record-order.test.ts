@@ -6,6 +6,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { libraryCanonicalJson } from "../../../common/canonical.ts";
 import { maskSecretsSorted, maskSecretsWithCount } from "../../src/audit/mask.ts";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openAuditLog } from "../../src/audit/log.ts";
 import { serializeRecord, sha256Hex } from "../../src/audit/record.ts";
 
 const CHAIN = { seq: 7, prev_hash: "a".repeat(64), timestamp: "2026-12-05T12:00:00.000Z" };
@@ -54,6 +58,8 @@ describe("audit record serialisation in key order", () => {
         const record = { ...top, event: "decision", details };
         const got = fast(record);
         expect({ line: got.line, hash: got.hash }).toEqual(reference(record));
+        // The same value as the insertion-order mask, whatever the walk's order.
+        expect(maskSecretsSorted(record).value).toEqual(maskSecretsWithCount(record).value);
       }),
       { numRuns: 400 },
     );
@@ -74,5 +80,52 @@ describe("audit record serialisation in key order", () => {
     expect(got.line).toMatch(
       /^\{"arguments":\{"a":\{"y":\[2,1\],"z":1\},"ticket":"CHG-1"\},"event":"decision","prev_hash":"a{64}","seq":7,"timestamp":"2026-12-05T12:00:00\.000Z","hash":"[0-9a-f]{64}"\}$/,
     );
+  });
+
+  it("a record over a bound is masked in its own order: a caller's big details cannot blank the members after them", async () => {
+    // A refusal record carries the caller's unvalidated arguments in `details` (sorted early):
+    // 10,100 values use up the mask's 10,000-node budget.
+    const args = { a: Array.from({ length: 100 }, () => Array<number>(100).fill(0)) };
+    const record = {
+      timestamp: "2026-12-05T12:00:00.000Z",
+      event: "refusal",
+      user: { subject: "alice@zyxbank.example" },
+      agent: "change-reviewer",
+      door: "rest",
+      tool: "jira_read",
+      session_id: "s1",
+      outcome: { status: "denied", code: "request_malformed", http_status: 400 },
+      details: { arguments: args },
+    };
+    const sorted = maskSecretsSorted(record);
+    expect(sorted.canonicalOrder).toBe(false);
+    expect(sorted.value).toEqual(maskSecretsWithCount(record).value);
+
+    const dir = mkdtempSync(join(tmpdir(), "zyx-order-"));
+    try {
+      const log = await openAuditLog({ path: join(dir, "audit.jsonl"), fsync: false });
+      await log.append(record);
+      await log.close();
+      const written = JSON.parse(
+        readFileSync(join(dir, "audit.jsonl"), "utf8").split("\n")[0] ?? "",
+      );
+      expect(written).toMatchObject({
+        timestamp: "2026-12-05T12:00:00.000Z",
+        event: "refusal",
+        user: { subject: "alice@zyxbank.example" },
+        tool: "jira_read",
+        session_id: "s1",
+        outcome: { status: "denied", code: "request_malformed", http_status: 400 },
+      });
+      expect(JSON.stringify(written.details)).toContain("[truncated: too many values]");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a top-level value added after the mask that RFC 8785 refuses takes the general path", () => {
+    const body = { event: "decision", replica: "gw-\ud800", seq: 1 };
+    expect(() => serializeRecord(body, true)).toThrow();
+    expect(() => serializeRecord({ event: "decision", seq: Number.NaN }, true)).toThrow();
   });
 });
