@@ -108,7 +108,7 @@ describe("audit record serialisation in key order", () => {
       await log.close();
       const written = JSON.parse(
         readFileSync(join(dir, "audit.jsonl"), "utf8").split("\n")[0] ?? "",
-      );
+      ) as Record<string, unknown>;
       expect(written).toMatchObject({
         timestamp: "2026-12-05T12:00:00.000Z",
         event: "refusal",
@@ -117,7 +117,7 @@ describe("audit record serialisation in key order", () => {
         session_id: "s1",
         outcome: { status: "denied", code: "request_malformed", http_status: 400 },
       });
-      expect(JSON.stringify(written.details)).toContain("[truncated: too many values]");
+      expect(JSON.stringify(written["details"])).toContain("[truncated: too many values]");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
