@@ -18,6 +18,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Context, Hono } from "hono";
 import { importJWK, SignJWT, type JWK } from "jose";
+import { limitRequestBody } from "../../common/body-limit.ts";
 import { ACCESS_TOKEN_TYP, createJwtChecker } from "../../common/jwks.ts";
 import { escapeHtml } from "../../common/html.ts";
 import { publicJwk } from "../../common/keys.ts";
@@ -27,6 +28,8 @@ import type { RegisteredPerson } from "./users.ts";
 
 export const AUTHORIZE_PATH = "/oauth/authorize";
 export const DEVICE_POSTURE_PATH = "/device-trust/posture";
+/** The largest sign-in or posture form read (a form of a few fields; larger is 413). */
+export const MAX_FORM_BYTES = 16_384;
 export const AUTHORIZATION_CODE_GRANT = "authorization_code";
 const CODE_TTL_SEC = 60;
 const ID_TOKEN_TTL_SEC = 300;
@@ -171,6 +174,21 @@ export function mountOidc(app: Hono, deps: OidcDeps, options: OidcOptions) {
     }
   });
 
+  app.post(
+    AUTHORIZE_PATH,
+    limitRequestBody({
+      maxSize: MAX_FORM_BYTES,
+      onError: (c) => c.text("request body too large", 413),
+    }),
+  );
+  app.post(
+    DEVICE_POSTURE_PATH,
+    limitRequestBody({
+      maxSize: MAX_FORM_BYTES,
+      onError: (c) =>
+        c.json({ error: "invalid_request", error_description: "request body too large" }, 413),
+    }),
+  );
   app.post(AUTHORIZE_PATH, async (c) => {
     try {
       const form = new URLSearchParams(await c.req.text());

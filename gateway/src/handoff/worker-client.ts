@@ -5,8 +5,9 @@
 //
 // Bounded: the whole exchange (connect, headers, body) has one deadline, `timeoutMs`, so a
 // worker that trickles its answer cannot hold a call open; an answer over `maxResponseBytes` is
-// refused (worker_failed) as soon as its size is known, never buffered whole (undici's own
-// maxResponseSize: on the declared Content-Length, else while the body streams).
+// refused (worker_failed) as soon as its size is known, never buffered whole: on its declared
+// Content-Length before a byte of the body is read, else by undici's maxResponseSize as soon as
+// the bytes received pass the bound (undici itself does not judge the declared length).
 import type { ToolName } from "../../../common/catalog.ts";
 import {
   WorkerCompensation,
@@ -150,6 +151,11 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
         throw new GatewayError("worker_unavailable", "the agent worker cannot be reached", {
           cause: thrown,
         });
+      }
+      if (Number(response.headers["content-length"] ?? "0") > maxResponseBytes) {
+        // Discard unread; the stream's own abort error has nowhere else to go.
+        response.body.on("error", () => undefined).destroy();
+        throw tooLarge();
       }
       let body: unknown;
       try {

@@ -54,6 +54,23 @@ describe("sign-in", () => {
     expect(cookie).toMatch(/SameSite=Lax/i);
   });
 
+  it("the identity provider refuses an oversized sign-in or posture form with 413, unread", async () => {
+    const form = { "content-type": "application/x-www-form-urlencoded" };
+    const body = `email=x&password=${"x".repeat(20_000)}`;
+    const signIn = await h.idp.request("/oauth/authorize", { method: "POST", headers: form, body });
+    expect(signIn.status).toBe(413);
+    const posture = await h.idp.request("/device-trust/posture", {
+      method: "POST",
+      headers: form,
+      body,
+    });
+    expect(posture.status).toBe(413);
+    expect(await posture.json()).toEqual({
+      error: "invalid_request",
+      error_description: "request body too large",
+    });
+  });
+
   it("sets an HttpOnly, SameSite=Strict session cookie and no token reaches the page", async () => {
     const browser = new Browser(h);
     const callback = await browser.signIn("approver.one@zyxbank.example");

@@ -178,6 +178,25 @@ describe("worker client", () => {
     await expect(roomy.execute(call)).resolves.toMatchObject({ evidence });
   });
 
+  it("502 worker_failed at once for an answer that declares more than the bound, even if it stalls", async () => {
+    const stalling = await listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "10000000" });
+      res.write("{");
+    });
+    const client = createHttpWorkerClient({
+      baseUrl: stalling,
+      timeoutMs: 1_000,
+      signer,
+      maxResponseBytes: 1_024,
+    });
+    // Refused on the header (waiting for the body would end in worker_timeout).
+    await expect(client.execute(call)).rejects.toMatchObject({
+      code: "worker_failed",
+      message: "the agent worker's answer is larger than 1024 bytes",
+    });
+    await client.close();
+  });
+
   it("checks its options at construction", () => {
     expect(() =>
       createHttpWorkerClient({ baseUrl: new URL("http://x/"), timeoutMs: 0, signer }),
