@@ -29,6 +29,7 @@ import type {
   VerifiedPrincipal,
 } from "../identity/types.ts";
 import { GatewayError, isGatewayError } from "../lib/errors.ts";
+import { limitBody } from "../lib/body.ts";
 import { asGatewayError } from "../lib/problem.ts";
 import type { RefusalRecorder } from "../pipeline/refusals.ts";
 import { requestEvidence, securityGroupRules, type RulesReader } from "./evidence.ts";
@@ -69,6 +70,8 @@ export interface ConsoleDeps {
 const BASE = "/console";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LIST_LIMIT = 200;
+/** The largest console form (a CSRF token and a reason). */
+const CONSOLE_FORM_BYTES = 16_384;
 
 function securityHeaders(c: Context): void {
   c.header(
@@ -138,9 +141,7 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
     if (origin !== undefined && origin !== options.origin) {
       throw new GatewayError("console_csrf_invalid", "the form was sent from another origin");
     }
-    const text = await c.req.text();
-    if (text.length > 16_384) throw new GatewayError("request_body_too_large", "form too large");
-    const form = new URLSearchParams(text);
+    const form = new URLSearchParams(await c.req.text());
     if (!sameSecret(form.get("csrf") ?? "", session.csrf)) {
       throw new GatewayError("console_csrf_invalid", "the form token is not this session's");
     }
@@ -205,6 +206,8 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
     );
   });
 
+  // Every form is bounded before it is read (413, request_body_too_large).
+  app.on("POST", `${BASE}/*`, limitBody(CONSOLE_FORM_BYTES));
   app.get(`${BASE}/console.css`, (c) => {
     c.header("content-type", "text/css; charset=utf-8");
     c.header("cache-control", "public, max-age=300");

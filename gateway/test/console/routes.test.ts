@@ -54,6 +54,23 @@ describe("sign-in", () => {
     expect(cookie).toMatch(/SameSite=Lax/i);
   });
 
+  it("refuses an oversized console form with 413 before reading it: nothing is decided", async () => {
+    const browser = await signedIn("approver.one@zyxbank.example");
+    const page = await browser.get(`/console/requests/${id}`);
+    const response = await browser.post(`/console/requests/${id}/deny`, {
+      csrf: csrfOf(await page.text()),
+      reason: "x".repeat(20_000),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.text()).toContain("request_body_too_large");
+    expect((await h.controls.approvals.get(id))?.status).toBe("pending");
+    // Bounded before anything else runs: even without a session the form is not read.
+    const anonymous = await new Browser(h).post(`/console/requests/${id}/deny`, {
+      reason: "x".repeat(20_000),
+    });
+    expect(anonymous.status).toBe(413);
+  });
+
   it("the identity provider refuses an oversized sign-in or posture form with 413, unread", async () => {
     const form = { "content-type": "application/x-www-form-urlencoded" };
     const body = `email=x&password=${"x".repeat(20_000)}`;
