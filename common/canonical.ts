@@ -21,10 +21,19 @@ const MAX_PLAIN_DEPTH = 64;
 /** Keys JSON.stringify (V8's property order) would put before the others, numerically. */
 const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
 
-function isSpecialKey(key: string): boolean {
+/**
+ * A key JSON.stringify would not write where RFC 8785 puts it (an array index, which V8 writes
+ * first) or that an assignment would not define ("__proto__"). Serialisers that write
+ * JSON.stringify's output as canonical text (here, the audit log) send such keys the slow way.
+ */
+export function isOrderSensitiveKey(key: string): boolean {
   const first = key.charCodeAt(0);
   if (first >= 0x30 && first <= 0x39) return INDEX_LIKE.test(key);
-  return key === "__proto__" || !key.isWellFormed();
+  return key === "__proto__";
+}
+
+function isSpecialKey(key: string): boolean {
+  return isOrderSensitiveKey(key) || !key.isWellFormed();
 }
 
 function sortedCopy(value: unknown, depth: number): unknown {

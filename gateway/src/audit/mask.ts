@@ -10,6 +10,7 @@
 //
 // Then bounds: long strings are cut (with a marker saying how much), and depth, keys per object,
 // items per array and the total number of nodes are capped, so one call cannot bloat the log.
+import { isOrderSensitiveKey } from "../../../common/canonical.ts";
 import { jsonCopy, type JsonValue } from "../../../common/json-copy.ts";
 import { isSecretKey, redactSecrets } from "../../../common/secrets.ts";
 
@@ -88,13 +89,6 @@ function truncateString(text: string, max: number, counts: { truncations: number
   return `${wellFormed.slice(0, keep)}…[truncated ${String(wellFormed.length - keep)} chars]`;
 }
 
-/** A key canonical order and JSON.stringify's property order may disagree on, or "__proto__". */
-function reorderedKey(key: string): boolean {
-  const first = key.charCodeAt(0);
-  return (first >= 0x30 && first <= 0x39 && INDEX_LIKE.test(key)) || key === "__proto__";
-}
-const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
-
 /** A JSON-safe copy of `value` with secrets masked and sizes bounded, and what was done. */
 export function maskSecretsWithCount(value: unknown, options: MaskOptions = {}): MaskResult {
   const { canonicalOrder: _, ...result } = maskWalk(value, options, false);
@@ -133,7 +127,7 @@ function maskWalk(value: unknown, options: MaskOptions, sorted: boolean): Sorted
       },
       key: (rawKey) => {
         const key = truncateString(rawKey, MAX_KEY_LENGTH, counts);
-        if (key !== rawKey || reorderedKey(key)) canonicalOrder = false;
+        if (key !== rawKey || isOrderSensitiveKey(key)) canonicalOrder = false;
         return key;
       },
       member: (rawKey, item) => {
@@ -165,7 +159,7 @@ function maskWalk(value: unknown, options: MaskOptions, sorted: boolean): Sorted
     redactions: counts.redactions,
     truncations: counts.truncations,
     // A bound's marker ("…" key, cut strings) is where sorted raw keys and canonical order part.
-    canonicalOrder: sorted && canonicalOrder && counts.truncations === 0,
+    canonicalOrder: canonicalOrder && counts.truncations === 0,
   };
 }
 

@@ -8,7 +8,7 @@
 // never rejects a record for a member it does not know (the schema grows, old logs must verify).
 import { hash } from "node:crypto";
 import { z } from "zod";
-import { canonicalJson } from "../../../common/canonical.ts";
+import { canonicalJson, isOrderSensitiveKey } from "../../../common/canonical.ts";
 
 /** `prev_hash` of the first record. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -184,8 +184,6 @@ export function serializeRecord(
   return { line: `${canonical.slice(0, -1)},"hash":"${hash}"}`, hash };
 }
 
-const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
-
 /**
  * The top level's members in RFC 8785 order, or undefined for what the general path must judge:
  * a key JSON.stringify would move, or a top-level string or number the caller did not vouch for
@@ -197,9 +195,7 @@ function sortedTopLevel(
   const keys = Object.keys(body).sort();
   const out: Record<string, unknown> = {};
   for (const key of keys) {
-    const first = key.charCodeAt(0);
-    const indexLike = first >= 0x30 && first <= 0x39 && INDEX_LIKE.test(key);
-    if (indexLike || key === "__proto__" || !key.isWellFormed()) return undefined;
+    if (isOrderSensitiveKey(key) || !key.isWellFormed()) return undefined;
     const value = body[key];
     if (typeof value === "string" && !value.isWellFormed()) return undefined;
     if (typeof value === "number" && !Number.isFinite(value)) return undefined;

@@ -65,7 +65,7 @@ function isAbort(thrown: unknown): boolean {
   );
 }
 
-/** undici's refusal of an answer over maxResponseSize, declared or streamed. */
+/** undici's refusal of an answer whose bytes received pass maxResponseSize. */
 function exceedsMaxSize(thrown: unknown): boolean {
   return errorCode(thrown) === "UND_ERR_RES_EXCEEDED_MAX_SIZE";
 }
@@ -147,7 +147,6 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
         });
       } catch (thrown) {
         if (TIMEOUT_CODES.has(errorCode(thrown) ?? "") || isAbort(thrown)) throw timeout();
-        if (exceedsMaxSize(thrown)) throw tooLarge();
         throw new GatewayError("worker_unavailable", "the agent worker cannot be reached", {
           cause: thrown,
         });

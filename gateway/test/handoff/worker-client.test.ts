@@ -143,17 +143,16 @@ describe("worker client", () => {
     });
   });
 
+  /** A client that reads at most 1 KiB of an answer. */
+  const boundedClient = (baseUrl: URL, timeoutMs: number) =>
+    createHttpWorkerClient({ baseUrl, timeoutMs, signer, maxResponseBytes: 1_024 });
+
   it("502 worker_failed for an answer over the size bound, declared or streamed", async () => {
     const big = JSON.stringify({ result: "x".repeat(4_096), evidence });
     const declared = await listen((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" }).end(big);
     });
-    const client = createHttpWorkerClient({
-      baseUrl: declared,
-      timeoutMs: 2_000,
-      signer,
-      maxResponseBytes: 1_024,
-    });
+    const client = boundedClient(declared, 2_000);
     await expect(client.execute(call)).rejects.toMatchObject({
       code: "worker_failed",
       message: "the agent worker's answer is larger than 1024 bytes",
@@ -166,12 +165,7 @@ describe("worker client", () => {
       for (let i = 0; i < 8; i++) res.write(big.slice(i * 600, (i + 1) * 600));
       res.end(big.slice(4_800));
     });
-    const streamed = createHttpWorkerClient({
-      baseUrl: chunked,
-      timeoutMs: 2_000,
-      signer,
-      maxResponseBytes: 1_024,
-    });
+    const streamed = boundedClient(chunked, 2_000);
     await expect(streamed.execute(call)).rejects.toMatchObject({ code: "worker_failed" });
     // Under the bound, the same answer is read whole.
     const roomy = createHttpWorkerClient({ baseUrl: chunked, timeoutMs: 2_000, signer });
@@ -183,12 +177,7 @@ describe("worker client", () => {
       res.writeHead(200, { "content-type": "application/json", "content-length": "10000000" });
       res.write("{");
     });
-    const client = createHttpWorkerClient({
-      baseUrl: stalling,
-      timeoutMs: 1_000,
-      signer,
-      maxResponseBytes: 1_024,
-    });
+    const client = boundedClient(stalling, 1_000);
     // Refused on the header (waiting for the body would end in worker_timeout).
     await expect(client.execute(call)).rejects.toMatchObject({
       code: "worker_failed",
