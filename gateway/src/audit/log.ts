@@ -1,16 +1,19 @@
 // The durable audit log: append-only JSON Lines, hash-chained, group-committed.
 //
-// `append` resolves only once the record's bytes are written AND fdatasync'ed: the gateway awaits
-// it before it calls the worker or returns a denial. Appends that arrive while a write+fdatasync
-// is in flight wait for it and then share the next one (group commit); seq and hashes are given
-// in call order, synchronously, so the chain order is the call order.
+// `append` resolves only once the record's bytes are written AND on stable storage: the gateway
+// awaits it before it calls the worker or returns a denial. The default file is opened O_DSYNC,
+// so each write returns only once its bytes are durable (one thread-pool round trip per batch,
+// issue 18); a handle that does not say `durableWrites` gets write then fdatasync. Appends that
+// arrive while a batch is being made durable wait for it and then share the next one (group
+// commit); seq and hashes are given in call order, synchronously, so the chain order is the call
+// order.
 //
-// Fail closed. If a write or fdatasync fails, every append of that batch and every append queued
-// behind it rejects with `audit_unavailable`, and the log stays failed (every later append
-// rejects) until it is reopened: after a failed write the file's tail is unknown, so the chain
-// cannot be continued blindly. Reopening checks the tail: a last line that is not a whole,
-// self-consistent record (a write cut short, an edit) makes open refuse, for an operator to look
-// at with `npm run audit -- verify <file>`.
+// Fail closed. If a write (under O_DSYNC, its sync too) or fdatasync fails, every append of that
+// batch and every append queued behind it rejects with `audit_unavailable`, and the log stays
+// failed (every later append rejects) until it is reopened: after a failed write the file's tail
+// is unknown, so the chain cannot be continued blindly. Reopening checks the tail: a last line
+// that is not a whole, self-consistent record (a write cut short, an edit) makes open refuse, for
+// an operator to look at with `npm run audit -- verify <file>`.
 //
 // Signed checkpoints (option `checkpoints`, see checkpoint.ts): after every `everyRecords`
 // records the log appends a checkpoint in the same synchronous step, so at most that many records
@@ -23,6 +26,7 @@
 //
 // One writer per file: the log does not lock the file against another process.
 import type { FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
 import { mkdir, open as openFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
@@ -46,13 +50,24 @@ import {
 
 /** The little of a file handle the log needs; node's FileHandle (opened for append) fits. */
 export interface AuditFileHandle {
+  /**
+   * True: each write returns only once its bytes are on stable storage (the file is open
+   * O_DSYNC), so the log does not fdatasync after it. Absent or false: write, then datasync.
+   */
+  readonly durableWrites?: boolean | undefined;
   write(data: Uint8Array): Promise<{ bytesWritten: number }>;
   datasync(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Opens the log file for appending, creating it (mode 0600) when absent. */
-export type AuditFileOpener = (path: string) => Promise<AuditFileHandle>;
+/**
+ * Opens the log file for appending, creating it (mode 0600) when absent. `durable`: the log will
+ * make every batch durable (its `fsync` option), so the opener may open the file O_DSYNC.
+ */
+export type AuditFileOpener = (
+  path: string,
+  options: { durable: boolean },
+) => Promise<AuditFileHandle>;
 
 export interface OpenAuditLogOptions {
   path: string;
@@ -60,7 +75,10 @@ export interface OpenAuditLogOptions {
   now?: (() => Date) | undefined;
   /** fdatasync each batch before acknowledging it (default true; false only for tests/benches). */
   fsync?: boolean | undefined;
-  /** Low-level handle factory (tests inject failures here). Default: fs open with "a", 0600. */
+  /**
+   * Low-level handle factory (tests inject failures here). Default: open for appending, 0600,
+   * O_DSYNC when `fsync` is on and the platform has it.
+   */
   open?: AuditFileOpener | undefined;
   /** Bounds for masking the record (see mask.ts). */
   mask?: MaskOptions | undefined;
@@ -68,7 +86,10 @@ export interface OpenAuditLogOptions {
   checkpoints?: CheckpointOptions | undefined;
   /** This gateway replica's id, stamped on every record (scale-out). */
   replica?: string | undefined;
-  /** Told each fdatasync's duration and its group commit's size (metrics); never fails a write. */
+  /**
+   * Told each batch's sync duration (the fdatasync, or the whole O_DSYNC write) and its group
+   * commit's size (metrics); never fails a write.
+   */
   onSync?: ((seconds: number, records: number) => void) | undefined;
 }
 
@@ -93,7 +114,7 @@ export interface AuditLogStats {
   durableSeq: number;
   lastHash: string;
   appends: number;
-  /** write+fdatasync rounds (group commits). */
+  /** Batches made durable (group commits: O_DSYNC writes or write+fdatasync rounds). */
   batches: number;
   syncs: number;
   bytesWritten: number;
@@ -126,7 +147,18 @@ interface Pending {
 /** The longest last line `openAuditLog` reads back to resume the chain. */
 const MAX_TAIL_BYTES = 64 * 1024 * 1024;
 
-const defaultOpener: AuditFileOpener = (path) => openFile(path, "a", 0o600);
+/** O_DSYNC where the platform defines it (Linux, macOS); elsewhere write + fdatasync. */
+const defaultOpener: AuditFileOpener = async (path, { durable }) => {
+  const dsync = durable ? (constants.O_DSYNC as number | undefined) : undefined;
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (dsync ?? 0);
+  const file = await openFile(path, flags, 0o600);
+  return {
+    durableWrites: dsync !== undefined,
+    write: (data) => file.write(data),
+    datasync: () => file.datasync(),
+    close: () => file.close(),
+  };
+};
 
 export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditLog> {
   const path = resolve(options.path);
@@ -176,11 +208,14 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
             ? batch[0].bytes
             : Buffer.concat(batch.map((item) => item.bytes));
         try {
+          let syncStarted = performance.now();
           await writeFully(handle, bytes);
           counters.bytesWritten += bytes.length;
           if (fsync) {
-            const syncStarted = performance.now();
-            await handle.datasync();
+            if (handle.durableWrites !== true) {
+              syncStarted = performance.now();
+              await handle.datasync();
+            }
             counters.syncs++;
             reportSync(options.onSync, syncStarted, batch.length);
           }
@@ -405,7 +440,7 @@ async function openForAppend(
   const tail = await readTail(path);
   let handle: AuditFileHandle;
   try {
-    handle = await opener(path);
+    handle = await opener(path, { durable: fsync });
   } catch (cause) {
     throw unavailable(`cannot open the audit log ${path}: ${describe(cause)}`, cause);
   }
@@ -506,7 +541,7 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The onSync hook, told after a successful fdatasync; a hook that throws is ignored. */
+/** The onSync hook, told after a batch is durable; a hook that throws is ignored. */
 function reportSync(onSync: OpenAuditLogOptions["onSync"], started: number, records: number): void {
   try {
     onSync?.((performance.now() - started) / 1000, records);

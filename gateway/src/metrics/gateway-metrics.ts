@@ -36,7 +36,7 @@ export interface GatewayMetrics {
   bundleDownload(outcome: string): void;
   /** The decision-log shipper's events: entries sent, dropped (by reason), failed uploads. */
   readonly decisionLog: ShipperEvents;
-  /** The audit log's onSync: one fdatasync's duration and its group commit's size. */
+  /** The audit log's onSync: one batch's sync duration and its group commit's size. */
   auditSynced(seconds: number, records: number): void;
   /** Count one shadow-policy comparison by its difference ("none" when it agreed). */
   shadowCompared(difference: ShadowDifference): void;
@@ -201,7 +201,7 @@ function auditInstruments(registry: Registry) {
   const registers = [registry];
   const fsync = new Histogram({
     name: "zyx_gateway_audit_fsync_seconds",
-    help: "Duration of each audit fdatasync (one per group commit).",
+    help: "Duration of each audit sync (one per group commit: the fdatasync, or the O_DSYNC write).",
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers,
   });

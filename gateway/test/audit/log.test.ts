@@ -1,7 +1,8 @@
 import { mkdtemp, open, readFile, rm, stat, writeFile, appendFile } from "node:fs/promises";
+import { constants, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { GatewayError } from "../../src/lib/errors.ts";
 import type { AuditFileHandle, AuditFileOpener } from "../../src/audit/log.ts";
 import { openAuditLog } from "../../src/audit/log.ts";
@@ -54,7 +55,7 @@ async function lines(path: string): Promise<Record<string, unknown>[]> {
 }
 
 /** A real FileHandle underneath, with counters and switches for failures. */
-function instrumented() {
+function instrumented(options: { durableWrites?: boolean } = {}) {
   const counts = { opens: 0, writes: 0, datasyncs: 0, closes: 0 };
   const switches = {
     failWrite: false,
@@ -65,6 +66,7 @@ function instrumented() {
     counts.opens++;
     const real = await open(path, "a", 0o600);
     const handle: AuditFileHandle = {
+      durableWrites: options.durableWrites,
       async write(data) {
         counts.writes++;
         if (switches.failWrite)
@@ -87,6 +89,30 @@ function instrumented() {
     return handle;
   };
   return { counts, switches, opener };
+}
+
+/** The open flags of this process's descriptor for `path` (Linux /proc). */
+function openFlags(path: string): number {
+  for (const fd of readdirSync("/proc/self/fd")) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // the descriptor readdir itself used
+    }
+    if (target !== path) continue;
+    const info = readFileSync(`/proc/self/fdinfo/${fd}`, "utf8");
+    const flags = /^flags:\s*([0-7]+)$/m.exec(info)?.[1];
+    if (flags !== undefined) return Number.parseInt(flags, 8);
+  }
+  throw new Error(`no open descriptor for ${path}`);
+}
+
+/** node's FileHandle class, to watch every handle's datasync. */
+async function fileHandlePrototype(): Promise<{ datasync(): Promise<void> }> {
+  const probe = await open(join(dir, "probe"), "a");
+  await probe.close();
+  return Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
 }
 
 async function expectUnavailable(promise: Promise<unknown>, message: RegExp): Promise<void> {
@@ -277,6 +303,58 @@ describe("openAuditLog / append", () => {
     await log.append(decision(1));
     await log.close();
     expect(counts).toMatchObject({ opens: 1, writes: 1, datasyncs: 0, closes: 1 });
+  });
+
+  it("opens its own file O_DSYNC when fsync is on: one durable write per batch, no fdatasync", async () => {
+    const datasync = vi.spyOn(await fileHandlePrototype(), "datasync");
+    try {
+      const log = await openAuditLog({ path: file });
+      await Promise.all([log.append(decision(1)), log.append(decision(2))]);
+      expect(openFlags(file) & constants.O_DSYNC).toBe(constants.O_DSYNC);
+      expect(openFlags(file) & constants.O_APPEND).toBe(constants.O_APPEND);
+      expect(datasync).not.toHaveBeenCalled();
+      expect(log.stats()).toMatchObject({ appends: 2, batches: 1, syncs: 1 });
+      await log.close();
+      expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: 2 });
+    } finally {
+      datasync.mockRestore();
+    }
+  });
+
+  it("opens its own file without O_DSYNC when fsync is off", async () => {
+    const log = await openAuditLog({ path: file, fsync: false });
+    await log.append(decision(1));
+    expect(openFlags(file) & constants.O_DSYNC).toBe(0);
+    expect(log.stats()).toMatchObject({ appends: 1, syncs: 0 });
+    await log.close();
+  });
+
+  it("asks the opener for a durable file exactly when fsync is on", async () => {
+    const asked: boolean[] = [];
+    for (const fsync of [true, false]) {
+      const log = await openAuditLog({
+        path: join(dir, `asked-${String(fsync)}.jsonl`),
+        fsync,
+        open: async (path, { durable }) => {
+          asked.push(durable);
+          return open(path, "a", 0o600);
+        },
+      });
+      await log.close();
+    }
+    expect(asked).toEqual([true, false]);
+  });
+
+  it("a handle that says its writes are durable is never fdatasync'ed; its failing write fails the log", async () => {
+    const { counts, switches, opener } = instrumented({ durableWrites: true });
+    const log = await openAuditLog({ path: file, open: opener });
+    await log.append(decision(1));
+    expect(counts).toMatchObject({ writes: 1, datasyncs: 0 });
+    expect(log.stats()).toMatchObject({ syncs: 1 });
+    switches.failWrite = true;
+    await expectUnavailable(log.append(decision(2)), /audit log write failed .*EIO/);
+    expect(log.healthy()).toBe(false);
+    await log.close();
   });
 
   it("close flushes pending appends; appends after close reject", async () => {
