@@ -7,7 +7,8 @@
 // Each revision's tree is extracted (git archive) under .bench-base/ in this repository, where it
 // resolves this tree's node_modules; removed at the end. Environment: COMPARE_ROUNDS (3),
 // COMPARE_SECONDS (4), COMPARE_PAIRS=fresh (a new token pair per call), COMPARE_OTHER_NODE_OPTIONS
-// (NODE_OPTIONS for the second gateway only: `compare.ts HEAD` then measures a flag alone).
+// (NODE_OPTIONS for the second gateway only: `compare.ts HEAD` then measures a flag alone),
+// COMPARE_OTHER_ENV ("NAME=value NAME2=value" for the second gateway only, as UV_THREADPOOL_SIZE).
 // Failure modes: an unknown revision, a set-up that does not answer 200: exits non-zero.
 import { execFileSync, execSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -24,8 +25,16 @@ const SECONDS = Number(process.env["COMPARE_SECONDS"] ?? "4");
 const FRESH = process.env["COMPARE_PAIRS"] === "fresh";
 /** Node options for the second gateway only (a runtime flag measured against none). */
 const OTHER_NODE_OPTIONS = process.env["COMPARE_OTHER_NODE_OPTIONS"];
-const OTHER_ENV: Record<string, string> =
-  OTHER_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: OTHER_NODE_OPTIONS };
+/** More environment for the second gateway only, as NAME=value pairs split on spaces. */
+const OTHER_ENV: Record<string, string> = {
+  ...(OTHER_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: OTHER_NODE_OPTIONS }),
+  ...Object.fromEntries(
+    (process.env["COMPARE_OTHER_ENV"] ?? "")
+      .split(" ")
+      .filter((pair) => pair.includes("="))
+      .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+  ),
+};
 const BASE_DIR = join(ROOT, ".bench-base");
 
 interface Setup {

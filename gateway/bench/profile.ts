@@ -2,7 +2,7 @@
 // worker, every control on, a repeated token pair, wrk at 16 connections), then its heaviest
 // functions and files by self time. Not a test, not part of `make bench`: a tool to find what to
 // cut. Environment: PROFILE_SECONDS (default 8), PROFILE_PAIRS=fresh (a new pair per call),
-// PROFILE_TOP (default 40), PROFILE_KEEP=<dir> (keep the .cpuprofile there), PROFILE_TARGET=worker
+// PROFILE_TOP (default 40), PROFILE_CONNECTIONS (default 16), PROFILE_KEEP=<dir> (keep the .cpuprofile there), PROFILE_TARGET=worker
 // (the real agent worker behind the gateway, fixture connectors and output guard on, is profiled
 // instead of the gateway in front of the stub), PROFILE_TARGET=gateway-real (the gateway in front
 // of the real worker).
@@ -21,6 +21,7 @@ const SECONDS = Number(process.env["PROFILE_SECONDS"] ?? "8");
 const TOP = Number(process.env["PROFILE_TOP"] ?? "40");
 const FRESH = process.env["PROFILE_PAIRS"] === "fresh";
 const TARGET = process.env["PROFILE_TARGET"] ?? "gateway";
+const CONNECTIONS = Number(process.env["PROFILE_CONNECTIONS"] ?? "16");
 if (!["gateway", "worker", "gateway-real"].includes(TARGET))
   throw new Error("PROFILE_TARGET is gateway, worker or gateway-real");
 /** The worker profiled, behind the gateway. */
@@ -89,8 +90,19 @@ async function printAuditMetrics(url: string, calls: number): Promise<void> {
   const records = value("zyx_gateway_audit_group_commit_records_sum");
   const seconds = value("zyx_gateway_audit_fsync_seconds_sum");
   console.log(
-    `audit (since start, ${String(calls)} calls measured): ${String(records)} records in ${String(syncs)} fdatasyncs (${(records / syncs).toFixed(1)} per fdatasync), mean fdatasync ${((1e6 * seconds) / syncs).toFixed(0)} µs`,
+    `audit (since start, ${String(calls)} calls measured): ${String(records)} records in ${String(syncs)} syncs (${(records / syncs).toFixed(1)} per sync), mean sync ${((1e6 * seconds) / syncs).toFixed(0)} µs`,
   );
+  const steps = [
+    ...text.matchAll(
+      /^zyx_gateway_step_duration_seconds_sum\{step="([a-z]+)",result="ok"\} ([0-9.e+-]+)$/gm,
+    ),
+  ].map(([, step, sum]) => {
+    const count = value(
+      `zyx_gateway_step_duration_seconds_count\\{step="${step ?? ""}",result="ok"\\}`,
+    );
+    return `${step ?? "?"} ${((1e6 * Number(sum)) / count).toFixed(0)}`;
+  });
+  console.log(`mean wall-clock µs per pipeline step (since start): ${steps.join(", ")}`);
 }
 
 function startStub(): Promise<Service> {
@@ -151,7 +163,7 @@ async function main(): Promise<void> {
         url: `${gateway.url}/v1/tools/jira_read`,
         bodyFile: body,
         pairsFile: pairs,
-        connections: 16,
+        connections: CONNECTIONS,
         seconds,
       });
     await load(2);
