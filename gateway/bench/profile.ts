@@ -5,7 +5,8 @@
 // PROFILE_TOP (default 40), PROFILE_CONNECTIONS (default 16), PROFILE_KEEP=<dir> (keep the .cpuprofile there), PROFILE_TARGET=worker
 // (the real agent worker behind the gateway, fixture connectors and output guard on, is profiled
 // instead of the gateway in front of the stub), PROFILE_TARGET=gateway-real (the gateway in front
-// of the real worker).
+// of the real worker), PROFILE_TARGET=runtime (the example change-review runtime, loaded with the
+// seed's whole review: identity provider, gateway and real worker behind it).
 // Failure modes: as the bench's (a service that does not come up, wrk missing) it exits non-zero.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,10 +23,12 @@ const TOP = Number(process.env["PROFILE_TOP"] ?? "40");
 const FRESH = process.env["PROFILE_PAIRS"] === "fresh";
 const TARGET = process.env["PROFILE_TARGET"] ?? "gateway";
 const CONNECTIONS = Number(process.env["PROFILE_CONNECTIONS"] ?? "16");
-if (!["gateway", "worker", "gateway-real"].includes(TARGET))
-  throw new Error("PROFILE_TARGET is gateway, worker or gateway-real");
+if (!["gateway", "worker", "gateway-real", "runtime"].includes(TARGET))
+  throw new Error("PROFILE_TARGET is gateway, worker, gateway-real or runtime");
 /** The worker profiled, behind the gateway. */
 const WORKER = TARGET === "worker";
+/** The example runtime profiled, in front of the gateway: the whole review is the load. */
+const RUNTIME = TARGET === "runtime";
 /** The real worker upstream (profiled or not), rather than the stub. */
 const REAL = TARGET !== "gateway";
 
@@ -127,6 +130,27 @@ async function startRealWorker(
   });
 }
 
+/** The identity provider and the example runtime in front of `gateway`, the runtime profiled. */
+async function startRuntime(
+  stateDir: string,
+  gateway: Service,
+  env: Record<string, string>,
+): Promise<Service> {
+  const idpPort = await freePort();
+  const idp = await startService("idp", "idp/src/main.ts", idpPort, "/.well-known/jwks.json", {
+    ZYX_STATE_DIR: stateDir,
+    IDP_PORT: String(idpPort),
+  });
+  const port = await freePort();
+  return startService("runtime", "examples/change-review/src/main.ts", port, "/healthz", {
+    ZYX_STATE_DIR: stateDir,
+    AGENT_PORT: String(port),
+    GATEWAY_URL: gateway.url,
+    IDP_URL: idp.url,
+    ...env,
+  });
+}
+
 async function main(): Promise<void> {
   const wrk = execFileSync(join(ROOT, "scripts/wrk.sh"), { encoding: "utf8" }).trim();
   const dir = mkdtempSync(join(tmpdir(), "zyx-profile-"));
@@ -140,9 +164,19 @@ async function main(): Promise<void> {
   try {
     const keys = (await ensureDevKeys(stateDir)).signers;
     const pairs = join(dir, "pairs.txt");
-    writeFileSync(pairs, await mintPairs(keys, FRESH ? SECONDS * 3_000 : 1, "agent"));
+    writeFileSync(
+      pairs,
+      await mintPairs(keys, FRESH ? SECONDS * 3_000 : 1, RUNTIME ? "user" : "agent"),
+    );
     const body = join(dir, "call.json");
-    writeFileSync(body, JSON.stringify({ arguments: { ticket: "CHG-18422" }, session_id: "p" }));
+    writeFileSync(
+      body,
+      JSON.stringify(
+        RUNTIME
+          ? { ticket: "CHG-18422", repository: "platform-infra", pull_request: "991" }
+          : { arguments: { ticket: "CHG-18422" }, session_id: "p" },
+      ),
+    );
     const cpuProf = { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}` };
     const upstream = REAL
       ? await startRealWorker(stateDir, dir, WORKER ? cpuProf : {})
@@ -155,12 +189,16 @@ async function main(): Promise<void> {
       POLICY_BUNDLE: variant.bundle,
       AUDIT_LOG: join(dir, "audit.jsonl"),
       METRICS_TOKEN: METRICS,
-      ...(WORKER ? {} : cpuProf),
+      ...(WORKER || RUNTIME ? {} : cpuProf),
     });
-    const profiled = WORKER ? upstream : gateway;
+    const runtime = RUNTIME ? await startRuntime(stateDir, gateway, cpuProf) : undefined;
+    const profiled = runtime ?? (WORKER ? upstream : gateway);
     const load = (seconds: number) =>
       runWrk(wrk, {
-        url: `${gateway.url}/v1/tools/jira_read`,
+        url:
+          runtime === undefined
+            ? `${gateway.url}/v1/tools/jira_read`
+            : `${runtime.url}/review-change`,
         bodyFile: body,
         pairsFile: pairs,
         connections: CONNECTIONS,
@@ -171,7 +209,7 @@ async function main(): Promise<void> {
     const result = await load(SECONDS);
     const after = await profiled.usage();
     console.log(
-      `profile: ${result.rate.toFixed(0)} calls/s, errors ${String(result.errors)}, ${WORKER ? "worker" : "gateway"} CPU ${((after.cpuUs - before.cpuUs) / result.requests).toFixed(0)} µs per call`,
+      `profile: ${result.rate.toFixed(0)} ${RUNTIME ? "reviews" : "calls"}/s, errors ${String(result.errors)}, ${RUNTIME ? "runtime" : WORKER ? "worker" : "gateway"} CPU ${((after.cpuUs - before.cpuUs) / result.requests).toFixed(0)} µs per call`,
     );
     await printAuditMetrics(gateway.url, result.requests);
     const exited = new Promise((r) => profiled.child.once("exit", r));
