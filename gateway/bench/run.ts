@@ -2,10 +2,10 @@
 // on it too. Set-ups, each answering the same tool call (jira_read) or the seed's whole review:
 //   the stub worker called directly; a bare Hono proxy in front of it (the ceiling: no checks);
 //   the gateway with every control on (JWT + posture verification with the verified-token cache,
-//   zod, WASM decision, fdatasync'ed hash-chained audit, signed call token) in front of the stub,
-//   with a repeated token pair and with a new pair on every call; the same without its token
-//   cache; deciding through `opa run --server` (the sidecar pattern); without fdatasync (a
-//   diagnostic, never a deployment); in front of the real worker (fixture connectors, output
+//   zod, WASM decision, durable (O_DSYNC) hash-chained audit, signed call token) in front of the
+//   stub, with a repeated token pair and with a new pair on every call; the same without its
+//   token cache; deciding through `opa run --server` (the sidecar pattern); without the audit's
+//   sync (a diagnostic, never a deployment); in front of the real worker (fixture connectors, output
 //   guard); and the seed's review through the example runtime, the gateway and the worker.
 // For each: calls/s at saturation (16 connections), p50/p99 at one connection, and CPU µs per
 // call of each process (process.cpuUsage deltas through gateway/bench/probe.ts). Then p99 at half
