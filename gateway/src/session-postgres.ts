@@ -1,7 +1,7 @@
 // The session signals (session.ts) shared by gateway replicas through PostgreSQL: a session
 // tainted on one replica is tainted on all, and an agent's recent denials count every replica's.
 //
-//   zyx_session_signals(kind 'taint' | 'denial', key text, at_ms bigint, origin text)
+//   zyx_session_signals(kind 'taint' | 'denial', key text, at_ms bigint, origin text, id text)
 //
 // Reads stay local and synchronous (the policy input is built from memory, no round trip on the
 // hot path). Every taint and denial is applied locally at once, then inserted, and the insert
@@ -10,9 +10,17 @@
 // LISTEN connection the replica rebuilds its memory from the table (taints, and the denials still
 // in the window), so signals sent while it was away are not lost.
 //
+// Invariant: a rebuild never drops a signal. Its table snapshot may lack this replica's own
+// signals whose insert has not committed (or failed) and others' signals notified while it reads,
+// so those are replayed onto the rebuilt memory unless the snapshot holds their row (each signal
+// carries a unique id). A signal without an id (from a replica of an older revision) is replayed
+// whatever the snapshot holds: a taint twice is one taint, a denial may count twice (the stricter
+// error).
+//
 // Failure modes: an insert that fails is logged and retried by nobody: the signal stays local to
-// the replica that saw it (the taint still applies there). Between an insert and the others'
-// notification there are milliseconds; `taint` resolves only after the insert committed.
+// the replica that saw it (the taint still applies there, across rebuilds; a denial until it
+// leaves the window). Between an insert and the others' notification there are milliseconds;
+// `taint` resolves only after the insert committed (or failed).
 // Denial rows older than the window are deleted every window (sweep); taint rows are kept.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
@@ -44,6 +52,8 @@ interface Signal {
   key: string;
   at: number;
   origin: string;
+  /** Unique per signal; absent in rows and notifications of older revisions. */
+  id?: string | undefined;
 }
 
 export async function openPostgresSessionSignals(
@@ -66,39 +76,87 @@ export async function openPostgresSessionSignals(
   pool.on("error", () => undefined);
   await pool.query(
     `CREATE TABLE IF NOT EXISTS ${TABLE} (kind text NOT NULL, key text NOT NULL,
-       at_ms bigint NOT NULL, origin text NOT NULL)`,
+       at_ms bigint NOT NULL, origin text NOT NULL, id text)`,
   );
+  // A table created by an older revision has no id column.
+  await pool.query(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS id text`);
   let local = createSessionSignals(options);
+  /** One buffer per rebuild in flight: the signals applied while it reads the table. */
+  const duringRebuilds = new Set<Signal[]>();
+  /** This replica's own signals whose insert has not been seen to commit, by id. */
+  const unconfirmed = new Map<string, Signal>();
 
   const apply = (target: SessionSignals, signal: Signal): void => {
     if (signal.kind === "taint") void target.taint(signal.key);
     else target.recordDenial(signal.key, signal.at);
   };
+  const applyLocal = (signal: Signal): void => {
+    apply(local, signal);
+    for (const buffer of duringRebuilds) buffer.push(signal);
+  };
   async function rebuild(): Promise<void> {
-    const rows = await pool.query<{ kind: Signal["kind"]; key: string; at_ms: string }>(
-      `SELECT kind, key, at_ms FROM ${TABLE}
-        WHERE kind = 'taint' OR at_ms > $1 ORDER BY at_ms`,
-      [now() - options.denialWindowMs],
-    );
-    const fresh = createSessionSignals(options);
-    for (const row of rows.rows) {
-      apply(fresh, { kind: row.kind, key: row.key, at: Number(row.at_ms), origin: "" });
+    const during: Signal[] = [];
+    duringRebuilds.add(during);
+    try {
+      const rows = await pool.query<{
+        kind: Signal["kind"];
+        key: string;
+        at_ms: string;
+        id: string | null;
+      }>(
+        `SELECT kind, key, at_ms, id FROM ${TABLE}
+          WHERE kind = 'taint' OR at_ms > $1 ORDER BY at_ms`,
+        [now() - options.denialWindowMs],
+      );
+      const fresh = createSessionSignals(options);
+      const held = new Set<string>();
+      for (const row of rows.rows) {
+        apply(fresh, { kind: row.kind, key: row.key, at: Number(row.at_ms), origin: "" });
+        if (row.id !== null) held.add(row.id);
+      }
+      const windowStart = now() - options.denialWindowMs;
+      for (const [id, signal] of unconfirmed) {
+        if (signal.kind === "denial" && signal.at <= windowStart) unconfirmed.delete(id);
+      }
+      let replayed = 0;
+      for (const signal of new Set([...unconfirmed.values(), ...during])) {
+        if (signal.id !== undefined && held.has(signal.id)) continue;
+        apply(fresh, signal);
+        replayed++;
+      }
+      local = fresh;
+      log("info", "session signals rebuilt from the table", {
+        rows: rows.rows.length,
+        replayed,
+      });
+    } finally {
+      duringRebuilds.delete(during);
     }
-    local = fresh;
   }
   await rebuild();
 
-  async function share(signal: Omit<Signal, "origin">): Promise<void> {
-    const full: Signal = { ...signal, origin };
+  const signal = (kind: Signal["kind"], key: string, at: number): Signal => ({
+    kind,
+    key,
+    at,
+    origin,
+    id: randomUUID(),
+  });
+  /** Applied here at once, then inserted and notified; unconfirmed until the insert commits. */
+  async function share(full: Signal): Promise<void> {
+    if (full.id !== undefined) unconfirmed.set(full.id, full);
+    applyLocal(full);
     try {
       await pool.query(
-        `WITH saved AS (INSERT INTO ${TABLE} (kind, key, at_ms, origin) VALUES ($1, $2, $3, $4))
-         SELECT pg_notify($5, $6)`,
-        [full.kind, full.key, full.at, origin, SESSION_CHANNEL, JSON.stringify(full)],
+        `WITH saved AS (INSERT INTO ${TABLE} (kind, key, at_ms, origin, id)
+                        VALUES ($1, $2, $3, $4, $5))
+         SELECT pg_notify($6, $7)`,
+        [full.kind, full.key, full.at, origin, full.id, SESSION_CHANNEL, JSON.stringify(full)],
       );
+      if (full.id !== undefined) unconfirmed.delete(full.id);
     } catch (error) {
       log("error", "session signal not shared with the other replicas", {
-        kind: signal.kind,
+        kind: full.kind,
         error: String(error),
       });
     }
@@ -112,8 +170,8 @@ export async function openPostgresSessionSignals(
       return;
     }
     try {
-      const signal = JSON.parse(payload) as Signal;
-      if (signal.origin !== origin) apply(local, signal);
+      const received = JSON.parse(payload) as Signal;
+      if (received.origin !== origin) applyLocal(received);
     } catch {
       // not ours
     }
@@ -130,13 +188,9 @@ export async function openPostgresSessionSignals(
   return {
     isTainted: (sessionId) => local.isTainted(sessionId),
     recentDenials: (agent, nowMs) => local.recentDenials(agent, nowMs),
-    taint: async (sessionId) => {
-      void local.taint(sessionId);
-      await share({ kind: "taint", key: sessionId, at: now() });
-    },
+    taint: (sessionId) => share(signal("taint", sessionId, now())),
     recordDenial: (agent, nowMs) => {
-      local.recordDenial(agent, nowMs);
-      void share({ kind: "denial", key: agent, at: nowMs });
+      void share(signal("denial", agent, nowMs));
     },
     close: async () => {
       clearInterval(sweeper);

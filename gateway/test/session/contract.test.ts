@@ -100,3 +100,48 @@ describe("session signals on PostgreSQL: several replicas", () => {
     await until(() => later.isTainted("s-old") && later.recentDenials("u|agent", T0) === 1);
   });
 });
+
+describe("session signals on PostgreSQL: a rebuild never drops a signal", () => {
+  it("a taint applied while a rebuild reads an older snapshot is still there after it", async () => {
+    const url = await freshSchema();
+    const rebuilt: Record<string, unknown>[] = [];
+    const signals = await openPostgresSessionSignals({
+      denialWindowMs: WINDOW_MS,
+      connectionString: url,
+      now: () => T0,
+      log: (_level, message, fields) => {
+        if (message === "session signals rebuilt from the table") rebuilt.push(fields ?? {});
+      },
+    });
+    opened.push(signals);
+    // Opening rebuilds once, and the LISTEN connection's first connect once more.
+    await until(() => rebuilt.length === 2);
+
+    // Inserts wait behind a SHARE lock; a rebuild's SELECT does not, so its snapshot cannot
+    // hold the taint's row: exactly the interleaving that lost taints.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query("BEGIN");
+      await admin.query("LOCK TABLE zyx_session_signals IN SHARE MODE");
+      const tainting = signals.taint("s-during");
+      expect(signals.isTainted("s-during")).toBe(true);
+      // Every LISTEN connection on the channel is cut (other files' replicas just reconnect):
+      // this one reconnects and rebuilds while the taint's insert still waits.
+      await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE query = 'LISTEN zyx_session_signals' AND pid <> pg_backend_pid()`,
+      );
+      await until(() => rebuilt.length === 3);
+      expect(rebuilt[2]).toMatchObject({ replayed: 1 }); // the taint, not yet in the table
+      expect(signals.isTainted("s-during")).toBe(true);
+      expect(signals.isTainted("s-other")).toBe(false);
+      await admin.query("COMMIT");
+      await tainting;
+    } finally {
+      await admin.end();
+    }
+    const later = await openShared(url);
+    expect(later.isTainted("s-during")).toBe(true);
+  });
+});
