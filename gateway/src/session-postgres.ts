@@ -2,29 +2,47 @@
 // tainted on one replica is tainted on all, and an agent's recent denials count every replica's.
 //
 //   zyx_session_signals(kind 'taint' | 'denial', key text, at_ms bigint, origin text, id text)
+//   with a unique index on id
 //
 // Reads stay local and synchronous (the policy input is built from memory, no round trip on the
 // hot path). Every taint and denial is applied locally at once, then inserted, and the insert
 // NOTIFYs `zyx_session_signals` in the same statement; every replica LISTENs and applies the
-// others' signals (its own carry its origin id and are skipped). On every (re)connection of the
-// LISTEN connection the replica rebuilds its memory from the table (taints, and the denials still
-// in the window), so signals sent while it was away are not lost.
+// others' signals (its own carry its origin id and are skipped). The replica rebuilds its memory
+// from the table (taints, and the denials still in the window) on every (re)connection of the
+// LISTEN connection and every `rebuildEveryMs`, so signals sent while it was away are not lost.
 //
-// Invariant: a rebuild never drops a signal. Its table snapshot may lack this replica's own
-// signals whose insert has not committed (or failed) and others' signals notified while it reads,
-// so those are replayed onto the rebuilt memory unless the snapshot holds their row (each signal
-// carries a unique id). A signal without an id (from a replica of an older revision) is replayed
-// whatever the snapshot holds: a taint twice is one taint, a denial may count twice (the stricter
-// error).
+// Invariants:
+// - A rebuild never drops a signal. Its snapshot may lack this replica's own signals whose insert
+//   has not committed when the read starts (unconfirmed then, even if confirmed before the read
+//   returns) and others' signals notified while it reads; those are replayed onto the rebuilt
+//   memory unless the snapshot holds their row (each signal carries a unique id). A signal
+//   without an id (from a replica of an older revision) is replayed whatever the snapshot holds:
+//   a taint twice is one taint, a denial may count twice (the stricter error).
+// - One rebuild at a time (lib/retry-loop.ts): an older snapshot never lands after a newer one.
+//   A rebuild asked for during another runs after it; a failed one is retried with backoff.
+// - An own signal stays "unconfirmed" until its insert commits or a snapshot holds its row; one
+//   whose insert failed is inserted again (same id, ON CONFLICT DO NOTHING, notified only if
+//   new) with backoff, and after every rebuild: a taint reaches the other replicas once
+//   PostgreSQL takes it. Unconfirmed memory is bounded (`maxUnconfirmed`): denials out of the
+//   window go first, then the oldest denials (logged); taints are never dropped.
+// - Notifications are checked (kind, key, time, origin, id) before they are applied; anything
+//   else is ignored and logged, never counted.
+// - Opening changes the schema only when something is missing (table, id column, unique index),
+//   under a migration lock and a lock timeout: a replica starting next to a long reader neither
+//   waits behind it nor queues every other replica's inserts behind an ACCESS EXCLUSIVE lock, and
+//   a role that may only read and write the table can open it once the schema is in place.
 //
-// Failure modes: an insert that fails is logged and retried by nobody: the signal stays local to
-// the replica that saw it (the taint still applies there, across rebuilds; a denial until it
-// leaves the window). Between an insert and the others' notification there are milliseconds;
-// `taint` resolves only after the insert committed (or failed).
-// Denial rows older than the window are deleted every window (sweep); taint rows are kept.
+// Failure modes: opening fails (throws) when PostgreSQL cannot be reached, the schema cannot be
+// put in place or the first rebuild fails. Afterwards nothing throws: a failed insert leaves the
+// signal local (the taint still applies here, across rebuilds) until a retry succeeds; `taint`
+// resolves after the first insert committed or failed. Denial rows older than the window are
+// deleted every window (sweep); taint rows are kept.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { z } from "zod";
 import { listenForever } from "./lib/pg-listen.ts";
+import { inTransaction } from "./lib/pg-transaction.ts";
+import { retryLoop } from "./lib/retry-loop.ts";
 import {
   createSessionSignals,
   type SessionSignals,
@@ -33,6 +51,9 @@ import {
 
 export const SESSION_CHANNEL = "zyx_session_signals";
 const TABLE = "zyx_session_signals";
+const ID_INDEX = `${TABLE}_id_key`;
+/** Any number in pg_advisory_xact_lock's key space: "zyx sess" in ASCII. */
+const MIGRATION_LOCK = "8751164158270485363";
 
 export interface PostgresSessionSignalsOptions extends SessionSignalsOptions {
   connectionString: string;
@@ -40,6 +61,14 @@ export interface PostgresSessionSignalsOptions extends SessionSignalsOptions {
   log?: (level: "info" | "error", message: string, fields?: Record<string, unknown>) => void;
   /** Client-side bound on connecting and on every query, ms (default 2000). */
   queryTimeoutMs?: number;
+  /** Rebuild from the table at least this often, ms (default 60 000). */
+  rebuildEveryMs?: number;
+  /** First delay before a failed rebuild or insert is tried again, ms (default 250). */
+  retryMs?: number;
+  /** Longest delay between those tries, ms (default 30 000). */
+  maxRetryMs?: number;
+  /** Own signals kept for replay and retry before denials are dropped (default 10 000). */
+  maxUnconfirmed?: number;
 }
 
 export interface SharedSessionSignals extends SessionSignals {
@@ -47,13 +76,44 @@ export interface SharedSessionSignals extends SessionSignals {
   close(): Promise<void>;
 }
 
-interface Signal {
-  kind: "taint" | "denial";
-  key: string;
-  at: number;
-  origin: string;
+const Signal = z.object({
+  kind: z.enum(["taint", "denial"]),
+  key: z.string().min(1).max(1_024),
+  at: z.number(),
+  origin: z.string().max(64),
   /** Unique per signal; absent in rows and notifications of older revisions. */
-  id?: string | undefined;
+  id: z.string().min(1).max(64).optional(),
+});
+type Signal = z.infer<typeof Signal>;
+
+/** Creates what is missing, and only that, so an opened schema is never locked exclusively. */
+async function ensureSchema(pool: pg.Pool, lockTimeoutMs: number): Promise<void> {
+  const missing = async (client: pg.Pool | pg.PoolClient): Promise<string[]> => {
+    const { rows } = await client.query<{ table: boolean; id: boolean; index: boolean }>(
+      `SELECT to_regclass($1) IS NOT NULL AS table,
+              EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)
+                        AND attname = 'id' AND NOT attisdropped) AS id,
+              to_regclass($2) IS NOT NULL AS index`,
+      [TABLE, ID_INDEX],
+    );
+    const found = rows[0] ?? { table: false, id: false, index: false };
+    const statements: string[] = [];
+    if (!found.table) {
+      statements.push(`CREATE TABLE IF NOT EXISTS ${TABLE} (kind text NOT NULL, key text NOT NULL,
+         at_ms bigint NOT NULL, origin text NOT NULL, id text)`);
+    } else if (!found.id) statements.push(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS id text`);
+    if (!found.index)
+      statements.push(`CREATE UNIQUE INDEX IF NOT EXISTS ${ID_INDEX} ON ${TABLE} (id)`);
+    return statements;
+  };
+  if ((await missing(pool)).length === 0) return;
+  await inTransaction(pool, async (client) => {
+    await client.query(
+      `SET LOCAL lock_timeout = ${String(Math.max(1, Math.round(lockTimeoutMs)))}`,
+    );
+    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    for (const statement of await missing(client)) await client.query(statement);
+  });
 }
 
 export async function openPostgresSessionSignals(
@@ -63,6 +123,10 @@ export async function openPostgresSessionSignals(
     throw new TypeError("connectionString is required");
   }
   const timeout = options.queryTimeoutMs ?? 2_000;
+  const maxUnconfirmed = options.maxUnconfirmed ?? 10_000;
+  if (!(Number.isInteger(maxUnconfirmed) && maxUnconfirmed > 0)) {
+    throw new TypeError("maxUnconfirmed must be a positive integer");
+  }
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => undefined);
   const origin = randomUUID();
@@ -74,128 +138,246 @@ export async function openPostgresSessionSignals(
   };
   const pool = new pg.Pool({ ...clientOptions, max: 4 });
   pool.on("error", () => undefined);
-  await pool.query(
-    `CREATE TABLE IF NOT EXISTS ${TABLE} (kind text NOT NULL, key text NOT NULL,
-       at_ms bigint NOT NULL, origin text NOT NULL, id text)`,
+  try {
+    await ensureSchema(pool, timeout / 2);
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  const state: SignalState = {
+    local: createSessionSignals(options),
+    during: undefined,
+    unconfirmed: new Map(),
+    inserting: new Set(),
+  };
+  const context: Context = { options, pool, now, log, origin, maxUnconfirmed, state };
+  try {
+    await rebuild(context);
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  return startSharing(context, clientOptions);
+}
+
+/** What one replica holds: its memory, and its own signals not yet seen in the table. */
+interface SignalState {
+  local: SessionSignals;
+  /** The signals applied while the rebuild in flight reads the table (one rebuild at a time). */
+  during: Signal[] | undefined;
+  /** This replica's own signals whose row is not known to be in the table, by id, oldest first. */
+  unconfirmed: Map<string, Signal>;
+  /** Ids whose insert is in flight (not tried again meanwhile). */
+  inserting: Set<string>;
+}
+
+interface Context {
+  options: PostgresSessionSignalsOptions;
+  pool: pg.Pool;
+  now: () => number;
+  log: NonNullable<PostgresSessionSignalsOptions["log"]>;
+  origin: string;
+  maxUnconfirmed: number;
+  state: SignalState;
+}
+
+function apply(target: SessionSignals, signal: Signal): void {
+  if (signal.kind === "taint") void target.taint(signal.key);
+  else target.recordDenial(signal.key, signal.at);
+}
+
+function applyLocal(state: SignalState, signal: Signal): void {
+  apply(state.local, signal);
+  state.during?.push(signal);
+}
+
+/** Reads the table into a fresh memory, replays what the snapshot may lack, swaps it in. */
+async function rebuild(c: Context): Promise<void> {
+  const { state } = c;
+  // Own signals unconfirmed when the read starts: even if confirmed before it returns, their
+  // commit may postdate the snapshot.
+  const during: Signal[] = [...state.unconfirmed.values()];
+  state.during = during;
+  try {
+    const rows = await c.pool.query<{
+      kind: Signal["kind"];
+      key: string;
+      at_ms: string;
+      id: string | null;
+    }>(
+      `SELECT kind, key, at_ms, id FROM ${TABLE}
+        WHERE kind = 'taint' OR at_ms > $1 ORDER BY at_ms`,
+      [c.now() - c.options.denialWindowMs],
+    );
+    const fresh = createSessionSignals(c.options);
+    const held = new Set<string>();
+    for (const row of rows.rows) {
+      apply(fresh, { kind: row.kind, key: row.key, at: Number(row.at_ms), origin: "" });
+      if (row.id !== null) held.add(row.id);
+    }
+    // A row in the snapshot confirms its insert (one that timed out on this side included).
+    for (const id of held) state.unconfirmed.delete(id);
+    pruneUnconfirmed(c, false);
+    let replayed = 0;
+    for (const signal of new Set([...state.unconfirmed.values(), ...during])) {
+      if (signal.id !== undefined && held.has(signal.id)) continue;
+      apply(fresh, signal);
+      replayed++;
+    }
+    state.local = fresh;
+    c.log("info", "session signals rebuilt from the table", { rows: rows.rows.length, replayed });
+  } finally {
+    state.during = undefined;
+  }
+}
+
+/**
+ * Forgets own denials out of the window; with `makeRoom`, then the oldest denials until one more
+ * signal fits the bound. Never a taint (a taint dropped here would be lost at the next rebuild).
+ */
+function pruneUnconfirmed(c: Context, makeRoom: boolean): void {
+  const { unconfirmed } = c.state;
+  const windowStart = c.now() - c.options.denialWindowMs;
+  for (const [id, signal] of unconfirmed) {
+    if (signal.kind === "denial" && signal.at <= windowStart) unconfirmed.delete(id);
+  }
+  if (!makeRoom || unconfirmed.size < c.maxUnconfirmed) return;
+  let dropped = 0;
+  for (const [id, signal] of unconfirmed) {
+    if (unconfirmed.size < c.maxUnconfirmed) break;
+    if (signal.kind !== "denial") continue;
+    unconfirmed.delete(id);
+    dropped++;
+  }
+  if (dropped > 0) {
+    c.log("error", "session signals: unshared denials dropped (PostgreSQL unreachable)", {
+      dropped,
+      unconfirmed: unconfirmed.size,
+    });
+  }
+}
+
+/** Inserts and notifies one own signal; true once its row is in the table. */
+async function insert(c: Context, signal: Signal & { id: string }): Promise<boolean> {
+  const { state } = c;
+  state.inserting.add(signal.id);
+  try {
+    await c.pool.query(
+      `WITH saved AS (INSERT INTO ${TABLE} (kind, key, at_ms, origin, id)
+                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING 1)
+       SELECT pg_notify($6, $7) FROM saved`,
+      [
+        signal.kind,
+        signal.key,
+        signal.at,
+        c.origin,
+        signal.id,
+        SESSION_CHANNEL,
+        JSON.stringify(signal),
+      ],
+    );
+    state.unconfirmed.delete(signal.id);
+    return true;
+  } catch (error) {
+    c.log("error", "session signal not shared with the other replicas (will retry)", {
+      kind: signal.kind,
+      key: signal.key,
+      id: signal.id,
+      error: String(error),
+    });
+    return false;
+  } finally {
+    state.inserting.delete(signal.id);
+  }
+}
+
+/** Inserts again every own signal not in the table and not being inserted; throws if one fails. */
+async function reshare(c: Context): Promise<void> {
+  pruneUnconfirmed(c, false);
+  const waiting = [...c.state.unconfirmed.entries()].filter(([id]) => !c.state.inserting.has(id));
+  const results = await Promise.all(waiting.map(([id, signal]) => insert(c, { ...signal, id })));
+  if (results.includes(false))
+    throw new Error(`${String(results.filter((ok) => !ok).length)} signals not shared`);
+}
+
+/** Listening, the periodic rebuild, the retries and the sweep; the replica's public face. */
+function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSessionSignals {
+  const { state, options } = c;
+  const retry = {
+    retryMs: options.retryMs ?? 250,
+    maxRetryMs: options.maxRetryMs ?? 30_000,
+  };
+  const resharing = retryLoop(() => reshare(c), { ...retry, onError: () => undefined });
+  const rebuilding = retryLoop(
+    async () => {
+      await rebuild(c);
+      resharing.request(true); // PostgreSQL just answered: retry the unshared now
+    },
+    {
+      ...retry,
+      onError: (error) => {
+        c.log("error", "session signals: rebuild failed (will retry)", { error: String(error) });
+      },
+    },
   );
-  // A table created by an older revision has no id column.
-  await pool.query(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS id text`);
-  let local = createSessionSignals(options);
-  /** One buffer per rebuild in flight: the signals applied while it reads the table. */
-  const duringRebuilds = new Set<Signal[]>();
-  /** This replica's own signals whose insert has not been seen to commit, by id. */
-  const unconfirmed = new Map<string, Signal>();
-
-  const apply = (target: SessionSignals, signal: Signal): void => {
-    if (signal.kind === "taint") void target.taint(signal.key);
-    else target.recordDenial(signal.key, signal.at);
-  };
-  const applyLocal = (signal: Signal): void => {
-    apply(local, signal);
-    for (const buffer of duringRebuilds) buffer.push(signal);
-  };
-  async function rebuild(): Promise<void> {
-    const during: Signal[] = [];
-    duringRebuilds.add(during);
-    try {
-      const rows = await pool.query<{
-        kind: Signal["kind"];
-        key: string;
-        at_ms: string;
-        id: string | null;
-      }>(
-        `SELECT kind, key, at_ms, id FROM ${TABLE}
-          WHERE kind = 'taint' OR at_ms > $1 ORDER BY at_ms`,
-        [now() - options.denialWindowMs],
-      );
-      const fresh = createSessionSignals(options);
-      const held = new Set<string>();
-      for (const row of rows.rows) {
-        apply(fresh, { kind: row.kind, key: row.key, at: Number(row.at_ms), origin: "" });
-        if (row.id !== null) held.add(row.id);
-      }
-      const windowStart = now() - options.denialWindowMs;
-      for (const [id, signal] of unconfirmed) {
-        if (signal.kind === "denial" && signal.at <= windowStart) unconfirmed.delete(id);
-      }
-      let replayed = 0;
-      for (const signal of new Set([...unconfirmed.values(), ...during])) {
-        if (signal.id !== undefined && held.has(signal.id)) continue;
-        apply(fresh, signal);
-        replayed++;
-      }
-      local = fresh;
-      log("info", "session signals rebuilt from the table", {
-        rows: rows.rows.length,
-        replayed,
-      });
-    } finally {
-      duringRebuilds.delete(during);
-    }
-  }
-  await rebuild();
-
-  const signal = (kind: Signal["kind"], key: string, at: number): Signal => ({
-    kind,
-    key,
-    at,
-    origin,
-    id: randomUUID(),
-  });
-  /** Applied here at once, then inserted and notified; unconfirmed until the insert commits. */
-  async function share(full: Signal): Promise<void> {
-    if (full.id !== undefined) unconfirmed.set(full.id, full);
-    applyLocal(full);
-    try {
-      await pool.query(
-        `WITH saved AS (INSERT INTO ${TABLE} (kind, key, at_ms, origin, id)
-                        VALUES ($1, $2, $3, $4, $5))
-         SELECT pg_notify($6, $7)`,
-        [full.kind, full.key, full.at, origin, full.id, SESSION_CHANNEL, JSON.stringify(full)],
-      );
-      if (full.id !== undefined) unconfirmed.delete(full.id);
-    } catch (error) {
-      log("error", "session signal not shared with the other replicas", {
-        kind: full.kind,
-        error: String(error),
-      });
-    }
-  }
-
   const stopListening = listenForever(clientOptions, SESSION_CHANNEL, 250, (payload) => {
-    if (payload === undefined) {
-      rebuild().catch((error: unknown) => {
-        log("error", "session signals: rebuild failed", { error: String(error) });
-      });
-      return;
-    }
-    try {
-      const received = JSON.parse(payload) as Signal;
-      if (received.origin !== origin) applyLocal(received);
-    } catch {
-      // not ours
-    }
+    if (payload === undefined) rebuilding.request();
+    else receive(c, payload);
   });
+  const periodic = setInterval(() => {
+    rebuilding.request();
+  }, options.rebuildEveryMs ?? 60_000);
+  periodic.unref();
   const sweeper = setInterval(() => {
-    pool
+    c.pool
       .query(`DELETE FROM ${TABLE} WHERE kind = 'denial' AND at_ms <= $1`, [
-        now() - options.denialWindowMs,
+        c.now() - options.denialWindowMs,
       ])
       .catch(() => undefined);
   }, options.denialWindowMs);
   sweeper.unref();
 
+  /** Applied here at once, then inserted and notified; unconfirmed until the insert commits. */
+  const share = async (kind: Signal["kind"], key: string, at: number): Promise<void> => {
+    const signal = { kind, key, at, origin: c.origin, id: randomUUID() };
+    if (kind === "denial") pruneUnconfirmed(c, true);
+    state.unconfirmed.set(signal.id, signal);
+    applyLocal(state, signal);
+    if (!(await insert(c, signal))) resharing.request();
+  };
   return {
-    isTainted: (sessionId) => local.isTainted(sessionId),
-    recentDenials: (agent, nowMs) => local.recentDenials(agent, nowMs),
-    taint: (sessionId) => share(signal("taint", sessionId, now())),
+    isTainted: (sessionId) => state.local.isTainted(sessionId),
+    recentDenials: (agent, nowMs) => state.local.recentDenials(agent, nowMs),
+    taint: (sessionId) => share("taint", sessionId, c.now()),
     recordDenial: (agent, nowMs) => {
-      void share(signal("denial", agent, nowMs));
+      void share("denial", agent, nowMs);
     },
     close: async () => {
+      clearInterval(periodic);
       clearInterval(sweeper);
+      rebuilding.stop();
+      resharing.stop();
       await stopListening();
-      await pool.end();
+      await Promise.all([rebuilding.idle(), resharing.idle()]);
+      await c.pool.end();
     },
   };
+}
+
+/** Another replica's notification: applied if it is a signal, ignored and logged otherwise. */
+function receive(c: Context, payload: string): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch {
+    parsed = undefined;
+  }
+  const checked = Signal.safeParse(parsed);
+  if (!checked.success) {
+    c.log("error", "session signals: notification ignored (not a signal)", {
+      bytes: payload.length,
+    });
+    return;
+  }
+  if (checked.data.origin !== c.origin) applyLocal(c.state, checked.data);
 }

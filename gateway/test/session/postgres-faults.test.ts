@@ -1,0 +1,287 @@
+// The shared session signals under the interleavings and faults that lost taints (fail-open) or
+// blocked replicas, each forced deterministically on a private PostgreSQL: a rebuild whose
+// snapshot predates an own insert confirmed before the read returns; two rebuilds, the older
+// landing last; a rebuild that fails; an insert that fails; a replica opening next to a long
+// reader or under a role that may only read and write; a notification that is not a signal; and
+// the bound on unshared signals during an outage.
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  openPostgresSessionSignals,
+  type PostgresSessionSignalsOptions,
+  type SharedSessionSignals,
+} from "../../src/session-postgres.ts";
+import { startPostgres, type PrivatePostgres } from "../../../test/support/postgres.ts";
+
+const WINDOW_MS = 60_000;
+const T0 = Date.UTC(2026, 10, 21, 9, 0, 0);
+let postgres: PrivatePostgres;
+let schemas = 0;
+const opened: SharedSessionSignals[] = [];
+const clients: pg.Client[] = [];
+
+beforeAll(async () => {
+  postgres = await startPostgres({ database: "sessionfaults" });
+}, 60_000);
+// Each test's replicas close with it: the next test's cut of every LISTEN connection must not
+// send an earlier test's replica into a gated read.
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((signals) => signals.close()));
+});
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
+  await postgres.stop();
+});
+
+async function client(url = postgres.connectionString): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  c.on("error", () => undefined);
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+/** A fresh schema: its URL (search_path set) and its name. */
+async function freshSchema(): Promise<{ url: string; schema: string }> {
+  const schema = `faults_${String(++schemas)}`;
+  await (await client()).query(`CREATE SCHEMA ${schema}`);
+  return { url: postgres.urlFor(postgres.database, { searchPath: schema }), schema };
+}
+
+async function until(check: () => boolean | Promise<boolean>, ms = 8_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+interface Opened {
+  signals: SharedSessionSignals;
+  rebuilds: Record<string, unknown>[];
+  errors: string[];
+}
+
+async function open(
+  url: string,
+  more: Partial<PostgresSessionSignalsOptions> = {},
+): Promise<Opened> {
+  const rebuilds: Record<string, unknown>[] = [];
+  const errors: string[] = [];
+  const signals = await openPostgresSessionSignals({
+    denialWindowMs: WINDOW_MS,
+    connectionString: url,
+    now: () => T0,
+    retryMs: 50,
+    maxRetryMs: 200,
+    log: (level, message, fields) => {
+      if (message === "session signals rebuilt from the table") rebuilds.push(fields ?? {});
+      if (level === "error") errors.push(message);
+    },
+    ...more,
+  });
+  opened.push(signals);
+  // Opening rebuilds once, and the LISTEN connection's first connect once more.
+  await until(() => rebuilds.length === 2);
+  return { signals, rebuilds, errors };
+}
+
+/** Cuts every LISTEN connection on the channel: each replica reconnects and rebuilds. */
+const cutListeners = (admin: pg.Client) =>
+  admin.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE query = 'LISTEN zyx_session_signals' AND pid <> pg_backend_pid()`,
+  );
+
+/**
+ * Puts the table behind a view whose rows pass `gate()`: while ctl.block, a rebuild's SELECT
+ * waits on advisory lock 4242 AFTER its snapshot is taken; while ctl.fail, it fails. Seeds a row.
+ */
+async function gateReads(admin: pg.Client, schema: string): Promise<void> {
+  await admin.query(`SET search_path = ${schema}`);
+  await admin.query(`ALTER TABLE zyx_session_signals RENAME TO base`);
+  await admin.query(`CREATE TABLE ctl (block boolean NOT NULL, fail boolean NOT NULL)`);
+  await admin.query(`INSERT INTO ctl VALUES (true, false)`);
+  await admin.query(`CREATE FUNCTION gate() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+     BEGIN
+       IF (SELECT fail FROM ${schema}.ctl) THEN RAISE EXCEPTION 'gate closed'; END IF;
+       IF (SELECT block FROM ${schema}.ctl) THEN
+         PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242);
+       END IF;
+       RETURN true;
+     END $$`);
+  await admin.query(`CREATE VIEW zyx_session_signals AS SELECT * FROM base WHERE ${schema}.gate()`);
+  // gate() runs per row: one row, so that every read passes it.
+  await admin.query(`INSERT INTO base VALUES ('taint', 's-seed', ${String(T0)}, 'seed', 'seed')`);
+}
+
+const readsWaiting = async (admin: pg.Client): Promise<number> =>
+  (
+    await admin.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE wait_event = 'advisory' AND query LIKE '%SELECT kind, key%'`,
+    )
+  ).rows[0]?.n ?? 0;
+
+/** Makes inserts into the schema's table fail while ctl_insert.fail. */
+async function failInserts(admin: pg.Client, schema: string, fail: boolean): Promise<void> {
+  await admin.query(`SET search_path = ${schema}`);
+  await admin.query(`CREATE TABLE IF NOT EXISTS ctl_insert (fail boolean NOT NULL)`);
+  await admin.query(`DELETE FROM ctl_insert`);
+  await admin.query(`INSERT INTO ctl_insert VALUES ($1)`, [fail]);
+  await admin.query(`CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF (SELECT fail FROM ${schema}.ctl_insert) THEN RAISE EXCEPTION 'inserts refused'; END IF;
+       RETURN NEW;
+     END $$`);
+  await admin.query(`CREATE OR REPLACE TRIGGER refuse BEFORE INSERT ON zyx_session_signals
+     FOR EACH ROW EXECUTE FUNCTION refuse()`);
+}
+
+describe("session signals on PostgreSQL: rebuilds", () => {
+  it("keeps an own taint whose insert commits after the snapshot, confirmed before the read returns", async () => {
+    const { url, schema } = await freshSchema();
+    const a = await open(url);
+    const admin = await client();
+    const gatekeeper = await client();
+    await gateReads(admin, schema);
+    await gatekeeper.query(`SELECT pg_advisory_lock(4242)`);
+    await admin.query("BEGIN");
+    await admin.query("LOCK TABLE base IN SHARE MODE"); // the insert waits behind it
+    const tainting = a.signals.taint("s-x");
+    await cutListeners(admin); // the rebuild's snapshot lacks s-x; it then waits in gate()
+    await until(async () => (await readsWaiting(gatekeeper)) === 1);
+    await admin.query("COMMIT"); // the insert commits and is confirmed
+    await tainting;
+    await gatekeeper.query(`SELECT pg_advisory_unlock(4242)`); // the old snapshot lands
+    await until(() => a.rebuilds.length === 3);
+    expect(a.rebuilds[2]).toMatchObject({ rows: 1, replayed: 1 }); // the seed; s-x replayed
+    expect(a.signals.isTainted("s-x")).toBe(true);
+  });
+
+  it("never lets an older snapshot land after a newer one", async () => {
+    const { url, schema } = await freshSchema();
+    const a = await open(url);
+    const admin = await client();
+    const gatekeeper = await client();
+    await gateReads(admin, schema);
+    await gatekeeper.query(`SELECT pg_advisory_lock(4242)`);
+    await cutListeners(admin); // R1: snapshot without s-b, waits in gate()
+    await until(async () => (await readsWaiting(gatekeeper)) === 1);
+    await admin.query(`UPDATE ctl SET block = false`);
+    // Another replica's taint commits while this replica's LISTEN connection is down again.
+    await admin.query("BEGIN");
+    await admin.query(`INSERT INTO base VALUES ('taint', 's-b', ${String(T0)}, 'other', 'id-b')`);
+    await cutListeners(admin);
+    await admin.query("COMMIT");
+    await new Promise((resolve) => setTimeout(resolve, 400)); // reconnected: R2 asked for
+    await gatekeeper.query(`SELECT pg_advisory_unlock(4242)`);
+    await until(() => a.rebuilds.length === 4);
+    expect(a.rebuilds.map((r) => r["rows"])).toEqual([0, 0, 1, 2]);
+    expect(a.signals.isTainted("s-b")).toBe(true);
+  });
+
+  it("tries a failed rebuild again until it succeeds, with no reconnection", async () => {
+    const { url, schema } = await freshSchema();
+    const a = await open(url);
+    const admin = await client();
+    await gateReads(admin, schema);
+    await admin.query(`UPDATE ctl SET block = false, fail = true`);
+    // Another replica's taint, its notification missed by the rebuild that fails.
+    await admin.query(`INSERT INTO base VALUES ('taint', 's-missed', ${String(T0)}, 'o', 'id-m')`);
+    await cutListeners(admin);
+    await until(() => a.errors.includes("session signals: rebuild failed (will retry)"));
+    expect(a.signals.isTainted("s-missed")).toBe(false);
+    await admin.query(`UPDATE ctl SET fail = false`);
+    await until(() => a.signals.isTainted("s-missed"));
+    expect(a.rebuilds).toHaveLength(3);
+  });
+});
+
+describe("session signals on PostgreSQL: inserts", () => {
+  it("inserts an own taint again once PostgreSQL takes it, and the other replicas see it", async () => {
+    const { url, schema } = await freshSchema();
+    const [a, b] = [await open(url), await open(url)];
+    const admin = await client();
+    await failInserts(admin, schema, true);
+    await a.signals.taint("s-late");
+    expect(a.signals.isTainted("s-late")).toBe(true); // here at once, whatever the insert did
+    expect(a.errors).toContain("session signal not shared with the other replicas (will retry)");
+    expect(b.signals.isTainted("s-late")).toBe(false);
+    await admin.query(`UPDATE ctl_insert SET fail = false`);
+    await until(() => b.signals.isTainted("s-late"));
+    const rows = await admin.query(`SELECT key FROM zyx_session_signals WHERE key = 's-late'`);
+    expect(rows.rows).toHaveLength(1);
+  });
+
+  it("bounds unshared signals in an outage: the oldest denials go, never a taint", async () => {
+    const { url, schema } = await freshSchema();
+    const a = await open(url, { maxUnconfirmed: 3, maxRetryMs: 60_000, retryMs: 60_000 });
+    const b = await open(url);
+    const admin = await client();
+    await failInserts(admin, schema, true);
+    await a.signals.taint("s-kept");
+    for (let i = 1; i <= 5; i++) a.signals.recordDenial("u|agent", T0 - 10 * (6 - i));
+    await until(
+      () => a.errors.filter((e) => e.startsWith("session signal not shared")).length >= 6,
+    );
+    expect(a.errors).toContain(
+      "session signals: unshared denials dropped (PostgreSQL unreachable)",
+    );
+    expect(a.signals.recentDenials("u|agent", T0)).toBe(5); // memory here is not bounded by it
+    await admin.query(`UPDATE ctl_insert SET fail = false`);
+    await cutListeners(admin); // a rebuild, then the retry of what is left
+    await until(
+      () => b.signals.isTainted("s-kept") && b.signals.recentDenials("u|agent", T0) === 2,
+    );
+    const rows = await admin.query(`SELECT kind, at_ms FROM zyx_session_signals ORDER BY at_ms`);
+    expect(rows.rows.map((r: { at_ms: string }) => Number(r.at_ms) - T0)).toEqual([-20, -10, 0]);
+  });
+});
+
+describe("session signals on PostgreSQL: opening and notifications", () => {
+  it("opens next to a long reader without locking the table", async () => {
+    const { url } = await freshSchema();
+    await open(url);
+    const reader = await client(url);
+    await reader.query("BEGIN");
+    await reader.query("SELECT count(*) FROM zyx_session_signals"); // ACCESS SHARE until COMMIT
+    const started = Date.now();
+    const second = await open(url, { queryTimeoutMs: 1_000 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await second.signals.taint("s-while-read");
+    await reader.query("COMMIT");
+  });
+
+  it("opens under a role that may only read, insert and delete once the schema is in place", async () => {
+    const { url, schema } = await freshSchema();
+    await open(url);
+    const admin = await client();
+    const role = `gw_${schema}`;
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    await admin.query(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`);
+    await admin.query(`GRANT SELECT, INSERT, DELETE ON ${schema}.zyx_session_signals TO ${role}`);
+    const limited = url.replace(/\/\/[^@/]+@/, `//${role}@`);
+    expect(limited).not.toBe(url);
+    const c = await open(limited);
+    await c.signals.taint("s-limited");
+    const rows = await admin.query(
+      `SELECT origin FROM ${schema}.zyx_session_signals WHERE key = 's-limited'`,
+    );
+    expect(rows.rows).toHaveLength(1);
+  });
+
+  it("ignores a notification that is not a signal, and never counts it as a denial", async () => {
+    const { url } = await freshSchema();
+    const a = await open(url);
+    const admin = await client(url);
+    const notify = (payload: unknown) =>
+      admin.query(`SELECT pg_notify('zyx_session_signals', $1)`, [JSON.stringify(payload)]);
+    await notify({ kind: "untaint", key: "u|agent", at: T0, origin: "other", id: "x1" });
+    await notify({ kind: "denial", key: "u|agent", at: "soon", origin: "other" });
+    await notify({ kind: "taint", key: "s-valid", at: T0, origin: "other", id: "x2" });
+    await until(() => a.signals.isTainted("s-valid"));
+    expect(a.signals.recentDenials("u|agent", T0)).toBe(0);
+    expect(a.errors.filter((e) => e.includes("notification ignored"))).toHaveLength(2);
+  });
+});
