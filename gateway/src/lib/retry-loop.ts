@@ -75,6 +75,8 @@ export function retryLoop(task: () => Promise<void>, options: RetryLoopOptions):
     if (stopped) return;
     running = runUntilSettled().finally(() => {
       running = undefined;
+      // A request between the last run's end and here (other microtasks) is not lost.
+      if (more() && retry === undefined) start();
     });
   }
 

@@ -98,6 +98,20 @@ describe("retryLoop", () => {
     expect(runs).toHaveLength(2); // the cancelled retry never fires
   });
 
+  it("does not lose a request made between a failed run's end and the loop noticing it", async () => {
+    const { runs, task } = controlled();
+    const loop = retryLoop(task, { retryMs: 60_000, maxRetryMs: 60_000, onError: () => undefined });
+    loop.request();
+    runs[0]?.finish(true);
+    // Runs after the failed run scheduled its retry, before the loop saw the run end.
+    queueMicrotask(() => {
+      loop.request(true);
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runs).toHaveLength(2);
+    loop.stop();
+  });
+
   it("starts nothing after stop, and a scheduled retry is cancelled", async () => {
     const { runs, task } = controlled();
     const loop = retryLoop(task, { retryMs: 100, maxRetryMs: 100, onError: () => undefined });
