@@ -2,7 +2,8 @@
 // tainted on one replica is tainted on all, and an agent's recent denials count every replica's.
 //
 //   zyx_session_signals(kind 'taint' | 'denial', key text, at_ms bigint, origin text, id text)
-//   with a unique index on id
+//   with a unique index on id; keys stored with NUL as %00 and % as %25 (actor keys hold a NUL,
+//   which PostgreSQL text cannot)
 //
 // Reads stay local and synchronous (the policy input is built from memory, no round trip on the
 // hot path). Every taint and denial is applied locally at once, then inserted, and the insert
@@ -27,10 +28,14 @@
 //   window go first, then the oldest denials (logged); taints are never dropped.
 // - Notifications are checked (kind, key, time, origin, id) before they are applied; anything
 //   else is ignored and logged, never counted.
-// - Opening changes the schema only when something is missing (table, id column, unique index),
-//   under a migration lock and a lock timeout: a replica starting next to a long reader neither
-//   waits behind it nor queues every other replica's inserts behind an ACCESS EXCLUSIVE lock, and
-//   a role that may only read and write the table can open it once the schema is in place.
+// - Opening changes the schema only when something is missing (table, id column, a valid unique
+//   index, built CONCURRENTLY), on its own connection, one replica at a time, under a lock
+//   timeout: a replica starting next to a long reader neither waits behind it nor queues every
+//   other replica's inserts behind an ACCESS EXCLUSIVE lock, and a role that may only read and
+//   write the table can open it once the schema is in place.
+// - A (re)connection of the LISTEN connection rebuilds at once, even during a retry's backoff.
+//   `close` tries once more to share what is unshared and logs, as an error, the taints it could
+//   not (lost to the other replicas).
 //
 // Failure modes: opening fails (throws) when PostgreSQL cannot be reached, the schema cannot be
 // put in place or the first rebuild fails. Afterwards nothing throws: a failed insert leaves the
@@ -41,7 +46,6 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { z } from "zod";
 import { listenForever } from "./lib/pg-listen.ts";
-import { inTransaction } from "./lib/pg-transaction.ts";
 import { retryLoop } from "./lib/retry-loop.ts";
 import {
   createSessionSignals,
@@ -67,6 +71,8 @@ export interface PostgresSessionSignalsOptions extends SessionSignalsOptions {
   retryMs?: number;
   /** Longest delay between those tries, ms (default 30 000). */
   maxRetryMs?: number;
+  /** Bound on opening's schema changes (a unique index built on a large table), ms (default 60 000). */
+  migrationTimeoutMs?: number;
   /** Own signals kept for replay and retry before denials are dropped (default 10 000). */
   maxUnconfirmed?: number;
 }
@@ -86,34 +92,61 @@ const Signal = z.object({
 });
 type Signal = z.infer<typeof Signal>;
 
-/** Creates what is missing, and only that, so an opened schema is never locked exclusively. */
-async function ensureSchema(pool: pg.Pool, lockTimeoutMs: number): Promise<void> {
-  const missing = async (client: pg.Pool | pg.PoolClient): Promise<string[]> => {
-    const { rows } = await client.query<{ table: boolean; id: boolean; index: boolean }>(
-      `SELECT to_regclass($1) IS NOT NULL AS table,
-              EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)
-                        AND attname = 'id' AND NOT attisdropped) AS id,
-              to_regclass($2) IS NOT NULL AS index`,
-      [TABLE, ID_INDEX],
-    );
-    const found = rows[0] ?? { table: false, id: false, index: false };
-    const statements: string[] = [];
-    if (!found.table) {
-      statements.push(`CREATE TABLE IF NOT EXISTS ${TABLE} (kind text NOT NULL, key text NOT NULL,
-         at_ms bigint NOT NULL, origin text NOT NULL, id text)`);
-    } else if (!found.id) statements.push(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS id text`);
-    if (!found.index)
-      statements.push(`CREATE UNIQUE INDEX IF NOT EXISTS ${ID_INDEX} ON ${TABLE} (id)`);
-    return statements;
-  };
-  if ((await missing(pool)).length === 0) return;
-  await inTransaction(pool, async (client) => {
-    await client.query(
-      `SET LOCAL lock_timeout = ${String(Math.max(1, Math.round(lockTimeoutMs)))}`,
-    );
-    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
-    for (const statement of await missing(client)) await client.query(statement);
-  });
+/**
+ * A key as stored: PostgreSQL text cannot hold NUL, which every actor key has ("actor:" subject
+ * NUL agent), so NUL is written %00 and % is written %25. Rows of older revisions hold session
+ * ids (no %) and never an actor key (their insert always failed): they read back unchanged.
+ */
+export const storedKey = (key: string): string =>
+  key.replaceAll("%", "%25").replaceAll("\u0000", "%00");
+export const keyFromRow = (stored: string): string =>
+  stored.replace(/%(00|25)/g, (_match, code: string) => (code === "00" ? "\u0000" : "%"));
+
+/** What the schema lacks: the statements that put it in place, in order (none: nothing). */
+async function missingSchema(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ table: boolean; id: boolean; index: string }>(
+    `SELECT to_regclass($1) IS NOT NULL AS table,
+            EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)
+                      AND attname = 'id' AND NOT attisdropped) AS id,
+            CASE WHEN to_regclass($2) IS NULL THEN 'none'
+                 WHEN EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($2)
+                                AND indrelid = to_regclass($1) AND indisunique AND indisvalid
+                                AND indpred IS NULL) THEN 'valid'
+                 ELSE 'invalid' END AS index`,
+    [TABLE, ID_INDEX],
+  );
+  const found = rows[0] ?? { table: false, id: false, index: "none" };
+  const statements: string[] = [];
+  if (!found.table) {
+    statements.push(`CREATE TABLE IF NOT EXISTS ${TABLE} (kind text NOT NULL, key text NOT NULL,
+       at_ms bigint NOT NULL, origin text NOT NULL, id text)`);
+  } else if (!found.id) statements.push(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS id text`);
+  // An index left invalid by an interrupted build (or not the unique one) is built again.
+  if (found.index === "invalid") statements.push(`DROP INDEX IF EXISTS ${ID_INDEX}`);
+  if (found.index !== "valid") {
+    statements.push(`CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ID_INDEX} ON ${TABLE} (id)`);
+  }
+  return statements;
+}
+
+/**
+ * Creates what is missing, and only that, so an opened schema is never locked. On its own
+ * connection with its own (long) bound: one replica at a time (session advisory lock), each
+ * statement under a lock timeout, the unique index built CONCURRENTLY (writers go on while it
+ * builds on a large table).
+ */
+async function ensureSchema(clientOptions: pg.ClientConfig, migrationMs: number): Promise<void> {
+  const client = new pg.Client({ ...clientOptions, query_timeout: migrationMs });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    if ((await missingSchema(client)).length === 0) return;
+    await client.query(`SET lock_timeout = ${String(Math.round(migrationMs / 2))}`);
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    for (const statement of await missingSchema(client)) await client.query(statement);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 export async function openPostgresSessionSignals(
@@ -136,14 +169,9 @@ export async function openPostgresSessionSignals(
     query_timeout: timeout,
     application_name: "zyx-gateway-sessions",
   };
+  await ensureSchema(clientOptions, options.migrationTimeoutMs ?? 60_000);
   const pool = new pg.Pool({ ...clientOptions, max: 4 });
   pool.on("error", () => undefined);
-  try {
-    await ensureSchema(pool, timeout / 2);
-  } catch (error) {
-    await pool.end().catch(() => undefined);
-    throw error;
-  }
   const state: SignalState = {
     local: createSessionSignals(options),
     during: undefined,
@@ -212,7 +240,7 @@ async function rebuild(c: Context): Promise<void> {
     const fresh = createSessionSignals(c.options);
     const held = new Set<string>();
     for (const row of rows.rows) {
-      apply(fresh, { kind: row.kind, key: row.key, at: Number(row.at_ms), origin: "" });
+      apply(fresh, { kind: row.kind, key: keyFromRow(row.key), at: Number(row.at_ms), origin: "" });
       if (row.id !== null) held.add(row.id);
     }
     // A row in the snapshot confirms its insert (one that timed out on this side included).
@@ -268,7 +296,7 @@ async function insert(c: Context, signal: Signal & { id: string }): Promise<bool
        SELECT pg_notify($6, $7) FROM saved`,
       [
         signal.kind,
-        signal.key,
+        storedKey(signal.key),
         signal.at,
         c.origin,
         signal.id,
@@ -321,7 +349,8 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
     },
   );
   const stopListening = listenForever(clientOptions, SESSION_CHANNEL, 250, (payload) => {
-    if (payload === undefined) rebuilding.request();
+    // (Re)connected: PostgreSQL answers, so a retry scheduled during the outage runs now.
+    if (payload === undefined) rebuilding.request(true);
     else receive(c, payload);
   });
   const periodic = setInterval(() => {
@@ -345,6 +374,7 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
     applyLocal(state, signal);
     if (!(await insert(c, signal))) resharing.request();
   };
+  let closing: Promise<void> | undefined;
   return {
     isTainted: (sessionId) => state.local.isTainted(sessionId),
     recentDenials: (agent, nowMs) => state.local.recentDenials(agent, nowMs),
@@ -352,16 +382,27 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
     recordDenial: (agent, nowMs) => {
       void share("denial", agent, nowMs);
     },
-    close: async () => {
-      clearInterval(periodic);
-      clearInterval(sweeper);
-      rebuilding.stop();
-      resharing.stop();
-      await stopListening();
-      await Promise.all([rebuilding.idle(), resharing.idle()]);
-      await c.pool.end();
-    },
+    close: () => (closing ??= closeOnce()),
   };
+  async function closeOnce(): Promise<void> {
+    clearInterval(periodic);
+    clearInterval(sweeper);
+    rebuilding.stop();
+    resharing.stop();
+    await stopListening();
+    await Promise.all([rebuilding.idle(), resharing.idle()]);
+    // One last try for what is not shared (each insert bounded by the query timeout); a taint
+    // still unshared is lost to the other replicas: said, loudly.
+    await reshare(c).catch(() => undefined);
+    const unshared = [...state.unconfirmed.values()].filter((s) => s.kind === "taint");
+    if (unshared.length > 0) {
+      c.log("error", "session signals: taints never shared with the other replicas at close", {
+        taints: unshared.length,
+        ids: unshared.slice(0, 20).map((s) => s.id),
+      });
+    }
+    await c.pool.end();
+  }
 }
 
 /** Another replica's notification: applied if it is a signal, ignored and logged otherwise. */

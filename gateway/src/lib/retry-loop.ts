@@ -38,8 +38,9 @@ export function retryLoop(task: () => Promise<void>, options: RetryLoopOptions):
   }
   let running: Promise<void> | undefined;
   /** A request arrived during the run in flight (an object: set from other calls). */
-  const asked = { again: false };
+  const asked = { again: false, now: false };
   const more = (): boolean => asked.again && !stopped;
+  const askedNow = (): boolean => asked.now;
   let retry: NodeJS.Timeout | undefined;
   let delay = retryMs;
   let stopped = false;
@@ -56,6 +57,7 @@ export function retryLoop(task: () => Promise<void>, options: RetryLoopOptions):
   async function runUntilSettled(): Promise<void> {
     do {
       asked.again = false;
+      asked.now = false;
       try {
         await task();
         delay = retryMs;
@@ -65,6 +67,9 @@ export function retryLoop(task: () => Promise<void>, options: RetryLoopOptions):
         } catch {
           // the report is best effort; the retry is not
         }
+        // Asked with `now` during this run: the dependency was seen working, retry soon.
+        if (askedNow()) delay = retryMs;
+        asked.now = false;
         if (!stopped) schedule();
         return;
       }
@@ -88,8 +93,10 @@ export function retryLoop(task: () => Promise<void>, options: RetryLoopOptions):
         retry = undefined;
         delay = retryMs;
       }
-      if (running !== undefined) asked.again = true;
-      else if (retry === undefined) start();
+      if (running !== undefined) {
+        asked.again = true;
+        asked.now ||= now;
+      } else if (retry === undefined) start();
     },
     async idle() {
       while (running !== undefined) await running;

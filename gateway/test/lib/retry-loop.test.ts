@@ -98,6 +98,22 @@ describe("retryLoop", () => {
     expect(runs).toHaveLength(2); // the cancelled retry never fires
   });
 
+  it("retries soon a run that fails after a request with now arrived during it", async () => {
+    const { runs, task } = controlled();
+    const loop = retryLoop(task, { retryMs: 100, maxRetryMs: 10_000, onError: () => undefined });
+    loop.request();
+    runs[0]?.finish(true);
+    await vi.advanceTimersByTimeAsync(100);
+    runs[1]?.finish(true);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(runs).toHaveLength(3); // backing off: 100, 200, next 400
+    loop.request(true); // during run 3
+    runs[2]?.finish(true);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(runs).toHaveLength(4);
+    loop.stop();
+  });
+
   it("does not lose a request made between a failed run's end and the loop noticing it", async () => {
     const { runs, task } = controlled();
     const loop = retryLoop(task, { retryMs: 60_000, maxRetryMs: 60_000, onError: () => undefined });
