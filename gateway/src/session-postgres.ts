@@ -319,13 +319,26 @@ async function insert(c: Context, signal: Signal & { id: string }): Promise<bool
   }
 }
 
-/** Inserts again every own signal not in the table and not being inserted; throws if one fails. */
+/** Inserts in flight at once when re-sharing: the pool (4) keeps room for new calls' signals. */
+const RESHARE_AT_ONCE = 2;
+
+/**
+ * Inserts again every own signal not in the table and not being inserted, taints first, a few
+ * at a time; stops and throws at the first batch that fails (PostgreSQL still refuses: the rest
+ * waits for the retry instead of queueing thousands of doomed inserts and log lines).
+ */
 async function reshare(c: Context): Promise<void> {
   pruneUnconfirmed(c, false);
-  const waiting = [...c.state.unconfirmed.entries()].filter(([id]) => !c.state.inserting.has(id));
-  const results = await Promise.all(waiting.map(([id, signal]) => insert(c, { ...signal, id })));
-  if (results.includes(false))
-    throw new Error(`${String(results.filter((ok) => !ok).length)} signals not shared`);
+  const waiting = [...c.state.unconfirmed.entries()]
+    .filter(([id]) => !c.state.inserting.has(id))
+    .sort(([, a], [, b]) => Number(a.kind === "denial") - Number(b.kind === "denial"));
+  for (let i = 0; i < waiting.length; i += RESHARE_AT_ONCE) {
+    const batch = waiting.slice(i, i + RESHARE_AT_ONCE);
+    const results = await Promise.all(batch.map(([id, signal]) => insert(c, { ...signal, id })));
+    if (results.includes(false)) {
+      throw new Error(`signals not shared: ${String(waiting.length - i)} left for the retry`);
+    }
+  }
 }
 
 /** Listening, the periodic rebuild, the retries and the sweep; the replica's public face. */
