@@ -56,7 +56,7 @@ import {
 export const SESSION_CHANNEL = "zyx_session_signals";
 const TABLE = "zyx_session_signals";
 const ID_INDEX = `${TABLE}_id_key`;
-/** Any number in pg_advisory_xact_lock's key space: "zyx sess" in ASCII. */
+/** Any number in pg_advisory_lock's key space: "zyx sess" in ASCII. */
 const MIGRATION_LOCK = "8751164158270485363";
 
 export interface PostgresSessionSignalsOptions extends SessionSignalsOptions {
@@ -84,7 +84,7 @@ export interface SharedSessionSignals extends SessionSignals {
 
 const Signal = z.object({
   kind: z.enum(["taint", "denial"]),
-  key: z.string().min(1).max(1_024),
+  key: z.string().min(1), // bounded by pg_notify's payload (8000 bytes); never cut short
   at: z.number(),
   origin: z.string().max(64),
   /** Unique per signal; absent in rows and notifications of older revisions. */
@@ -97,9 +97,8 @@ type Signal = z.infer<typeof Signal>;
  * NUL agent), so NUL is written %00 and % is written %25. Rows of older revisions hold session
  * ids (no %) and never an actor key (their insert always failed): they read back unchanged.
  */
-export const storedKey = (key: string): string =>
-  key.replaceAll("%", "%25").replaceAll("\u0000", "%00");
-export const keyFromRow = (stored: string): string =>
+const storedKey = (key: string): string => key.replaceAll("%", "%25").replaceAll("\u0000", "%00");
+const keyFromRow = (stored: string): string =>
   stored.replace(/%(00|25)/g, (_match, code: string) => (code === "00" ? "\u0000" : "%"));
 
 /** What the schema lacks: the statements that put it in place, in order (none: nothing). */
@@ -246,8 +245,10 @@ async function rebuild(c: Context): Promise<void> {
     // A row in the snapshot confirms its insert (one that timed out on this side included).
     for (const id of held) state.unconfirmed.delete(id);
     pruneUnconfirmed(c, false);
+    // `during` holds every own signal unconfirmed at any point of the read (those of the start,
+    // and each one shared since), and every other replica's notified meanwhile.
     let replayed = 0;
-    for (const signal of new Set([...state.unconfirmed.values(), ...during])) {
+    for (const signal of new Set(during)) {
       if (signal.id !== undefined && held.has(signal.id)) continue;
       apply(fresh, signal);
       replayed++;
