@@ -8,14 +8,9 @@
 // longer reachable from any tool until the worker restarts with its configuration. Idempotent:
 // a second revocation answers `already: true`. Failure modes: a bad, expired or replayed token is
 // refused (401/409) and revokes nothing; an unknown connector is 404.
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
-import {
-  ADMIN_TOKEN_TYPE,
-  AdminTokenClaims,
-  CALL_TOKEN_ALGORITHMS,
-  CALL_TOKEN_MAX_TTL_SEC,
-} from "../../common/worker-contract.ts";
-import { createReplayCache } from "./call-token.ts";
+import type { JSONWebKeySet } from "jose";
+import { ADMIN_TOKEN_TYPE, AdminTokenClaims } from "../../common/worker-contract.ts";
+import { createGatewayTokenVerifier, createReplayCache, settled } from "./call-token.ts";
 import { ConnectorError, type ConnectorName, type Connectors } from "./connectors/port.ts";
 
 export interface AdminTokenVerifier {
@@ -39,36 +34,29 @@ export function createAdminTokenVerifier(options: {
   clockToleranceSec: number;
   now?: () => number;
 }): AdminTokenVerifier {
-  const keySet = createLocalJWKSet(options.jwks);
+  const tokens = createGatewayTokenVerifier(options, ADMIN_TOKEN_TYPE);
   const replay = createReplayCache(10_000);
   const now = options.now ?? Date.now;
   return {
-    async verify(token) {
-      if (token === undefined || token === "") {
-        throw new AdminRefusal("call_token_missing", "no admin token");
-      }
-      const nowMs = now();
-      let payload: unknown;
-      try {
-        ({ payload } = await jwtVerify(token, keySet, {
-          algorithms: [...CALL_TOKEN_ALGORITHMS],
-          typ: ADMIN_TOKEN_TYPE,
-          issuer: options.issuer,
-          audience: options.audience,
-          clockTolerance: options.clockToleranceSec,
-          maxTokenAge: CALL_TOKEN_MAX_TTL_SEC,
-          currentDate: new Date(nowMs),
-          requiredClaims: ["exp", "iat", "jti", "sub"],
-        }));
-      } catch {
-        throw new AdminRefusal("call_token_invalid", "admin token is invalid or expired");
-      }
-      const claims = AdminTokenClaims.safeParse(payload);
-      if (!claims.success) throw new AdminRefusal("call_token_invalid", "admin claims malformed");
-      const nowSec = Math.floor(nowMs / 1000);
-      const seen = replay.check(claims.data.jti, claims.data.exp + 60, nowSec);
-      if (seen !== "accepted") throw new AdminRefusal("call_token_replayed", "admin token reused");
-      return claims.data;
+    verify(token) {
+      return settled(() => {
+        if (token === undefined || token === "") {
+          throw new AdminRefusal("call_token_missing", "no admin token");
+        }
+        const nowSec = Math.floor(now() / 1000);
+        let payload: unknown;
+        try {
+          ({ payload } = tokens.verify(token, nowSec));
+        } catch {
+          throw new AdminRefusal("call_token_invalid", "admin token is invalid or expired");
+        }
+        const claims = AdminTokenClaims.safeParse(payload);
+        if (!claims.success) throw new AdminRefusal("call_token_invalid", "admin claims malformed");
+        const seen = replay.check(claims.data.jti, claims.data.exp + 60, nowSec);
+        if (seen !== "accepted")
+          throw new AdminRefusal("call_token_replayed", "admin token reused");
+        return claims.data;
+      });
     },
   };
 }

@@ -4,7 +4,9 @@
 //   1. a token is present and of sane size;
 //   2. signature by a key of the gateway's PUBLIC key set, with alg in {ES256, EdDSA} (so
 //      "none", HMAC and RSA are refused before any key is looked at), typ "call+jwt", issuer,
-//      audience, exp/iat with a small clock tolerance, and a lifetime of at most 30 s;
+//      audience, exp/iat with a small clock tolerance, and a lifetime of at most 30 s. Checked
+//      synchronously with node:crypto (common/compact-jwt.ts): this runs on every call, and
+//      jose's WebCrypto path costs twice the CPU and a thread-pool round trip;
 //   3. the claims have the expected shape (tool in the catalog, args_sha256, decision_id, sub,
 //      act.sub, jti);
 //   4. SHA-256 of the RFC 8785 form of the arguments received equals args_sha256;
@@ -13,9 +15,14 @@
 //      and when it is still full the call is REFUSED (replay_cache_full) rather than an
 //      unexpired jti forgotten, which would reopen the replay window. Fail closed.
 import { timingSafeEqual } from "node:crypto";
-import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet } from "jose";
+import type { JSONWebKeySet } from "jose";
 import { argumentsDigest } from "../../common/canonical.ts";
 import type { ToolName } from "../../common/catalog.ts";
+import {
+  CompactJwtError,
+  createCompactJwtVerifier,
+  type CompactJwtVerifier,
+} from "../../common/compact-jwt.ts";
 import {
   CALL_TOKEN_ALGORITHMS,
   CALL_TOKEN_MAX_TTL_SEC,
@@ -132,29 +139,39 @@ export function createReplayCache(maxEntries: number): ReplayCache {
 
 // --- Verifier -----------------------------------------------------------------
 
-function checkJwks(jwks: JSONWebKeySet): void {
-  if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) {
-    throw new TypeError("jwks must hold at least one key");
-  }
-  for (const key of jwks.keys) {
-    const supported =
-      (key.kty === "EC" && key.crv === "P-256") || (key.kty === "OKP" && key.crv === "Ed25519");
-    if (!supported) throw new TypeError("jwks keys must be EC P-256 or OKP Ed25519");
-    if ("d" in key) throw new TypeError("jwks must hold public keys only (a key has `d`)");
-    if (typeof key.kid !== "string" || key.kid === "") {
-      throw new TypeError("every jwks key needs a kid");
-    }
-  }
+/** The token check shared by call and admin tokens: same keys, issuer, audience and lifetime. */
+export function createGatewayTokenVerifier(
+  options: Pick<CallTokenVerifierOptions, "jwks" | "issuer" | "audience" | "clockToleranceSec">,
+  typ: string,
+): CompactJwtVerifier {
+  return createCompactJwtVerifier({
+    jwks: options.jwks,
+    algorithms: CALL_TOKEN_ALGORITHMS,
+    typ,
+    issuer: options.issuer,
+    audience: options.audience,
+    clockToleranceSec: options.clockToleranceSec,
+    maxTokenAgeSec: CALL_TOKEN_MAX_TTL_SEC,
+  });
 }
 
-function joseToCallTokenError(error: unknown): CallTokenError {
-  if (error instanceof errors.JWTExpired) {
+function toCallTokenError(error: unknown): CallTokenError {
+  if (!(error instanceof CompactJwtError)) throw error;
+  if (error.code === "expired") {
     return new CallTokenError("call_token_expired", "call token has expired", { cause: error });
   }
-  const detail = error instanceof errors.JOSEError ? error.code : "unexpected error";
-  return new CallTokenError("call_token_invalid", `call token is invalid (${detail})`, {
+  return new CallTokenError("call_token_invalid", `call token is invalid (${error.message})`, {
     cause: error,
   });
+}
+
+/** What `run` returns, or its throw as a rejection: the verifier's contract is a promise. */
+export function settled<T>(run: () => T): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
 }
 
 function digestsEqual(a: string, b: string): boolean {
@@ -175,8 +192,7 @@ export function createCallTokenVerifier(options: CallTokenVerifierOptions): Call
       `clockToleranceSec must be a whole number from 0 to ${MAX_CLOCK_TOLERANCE_SEC}`,
     );
   }
-  checkJwks(options.jwks);
-  const keySet = createLocalJWKSet(options.jwks);
+  const tokens = createGatewayTokenVerifier(options, CALL_TOKEN_TYPE);
   const replay = createReplayCache(options.maxReplayEntries);
   const now = options.now ?? Date.now;
 
@@ -185,88 +201,77 @@ export function createCallTokenVerifier(options: CallTokenVerifierOptions): Call
       return replay.size;
     },
 
-    async verify(token, receivedArguments) {
-      if (token === undefined || token === "") {
-        throw new CallTokenError("call_token_missing", "no call token");
-      }
-      if (token.length > MAX_TOKEN_CHARS) {
-        throw new CallTokenError("call_token_invalid", "call token is too large");
-      }
+    verify(token, receivedArguments) {
+      return settled(() => {
+        if (token === undefined || token === "") {
+          throw new CallTokenError("call_token_missing", "no call token");
+        }
+        if (token.length > MAX_TOKEN_CHARS) {
+          throw new CallTokenError("call_token_invalid", "call token is too large");
+        }
 
-      const nowMs = now();
-      let verified: Awaited<ReturnType<typeof jwtVerify>>;
-      try {
-        verified = await jwtVerify(token, keySet, {
-          algorithms: [...CALL_TOKEN_ALGORITHMS],
-          typ: CALL_TOKEN_TYPE,
-          issuer,
-          audience,
-          clockTolerance: clockToleranceSec,
-          maxTokenAge: CALL_TOKEN_MAX_TTL_SEC,
-          currentDate: new Date(nowMs),
-          requiredClaims: ["exp", "iat", "jti", "sub"],
-        });
-      } catch (error) {
-        throw joseToCallTokenError(error);
-      }
-
-      const kid = verified.protectedHeader.kid;
-      if (typeof kid !== "string" || kid === "") {
-        throw new CallTokenError("call_token_invalid", "call token header has no kid");
-      }
-      const parsed = CallTokenClaims.safeParse(verified.payload);
-      if (!parsed.success) {
-        throw new CallTokenError("call_token_invalid", "call token claims are malformed");
-      }
-      const claims = parsed.data;
-      if (claims.exp - claims.iat > CALL_TOKEN_MAX_TTL_SEC || claims.exp <= claims.iat) {
-        throw new CallTokenError(
-          "call_token_invalid",
-          `call token lifetime must be 1 to ${CALL_TOKEN_MAX_TTL_SEC} seconds`,
-        );
-      }
-
-      let received: string;
-      try {
-        received = argumentsDigest(receivedArguments);
-      } catch (error) {
-        throw new CallTokenError("arguments_digest_mismatch", "arguments are not JSON", {
-          cause: error,
-        });
-      }
-      if (!digestsEqual(received, claims.args_sha256)) {
-        throw new CallTokenError(
-          "arguments_digest_mismatch",
-          "arguments differ from those the call token was issued for",
-        );
-      }
-
-      // Same second arithmetic as jose: a token verifies while exp > now - tolerance.
-      const nowSec = Math.floor(nowMs / 1000);
-      switch (replay.check(claims.jti, claims.exp + clockToleranceSec, nowSec)) {
-        case "accepted":
-          break;
-        case "replayed":
-          throw new CallTokenError("call_token_replayed", "call token was already used");
-        case "full":
+        const nowMs = now();
+        const nowSec = Math.floor(nowMs / 1000);
+        let verified: ReturnType<CompactJwtVerifier["verify"]>;
+        try {
+          verified = tokens.verify(token, nowSec);
+        } catch (error) {
+          throw toCallTokenError(error);
+        }
+        const { kid } = verified.header;
+        const parsed = CallTokenClaims.safeParse(verified.payload);
+        if (!parsed.success) {
+          throw new CallTokenError("call_token_invalid", "call token claims are malformed");
+        }
+        const claims = parsed.data;
+        if (claims.exp - claims.iat > CALL_TOKEN_MAX_TTL_SEC || claims.exp <= claims.iat) {
           throw new CallTokenError(
-            "replay_cache_full",
-            "too many unexpired call tokens to remember; refusing new calls",
+            "call_token_invalid",
+            `call token lifetime must be 1 to ${CALL_TOKEN_MAX_TTL_SEC} seconds`,
           );
-      }
+        }
 
-      return {
-        tool: claims.tool,
-        argumentsDigest: claims.args_sha256,
-        decisionId: claims.decision_id,
-        user: claims.sub,
-        agent: claims.act.sub,
-        ...(claims.trace_id === undefined ? {} : { traceId: claims.trace_id }),
-        jti: claims.jti,
-        issuedAt: claims.iat,
-        expiresAt: claims.exp,
-        kid,
-      };
+        let received: string;
+        try {
+          received = argumentsDigest(receivedArguments);
+        } catch (error) {
+          throw new CallTokenError("arguments_digest_mismatch", "arguments are not JSON", {
+            cause: error,
+          });
+        }
+        if (!digestsEqual(received, claims.args_sha256)) {
+          throw new CallTokenError(
+            "arguments_digest_mismatch",
+            "arguments differ from those the call token was issued for",
+          );
+        }
+
+        // Same second arithmetic as the token check: it verifies while exp > now - tolerance.
+        switch (replay.check(claims.jti, claims.exp + clockToleranceSec, nowSec)) {
+          case "accepted":
+            break;
+          case "replayed":
+            throw new CallTokenError("call_token_replayed", "call token was already used");
+          case "full":
+            throw new CallTokenError(
+              "replay_cache_full",
+              "too many unexpired call tokens to remember; refusing new calls",
+            );
+        }
+
+        return {
+          tool: claims.tool,
+          argumentsDigest: claims.args_sha256,
+          decisionId: claims.decision_id,
+          user: claims.sub,
+          agent: claims.act.sub,
+          ...(claims.trace_id === undefined ? {} : { traceId: claims.trace_id }),
+          jti: claims.jti,
+          issuedAt: claims.iat,
+          expiresAt: claims.exp,
+          kid,
+        };
+      });
     },
   };
 }

@@ -1,0 +1,301 @@
+// The synchronous call-token check against jose, its reference: every case has a hand-written
+// expected outcome, and jose's jwtVerify (same keys, same options) must never refuse what the
+// fast path accepts. Tokens are built here with node:crypto, not by the code under test.
+import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import fc from "fast-check";
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWK } from "jose";
+import { describe, expect, it } from "vitest";
+import {
+  CompactJwtError,
+  createCompactJwtVerifier,
+  type CompactJwtAlgorithm,
+  type CompactJwtErrorCode,
+} from "../compact-jwt.ts";
+
+const ISSUER = "zyx-agent-gateway";
+const AUDIENCE = "zyx-agent-worker";
+const TYP = "call+jwt";
+const NOW = 1_795_000_000;
+const TOLERANCE = 2;
+const MAX_AGE = 30;
+
+interface SigningKey {
+  alg: CompactJwtAlgorithm;
+  kid: string;
+  privateKey: KeyObject;
+  publicJwk: JWK;
+}
+
+function signingKey(alg: CompactJwtAlgorithm, kid: string): SigningKey {
+  const pair =
+    alg === "ES256"
+      ? generateKeyPairSync("ec", { namedCurve: "P-256" })
+      : generateKeyPairSync("ed25519");
+  return {
+    alg,
+    kid,
+    privateKey: pair.privateKey,
+    publicJwk: { ...pair.publicKey.export({ format: "jwk" }), kid },
+  };
+}
+
+const KEYS = { ES256: signingKey("ES256", "gw-ec"), EdDSA: signingKey("EdDSA", "gw-ed") };
+/** Keys an attacker holds, under the gateway's kids. */
+const FORGED = { ES256: signingKey("ES256", "gw-ec"), EdDSA: signingKey("EdDSA", "gw-ed") };
+const JWKS: JSONWebKeySet = { keys: [KEYS.ES256.publicJwk, KEYS.EdDSA.publicJwk] };
+
+const b64 = (value: unknown): string =>
+  Buffer.from(typeof value === "string" ? value : JSON.stringify(value), "utf8").toString(
+    "base64url",
+  );
+
+function signature(key: SigningKey, input: string, encoding: "raw" | "der" = "raw"): string {
+  const data = Buffer.from(input, "ascii");
+  const bytes =
+    key.alg === "ES256"
+      ? sign("sha256", data, {
+          key: key.privateKey,
+          dsaEncoding: encoding === "raw" ? "ieee-p1363" : "der",
+        })
+      : sign(null, data, key.privateKey);
+  return bytes.toString("base64url");
+}
+
+interface Build {
+  key?: SigningKey;
+  signer?: SigningKey;
+  header?: Record<string, unknown>;
+  claims?: Record<string, unknown>;
+  drop?: readonly string[];
+}
+
+function claimsFor(overrides: Record<string, unknown> = {}, drop: readonly string[] = []) {
+  const claims: Record<string, unknown> = {
+    iss: ISSUER,
+    aud: AUDIENCE,
+    sub: "u-engineer",
+    jti: "jti-1",
+    iat: NOW,
+    exp: NOW + 30,
+    ...overrides,
+  };
+  for (const name of drop) Reflect.deleteProperty(claims, name);
+  return claims;
+}
+
+function build(options: Build = {}): string {
+  const key = options.key ?? KEYS.EdDSA;
+  const header = { alg: key.alg, kid: key.kid, typ: TYP, ...options.header };
+  const input = `${b64(header)}.${b64(claimsFor(options.claims, options.drop))}`;
+  return `${input}.${signature(options.signer ?? key, input)}`;
+}
+
+const verifier = createCompactJwtVerifier({
+  jwks: JWKS,
+  algorithms: ["ES256", "EdDSA"],
+  typ: TYP,
+  issuer: ISSUER,
+  audience: AUDIENCE,
+  clockToleranceSec: TOLERANCE,
+  maxTokenAgeSec: MAX_AGE,
+});
+const joseKeys = createLocalJWKSet(JWKS);
+
+function ours(token: string, now = NOW): "accepted" | CompactJwtErrorCode {
+  try {
+    verifier.verify(token, now);
+    return "accepted";
+  } catch (error) {
+    if (error instanceof CompactJwtError) return error.code;
+    throw error;
+  }
+}
+
+async function joseAccepts(token: string, now = NOW): Promise<boolean> {
+  try {
+    await jwtVerify(token, joseKeys, {
+      algorithms: ["ES256", "EdDSA"],
+      typ: TYP,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      clockTolerance: TOLERANCE,
+      maxTokenAge: MAX_AGE,
+      currentDate: new Date(now * 1000),
+      requiredClaims: ["exp", "iat"],
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Our outcome, after checking that jose accepts whatever we accept. */
+async function outcome(token: string, now = NOW): Promise<"accepted" | CompactJwtErrorCode> {
+  const result = ours(token, now);
+  if (result === "accepted") expect(await joseAccepts(token, now)).toBe(true);
+  return result;
+}
+
+describe.each(["ES256", "EdDSA"] as const)("compact JWT verifier, %s", (alg) => {
+  const key = KEYS[alg];
+  const other = KEYS[alg === "ES256" ? "EdDSA" : "ES256"];
+
+  it("accepts a genuine token, as jose does, and returns its header and claims", async () => {
+    const token = build({ key });
+    expect(await outcome(token)).toBe("accepted");
+    expect(verifier.verify(token, NOW)).toEqual({
+      header: { alg, kid: key.kid, typ: TYP },
+      payload: claimsFor(),
+    });
+  });
+
+  it.each<[string, Build, CompactJwtErrorCode]>([
+    ['alg "none"', { header: { alg: "none" } }, "alg_not_allowed"],
+    ["HS256", { header: { alg: "HS256" } }, "alg_not_allowed"],
+    ["RS256", { header: { alg: "RS256" } }, "alg_not_allowed"],
+    ["no alg", { header: { alg: undefined } }, "alg_not_allowed"],
+    ["no kid", { header: { kid: undefined } }, "unknown_kid"],
+    ["an unknown kid", { header: { kid: "someone" } }, "unknown_kid"],
+    ["typ JWT", { header: { typ: "JWT" } }, "claim_invalid"],
+    ["no typ", { header: { typ: undefined } }, "claim_invalid"],
+    ["a crit header", { header: { crit: ["b64"], b64: false } }, "malformed"],
+    ["a wrong issuer", { claims: { iss: "someone" } }, "claim_invalid"],
+    ["no issuer", { drop: ["iss"] }, "claim_invalid"],
+    ["a wrong audience", { claims: { aud: "zyx-other" } }, "claim_invalid"],
+    ["an audience list without us", { claims: { aud: ["a", "b"] } }, "claim_invalid"],
+    ["no exp", { drop: ["exp"] }, "claim_invalid"],
+    ["no iat", { drop: ["iat"] }, "claim_invalid"],
+    ["a string exp", { claims: { exp: String(NOW + 30) } }, "claim_invalid"],
+    ["a string nbf", { claims: { nbf: String(NOW) } }, "claim_invalid"],
+    ["exp at now - tolerance", { claims: { exp: NOW - TOLERANCE } }, "expired"],
+    ["iat too old", { claims: { iat: NOW - MAX_AGE - TOLERANCE - 1 } }, "expired"],
+    ["iat from the future", { claims: { iat: NOW + TOLERANCE + 1 } }, "claim_invalid"],
+    ["nbf beyond the tolerance", { claims: { nbf: NOW + TOLERANCE + 1 } }, "claim_invalid"],
+  ])("refuses %s", async (_label, options, code) => {
+    expect(await outcome(build({ key, ...options }))).toBe(code);
+  });
+
+  it.each<[string, Build]>([
+    ["an audience list with us", { claims: { aud: ["x", AUDIENCE] } }],
+    ["exp just inside the tolerance", { claims: { exp: NOW - TOLERANCE + 1 } }],
+    ["iat at the oldest accepted age", { claims: { iat: NOW - MAX_AGE - TOLERANCE } }],
+    ["iat at the tolerance in the future", { claims: { iat: NOW + TOLERANCE } }],
+    ["nbf at the tolerance", { claims: { nbf: NOW + TOLERANCE } }],
+  ])("accepts %s, as jose does", async (_label, options) => {
+    expect(await outcome(build({ key, ...options }))).toBe("accepted");
+  });
+
+  it("refuses a signature by another key under our kid, and the other algorithm's key", async () => {
+    expect(await outcome(build({ key, signer: FORGED[alg] }))).toBe("signature_invalid");
+    // The header names our kid for this algorithm but claims the other algorithm.
+    expect(await outcome(build({ key, header: { alg: other.alg } }))).toBe("unknown_kid");
+  });
+
+  it("refuses a tampered payload, a cut or empty signature, and broken structure", async () => {
+    const [header = "", payload = "", sig = ""] = build({ key }).split(".");
+    const forged = b64(claimsFor({ sub: "u-admin" }));
+    expect(await outcome(`${header}.${forged}.${sig}`)).toBe("signature_invalid");
+    expect(await outcome(`${header}.${payload}.${sig.slice(0, -4)}`)).toBe("signature_invalid");
+    expect(await outcome(`${header}.${payload}.`)).toBe("malformed");
+    expect(await outcome(`${header}.${payload}`)).toBe("malformed");
+    expect(await outcome(`${header}.${payload}.${sig}.`)).toBe("malformed");
+    expect(await outcome(`${header}.${payload}.${sig}=`)).toBe("malformed");
+    expect(await outcome(` ${header}.${payload}.${sig}`)).toBe("malformed");
+    expect(await outcome("a".repeat(20_000))).toBe("malformed");
+  });
+
+  it("refuses a header or payload that is not a JSON object", async () => {
+    for (const [headerPart, payloadPart] of [
+      [b64("not json"), b64(claimsFor())],
+      [b64([{ alg, kid: key.kid, typ: TYP }]), b64(claimsFor())],
+      [b64({ alg, kid: key.kid, typ: TYP }), b64([claimsFor()])],
+      [b64({ alg, kid: key.kid, typ: TYP }), b64("null")],
+    ] as const) {
+      const input = `${headerPart}.${payloadPart}`;
+      expect(await outcome(`${input}.${signature(key, input)}`)).toBe("malformed");
+    }
+  });
+
+  it("agrees with jose over arbitrary claims, headers and clocks (never accepts more)", async () => {
+    const claimValue = fc.oneof(
+      fc.constant(undefined),
+      fc.integer({ min: NOW - 80, max: NOW + 80 }),
+      fc.double({ min: NOW - 80, max: NOW + 80, noNaN: true }),
+      fc.constantFrom(ISSUER, AUDIENCE, "x", null, [AUDIENCE], [], {}),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          iss: claimValue,
+          aud: claimValue,
+          exp: claimValue,
+          iat: claimValue,
+          nbf: claimValue,
+        }),
+        fc.record({
+          alg: fc.constantFrom<unknown>(alg, other.alg, "none", "HS256", undefined),
+          kid: fc.constantFrom<unknown>(key.kid, other.kid, "x", undefined, 1),
+          typ: fc.constantFrom<unknown>(TYP, "CALL+JWT", "application/call+jwt", "JWT", undefined),
+        }),
+        fc.integer({ min: NOW - 60, max: NOW + 60 }),
+        async (claims, header, now) => {
+          const token = build({ key, header, claims });
+          const accepted = ours(token, now) === "accepted";
+          if (accepted) expect(await joseAccepts(token, now)).toBe(true);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe("compact JWT verifier, ES256 encodings", () => {
+  it("refuses a DER-encoded ES256 signature (JWS signatures are raw r||s)", async () => {
+    const key = KEYS.ES256;
+    const input = `${b64({ alg: "ES256", kid: key.kid, typ: TYP })}.${b64(claimsFor())}`;
+    expect(await outcome(`${input}.${signature(key, input, "der")}`)).toBe("signature_invalid");
+  });
+});
+
+describe("compact JWT verifier construction", () => {
+  const base = {
+    algorithms: ["ES256", "EdDSA"] as const,
+    typ: TYP,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    clockToleranceSec: TOLERANCE,
+    maxTokenAgeSec: MAX_AGE,
+  };
+  const create =
+    (keys: JWK[], extra: object = {}) =>
+    () =>
+      createCompactJwtVerifier({ ...base, jwks: { keys }, ...extra });
+
+  it("refuses key sets a call token could be forged or confused under", () => {
+    const privateJwk = { ...KEYS.EdDSA.privateKey.export({ format: "jwk" }), kid: "p" };
+    expect(create([])).toThrow("jwks must hold at least one key");
+    expect(create([privateJwk])).toThrow("jwks must hold public keys only (a key has `d`)");
+    expect(create([{ kty: "oct", k: "c2VjcmV0", kid: "h" }])).toThrow(
+      "jwks keys must be EC P-256 or OKP Ed25519",
+    );
+    const { kid: _kid, ...withoutKid } = KEYS.EdDSA.publicJwk;
+    expect(create([withoutKid])).toThrow("every jwks key needs a kid");
+    expect(create([KEYS.EdDSA.publicJwk, { ...KEYS.ES256.publicJwk, kid: "gw-ed" }])).toThrow(
+      'jwks kid "gw-ed" is not unique',
+    );
+    expect(create([{ ...KEYS.EdDSA.publicJwk, alg: "ES256" }])).toThrow(
+      'jwks key "gw-ed" says alg ES256, its type is EdDSA',
+    );
+    expect(create([{ ...KEYS.EdDSA.publicJwk, use: "enc" }])).toThrow(
+      'jwks key "gw-ed" is not a signing key (use enc)',
+    );
+  });
+
+  it("refuses empty names and negative or fractional seconds", () => {
+    const keys = [KEYS.EdDSA.publicJwk];
+    expect(create(keys, { issuer: "" })).toThrow("issuer must be a non-empty string");
+    expect(create(keys, { algorithms: [] })).toThrow("algorithms must not be empty");
+    expect(create(keys, { clockToleranceSec: -1 })).toThrow(RangeError);
+    expect(create(keys, { maxTokenAgeSec: 1.5 })).toThrow(RangeError);
+  });
+});
