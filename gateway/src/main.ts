@@ -26,7 +26,7 @@ import { createGatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { createReloadingPolicyEngine } from "./policy/reloader.ts";
 import { createBundleDownloader } from "./policy/bundle-download.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
-import { createSessionSignals } from "./session.ts";
+import { createSessionSignals, TAINTS_SATURATED } from "./session.ts";
 import { openPostgresSessionSignals } from "./session-postgres.ts";
 import { mcpDoorOptions } from "./mcp/config.ts";
 import { consoleOptions, consoleUrl } from "./console/config.ts";
@@ -102,7 +102,14 @@ async function start(): Promise<void> {
     openApprovals: () => controls.openApprovals(),
   });
   const shared = await openSharedSessions(config);
-  const sessions = shared ?? createSessionSignals({ denialWindowMs: config.denialWindowMs });
+  const sessions =
+    shared ??
+    createSessionSignals({
+      denialWindowMs: config.denialWindowMs,
+      onSaturated: () => {
+        log("error", TAINTS_SATURATED);
+      },
+    });
   const cache = cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {};
   const app = createGatewayApp(
     {

@@ -49,6 +49,7 @@ import { listenForever } from "./lib/pg-listen.ts";
 import { retryLoop } from "./lib/retry-loop.ts";
 import {
   createSessionSignals,
+  TAINTS_SATURATED,
   type SessionSignals,
   type SessionSignalsOptions,
 } from "./session.ts";
@@ -169,15 +170,30 @@ export async function openPostgresSessionSignals(
     application_name: "zyx-gateway-sessions",
   };
   await ensureSchema(clientOptions, options.migrationTimeoutMs ?? 60_000);
+  // The alarm of a saturated in-memory store (session.ts), on every rebuild's store too.
+  const signalOptions = {
+    ...options,
+    onSaturated: () => {
+      log("error", TAINTS_SATURATED);
+    },
+  };
   const pool = new pg.Pool({ ...clientOptions, max: 4 });
   pool.on("error", () => undefined);
   const state: SignalState = {
-    local: createSessionSignals(options),
+    local: createSessionSignals(signalOptions),
     during: undefined,
     unconfirmed: new Map(),
     inserting: new Set(),
   };
-  const context: Context = { options, pool, now, log, origin, maxUnconfirmed, state };
+  const context: Context = {
+    options: signalOptions,
+    pool,
+    now,
+    log,
+    origin,
+    maxUnconfirmed,
+    state,
+  };
   try {
     await rebuild(context);
   } catch (error) {

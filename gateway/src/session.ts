@@ -1,6 +1,20 @@
 // Server-side signals the policy reads as context: whether a session has read content flagged
 // as prompt injection (tainted), and how many denials an agent had recently. In memory, bounded;
 // shared by replicas through PostgreSQL in session-postgres.ts (the same port).
+//
+// Two kinds of key are tainted together (pipeline/handoff.ts): the session the content was read
+// in, and the actor (the verified user and agent, `actorKey`), so that a new session id does not
+// wash a taint off. Session ids come from the caller and are as many as it likes; actors are
+// verified identities, bounded by the people and agents the bank has. The bounds follow that:
+//   - session taints: at most `maxSessions`; at the cap the least recently tainted session is
+//     forgotten. Safe because its actor's taint, set in the same call, still holds every write
+//     of that actor for approval, whatever the session;
+//   - actor taints are never forgotten. Past `maxActors` of them the store is saturated and
+//     fails closed: every key reads as tainted (every write is held for approval) until the
+//     process restarts. `saturated` says so, for a metric and an alarm.
+// Denials: at most `maxAgents` agents and `maxDenialsPerAgent` denials each; to make room for a
+// new agent, agents with no denial left in the window go first, then the oldest tracked agent
+// (a residual: it takes that many distinct verified actors denied within one window).
 
 export interface SessionSignals {
   isTainted(sessionId: string): boolean;
@@ -13,37 +27,97 @@ export interface SessionSignals {
 export interface SessionSignalsOptions {
   /** The window in which denials count, in milliseconds. */
   denialWindowMs: number;
-  /** Bounds on memory: sessions remembered, agents tracked, denials kept per agent. */
+  /** Bounds on memory: session taints remembered, agents tracked, denials kept per agent. */
   maxSessions?: number;
   maxAgents?: number;
   maxDenialsPerAgent?: number;
+  /** Actor taints remembered; past it, every key reads as tainted (fail closed). */
+  maxActors?: number;
+  /** Told once, when the store saturates (log it: every write is now held for approval). */
+  onSaturated?: () => void;
 }
 
-export function createSessionSignals(options: SessionSignalsOptions): SessionSignals {
+/** The in-memory store, which also says whether it has saturated (failed closed). */
+export interface MemorySessionSignals extends SessionSignals {
+  /** In memory, a taint holds when this returns. */
+  taint(key: string): void;
+  readonly saturated: boolean;
+}
+
+const ACTOR_PREFIX = "actor:";
+/** What the gateway logs, as an error, when the store saturates. */
+export const TAINTS_SATURATED =
+  "session taints: more actors tainted than the store holds; every call now reads as tainted " +
+  "(writes held for approval) until the gateway restarts";
+
+/**
+ * The key of a verified user's agent. It holds a NUL, which no session id can (the HTTP and MCP
+ * contracts allow 1 to 128 of A-Z a-z 0-9 . _ : -), so the two kinds never collide.
+ */
+export function actorKey(subject: string, agent: string): string {
+  return `${ACTOR_PREFIX}${subject}\u0000${agent}`;
+}
+
+function isActorKey(key: string): boolean {
+  return key.startsWith(ACTOR_PREFIX) && key.includes("\u0000");
+}
+
+export function createSessionSignals(options: SessionSignalsOptions): MemorySessionSignals {
   const { denialWindowMs } = options;
   if (!Number.isFinite(denialWindowMs) || denialWindowMs <= 0) {
     throw new TypeError("denialWindowMs must be a positive number");
   }
   const maxSessions = options.maxSessions ?? 100_000;
+  const maxActors = options.maxActors ?? 100_000;
   const maxAgents = options.maxAgents ?? 10_000;
   const maxDenials = options.maxDenialsPerAgent ?? 1_000;
-  const tainted = new Set<string>();
+  // Insertion order is recency: a session tainted again moves to the end.
+  const sessionTaints = new Set<string>();
+  const actorTaints = new Set<string>();
+  let saturated = false;
   const denials = new Map<string, number[]>();
 
   const prune = (times: number[], nowMs: number): void => {
     while (times.length > 0 && (times[0] ?? 0) <= nowMs - denialWindowMs) times.shift();
   };
 
+  const taintSession = (sessionId: string): void => {
+    sessionTaints.delete(sessionId);
+    if (sessionTaints.size >= maxSessions) {
+      const oldest = sessionTaints.values().next().value;
+      if (oldest !== undefined) sessionTaints.delete(oldest);
+    }
+    sessionTaints.add(sessionId);
+  };
+
+  const taintActor = (key: string): void => {
+    if (actorTaints.has(key)) return;
+    if (actorTaints.size < maxActors) {
+      actorTaints.add(key);
+    } else if (!saturated) {
+      saturated = true;
+      options.onSaturated?.();
+    }
+  };
+
+  const makeRoomForAgent = (nowMs: number): void => {
+    for (const [agent, times] of denials) {
+      prune(times, nowMs);
+      if (times.length === 0) denials.delete(agent);
+    }
+    if (denials.size < maxAgents) return;
+    const oldest = denials.keys().next().value;
+    if (oldest !== undefined) denials.delete(oldest);
+  };
+
   return {
-    isTainted: (sessionId) => tainted.has(sessionId),
-    taint(sessionId) {
-      // Bounded: at the cap, the oldest taint is forgotten to make room (a new one is never
-      // refused). The cap is far above what a day of sessions holds.
-      if (!tainted.has(sessionId) && tainted.size >= maxSessions) {
-        const oldest = tainted.values().next().value;
-        if (oldest !== undefined) tainted.delete(oldest);
-      }
-      tainted.add(sessionId);
+    get saturated() {
+      return saturated;
+    },
+    isTainted: (key) => saturated || sessionTaints.has(key) || actorTaints.has(key),
+    taint(key) {
+      if (isActorKey(key)) taintActor(key);
+      else taintSession(key);
     },
     recentDenials(agent, nowMs) {
       const times = denials.get(agent);
@@ -54,10 +128,7 @@ export function createSessionSignals(options: SessionSignalsOptions): SessionSig
     recordDenial(agent, nowMs) {
       let times = denials.get(agent);
       if (times === undefined) {
-        if (denials.size >= maxAgents) {
-          const oldest = denials.keys().next().value;
-          if (oldest !== undefined) denials.delete(oldest);
-        }
+        if (denials.size >= maxAgents) makeRoomForAgent(nowMs);
         times = [];
         denials.set(agent, times);
       }

@@ -8,6 +8,7 @@ import { parseToolArguments, protoKeyPaths } from "../../../common/tool-argument
 import { ToolCallBody } from "../http/contract.ts";
 import { issuesOf } from "../lib/body.ts";
 import { GatewayError } from "../lib/errors.ts";
+import { actorKey } from "../session.ts";
 import type { Authenticated, GatewayPorts, Parsed } from "./context.ts";
 
 /**
@@ -75,7 +76,7 @@ export async function parseCall(
     args: parsed.arguments,
     digest: argumentsDigest(parsed.arguments),
     sessionId: body.data.session_id,
-    actorKey: `actor:${principal.subject}\u0000${principal.agent}`,
+    actorKey: actorKey(principal.subject, principal.agent),
     workflow: agents?.[principal.agent]?.workflow ?? "unassigned",
   };
 }
