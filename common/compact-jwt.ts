@@ -1,41 +1,48 @@
-// Synchronous verification of a compact JWS JWT with node:crypto, for the one token the hot path
-// verifies on every call: the gateway's call token, at the worker (issue 18). jose 6 verifies only
-// through WebCrypto: a job and a thread-pool round trip per token, about twice the CPU of
-// `crypto.verify` on a KeyObject imported once (measured here: ~120 µs against ~65 µs for
-// Ed25519). jose still mints and verifies every other token; this module covers the two
-// algorithms call tokens use and nothing else.
+// Synchronous verification of compact JWS JWTs with node:crypto, for the token the hot path
+// verifies on every call: the gateway's call token, at the worker (issue 18; its admin token
+// too). jose 6 verifies only through WebCrypto: a job and a thread-pool round trip per token,
+// about twice the CPU of `crypto.verify` on a KeyObject imported once (measured here: ~120 µs
+// against ~65 µs for Ed25519). jose still signs and verifies every other token. (Measured and not
+// adopted at the gateway's identity check: there two ES256 verifications per uncached call moved
+// onto the thread that is the bottleneck at saturation, and calls/s fell 14 %.)
 //
-// Invariants (each is a refusal, never a default):
-//   - at most 16 KiB; three strict base64url parts (alphabet only, no padding, none empty); header and payload
-//     are JSON objects;
-//   - "alg" is in the verifier's allowlist (ES256 and EdDSA only: never "none", HMAC or RSA)
-//     before any key is looked at; a "crit" header is refused, since no extension is understood;
-//   - the key is the one whose "kid" the header names, and its type must be the one "alg" needs
-//     (an EdDSA header never meets a P-256 key); kids are unique in the key set;
-//   - ES256 signatures are raw r||s (RFC 7518 §3.4), 64 bytes; EdDSA is Ed25519, 64 bytes;
-//   - claims, with jose 6's arithmetic (validateClaimsSet) over whole epoch seconds: "typ"
-//     exactly (no "application/" prefix, no case folding: stricter than jose); "iss" exactly;
-//     "aud" equal or, as an array, containing the audience; "exp" required and a number, refused
-//     when exp <= now - tolerance; "nbf" when present a number, refused when nbf > now +
-//     tolerance; "iat" required and a number, refused when now - iat - tolerance > maxAge (too
-//     old: expired) or iat > now + tolerance (from the future).
-// The differential test (common/test/compact-jwt.test.ts) checks that nothing jose refuses is
-// accepted here, over mutated tokens of both algorithms.
+// Invariants (each a refusal, never a default), jose 6's where jose has one:
+//   - at most 16 KiB; three base64url parts, each in its one canonical spelling (alphabet only,
+//     no padding, no spare bits, none empty), so that no variant of a token verifies; header
+//     and payload are UTF-8 (a malformed sequence is refused, not replaced) JSON objects;
+//   - "alg" is ES256 or EdDSA and in the caller's allowlist before any key is looked at
+//     ("none", HMAC and RSA never are); a "crit" header is refused (no extension is understood;
+//     jose would accept crit ["b64"] with b64 true, which the gateway never sends);
+//   - the key is the one the header's "kid" names, unique in the set, a verifying key, and of
+//     the type "alg" needs: P-256 (raw r||s signatures, RFC 7518 §3.4) or Ed25519;
+//   - claims, with jose 6's rules, messages and arithmetic (validateClaimsSet) over whole epoch
+//     seconds: "typ" compared case-insensitively with an implied "application/"; the required
+//     claims present (with "iss", "aud" and "iat"); "iss" exactly; "aud" equal or, as an array,
+//     containing the audience; "iat", "nbf", "exp" finite numbers when present (jose takes
+//     1e999, Infinity, for an "exp"); refused when nbf > now + tolerance, exp <= now - tolerance,
+//     now - iat - tolerance > maxAge (too old) or iat > now + tolerance (from the future).
+// The differential test (common/test/compact-jwt.test.ts) checks that jose's jwtVerify accepts
+// whatever this accepts, over generated tokens of both algorithms.
 //
 // Failure modes: the constructor throws TypeError or RangeError for an unusable key set or
-// option; `verify` throws only CompactJwtError, whose `code` says which check refused.
-import { createPublicKey, verify as verifyBytes, type KeyObject } from "node:crypto";
+// option; `verify` throws only CompactJwtError, whose `code` says which check refused (its
+// message is jose's for the same fault where jose has one).
+import { createPublicKey, type KeyObject, verify as verifyBytes } from "node:crypto";
 import type { JSONWebKeySet, JWK } from "jose";
 
-export type CompactJwtAlgorithm = "ES256" | "EdDSA";
+export type JwsAlgorithm = "ES256" | "EdDSA";
 
 export type CompactJwtErrorCode =
   | "malformed"
   | "alg_not_allowed"
   | "unknown_kid"
+  | "key_unusable"
   | "signature_invalid"
+  | "typ_invalid"
   | "claim_invalid"
-  | "expired";
+  | "not_yet_valid"
+  | "expired"
+  | "too_old";
 
 export class CompactJwtError extends Error {
   readonly code: CompactJwtErrorCode;
@@ -47,20 +54,256 @@ export class CompactJwtError extends Error {
   }
 }
 
-export interface CompactJwtVerifierOptions {
-  /** Public keys: EC P-256 or OKP Ed25519, each with a unique kid, none with private members. */
-  jwks: JSONWebKeySet;
-  algorithms: readonly CompactJwtAlgorithm[];
+interface AlgorithmSpec {
+  /** node:crypto's digest name; null for EdDSA. */
+  hash: string | null;
+  key: "ec" | "ed25519";
+  /** The EC curve as node names it. */
+  curve?: string;
+}
+
+const ALGORITHMS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
+  ES256: { hash: "sha256", key: "ec", curve: "prime256v1" },
+  EdDSA: { hash: null, key: "ed25519" },
+};
+
+/** Both algorithms' signatures are 64 bytes: P-256's r||s, and Ed25519's. */
+const SIGNATURE_BYTES = 64;
+
+function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
+  return typeof value === "string" && Object.hasOwn(ALGORITHMS, value);
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+/** Longer tokens are refused before any parsing. */
+export const MAX_COMPACT_JWT_CHARS = 16_384;
+
+// --- Step 1: the token's structure and protected header ------------------------------------
+
+interface ParsedCompactJws {
+  header: Record<string, unknown> & { alg: JwsAlgorithm };
+  /** The three encoded parts, as received. */
+  parts: { header: string; payload: string; signature: string };
+  /** The payload's and the signature's bytes (the payload not yet trusted). */
+  payloadBytes: Buffer;
+  signatureBytes: Buffer;
+}
+
+/**
+ * The bytes of a base64url part in its one canonical form: the alphabet only, no padding, and
+ * nothing Buffer would silently drop (a last lone character, non-zero spare bits). Otherwise
+ * undefined. One token, one spelling: no variant of a signature or payload verifies.
+ */
+function decodeBase64url(part: string): Buffer | undefined {
+  if (!BASE64URL.test(part)) return undefined;
+  const bytes = Buffer.from(part, "base64url");
+  return bytes.toString("base64url") === part ? bytes : undefined;
+}
+
+function decodeJsonObject(bytes: Buffer | undefined): Record<string, unknown> | undefined {
+  if (bytes === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(UTF8.decode(bytes));
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      return value as Record<string, unknown>;
+    }
+  } catch {
+    // Not UTF-8 or not JSON: the caller names the part.
+  }
+  return undefined;
+}
+
+/** Splits the token and checks its header's "alg" against `algorithms`. */
+function parseCompactJws(token: string, algorithms: ReadonlySet<string>): ParsedCompactJws {
+  if (token.length > MAX_COMPACT_JWT_CHARS) throw new CompactJwtError("malformed", "too long");
+  const split = token.split(".");
+  if (split.length !== 3) throw new CompactJwtError("malformed", "Invalid Compact JWS");
+  const [header = "", payload = "", signature = ""] = split;
+  const decoded = decodeJsonObject(decodeBase64url(header));
+  if (decoded === undefined) {
+    throw new CompactJwtError("malformed", "JWS Protected Header is invalid");
+  }
+  if ("crit" in decoded) {
+    throw new CompactJwtError("malformed", '"crit" (Critical) Header Parameter is not supported');
+  }
+  const { alg } = decoded;
+  if (typeof alg !== "string" || alg === "") {
+    throw new CompactJwtError(
+      "malformed",
+      'JWS "alg" (Algorithm) Header Parameter missing or invalid',
+    );
+  }
+  if (!algorithms.has(alg) || !isJwsAlgorithm(alg)) {
+    throw new CompactJwtError(
+      "alg_not_allowed",
+      '"alg" (Algorithm) Header Parameter value not allowed',
+    );
+  }
+  const payloadBytes = decodeBase64url(payload);
+  if (payloadBytes === undefined) throw new CompactJwtError("malformed", "JWS Payload is invalid");
+  const signatureBytes = decodeBase64url(signature);
+  if (signatureBytes === undefined) {
+    throw new CompactJwtError("malformed", "Failed to base64url decode the signature");
+  }
+  return {
+    header: { ...decoded, alg },
+    parts: { header, payload, signature },
+    payloadBytes,
+    signatureBytes,
+  };
+}
+
+// --- Step 2: the signature, with a key of the right type -----------------------------------
+
+/** Why `key` cannot verify `alg`, or undefined when it can. */
+function keyMismatch(spec: AlgorithmSpec, alg: JwsAlgorithm, key: KeyObject): string | undefined {
+  if (key.type !== "public") return `${alg} verification needs a public key`;
+  if (key.asymmetricKeyType !== spec.key)
+    return `${alg} cannot use a ${String(key.asymmetricKeyType)} key`;
+  const details = key.asymmetricKeyDetails ?? {};
+  if (spec.curve !== undefined && details.namedCurve !== spec.curve) {
+    return `${alg} needs a key on curve ${spec.curve}`;
+  }
+  return undefined;
+}
+
+/** Verifies the signature with `key` and returns the decoded claims; else a CompactJwtError. */
+function verifyCompactJws(parsed: ParsedCompactJws, key: KeyObject): Record<string, unknown> {
+  const { alg } = parsed.header;
+  const spec = ALGORITHMS[alg];
+  const mismatch = keyMismatch(spec, alg, key);
+  if (mismatch !== undefined) throw new CompactJwtError("key_unusable", mismatch);
+  const signature = parsed.signatureBytes;
+  const input = Buffer.from(`${parsed.parts.header}.${parsed.parts.payload}`, "ascii");
+  let valid = false;
+  if (signature.length === SIGNATURE_BYTES) {
+    try {
+      valid =
+        spec.hash === null
+          ? verifyBytes(null, input, key, signature)
+          : verifyBytes(spec.hash, input, { key, dsaEncoding: "ieee-p1363" }, signature);
+    } catch {
+      valid = false;
+    }
+  }
+  if (!valid) throw new CompactJwtError("signature_invalid", "signature verification failed");
+  const payload = decodeJsonObject(parsed.payloadBytes);
+  if (payload === undefined) {
+    throw new CompactJwtError("malformed", "JWT Claims Set must be a top-level JSON object");
+  }
+  return payload;
+}
+
+// --- Step 3: the claims ---------------------------------------------------------------------
+
+interface ClaimRules {
   typ: string;
   issuer: string;
   audience: string;
+  /** Claims that must be present (jose's requiredClaims), beyond iss, aud and iat. */
+  requiredClaims: readonly string[];
   clockToleranceSec: number;
-  /** Oldest accepted "iat", in seconds. */
+  /** Oldest accepted "iat", in seconds ("iat" is then required). */
   maxTokenAgeSec: number;
 }
 
+const normalizeTyp = (value: string): string => {
+  const lower = value.toLowerCase();
+  return value.includes("/") ? lower : `application/${lower}`;
+};
+
+function numericDate(payload: Record<string, unknown>, claim: string): number | undefined {
+  const value = payload[claim];
+  if (value === undefined) return undefined;
+  // Finite, unlike jose: JSON's 1e999 parses to Infinity, an "exp" that never comes.
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new CompactJwtError("claim_invalid", `"${claim}" claim must be a number`);
+  }
+  return value;
+}
+
+function checkPresence(payload: Record<string, unknown>, rules: ClaimRules): void {
+  const claims = [...rules.requiredClaims, "iat", "aud", "iss"];
+  for (const claim of new Set(claims.reverse())) {
+    if (!Object.hasOwn(payload, claim)) {
+      throw new CompactJwtError("claim_invalid", `missing required "${claim}" claim`);
+    }
+  }
+}
+
+/** Checks the header's "typ" and the claims at `now` (epoch seconds); else a CompactJwtError. */
+function checkJwtClaims(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  rules: ClaimRules,
+  now: number,
+): void {
+  const { typ } = header;
+  if (typeof typ !== "string" || normalizeTyp(typ) !== normalizeTyp(rules.typ)) {
+    throw new CompactJwtError("typ_invalid", 'unexpected "typ" JWT header value');
+  }
+  checkPresence(payload, rules);
+  if (payload["iss"] !== rules.issuer) {
+    throw new CompactJwtError("claim_invalid", 'unexpected "iss" claim value');
+  }
+  const { aud } = payload;
+  if (!(aud === rules.audience || (Array.isArray(aud) && aud.includes(rules.audience)))) {
+    throw new CompactJwtError("claim_invalid", 'unexpected "aud" claim value');
+  }
+  const tolerance = rules.clockToleranceSec;
+  const iat = numericDate(payload, "iat");
+  const nbf = numericDate(payload, "nbf");
+  if (nbf !== undefined && nbf > now + tolerance) {
+    throw new CompactJwtError("not_yet_valid", '"nbf" claim timestamp check failed');
+  }
+  const exp = numericDate(payload, "exp");
+  if (exp !== undefined && exp <= now - tolerance) {
+    throw new CompactJwtError("expired", '"exp" claim timestamp check failed');
+  }
+  if (iat !== undefined) {
+    const age = now - iat;
+    if (age - tolerance > rules.maxTokenAgeSec) {
+      throw new CompactJwtError(
+        "too_old",
+        '"iat" claim timestamp check failed (too far in the past)',
+      );
+    }
+    if (age < -tolerance) {
+      throw new CompactJwtError(
+        "claim_invalid",
+        '"iat" claim timestamp check failed (it should be in the past)',
+      );
+    }
+  }
+}
+
+function checkClaimRules(rules: ClaimRules): void {
+  for (const name of ["typ", "issuer", "audience"] as const) {
+    if (typeof rules[name] !== "string" || rules[name] === "") {
+      throw new TypeError(`${name} must be a non-empty string`);
+    }
+  }
+  for (const [name, value] of [
+    ["clockToleranceSec", rules.clockToleranceSec],
+    ["maxTokenAgeSec", rules.maxTokenAgeSec],
+  ] as const) {
+    if (!Number.isFinite(value) || value < 0) {
+      throw new RangeError(`${name} must be a number of seconds, 0 or more`);
+    }
+  }
+}
+
+// --- The whole check against a fixed key set (the worker's call and admin tokens) -----------
+
+export interface CompactJwtVerifierOptions extends ClaimRules {
+  /** Public keys, each with a unique kid, none with private members. */
+  jwks: JSONWebKeySet;
+  algorithms: readonly JwsAlgorithm[];
+}
+
 export interface VerifiedCompactJwt {
-  header: Record<string, unknown> & { alg: CompactJwtAlgorithm; kid: string };
+  header: ParsedCompactJws["header"] & { kid: string };
   payload: Record<string, unknown>;
 }
 
@@ -69,182 +312,52 @@ export interface CompactJwtVerifier {
   verify(token: string, nowSec: number): VerifiedCompactJwt;
 }
 
-interface VerificationKey {
-  alg: CompactJwtAlgorithm;
-  key: KeyObject;
-}
-
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-/** Longer tokens are refused before any parsing. */
-export const MAX_COMPACT_JWT_CHARS = 16_384;
-const SIGNATURE_BYTES = 64;
-
-/** The algorithm a public JWK verifies, or undefined for a key type call tokens never use. */
-export function compactJwtAlgorithmOf(jwk: JWK): CompactJwtAlgorithm | undefined {
-  if (jwk.kty === "EC" && jwk.crv === "P-256") return "ES256";
-  if (jwk.kty === "OKP" && jwk.crv === "Ed25519") return "EdDSA";
-  return undefined;
-}
-
-function importKeys(jwks: JSONWebKeySet): Map<string, VerificationKey> {
+function importKeys(jwks: JSONWebKeySet): Map<string, KeyObject> {
   if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) {
     throw new TypeError("jwks must hold at least one key");
   }
-  const keys = new Map<string, VerificationKey>();
+  const keys = new Map<string, KeyObject>();
   for (const jwk of jwks.keys) {
-    const alg = compactJwtAlgorithmOf(jwk);
-    if (alg === undefined) throw new TypeError("jwks keys must be EC P-256 or OKP Ed25519");
+    if (!isCallKeyType(jwk)) throw new TypeError("jwks keys must be EC P-256 or OKP Ed25519");
     if ("d" in jwk) throw new TypeError("jwks must hold public keys only (a key has `d`)");
     const { kid } = jwk;
     if (typeof kid !== "string" || kid === "") throw new TypeError("every jwks key needs a kid");
     if (keys.has(kid)) throw new TypeError(`jwks kid "${kid}" is not unique`);
-    if (jwk.alg !== undefined && jwk.alg !== alg) {
-      throw new TypeError(`jwks key "${kid}" says alg ${jwk.alg}, its type is ${alg}`);
-    }
     if (jwk.use !== undefined && jwk.use !== "sig") {
       throw new TypeError(`jwks key "${kid}" is not a signing key (use ${jwk.use})`);
     }
-    keys.set(kid, { alg, key: createPublicKey({ key: jwk, format: "jwk" }) });
+    if (jwk.key_ops !== undefined && !jwk.key_ops.includes("verify")) {
+      throw new TypeError(`jwks key "${kid}" is not for verifying (key_ops)`);
+    }
+    const type = jwk.kty === "EC" ? "ES256" : "EdDSA";
+    if (jwk.alg !== undefined && jwk.alg !== type) {
+      throw new TypeError(`jwks key "${kid}" says alg ${jwk.alg}, its type is ${type}`);
+    }
+    keys.set(kid, createPublicKey({ key: jwk, format: "jwk" }));
   }
   return keys;
 }
 
-function checkOptions(options: CompactJwtVerifierOptions): void {
-  for (const name of ["typ", "issuer", "audience"] as const) {
-    if (typeof options[name] !== "string" || options[name] === "") {
-      throw new TypeError(`${name} must be a non-empty string`);
-    }
-  }
-  if (options.algorithms.length === 0) throw new TypeError("algorithms must not be empty");
-  for (const [name, value] of [
-    ["clockToleranceSec", options.clockToleranceSec],
-    ["maxTokenAgeSec", options.maxTokenAgeSec],
-  ] as const) {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new RangeError(`${name} must be a whole number of seconds, 0 or more`);
-    }
-  }
+function isCallKeyType(jwk: JWK): boolean {
+  return (jwk.kty === "EC" && jwk.crv === "P-256") || (jwk.kty === "OKP" && jwk.crv === "Ed25519");
 }
 
 export function createCompactJwtVerifier(options: CompactJwtVerifierOptions): CompactJwtVerifier {
-  checkOptions(options);
+  checkClaimRules(options);
+  if (options.algorithms.length === 0) throw new TypeError("algorithms must not be empty");
   const keys = importKeys(options.jwks);
   const algorithms: ReadonlySet<string> = new Set(options.algorithms);
   return {
     verify(token, nowSec) {
-      const parts = splitToken(token);
-      const header = protectedHeader(parts.header, algorithms, options.typ);
-      const entry = keys.get(header.kid);
-      if (entry?.alg !== header.alg) {
+      const parsed = parseCompactJws(token, algorithms);
+      const { kid } = parsed.header;
+      const key = typeof kid === "string" ? keys.get(kid) : undefined;
+      if (typeof kid !== "string" || key === undefined) {
         throw new CompactJwtError("unknown_kid", "no key in the key set matches the token's kid");
       }
-      if (!signatureHolds(entry, parts)) {
-        throw new CompactJwtError("signature_invalid", "signature verification failed");
-      }
-      const payload = jsonObject(parts.payload, "payload");
-      checkClaims(payload, options, nowSec);
-      return { header, payload };
+      const payload = verifyCompactJws(parsed, key);
+      checkJwtClaims(parsed.header, payload, options, nowSec);
+      return { header: { ...parsed.header, kid }, payload };
     },
   };
-}
-
-interface TokenParts {
-  header: string;
-  payload: string;
-  signature: string;
-}
-
-function splitToken(token: string): TokenParts {
-  if (token.length > MAX_COMPACT_JWT_CHARS) throw new CompactJwtError("malformed", "too long");
-  const parts = token.split(".");
-  if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) {
-    throw new CompactJwtError("malformed", "not a compact JWS of three base64url parts");
-  }
-  const [header = "", payload = "", signature = ""] = parts;
-  return { header, payload, signature };
-}
-
-function jsonObject(part: string, label: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
-  } catch {
-    throw new CompactJwtError("malformed", `the ${label} is not JSON`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new CompactJwtError("malformed", `the ${label} is not a JSON object`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function protectedHeader(
-  part: string,
-  algorithms: ReadonlySet<string>,
-  typ: string,
-): VerifiedCompactJwt["header"] {
-  const header = jsonObject(part, "header");
-  const { alg, kid } = header;
-  if (typeof alg !== "string" || !algorithms.has(alg)) {
-    throw new CompactJwtError("alg_not_allowed", 'the token\'s "alg" is not allowed');
-  }
-  if ("crit" in header) throw new CompactJwtError("malformed", '"crit" header is not supported');
-  if (header["typ"] !== typ) {
-    throw new CompactJwtError("claim_invalid", `unexpected "typ" (expected "${typ}")`);
-  }
-  if (typeof kid !== "string" || kid === "") {
-    throw new CompactJwtError("unknown_kid", 'the token header has no "kid"');
-  }
-  return { ...header, alg: alg as CompactJwtAlgorithm, kid };
-}
-
-function signatureHolds(entry: VerificationKey, parts: TokenParts): boolean {
-  const signature = Buffer.from(parts.signature, "base64url");
-  if (signature.length !== SIGNATURE_BYTES) return false;
-  const input = Buffer.from(`${parts.header}.${parts.payload}`, "ascii");
-  try {
-    return entry.alg === "ES256"
-      ? verifyBytes("sha256", input, { key: entry.key, dsaEncoding: "ieee-p1363" }, signature)
-      : verifyBytes(null, input, entry.key, signature);
-  } catch {
-    return false;
-  }
-}
-
-function numericClaim(payload: Record<string, unknown>, name: string): number | undefined {
-  const value = payload[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new CompactJwtError("claim_invalid", `"${name}" claim must be a number`);
-  }
-  return value;
-}
-
-function checkClaims(
-  payload: Record<string, unknown>,
-  options: CompactJwtVerifierOptions,
-  now: number,
-): void {
-  if (payload["iss"] !== options.issuer) {
-    throw new CompactJwtError("claim_invalid", 'unexpected "iss" claim value');
-  }
-  const { aud } = payload;
-  if (!(aud === options.audience || (Array.isArray(aud) && aud.includes(options.audience)))) {
-    throw new CompactJwtError("claim_invalid", 'unexpected "aud" claim value');
-  }
-  const tolerance = options.clockToleranceSec;
-  const exp = numericClaim(payload, "exp");
-  const iat = numericClaim(payload, "iat");
-  const nbf = numericClaim(payload, "nbf");
-  if (exp === undefined || iat === undefined) {
-    throw new CompactJwtError("claim_invalid", '"exp" and "iat" claims are required');
-  }
-  if (nbf !== undefined && nbf > now + tolerance) {
-    throw new CompactJwtError("claim_invalid", "token is not yet valid (nbf)");
-  }
-  if (exp <= now - tolerance) throw new CompactJwtError("expired", "token has expired (exp)");
-  const age = now - iat;
-  if (age - tolerance > options.maxTokenAgeSec) {
-    throw new CompactJwtError("expired", "token is too old (iat)");
-  }
-  if (age < -tolerance) throw new CompactJwtError("claim_invalid", '"iat" is in the future');
 }

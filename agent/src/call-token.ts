@@ -152,12 +152,13 @@ export function createGatewayTokenVerifier(
     audience: options.audience,
     clockToleranceSec: options.clockToleranceSec,
     maxTokenAgeSec: CALL_TOKEN_MAX_TTL_SEC,
+    requiredClaims: ["exp", "iat", "jti", "sub"],
   });
 }
 
 function toCallTokenError(error: unknown): CallTokenError {
   if (!(error instanceof CompactJwtError)) throw error;
-  if (error.code === "expired") {
+  if (error.code === "expired" || error.code === "too_old") {
     return new CallTokenError("call_token_expired", "call token has expired", { cause: error });
   }
   return new CallTokenError("call_token_invalid", `call token is invalid (${error.message})`, {
