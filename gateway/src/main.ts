@@ -110,6 +110,7 @@ async function start(): Promise<void> {
         log("error", TAINTS_SATURATED);
       },
     });
+  metrics.addSources({ sessionTaints: () => sessions.stats() });
   const cache = cacheMaxEntries > 0 ? { cache: { maxEntries: cacheMaxEntries } } : {};
   const app = createGatewayApp(
     {

@@ -50,7 +50,9 @@ import { retryLoop } from "./lib/retry-loop.ts";
 import {
   createSessionSignals,
   TAINTS_SATURATED,
+  type MemorySessionSignals,
   type SessionSignals,
+  type TaintStats,
   type SessionSignalsOptions,
 } from "./session.ts";
 
@@ -80,6 +82,8 @@ export interface PostgresSessionSignalsOptions extends SessionSignalsOptions {
 
 export interface SharedSessionSignals extends SessionSignals {
   taint(sessionId: string): Promise<void>;
+  /** This replica's in-memory store's fill (session.ts). */
+  stats(): TaintStats;
   close(): Promise<void>;
 }
 
@@ -205,7 +209,7 @@ export async function openPostgresSessionSignals(
 
 /** What one replica holds: its memory, and its own signals not yet seen in the table. */
 interface SignalState {
-  local: SessionSignals;
+  local: MemorySessionSignals;
   /** The signals applied while the rebuild in flight reads the table (one rebuild at a time). */
   during: Signal[] | undefined;
   /** This replica's own signals whose row is not known to be in the table, by id, oldest first. */
@@ -407,6 +411,7 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
   let closing: Promise<void> | undefined;
   return {
     isTainted: (sessionId) => state.local.isTainted(sessionId),
+    stats: () => state.local.stats(),
     recentDenials: (agent, nowMs) => state.local.recentDenials(agent, nowMs),
     taint: (sessionId) => share("taint", sessionId, c.now()),
     recordDenial: (agent, nowMs) => {

@@ -9,12 +9,14 @@
 //   - session taints: at most `maxSessions`; at the cap the least recently tainted session is
 //     forgotten. Safe because its actor's taint, set in the same call, still holds every write
 //     of that actor for approval, whatever the session;
-//   - actor taints are never forgotten. Past `maxActors` of them the store is saturated and
-//     fails closed: every key reads as tainted (every write is held for approval) until the
-//     process restarts. `saturated` says so, for a metric and an alarm.
+//   - actor taints are never forgotten (with PostgreSQL, they outlive restarts: nothing deletes
+//     their rows). Past `maxActors` of them the store is saturated and fails closed: every key
+//     reads as tainted (every write is held for approval), an error is logged, and the metric
+//     zyx_gateway_session_taints{kind="saturated"} is 1, until the process restarts with fewer
+//     (with PostgreSQL, once rows are removed).
 // Denials: at most `maxAgents` agents and `maxDenialsPerAgent` denials each; to make room for a
-// new agent, agents with no denial left in the window go first, then the oldest tracked agent
-// (a residual: it takes that many distinct verified actors denied within one window).
+// new agent, the least recently denied one goes (its denials leave the window first; it counts
+// only if that many distinct verified actors were denied after it within one window).
 
 export interface SessionSignals {
   isTainted(sessionId: string): boolean;
@@ -37,18 +39,28 @@ export interface SessionSignalsOptions {
   onSaturated?: () => void;
 }
 
+/** How full the taint store is, for the metrics (an alert on actors / maxActors, say 0.8). */
+export interface TaintStats {
+  sessions: number;
+  actors: number;
+  maxActors: number;
+  saturated: boolean;
+}
+
 /** The in-memory store, which also says whether it has saturated (failed closed). */
 export interface MemorySessionSignals extends SessionSignals {
   /** In memory, a taint holds when this returns. */
   taint(key: string): void;
   readonly saturated: boolean;
+  stats(): TaintStats;
 }
 
 const ACTOR_PREFIX = "actor:";
 /** What the gateway logs, as an error, when the store saturates. */
 export const TAINTS_SATURATED =
   "session taints: more actors tainted than the store holds; every call now reads as tainted " +
-  "(writes held for approval) until the gateway restarts";
+  "(writes held for approval) until the gateway restarts with fewer actor taints (with " +
+  "PostgreSQL, after their rows are removed)";
 
 /**
  * The key of a verified user's agent. It holds a NUL, which no session id can (the HTTP and MCP
@@ -100,12 +112,9 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
     }
   };
 
-  const makeRoomForAgent = (nowMs: number): void => {
-    for (const [agent, times] of denials) {
-      prune(times, nowMs);
-      if (times.length === 0) denials.delete(agent);
-    }
-    if (denials.size < maxAgents) return;
+  // Insertion order is recency here too: an agent denied again moves to the end, so the front
+  // is the least recently denied agent, whose denials leave the window first. O(1) a denial.
+  const makeRoomForAgent = (): void => {
     const oldest = denials.keys().next().value;
     if (oldest !== undefined) denials.delete(oldest);
   };
@@ -114,6 +123,12 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
     get saturated() {
       return saturated;
     },
+    stats: () => ({
+      sessions: sessionTaints.size,
+      actors: actorTaints.size,
+      maxActors,
+      saturated,
+    }),
     isTainted: (key) => saturated || sessionTaints.has(key) || actorTaints.has(key),
     taint(key) {
       if (isActorKey(key)) taintActor(key);
@@ -128,10 +143,12 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
     recordDenial(agent, nowMs) {
       let times = denials.get(agent);
       if (times === undefined) {
-        if (denials.size >= maxAgents) makeRoomForAgent(nowMs);
+        if (denials.size >= maxAgents) makeRoomForAgent();
         times = [];
-        denials.set(agent, times);
+      } else {
+        denials.delete(agent);
       }
+      denials.set(agent, times);
       prune(times, nowMs);
       times.push(nowMs);
       if (times.length > maxDenials) times.shift();

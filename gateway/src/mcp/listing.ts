@@ -23,6 +23,7 @@ import type { Caller } from "../pipeline/authenticate.ts";
 import type { Approved, GatewayPorts } from "../pipeline/context.ts";
 import { decisionInput } from "../pipeline/decide.ts";
 import type { Decision, ReasonCode } from "../policy/decision.ts";
+import { actorKey } from "../session.ts";
 
 /** Which reasons hide a tool from a caller's list ("caller") and which only the call decides. */
 export const REASON_CLASS: Readonly<Record<ReasonCode, "caller" | "call">> = {
@@ -137,7 +138,7 @@ function listingContext(ports: Pick<GatewayPorts, "policy">, caller: Caller, too
     args: {},
     workflow: agents?.[principal.agent]?.workflow ?? "unassigned",
     sessionId: "mcp:listing",
-    actorKey: `actor:${principal.subject}\u0000${principal.agent}`,
+    actorKey: actorKey(principal.subject, principal.agent),
   };
   // decisionInput reads exactly these members of the call context.
   return ctx as Approved;

@@ -25,6 +25,8 @@ export interface MetricSources {
   openApprovals?: () => Promise<{ pending: number; escalated: number }>;
   /** Calls refused before identity, by error code (pipeline/refusals.ts). */
   unauthenticated?: () => Readonly<Record<string, number>>;
+  /** The session-taint store's fill (session.ts). */
+  sessionTaints?: () => { sessions: number; actors: number; maxActors: number; saturated: boolean };
 }
 
 export interface GatewayMetrics {
@@ -197,6 +199,27 @@ function stateInstruments(registry: Registry, sources: MetricSources): void {
   });
 }
 
+function sessionInstruments(registry: Registry, sources: MetricSources): void {
+  new Gauge({
+    name: "zyx_gateway_session_taints",
+    help:
+      "Session-taint store: sessions and actors tainted, max_actors (the bound), saturated " +
+      "(1: past the bound every call reads as tainted).",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+    collect() {
+      safely(() => {
+        const stats = sources.sessionTaints?.();
+        if (stats === undefined) return;
+        this.set({ kind: "sessions" }, stats.sessions);
+        this.set({ kind: "actors" }, stats.actors);
+        this.set({ kind: "max_actors" }, stats.maxActors);
+        this.set({ kind: "saturated" }, stats.saturated ? 1 : 0);
+      });
+    },
+  });
+}
+
 function auditInstruments(registry: Registry) {
   const registers = [registry];
   const fsync = new Histogram({
@@ -310,6 +333,7 @@ export function createGatewayMetrics(initial: MetricSources = {}): GatewayMetric
   const decisionLog = decisionLogInstruments(registry, sources);
   const auditSynced = auditInstruments(registry);
   refusalInstruments(registry, sources);
+  sessionInstruments(registry, sources);
   return {
     auditSynced,
     registry,

@@ -50,8 +50,9 @@ async function recordSuccess(
   reviewId: string | undefined,
 ): Promise<void> {
   if (evidence?.injection.suspected === true) {
-    await ports.sessions.taint(ctx.sessionId);
-    await ports.sessions.taint(ctx.actorKey);
+    // Both at once: with shared signals, the actor's taint must not wait for the session's to
+    // reach PostgreSQL (the actor's other sessions would read as clean meanwhile).
+    await Promise.all([ports.sessions.taint(ctx.sessionId), ports.sessions.taint(ctx.actorKey)]);
   }
   try {
     await appendDurable(ports, {

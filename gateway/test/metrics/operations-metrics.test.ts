@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { createGatewayApp, type GatewayPorts } from "../../src/app.ts";
 import { openAuditLog } from "../../src/audit/log.ts";
 import { createGatewayMetrics } from "../../src/metrics/gateway-metrics.ts";
+import { actorKey, createSessionSignals } from "../../src/session.ts";
 import { createHarness } from "../support/harness.ts";
 import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 
@@ -19,7 +20,7 @@ const REMEDIATOR = {
   agent: "change-remediator",
 };
 
-async function measuredApp() {
+async function measuredApp(sessions = createSessionSignals({ denialWindowMs: 60_000 })) {
   const metrics = createGatewayMetrics();
   const audit = await openAuditLog({
     path: join(mkdtempSync(join(tmpdir(), "zyx-metrics-")), "audit.jsonl"),
@@ -31,12 +32,15 @@ async function measuredApp() {
   let ports: GatewayPorts | undefined;
   const h = await createHarness({
     ports: (defaults) => {
-      ports = { ...defaults, audit };
-      return { audit };
+      ports = { ...defaults, audit, sessions };
+      return { audit, sessions };
     },
   });
   if (ports === undefined) throw new Error("the harness gave no ports");
-  metrics.addSources({ openApprovals: () => h.controls.openApprovals() });
+  metrics.addSources({
+    openApprovals: () => h.controls.openApprovals(),
+    sessionTaints: () => sessions.stats(),
+  });
   const app = createGatewayApp(ports, {
     bodyLimitBytes: 65_536,
     now: () => h.clock.now,
@@ -66,6 +70,23 @@ describe("operations metrics", () => {
     const text = await scrape();
     expect(text).toContain('zyx_gateway_approvals_open{status="pending"} 1');
     expect(text).toContain('zyx_gateway_approvals_open{status="escalated"} 0');
+  });
+
+  it("shows the session-taint store's fill, and when it has saturated (failed closed)", async () => {
+    const sessions = createSessionSignals({ denialWindowMs: 60_000, maxActors: 2 });
+    const { scrape } = await measuredApp(sessions);
+    sessions.taint("s-1");
+    sessions.taint(actorKey("u-1", "change-reviewer"));
+    let text = await scrape();
+    expect(text).toContain('zyx_gateway_session_taints{kind="sessions"} 1');
+    expect(text).toContain('zyx_gateway_session_taints{kind="actors"} 1');
+    expect(text).toContain('zyx_gateway_session_taints{kind="max_actors"} 2');
+    expect(text).toContain('zyx_gateway_session_taints{kind="saturated"} 0');
+    sessions.taint(actorKey("u-2", "change-reviewer"));
+    sessions.taint(actorKey("u-3", "change-reviewer"));
+    text = await scrape();
+    expect(text).toContain('zyx_gateway_session_taints{kind="actors"} 2');
+    expect(text).toContain('zyx_gateway_session_taints{kind="saturated"} 1');
   });
 
   it("counts calls refused before identity, by code", async () => {

@@ -4,7 +4,12 @@
 // later starts with what the table holds.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSessionSignals, type SessionSignals } from "../../src/session.ts";
+import {
+  actorKey,
+  createSessionSignals,
+  TAINTS_SATURATED,
+  type SessionSignals,
+} from "../../src/session.ts";
 import {
   openPostgresSessionSignals,
   type SharedSessionSignals,
@@ -98,6 +103,37 @@ describe("session signals on PostgreSQL: several replicas", () => {
     a.recordDenial("u|agent", T0 - WINDOW_MS - 1_000);
     const later = await openShared(url);
     await until(() => later.isTainted("s-old") && later.recentDenials("u|agent", T0) === 1);
+  });
+});
+
+describe("session signals on PostgreSQL: the actor-taint bound fails closed", () => {
+  it("past maxActors every key reads as tainted, logged, on a replica opened later too", async () => {
+    const url = await freshSchema();
+    const errors: string[] = [];
+    const open = async () => {
+      const signals = await openPostgresSessionSignals({
+        denialWindowMs: WINDOW_MS,
+        connectionString: url,
+        now: () => T0,
+        maxActors: 1,
+        log: (level, message) => {
+          if (level === "error") errors.push(message);
+        },
+      });
+      opened.push(signals);
+      return signals;
+    };
+    const a = await open();
+    await a.taint(actorKey("u-1", "change-reviewer"));
+    expect(a.isTainted("s-clean")).toBe(false);
+    await a.taint(actorKey("u-2", "change-reviewer"));
+    expect(a.isTainted("s-clean")).toBe(true);
+    expect(a.stats().saturated).toBe(true);
+    expect(errors).toContain(TAINTS_SATURATED);
+    // The rows outlive the replica: one opened later rebuilds into the same closed state.
+    const later = await open();
+    expect(later.stats()).toMatchObject({ actors: 1, saturated: true });
+    expect(later.isTainted(actorKey("u-9", "change-reviewer"))).toBe(true);
   });
 });
 
