@@ -111,16 +111,17 @@ const claimValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(ISSUER, AUDIENCE, "x", null, [AUDIENCE], ["x", AUDIENCE], [], {}),
 );
 
-const verifier = createCompactJwtVerifier({
-  jwks: JWKS,
-  algorithms: ["ES256", "EdDSA"],
+/** The options of every verifier here but its key set. */
+const RULES = {
+  algorithms: ["ES256", "EdDSA"] as const,
   typ: TYP,
   issuer: ISSUER,
   audience: AUDIENCE,
   clockToleranceSec: TOLERANCE,
   maxTokenAgeSec: MAX_AGE,
   requiredClaims: ["exp", "iat"],
-});
+};
+const verifier = createCompactJwtVerifier({ ...RULES, jwks: JWKS });
 const joseKeys = createLocalJWKSet(JWKS);
 
 function ours(token: string, now = NOW): "accepted" | CompactJwtErrorCode {
@@ -308,19 +309,10 @@ describe("compact JWT verifier, ES256 encodings", () => {
 });
 
 describe("compact JWT verifier construction", () => {
-  const base = {
-    algorithms: ["ES256", "EdDSA"] as const,
-    typ: TYP,
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    clockToleranceSec: TOLERANCE,
-    maxTokenAgeSec: MAX_AGE,
-    requiredClaims: ["exp", "iat"],
-  };
   const create =
     (keys: JWK[], extra: object = {}) =>
     () =>
-      createCompactJwtVerifier({ ...base, jwks: { keys }, ...extra });
+      createCompactJwtVerifier({ ...RULES, jwks: { keys }, ...extra });
 
   it("refuses key sets a call token could be forged or confused under", () => {
     const privateJwk = { ...KEYS.EdDSA.privateKey.export({ format: "jwk" }), kid: "p" };
