@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { ReviewError } from "./errors.ts";
+import { postWithFetch, postWithUndici, type PostAnswer } from "./http-post.ts";
 
 export const TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
@@ -31,6 +32,7 @@ export interface DelegationOptions {
   audience: string;
   /** Abort an exchange after this many milliseconds (default 5000). */
   timeoutMs?: number;
+  /** Calls through this fetch instead of undici's request (tests, in-process apps). */
   fetch?: typeof fetch;
   /** Reuse delegated tokens (see the header); absent: every review exchanges. */
   cache?: { maxEntries: number };
@@ -96,7 +98,7 @@ export function createDelegation(options: DelegationOptions): Delegation {
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) {
     throw new TypeError('"timeoutMs" must be an integer from 100 to 60000');
   }
-  const fetchImpl = options.fetch ?? fetch;
+  const post = options.fetch === undefined ? postWithUndici : postWithFetch(options.fetch);
 
   const exchange = async (subjectToken: string): Promise<{ token: string; expiresIn?: number }> => {
     {
@@ -111,23 +113,23 @@ export function createDelegation(options: DelegationOptions): Delegation {
       const credentials = Buffer.from(
         `${formEncode(options.clientId)}:${formEncode(secret)}`,
       ).toString("base64");
-      let response: Response;
+      let response: PostAnswer;
       try {
-        response = await fetchImpl(tokenUrl, {
-          method: "POST",
-          headers: {
+        response = await post(
+          tokenUrl.href,
+          {
             authorization: `Basic ${credentials}`,
             "content-type": "application/x-www-form-urlencoded",
             accept: "application/json",
           },
-          body: new URLSearchParams({
+          new URLSearchParams({
             grant_type: TOKEN_EXCHANGE_GRANT_TYPE,
             subject_token: subjectToken,
             subject_token_type: ACCESS_TOKEN_TYPE,
             audience: options.audience,
           }).toString(),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+          timeoutMs,
+        );
       } catch (error) {
         throw new ReviewError(
           "identity_provider_unavailable",
@@ -135,12 +137,7 @@ export function createDelegation(options: DelegationOptions): Delegation {
           { cause: error },
         );
       }
-      let body: unknown;
-      try {
-        body = await response.json();
-      } catch {
-        body = undefined;
-      }
+      const { body } = response;
       if (response.status === 200) {
         const parsed = TokenResponse.safeParse(body);
         if (!parsed.success) {

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { ToolName } from "../../../common/catalog.ts";
 import { ReviewError, isReviewErrorCode, type ReviewErrorCode } from "./errors.ts";
+import { postWithFetch, postWithUndici, type PostAnswer } from "./http-post.ts";
 import { Evidence, type ToolGateway, type ToolOutcome } from "./review.ts";
 
 export interface GatewayClientOptions {
@@ -14,6 +15,7 @@ export interface GatewayClientOptions {
   url: string;
   /** Abort a call after this many milliseconds (default 15000). */
   timeoutMs?: number;
+  /** Calls through this fetch instead of undici's request (tests, in-process apps). */
   fetch?: typeof fetch;
   /** A new 16-hex-digit span id per call (tests fix it). */
   newSpanId?: () => string;
@@ -127,7 +129,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 120_000) {
     throw new TypeError('"timeoutMs" must be an integer from 100 to 120000');
   }
-  const fetchImpl = options.fetch ?? fetch;
+  const post = options.fetch === undefined ? postWithUndici : postWithFetch(options.fetch);
   const newSpanId = options.newSpanId ?? (() => randomBytes(8).toString("hex"));
 
   return {
@@ -145,23 +147,23 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
         async call(tool, args, purpose): Promise<ToolOutcome> {
           const span = newSpanId();
           if (!SPAN_ID.test(span)) throw new TypeError("newSpanId must return 16 hex digits");
-          let response: Response;
+          let response: PostAnswer;
           try {
-            response = await fetchImpl(`${base}/v1/tools/${tool}`, {
-              method: "POST",
-              headers: {
+            response = await post(
+              `${base}/v1/tools/${tool}`,
+              {
                 authorization: `Bearer ${session.accessToken}`,
                 "x-device-posture": session.posture,
                 "content-type": "application/json",
                 traceparent: `00-${session.traceId}-${span}-01`,
               },
-              body: JSON.stringify({
+              JSON.stringify({
                 arguments: args,
                 session_id: session.sessionId,
                 context: { decision_trace: purpose.slice(0, 8_192) },
               }),
-              signal: AbortSignal.timeout(timeoutMs),
-            });
+              timeoutMs,
+            );
           } catch (error) {
             const timedOut = error instanceof Error && error.name === "TimeoutError";
             throw new ReviewError(
@@ -172,12 +174,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
               { extensions: { tool }, cause: error },
             );
           }
-          let body: unknown;
-          try {
-            body = await response.json();
-          } catch {
-            body = undefined;
-          }
+          const { body } = response;
           if (response.status === 200) {
             const parsed = Executed.safeParse(body);
             if (!parsed.success) {
@@ -216,7 +213,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
               decisionId: parsed.data.decision_id,
             };
           }
-          throw refusal(tool, response.status, body, response.headers.get("retry-after"));
+          throw refusal(tool, response.status, body, response.header("retry-after"));
         },
       };
     },
