@@ -6,7 +6,8 @@
 //     three times its client CPU here (issue 18, measured side by side);
 //   - any `fetch`, for tests and in-process apps (an app's own `fetch`).
 // Invariants: the answer's body is always read to its end (the connection goes back to the pool)
-// and given as parsed JSON, or undefined when it is not JSON; header names are case-insensitive.
+// and given as parsed JSON, or undefined when it is not JSON; header names are case-insensitive;
+// a redirect is not followed (its 3xx is the answer: the body holds tokens).
 // Failure modes: no answer within `timeoutMs` rejects with an error named "TimeoutError" (the
 // signal's reason, as fetch does); an unreachable server rejects with the client's own error.
 import { request } from "undici";
@@ -60,6 +61,8 @@ export function postWithFetch(fetchImpl: typeof fetch): PostJson {
       method: "POST",
       headers,
       body,
+      // As undici's request: a redirect is an answer, never a second POST of the tokens elsewhere.
+      redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
     const answer = await parsed(() => response.json());

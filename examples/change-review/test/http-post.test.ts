@@ -24,6 +24,10 @@ beforeAll(async () => {
     request.on("end", () => {
       seen.push({ method: request.method, url: request.url, headers: request.headers, body });
       if (request.url === "/silent") return; // never answers
+      if (request.url === "/moved") {
+        response.writeHead(307, { location: "/elsewhere" }).end();
+        return;
+      }
       if (request.url === "/text") {
         response.writeHead(502, { "content-type": "text/plain" }).end("bad gateway");
         return;
@@ -69,6 +73,14 @@ describe.each<[string, PostJson]>([
   it("gives undefined for a body that is not JSON, with its status", async () => {
     const answer = await post(`${base}/text`, {}, "", 2_000);
     expect(answer).toMatchObject({ status: 502, body: undefined });
+  });
+
+  it("answers a redirect with its 3xx and never posts the body again elsewhere", async () => {
+    const before = seen.length;
+    const answer = await post(`${base}/moved`, { authorization: "Bearer t" }, "secret", 2_000);
+    expect(answer).toMatchObject({ status: 307, body: undefined });
+    expect(answer.header("location")).toBe("/elsewhere");
+    expect(seen.slice(before).map((request) => request.url)).toEqual(["/moved"]);
   });
 
   it("rejects with a TimeoutError when the server does not answer in time", async () => {

@@ -2,8 +2,9 @@
 // and flags prompt injection; a flagged read taints the session, and the policy then holds every
 // write in that session for approval. Through the real gateway, worker and fixture connectors.
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
-import { createHarness, type Harness } from "../support/harness.ts";
+import { describe, expect, it, vi } from "vitest";
+import { actorKey, createSessionSignals, type SessionSignals } from "../../src/session.ts";
+import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
 
 const COMMENT = { ticket: "CHG-18433", body: "AI security review: no findings." };
 
@@ -55,6 +56,37 @@ describe("untrusted evidence", () => {
       tool: "jira_read",
       details: { injection_suspected: true, session_tainted: true },
     });
+  });
+
+  it("taints the actor while the session's taint is still being shared, not after it", async () => {
+    const local = createSessionSignals({ denialWindowMs: 60_000 });
+    let releaseSession: () => void = () => undefined;
+    const taintedWhileSessionPending: string[] = [];
+    const sessions: SessionSignals = {
+      isTainted: (key) => local.isTainted(key),
+      recentDenials: (agent, nowMs) => local.recentDenials(agent, nowMs),
+      recordDenial: (agent, nowMs) => {
+        local.recordDenial(agent, nowMs);
+      },
+      // A shared store: the taint holds here at once, and is shared when the insert returns.
+      taint(key) {
+        local.taint(key);
+        if (key !== "s-slow") {
+          taintedWhileSessionPending.push(key);
+          return Promise.resolve();
+        }
+        return new Promise<void>((resolve) => {
+          releaseSession = resolve;
+        });
+      },
+    };
+    const h = await createHarness({ ports: () => ({ sessions }) });
+    const read = h.callAs("jira_read", { ticket: "CHG-18433" }, { sessionId: "s-slow" });
+    await vi.waitFor(() => {
+      expect(taintedWhileSessionPending).toEqual([actorKey(ENGINEER.user, ENGINEER.agent)]);
+    });
+    releaseSession();
+    expect((await read).status).toBe(200);
   });
 
   it("a clean read does not taint the session", async () => {
