@@ -20,7 +20,12 @@
 
 export interface SessionSignals {
   isTainted(sessionId: string): boolean;
-  /** Shared adapters (session-postgres.ts) resolve once the other replicas can see it. */
+  /**
+   * Holds on this replica before it returns, and never rejects: the caller has already run the
+   * tool, so a taint that failed would hand tainted content on untainted. Shared adapters
+   * (session-postgres.ts) resolve once the other replicas can see it, or once a retry is
+   * scheduled if PostgreSQL refused it.
+   */
   taint(sessionId: string): void | Promise<void>;
   recentDenials(agent: string, nowMs: number): number;
   recordDenial(agent: string, nowMs: number): void;
