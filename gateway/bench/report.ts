@@ -19,6 +19,8 @@ export interface Soak {
   rate: number;
   /** RSS in bytes, after the soak's warm-up. */
   samples: number[];
+  /** V8 heap used in bytes, at the same moments. */
+  heapUsed: number[];
 }
 
 interface Target {
@@ -124,6 +126,7 @@ export function printReport(
   console.log(
     `gateway RSS over a ${soak.seconds} s soak at ${soak.rate.toFixed(0)} calls/s: ${soak.samples.map(mb).join(" ")}`,
   );
+  console.log(`gateway heap used at the same moments: ${soak.heapUsed.map(mb).join(" ")}`);
   const list = targets(rows, half, soak, bareRate, bareP50);
   const missed = list.filter((t) => !t.met).length;
   console.log("");

@@ -283,6 +283,7 @@ async function paced(bench: Bench, url: string, rate: number, p50us: number): Pr
 /** RSS of `service` every 5 s under saturation; the first fifth of the run is its warm-up. */
 async function soak(bench: Bench, service: Service): Promise<Soak> {
   const samples: number[] = [];
+  const heapUsed: number[] = [];
   const running = bench.run(
     bench.load(`${service.url}/v1/tools/jira_read`, "repeated", CONNECTIONS, SOAK_SECONDS),
   );
@@ -290,11 +291,18 @@ async function soak(bench: Bench, service: Service): Promise<Soak> {
   const every = Math.min(5_000, (SOAK_SECONDS * 1000) / 10);
   while (Date.now() - start < SOAK_SECONDS * 1000 - every / 2) {
     await new Promise((r) => setTimeout(r, every));
-    samples.push((await service.usage()).rss);
+    const usage = await service.usage();
+    samples.push(usage.rss);
+    heapUsed.push(usage.heapUsed);
   }
   const load = await running;
-  const settled = samples.slice(Math.floor(samples.length / 5));
-  return { seconds: SOAK_SECONDS, rate: load.rate, samples: settled };
+  const warm = Math.floor(samples.length / 5);
+  return {
+    seconds: SOAK_SECONDS,
+    rate: load.rate,
+    samples: samples.slice(warm),
+    heapUsed: heapUsed.slice(warm),
+  };
 }
 
 async function measureAll(bench: Bench, s: Setups): Promise<{ half: LoadResult; soak: Soak }> {

@@ -14,13 +14,14 @@ export interface Usage {
   /** CPU time, user + system, in microseconds since the process started. */
   cpuUs: number;
   rss: number;
+  heapUsed: number;
 }
 
 export interface Service {
   name: string;
   url: string;
   child: ChildProcess;
-  /** The process's own CPU time and RSS now (process.cpuUsage, process.memoryUsage.rss). */
+  /** The process's own CPU time, RSS and heap used now (process.cpuUsage, memoryUsage). */
   usage(): Promise<Usage>;
 }
 
@@ -80,8 +81,10 @@ function probeReader(child: ChildProcess): () => Promise<Usage> {
   if (child.stdout === null) throw new Error("no stdout");
   createInterface({ input: child.stdout }).on("line", (line) => {
     if (!line.startsWith('{"probe"')) return;
-    const { probe } = JSON.parse(line) as { probe: { cpu_us: number; rss: number } };
-    waiting.shift()?.({ cpuUs: probe.cpu_us, rss: probe.rss });
+    const { probe } = JSON.parse(line) as {
+      probe: { cpu_us: number; rss: number; heap_used: number };
+    };
+    waiting.shift()?.({ cpuUs: probe.cpu_us, rss: probe.rss, heapUsed: probe.heap_used });
   });
   return () =>
     new Promise((done, fail) => {
