@@ -207,6 +207,9 @@ describe("operations on the real processes", () => {
     );
     // The shadow (the same bundle here) decided beside the live policy, and agreed.
     expect(gatewayMetrics).toContain('zyx_gateway_shadow_decisions_total{difference="none"} 1');
+    // The session-taint store's fill, wired in the gateway's main: nothing tainted, not saturated.
+    expect(gatewayMetrics).toContain('zyx_gateway_session_taints{kind="max_actors"} 100000');
+    expect(gatewayMetrics).toContain('zyx_gateway_session_taints{kind="saturated"} 0');
     const workerPort = new URL(stack.gatewayEnv["WORKER_URL"] ?? "").port;
     const workerMetrics = await (
       await fetch(`http://127.0.0.1:${workerPort}/metrics`, {
