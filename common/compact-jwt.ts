@@ -28,9 +28,10 @@
 // option; `verify` throws only CompactJwtError, whose `code` says which check refused (its
 // message is jose's for the same fault where jose has one).
 import { createPublicKey, type KeyObject, verify as verifyBytes } from "node:crypto";
-import type { JSONWebKeySet, JWK } from "jose";
+import type { JSONWebKeySet } from "jose";
+import { callTokenAlgorithmOf, type CallTokenAlgorithm } from "./worker-contract.ts";
 
-export type JwsAlgorithm = "ES256" | "EdDSA";
+export type JwsAlgorithm = CallTokenAlgorithm;
 
 export type CompactJwtErrorCode =
   | "malformed"
@@ -54,24 +55,14 @@ export class CompactJwtError extends Error {
   }
 }
 
-interface AlgorithmSpec {
-  /** node:crypto's digest name; null for EdDSA. */
-  hash: string | null;
-  key: "ec" | "ed25519";
-  /** The EC curve as node names it. */
-  curve?: string;
-}
-
-const ALGORITHMS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
-  ES256: { hash: "sha256", key: "ec", curve: "prime256v1" },
-  EdDSA: { hash: null, key: "ed25519" },
-};
+/** node:crypto's digest for each algorithm (none for EdDSA). */
+const DIGEST: Readonly<Record<JwsAlgorithm, string | null>> = { ES256: "sha256", EdDSA: null };
 
 /** Both algorithms' signatures are 64 bytes: P-256's r||s, and Ed25519's. */
 const SIGNATURE_BYTES = 64;
 
 function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
-  return typeof value === "string" && Object.hasOwn(ALGORITHMS, value);
+  return typeof value === "string" && Object.hasOwn(DIGEST, value);
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -156,33 +147,32 @@ function parseCompactJws(token: string, algorithms: ReadonlySet<string>): Parsed
 
 // --- Step 2: the signature, with a key of the right type -----------------------------------
 
-/** Why `key` cannot verify `alg`, or undefined when it can. */
-function keyMismatch(spec: AlgorithmSpec, alg: JwsAlgorithm, key: KeyObject): string | undefined {
-  if (key.type !== "public") return `${alg} verification needs a public key`;
-  if (key.asymmetricKeyType !== spec.key)
-    return `${alg} cannot use a ${String(key.asymmetricKeyType)} key`;
-  const details = key.asymmetricKeyDetails ?? {};
-  if (spec.curve !== undefined && details.namedCurve !== spec.curve) {
-    return `${alg} needs a key on curve ${spec.curve}`;
-  }
-  return undefined;
+/** A public key and the one algorithm it verifies (its type decides: P-256 or Ed25519). */
+interface VerificationKey {
+  alg: JwsAlgorithm;
+  key: KeyObject;
 }
 
-/** Verifies the signature with `key` and returns the decoded claims; else a CompactJwtError. */
-function verifyCompactJws(parsed: ParsedCompactJws, key: KeyObject): Record<string, unknown> {
+/** Verifies the signature with `entry` and returns the decoded claims; else a CompactJwtError. */
+function verifyCompactJws(
+  parsed: ParsedCompactJws,
+  entry: VerificationKey,
+): Record<string, unknown> {
   const { alg } = parsed.header;
-  const spec = ALGORITHMS[alg];
-  const mismatch = keyMismatch(spec, alg, key);
-  if (mismatch !== undefined) throw new CompactJwtError("key_unusable", mismatch);
+  if (entry.alg !== alg) {
+    throw new CompactJwtError("key_unusable", `the token's key verifies ${entry.alg}, not ${alg}`);
+  }
+  const { key } = entry;
+  const digest = DIGEST[alg];
   const signature = parsed.signatureBytes;
   const input = Buffer.from(`${parsed.parts.header}.${parsed.parts.payload}`, "ascii");
   let valid = false;
   if (signature.length === SIGNATURE_BYTES) {
     try {
       valid =
-        spec.hash === null
+        digest === null
           ? verifyBytes(null, input, key, signature)
-          : verifyBytes(spec.hash, input, { key, dsaEncoding: "ieee-p1363" }, signature);
+          : verifyBytes(digest, input, { key, dsaEncoding: "ieee-p1363" }, signature);
     } catch {
       valid = false;
     }
@@ -312,13 +302,14 @@ export interface CompactJwtVerifier {
   verify(token: string, nowSec: number): VerifiedCompactJwt;
 }
 
-function importKeys(jwks: JSONWebKeySet): Map<string, KeyObject> {
+function importKeys(jwks: JSONWebKeySet): Map<string, VerificationKey> {
   if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) {
     throw new TypeError("jwks must hold at least one key");
   }
-  const keys = new Map<string, KeyObject>();
+  const keys = new Map<string, VerificationKey>();
   for (const jwk of jwks.keys) {
-    if (!isCallKeyType(jwk)) throw new TypeError("jwks keys must be EC P-256 or OKP Ed25519");
+    const alg = callTokenAlgorithmOf(jwk);
+    if (alg === undefined) throw new TypeError("jwks keys must be EC P-256 or OKP Ed25519");
     if ("d" in jwk) throw new TypeError("jwks must hold public keys only (a key has `d`)");
     const { kid } = jwk;
     if (typeof kid !== "string" || kid === "") throw new TypeError("every jwks key needs a kid");
@@ -329,17 +320,12 @@ function importKeys(jwks: JSONWebKeySet): Map<string, KeyObject> {
     if (jwk.key_ops !== undefined && !jwk.key_ops.includes("verify")) {
       throw new TypeError(`jwks key "${kid}" is not for verifying (key_ops)`);
     }
-    const type = jwk.kty === "EC" ? "ES256" : "EdDSA";
-    if (jwk.alg !== undefined && jwk.alg !== type) {
-      throw new TypeError(`jwks key "${kid}" says alg ${jwk.alg}, its type is ${type}`);
+    if (jwk.alg !== undefined && jwk.alg !== alg) {
+      throw new TypeError(`jwks key "${kid}" says alg ${jwk.alg}, its type is ${alg}`);
     }
-    keys.set(kid, createPublicKey({ key: jwk, format: "jwk" }));
+    keys.set(kid, { alg, key: createPublicKey({ key: jwk, format: "jwk" }) });
   }
   return keys;
-}
-
-function isCallKeyType(jwk: JWK): boolean {
-  return (jwk.kty === "EC" && jwk.crv === "P-256") || (jwk.kty === "OKP" && jwk.crv === "Ed25519");
 }
 
 export function createCompactJwtVerifier(options: CompactJwtVerifierOptions): CompactJwtVerifier {

@@ -13,6 +13,7 @@
 // the gateway signs and the worker verifies with the gateway's PUBLIC key set. Claims: iss, aud,
 // sub (the user), act.sub (the acting agent), tool, args_sha256 (SHA-256 of the RFC 8785 form of
 // the arguments, common/canonical.ts), decision_id, trace_id?, jti, iat, exp; at most 30 s.
+import type { JWK } from "jose";
 import { z } from "zod";
 import { ARGUMENTS_DIGEST } from "./canonical.ts";
 import { TOOL_NAMES } from "./catalog.ts";
@@ -29,6 +30,14 @@ export const CALL_TOKEN_AUDIENCE = "zyx-agent-worker";
 export const CALL_TOKEN_MAX_TTL_SEC = 30;
 /** Only asymmetric algorithms: the worker can verify call tokens, never mint them. */
 export const CALL_TOKEN_ALGORITHMS = ["ES256", "EdDSA"] as const;
+export type CallTokenAlgorithm = (typeof CALL_TOKEN_ALGORITHMS)[number];
+
+/** The algorithm a call-token key signs or verifies with (P-256, Ed25519), or undefined. */
+export function callTokenAlgorithmOf(jwk: JWK): CallTokenAlgorithm | undefined {
+  if (jwk.kty === "EC" && jwk.crv === "P-256") return "ES256";
+  if (jwk.kty === "OKP" && jwk.crv === "Ed25519") return "EdDSA";
+  return undefined;
+}
 
 const text = z.string().min(1).max(256);
 

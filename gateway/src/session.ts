@@ -52,11 +52,10 @@ export interface TaintStats {
   saturated: boolean;
 }
 
-/** The in-memory store, which also says whether it has saturated (failed closed). */
+/** The in-memory store, which also says how full it is and whether it saturated. */
 export interface MemorySessionSignals extends SessionSignals {
   /** In memory, a taint holds when this returns. */
   taint(key: string): void;
-  readonly saturated: boolean;
   stats(): TaintStats;
 }
 
@@ -77,6 +76,15 @@ export function actorKey(subject: string, agent: string): string {
 
 function isActorKey(key: string): boolean {
   return key.startsWith(ACTOR_PREFIX) && key.includes("\u0000");
+}
+
+/**
+ * Drops the first key in insertion order. The stores below keep insertion order as recency (a
+ * key used again is deleted and re-added), so this is the least recently used one.
+ */
+function dropOldest(keys: { keys(): Iterator<string>; delete(key: string): boolean }): void {
+  const oldest = keys.keys().next();
+  if (oldest.done !== true) keys.delete(oldest.value);
 }
 
 export function createSessionSignals(options: SessionSignalsOptions): MemorySessionSignals {
@@ -100,10 +108,7 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
 
   const taintSession = (sessionId: string): void => {
     sessionTaints.delete(sessionId);
-    if (sessionTaints.size >= maxSessions) {
-      const oldest = sessionTaints.values().next().value;
-      if (oldest !== undefined) sessionTaints.delete(oldest);
-    }
+    if (sessionTaints.size >= maxSessions) dropOldest(sessionTaints);
     sessionTaints.add(sessionId);
   };
 
@@ -117,18 +122,7 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
     }
   };
 
-  // Insertion order is recency here too: an agent denied again moves to the end, so the front
-  // is the least recently denied agent, whose denials leave the window first. No scan: a few µs
-  // a denial at the cap (V8's Map walks over the slots earlier front deletions left).
-  const makeRoomForAgent = (): void => {
-    const oldest = denials.keys().next().value;
-    if (oldest !== undefined) denials.delete(oldest);
-  };
-
   return {
-    get saturated() {
-      return saturated;
-    },
     stats: () => ({
       sessions: sessionTaints.size,
       actors: actorTaints.size,
@@ -149,7 +143,9 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
     recordDenial(agent, nowMs) {
       let times = denials.get(agent);
       if (times === undefined) {
-        if (denials.size >= maxAgents) makeRoomForAgent();
+        // The least recently denied agent, whose denials leave the window first. No scan: a
+        // few µs at the cap (V8's Map walks over the slots earlier front deletions left).
+        if (denials.size >= maxAgents) dropOldest(denials);
         times = [];
       } else {
         denials.delete(agent);

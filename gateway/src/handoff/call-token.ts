@@ -17,7 +17,12 @@ import { createPrivateKey, randomUUID, sign as signBytes, type KeyObject } from 
 import type { JWK } from "jose";
 import { ARGUMENTS_DIGEST } from "../../../common/canonical.ts";
 import { isToolName, type ToolName } from "../../../common/catalog.ts";
-import { CALL_TOKEN_MAX_TTL_SEC, CALL_TOKEN_TYPE } from "../../../common/worker-contract.ts";
+import {
+  CALL_TOKEN_MAX_TTL_SEC,
+  CALL_TOKEN_TYPE,
+  callTokenAlgorithmOf,
+  type CallTokenAlgorithm,
+} from "../../../common/worker-contract.ts";
 
 export interface CallTokenSignerOptions {
   /** Private signing key: EC P-256 (ES256) or OKP Ed25519 (EdDSA), with a `kid`. */
@@ -57,10 +62,14 @@ export class CallTokenSignerError extends Error {
   }
 }
 
-function algorithmOf(jwk: JWK): "ES256" | "EdDSA" {
-  if (jwk.kty === "EC" && jwk.crv === "P-256") return "ES256";
-  if (jwk.kty === "OKP" && jwk.crv === "Ed25519") return "EdDSA";
-  throw new CallTokenSignerError("call token key must be EC P-256 (ES256) or OKP Ed25519 (EdDSA)");
+function algorithmOf(jwk: JWK): CallTokenAlgorithm {
+  const alg = callTokenAlgorithmOf(jwk);
+  if (alg === undefined) {
+    throw new CallTokenSignerError(
+      "call token key must be EC P-256 (ES256) or OKP Ed25519 (EdDSA)",
+    );
+  }
+  return alg;
 }
 
 function requireText(label: string, value: unknown, max = 256): string {
@@ -120,7 +129,7 @@ function base64url(text: string): string {
 }
 
 /** The JWS signature of `input`: raw r||s for ES256 (RFC 7518 §3.4), as jose writes it. */
-function signInput(alg: "ES256" | "EdDSA", key: KeyObject, input: string): string {
+function signInput(alg: CallTokenAlgorithm, key: KeyObject, input: string): string {
   const data = Buffer.from(input, "ascii");
   const signature =
     alg === "ES256"

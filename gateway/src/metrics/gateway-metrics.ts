@@ -12,6 +12,7 @@ import type { PipelineObserver, StepName } from "../pipeline/index.ts";
 import type { BundleStatus, ReloadEvent } from "../policy/reloader.ts";
 import type { ShipperEvents } from "../decision-log/shipper.ts";
 import type { ShadowDifference } from "../decision-log/shadow.ts";
+import type { TaintStats } from "../session.ts";
 
 /** What the scrape reads at collection time (each optional: absent sources are not exported). */
 export interface MetricSources {
@@ -26,7 +27,7 @@ export interface MetricSources {
   /** Calls refused before identity, by error code (pipeline/refusals.ts). */
   unauthenticated?: () => Readonly<Record<string, number>>;
   /** The session-taint store's fill (session.ts). */
-  sessionTaints?: () => { sessions: number; actors: number; maxActors: number; saturated: boolean };
+  sessionTaints?: () => TaintStats;
 }
 
 export interface GatewayMetrics {

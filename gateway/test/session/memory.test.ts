@@ -34,7 +34,7 @@ describe("in-memory session signals at their bounds", () => {
     expect(signals.isTainted("s-kept")).toBe(true);
     expect(signals.isTainted("s-5")).toBe(true);
     expect(signals.isTainted(actor)).toBe(true);
-    expect(signals.saturated).toBe(false);
+    expect(signals.stats().saturated).toBe(false);
   });
 
   it("past the actor cap, reads every key as tainted and says so once", () => {
@@ -47,13 +47,13 @@ describe("in-memory session signals at their bounds", () => {
     signals.taint(actorKey("u-1", "agent"));
     signals.taint(actorKey("u-2", "agent"));
     signals.taint(actorKey("u-1", "agent")); // already held: no room needed
-    expect(signals.saturated).toBe(false);
+    expect(signals.stats().saturated).toBe(false);
     expect(signals.isTainted("s-clean")).toBe(false);
     expect(signals.isTainted(actorKey("u-3", "agent"))).toBe(false);
 
     signals.taint(actorKey("u-3", "agent"));
     signals.taint(actorKey("u-4", "agent"));
-    expect(signals.saturated).toBe(true);
+    expect(signals.stats().saturated).toBe(true);
     expect(onSaturated).toHaveBeenCalledTimes(1);
     for (const key of ["s-clean", actorKey("u-1", "agent"), actorKey("u-3", "agent")]) {
       expect(signals.isTainted(key)).toBe(true);
