@@ -6,7 +6,9 @@
 // (the real agent worker behind the gateway, fixture connectors and output guard on, is profiled
 // instead of the gateway in front of the stub), PROFILE_TARGET=gateway-real (the gateway in front
 // of the real worker), PROFILE_TARGET=runtime (the example change-review runtime, loaded with the
-// seed's whole review: identity provider, gateway and real worker behind it).
+// seed's whole review: identity provider, gateway and real worker behind it),
+// PROFILE_TARGET=review-gateway or review-worker (that process profiled under the same whole-review
+// load; with PROFILE_CONNECTIONS=1 it shows what one review costs where the review target is set).
 // Failure modes: as the bench's (a service that does not come up, wrk missing) it exits non-zero.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,12 +25,14 @@ const TOP = Number(process.env["PROFILE_TOP"] ?? "40");
 const FRESH = process.env["PROFILE_PAIRS"] === "fresh";
 const TARGET = process.env["PROFILE_TARGET"] ?? "gateway";
 const CONNECTIONS = Number(process.env["PROFILE_CONNECTIONS"] ?? "16");
-if (!["gateway", "worker", "gateway-real", "runtime"].includes(TARGET))
-  throw new Error("PROFILE_TARGET is gateway, worker, gateway-real or runtime");
+const TARGETS = ["gateway", "worker", "gateway-real", "runtime", "review-gateway", "review-worker"];
+if (!TARGETS.includes(TARGET)) throw new Error(`PROFILE_TARGET is one of ${TARGETS.join(", ")}`);
+/** The whole review is the load: the example runtime in front of the gateway. */
+const RUNTIME = TARGET === "runtime" || TARGET.startsWith("review-");
 /** The worker profiled, behind the gateway. */
-const WORKER = TARGET === "worker";
-/** The example runtime profiled, in front of the gateway: the whole review is the load. */
-const RUNTIME = TARGET === "runtime";
+const WORKER = TARGET === "worker" || TARGET === "review-worker";
+/** The gateway profiled (the default target, or under the review's load). */
+const GATEWAY = TARGET === "gateway" || TARGET === "gateway-real" || TARGET === "review-gateway";
 /** The real worker upstream (profiled or not), rather than the stub. */
 const REAL = TARGET !== "gateway";
 
@@ -189,10 +193,12 @@ async function main(): Promise<void> {
       POLICY_BUNDLE: variant.bundle,
       AUDIT_LOG: join(dir, "audit.jsonl"),
       METRICS_TOKEN: METRICS,
-      ...(WORKER || RUNTIME ? {} : cpuProf),
+      ...(GATEWAY ? cpuProf : {}),
     });
-    const runtime = RUNTIME ? await startRuntime(stateDir, gateway, cpuProf) : undefined;
-    const profiled = runtime ?? (WORKER ? upstream : gateway);
+    const runtime = RUNTIME
+      ? await startRuntime(stateDir, gateway, TARGET === "runtime" ? cpuProf : {})
+      : undefined;
+    const profiled = WORKER ? upstream : GATEWAY ? gateway : (runtime ?? gateway);
     const load = (seconds: number) =>
       runWrk(wrk, {
         url:
@@ -209,7 +215,7 @@ async function main(): Promise<void> {
     const result = await load(SECONDS);
     const after = await profiled.usage();
     console.log(
-      `profile: ${result.rate.toFixed(0)} ${RUNTIME ? "reviews" : "calls"}/s, errors ${String(result.errors)}, ${RUNTIME ? "runtime" : WORKER ? "worker" : "gateway"} CPU ${((after.cpuUs - before.cpuUs) / result.requests).toFixed(0)} µs per call`,
+      `profile: ${result.rate.toFixed(0)} ${RUNTIME ? "reviews" : "calls"}/s, errors ${String(result.errors)}, ${profiled.name} CPU ${((after.cpuUs - before.cpuUs) / result.requests).toFixed(0)} µs per ${RUNTIME ? "review" : "call"}`,
     );
     await printAuditMetrics(gateway.url, result.requests);
     const exited = new Promise((r) => profiled.child.once("exit", r));
