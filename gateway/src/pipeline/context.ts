@@ -19,7 +19,7 @@ import type { KillSwitch } from "../killswitch/service.ts";
 import type { TraceContext } from "../lib/trace.ts";
 import type { DenialMonitor } from "../limits/denial-monitor.ts";
 import type { CallLimiter } from "../limits/rate-limiter.ts";
-import type { Decision, DecisionInput } from "../policy/decision.ts";
+import type { ApproverInput, Decision, DecisionInput } from "../policy/decision.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { SessionSignals } from "../session.ts";
 import type { ToolCallBody } from "../http/contract.ts";
@@ -61,7 +61,7 @@ export interface GatewayPorts {
 /** Runs a rejected review's compensation (posthoc/compensate.ts), bound late by the app. */
 export type InFlightCompensator = (
   review: ApprovalRequest,
-  reviewer: { subject: string; groups: readonly string[] },
+  reviewer: { subject: string; email?: string | undefined; groups: readonly string[] },
 ) => Promise<ApprovalRequest>;
 
 export interface PipelineRuntime {
@@ -136,7 +136,7 @@ export interface Approved extends Parsed {
    * Only on the gateway's own calls (a post-hoc compensation, never a caller's): the policy
    * sees `context.system_call` and these approvers (the reviewer who rejected the call).
    */
-  system?: { approvers: readonly { sub: string; groups: readonly string[] }[] };
+  system?: { approvers: readonly ApproverInput[] };
 }
 
 /** After `decide`. */

@@ -6,7 +6,7 @@
 // `cause` is an `UndecidedCall` (the call's input and the engine's error), for the decision
 // log, which ships policy errors as OPA does.
 import type { AuditRecordInput } from "../audit/record.ts";
-import type { DecisionInput } from "../policy/decision.ts";
+import type { ApproverInput, DecisionInput } from "../policy/decision.ts";
 import { GatewayError, recorded } from "../lib/errors.ts";
 import type { Approved, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { appendDurable, decisionRecord } from "./record.ts";
@@ -30,14 +30,29 @@ export class UndecidedCall extends Error {
   }
 }
 
+/**
+ * An approver as the policy sees it: the email too, so that a kill switch naming the approver by
+ * email voids their approval as one naming the subject does.
+ */
+export function approverInput(approver: {
+  subject: string;
+  email?: string | undefined;
+  groups: readonly string[];
+}): ApproverInput {
+  return {
+    sub: approver.subject,
+    ...(approver.email === undefined ? {} : { email: approver.email }),
+    groups: approver.groups,
+  };
+}
+
 export function decisionInput(
   ports: Pick<GatewayPorts, "sessions">,
   ctx: Approved,
   nowMs: number,
 ): DecisionInput {
   const { principal, posture, approved, system } = ctx;
-  const approvers =
-    system?.approvers ?? approved?.approvals.map((a) => ({ sub: a.subject, groups: a.groups }));
+  const approvers = system?.approvers ?? approved?.approvals.map(approverInput);
   return {
     principal: {
       sub: principal.subject,

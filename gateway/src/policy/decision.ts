@@ -24,6 +24,13 @@ export const REASON_CODES = [
 
 export type ReasonCode = (typeof REASON_CODES)[number];
 
+/** One approver of the call, as the policy reads it (the kill switch matches sub or email). */
+export interface ApproverInput {
+  sub: string;
+  email?: string;
+  groups: readonly string[];
+}
+
 export interface DecisionInput {
   principal: { sub: string; email?: string; groups: readonly string[] };
   agent: { id: string };
@@ -39,7 +46,7 @@ export interface DecisionInput {
     /** Only on the gateway's own calls (post-hoc compensations); never from a caller. */
     system_call?: true;
   };
-  approval?: { approvers: readonly { sub: string; groups: readonly string[] }[] };
+  approval?: { approvers: readonly ApproverInput[] };
 }
 
 export const Reason = z.strictObject({ code: z.enum(REASON_CODES), message: z.string() });

@@ -30,7 +30,7 @@ import { isApprovalError } from "../approvals/errors.ts";
 import { COMPENSATION_MAX_ATTEMPTS } from "../approvals/request.ts";
 import { isGatewayError } from "../lib/errors.ts";
 import { traceFrom } from "../lib/trace.ts";
-import { decide } from "../pipeline/decide.ts";
+import { approverInput, decide } from "../pipeline/decide.ts";
 import { handOff } from "../pipeline/handoff.ts";
 import type { Approved, GatewayPorts, PipelineRuntime } from "../pipeline/context.ts";
 import { appendDurable } from "../pipeline/record.ts";
@@ -125,7 +125,7 @@ export function createCompensator(
       actorKey: `actor:${checkedSystem.subject}\u0000${checkedSystem.agent}`,
       workflow: "post-hoc-review",
       approved: undefined,
-      system: { approvers: [{ sub: reviewer.subject, groups: [...reviewer.groups] }] },
+      system: { approvers: [approverInput(reviewer)] },
     };
   }
 

@@ -314,6 +314,35 @@ describe("approvals are for people", () => {
     expect(await response.json()).toMatchObject({ code: "approver_not_eligible" });
   });
 
+  it("does not count an approval once the kill switch names its approver by email (opaque sub)", async () => {
+    const approver = { ...APPROVER_1, user: "u-7f3a9c", email: APPROVER_1.user };
+    const id = await pendingChange();
+    const approved = await h.app.request(`/v1/approvals/${id}/approve`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await h.accessToken(approver)}`,
+        "x-device-posture": await h.postureToken({ user: approver.user }),
+      },
+    });
+    expect(approved.status).toBe(200);
+    await h.controls.killSwitch.set("user", APPROVER_1.user, {
+      by: "secadmin@zyxbank.example",
+      reason: "account compromised",
+    });
+    const before = h.workerCalls.length;
+    const response = await h.call(
+      "aws_modify_security_group",
+      { arguments: SG_CHANGE, session_id: "s-people", approval_id: id },
+      {
+        authorization: `Bearer ${await h.accessToken(REMEDIATOR)}`,
+        "x-device-posture": await h.postureToken({ user: REMEDIATOR.user }),
+      },
+    );
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ code: "approval_required" });
+    expect(h.workerCalls.length).toBe(before);
+  });
+
   it("refuses an approval used after the approvers' window", async () => {
     const id = await pendingChange();
     expect((await approve(id, APPROVER_1)).status).toBe(200);

@@ -24,7 +24,11 @@ import {
   generateDevKey,
   publicJwk,
 } from "../../../common/keys.ts";
-import { mintAccessToken, mintPostureToken } from "../../../idp/src/mint.ts";
+import {
+  mintAccessToken,
+  mintDelegatedAccessToken,
+  mintPostureToken,
+} from "../../../idp/src/mint.ts";
 import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../../common/worker-contract.ts";
 import { createCallTokenSigner } from "../../src/handoff/call-token.ts";
 import { createHttpWorkerClient, type WorkerClient } from "../../src/handoff/worker-client.ts";
@@ -90,6 +94,8 @@ export interface Harness {
   accessToken(
     overrides?: Partial<{
       user: string;
+      /** An "email" apart from the subject (an opaque `sub`, as most identity providers issue). */
+      email: string;
       groups: string[];
       agent: string | undefined;
       ttlSec: number;
@@ -248,6 +254,20 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     keys,
     accessToken: (o = {}) => {
       const agent = "agent" in o ? o.agent : ENGINEER.agent;
+      if (o.email !== undefined) {
+        return mintDelegatedAccessToken({
+          privateJwk: o.key ?? keys.idp,
+          issuer: o.issuer ?? DEV_ISSUER,
+          audience: o.audience ?? GATEWAY_AUDIENCE,
+          subject: o.user ?? ENGINEER.user,
+          email: o.email,
+          groups: o.groups ?? ENGINEER.groups,
+          actor: agent ?? ENGINEER.agent,
+          clientId: "harness",
+          ttlSec: o.ttlSec ?? 300,
+          now: o.now ?? nowSec(),
+        });
+      }
       return mintAccessToken({
         privateJwk: o.key ?? keys.idp,
         issuer: o.issuer ?? DEV_ISSUER,

@@ -342,16 +342,28 @@ approval := {
 	_tool.approval_groups
 }
 
-# An approval counts approvers who are distinct, not the requester,
-# and in one of the tool's approver or fallback groups.
+# An approval counts approvers who are distinct, not the requester, not disabled by the kill
+# switch (by subject or by email, as the kill switch names users), and in one of the tool's
+# approver or fallback groups.
 _valid_approvers contains approver.sub if {
 	some approver in input.approval.approvers
 	is_string(approver.sub)
-	approver.sub != input.principal.sub
-	not approver.sub in _kill_switch.users
+	not _approver_is_requester(approver)
+	not _approver_disabled(approver)
 	some group in approver.groups
 	group in array.concat(_tool.approval_groups, _tool.fallback_groups)
 }
+
+_approver_is_requester(approver) if approver.sub == input.principal.sub
+
+_approver_is_requester(approver) if {
+	is_string(approver.email)
+	approver.email == input.principal.email
+}
+
+_approver_disabled(approver) if approver.sub in _kill_switch.users
+
+_approver_disabled(approver) if approver.email in _kill_switch.users
 
 _approval_satisfied if count(_valid_approvers) >= approval.approvers_required
 

@@ -200,6 +200,30 @@ test_deny_approval_by_approver_disabled_by_kill_switch if {
 	_codes(decision) == {"approval_required"}
 }
 
+test_deny_approval_by_approver_disabled_by_kill_switch_email if {
+	approver := {"sub": "u-approver", "email": "approver@zyxbank.example", "groups": ["grp-ai-prod-approvers"]}
+	users := ["approver@zyxbank.example"]
+	state := {"kill_switch": object.union(data.zyx.state.kill_switch, {"users": users})}
+	decision := gateway.decision with input as object.union(_sg_change, {"approval": {"approvers": [approver]}})
+		with data.zyx.state as state
+	_codes(decision) == {"approval_required"}
+}
+
+test_allow_approval_by_approver_whose_email_is_not_disabled if {
+	approver := {"sub": "u-approver", "email": "approver@zyxbank.example", "groups": ["grp-ai-prod-approvers"]}
+	users := ["someone.else@zyxbank.example"]
+	state := {"kill_switch": object.union(data.zyx.state.kill_switch, {"users": users})}
+	decision := gateway.decision with input as object.union(_sg_change, {"approval": {"approvers": [approver]}})
+		with data.zyx.state as state
+	decision.allow
+}
+
+test_deny_approval_by_requester_under_another_subject_with_the_same_email if {
+	approver := {"sub": "u-second-account", "email": "engineer@zyxbank.example", "groups": ["grp-ai-prod-approvers"]}
+	decision := gateway.decision with input as object.union(_sg_change, {"approval": {"approvers": [approver]}})
+	_codes(decision) == {"approval_required"}
+}
+
 # --- Post-hoc review ------------------------------------------------------
 
 # Saturday 2026-05-23 03:00 in Singapore.
