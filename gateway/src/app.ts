@@ -184,6 +184,11 @@ function peopleRoutes(
       throw new GatewayError("admin_forbidden", "administration needs a compliant device");
     }
     fresh(posture);
+    // A disabled administrator must not be able to lift their own kill switch (or set others):
+    // another administrator, or an operator with the store, clears it.
+    if (disabledByKillSwitch(principal)) {
+      throw new GatewayError("admin_forbidden", "the administrator is disabled by the kill switch");
+    }
     return principal;
   };
   app.route(

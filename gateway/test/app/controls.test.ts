@@ -172,6 +172,47 @@ describe("kill switch through the admin API", () => {
   });
 });
 
+describe("a disabled administrator", () => {
+  it("cannot lift their own kill switch, by email or by subject, nor change anything else", async () => {
+    const h = await createHarness();
+    const secondAdmin = { ...ADMIN, user: "u-5e1d", email: "secadmin2@zyxbank.example" };
+    const otherAdmin = { ...ADMIN, user: "secadmin3@zyxbank.example" };
+    for (const [disabled, who] of [
+      [ADMIN.user, ADMIN],
+      [secondAdmin.email, secondAdmin],
+      [secondAdmin.user, secondAdmin],
+    ] as const) {
+      await h.controls.killSwitch.set("user", disabled, {
+        by: "other@zyxbank.example",
+        reason: "x",
+      });
+      const version = h.controls.killSwitch.state().version;
+      for (const [method, scope, body] of [
+        ["DELETE", "user", { value: disabled, reason: "let me back in" }],
+        ["PUT", "all-writes", { reason: "and stop everyone" }],
+      ] as const) {
+        const response = await admin(h, method, scope, body, who);
+        expect(response.status).toBe(403);
+        expect(await response.json()).toMatchObject({
+          code: "admin_forbidden",
+          detail: "the administrator is disabled by the kill switch",
+        });
+      }
+      expect(h.controls.killSwitch.state().version).toBe(version);
+      expect(h.controls.killSwitch.state().state.kill_switch.users).toEqual([disabled]);
+      // Another administrator can.
+      const cleared = await admin(
+        h,
+        "DELETE",
+        "user",
+        { value: disabled, reason: "restored" },
+        otherAdmin,
+      );
+      expect(cleared.status).toBe(200);
+    }
+  });
+});
+
 describe("the admin API is for people", () => {
   it("refuses an AI agent's token acting for a security admin", async () => {
     const h = await createHarness();
