@@ -1,7 +1,8 @@
 // Using an approval: may this caller execute this call under this approval request now?
 //
-// Invariants: an approval is used by the one who asked for it (same subject, same agent), for
-// the same tool and exactly the approved arguments (their canonical digest), once (executing,
+// Invariants: an approval is used by the one who asked for it (same subject, same agent), in the
+// session it was asked in (the session whose history the approvers were shown, and whose taint the
+// policy weighed), for the same tool and exactly the approved arguments (their canonical digest), once (executing,
 // executed and failed are final for use), only once approved, and within the execution window
 // after the approvers decided. `executionRefusal` is the state check that claimForExecution
 // applies again atomically in the store; `checkApprovalUse` adds the caller and the window for
@@ -47,6 +48,7 @@ export function executionRefusal(
 export interface ApprovalUse {
   subject: string;
   agent: string;
+  sessionId: string;
   tool: string;
   digest: string;
   nowMs: number;
@@ -64,6 +66,9 @@ export function checkApprovalUse(
   }
   if (request.requester.subject !== call.subject || request.agent !== call.agent) {
     throw new ApprovalError("approval_not_yours", "the approval was requested by someone else");
+  }
+  if (request.session_id !== call.sessionId) {
+    throw new ApprovalError("approval_not_yours", "the approval was requested in another session");
   }
   if (request.tool !== call.tool) {
     throw new ApprovalError("approval_arguments_mismatch", "the approval is for another tool");

@@ -1,5 +1,5 @@
 // Step 4: a call that names an approval request must be the very call that humans approved
-// (the approvals module's checkApprovalUse: the requester's own, same tool, same arguments,
+// (the approvals module's checkApprovalUse: the requester's own, same session, same tool, same arguments,
 // approved, not used, within the window). Its approvers then go to the policy, which decides
 // again now; the request is claimed for execution only after that decision allows it.
 import { checkApprovalUse } from "../approvals/use.ts";
@@ -17,6 +17,7 @@ export async function useApproval(
   const approved = checkApprovalUse(await ports.approvals.get(id), {
     subject: ctx.principal.subject,
     agent: ctx.principal.agent,
+    sessionId: ctx.sessionId,
     tool: ctx.tool,
     digest: ctx.digest,
     nowMs: runtime.now(),

@@ -163,6 +163,21 @@ describe.each(backEnds)("approvals through the gateway on %s", (_name, storeConf
     expect(calls()).toBe(before);
   });
 
+  it("refuses an approved request executed in another session than the one it was asked in", async () => {
+    const pending = await request();
+    expect((await act(pending.approval_id, "approve", APPROVER_1)).status).toBe(200);
+    const before = calls();
+    const response = await run(pending.approval_id, SG_CHANGE, "s-elsewhere");
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({
+      code: "approval_not_yours",
+      detail: "the approval was requested in another session",
+    });
+    expect(calls()).toBe(before);
+    // Still usable, once, where it was asked for.
+    expect((await run(pending.approval_id)).status).toBe(200);
+  });
+
   it("needs two distinct approvers at risk 8 to 10", async () => {
     // A read of the injection ticket taints the session: the change then scores 8.
     const read = await h.callAs(

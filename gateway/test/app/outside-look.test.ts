@@ -34,7 +34,10 @@ async function as(
 }
 
 async function pendingApproval(h: Harness): Promise<string> {
-  const response = await h.callAs("aws_modify_security_group", SG_CHANGE, { as: REMEDIATOR });
+  const response = await h.callAs("aws_modify_security_group", SG_CHANGE, {
+    as: REMEDIATOR,
+    sessionId: "s",
+  });
   expect(response.status).toBe(202);
   return ((await response.json()) as { approval_id: string }).approval_id;
 }
