@@ -47,7 +47,8 @@ function countDenial(ports: RefusePorts, runtime: PipelineRuntime, ctx: Decided)
 }
 
 /**
- * An identical call (same requester, agent, tool and arguments) already waiting, or undefined;
+ * An identical call (same requester, agent, session, tool and arguments) already waiting before
+ * it runs, or undefined;
  * refuses (audited, with an alert) when this user or agent already has its bound waiting.
  */
 async function waitingAlready(
@@ -62,8 +63,16 @@ async function waitingAlready(
   const mine = (
     await ports.approvals.listOpen({ requesterSubject: principal.subject }, bounds.perUser + 1)
   ).filter(live);
+  // The very call: same agent, session (an approval is used where it was asked), tool and
+  // arguments, and waiting before it runs: a post-hoc review of a call that already ran is
+  // never handed out as this call's approval.
   const same = mine.find(
-    (r) => r.agent === principal.agent && r.tool === ctx.tool && r.arguments_digest === ctx.digest,
+    (r) =>
+      r.mode !== "post_hoc" &&
+      r.agent === principal.agent &&
+      r.session_id === ctx.sessionId &&
+      r.tool === ctx.tool &&
+      r.arguments_digest === ctx.digest,
   );
   if (same !== undefined) return same;
   const agents = (

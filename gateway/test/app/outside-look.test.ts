@@ -141,6 +141,18 @@ describe("2. one user's refusals and requests are bounded to that user", () => {
     expect(reused[0]?.["decision_id"]).toBe(b.decision_id);
   });
 
+  it("the same call from another session is another request (an approval is used where it was asked)", async () => {
+    const h = await createHarness();
+    const first = (await (await ask(h, SG_CHANGE)).json()) as { approval_id: string };
+    const elsewhere = await h.callAs("aws_modify_security_group", SG_CHANGE, {
+      as: REMEDIATOR,
+      sessionId: "s-other",
+    });
+    expect(elsewhere.status).toBe(202);
+    const second = (await elsewhere.json()) as { approval_id: string };
+    expect(second.approval_id).not.toBe(first.approval_id);
+  });
+
   it("a user over the bound of waiting requests gets 429, audited with an alert", async () => {
     const h = await createHarness({
       ports: () => ({ approvalPendingBounds: { perUser: 2, perAgent: 20 } }),

@@ -181,6 +181,20 @@ describe("post-hoc review through the gateway", () => {
     expect(await slackWrites()).toHaveLength(1);
   });
 
+  it("a review is never handed out as the approval of the same call asked again before it runs", async () => {
+    const posted = await post();
+    // The session reads the injection ticket: the same message now waits for an approver.
+    expect(
+      (await h.callAs("jira_read", { ticket: "CHG-18433" }, { sessionId: "s-night" })).status,
+    ).toBe(200);
+    const again = await h.callAs("slack_post_message", MESSAGE, { sessionId: "s-night" });
+    expect(again.status).toBe(202);
+    const waiting = (await again.json()) as { approval_id: string; mode?: string };
+    expect(waiting.approval_id).not.toBe(posted.review.approval_id);
+    expect((await h.controls.approvals.get(waiting.approval_id))?.mode).not.toBe("post_hoc");
+    expect(await slackWrites()).toHaveLength(1);
+  });
+
   it("the requester cannot reject (or approve) their own call's review", async () => {
     const posted = await post();
     const self = {
