@@ -52,6 +52,11 @@ export const AuditRecordInput = z.looseObject({
   tool: z.string().optional(),
   /** The tool arguments; the log masks secrets and bounds sizes before writing. */
   arguments: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * SHA-256 (hex) of the arguments' canonical JSON, as the gateway decided and signed them for the
+   * worker: what ran, when `arguments` is masked or cut.
+   */
+  arguments_digest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   decision: z.looseObject({ allow: z.boolean(), reasons: z.array(Reason) }).optional(),
   risk_score: z.number().optional(),
   approval: z
@@ -104,6 +109,8 @@ export interface AuditRecordInput {
   tool?: string | undefined;
   /** Masked (secrets, sizes) by the log before writing. */
   arguments?: Readonly<Record<string, unknown>> | undefined;
+  /** The arguments' digest (common/canonical.ts argumentsDigest): binds what ran. */
+  arguments_digest?: string | undefined;
   decision?: { allow: boolean; reasons: readonly AuditReason[] } | undefined;
   risk_score?: number | undefined;
   approval?: { required: boolean; approvers_required: number; state: string } | undefined;

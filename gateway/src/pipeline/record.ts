@@ -67,6 +67,8 @@ export function decisionRecord(
     session_id: ctx.sessionId,
     tool: ctx.tool,
     arguments: ctx.args,
+    // The masked arguments may be cut or redacted; the digest binds the exact ones that ran.
+    arguments_digest: ctx.digest,
     policy_revision: ports.policy.revision ?? "none",
     // Everything the policy saw, so a forensic replay can rebuild the decision exactly.
     decision_input: { ...ctx.input },

@@ -1,5 +1,6 @@
 // POST /v1/tools/{tool} through the real app: every error path with its status and code, each
 // proving the worker was never called; the happy path end to end, audited and traced.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { base64url, SignJWT, importJWK } from "jose";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -110,6 +111,21 @@ describe("POST /v1/tools/{tool}", () => {
     expect(String(decision?.["decision_trace"])).not.toContain(
       "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
     );
+  });
+
+  it("binds the exact arguments that ran by their digest, when the recorded ones are cut", async () => {
+    const body = `AI security review: ${"finding. ".repeat(400)}`; // > 2,048 characters
+    const response = await h.callAs("jira_add_comment", { ticket: "CHG-18422", body });
+    expect(response.status).toBe(200);
+    // Canonical JSON of {ticket, body}: keys sorted, no spaces (RFC 8785), written out here.
+    const expected = createHash("sha256")
+      .update(`{"body":${JSON.stringify(body)},"ticket":"CHG-18422"}`)
+      .digest("hex");
+    const [decision, outcome] = auditLines(h);
+    expect(String((decision?.["arguments"] as { body: string }).body)).toContain("[truncated");
+    expect(decision?.["arguments_digest"]).toBe(expected);
+    expect(outcome).toMatchObject({ event: "outcome", arguments_digest: expected });
+    expect(h.workerCalls[0]?.call.arguments).toEqual({ ticket: "CHG-18422", body });
   });
 
   describe("refuses, and never calls the worker", () => {
