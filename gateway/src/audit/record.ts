@@ -56,7 +56,10 @@ export const AuditRecordInput = z.looseObject({
    * SHA-256 (hex) of the arguments' canonical JSON, as the gateway decided and signed them for the
    * worker: what ran, when `arguments` is masked or cut.
    */
-  arguments_digest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  arguments_digest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   decision: z.looseObject({ allow: z.boolean(), reasons: z.array(Reason) }).optional(),
   risk_score: z.number().optional(),
   approval: z
