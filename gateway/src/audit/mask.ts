@@ -1,7 +1,7 @@
 // What the audit log may keep of a value: a JSON-safe copy with secrets masked and sizes bounded.
 //
 // Two kinds of masking. A value under a key that names a secret (password, api_key, Authorization,
-// clientSecret...) becomes "[REDACTED]" whatever it is. Inside every string, substrings that look
+// clientSecret...) becomes "[REDACTED]" whatever it is. Inside every string (object keys too), substrings that look
 // like credentials become "[REDACTED:<kind>]": the one detector the worker's output guard uses too
 // (common/secrets.ts: provider token formats, PEM and PGP private keys, JWTs, Authorization
 // headers, passwords in assignments, comparisons and URLs...). Unlike the guard, the mask keeps no
@@ -126,7 +126,10 @@ function maskWalk(value: unknown, options: MaskOptions, sorted: boolean): Sorted
         return truncateString(redacted.text, maxStringLength, counts);
       },
       key: (rawKey) => {
-        const key = truncateString(rawKey, MAX_KEY_LENGTH, counts);
+        // A key is text the caller chose too: a token or a URL with a password can be one.
+        const redacted = redactString(rawKey);
+        counts.redactions += redacted.redactions;
+        const key = truncateString(redacted.text, MAX_KEY_LENGTH, counts);
         if (key !== rawKey || isOrderSensitiveKey(key)) canonicalOrder = false;
         return key;
       },

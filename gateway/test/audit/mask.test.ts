@@ -186,6 +186,21 @@ describe("maskSecrets: secrets inside strings", () => {
     });
   });
 
+  it("masks secrets in object keys too, and counts them", () => {
+    const masked = maskSecretsWithCount({
+      [GITHUB_PAT_CLASSIC]: "x",
+      nested: { "postgres://admin:S3cretPassw0rd@db.internal/app": 1 },
+      ticket: "CHG-18422",
+    });
+    expect(masked.value).toEqual({
+      "[REDACTED:github_token]": "x",
+      nested: { "postgres://admin:[REDACTED:url_password]@db.internal/app": 1 },
+      ticket: "CHG-18422",
+    });
+    expect(masked.redactions).toBe(2);
+    expect(JSON.stringify(masked.value)).not.toContain("S3cretPassw0rd");
+  });
+
   it("is idempotent", () => {
     const once = maskSecrets({ a: `password=hunter2 ${JWT}`, b: "x".repeat(5000) });
     const twice = maskSecretsWithCount(once);
