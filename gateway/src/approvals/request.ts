@@ -4,6 +4,7 @@
 // Times are ISO 8601 UTC strings with milliseconds (`new Date(ms).toISOString()`), so a record
 // reads the same in the API, the audit log and both stores.
 import { z } from "zod";
+import { IDENTITY_LIMITS } from "../identity/types.ts";
 import { ARGUMENTS_DIGEST } from "../../../common/canonical.ts";
 
 export const APPROVAL_STATUSES = [
@@ -28,13 +29,14 @@ export function isOpen(status: ApprovalStatus): status is (typeof OPEN_STATUSES)
 
 const UUID = z.uuid();
 const Timestamp = z.iso.datetime();
-const Subject = z.string().min(1).max(512);
-const Groups = z.array(z.string().min(1).max(256)).max(512);
+const Subject = z.string().min(1).max(IDENTITY_LIMITS.subject);
+const Email = z.string().min(1).max(IDENTITY_LIMITS.email);
+const Groups = z.array(z.string().min(1).max(IDENTITY_LIMITS.group)).max(IDENTITY_LIMITS.groups);
 
-/** The identity of a requester or an approver, from a verified token. */
+/** The identity of a requester or an approver, from a verified token (its bounds: IDENTITY_LIMITS). */
 export const Person = z.strictObject({
   subject: Subject,
-  email: z.string().min(1).max(512).optional(),
+  email: Email.optional(),
   groups: Groups,
 });
 
@@ -92,7 +94,7 @@ export const ApprovalRequest = z.strictObject({
   /** argumentsDigest(arguments): execution must present the same digest. */
   arguments_digest: z.string().regex(ARGUMENTS_DIGEST),
   requester: Person,
-  agent: z.string().min(1).max(200),
+  agent: z.string().min(1).max(IDENTITY_LIMITS.agent),
   session_id: z.string().min(1).max(200),
   workflow: z.string().max(200),
   policy_revision: z.string().min(1).max(200),

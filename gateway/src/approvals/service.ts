@@ -43,11 +43,11 @@ import type {
   Compensation,
   CompensationResult,
   ExecutionResult,
-  Person,
 } from "./request.ts";
 import {
   ApprovalRequest as ApprovalRequestSchema,
   COMPENSATION_MAX_ATTEMPTS,
+  Person,
   epochMs,
   isOpen,
   isoTime,
@@ -209,11 +209,7 @@ type Plan =
   | { kind: "refuse"; error: ApprovalError }
   | { kind: "write"; action: Action; next: ApprovalRequest; extra?: Record<string, unknown> };
 
-const ApproverShape = z.looseObject({
-  subject: z.string().min(1).max(512),
-  email: z.string().min(1).max(512).optional(),
-  groups: z.array(z.string().min(1).max(256)).max(512),
-});
+const ApproverShape = Person.loose();
 
 const DIGEST = /^[0-9a-f]{64}$/;
 

@@ -6,10 +6,11 @@ import { GatewayError } from "../lib/errors.ts";
 import { ACCESS_TOKEN_TYP, checkMaxTokenAge, checkNonEmptyString } from "../../../common/jwks.ts";
 import { createGatewayJwtChecker } from "./jwt-checker.ts";
 import { MAX_CACHE_ENTRIES, VerifiedTokenCache, tokenDigest } from "./token-cache.ts";
-import type {
-  AccessTokenVerifier,
-  AccessTokenVerifierOptions,
-  VerifiedPrincipal,
+import {
+  IDENTITY_LIMITS,
+  type AccessTokenVerifier,
+  type AccessTokenVerifierOptions,
+  type VerifiedPrincipal,
 } from "./types.ts";
 
 export { ACCESS_TOKEN_TYP };
@@ -81,6 +82,18 @@ function principalFrom(payload: JWTPayload, groupsClaim: string): VerifiedPrinci
   if (typeof sub !== "string" || sub === "") {
     throw new GatewayError("token_invalid", '"sub" claim must be a non-empty string');
   }
+  if (sub.length > IDENTITY_LIMITS.subject) {
+    throw new GatewayError(
+      "token_invalid",
+      `"sub" claim must be at most ${String(IDENTITY_LIMITS.subject)} characters`,
+    );
+  }
+  if (typeof email === "string" && (email === "" || email.length > IDENTITY_LIMITS.email)) {
+    throw new GatewayError(
+      "token_invalid",
+      `"email" claim must be 1 to ${String(IDENTITY_LIMITS.email)} characters`,
+    );
+  }
   if (typeof exp !== "number") {
     throw new GatewayError("token_invalid", '"exp" claim must be a number');
   }
@@ -91,9 +104,16 @@ function principalFrom(payload: JWTPayload, groupsClaim: string): VerifiedPrinci
   if (!Array.isArray(groups) || !groups.every((group) => typeof group === "string")) {
     throw new GatewayError("token_invalid", `"${groupsClaim}" claim must be an array of strings`);
   }
+  checkGroupBounds(groups, groupsClaim);
   const agent = actingAgent(act);
   if (agent === undefined) {
     throw new GatewayError("token_agent_missing", "token has no acting agent (act.sub)");
+  }
+  if (agent.length > IDENTITY_LIMITS.agent) {
+    throw new GatewayError(
+      "token_invalid",
+      `"act.sub" claim must be at most ${String(IDENTITY_LIMITS.agent)} characters`,
+    );
   }
   return {
     subject: sub,
@@ -104,6 +124,16 @@ function principalFrom(payload: JWTPayload, groupsClaim: string): VerifiedPrinci
     ...(typeof jti === "string" ? { tokenId: jti } : {}),
     expiresAt: exp,
   };
+}
+
+function checkGroupBounds(groups: readonly string[], claim: string): void {
+  const { groups: most, group: longest } = IDENTITY_LIMITS;
+  if (groups.length > most || groups.some((g) => g === "" || g.length > longest)) {
+    throw new GatewayError(
+      "token_invalid",
+      `"${claim}" claim must hold at most ${String(most)} groups of 1 to ${String(longest)} characters`,
+    );
+  }
 }
 
 function actingAgent(act: unknown): string | undefined {

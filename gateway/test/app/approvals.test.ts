@@ -2,6 +2,7 @@
 // a call that needs approval waits (202), approvers act with their own verified identity, and
 // the approved call runs exactly once with exactly the approved arguments, after the policy
 // decides again.
+import { readFileSync } from "node:fs";
 import { Pool } from "pg";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { startPostgres, type PrivatePostgres } from "../../../test/support/postgres.ts";
@@ -316,6 +317,25 @@ describe("approvals are for people", () => {
       detail: "change-reviewer is not a human console: an agent cannot approve or administer",
     });
     expect((await h.controls.approvals.get(id))?.status).toBe("pending");
+  });
+
+  it("refuses identities beyond the bounds at the door (401), for approvers and requesters alike", async () => {
+    const id = await pendingChange();
+    const odd = { ...APPROVER_1, groups: [...APPROVER_1.groups, ""] };
+    const response = await approve(id, odd);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ code: "token_invalid" });
+    expect((await h.controls.approvals.get(id))?.status).toBe("pending");
+    const lines = () => readFileSync(h.auditPath, "utf8").split("\n").length;
+    const before = lines();
+    const asked = await h.callAs("aws_modify_security_group", SG_CHANGE, {
+      as: { ...REMEDIATOR, groups: [...REMEDIATOR.groups, "g".repeat(257)] },
+      sessionId: "s-people",
+    });
+    expect(asked.status).toBe(401);
+    expect(await asked.json()).toMatchObject({ code: "token_invalid" });
+    // Nothing decided, nothing recorded (an unauthenticated refusal is counted, not recorded).
+    expect(lines()).toBe(before);
   });
 
   it("refuses an approver disabled by the kill switch", async () => {

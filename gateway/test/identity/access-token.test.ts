@@ -321,6 +321,42 @@ describe("createAccessTokenVerifier: attacks and malformed tokens", () => {
       '"sub" claim must be a non-empty string',
     ],
     [
+      "sub longer than 512 characters",
+      () => sign(claims({ sub: "u".repeat(513) })),
+      "token_invalid",
+      '"sub" claim must be at most 512 characters',
+    ],
+    [
+      "email longer than 512 characters",
+      () => sign(claims({ email: `${"e".repeat(500)}@zyxbank.example` })),
+      "token_invalid",
+      '"email" claim must be 1 to 512 characters',
+    ],
+    [
+      "an empty group",
+      () => sign(claims({ groups: ["grp-ai-users", ""] })),
+      "token_invalid",
+      '"groups" claim must hold at most 512 groups of 1 to 256 characters',
+    ],
+    [
+      "a group longer than 256 characters",
+      () => sign(claims({ groups: ["g".repeat(257)] })),
+      "token_invalid",
+      '"groups" claim must hold at most 512 groups of 1 to 256 characters',
+    ],
+    [
+      "more than 512 groups",
+      () => sign(claims({ groups: Array.from({ length: 513 }, (_, i) => `grp-${String(i)}`) })),
+      "token_invalid",
+      '"groups" claim must hold at most 512 groups of 1 to 256 characters',
+    ],
+    [
+      "act.sub longer than 200 characters",
+      () => sign(claims({ act: { sub: "a".repeat(201) } })),
+      "token_invalid",
+      '"act.sub" claim must be at most 200 characters',
+    ],
+    [
       "not a JWT",
       () => Promise.resolve("not-a-jwt"),
       "token_invalid",
