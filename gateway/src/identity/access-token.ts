@@ -5,7 +5,12 @@ import { normalizeEmail } from "../../../common/identity.ts";
 import { GatewayError } from "../lib/errors.ts";
 import { ACCESS_TOKEN_TYP, checkMaxTokenAge, checkNonEmptyString } from "../../../common/jwks.ts";
 import { createGatewayJwtChecker } from "./jwt-checker.ts";
-import { MAX_CACHE_ENTRIES, VerifiedTokenCache, tokenDigest } from "./token-cache.ts";
+import {
+  MAX_CACHE_ENTRIES,
+  VerifiedTokenCache,
+  cacheableUntil,
+  tokenDigest,
+} from "./token-cache.ts";
 import {
   IDENTITY_LIMITS,
   type AccessTokenVerifier,
@@ -54,10 +59,7 @@ export function createAccessTokenVerifier(
       throw new GatewayError(outcome.expired ? "token_expired" : "token_invalid", outcome.reason);
     }
     const principal = principalFrom(outcome.payload, groupsClaim);
-    const { iat } = outcome.payload;
-    const tooOld =
-      maxTokenAge === 0 || typeof iat !== "number" ? Number.POSITIVE_INFINITY : iat + maxTokenAge;
-    return [principal, Math.min(principal.expiresAt, tooOld)];
+    return [principal, cacheableUntil(principal.expiresAt, outcome.payload.iat, maxTokenAge)];
   }
 
   return {

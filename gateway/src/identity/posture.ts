@@ -3,9 +3,9 @@
 // JWT's own validity is judged here; whether the check is recent enough is the policy's call,
 // from `checkedAt`.
 import { GatewayError } from "../lib/errors.ts";
-import { checkClockTolerance, POSTURE_TOKEN_TYP } from "../../../common/jwks.ts";
+import { checkClockTolerance, checkMaxTokenAge, POSTURE_TOKEN_TYP } from "../../../common/jwks.ts";
 import { createGatewayJwtChecker } from "./jwt-checker.ts";
-import { VerifiedTokenCache, tokenDigest } from "./token-cache.ts";
+import { VerifiedTokenCache, cacheableUntil, tokenDigest } from "./token-cache.ts";
 import type { PostureVerifier, PostureVerifierOptions, VerifiedPosture } from "./types.ts";
 
 export { POSTURE_TOKEN_TYP };
@@ -13,6 +13,7 @@ export { POSTURE_TOKEN_TYP };
 export function createPostureVerifier(options: PostureVerifierOptions): PostureVerifier {
   const check = createGatewayJwtChecker(options, POSTURE_TOKEN_TYP, "device-trust");
   const tolerance = checkClockTolerance(options.clockToleranceSec);
+  const maxTokenAge = checkMaxTokenAge(options.maxTokenAgeSec);
   const clock = options.now ?? (() => Date.now() / 1000);
 
   const cache =
@@ -65,8 +66,11 @@ export function createPostureVerifier(options: PostureVerifierOptions): PostureV
         checkedAt,
         ...(deviceId === undefined ? {} : { deviceId }),
       };
-      const { exp } = outcome.payload;
-      if (cache !== undefined && typeof exp === "number") cache.set(key, posture, exp);
+      const { exp, iat } = outcome.payload;
+      // Cached no longer than the uncached path would take it (exp, and the token's age bound).
+      if (cache !== undefined && typeof exp === "number") {
+        cache.set(key, posture, cacheableUntil(exp, iat, maxTokenAge));
+      }
       return bound(posture, expectedSubject);
     },
   };

@@ -5,6 +5,17 @@ import { hash } from "node:crypto";
 
 export const MAX_CACHE_ENTRIES = 1_000_000;
 
+/**
+ * Until when a verified token may be served from a cache: its exp, or the moment it grows older
+ * than `maxTokenAge` seconds after its iat (0: no age bound), whichever comes first. Past either,
+ * the uncached path would refuse it, so the cache must too.
+ */
+export function cacheableUntil(exp: number, iat: unknown, maxTokenAge: number): number {
+  const tooOld =
+    maxTokenAge === 0 || typeof iat !== "number" ? Number.POSITIVE_INFINITY : iat + maxTokenAge;
+  return Math.min(exp, tooOld);
+}
+
 export function tokenDigest(token: string): string {
   // One-shot hash: no Hash object per call (two tokens on every call).
   return hash("sha256", token, "base64url");

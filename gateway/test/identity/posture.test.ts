@@ -204,6 +204,18 @@ describe("posture verifier cache", () => {
     await expect(v.verify(token, USER)).rejects.toMatchObject({ code: "posture_invalid" });
   });
 
+  it("forgets a cached posture once it is older than maxTokenAgeSec, as the uncached path refuses it", async () => {
+    let now = T0;
+    const options = { maxTokenAgeSec: 100, now: () => now };
+    const cached = verifier({ ...options, cache: { maxEntries: 10 } });
+    const uncached = verifier(options);
+    const token = await posture({ ttlSec: 3_600 }); // iat = T0 - 60, exp an hour later
+    await expect(cached.verify(token, USER)).resolves.toMatchObject({ compliant: true });
+    now = T0 + 500;
+    await expect(uncached.verify(token, USER)).rejects.toMatchObject({ code: "posture_invalid" });
+    await expect(cached.verify(token, USER)).rejects.toMatchObject({ code: "posture_invalid" });
+  });
+
   it("a new posture token is verified on its own: a device that fell out of compliance shows", async () => {
     const v = verifier({ cache: { maxEntries: 10 } });
     await expect(v.verify(await posture(), USER)).resolves.toMatchObject({ compliant: true });
