@@ -317,6 +317,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     log,
     bodyLimitBytes: options.bodyLimitBytes,
     options: mcp,
+    refusals,
   });
   return app;
 }

@@ -29,6 +29,7 @@ import { isGatewayError } from "../lib/errors.ts";
 import { verifyCaller, type Caller } from "../pipeline/authenticate.ts";
 import type { Credentials, GatewayPorts } from "../pipeline/context.ts";
 import type { ToolCallPipeline } from "../pipeline/index.ts";
+import type { RefusalRecorder } from "../pipeline/refusals.ts";
 import {
   challengeResponse,
   MCP_PATH,
@@ -57,11 +58,15 @@ export interface McpDoorDeps {
   log: Log;
   bodyLimitBytes: number;
   options: McpDoorOptions;
+  /** Counts callers refused before identity, as the REST door and the people routes do. */
+  refusals: Pick<RefusalRecorder, "unauthenticated">;
 }
 
 interface RequestScope {
   caller: Caller;
   call: McpCallScope;
+  /** The request body as sent (the SDK's schemas drop an own "__proto__" member). */
+  body: unknown;
 }
 
 function credentialsOf(c: Context): Credentials {
@@ -101,13 +106,31 @@ function serverFor(deps: McpDoorDeps, scope: RequestScope): Server {
       throw new McpError(-32603, `${error.code}: ${error.message}`, { code: error.code });
     }
   });
-  server.setRequestHandler(CallToolRequestSchema, async (request) => {
-    const { name, arguments: args, _meta } = request.params;
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const { name, arguments: parsed, _meta } = request.params;
+    // The arguments as sent, for the pipeline to judge as the REST door's (an own "__proto__"
+    // is refused there, and the SDK's parse would have dropped it silently).
+    const args = sentArguments(scope.body, extra.requestId) ?? parsed;
     return callTool(deps.pipeline, { name, arguments: args, meta: _meta }, scope.call, (thrown) => {
       deps.log("error", "unexpected error", { door: "mcp", error: String(thrown) });
     });
   });
   return server;
+}
+
+/** `params.arguments` of the tools/call message `id` in the raw body, when it is an object. */
+function sentArguments(body: unknown, id: unknown): Record<string, unknown> | undefined {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  for (const message of messages) {
+    if (typeof message !== "object" || message === null) continue;
+    const { method, id: messageId, params } = message as Record<string, unknown>;
+    if (method !== "tools/call" || messageId !== id) continue;
+    const args = (params as Record<string, unknown> | undefined)?.["arguments"];
+    if (typeof args === "object" && args !== null && !Array.isArray(args)) {
+      return args as Record<string, unknown>;
+    }
+  }
+  return undefined;
 }
 
 /** The initialize request's clientInfo.name, when the body is one. */
@@ -143,6 +166,7 @@ async function handlePost(deps: McpDoorDeps, c: Context, caller: Caller): Promis
   const uris = publicUris(c.req.url, deps.options);
   const scope: RequestScope = {
     caller,
+    body: read.body,
     call: {
       credentials: credentialsOf(c),
       traceparent: c.req.header("traceparent"),
@@ -171,13 +195,15 @@ export function mountMcpDoor(app: Hono, deps: McpDoorDeps): void {
   const authenticated =
     (handler: (c: Context, caller: Caller) => Promise<Response> | Response) =>
     async (c: Context) => {
+      let caller: Caller;
       try {
-        const caller = await verifyCaller(deps.ports, credentialsOf(c));
-        return await handler(c, caller);
+        caller = await verifyCaller(deps.ports, credentialsOf(c));
       } catch (thrown) {
+        deps.refusals.unauthenticated(thrown);
         if (!isGatewayError(thrown)) throw thrown;
         return challengeResponse(thrown, publicUris(c.req.url, deps.options).metadata);
       }
+      return handler(c, caller);
     };
   const notAllowed = () =>
     new Response(

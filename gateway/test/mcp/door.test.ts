@@ -130,6 +130,28 @@ describe("the MCP door: connection and authorization", () => {
   });
 });
 
+describe("tools/call judges the arguments as sent, as the REST door does", () => {
+  it("refuses an own __proto__ member (the SDK's parse would drop it) and calls no worker", async () => {
+    const h = await createHarness();
+    const response = await h.app.request("http://gateway.test/mcp", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await h.accessToken()}`,
+        "x-device-posture": await h.postureToken(),
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      // Written by hand: JSON.stringify would not keep an own "__proto__" member.
+      body: '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"jira_read","arguments":{"__proto__":{"x":1},"ticket":"CHG-18422"}}}',
+    });
+    expect(response.status).toBe(200);
+    const { result } = (await response.json()) as { result: Record<string, unknown> };
+    expect(result["isError"]).toBe(true);
+    expect(structured(result)).toMatchObject({ code: "arguments_invalid" });
+    expect(h.workerCalls).toEqual([]);
+  });
+});
+
 describe("tools/list, per caller, from the policy", () => {
   it("classifies every reason code, so a new one cannot slip into the list unjudged", () => {
     expect(Object.keys(REASON_CLASS).sort()).toEqual([...REASON_CODES].sort());

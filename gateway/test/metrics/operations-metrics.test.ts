@@ -89,18 +89,30 @@ describe("operations metrics", () => {
     expect(text).toContain('zyx_gateway_session_taints{kind="saturated"} 1');
   });
 
-  it("counts calls refused before identity, by code", async () => {
-    const { scrape, call } = await measuredApp();
+  it("counts calls refused before identity, by code, whichever door", async () => {
+    const { app, scrape, call } = await measuredApp();
     expect((await call("jira_read", { ticket: "CHG-18422" }, {})).status).toBe(401);
     expect(
       (await call("jira_read", { ticket: "CHG-18422" }, { authorization: "Bearer not-a-jwt" }))
         .status,
     ).toBe(401);
+    for (const headers of [{}, { authorization: "Bearer nope" }]) {
+      const mcp = await app.request("/mcp", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+      });
+      expect(mcp.status).toBe(401);
+    }
     const text = await scrape();
-    const counted = [
-      ...text.matchAll(/^zyx_gateway_unauthenticated_refusals_total\{code="([a-z_]+)"\} (\d+)$/gm),
-    ];
-    expect(counted.reduce((sum, [, , n]) => sum + Number(n), 0)).toBe(2);
+    const counted = Object.fromEntries(
+      [
+        ...text.matchAll(
+          /^zyx_gateway_unauthenticated_refusals_total\{code="([a-z_]+)"\} (\d+)$/gm,
+        ),
+      ].map(([, code, n]) => [code, Number(n)]),
+    );
+    expect(counted).toEqual({ token_missing: 2, token_invalid: 2 });
   });
 
   it("measures each audit fdatasync and the records it made durable", async () => {
