@@ -122,7 +122,7 @@ describe("POST /v1/tools/{tool}", () => {
       .update(`{"body":${JSON.stringify(body)},"ticket":"CHG-18422"}`)
       .digest("hex");
     const [decision, outcome] = auditLines(h);
-    expect(String((decision?.["arguments"] as { body: string }).body)).toContain("[truncated");
+    expect((decision?.["arguments"] as { body: string }).body).toContain("[truncated");
     expect(decision?.["arguments_digest"]).toBe(expected);
     expect(outcome).toMatchObject({ event: "outcome", arguments_digest: expected });
     expect(h.workerCalls[0]?.call.arguments).toEqual({ ticket: "CHG-18422", body });

@@ -105,12 +105,12 @@ describe("operations metrics", () => {
       expect(mcp.status).toBe(401);
     }
     const text = await scrape();
-    const counted = Object.fromEntries(
+    const counted: Record<string, number> = Object.fromEntries(
       [
         ...text.matchAll(
           /^zyx_gateway_unauthenticated_refusals_total\{code="([a-z_]+)"\} (\d+)$/gm,
         ),
-      ].map(([, code, n]) => [code, Number(n)]),
+      ].map(([, code, n]): [string, number] => [code ?? "", Number(n)]),
     );
     expect(counted).toEqual({ token_missing: 2, token_invalid: 2 });
   });
