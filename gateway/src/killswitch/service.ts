@@ -390,8 +390,17 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     setStoreLost: (lost) =>
       serialized(async () => {
         if (storeLost === lost) return;
+        // Taken only once the policy has it: a failed apply leaves the flag as it was, so the
+        // next call tries again (a lost store whose all_writes never reached the policy would
+        // otherwise leave writes open for the whole outage).
+        const before = storeLost;
         storeLost = lost;
-        await applySaved();
+        try {
+          await applySaved();
+        } catch (error) {
+          storeLost = before;
+          throw error;
+        }
       }),
     storeStatus: () => ({ kind: store.kind, shared: store.shared, healthy: !storeLost }),
     close: () => store.close(),

@@ -6,7 +6,8 @@
 // the kill switch then hands the policy its state with all_writes on (write tools refused) and
 // storeStatus().healthy is false (/readyz says so). The first successful re-read afterwards
 // restores the saved state: recovery needs no restart. The bound is checked on every tick, even
-// while a re-read hangs (each has its own timeout in the store).
+// while a re-read hangs (each has its own timeout in the store). A lost (or restored) state the
+// policy did not take (its apply failed) is handed to it again on the next tick.
 import type { KillSwitch } from "./service.ts";
 import type { KillSwitchStore } from "./port.ts";
 
@@ -44,8 +45,19 @@ export function startKillSwitchSync(options: KillSwitchSyncOptions): KillSwitchS
   let again = false;
   let lost = false;
 
+  /** Hands the policy the lost (or restored) state; remembered only once it took it. */
   async function markLost(value: boolean): Promise<void> {
     if (lost === value) return;
+    try {
+      await killSwitch.setStoreLost(value);
+    } catch (error) {
+      // Not taken: the next tick tries again (a lost store must reach the policy).
+      log("error", "kill-switch store state not applied (will retry)", {
+        lost: value,
+        error: String(error),
+      });
+      return;
+    }
     lost = value;
     log(
       value ? "error" : "info",
@@ -54,7 +66,6 @@ export function startKillSwitchSync(options: KillSwitchSyncOptions): KillSwitchS
         store: store.location,
       },
     );
-    await killSwitch.setStoreLost(value);
   }
 
   const askedAgain = (): boolean => again;

@@ -1,10 +1,12 @@
 import { readdir, readFile, stat, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { KillSwitchError } from "../../src/killswitch/errors.ts";
 import type { KillSwitchScope } from "../../src/killswitch/scopes.ts";
 import type { KillSwitch } from "../../src/killswitch/service.ts";
 import { createKillSwitch } from "../../src/killswitch/service.ts";
+import type { KillSwitchStore } from "../../src/killswitch/port.ts";
+import { startKillSwitchSync } from "../../src/killswitch/sync.ts";
 import type { PolicyState } from "../../src/policy/decision.ts";
 import type { Fixture } from "./support.ts";
 import { clearState, fixture, T0 } from "./support.ts";
@@ -708,5 +710,52 @@ describe("kill switch: automatic suspension", () => {
     // An admin lifts it.
     await ks.clear("agent", "change-reviewer", ADMIN);
     expect(ks.state().state).toEqual(clearState());
+  });
+});
+
+describe("a lost store whose all_writes the policy did not take", () => {
+  it("is applied again on the next call, not remembered as done", async () => {
+    const killSwitch = await f.open();
+    f.fail.apply = true;
+    await expect(killSwitch.setStoreLost(true)).rejects.toThrow("policy server answered 500");
+    expect(killSwitch.storeStatus().healthy).toBe(true);
+    f.fail.apply = false;
+    await killSwitch.setStoreLost(true);
+    expect(killSwitch.storeStatus().healthy).toBe(false);
+    expect(f.applied.at(-1)?.kill_switch.all_writes).toBe(true);
+  });
+
+  it("is handed to the policy again by the sync loop until it takes it", async () => {
+    const lostCalls: boolean[] = [];
+    let failing = true;
+    const sync = startKillSwitchSync({
+      killSwitch: {
+        sync: () => Promise.reject(new Error("connection refused")),
+        setStoreLost: (lost: boolean) => {
+          lostCalls.push(lost);
+          return failing
+            ? Promise.reject(new Error("policy server answered 500"))
+            : Promise.resolve();
+        },
+      } as unknown as KillSwitch,
+      store: { location: "postgres://test" } as unknown as KillSwitchStore,
+      intervalMs: 10,
+      staleAfterMs: 10,
+    });
+    await vi.waitFor(() => {
+      expect(lostCalls.length).toBeGreaterThanOrEqual(2);
+    });
+    failing = false;
+    const taken = lostCalls.length;
+    await vi.waitFor(() => {
+      expect(lostCalls.length).toBeGreaterThan(taken);
+    });
+    // Taken: asked no more.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const settled = lostCalls.length;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(lostCalls.length).toBe(settled);
+    expect(lostCalls.every((lost) => lost)).toBe(true);
+    await sync.stop();
   });
 });
