@@ -271,6 +271,8 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
   app.get(BASE, (c) => c.redirect(`${BASE}/`, 308));
   app.get(`${BASE}/`, async (c) => {
     const { session, principal } = await person(c);
+    // A person the kill switch disables reads no requests, as on the REST route.
+    deps.checkApprover(principal);
     const open = await deps.approvals.listAllOpen(LIST_LIMIT);
     const mine = open.filter(
       (r) => isOpen(r.status) && eligible(r, principal) && !isRequester(r, principal),
@@ -280,6 +282,7 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
 
   app.get(`${BASE}/requests/:id`, async (c) => {
     const { session, principal } = await person(c);
+    deps.checkApprover(principal);
     const request = await deps.approvals.get(requestId(c));
     if (request === undefined)
       throw new GatewayError("approval_not_found", "no such approval request");

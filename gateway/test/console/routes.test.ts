@@ -190,6 +190,25 @@ describe("the pages", () => {
     ).toBe(true);
   });
 
+  it("shows nothing to an approver the kill switch disables (403), as the REST route does", async () => {
+    const browser = await signedIn("approver.one@zyxbank.example");
+    await h.controls.killSwitch.set("user", "approver.one@zyxbank.example", {
+      by: "secadmin@zyxbank.example",
+      reason: "account compromised",
+    });
+    for (const path of ["/console/", `/console/requests/${id}`]) {
+      const page = await browser.get(path);
+      expect(page.status).toBe(403);
+      const html = await page.text();
+      expect(html).toContain("approver_not_eligible");
+      expect(html).not.toContain(SG_ARGS.change_ticket);
+    }
+    await h.controls.killSwitch.clear("user", "approver.one@zyxbank.example", {
+      by: "secadmin@zyxbank.example",
+      reason: "restored",
+    });
+  });
+
   it("does not list the request to its requester, nor to someone outside the approver groups", async () => {
     for (const email of ["cloud@zyxbank.example", "engineer@zyxbank.example"]) {
       const browser = await signedIn(email);
