@@ -210,9 +210,10 @@ const BUILT_IN: readonly Detector[] = [
   {
     kind: "url_password",
     pattern: new RegExp(
-      // scheme://user:password@ — anchored on the ":" of "://", the scheme checked behind it, so
-      // a long run of scheme characters is not rescanned from each of its letters.
-      String.raw`(:(?<=\b[a-z][a-z0-9+.-]*:)//[^\s:/@[\]]+:)${NOT_ALREADY_MASKED}[^\s@/]+(?=@)`,
+      // scheme://user:password@ (the user may be empty: redis://:password@host, as Redis AUTH
+      // URLs are written) — anchored on the ":" of "://", the scheme checked behind it, so a
+      // long run of scheme characters is not rescanned from each of its letters.
+      String.raw`(:(?<=\b[a-z][a-z0-9+.-]*:)//[^\s:/@[\]]*:)${NOT_ALREADY_MASKED}[^\s@/]+(?=@)`,
       "gi",
     ),
     prefixed: true,
@@ -229,9 +230,10 @@ const BUILT_IN: readonly Detector[] = [
   },
   {
     kind: "password",
-    // password=..., "password": "...", DB_PASSWORD: ..., passwd='...'. Not "password policy".
+    // password=..., "password": "...", DB_PASSWORD: ..., passwd='...', DB_PASS=..., MYSQL_PWD=...
+    // (pass and pwd only after a separator: not "bypass", "compass"). Not "password policy".
     pattern: new RegExp(
-      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:password|passwd|passphrase)["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
+      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:password|passwd|passphrase|[_.-](?:pass|pwd))["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
       "gi",
     ),
     prefixed: true,
@@ -357,7 +359,9 @@ const CONCATENATION = /^\s*(?:\.|\+|&)\s*[$A-Za-z_(]/;
  */
 export function isPlainlyNotASecret(prefix: string, value: string): boolean {
   if (prefix.includes("\n") || PUBLIC_NAME.test(prefix)) return true;
-  if (/[A-Za-z0-9_]:$/.test(prefix)) return true;
+  // A colon glued to a name is a coordinate or host:port, not YAML; but a name that says
+  // password is a credential whatever the separator ("password:hunter2").
+  if (/[A-Za-z0-9_]:$/.test(prefix) && !PASSWORD_NAME.test(prefix)) return true;
   if (/^\d{1,2}$/.test(value)) return true;
   const quote = value.startsWith('"') || value.startsWith("'") ? value.charAt(0) : "";
   if (quote === "") return false;
@@ -370,7 +374,24 @@ export function isPlainlyNotASecret(prefix: string, value: string): boolean {
 /** A double-quoted shell variable: "$DB_PASSWORD", "${db_password}", "'$PW'" (quotes nested). */
 const QUOTED_SHELL_VARIABLE = /^"'?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?'?"$/;
 
+/** A name that says password: password, passwd, passphrase, DB_PASS, MYSQL_PWD. */
+const PASSWORD_NAME = /(?:password|passwd|passphrase|[_.-](?:pass|pwd))["']?\s*[:=]$/i;
+/**
+ * `NAME=value` with the "=" glued to the name, as .env and .properties files write it: their
+ * values are literals (a reference there is ${...}), so a dotted value is a value
+ * (DB_PASSWORD=correct.horse.battery), not a code path.
+ */
+const GLUED_ASSIGNMENT = /[A-Za-z0-9_.-]=$/;
+
 function keepsAssignment(prefix: string, value: string): boolean {
+  if (
+    GLUED_ASSIGNMENT.test(prefix) &&
+    DOTTED_PATH.test(value) &&
+    !REFERENCE_ROOT.test(value) &&
+    !CALL.test(value)
+  ) {
+    return false;
+  }
   return (
     isSecretReference(value) ||
     QUOTED_SHELL_VARIABLE.test(value) ||
