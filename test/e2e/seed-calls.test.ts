@@ -99,6 +99,29 @@ describe("gateway and worker, as processes", () => {
     );
     expect(verify.status).toBe(0);
     expect(verify.stdout).toMatch(/^ok: 6 records, chain intact/);
+    // The witness: the closing checkpoint's head, as the gateway logged it (off this host in
+    // production), is the head the file must reach.
+    const heads = stack.gateway
+      .output()
+      .split("\n")
+      .filter((line) => line.includes('"audit checkpoint"'))
+      .map((line) => JSON.parse(line) as { seq: number; hash: string; reason: string });
+    const last = heads.at(-1);
+    expect(last).toMatchObject({ seq: 7, reason: "close" });
+    const witnessed = spawnSync(
+      process.execPath,
+      [
+        join(REPO_ROOT, "gateway/src/cli/audit.ts"),
+        "verify",
+        "--keys",
+        join(stack.stateDir, "keys/checkpoint.jwks.json"),
+        "--expect-head",
+        `${String(last?.seq)}:${String(last?.hash)}`,
+        join(stack.stateDir, "audit/audit.jsonl"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(witnessed.status, witnessed.stdout + witnessed.stderr).toBe(0);
   });
 });
 

@@ -57,6 +57,8 @@ export interface CheckpointVerifyOptions {
   everyRecords?: number;
   /** A live log may end unsealed: report it as a note, not a problem. */
   allowUnsealed?: boolean;
+  /** Walk only the first `lines` lines (those the chain pass verified); default all. */
+  lines?: number;
 }
 
 interface WalkState {
@@ -210,6 +212,9 @@ export async function verifyCheckpoints(
     lastClose: false,
   };
   for await (const raw of readLines(path)) {
+    // Only the lines the chain pass verified: a live log grows meanwhile, and its last line may
+    // be half written.
+    if (options.lines !== undefined && raw.line > options.lines) break;
     const record = JSON.parse(decode(raw.bytes) ?? "null") as Record<string, unknown>;
     const seq = record["seq"] as number;
     if (record["event"] === CHECKPOINT_EVENT) onCheckpoint(state, record, options);

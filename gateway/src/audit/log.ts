@@ -20,7 +20,10 @@
 // ever sit between two checkpoints; a timer seals records older than `everySeconds`; close() seals
 // the tail; opening a log whose last record is not a closing checkpoint seals it at once with
 // reason "open" (the previous run crashed, or the file was cut: verify says so). A checkpoint
-// that cannot be signed fails the log like a failed write.
+// that cannot be signed fails the log like a failed write. A checkpoint proves the records before
+// it; nothing in the file can prove that records after a checkpoint were not cut off together with
+// later checkpoints, so each durable checkpoint's head is also handed to `onCheckpoint`, for a
+// witness kept elsewhere (verify --expect-head).
 //
 // Room for scale-out: `replica` stamps every record (checkpoints included) with the replica id.
 //
@@ -91,6 +94,19 @@ export interface OpenAuditLogOptions {
    * commit's size (metrics); never fails a write.
    */
   onSync?: ((seconds: number, records: number) => void) | undefined;
+  /**
+   * Told each checkpoint once it is durable: its own seq and hash, a head to keep OUTSIDE this
+   * host (the platform's log pipeline, say) so that a log cut back to a checkpoint can be shown
+   * (`npm run audit -- verify --expect-head <seq>:<hash>`). Never fails a write.
+   */
+  onCheckpoint?: ((head: CheckpointHead) => void) | undefined;
+}
+
+/** A durable checkpoint: its record's seq and hash, and why it was written. */
+export interface CheckpointHead {
+  seq: number;
+  hash: string;
+  reason: CheckpointReason;
 }
 
 export interface CheckpointOptions {
@@ -271,7 +287,16 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
     unsealed = 0;
     counters.checkpoints++;
     const written = enqueue(record);
-    written.catch(() => undefined); // the log's failure state carries the error
+    written.then(
+      ({ seq, hash }) => {
+        try {
+          options.onCheckpoint?.({ seq, hash, reason });
+        } catch {
+          // a witness that throws changes nothing here
+        }
+      },
+      () => undefined, // the log's failure state carries the error
+    );
     headClosed = reason === "close";
     return written;
   }

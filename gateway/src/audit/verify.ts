@@ -7,8 +7,10 @@
 // one links to nothing, or competes with the genuine record for its seq).
 //
 // What a hash chain without a key cannot show: records cut off the END of the file, or a forger
-// who rewrites every record after the one changed. The gateway's signed checkpoints answer both
-// (checkpoint-verify.ts, `verify --keys`); without them, keep the returned `lastHash` elsewhere.
+// who rewrites every record after the one changed. The gateway's signed checkpoints answer the
+// forger and a cut after the last checkpoint (checkpoint-verify.ts, `verify --keys`); a cut back
+// to a checkpoint needs a head kept elsewhere (the gateway logs each checkpoint's; `hashAt` and
+// `verify --expect-head` check it).
 import { createReadStream } from "node:fs";
 import { GENESIS_HASH, parseStoredLine } from "./record.ts";
 
@@ -429,4 +431,17 @@ export async function summarizeAuditFile(path: string): Promise<AuditSummary> {
     }
   }
   return summary;
+}
+
+/**
+ * The hash of the record with this seq in a chain-verified log (the record on line `seq`), or
+ * undefined when the log holds fewer records. For checking a head kept elsewhere.
+ */
+export async function hashAt(path: string, seq: number): Promise<string | undefined> {
+  for await (const raw of readLines(path)) {
+    if (raw.line < seq) continue;
+    const parsed = parseStoredLine(decode(raw.bytes) ?? "");
+    return parsed.ok ? parsed.record.hash : undefined;
+  }
+  return undefined;
 }

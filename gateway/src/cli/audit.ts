@@ -1,5 +1,6 @@
-// npm run audit -- verify [--keys <jwks>] [--allow-unsealed] <file>…   the hash chain, then the
-//                                   signed checkpoints when a key set is given; each file alone
+// npm run audit -- verify [--keys <jwks>] [--allow-unsealed] [--expect-head <seq>[:<hash>]] <file>…
+//                                   the hash chain, a head kept elsewhere, then the signed
+//                                   checkpoints when a key set is given; each file alone
 // npm run audit -- summary <file>   counts per event, outcome, tool; denials per reason code
 // npm run audit -- replay --bundle <bundle.tar.gz> [--fail-on-change] <log>…
 //                                   every decision re-evaluated with another policy bundle
@@ -18,7 +19,7 @@ import { sessionTimeline } from "../audit/session.ts";
 import type { SessionTimeline, TimelineCall } from "../audit/session.ts";
 import { DEFAULT_RULES_DIR, loadRuleSet, runDetections } from "../audit/sigma-rules.ts";
 import type { AuditSummary } from "../audit/verify.ts";
-import { summarizeAuditFile, verifyAuditFile } from "../audit/verify.ts";
+import { hashAt, summarizeAuditFile, verifyAuditFile } from "../audit/verify.ts";
 
 const USAGE = `usage: npm run audit -- <command> [options] <file>… [--json]
 
@@ -28,6 +29,10 @@ commands:
                          after its last checkpoint, a missing checkpoint, a re-chained log, a
                          checkpoint signed by an unknown key
       --allow-unsealed   a live log may end without its closing checkpoint
+      --expect-head <seq>[:<hash>]
+                         a head kept off this host (the gateway logs each checkpoint's seq and
+                         hash, "audit checkpoint"): the log must reach that seq, with that hash;
+                         the one check that shows a log cut back to an earlier checkpoint (one file)
   summary <file>     records per event, outcome and tool, denials per reason code, and the chain status
   replay --bundle <bundle.tar.gz> <log>…
                      re-evaluate every recorded decision with that bundle; report what changes
@@ -46,7 +51,7 @@ exit status: 0 ok, 1 a problem found (or anything unreadable), 2 bad usage`;
 type Values = Partial<
   Record<"json" | "allow-unsealed" | "fail-on-change" | "fail-on-match" | "help", boolean>
 > &
-  Partial<Record<"keys" | "bundle" | "rules", string>>;
+  Partial<Record<"keys" | "bundle" | "rules" | "expect-head", string>>;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -83,15 +88,55 @@ function summaryLines(file: string, summary: AuditSummary): string[] {
   ];
 }
 
+interface ExpectedHead {
+  seq: number;
+  hash: string | undefined;
+}
+
+/** `<seq>[:<hash>]`, or undefined when it is not one. */
+function parseHead(text: string): ExpectedHead | undefined {
+  const match = /^([1-9][0-9]{0,15})(?::([0-9a-f]{64}))?$/.exec(text);
+  if (match === null) return undefined;
+  return { seq: Number(match[1]), hash: match[2] };
+}
+
+/** A chain-verified log against a head kept elsewhere: cut before it, or another record there. */
+async function headProblem(
+  file: string,
+  records: number,
+  expected: ExpectedHead,
+): Promise<{ code: string; message: string } | undefined> {
+  if (records < expected.seq) {
+    return {
+      code: "log_truncated",
+      message: `the log ends at seq ${String(records)}, before the head seq ${String(expected.seq)} kept elsewhere: records were cut`,
+    };
+  }
+  if (expected.hash === undefined) return undefined;
+  const hash = await hashAt(file, expected.seq);
+  if (hash === expected.hash) return undefined;
+  return {
+    code: "head_mismatch",
+    message: `seq ${String(expected.seq)} has hash ${(hash ?? "none").slice(0, 12)}…, not ${expected.hash.slice(0, 12)}… as kept elsewhere: the log was rewritten`,
+  };
+}
+
 async function verifyOne(
   file: string,
   values: Values,
   prefix: string,
+  expected: ExpectedHead | undefined,
 ): Promise<{ ok: boolean; json: unknown }> {
   const chain = await verifyAuditFile(file);
   if (!chain.ok) {
     console.error(`${prefix}${chain.message}`);
     return { ok: false, json: { file, ...chain } };
+  }
+  const head =
+    expected === undefined ? undefined : await headProblem(file, chain.records, expected);
+  if (head !== undefined) {
+    if (values.json !== true) console.error(`${prefix}${head.code}: ${head.message}`);
+    return { ok: false, json: { file, ...chain, ok: false, head } };
   }
   // In the text, "records" are the audit records; checkpoints are counted on their own.
   const sealed = chain.checkpoints ?? 0;
@@ -108,6 +153,7 @@ async function verifyOne(
   const report = await verifyCheckpoints(file, {
     keys,
     allowUnsealed: values["allow-unsealed"] === true,
+    lines: chain.records,
   });
   if (values.json !== true) {
     for (const note of report.notes) console.log(`${prefix}note: ${note}`);
@@ -124,12 +170,18 @@ async function verifyOne(
 }
 
 async function verify(files: string[], values: Values): Promise<number> {
+  const headText = values["expect-head"];
+  const expected = headText === undefined ? undefined : parseHead(headText);
+  if (headText !== undefined && (expected === undefined || files.length !== 1)) {
+    console.error(`--expect-head takes <seq>[:<64 hex>] and one file\n\n${USAGE}`);
+    return 2;
+  }
   let ok = true;
   const results: unknown[] = [];
   for (const file of files) {
     const prefix = files.length > 1 ? `${file}: ` : "";
     try {
-      const result = await verifyOne(file, values, prefix);
+      const result = await verifyOne(file, values, prefix, expected);
       ok &&= result.ok;
       results.push(result.json);
     } catch (error) {
@@ -277,6 +329,7 @@ function parse(argv: string[]): { values: Values; positionals: string[] } | unde
         help: { type: "boolean", short: "h" },
         keys: { type: "string" },
         "allow-unsealed": { type: "boolean" },
+        "expect-head": { type: "string" },
         bundle: { type: "string" },
         "fail-on-change": { type: "boolean" },
         rules: { type: "string" },

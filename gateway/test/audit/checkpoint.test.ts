@@ -188,6 +188,63 @@ describe("the log writes checkpoints", () => {
   });
 });
 
+describe("the witness of each checkpoint", () => {
+  it("is told each durable checkpoint's own seq and hash, as the file holds them", async () => {
+    const heads: { seq: number; hash: string; reason: string }[] = [];
+    const log = await openAuditLog({
+      path: file,
+      fsync: false,
+      checkpoints: { signer, everyRecords: 2, everySeconds: 3600 },
+      onCheckpoint: (head) => {
+        heads.push(head);
+      },
+    });
+    for (let n = 1; n <= 3; n++)
+      await log.append({ event: "decision", decision_id: `d-${String(n)}` });
+    await log.close();
+    const lines = await records();
+    const checkpoints = lines.filter((r) => r["event"] === "checkpoint");
+    expect(heads).toEqual(
+      checkpoints.map((r) => ({
+        seq: r["seq"],
+        hash: r["hash"],
+        reason: (r["checkpoint"] as { reason: string }).reason,
+      })),
+    );
+    expect(heads.map((h) => h.reason)).toEqual(["records", "close"]);
+  });
+
+  it("cannot fail a write by throwing", async () => {
+    const log = await openAuditLog({
+      path: file,
+      fsync: false,
+      checkpoints: { signer, everyRecords: 1, everySeconds: 3600 },
+      onCheckpoint: () => {
+        throw new Error("the log shipper is down");
+      },
+    });
+    await log.append({ event: "decision", decision_id: "d-1" });
+    await log.append({ event: "decision", decision_id: "d-2" });
+    await log.close();
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: 5 });
+  });
+});
+
+describe("verifyCheckpoints reads only what the chain pass verified", () => {
+  it("stops at `lines`: records appended meanwhile, or a half-written line, are not read", async () => {
+    await writeLog(3, 2);
+    const verified = await verifyAuditFile(file);
+    expect(verified).toMatchObject({ ok: true });
+    const text = await readFile(file, "utf8");
+    await writeFile(file, `${text}{"seq":99,"half-writ`);
+    const report = await verifyCheckpoints(file, {
+      keys: keysOf(signer),
+      lines: verified.records,
+    });
+    expect(report).toMatchObject({ ok: true, checkpoints: 2 });
+  });
+});
+
 describe("verifyCheckpoints finds", () => {
   it("a log cut after its last checkpoint (the tail removed, the chain still intact)", async () => {
     await writeLog(7);

@@ -154,6 +154,58 @@ describe("npm run audit, checkpoints and detections", () => {
     expect((await run("verify", "--keys", join(dir, "absent.json"), signed)).code).toBe(1);
   });
 
+  it("verify --expect-head: a log cut back to an earlier checkpoint, which the checkpoints cannot show", async () => {
+    // Two runs, each closed with a signed checkpoint; the witness kept every head.
+    const path = join(dir, "two-runs.jsonl");
+    const heads: { seq: number; hash: string }[] = [];
+    const signer = await ensureCheckpointKey(join(dir, "checkpoint.private.jwk.json"), jwks);
+    for (let runs = 0; runs < 2; runs++) {
+      const log = await openAuditLog({
+        path,
+        fsync: false,
+        checkpoints: { signer, everyRecords: 100 },
+        onCheckpoint: (head) => {
+          heads.push(head);
+        },
+      });
+      await log.append({ event: "decision", tool: "jira_read", decision_id: `d-${String(runs)}` });
+      await log.close();
+    }
+    const first = heads[0];
+    const last = heads.at(-1);
+    if (first === undefined || last === undefined) throw new Error("no checkpoint seen");
+    const lines = (await readFile(path, "utf8")).split("\n").filter((l) => l !== "");
+    const cutPath = join(dir, "two-runs-cut.jsonl");
+    await writeFile(
+      cutPath,
+      lines
+        .slice(0, first.seq)
+        .map((l) => `${l}\n`)
+        .join(""),
+    );
+    // The cut log ends on a closing checkpoint: the chain and the signatures both verify.
+    expect((await run("verify", "--keys", jwks, cutPath)).code).toBe(0);
+    const expectHead = `${String(last.seq)}:${last.hash}`;
+    const truncated = await run("verify", "--keys", jwks, "--expect-head", expectHead, cutPath);
+    expect(truncated.code).toBe(1);
+    expect(truncated.stderr).toContain(
+      `log_truncated: the log ends at seq ${String(first.seq)}, before the head seq ${String(last.seq)} kept elsewhere`,
+    );
+    expect((await run("verify", "--keys", jwks, "--expect-head", expectHead, path)).code).toBe(0);
+    expect((await run("verify", "--expect-head", String(last.seq), path)).code).toBe(0);
+    const other = `${String(first.seq)}:${last.hash}`;
+    const mismatch = await run("verify", "--expect-head", other, path, "--json");
+    expect(mismatch.code).toBe(1);
+    expect(JSON.parse(mismatch.stdout)).toMatchObject({
+      ok: false,
+      head: { code: "head_mismatch" },
+    });
+    for (const bad of ["0", "x:1", `${String(last.seq)}:ABC`]) {
+      expect((await run("verify", "--expect-head", bad, path)).code).toBe(2);
+    }
+    expect((await run("verify", "--expect-head", "1", path, path)).code).toBe(2);
+  });
+
   it("keygen: creates a key once and publishes its key set", async () => {
     const priv = join(dir, "kg", "checkpoint.private.jwk.json");
     const pub = join(dir, "kg", "checkpoint.jwks.json");
