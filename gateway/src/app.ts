@@ -27,6 +27,7 @@ import { limitBody } from "./lib/body.ts";
 import { GatewayError } from "./lib/errors.ts";
 import { eitherAudience, type McpDoorOptions } from "./mcp/auth.ts";
 import { mountMcpDoor } from "./mcp/door.ts";
+import { createTaintRoutes } from "./taints/routes.ts";
 import { problemHandler } from "./lib/problem.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "./identity/types.ts";
 import { requireFreshPosture, requireHumanConsole, verifyCaller } from "./pipeline/authenticate.ts";
@@ -195,6 +196,17 @@ function peopleRoutes(
     "/v1/admin",
     createKillSwitchRoutes({ killSwitch: ports.killSwitch, authenticate: authenticateAdmin }),
   );
+  if (ports.taints !== undefined) {
+    app.route(
+      "/v1/admin",
+      createTaintRoutes({
+        taints: ports.taints,
+        authenticate: authenticateAdmin,
+        audit: (record) => ports.audit.append(record),
+        now,
+      }),
+    );
+  }
   const checkApprover = (principal: VerifiedPrincipal): void => {
     requireHumanConsole(ports.policy, principal);
     if (disabledByKillSwitch(principal)) {

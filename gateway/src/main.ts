@@ -131,6 +131,7 @@ async function start(): Promise<void> {
       audit,
       worker,
       sessions,
+      taints: sessions,
       ...controls,
       killSwitch,
     },

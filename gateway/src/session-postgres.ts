@@ -37,6 +37,15 @@
 //   `close` tries once more to share what is unshared and logs, as an error, the taints it could
 //   not (lost to the other replicas).
 //
+// Clearing a taint (TaintAdmin, the security admins' API): one statement deletes the key's taint
+// rows and NOTIFYs {"kind": "clear"}; this replica, then every other on the notification, rebuilds
+// from the table. Memory is never edited by a clear: a rebuild is what keeps a concurrent taint
+// (its insert committing after the delete, or still unconfirmed) from being lost, so a replica
+// reads the key as tainted until its rebuild lands (the safe side). A replica of an older revision
+// ignores the notification and clears at its next periodic rebuild. A taint that a replica could
+// not share yet (PostgreSQL refused its insert) survives the clear and is inserted by the retry:
+// clear again once it is shared. A clear that PostgreSQL refuses rejects, and nothing changed.
+//
 // Failure modes: opening fails (throws) when PostgreSQL cannot be reached, the schema cannot be
 // put in place or the first rebuild fails. Afterwards nothing throws: a failed insert leaves the
 // signal local (the taint still applies here, across rebuilds) until a retry succeeds; `taint`
@@ -54,6 +63,7 @@ import {
   type SessionSignals,
   type TaintStats,
   type SessionSignalsOptions,
+  type TaintAdmin,
 } from "./session.ts";
 
 export const SESSION_CHANNEL = "zyx_session_signals";
@@ -80,7 +90,7 @@ export interface PostgresSessionSignalsOptions extends SessionSignalsOptions {
   maxUnconfirmed?: number;
 }
 
-export interface SharedSessionSignals extends SessionSignals {
+export interface SharedSessionSignals extends SessionSignals, TaintAdmin {
   taint(sessionId: string): Promise<void>;
   /** This replica's in-memory store's fill (session.ts). */
   stats(): TaintStats;
@@ -96,6 +106,13 @@ const Signal = z.object({
   id: z.string().min(1).max(64).optional(),
 });
 type Signal = z.infer<typeof Signal>;
+
+/** A replica cleared a key's taint rows: every other replica rebuilds from the table. */
+const ClearNotice = z.object({
+  kind: z.literal("clear"),
+  key: z.string().min(1),
+  origin: z.string().max(64),
+});
 
 /**
  * A key as stored: PostgreSQL text cannot hold NUL, which every actor key has ("actor:" subject
@@ -385,7 +402,10 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
   const stopListening = listenForever(clientOptions, SESSION_CHANNEL, 250, (payload) => {
     // (Re)connected: PostgreSQL answers, so a retry scheduled during the outage runs now.
     if (payload === undefined) rebuilding.request(true);
-    else receive(c, payload);
+    else
+      receive(c, payload, () => {
+        rebuilding.request(true);
+      });
   });
   const periodic = setInterval(() => {
     rebuilding.request();
@@ -408,10 +428,24 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
     applyLocal(state, signal);
     if (!(await insert(c, signal))) resharing.request();
   };
+  /** Deletes the rows and notifies in one statement, then rebuilds here (see the header). */
+  const clearTaint = async (key: string): Promise<{ cleared: boolean }> => {
+    const heldHere = state.local.holds(key);
+    const { rows } = await c.pool.query<{ deleted: number }>(
+      `WITH gone AS (DELETE FROM ${TABLE} WHERE kind = 'taint' AND key = $1 RETURNING 1)
+       SELECT (SELECT count(*) FROM gone)::int AS deleted, pg_notify($2, $3)`,
+      [storedKey(key), SESSION_CHANNEL, JSON.stringify({ kind: "clear", key, origin: c.origin })],
+    );
+    rebuilding.request(true);
+    await rebuilding.idle();
+    return { cleared: heldHere || (rows[0]?.deleted ?? 0) > 0 };
+  };
   let closing: Promise<void> | undefined;
   return {
     isTainted: (sessionId) => state.local.isTainted(sessionId),
     stats: () => state.local.stats(),
+    listTaints: (limit) => state.local.listTaints(limit),
+    clearTaint,
     recentDenials: (agent, nowMs) => state.local.recentDenials(agent, nowMs),
     taint: (sessionId) => share("taint", sessionId, c.now()),
     recordDenial: (agent, nowMs) => {
@@ -440,13 +474,21 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
   }
 }
 
-/** Another replica's notification: applied if it is a signal, ignored and logged otherwise. */
-function receive(c: Context, payload: string): void {
+/**
+ * Another replica's notification: a signal is applied, a clear asks for a rebuild (`onClear`);
+ * anything else is ignored and logged.
+ */
+function receive(c: Context, payload: string, onClear: () => void): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(payload);
   } catch {
     parsed = undefined;
+  }
+  const clear = ClearNotice.safeParse(parsed);
+  if (clear.success) {
+    if (clear.data.origin !== c.origin) onClear();
+    return;
   }
   const checked = Signal.safeParse(parsed);
   if (!checked.success) {

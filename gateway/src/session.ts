@@ -9,11 +9,17 @@
 //   - session taints: at most `maxSessions`; at the cap the least recently tainted session is
 //     forgotten. Safe because its actor's taint, set in the same call, still holds every write
 //     of that actor for approval, whatever the session;
-//   - actor taints are never forgotten (with PostgreSQL, they outlive restarts: nothing deletes
-//     their rows). Past `maxActors` of them the store is saturated and fails closed: every key
-//     reads as tainted (every write is held for approval), an error is logged, and the metric
+//   - actor taints are never forgotten (with PostgreSQL, they outlive restarts: only an
+//     administrator's clear deletes their rows). Past `maxActors` of them the store is
+//     saturated and fails closed: every key reads as tainted (every write is held for
+//     approval), an error is logged, and the metric
 //     zyx_gateway_session_taints{kind="saturated"} is 1, until the process restarts with fewer
 //     (with PostgreSQL, once rows are removed).
+// Clearing (TaintAdmin, for the security admins' /v1/admin/taints): one key's taint goes; the
+// others stay (an actor cleared keeps the sessions that read the injection tainted: their context
+// holds it). In memory a clear holds when it returns. It does not lift saturation: the actors
+// past the bound were never recorded, so only a restart (with PostgreSQL, a rebuild from rows
+// within the bound) can tell them apart.
 // Denials: at most `maxAgents` agents and `maxDenialsPerAgent` denials each; to make room for a
 // new agent, the least recently denied one goes (its denials leave the window first; it counts
 // only if that many distinct verified actors were denied after it within one window).
@@ -44,6 +50,30 @@ export interface SessionSignalsOptions {
   onSaturated?: () => void;
 }
 
+/** A tainted actor, as the admin API shows it: the verified user and the agent. */
+export interface TaintedActor {
+  user: string;
+  agent: string;
+}
+
+/** What the admin API lists: the tainted actors this replica holds (at most a limit), and counts. */
+export interface TaintListing {
+  actors: TaintedActor[];
+  stats: TaintStats;
+}
+
+/** The security admins' handle on taints (/v1/admin/taints); both stores implement it. */
+export interface TaintAdmin {
+  /** The tainted actors, sorted by user then agent, the first `limit` of them. */
+  listTaints(limit: number): TaintListing;
+  /**
+   * Clears one key's taint (a session id or an actorKey), on every replica for a shared store.
+   * Resolves `cleared`: whether the key was tainted. Rejects when a shared store cannot take it
+   * (nothing changed then).
+   */
+  clearTaint(key: string): Promise<{ cleared: boolean }>;
+}
+
 /** How full the taint store is, for the metrics (an alert on actors / maxActors, say 0.8). */
 export interface TaintStats {
   sessions: number;
@@ -53,10 +83,14 @@ export interface TaintStats {
 }
 
 /** The in-memory store, which also says how full it is and whether it saturated. */
-export interface MemorySessionSignals extends SessionSignals {
+export interface MemorySessionSignals extends SessionSignals, TaintAdmin {
   /** In memory, a taint holds when this returns. */
   taint(key: string): void;
   stats(): TaintStats;
+  /** In memory, a clear holds when this returns (the promise is already settled). */
+  clearSync(key: string): boolean;
+  /** Whether this one key is tainted (saturation aside). */
+  holds(key: string): boolean;
 }
 
 const ACTOR_PREFIX = "actor:";
@@ -77,6 +111,22 @@ export function actorKey(subject: string, agent: string): string {
 function isActorKey(key: string): boolean {
   return key.startsWith(ACTOR_PREFIX) && key.includes("\u0000");
 }
+
+/** The user and agent of an actorKey. */
+export function actorOfKey(key: string): TaintedActor {
+  const rest = key.slice(ACTOR_PREFIX.length);
+  const nul = rest.indexOf("\u0000");
+  return { user: rest.slice(0, nul), agent: rest.slice(nul + 1) };
+}
+
+function listActors(keys: Iterable<string>, limit: number): TaintedActor[] {
+  return [...keys]
+    .map(actorOfKey)
+    .sort((a, b) => compare(a.user, b.user) || compare(a.agent, b.agent))
+    .slice(0, Math.max(0, limit));
+}
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Drops the first key in insertion order. The stores below keep insertion order as recency (a
@@ -122,13 +172,23 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
     }
   };
 
+  const stats = (): TaintStats => ({
+    sessions: sessionTaints.size,
+    actors: actorTaints.size,
+    maxActors,
+    saturated,
+  });
+  const clearSync = (key: string): boolean =>
+    isActorKey(key) ? actorTaints.delete(key) : sessionTaints.delete(key);
+  const holds = (key: string): boolean =>
+    isActorKey(key) ? actorTaints.has(key) : sessionTaints.has(key);
+
   return {
-    stats: () => ({
-      sessions: sessionTaints.size,
-      actors: actorTaints.size,
-      maxActors,
-      saturated,
-    }),
+    stats,
+    listTaints: (limit) => ({ actors: listActors(actorTaints, limit), stats: stats() }),
+    clearSync,
+    holds,
+    clearTaint: (key) => Promise.resolve({ cleared: clearSync(key) }),
     isTainted: (key) => saturated || sessionTaints.has(key) || actorTaints.has(key),
     taint(key) {
       if (isActorKey(key)) taintActor(key);

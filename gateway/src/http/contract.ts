@@ -51,6 +51,24 @@ export const KillSwitchChangeBody = z.strictObject({
   reason: z.unknown().optional().meta({ type: "string", maxLength: 500 }),
 });
 
+/** Who cleared a taint and why: the audit record keeps both. */
+const TaintReason = z.string().trim().min(1).max(500);
+/** `DELETE /v1/admin/taints/actors`: a verified user's agent, tainted in every session. */
+export const ClearActorTaintBody = z.strictObject({
+  user: z.string().min(1).max(256),
+  agent: z.string().min(1).max(256),
+  reason: TaintReason,
+});
+/** `DELETE /v1/admin/taints/sessions`: one session id. */
+export const ClearSessionTaintBody = z.strictObject({
+  session_id: z.string().regex(SESSION_ID, "1 to 128 of A-Z a-z 0-9 . _ : -"),
+  reason: TaintReason,
+});
+/** `GET /v1/admin/taints?limit=`: how many actors to list (default 100, at most 1000). */
+export const TaintListQuery = z.object({
+  limit: z.coerce.number().int().min(0).max(1_000).optional(),
+});
+
 // Largest bodies of the small administrative routes (deny, kill switch).
 export const ADMIN_BODY_LIMIT_BYTES = 16_384;
 
@@ -213,6 +231,63 @@ function killSwitchChange(method: "put" | "delete", summary: string): RouteConfi
   };
 }
 
+const TaintListing = z
+  .object({
+    actors: z.array(z.object({ user: z.string(), agent: z.string() })),
+    actors_total: z.number().int(),
+    sessions_total: z.number().int(),
+    max_actors: z.number().int(),
+    saturated: z.boolean(),
+  })
+  .meta({ id: "TaintListing" });
+
+const TaintCleared = z
+  .object({
+    cleared: z.boolean().meta({ description: "The key was tainted" }),
+    still_tainted: z
+      .boolean()
+      .meta({
+        description: "This replica still reads it as tainted (saturated, or tainted again)",
+      }),
+  })
+  .meta({ id: "TaintCleared" });
+
+function clearTaintRoute(kind: "actors" | "sessions"): RouteConfig {
+  return {
+    method: "delete",
+    path: `/v1/admin/taints/${kind}`,
+    summary: `Clear ${kind === "actors" ? "a user's agent's" : "a session's"} taint, with a reason (grp-ai-security-admins, on a compliant device; audited)`,
+    security: secured,
+    request: {
+      body: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: kind === "actors" ? ClearActorTaintBody : ClearSessionTaintBody,
+          },
+        },
+      },
+    },
+    responses: {
+      200: json(TaintCleared, "Cleared (or was not tainted)"),
+      ...problems(400, 401, 403, 413, 503),
+    },
+  };
+}
+
+const TAINT_ROUTES: readonly RouteConfig[] = [
+  {
+    method: "get",
+    path: "/v1/admin/taints",
+    summary: "The tainted actors this replica holds, and counts (grp-ai-security-admins)",
+    security: secured,
+    request: { query: TaintListQuery },
+    responses: { 200: json(TaintListing, "The taints"), ...problems(400, 401, 403) },
+  },
+  clearTaintRoute("actors"),
+  clearTaintRoute("sessions"),
+];
+
 /** A JSON-RPC 2.0 message (MCP); the MCP SDK validates each method's params. */
 const JsonRpcMessage = z
   .object({ jsonrpc: z.literal("2.0"), method: z.string().optional(), id: z.unknown().optional() })
@@ -316,6 +391,7 @@ export const ROUTES: readonly RouteConfig[] = [
   },
   killSwitchChange("put", "Set a scope"),
   killSwitchChange("delete", "Clear a scope"),
+  ...TAINT_ROUTES,
   {
     method: "get",
     path: "/healthz",

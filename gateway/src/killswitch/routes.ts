@@ -12,17 +12,18 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { ADMIN_BODY_LIMIT_BYTES, KillSwitchChangeBody } from "../http/contract.ts";
+import {
+  checkAdminGroups,
+  DEFAULT_ADMIN_GROUPS,
+  requireAdminGroup,
+  type AdminPrincipal,
+} from "../lib/admin.ts";
 import { limitBody, parseJson, parseWith } from "../lib/body.ts";
 import { KillSwitchError } from "./errors.ts";
 import { checkReason, KILL_SWITCH_SCOPES, scopeFromSlug, scopeSlug } from "./scopes.ts";
 import type { KillSwitch } from "./service.ts";
 
-/** What the routes need of the verified caller (VerifiedPrincipal fits). */
-export interface AdminPrincipal {
-  subject: string;
-  email?: string | undefined;
-  groups: readonly string[];
-}
+export type { AdminPrincipal };
 
 export interface KillSwitchRoutesOptions {
   killSwitch: KillSwitch;
@@ -37,7 +38,7 @@ export interface KillSwitchRoutesOptions {
   bodyLimitBytes?: number | undefined;
 }
 
-export const DEFAULT_ADMIN_GROUPS: readonly string[] = ["grp-ai-security-admins"];
+export { DEFAULT_ADMIN_GROUPS };
 
 function noStore(c: Context, body: unknown): Response {
   c.header("cache-control", "no-store");
@@ -49,15 +50,7 @@ function checkOptions(options: KillSwitchRoutesOptions): ReadonlySet<string> {
   if (typeof options.authenticate !== "function") {
     throw new TypeError("authenticate must be a function");
   }
-  const adminGroups = options.adminGroups ?? DEFAULT_ADMIN_GROUPS;
-  if (
-    !Array.isArray(adminGroups) ||
-    adminGroups.length === 0 ||
-    !adminGroups.every((group) => typeof group === "string" && group !== "")
-  ) {
-    throw new TypeError("adminGroups must be a non-empty list of group names");
-  }
-  return new Set(adminGroups);
+  return checkAdminGroups(options.adminGroups);
 }
 
 export function createKillSwitchRoutes(options: KillSwitchRoutesOptions): Hono {
@@ -66,14 +59,7 @@ export function createKillSwitchRoutes(options: KillSwitchRoutesOptions): Hono {
   const maxBody = options.bodyLimitBytes ?? ADMIN_BODY_LIMIT_BYTES;
 
   async function admin(c: Context): Promise<AdminPrincipal> {
-    const principal = await authenticate(c);
-    if (!principal.groups.some((group) => admins.has(group))) {
-      throw new KillSwitchError(
-        "admin_forbidden",
-        `${principal.subject} is not in a security-admin group (${[...admins].join(", ")})`,
-      );
-    }
-    return principal;
+    return requireAdminGroup(await authenticate(c), admins);
   }
 
   const app = new Hono();

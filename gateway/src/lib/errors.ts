@@ -68,6 +68,9 @@ const ERRORS = {
   kill_switch_unavailable: [503, "Kill-switch state unavailable"],
   kill_switch_apply_failed: [503, "Kill switch not applied to the policy"],
   kill_switch_state_corrupt: [500, "Kill-switch state file corrupt"],
+  // clearing a session or actor taint (/v1/admin/taints)
+  /** The shared session signals (PostgreSQL) did not take the clear: nothing changed. */
+  session_signals_unavailable: [503, "Session signals unavailable"],
   // hand-off to the agent worker
   worker_failed: [502, "Tool execution failed"],
   worker_unavailable: [502, "Agent worker unavailable"],

@@ -21,7 +21,7 @@ import type { DenialMonitor } from "../limits/denial-monitor.ts";
 import type { CallLimiter } from "../limits/rate-limiter.ts";
 import type { ApproverInput, Decision, DecisionInput } from "../policy/decision.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
-import type { SessionSignals } from "../session.ts";
+import type { SessionSignals, TaintAdmin } from "../session.ts";
 import type { ToolCallBody } from "../http/contract.ts";
 import type { RefusalRecorder } from "./refusals.ts";
 
@@ -41,6 +41,8 @@ export interface GatewayPorts {
   audit: AuditSink;
   worker: WorkerClient;
   sessions: SessionSignals;
+  /** The security admins' handle on taints (/v1/admin/taints); absent: those routes answer 404. */
+  taints?: TaintAdmin & Pick<SessionSignals, "isTainted">;
   /** Sliding-window call limits per agent, user and tool (policy data "limits"). */
   limiter: CallLimiter;
   /** Suspends an agent through the kill switch after too many denials. */

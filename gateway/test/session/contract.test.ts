@@ -9,6 +9,7 @@ import {
   createSessionSignals,
   TAINTS_SATURATED,
   type SessionSignals,
+  type TaintAdmin,
 } from "../../src/session.ts";
 import {
   openPostgresSessionSignals,
@@ -49,7 +50,7 @@ async function openShared(url: string): Promise<SharedSessionSignals> {
   return signals;
 }
 
-const backends: { name: string; open(): Promise<SessionSignals> }[] = [
+const backends: { name: string; open(): Promise<SessionSignals & TaintAdmin> }[] = [
   {
     name: "memory",
     open: () => Promise.resolve(createSessionSignals({ denialWindowMs: WINDOW_MS })),
@@ -74,6 +75,26 @@ describe.each(backends)("session signals contract: $name", (backend) => {
     expect(signals.isTainted("s-2")).toBe(false);
   });
 
+  it("clears one key's taint, and lists the tainted actors", async () => {
+    const signals = await backend.open();
+    const actor = actorKey("u-engineer", "change-reviewer");
+    await Promise.all([signals.taint("s-1"), signals.taint(actor), signals.taint("s-2")]);
+    expect(signals.listTaints(10)).toMatchObject({
+      actors: [{ user: "u-engineer", agent: "change-reviewer" }],
+      stats: { sessions: 2, actors: 1, saturated: false },
+    });
+    expect(await signals.clearTaint(actor)).toEqual({ cleared: true });
+    expect(signals.isTainted(actor)).toBe(false);
+    expect(signals.isTainted("s-1")).toBe(true);
+    expect(await signals.clearTaint("s-1")).toEqual({ cleared: true });
+    expect(signals.isTainted("s-1")).toBe(false);
+    expect(signals.isTainted("s-2")).toBe(true);
+    expect(await signals.clearTaint("s-never")).toEqual({ cleared: false });
+    // Tainted again after the clear: tainted.
+    await signals.taint(actor);
+    expect(signals.isTainted(actor)).toBe(true);
+  });
+
   it("counts the denials of the window per key", async () => {
     const signals = await backend.open();
     signals.recordDenial("user|agent", T0);
@@ -93,6 +114,21 @@ describe("session signals on PostgreSQL: several replicas", () => {
     a.recordDenial("u|agent", T0);
     await until(() => b.isTainted("s-injected") && b.recentDenials("u|agent", T0) === 1);
     expect(a.recentDenials("u|agent", T0)).toBe(1); // its own signal is not counted twice
+  });
+
+  it("a clear on one replica reaches the other, and a replica opened later does not see it", async () => {
+    const url = await freshSchema();
+    const [a, b] = [await openShared(url), await openShared(url)];
+    const actor = actorKey("u-engineer", "change-reviewer");
+    await a.taint(actor);
+    await until(() => b.isTainted(actor));
+    expect(await b.clearTaint(actor)).toEqual({ cleared: true });
+    expect(b.isTainted(actor)).toBe(false);
+    await until(() => !a.isTainted(actor));
+    expect((await openShared(url)).isTainted(actor)).toBe(false);
+    // A taint after the clear holds everywhere.
+    await a.taint(actor);
+    await until(() => b.isTainted(actor));
   });
 
   it("a replica opened later starts with the taints and the denials in the window", async () => {

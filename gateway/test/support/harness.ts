@@ -39,7 +39,7 @@ import type { ApprovalStoreConfig } from "../../src/approvals/store.ts";
 import { createControls, type Controls } from "../../src/controls.ts";
 import type { RefusalRecorder } from "../../src/pipeline/refusals.ts";
 import type { ConsoleOptions } from "../../src/console/routes.ts";
-import { createSessionSignals } from "../../src/session.ts";
+import { createSessionSignals, type MemorySessionSignals } from "../../src/session.ts";
 import { BUNDLE_PATH } from "./paths.ts";
 import type { PipelineTracer } from "../../src/pipeline/index.ts";
 import type { Tracer } from "@opentelemetry/api";
@@ -81,6 +81,8 @@ export interface HarnessOptions {
 
 export interface Harness {
   app: ReturnType<typeof createGatewayApp>;
+  /** The default session signals (taints, denials), unless the test gave its own. */
+  sessions: MemorySessionSignals;
   auditPath: string;
   audit: AuditLog;
   policy: PolicyEngine;
@@ -195,6 +197,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     }),
   });
 
+  const sessions = createSessionSignals({ denialWindowMs: 900_000 });
   const controls = await createControls({
     policy,
     audit,
@@ -218,28 +221,31 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     }),
     audit: audit satisfies AuditSink,
     worker,
-    sessions: createSessionSignals({ denialWindowMs: 900_000 }),
+    sessions,
+    taints: sessions,
     ...controls,
   };
   let background: { compensateDue(nowMs: number): Promise<number> } | undefined;
-  const app = createGatewayApp(
-    { ...defaults, ...(options.ports?.(defaults) ?? {}) },
-    {
-      bodyLimitBytes: 65_536,
-      now: () => clock.now,
-      ...(options.refusals === undefined ? {} : { refusals: options.refusals }),
-      ...(options.console === undefined
-        ? {}
-        : { console: await options.console({ keys, nowSec, auditPath }) }),
-      ...(options.tracing?.gateway === undefined ? {} : { tracer: options.tracing.gateway }),
-      background: (tasks) => {
-        background = tasks;
-      },
+  const overrides = options.ports?.(defaults) ?? {};
+  const ports: GatewayPorts = { ...defaults, ...overrides };
+  // Other session signals without their own admin handle: no taint routes (not the old store's).
+  if (overrides.sessions !== undefined && overrides.taints === undefined) delete ports.taints;
+  const app = createGatewayApp(ports, {
+    bodyLimitBytes: 65_536,
+    now: () => clock.now,
+    ...(options.refusals === undefined ? {} : { refusals: options.refusals }),
+    ...(options.console === undefined
+      ? {}
+      : { console: await options.console({ keys, nowSec, auditPath }) }),
+    ...(options.tracing?.gateway === undefined ? {} : { tracer: options.tracing.gateway }),
+    background: (tasks) => {
+      background = tasks;
     },
-  );
+  });
 
   const harness: Harness = {
     app,
+    sessions,
     compensateDue: () => {
       if (background === undefined) throw new Error("the app gave no background tasks");
       return background.compensateDue(clock.now);

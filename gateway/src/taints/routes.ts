@@ -1,0 +1,142 @@
+// The security admins' handle on session taints, a Hono sub-app mounted under /v1/admin:
+//
+//   GET    /taints?limit=N     the tainted actors this replica holds (at most N, default 100), and
+//                             counts: sessions, actors, the bound, whether the store saturated
+//   DELETE /taints/actors      {"user", "agent", "reason"}: a verified user's agent, tainted in
+//                             every session since it read content flagged as prompt injection
+//   DELETE /taints/sessions    {"session_id", "reason"}: one session
+//
+// A taint holds every write of the session or actor for human approval (pipeline/decide.ts), and
+// with PostgreSQL an actor's taint outlives restarts: clearing it is how an incident closes.
+//
+// Each request, in order, failing closed: body limit (413) → `authenticate(c)`, the verified
+// administrator (401/403/503 as the kill switch's routes) → one of `adminGroups` (403
+// admin_forbidden) → body (400 request_malformed) → the audit record, durable BEFORE anything
+// changes (503 audit_unavailable: nothing changed) → the clear (503 session_signals_unavailable
+// when the shared store refuses it: nothing changed, and a second record says it failed, best
+// effort). Clearing a key that is not tainted is answered `cleared: false` and still audited
+// (with a shared store, another replica may hold what this one does not). An actor's clear
+// leaves the sessions that read the injection tainted: their context holds it.
+import type { Context } from "hono";
+import { Hono } from "hono";
+import type { AuditRecordInput } from "../audit/record.ts";
+import {
+  ADMIN_BODY_LIMIT_BYTES,
+  ClearActorTaintBody,
+  ClearSessionTaintBody,
+  TaintListQuery,
+} from "../http/contract.ts";
+import { checkAdminGroups, requireAdminGroup, type AdminPrincipal } from "../lib/admin.ts";
+import { limitBody, parseJson, parseWith } from "../lib/body.ts";
+import { GatewayError } from "../lib/errors.ts";
+import { actorKey, type SessionSignals, type TaintAdmin } from "../session.ts";
+
+export interface TaintRoutesOptions {
+  taints: TaintAdmin & Pick<SessionSignals, "isTainted">;
+  /** The verified administrator (as the kill switch's routes take it). */
+  authenticate: (c: Context) => AdminPrincipal | Promise<AdminPrincipal>;
+  /** Makes one record durable (AuditLog.append); rejects when it cannot. */
+  audit: (record: AuditRecordInput) => Promise<unknown>;
+  now: () => number;
+  /** Groups whose members may read and clear taints. Default ["grp-ai-security-admins"]. */
+  adminGroups?: readonly string[] | undefined;
+}
+
+const DEFAULT_LIST_LIMIT = 100;
+
+type Target =
+  { kind: "actor"; user: string; agent: string } | { kind: "session"; session_id: string };
+
+function noStore(c: Context, body: unknown): Response {
+  c.header("cache-control", "no-store");
+  return c.json(body);
+}
+
+export function createTaintRoutes(options: TaintRoutesOptions): Hono {
+  const admins = checkAdminGroups(options.adminGroups);
+  if (typeof options.taints !== "object") throw new TypeError("taints is required");
+  if (typeof options.audit !== "function") throw new TypeError("audit must be a function");
+  const { taints, authenticate, audit, now } = options;
+
+  async function admin(c: Context): Promise<AdminPrincipal> {
+    return requireAdminGroup(await authenticate(c), admins);
+  }
+
+  /** Audit, then clear: the record is durable before the taint goes. */
+  async function clear(principal: AdminPrincipal, target: Target, reason: string) {
+    const record: AuditRecordInput = {
+      event: "taint_cleared",
+      timestamp: new Date(now()).toISOString(),
+      user: {
+        subject: principal.subject,
+        ...(principal.email === undefined ? {} : { email: principal.email }),
+      },
+      details: { target, reason },
+    };
+    try {
+      await audit(record);
+    } catch (cause) {
+      throw new GatewayError(
+        "audit_unavailable",
+        "the audit record of this clear could not be written, so nothing changed",
+        { cause },
+      );
+    }
+    const key = target.kind === "actor" ? actorKey(target.user, target.agent) : target.session_id;
+    let cleared: boolean;
+    try {
+      ({ cleared } = await taints.clearTaint(key));
+    } catch (cause) {
+      const failed = { ...record, timestamp: new Date(now()).toISOString() };
+      // Best effort: the clear's own record is durable.
+      await audit({
+        ...failed,
+        outcome: { status: "failed", code: "session_signals_unavailable" },
+      }).catch(() => undefined);
+      throw new GatewayError(
+        "session_signals_unavailable",
+        "the shared session signals did not take the clear: nothing changed",
+        { cause },
+      );
+    }
+    // Still tainted here: the store saturated, the key was tainted again meanwhile, or (shared
+    // store) this replica's rebuild has not landed yet.
+    return { cleared, still_tainted: taints.isTainted(key) };
+  }
+
+  const app = new Hono();
+  app.get("/taints", async (c) => {
+    await admin(c);
+    const query = parseWith(TaintListQuery, c.req.query(), "limit is an integer from 0 to 1000");
+    const { actors, stats } = taints.listTaints(query.limit ?? DEFAULT_LIST_LIMIT);
+    return noStore(c, {
+      actors,
+      actors_total: stats.actors,
+      sessions_total: stats.sessions,
+      max_actors: stats.maxActors,
+      saturated: stats.saturated,
+    });
+  });
+  const limit = limitBody(ADMIN_BODY_LIMIT_BYTES);
+  app.delete("/taints/actors", limit, async (c) => {
+    const principal = await admin(c);
+    const body = parseWith(
+      ClearActorTaintBody,
+      parseJson(await c.req.text()),
+      'the request body must be {"user": string, "agent": string, "reason": string}',
+    );
+    const target: Target = { kind: "actor", user: body.user, agent: body.agent };
+    return noStore(c, await clear(principal, target, body.reason));
+  });
+  app.delete("/taints/sessions", limit, async (c) => {
+    const principal = await admin(c);
+    const body = parseWith(
+      ClearSessionTaintBody,
+      parseJson(await c.req.text()),
+      'the request body must be {"session_id": string, "reason": string}',
+    );
+    const target: Target = { kind: "session", session_id: body.session_id };
+    return noStore(c, await clear(principal, target, body.reason));
+  });
+  return app;
+}

@@ -1,0 +1,182 @@
+// Clearing session taints (/v1/admin/taints) through the real gateway, worker and policy: a read
+// of the injection ticket taints the session and the engineer's agent, so their writes wait for
+// approval; a security administrator clears the actor (audited first), and the agent's writes in
+// a new session run again, while the session that read the injection stays held.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { AuditSink } from "../../src/app.ts";
+import { actorKey, createSessionSignals } from "../../src/session.ts";
+import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
+
+const COMMENT = { ticket: "CHG-18433", body: "AI security review: no findings." };
+const ADMIN = {
+  user: "secadmin@zyxbank.example",
+  groups: ["grp-ai-security-admins"],
+  agent: "admin-console",
+};
+const ACTOR = { user: ENGINEER.user, agent: ENGINEER.agent };
+
+function records(h: Harness): Record<string, unknown>[] {
+  return readFileSync(h.auditPath, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function headers(h: Harness, who: typeof ADMIN = ADMIN) {
+  return {
+    authorization: `Bearer ${await h.accessToken(who)}`,
+    "x-device-posture": await h.postureToken({ user: who.user }),
+    "content-type": "application/json",
+  };
+}
+
+async function clearActor(h: Harness, body: unknown, who = ADMIN) {
+  return h.app.request("/v1/admin/taints/actors", {
+    method: "DELETE",
+    headers: await headers(h, who),
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+/** Reads the injection ticket in `session`: the session and the engineer's agent are tainted. */
+async function readInjection(h: Harness, session: string): Promise<void> {
+  const read = await h.callAs("jira_read", { ticket: "CHG-18433" }, { sessionId: session });
+  expect(read.status).toBe(200);
+}
+
+describe("clearing a taint", () => {
+  it("an actor: its writes in a new session run again; the session that read the injection stays held", async () => {
+    const h = await createHarness();
+    await readInjection(h, "s-injected");
+    expect((await h.callAs("jira_add_comment", COMMENT, { sessionId: "s-new" })).status).toBe(202);
+
+    const listed = await h.app.request("/v1/admin/taints", { headers: await headers(h) });
+    expect(listed.status).toBe(200);
+    expect(await listed.json()).toEqual({
+      actors: [ACTOR],
+      actors_total: 1,
+      sessions_total: 1,
+      max_actors: 100_000,
+      saturated: false,
+    });
+
+    const cleared = await clearActor(h, { ...ACTOR, reason: "INC-77: ticket cleaned, reviewed" });
+    expect(cleared.status).toBe(200);
+    expect(await cleared.json()).toEqual({ cleared: true, still_tainted: false });
+    expect((await h.callAs("jira_add_comment", COMMENT, { sessionId: "s-new" })).status).toBe(200);
+    expect((await h.callAs("jira_add_comment", COMMENT, { sessionId: "s-injected" })).status).toBe(
+      202,
+    );
+
+    await h.audit.close();
+    const record = records(h).find((r) => r["event"] === "taint_cleared");
+    expect(record).toMatchObject({
+      user: { subject: ADMIN.user },
+      details: { target: { kind: "actor", ...ACTOR }, reason: "INC-77: ticket cleaned, reviewed" },
+    });
+  });
+
+  it("a session, by its id; a key that is not tainted is answered cleared: false", async () => {
+    const h = await createHarness();
+    await readInjection(h, "s-injected");
+    const clear = async (session: string) =>
+      h.app.request("/v1/admin/taints/sessions", {
+        method: "DELETE",
+        headers: await headers(h),
+        body: JSON.stringify({ session_id: session, reason: "false positive" }),
+      });
+    const cleared = await clear("s-injected");
+    expect(await cleared.json()).toEqual({ cleared: true, still_tainted: false });
+    expect(h.sessions.isTainted("s-injected")).toBe(false);
+    // The actor's taint is another key: still held.
+    expect(h.sessions.isTainted(actorKey(ACTOR.user, ACTOR.agent))).toBe(true);
+    expect(await (await clear("s-never")).json()).toEqual({ cleared: false, still_tainted: false });
+  });
+
+  it("refuses anyone but a security administrator on a human console, and clears nothing", async () => {
+    const h = await createHarness();
+    await readInjection(h, "s-injected");
+    const key = actorKey(ACTOR.user, ACTOR.agent);
+    const engineer = await clearActor(
+      h,
+      { ...ACTOR, reason: "let me" },
+      { ...ENGINEER, agent: "admin-console" },
+    );
+    expect(engineer.status).toBe(403);
+    expect(await engineer.json()).toMatchObject({ code: "admin_forbidden" });
+    const agent = await clearActor(
+      h,
+      { ...ACTOR, reason: "let me" },
+      { ...ADMIN, agent: "change-reviewer" },
+    );
+    expect(agent.status).toBe(403);
+    expect(await agent.json()).toMatchObject({ code: "console_required" });
+    const anonymous = await h.app.request("/v1/admin/taints", { method: "GET" });
+    expect(anonymous.status).toBe(401);
+    expect(h.sessions.isTainted(key)).toBe(true);
+    await h.audit.close();
+    expect(records(h).some((r) => r["event"] === "taint_cleared")).toBe(false);
+  });
+
+  it("400 for a body without a reason or with unknown members, 413 for an oversized one", async () => {
+    const h = await createHarness();
+    await readInjection(h, "s-injected");
+    for (const body of [
+      ACTOR,
+      { ...ACTOR, reason: "  " },
+      { ...ACTOR, reason: "x", extra: 1 },
+      "{",
+    ]) {
+      const response = await clearActor(h, body);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ code: "request_malformed" });
+    }
+    const huge = await clearActor(h, { ...ACTOR, reason: "x".repeat(20_000) });
+    expect(huge.status).toBe(413);
+    expect(h.sessions.isTainted(actorKey(ACTOR.user, ACTOR.agent))).toBe(true);
+  });
+
+  it("503 audit_unavailable when the record cannot be written: the taint stays", async () => {
+    let failing = false;
+    const h = await createHarness({
+      ports: (defaults) => ({
+        audit: {
+          append: (record) =>
+            failing && record.event === "taint_cleared"
+              ? Promise.reject(new Error("EIO"))
+              : defaults.audit.append(record),
+          healthy: () => defaults.audit.healthy(),
+        } satisfies AuditSink,
+      }),
+    });
+    await readInjection(h, "s-injected");
+    failing = true;
+    const response = await clearActor(h, { ...ACTOR, reason: "INC-77" });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ code: "audit_unavailable" });
+    expect(h.sessions.isTainted(actorKey(ACTOR.user, ACTOR.agent))).toBe(true);
+  });
+
+  it("503 session_signals_unavailable when the shared store refuses the clear, recorded as failed", async () => {
+    const local = createSessionSignals({ denialWindowMs: 60_000 });
+    const h = await createHarness({
+      ports: () => ({
+        taints: {
+          listTaints: (limit: number) => local.listTaints(limit),
+          isTainted: (key: string) => local.isTainted(key),
+          clearTaint: () => Promise.reject(new Error("connection refused")),
+        },
+      }),
+    });
+    const response = await clearActor(h, { ...ACTOR, reason: "INC-77" });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ code: "session_signals_unavailable" });
+    await h.audit.close();
+    const cleared = records(h).filter((r) => r["event"] === "taint_cleared");
+    expect(cleared.map((r) => r["outcome"])).toEqual([
+      undefined,
+      { status: "failed", code: "session_signals_unavailable" },
+    ]);
+  });
+});
