@@ -5,6 +5,13 @@
 // Exit status: 0 done, 1 refused (the problem's code and detail on stderr) or unreachable, 2 bad usage.
 import { parseArgs } from "node:util";
 import { KILL_SWITCH_SCOPES, scopeFromSlug, scopeSlug } from "../killswitch/scopes.ts";
+import {
+  adminCredentials,
+  describe,
+  gatewayUrl,
+  sendAdminRequest,
+  type AdminCredentials,
+} from "./admin-request.ts";
 
 const SCOPES = KILL_SWITCH_SCOPES.map(scopeSlug).join(", ");
 
@@ -49,14 +56,6 @@ interface Snapshot {
 function usage(message: string): number {
   console.error(`${message}\n\n${USAGE}`);
   return 2;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
-    return `${error.message}${cause}`;
-  }
-  return String(error);
 }
 
 function render(snapshot: Snapshot): string {
@@ -124,61 +123,16 @@ function parseOptions(argv: string[]) {
   });
 }
 
-function gatewayUrl(value: string): URL | string {
-  let gateway: URL;
-  try {
-    gateway = new URL(value);
-  } catch {
-    return `--gateway is not a URL: ${value}`;
-  }
-  if (gateway.protocol !== "http:" && gateway.protocol !== "https:") {
-    return "--gateway must be an http or https URL";
-  }
-  return gateway;
-}
-
-/** Sends the planned request; the parsed answer, or undefined after saying why on stderr. */
+/** Sends the planned request; the state it answers, or undefined after saying why on stderr. */
 async function send(
-  url: URL,
+  gateway: URL,
   planned: Exclude<Planned, string>,
-  token: string,
-  posture: string | undefined,
+  credentials: AdminCredentials,
 ): Promise<Snapshot | undefined> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (posture !== undefined && posture !== "") headers["x-device-posture"] = posture;
-  if (planned.body !== undefined) headers["content-type"] = "application/json";
-  let response: Response;
-  let text: string;
-  try {
-    response = await fetch(url, {
-      method: planned.method,
-      headers,
-      ...(planned.body === undefined ? {} : { body: planned.body }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    text = await response.text();
-  } catch (error) {
-    console.error(`cannot reach the gateway at ${url.origin}: ${describe(error)}`);
-    return undefined;
-  }
-  let answer: unknown;
-  try {
-    answer = JSON.parse(text);
-  } catch {
-    answer = undefined;
-  }
-  if (!response.ok) {
-    const problem = (answer ?? {}) as { code?: unknown; detail?: unknown };
-    const detail = typeof problem.detail === "string" ? problem.detail : "";
-    console.error(
-      typeof problem.code === "string"
-        ? `refused (${response.status}): ${problem.code}: ${detail}`
-        : `refused (${response.status}): ${text.slice(0, 500)}`,
-    );
-    return undefined;
-  }
-  if (typeof answer !== "object" || answer === null || !("state" in answer)) {
-    console.error(`unexpected answer from ${url.href}: ${text.slice(0, 500)}`);
+  const answer = await sendAdminRequest(gateway, planned, credentials);
+  if (answer === undefined) return undefined;
+  if (!("state" in (answer as object))) {
+    console.error(`unexpected answer from the gateway: ${JSON.stringify(answer).slice(0, 500)}`);
     return undefined;
   }
   return answer as Snapshot;
@@ -208,14 +162,11 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   const gateway = gatewayUrl(values.gateway);
   if (typeof gateway === "string") return usage(gateway);
-  const token = values.token ?? process.env["ZYX_ADMIN_TOKEN"];
-  if (token === undefined || token === "") {
-    return usage("no admin access token: pass --token or set ZYX_ADMIN_TOKEN");
-  }
-  const posture = values.posture ?? process.env["ZYX_ADMIN_POSTURE"];
+  const credentials = adminCredentials(values);
+  if (typeof credentials === "string") return usage(credentials);
   const planned = plan(command, rest, values.reason);
   if (typeof planned === "string") return usage(planned);
-  const snapshot = await send(new URL(planned.path, gateway), planned, token, posture);
+  const snapshot = await send(gateway, planned, credentials);
   if (snapshot === undefined) return 1;
   if (values.json === true) {
     console.log(JSON.stringify(snapshot, null, 2));

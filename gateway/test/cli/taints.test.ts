@@ -1,0 +1,148 @@
+// The taints command, spawned for real against the admin routes served on a loopback socket over
+// an in-memory store, with an audit sink that records what the routes wrote.
+import { execFile } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { serve } from "@hono/node-server";
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AuditRecordInput } from "../../src/audit/record.ts";
+import type { AdminPrincipal } from "../../src/lib/admin.ts";
+import { GatewayError } from "../../src/lib/errors.ts";
+import { problemHandler } from "../../src/lib/problem.ts";
+import { actorKey, createSessionSignals } from "../../src/session.ts";
+import { createTaintRoutes } from "../../src/taints/routes.ts";
+
+const REPO = resolve(import.meta.dirname, "../../..");
+const CLI = join(REPO, "gateway/src/cli/taints.ts");
+const ADMIN_ENV = { ZYX_ADMIN_TOKEN: "admin-token", ZYX_ADMIN_POSTURE: "admin-posture" };
+const ACTOR = actorKey("engineer@zyxbank.example", "change-reviewer");
+
+const sessions = createSessionSignals({ denialWindowMs: 60_000 });
+const audited: AuditRecordInput[] = [];
+let server: ReturnType<typeof serve>;
+let gateway: string;
+
+function authenticate(c: Context): AdminPrincipal {
+  const token = c.req.header("authorization")?.replace(/^Bearer /, "");
+  if (token === "admin-token" && c.req.header("x-device-posture") === "admin-posture") {
+    return { subject: "u-sec-admin", groups: ["grp-ai-security-admins"] };
+  }
+  if (token === "engineer-token") return { subject: "u-engineer", groups: ["grp-ai-users"] };
+  throw new GatewayError("token_invalid", "signature verification failed");
+}
+
+beforeAll(async () => {
+  const app = new Hono();
+  app.onError(problemHandler(() => undefined));
+  app.route(
+    "/v1/admin",
+    createTaintRoutes({
+      taints: sessions,
+      authenticate,
+      audit: (record) => {
+        audited.push(record);
+        return Promise.resolve();
+      },
+      now: () => Date.UTC(2026, 11, 6, 9, 0, 0),
+    }),
+  );
+  await new Promise<void>((ready) => {
+    server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => {
+      ready();
+    });
+  });
+  gateway = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+});
+
+afterAll(async () => {
+  await new Promise((done) => server.close(done));
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args, "--gateway", gateway],
+      { cwd: REPO, env: { PATH: process.env["PATH"] ?? "", ...env } },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe("npm run taints", () => {
+  it("lists the tainted agents, clears one (audited), and says when there was nothing to clear", async () => {
+    sessions.taint(ACTOR);
+    sessions.taint("s-injected");
+    const listed = await run(["list"], ADMIN_ENV);
+    expect(listed).toEqual({
+      code: 0,
+      stdout:
+        "1 tainted agent(s), 1 tainted session(s), bound 100000 agents\n" +
+        "  engineer@zyxbank.example  change-reviewer\n",
+      stderr: "",
+    });
+    const cleared = await run(
+      ["clear-actor", "engineer@zyxbank.example", "change-reviewer", "--reason", "INC-77"],
+      ADMIN_ENV,
+    );
+    expect(cleared).toEqual({ code: 0, stdout: "cleared\n", stderr: "" });
+    expect(sessions.isTainted(ACTOR)).toBe(false);
+    expect(audited.at(-1)).toMatchObject({
+      event: "taint_cleared",
+      user: { subject: "u-sec-admin" },
+      details: {
+        target: { kind: "actor", user: "engineer@zyxbank.example", agent: "change-reviewer" },
+        reason: "INC-77",
+      },
+    });
+    const session = await run(
+      ["clear-session", "s-injected", "--reason", "x", "--json"],
+      ADMIN_ENV,
+    );
+    expect(JSON.parse(session.stdout)).toEqual({ cleared: true, still_tainted: false });
+    const nothing = await run(["clear-session", "s-injected", "--reason", "x"], ADMIN_ENV);
+    expect(nothing.stdout).toBe("was not tainted (nothing to clear)\n");
+  });
+
+  it("exits 1 with the problem's code when refused, clearing nothing", async () => {
+    sessions.taint(ACTOR);
+    const denied = await run(
+      ["clear-actor", "engineer@zyxbank.example", "change-reviewer", "--reason", "mine"],
+      { ZYX_ADMIN_TOKEN: "engineer-token" },
+    );
+    expect(denied).toEqual({
+      code: 1,
+      stdout: "",
+      stderr:
+        "refused (403): admin_forbidden: u-engineer is not in a security-admin group (grp-ai-security-admins)\n",
+    });
+    expect(sessions.isTainted(ACTOR)).toBe(true);
+  });
+
+  it.each([
+    [["clear-actor", "engineer@zyxbank.example"], ADMIN_ENV, "clear-actor needs <user> <agent>"],
+    [["clear-session", "s-1"], ADMIN_ENV, 'clear-session needs --reason "why"'],
+    [["list", "extra"], ADMIN_ENV, "list takes no arguments"],
+    [["list", "--limit", "ten"], ADMIN_ENV, "--limit is a number"],
+    [["list"], {}, "no admin access token: pass --token or set ZYX_ADMIN_TOKEN"],
+    [["wash"], ADMIN_ENV, "unknown command wash"],
+  ])("exits 2 on bad usage: %j", async (args, env, message) => {
+    const before = audited.length;
+    const result = await run(args, env);
+    expect(result.code).toBe(2);
+    expect(result.stderr.split("\n")[0]).toBe(message);
+    expect(result.stderr).toContain("usage: npm run -s taints --");
+    expect(audited.length).toBe(before);
+  });
+});
