@@ -1,7 +1,9 @@
 // What the administrators' commands (killswitch.ts, taints.ts) share: the gateway's URL, the
 // admin's tokens from options or the environment, and one request to an admin route that either
 // answers JSON or says why not on stderr (the problem's code and detail, or the network error).
-// Never throws for a refusal or an unreachable gateway: the caller exits 1.
+// Never throws for a refusal or an unreachable gateway: the caller exits 1. `runAdminCommand` is
+// the whole command around a spec: options, usage errors (exit 2), the request, the printing.
+import { parseArgs } from "node:util";
 
 export interface AdminRequest {
   method: "GET" | "PUT" | "DELETE";
@@ -53,7 +55,7 @@ export async function sendAdminRequest(
   gateway: URL,
   request: AdminRequest,
   credentials: AdminCredentials,
-): Promise<unknown> {
+): Promise<object | undefined> {
   const url = new URL(request.path, gateway);
   const headers: Record<string, string> = { authorization: `Bearer ${credentials.token}` };
   if (credentials.posture !== undefined && credentials.posture !== "") {
@@ -95,4 +97,65 @@ export async function sendAdminRequest(
     return undefined;
   }
   return answer;
+}
+
+/** Option values as the admin commands read them (parseArgs, strings and booleans). */
+export type AdminValues = Record<string, string | boolean | undefined>;
+
+/** One admin command: its usage text, its own options, what to send, and how to print it. */
+export interface AdminCommand {
+  usage: string;
+  options: Record<string, { type: "string" | "boolean" }>;
+  /** What to send, or a usage error's message. */
+  plan(command: string | undefined, args: string[], values: AdminValues): AdminRequest | string;
+  /** Prints the answer (the exit status: 0, or 1 for an answer it cannot read). */
+  print(answer: object, command: string | undefined, args: string[], values: AdminValues): number;
+}
+
+const COMMON_OPTIONS = {
+  gateway: { type: "string", default: "http://127.0.0.1:8080" },
+  token: { type: "string" },
+  posture: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Parses argv, checks the gateway and the tokens, sends, prints: the exit status (0, 1, 2). */
+export async function runAdminCommand(argv: string[], spec: AdminCommand): Promise<number> {
+  const usage = (message: string): number => {
+    console.error(`${message}\n\n${spec.usage}`);
+    return 2;
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { ...spec.options, ...COMMON_OPTIONS },
+    });
+  } catch (error) {
+    return usage(describe(error));
+  }
+  const values = parsed.values as AdminValues & { gateway: string };
+  if (values["help"] === true) {
+    console.log(spec.usage);
+    return 0;
+  }
+  const [command, ...args] = parsed.positionals;
+  const gateway = gatewayUrl(values.gateway);
+  if (typeof gateway === "string") return usage(gateway);
+  const credentials = adminCredentials({
+    token: values["token"] as string | undefined,
+    posture: values["posture"] as string | undefined,
+  });
+  if (typeof credentials === "string") return usage(credentials);
+  const planned = spec.plan(command, args, values);
+  if (typeof planned === "string") return usage(planned);
+  const answer = await sendAdminRequest(gateway, planned, credentials);
+  if (answer === undefined) return 1;
+  if (values["json"] === true) {
+    console.log(JSON.stringify(answer, null, 2));
+    return 0;
+  }
+  return spec.print(answer, command, args, values);
 }

@@ -3,15 +3,8 @@
 // npm run -s killswitch -- clear <scope> [value] --reason turn it off
 // Calls the gateway's admin API (/v1/admin/kill-switch) with an admin's access and posture tokens.
 // Exit status: 0 done, 1 refused (the problem's code and detail on stderr) or unreachable, 2 bad usage.
-import { parseArgs } from "node:util";
 import { KILL_SWITCH_SCOPES, scopeFromSlug, scopeSlug } from "../killswitch/scopes.ts";
-import {
-  adminCredentials,
-  describe,
-  gatewayUrl,
-  sendAdminRequest,
-  type AdminCredentials,
-} from "./admin-request.ts";
+import { runAdminCommand, type AdminRequest } from "./admin-request.ts";
 
 const SCOPES = KILL_SWITCH_SCOPES.map(scopeSlug).join(", ");
 
@@ -53,11 +46,6 @@ interface Snapshot {
   };
 }
 
-function usage(message: string): number {
-  console.error(`${message}\n\n${USAGE}`);
-  return 2;
-}
-
 function render(snapshot: Snapshot): string {
   const ks = snapshot.state.kill_switch;
   const list = (items: readonly string[]) => (items.length === 0 ? "-" : items.join(", "));
@@ -83,7 +71,7 @@ function render(snapshot: Snapshot): string {
 }
 
 /** A usage error's message, or what to send. */
-type Planned = string | { method: "GET" | "PUT" | "DELETE"; path: string; body?: string };
+type Planned = string | AdminRequest;
 
 function plan(command: string | undefined, positionals: string[], reason?: string): Planned {
   const [slug, value, ...extra] = positionals;
@@ -108,36 +96,6 @@ function plan(command: string | undefined, positionals: string[], reason?: strin
   };
 }
 
-function parseOptions(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      reason: { type: "string" },
-      gateway: { type: "string", default: "http://127.0.0.1:8080" },
-      token: { type: "string" },
-      posture: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-}
-
-/** Sends the planned request; the state it answers, or undefined after saying why on stderr. */
-async function send(
-  gateway: URL,
-  planned: Exclude<Planned, string>,
-  credentials: AdminCredentials,
-): Promise<Snapshot | undefined> {
-  const answer = await sendAdminRequest(gateway, planned, credentials);
-  if (answer === undefined) return undefined;
-  if (!("state" in (answer as object))) {
-    console.error(`unexpected answer from the gateway: ${JSON.stringify(answer).slice(0, 500)}`);
-    return undefined;
-  }
-  return answer as Snapshot;
-}
-
 function report(snapshot: Snapshot, command: string | undefined, target: string): void {
   if (snapshot.changed === false) {
     console.log(`no change: ${target} was already ${command === "set" ? "set" : "clear"}`);
@@ -147,33 +105,16 @@ function report(snapshot: Snapshot, command: string | undefined, target: string)
   console.log(render(snapshot));
 }
 
-async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseOptions(argv);
-  } catch (error) {
-    return usage(describe(error));
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
-    console.log(USAGE);
+process.exitCode = await runAdminCommand(process.argv.slice(2), {
+  usage: USAGE,
+  options: { reason: { type: "string" } },
+  plan: (command, args, values) => plan(command, args, values["reason"] as string | undefined),
+  print: (answer, command, args) => {
+    if (!("state" in answer)) {
+      console.error(`unexpected answer from the gateway: ${JSON.stringify(answer).slice(0, 500)}`);
+      return 1;
+    }
+    report(answer as Snapshot, command, args.slice(0, 2).join(" "));
     return 0;
-  }
-  const [command, ...rest] = positionals;
-  const gateway = gatewayUrl(values.gateway);
-  if (typeof gateway === "string") return usage(gateway);
-  const credentials = adminCredentials(values);
-  if (typeof credentials === "string") return usage(credentials);
-  const planned = plan(command, rest, values.reason);
-  if (typeof planned === "string") return usage(planned);
-  const snapshot = await send(gateway, planned, credentials);
-  if (snapshot === undefined) return 1;
-  if (values.json === true) {
-    console.log(JSON.stringify(snapshot, null, 2));
-    return 0;
-  }
-  report(snapshot, command, rest.slice(0, 2).join(" "));
-  return 0;
-}
-
-process.exitCode = await main(process.argv.slice(2));
+  },
+});

@@ -4,14 +4,7 @@
 // Calls the gateway's admin API (/v1/admin/taints) with a security admin's access and posture
 // tokens; every clear is audited by the gateway before it happens.
 // Exit status: 0 done, 1 refused (the problem's code and detail on stderr) or unreachable, 2 bad usage.
-import { parseArgs } from "node:util";
-import {
-  adminCredentials,
-  describe,
-  gatewayUrl,
-  sendAdminRequest,
-  type AdminRequest,
-} from "./admin-request.ts";
+import { runAdminCommand, type AdminRequest, type AdminValues } from "./admin-request.ts";
 
 const USAGE = `usage: npm run -s taints -- <command> [arguments] [options]
 
@@ -39,20 +32,15 @@ interface Listing {
   saturated: boolean;
 }
 
-function usage(message: string): number {
-  console.error(`${message}\n\n${USAGE}`);
-  return 2;
-}
-
 /** What to send, or a usage error's message. */
 function plan(
   command: string | undefined,
   args: string[],
-  values: { reason?: string | undefined; limit?: string | undefined },
+  values: AdminValues,
 ): AdminRequest | string {
   if (command === "list") {
     if (args.length > 0) return "list takes no arguments";
-    const limit = values.limit;
+    const limit = values["limit"] as string | undefined;
     if (limit !== undefined && !/^\d{1,4}$/.test(limit)) return "--limit is a number";
     return {
       method: "GET",
@@ -67,7 +55,7 @@ function plan(
       ? "clear-actor needs <user> <agent>"
       : "clear-session needs <session id>";
   }
-  const reason = values.reason;
+  const reason = values["reason"] as string | undefined;
   if (reason === undefined || reason.trim() === "") return `${command} needs --reason "why"`;
   const [first = "", second = ""] = args;
   return command === "clear-actor"
@@ -104,49 +92,12 @@ function render(answer: Record<string, unknown>, command: string | undefined): s
   return lines.join("\n");
 }
 
-function parseOptions(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      reason: { type: "string" },
-      limit: { type: "string" },
-      gateway: { type: "string", default: "http://127.0.0.1:8080" },
-      token: { type: "string" },
-      posture: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-}
-
-async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseOptions(argv);
-  } catch (error) {
-    return usage(describe(error));
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
-    console.log(USAGE);
+process.exitCode = await runAdminCommand(process.argv.slice(2), {
+  usage: USAGE,
+  options: { reason: { type: "string" }, limit: { type: "string" } },
+  plan,
+  print: (answer, command) => {
+    console.log(render(answer as Record<string, unknown>, command));
     return 0;
-  }
-  const [command, ...args] = positionals;
-  const gateway = gatewayUrl(values.gateway);
-  if (typeof gateway === "string") return usage(gateway);
-  const credentials = adminCredentials(values);
-  if (typeof credentials === "string") return usage(credentials);
-  const planned = plan(command, args, values);
-  if (typeof planned === "string") return usage(planned);
-  const answer = await sendAdminRequest(gateway, planned, credentials);
-  if (answer === undefined) return 1;
-  console.log(
-    values.json === true
-      ? JSON.stringify(answer, null, 2)
-      : render(answer as Record<string, unknown>, command),
-  );
-  return 0;
-}
-
-process.exitCode = await main(process.argv.slice(2));
+  },
+});

@@ -1,9 +1,6 @@
 // The taints command, spawned for real against the admin routes served on a loopback socket over
 // an in-memory store, with an audit sink that records what the routes wrote.
-import { execFile } from "node:child_process";
-import type { AddressInfo } from "node:net";
-import { join, resolve } from "node:path";
-import { serve } from "@hono/node-server";
+import { join } from "node:path";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,16 +10,15 @@ import { GatewayError } from "../../src/lib/errors.ts";
 import { problemHandler } from "../../src/lib/problem.ts";
 import { actorKey, createSessionSignals } from "../../src/session.ts";
 import { createTaintRoutes } from "../../src/taints/routes.ts";
+import { REPO, runCli, serveOnLoopback } from "../support/cli.ts";
 
-const REPO = resolve(import.meta.dirname, "../../..");
 const CLI = join(REPO, "gateway/src/cli/taints.ts");
 const ADMIN_ENV = { ZYX_ADMIN_TOKEN: "admin-token", ZYX_ADMIN_POSTURE: "admin-posture" };
 const ACTOR = actorKey("engineer@zyxbank.example", "change-reviewer");
 
 const sessions = createSessionSignals({ denialWindowMs: 60_000 });
 const audited: AuditRecordInput[] = [];
-let server: ReturnType<typeof serve>;
-let gateway: string;
+let server: { url: string; close(): Promise<void> };
 
 function authenticate(c: Context): AdminPrincipal {
   const token = c.req.header("authorization")?.replace(/^Bearer /, "");
@@ -48,37 +44,15 @@ beforeAll(async () => {
       now: () => Date.UTC(2026, 11, 6, 9, 0, 0),
     }),
   );
-  await new Promise<void>((ready) => {
-    server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => {
-      ready();
-    });
-  });
-  gateway = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  server = await serveOnLoopback(app);
 });
 
 afterAll(async () => {
-  await new Promise((done) => server.close(done));
+  await server.close();
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args, "--gateway", gateway],
-      { cwd: REPO, env: { PATH: process.env["PATH"] ?? "", ...env } },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}) =>
+  runCli(CLI, [...args, "--gateway", server.url], env);
 
 describe("npm run taints", () => {
   it("lists the tainted agents, clears one (audited), and says when there was nothing to clear", async () => {

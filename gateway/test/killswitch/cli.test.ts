@@ -1,8 +1,5 @@
 // The command, spawned for real against the admin routes served on a loopback socket.
-import { execFile } from "node:child_process";
-import type { AddressInfo } from "node:net";
-import { join, resolve } from "node:path";
-import { serve } from "@hono/node-server";
+import { join } from "node:path";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,13 +10,13 @@ import type { KillSwitch } from "../../src/killswitch/service.ts";
 import { GatewayError } from "../../src/lib/errors.ts";
 import type { Fixture } from "./support.ts";
 import { fixture } from "./support.ts";
+import { REPO, runCli, serveOnLoopback } from "../support/cli.ts";
 
-const REPO = resolve(import.meta.dirname, "../../..");
 const CLI = join(REPO, "gateway/src/cli/killswitch.ts");
 
 let f: Fixture;
 let ks: KillSwitch;
-let server: ReturnType<typeof serve>;
+let server: { url: string; close(): Promise<void> };
 let gateway: string;
 const seen: { authorization?: string | undefined; posture?: string | undefined }[] = [];
 
@@ -42,39 +39,17 @@ beforeAll(async () => {
   const app = new Hono();
   app.onError(problemHandler(() => undefined));
   app.route("/v1/admin", createKillSwitchRoutes({ killSwitch: ks, authenticate }));
-  await new Promise<void>((ready) => {
-    server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => {
-      ready();
-    });
-  });
-  gateway = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  server = await serveOnLoopback(app);
+  gateway = server.url;
 });
 
 afterAll(async () => {
-  await new Promise((done) => server.close(done));
+  await server.close();
   await f.cleanup();
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the command asynchronously (the server answers from this same process). */
-function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd: REPO, env: { PATH: process.env["PATH"] ?? "", ...env } },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCli(CLI, args, env);
 
 const ADMIN_ENV = { ZYX_ADMIN_TOKEN: "admin-token", ZYX_ADMIN_POSTURE: "admin-posture" };
 
