@@ -208,7 +208,11 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
   const store = options.store ?? (await openFileKillSwitchStore(options.path ?? "", options.write));
   const path = store.location;
   let saved: StateFile = await loadOrCreate(store, initial);
+  // Two facts: whether the store is lost now (what /readyz reports, at once), and whether the
+  // policy holds the state for that (all_writes on while lost): a failed apply leaves them apart,
+  // and the next setStoreLost applies again.
   let storeLost = false;
+  let appliedLost = false;
   const effective = (): PolicyState =>
     storeLost
       ? withChange(saved.state, "all_writes", undefined, "set")
@@ -240,8 +244,10 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
 
   async function applySaved(): Promise<void> {
     const version = saved.version;
+    const lost = storeLost;
     try {
       await apply(effective());
+      appliedLost = lost;
     } catch (error) {
       throw new KillSwitchError(
         "kill_switch_apply_failed",
@@ -389,18 +395,10 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     sync: () => serialized(adoptNewest),
     setStoreLost: (lost) =>
       serialized(async () => {
-        if (storeLost === lost) return;
-        // Taken only once the policy has it: a failed apply leaves the flag as it was, so the
-        // next call tries again (a lost store whose all_writes never reached the policy would
-        // otherwise leave writes open for the whole outage).
-        const before = storeLost;
         storeLost = lost;
-        try {
-          await applySaved();
-        } catch (error) {
-          storeLost = before;
-          throw error;
-        }
+        // Done only once the policy has it: after a failed apply the next call tries again (a
+        // lost store whose all_writes never reached the policy would leave writes open).
+        if (appliedLost !== lost) await applySaved();
       }),
     storeStatus: () => ({ kind: store.kind, shared: store.shared, healthy: !storeLost }),
     close: () => store.close(),

@@ -718,7 +718,8 @@ describe("a lost store whose all_writes the policy did not take", () => {
     const killSwitch = await f.open();
     f.fail.apply = true;
     await expect(killSwitch.setStoreLost(true)).rejects.toThrow("policy server answered 500");
-    expect(killSwitch.storeStatus().healthy).toBe(true);
+    // Readiness says the store is lost at once, whatever the policy took.
+    expect(killSwitch.storeStatus().healthy).toBe(false);
     f.fail.apply = false;
     await killSwitch.setStoreLost(true);
     expect(killSwitch.storeStatus().healthy).toBe(false);
