@@ -90,7 +90,13 @@ function principalFrom(payload: JWTPayload, groupsClaim: string): VerifiedPrinci
       `"sub" claim must be at most ${String(IDENTITY_LIMITS.subject)} characters`,
     );
   }
-  if (typeof email === "string" && (email === "" || email.length > IDENTITY_LIMITS.email)) {
+  // Bounded in its normal form (trimmed, NFC, lower case: what everything downstream keeps),
+  // which can be empty ("   ") or longer than what was sent ("İ" lower-cases to two).
+  const normalEmail = typeof email === "string" ? normalizeEmail(email) : undefined;
+  if (
+    normalEmail !== undefined &&
+    (normalEmail === "" || normalEmail.length > IDENTITY_LIMITS.email)
+  ) {
     throw new GatewayError(
       "token_invalid",
       `"email" claim must be 1 to ${String(IDENTITY_LIMITS.email)} characters`,
@@ -120,7 +126,7 @@ function principalFrom(payload: JWTPayload, groupsClaim: string): VerifiedPrinci
   return {
     subject: sub,
     // One normal form for every comparison downstream (common/identity.ts).
-    ...(typeof email === "string" ? { email: normalizeEmail(email) } : {}),
+    ...(normalEmail === undefined ? {} : { email: normalEmail }),
     groups: [...groups],
     agent,
     ...(typeof jti === "string" ? { tokenId: jti } : {}),

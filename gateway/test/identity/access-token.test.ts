@@ -333,6 +333,18 @@ describe("createAccessTokenVerifier: attacks and malformed tokens", () => {
       '"email" claim must be 1 to 512 characters',
     ],
     [
+      "an email that is blank once trimmed",
+      () => sign(claims({ email: "   " })),
+      "token_invalid",
+      '"email" claim must be 1 to 512 characters',
+    ],
+    [
+      "an email longer than 512 characters once lower-cased",
+      () => sign(claims({ email: `${"İ".repeat(300)}@x.example` })),
+      "token_invalid",
+      '"email" claim must be 1 to 512 characters',
+    ],
+    [
       "an empty group",
       () => sign(claims({ groups: ["grp-ai-users", ""] })),
       "token_invalid",
