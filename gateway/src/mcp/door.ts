@@ -42,6 +42,7 @@ import {
 import { callTool, type McpCallScope } from "./call.ts";
 import { listToolsFor } from "./listing.ts";
 import { newSession, parseSession, sessionless, type McpSession } from "./session.ts";
+import { actorKey } from "../session.ts";
 
 export const SERVER_INFO = { name: "zyx-agent-gateway", version: "1.0.0" } as const;
 const INSTRUCTIONS =
@@ -151,17 +152,18 @@ async function readBody(c: Context): Promise<{ ok: true; body: unknown } | { ok:
 }
 
 /** Which session this request belongs to; undefined when its header does not parse. */
-function sessionOf(c: Context, body: unknown): McpSession | undefined {
+function sessionOf(c: Context, body: unknown, caller: Caller): McpSession | undefined {
   const init = initializeClient(body);
   if (init.initialize) return newSession(init.name);
   const header = c.req.header("mcp-session-id");
-  return header === undefined ? sessionless() : parseSession(header);
+  if (header !== undefined) return parseSession(header);
+  return sessionless(actorKey(caller.principal.subject, caller.principal.agent));
 }
 
 async function handlePost(deps: McpDoorDeps, c: Context, caller: Caller): Promise<Response> {
   const read = await readBody(c);
   if (!read.ok) return jsonRpcError(400, -32700, "Parse error: the body is not JSON");
-  const session = sessionOf(c, read.body);
+  const session = sessionOf(c, read.body, caller);
   if (session === undefined) return jsonRpcError(404, -32001, "Session not found");
   const uris = publicUris(c.req.url, deps.options);
   const scope: RequestScope = {

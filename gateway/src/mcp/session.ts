@@ -7,7 +7,7 @@
 // posture of every request; the client name is what the client declared in `initialize`
 // (recorded as such, like the REST door's session_id). A session id that does not parse is
 // refused (404, as MCP says for an unknown session: the client starts a new one).
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const BASE64URL = /^[A-Za-z0-9_-]{0,200}$/;
@@ -48,7 +48,12 @@ export function parseSession(header: string): McpSession | undefined {
   return { id: header, pipelineSessionId: `mcp:${uuid}`, client };
 }
 
-/** A call without a session: its own id, so the taint still follows the user's agent. */
-export function sessionless(): McpSession {
-  return { id: "", pipelineSessionId: `mcp:${randomUUID()}`, client: undefined };
+/**
+ * The calls of a client that sent no session: one session per verified user and agent (`actor`,
+ * session.ts actorKey), so that an approval asked for in one call can be used by the next (an
+ * approval is bound to its session) and the session's taint spans them, as the actor's does.
+ */
+export function sessionless(actor: string): McpSession {
+  const digest = createHash("sha256").update(actor).digest("hex").slice(0, 32);
+  return { id: "", pipelineSessionId: `mcp:sessionless:${digest}`, client: undefined };
 }

@@ -10,6 +10,7 @@ import type { PolicyEngine, PolicyOutcome } from "../../src/policy/engine.ts";
 import { REASON_CLASS } from "../../src/mcp/listing.ts";
 import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
 import { GOLDEN_PATH } from "../support/paths.ts";
+import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 import { connectMcp, structured } from "./support.ts";
 
 const REVIEW_TOOLS = [
@@ -149,6 +150,60 @@ describe("tools/call judges the arguments as sent, as the REST door does", () =>
     expect(result["isError"]).toBe(true);
     expect(structured(result)).toMatchObject({ code: "arguments_invalid" });
     expect(h.workerCalls).toEqual([]);
+  });
+});
+
+describe("a client that sends no session", () => {
+  it("has one session per user and agent: an approval it asked for is usable on its next call", async () => {
+    const h = await createHarness();
+    const remediator = {
+      user: "cloud@zyxbank.example",
+      groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers"],
+      agent: "change-remediator",
+    };
+    const call = async (id: number, meta?: Record<string, unknown>) => {
+      const response = await h.app.request("http://gateway.test/mcp", {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${await h.accessToken(remediator)}`,
+          "x-device-posture": await h.postureToken({ user: remediator.user }),
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id,
+          method: "tools/call",
+          params: {
+            name: "aws_modify_security_group",
+            arguments: SG_CHANGE,
+            ...(meta === undefined ? {} : { _meta: meta }),
+          },
+        }),
+      });
+      expect(response.status).toBe(200);
+      return structured(((await response.json()) as { result: unknown }).result);
+    };
+    const asked = await call(1);
+    expect(asked).toMatchObject({ outcome: "pending_approval" });
+    // Asked again without a session: the same request, not a new one per call.
+    expect(await call(2)).toMatchObject({ approval_id: asked["approval_id"] });
+    const approver = {
+      user: "approver.one@zyxbank.example",
+      groups: ["grp-ai-prod-approvers"],
+      agent: "approvals-console",
+    };
+    const approved = await h.app.request(`/v1/approvals/${String(asked["approval_id"])}/approve`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await h.accessToken(approver)}`,
+        "x-device-posture": await h.postureToken({ user: approver.user }),
+      },
+    });
+    expect(approved.status).toBe(200);
+    expect(await call(3, { "zyx/approval_id": asked["approval_id"] })).toMatchObject({
+      outcome: "executed",
+    });
   });
 });
 
