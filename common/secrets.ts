@@ -38,6 +38,12 @@ const SECRET_WORDS = new Set([
   "cookies",
 ]);
 
+/**
+ * Words that make a key secret after another word only (DB_PASS, MYSQL_PWD, redisPass): alone,
+ * "pass" is a test result and "PWD" the shell's working directory.
+ */
+const SECRET_LATER_WORDS = new Set(["pass", "pwd"]);
+
 /** Runs of words (joined without separators) that make a key secret. */
 const SECRET_COMPOUNDS = [
   "apikey",
@@ -104,6 +110,7 @@ function classifyKey(key: string): boolean {
   const last = words.at(-1);
   if (last === undefined || (words.length > 1 && BENIGN_LAST_WORDS.has(last))) return false;
   if (words.some((word) => SECRET_WORDS.has(word))) return true;
+  if (words.slice(1).some((word) => SECRET_LATER_WORDS.has(word))) return true;
   const compact = words.join("");
   return SECRET_COMPOUNDS.some((compound) => compact.includes(compound));
 }

@@ -194,6 +194,16 @@ describe("guardOutput: secrets are redacted, the rest kept", () => {
     expect(result.redactions).toBe(5);
   });
 
+  it("redacts an env-style DB_PASS or MYSQL_PWD member, and keeps PWD", () => {
+    const guarded = guardOutput({
+      env: { DB_PASS: "hunter2", MYSQL_PWD: "s3cr3tpw", PWD: "/srv" },
+    });
+    expect(guarded.value).toEqual({
+      env: { DB_PASS: SECRET_FIELD_MARKER, MYSQL_PWD: SECRET_FIELD_MARKER, PWD: "/srv" },
+    });
+    expect(guarded.redactions).toBe(2);
+  });
+
   it("is idempotent: guarding a guarded value changes nothing", () => {
     const once = guardOutput({ a: `password=hunter2 ${JWT}`, token: "abc", n: 1 });
     const twice = guardOutput(once.value);

@@ -49,6 +49,9 @@ describe("isSecretKey", () => {
     "credentials",
     "cookie",
     "Set-Cookie",
+    "DB_PASS",
+    "MYSQL_PWD",
+    "redisPass",
   ])("%s is secret", (key) => {
     expect(isSecretKey(key)).toBe(true);
   });
@@ -66,12 +69,25 @@ describe("isSecretKey", () => {
     "author",
     "session_id",
     "description",
+    "pass",
+    "PWD",
+    "OLDPWD",
+    "bypass",
+    "db_pass_policy",
   ])("%s is not secret", (key) => {
     expect(isSecretKey(key)).toBe(false);
   });
 });
 
 describe("maskSecrets: values under secret keys", () => {
+  it("masks an env-style DB_PASS or MYSQL_PWD member, and keeps PWD", () => {
+    expect(maskSecrets({ DB_PASS: "hunter2", MYSQL_PWD: "s3cr3tpw", PWD: "/srv" })).toEqual({
+      DB_PASS: "[REDACTED]",
+      MYSQL_PWD: "[REDACTED]",
+      PWD: "/srv",
+    });
+  });
+
   it("replaces the whole value, whatever it is, at any depth", () => {
     const result = maskSecretsWithCount({
       ticket: "CHG-18422",
