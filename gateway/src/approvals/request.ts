@@ -44,6 +44,8 @@ export const Approval = Person.extend({ at: Timestamp });
 
 export const Denial = z.strictObject({
   subject: Subject,
+  /** The denier's email (absent on older requests): a kill switch may name them by it. */
+  email: Email.optional(),
   /**
    * The denier's verified groups at the time (absent on requests denied before they were kept):
    * what the policy needs to run a post-hoc review's compensation when the rejection landed

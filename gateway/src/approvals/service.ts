@@ -840,6 +840,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
             status: "denied",
             denial: {
               subject: approver.subject,
+              ...(approver.email === undefined ? {} : { email: approver.email }),
               groups: [...approver.groups],
               reason,
               at: isoTime(nowMs),

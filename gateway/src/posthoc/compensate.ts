@@ -253,7 +253,12 @@ export async function compensateDue(
         });
         continue;
       }
-      await compensate(review, { subject: denial.subject, groups: denial.groups });
+      // The denier as the deny route saw them (their email too: a kill switch may name it).
+      await compensate(review, {
+        subject: denial.subject,
+        ...(denial.email === undefined ? {} : { email: denial.email }),
+        groups: denial.groups,
+      });
       tried += 1;
     } catch (error) {
       log("error", "post-hoc compensation sweep failed for one review", {

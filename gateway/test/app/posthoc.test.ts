@@ -342,6 +342,51 @@ describe("post-hoc review through the gateway", () => {
     ]);
   });
 
+  it("a retried compensation sees the reviewer as the deny route did: a kill switch on their email voids them", async () => {
+    let slackDown = true;
+    const flaky: Harness = await createHarness({
+      beforeExecute: (call) =>
+        call.tool === "slack_delete_message" && slackDown
+          ? Promise.reject(new Error("Slack unreachable"))
+          : Promise.resolve(),
+    });
+    flaky.clock.now = SATURDAY_NIGHT_MS;
+    const response = await flaky.callAs("slack_post_message", MESSAGE);
+    const { review, result } = (await response.json()) as {
+      review: { approval_id: string };
+      result: { ts: string };
+    };
+    // A reviewer whose token carries an opaque subject and an email.
+    const reviewer = { ...REVIEWER, user: "u-3b9e", email: REVIEWER.user };
+    const denied = await flaky.app.request(`/v1/approvals/${review.approval_id}/deny`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await flaky.accessToken(reviewer)}`,
+        "x-device-posture": await flaky.postureToken({ user: reviewer.user }),
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ reason: "not at night" }),
+    });
+    expect(denied.status).toBe(200);
+    expect(await flaky.controls.approvals.get(review.approval_id)).toMatchObject({
+      denial: { subject: "u-3b9e", email: REVIEWER.user },
+      compensation_result: { status: "failed", code: "worker_failed" },
+    });
+    await flaky.controls.killSwitch.set("user", REVIEWER.user, {
+      by: "secadmin@zyxbank.example",
+      reason: "account compromised",
+    });
+    slackDown = false;
+    flaky.clock.now = SATURDAY_NIGHT_MS + 30_000;
+    await flaky.compensateDue();
+    const after = await flaky.controls.approvals.get(review.approval_id);
+    expect(after?.compensation_result?.status).not.toBe("executed");
+    const deletes = (await jsonLines(flaky.writesPath)).filter(
+      (w) => w["action"] === "delete_message" && w["ts"] === result.ts,
+    );
+    expect(deletes).toHaveLength(0);
+  });
+
   it("a policy that cannot decide the compensation is retried like a worker failure", async () => {
     let policyDown = false;
     const outage: Harness = await createHarness({
