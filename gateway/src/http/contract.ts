@@ -244,11 +244,9 @@ const TaintListing = z
 const TaintCleared = z
   .object({
     cleared: z.boolean().meta({ description: "The key was tainted" }),
-    still_tainted: z
-      .boolean()
-      .meta({
-        description: "This replica still reads it as tainted (saturated, or tainted again)",
-      }),
+    still_tainted: z.boolean().meta({
+      description: "This replica still reads it as tainted (saturated, or tainted again)",
+    }),
   })
   .meta({ id: "TaintCleared" });
 
