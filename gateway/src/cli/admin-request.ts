@@ -108,8 +108,10 @@ export interface AdminCommand {
   options: Record<string, { type: "string" | "boolean" }>;
   /** What to send, or a usage error's message. */
   plan(command: string | undefined, args: string[], values: AdminValues): AdminRequest | string;
-  /** Prints the answer (the exit status: 0, or 1 for an answer it cannot read). */
-  print(answer: object, command: string | undefined, args: string[], values: AdminValues): number;
+  /** Why an answer is not one this command understands (checked before any printing). */
+  unexpected?(answer: object): string | undefined;
+  /** Prints the answer (without --json). */
+  print(answer: object, command: string | undefined, args: string[], values: AdminValues): void;
 }
 
 const COMMON_OPTIONS = {
@@ -153,9 +155,12 @@ export async function runAdminCommand(argv: string[], spec: AdminCommand): Promi
   if (typeof planned === "string") return usage(planned);
   const answer = await sendAdminRequest(gateway, planned, credentials);
   if (answer === undefined) return 1;
-  if (values["json"] === true) {
-    console.log(JSON.stringify(answer, null, 2));
-    return 0;
+  const unexpected = spec.unexpected?.(answer);
+  if (unexpected !== undefined) {
+    console.error(`unexpected answer from ${new URL(planned.path, gateway).href}: ${unexpected}`);
+    return 1;
   }
-  return spec.print(answer, command, args, values);
+  if (values["json"] === true) console.log(JSON.stringify(answer, null, 2));
+  else spec.print(answer, command, args, values);
+  return 0;
 }

@@ -109,12 +109,8 @@ process.exitCode = await runAdminCommand(process.argv.slice(2), {
   usage: USAGE,
   options: { reason: { type: "string" } },
   plan: (command, args, values) => plan(command, args, values["reason"] as string | undefined),
+  unexpected: (answer) => ("state" in answer ? undefined : JSON.stringify(answer).slice(0, 500)),
   print: (answer, command, args) => {
-    if (!("state" in answer)) {
-      console.error(`unexpected answer from the gateway: ${JSON.stringify(answer).slice(0, 500)}`);
-      return 1;
-    }
     report(answer as Snapshot, command, args.slice(0, 2).join(" "));
-    return 0;
   },
 });

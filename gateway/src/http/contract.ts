@@ -12,6 +12,7 @@ import { z } from "zod";
 import { TOOL_NAMES } from "../../../common/catalog.ts";
 import { TOOL_ARGUMENT_SCHEMAS } from "../../../common/tool-arguments.ts";
 import { KILL_SWITCH_SCOPES, scopeSlug } from "../killswitch/scopes.ts";
+import { IDENTITY_LIMITS } from "../identity/types.ts";
 import { ERROR_CODES } from "../lib/errors.ts";
 import { REASON_CODES } from "../policy/decision.ts";
 
@@ -55,8 +56,8 @@ export const KillSwitchChangeBody = z.strictObject({
 const TaintReason = z.string().trim().min(1).max(500);
 /** `DELETE /v1/admin/taints/actors`: a verified user's agent, tainted in every session. */
 export const ClearActorTaintBody = z.strictObject({
-  user: z.string().min(1).max(256),
-  agent: z.string().min(1).max(256),
+  user: z.string().min(1).max(IDENTITY_LIMITS.subject),
+  agent: z.string().min(1).max(IDENTITY_LIMITS.agent),
   reason: TaintReason,
 });
 /** `DELETE /v1/admin/taints/sessions`: one session id. */

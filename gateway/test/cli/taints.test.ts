@@ -104,6 +104,20 @@ describe("npm run taints", () => {
     expect(sessions.isTainted(ACTOR)).toBe(true);
   });
 
+  it("exits 1 on a 2xx answer it does not understand, with --json too", async () => {
+    const elsewhere = await serveOnLoopback(new Hono().all("*", (c) => c.json({ hello: "world" })));
+    for (const cli of [CLI, join(REPO, "gateway/src/cli/killswitch.ts")]) {
+      const args = cli === CLI ? ["list"] : ["status"];
+      const result = await runCli(cli, [...args, "--json", "--gateway", elsewhere.url], ADMIN_ENV);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toMatch(
+        /^unexpected answer from http:\/\/127\.0\.0\.1:\d+\/v1\/admin\//,
+      );
+    }
+    await elsewhere.close();
+  });
+
   it.each([
     [["clear-actor", "engineer@zyxbank.example"], ADMIN_ENV, "clear-actor needs <user> <agent>"],
     [["clear-session", "s-1"], ADMIN_ENV, 'clear-session needs --reason "why"'],
