@@ -105,7 +105,9 @@ describe("npm run taints", () => {
   });
 
   it("exits 1 on a 2xx answer it does not understand, with --json too", async () => {
-    const elsewhere = await serveOnLoopback(new Hono().all("*", (c) => c.json({ hello: "world" })));
+    const other = new Hono();
+    other.all("*", (c) => c.json({ hello: "world" }));
+    const elsewhere = await serveOnLoopback(other);
     for (const cli of [CLI, join(REPO, "gateway/src/cli/killswitch.ts")]) {
       const args = cli === CLI ? ["list"] : ["status"];
       const result = await runCli(cli, [...args, "--json", "--gateway", elsewhere.url], ADMIN_ENV);
