@@ -38,13 +38,15 @@
 //   not (lost to the other replicas).
 //
 // Clearing a taint (TaintAdmin, the security admins' API): one statement deletes the key's taint
-// rows and NOTIFYs {"kind": "clear"}; this replica, then every other on the notification, rebuilds
+// rows stamped up to the clear's time (a taint from content read since stays) and NOTIFYs
+// {"kind": "clear"}; this replica, then every other on the notification, rebuilds
 // from the table. Memory is never edited by a clear: a rebuild is what keeps a concurrent taint
 // (its insert committing after the delete, or still unconfirmed) from being lost, so a replica
 // reads the key as tainted until its rebuild lands (the safe side). A replica of an older revision
 // ignores the notification and clears at its next periodic rebuild. A taint that a replica could
 // not share yet (PostgreSQL refused its insert) survives the clear and is inserted by the retry:
-// clear again once it is shared. A clear that PostgreSQL refuses rejects, and nothing changed.
+// clear again once it is shared. A clear whose statement errs rejects: PostgreSQL may or may not
+// have committed it (the query timeout is the client's), so this replica rebuilds all the same.
 //
 // Failure modes: opening fails (throws) when PostgreSQL cannot be reached, the schema cannot be
 // put in place or the first rebuild fails. Afterwards nothing throws: a failed insert leaves the
@@ -428,17 +430,31 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
     applyLocal(state, signal);
     if (!(await insert(c, signal))) resharing.request();
   };
-  /** Deletes the rows and notifies in one statement, then rebuilds here (see the header). */
-  const clearTaint = async (key: string): Promise<{ cleared: boolean }> => {
-    const heldHere = state.local.holds(key);
-    const { rows } = await c.pool.query<{ deleted: number }>(
-      `WITH gone AS (DELETE FROM ${TABLE} WHERE kind = 'taint' AND key = $1 RETURNING 1)
-       SELECT (SELECT count(*) FROM gone)::int AS deleted, pg_notify($2, $3)`,
-      [storedKey(key), SESSION_CHANNEL, JSON.stringify({ kind: "clear", key, origin: c.origin })],
-    );
-    rebuilding.request(true);
+  /**
+   * Deletes the key's taint rows up to `upToMs` and notifies, in one statement, then rebuilds here
+   * (see the header). A statement that errs may still have committed (the timeout is the
+   * client's): this replica rebuilds either way, and the caller hears it is unconfirmed.
+   */
+  const clearTaint = async (key: string, upToMs: number): Promise<{ cleared: boolean }> => {
+    let deleted: number;
+    try {
+      const { rows } = await c.pool.query<{ deleted: number }>(
+        `WITH gone AS (DELETE FROM ${TABLE} WHERE kind = 'taint' AND key = $1 AND at_ms <= $2
+                       RETURNING 1)
+         SELECT (SELECT count(*) FROM gone)::int AS deleted, pg_notify($3, $4)`,
+        [
+          storedKey(key),
+          upToMs,
+          SESSION_CHANNEL,
+          JSON.stringify({ kind: "clear", key, origin: c.origin }),
+        ],
+      );
+      deleted = rows[0]?.deleted ?? 0;
+    } finally {
+      rebuilding.request(true);
+    }
     await rebuilding.idle();
-    return { cleared: heldHere || (rows[0]?.deleted ?? 0) > 0 };
+    return { cleared: deleted > 0 };
   };
   let closing: Promise<void> | undefined;
   return {

@@ -48,6 +48,8 @@ export interface SessionSignalsOptions {
   maxActors?: number;
   /** Told once, when the store saturates (log it: every write is now held for approval). */
   onSaturated?: () => void;
+  /** The clock a taint is stamped with, epoch ms (default Date.now): clears cut at a time. */
+  now?: () => number;
 }
 
 /** A tainted actor, as the admin API shows it: the verified user and the agent. */
@@ -67,11 +69,12 @@ export interface TaintAdmin {
   /** The tainted actors, sorted by user then agent, the first `limit` of them. */
   listTaints(limit: number): TaintListing;
   /**
-   * Clears one key's taint (a session id or an actorKey), on every replica for a shared store.
-   * Resolves `cleared`: whether the key was tainted. Rejects when a shared store cannot take it
-   * (nothing changed then).
+   * Clears one key's taint (a session id or an actorKey) as it stood at `upToMs` (epoch ms, this
+   * store's clock): a taint set later (new content read meanwhile) stays. On every replica for a
+   * shared store. Resolves `cleared`: whether a taint went. Rejects when a shared store did not
+   * confirm it (it may or may not have happened).
    */
-  clearTaint(key: string): Promise<{ cleared: boolean }>;
+  clearTaint(key: string, upToMs: number): Promise<{ cleared: boolean }>;
 }
 
 /** How full the taint store is, for the metrics (an alert on actors / maxActors, say 0.8). */
@@ -80,6 +83,11 @@ export interface TaintStats {
   actors: number;
   maxActors: number;
   saturated: boolean;
+  /**
+   * Session taints forgotten at the `maxSessions` bound (safe only while their actor's taint
+   * holds: an actor's clear is refused once any was forgotten).
+   */
+  sessionsEvicted: number;
 }
 
 /** The in-memory store, which also says how full it is and whether it saturated. */
@@ -88,7 +96,7 @@ export interface MemorySessionSignals extends SessionSignals, TaintAdmin {
   taint(key: string): void;
   stats(): TaintStats;
   /** In memory, a clear holds when this returns (the promise is already settled). */
-  clearSync(key: string): boolean;
+  clearSync(key: string, upToMs: number): boolean;
   /** Whether this one key is tainted (saturation aside). */
   holds(key: string): boolean;
 }
@@ -120,6 +128,7 @@ export function actorOfKey(key: string): TaintedActor {
 }
 
 function listActors(keys: Iterable<string>, limit: number): TaintedActor[] {
+  if (limit <= 0) return [];
   return [...keys]
     .map(actorOfKey)
     .sort((a, b) => compare(a.user, b.user) || compare(a.agent, b.agent))
@@ -137,63 +146,85 @@ function dropOldest(keys: { keys(): Iterator<string>; delete(key: string): boole
   if (oldest.done !== true) keys.delete(oldest.value);
 }
 
+/** The taints of a memory store: when each key was tainted, bounded as the header says. */
+function createTaintSets(options: SessionSignalsOptions) {
+  const maxSessions = options.maxSessions ?? 100_000;
+  const maxActors = options.maxActors ?? 100_000;
+  const now = options.now ?? Date.now;
+  // key → when it was (last) tainted. Insertion order is recency: tainted again, moved to the end.
+  const sessionTaints = new Map<string, number>();
+  const actorTaints = new Map<string, number>();
+  let saturated = false;
+  let sessionsEvicted = 0;
+
+  const taintSession = (sessionId: string): void => {
+    sessionTaints.delete(sessionId);
+    if (sessionTaints.size >= maxSessions) {
+      dropOldest(sessionTaints);
+      sessionsEvicted++;
+    }
+    sessionTaints.set(sessionId, now());
+  };
+  const taintActor = (key: string): void => {
+    if (actorTaints.has(key) || actorTaints.size < maxActors) {
+      actorTaints.set(key, now());
+    } else if (!saturated) {
+      saturated = true;
+      options.onSaturated?.();
+    }
+  };
+  const setOf = (key: string) => (isActorKey(key) ? actorTaints : sessionTaints);
+
+  return {
+    stats: (): TaintStats => ({
+      sessions: sessionTaints.size,
+      actors: actorTaints.size,
+      maxActors,
+      saturated,
+      sessionsEvicted,
+    }),
+    actorKeys: () => actorTaints.keys(),
+    holds: (key: string): boolean => setOf(key).has(key),
+    clearSync: (key: string, upToMs: number): boolean => {
+      const set = setOf(key);
+      const at = set.get(key);
+      if (at === undefined || at > upToMs) return false;
+      return set.delete(key);
+    },
+    isTainted: (key: string): boolean =>
+      saturated || sessionTaints.has(key) || actorTaints.has(key),
+    taint: (key: string): void => {
+      if (isActorKey(key)) taintActor(key);
+      else taintSession(key);
+    },
+  };
+}
+
 export function createSessionSignals(options: SessionSignalsOptions): MemorySessionSignals {
   const { denialWindowMs } = options;
   if (!Number.isFinite(denialWindowMs) || denialWindowMs <= 0) {
     throw new TypeError("denialWindowMs must be a positive number");
   }
-  const maxSessions = options.maxSessions ?? 100_000;
-  const maxActors = options.maxActors ?? 100_000;
   const maxAgents = options.maxAgents ?? 10_000;
   const maxDenials = options.maxDenialsPerAgent ?? 1_000;
-  // Insertion order is recency: a session tainted again moves to the end.
-  const sessionTaints = new Set<string>();
-  const actorTaints = new Set<string>();
-  let saturated = false;
+  const taints = createTaintSets(options);
   const denials = new Map<string, number[]>();
 
   const prune = (times: number[], nowMs: number): void => {
     while (times.length > 0 && (times[0] ?? 0) <= nowMs - denialWindowMs) times.shift();
   };
 
-  const taintSession = (sessionId: string): void => {
-    sessionTaints.delete(sessionId);
-    if (sessionTaints.size >= maxSessions) dropOldest(sessionTaints);
-    sessionTaints.add(sessionId);
-  };
-
-  const taintActor = (key: string): void => {
-    if (actorTaints.has(key)) return;
-    if (actorTaints.size < maxActors) {
-      actorTaints.add(key);
-    } else if (!saturated) {
-      saturated = true;
-      options.onSaturated?.();
-    }
-  };
-
-  const stats = (): TaintStats => ({
-    sessions: sessionTaints.size,
-    actors: actorTaints.size,
-    maxActors,
-    saturated,
-  });
-  const clearSync = (key: string): boolean =>
-    isActorKey(key) ? actorTaints.delete(key) : sessionTaints.delete(key);
-  const holds = (key: string): boolean =>
-    isActorKey(key) ? actorTaints.has(key) : sessionTaints.has(key);
-
   return {
-    stats,
-    listTaints: (limit) => ({ actors: listActors(actorTaints, limit), stats: stats() }),
-    clearSync,
-    holds,
-    clearTaint: (key) => Promise.resolve({ cleared: clearSync(key) }),
-    isTainted: (key) => saturated || sessionTaints.has(key) || actorTaints.has(key),
-    taint(key) {
-      if (isActorKey(key)) taintActor(key);
-      else taintSession(key);
-    },
+    stats: taints.stats,
+    listTaints: (limit) => ({
+      actors: listActors(taints.actorKeys(), limit),
+      stats: taints.stats(),
+    }),
+    clearSync: taints.clearSync,
+    holds: taints.holds,
+    clearTaint: (key, upToMs) => Promise.resolve({ cleared: taints.clearSync(key, upToMs) }),
+    isTainted: taints.isTainted,
+    taint: taints.taint,
     recentDenials(agent, nowMs) {
       const times = denials.get(agent);
       if (times === undefined) return 0;

@@ -269,7 +269,7 @@ function clearTaintRoute(kind: "actors" | "sessions"): RouteConfig {
     },
     responses: {
       200: json(TaintCleared, "Cleared (or was not tainted)"),
-      ...problems(400, 401, 403, 413, 503),
+      ...problems(400, 401, 403, 409, 413, 503),
     },
   };
 }

@@ -69,6 +69,8 @@ const ERRORS = {
   kill_switch_apply_failed: [503, "Kill switch not applied to the policy"],
   kill_switch_state_corrupt: [500, "Kill-switch state file corrupt"],
   // clearing a session or actor taint (/v1/admin/taints)
+  /** An agent's clear could free sessions whose taint the store forgot at its bound. */
+  taint_clear_refused: [409, "Taint clear refused"],
   /** The shared session signals (PostgreSQL) did not take the clear: nothing changed. */
   session_signals_unavailable: [503, "Session signals unavailable"],
   // hand-off to the agent worker

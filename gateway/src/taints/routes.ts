@@ -11,12 +11,14 @@
 //
 // Each request, in order, failing closed: body limit (413) → `authenticate(c)`, the verified
 // administrator (401/403/503 as the kill switch's routes) → one of `adminGroups` (403
-// admin_forbidden) → body (400 request_malformed) → the audit record, durable BEFORE anything
-// changes (503 audit_unavailable: nothing changed) → the clear (503 session_signals_unavailable
-// when the shared store refuses it: nothing changed, and a second record says it failed, best
-// effort). Clearing a key that is not tainted is answered `cleared: false` and still audited
-// (with a shared store, another replica may hold what this one does not). An actor's clear
-// leaves the sessions that read the injection tainted: their context holds it.
+// admin_forbidden) → body (400 request_malformed) → an actor's clear is refused once the store
+// forgot session taints at its bound (409 taint_clear_refused: those sessions' only hold is the
+// actor's taint) → the audit record, durable BEFORE anything changes (503 audit_unavailable:
+// nothing changed) → the clear, of the taint as it stood when the request came (one set since
+// stays), or 503 session_signals_unavailable when the shared store did not confirm it (it may or
+// may not have happened; a second record says "unconfirmed", best effort). Clearing a key that
+// is not tainted is answered `cleared: false` and still audited. An actor's clear leaves the
+// sessions that read the injection tainted: their context holds it.
 import type { Context } from "hono";
 import { Hono } from "hono";
 import type { AuditRecordInput } from "../audit/record.ts";
@@ -62,11 +64,23 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
     return requireAdminGroup(await authenticate(c), admins);
   }
 
-  /** Audit, then clear: the record is durable before the taint goes. */
+  /**
+   * Audit, then clear: the record is durable before the taint goes. The clear takes the taint as
+   * it stood when the request came: one set since (new content read meanwhile) stays.
+   */
   async function clear(principal: AdminPrincipal, target: Target, reason: string) {
+    const upToMs = now();
+    // Clearing an actor frees its sessions whose own taint the store forgot at its bound.
+    if (target.kind === "actor" && taints.listTaints(0).stats.sessionsEvicted > 0) {
+      throw new GatewayError(
+        "taint_clear_refused",
+        "session taints were forgotten at the store's bound, and clearing an agent could free a " +
+          "session that read injected content; clear sessions one by one, or restart with fewer",
+      );
+    }
     const record: AuditRecordInput = {
       event: "taint_cleared",
-      timestamp: new Date(now()).toISOString(),
+      timestamp: new Date(upToMs).toISOString(),
       user: {
         subject: principal.subject,
         ...(principal.email === undefined ? {} : { email: principal.email }),
@@ -85,17 +99,18 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
     const key = target.kind === "actor" ? actorKey(target.user, target.agent) : target.session_id;
     let cleared: boolean;
     try {
-      ({ cleared } = await taints.clearTaint(key));
+      ({ cleared } = await taints.clearTaint(key, upToMs));
     } catch (cause) {
-      const failed = { ...record, timestamp: new Date(now()).toISOString() };
+      const unconfirmed = { ...record, timestamp: new Date(now()).toISOString() };
       // Best effort: the clear's own record is durable.
       await audit({
-        ...failed,
-        outcome: { status: "failed", code: "session_signals_unavailable" },
+        ...unconfirmed,
+        outcome: { status: "unconfirmed", code: "session_signals_unavailable" },
       }).catch(() => undefined);
       throw new GatewayError(
         "session_signals_unavailable",
-        "the shared session signals did not take the clear: nothing changed",
+        "the shared session signals did not confirm the clear: it may or may not have " +
+          "happened; list the taints to see",
         { cause },
       );
     }

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { AuditSink } from "../../src/app.ts";
 import { actorKey, createSessionSignals } from "../../src/session.ts";
-import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
+import { createHarness, ENGINEER, NOW_SEC, type Harness } from "../support/harness.ts";
 
 const COMMENT = { ticket: "CHG-18433", body: "AI security review: no findings." };
 const ADMIN = {
@@ -176,7 +176,58 @@ describe("clearing a taint", () => {
     const cleared = records(h).filter((r) => r["event"] === "taint_cleared");
     expect(cleared.map((r) => r["outcome"])).toEqual([
       undefined,
-      { status: "failed", code: "session_signals_unavailable" },
+      { status: "unconfirmed", code: "session_signals_unavailable" },
     ]);
+  });
+
+  it("clears the taint as it stood: one set while the record was being written stays", async () => {
+    const during: { hook?: () => void } = {};
+    const h: Harness = await createHarness({
+      ports: (defaults) => ({
+        audit: {
+          append: async (record) => {
+            const written = await defaults.audit.append(record);
+            if (record.event === "taint_cleared") during.hook?.();
+            return written;
+          },
+          healthy: () => defaults.audit.healthy(),
+        } satisfies AuditSink,
+      }),
+    });
+    await readInjection(h, "s-injected");
+    // While the clear's record is made durable, the agent reads the injection again.
+    during.hook = () => {
+      h.clock.now += 5;
+      h.sessions.taint(actorKey(ACTOR.user, ACTOR.agent));
+    };
+    const response = await clearActor(h, { ...ACTOR, reason: "INC-77" });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ cleared: false, still_tainted: true });
+    expect(h.sessions.isTainted(actorKey(ACTOR.user, ACTOR.agent))).toBe(true);
+  });
+
+  it("refuses to clear an agent once session taints were forgotten at the bound (409); sessions still clear", async () => {
+    // On the harness's clock, as the routes are (a clear cuts at their time).
+    const options = { denialWindowMs: 60_000, maxSessions: 1, now: () => NOW_SEC * 1000 };
+    const sessions = createSessionSignals(options);
+    const h = await createHarness({ ports: () => ({ sessions, taints: sessions }) });
+    await readInjection(h, "s-first");
+    await readInjection(h, "s-second"); // s-first's own taint is forgotten: only the agent's holds it
+    expect(sessions.stats().sessionsEvicted).toBe(1);
+    const refused = await clearActor(h, { ...ACTOR, reason: "INC-77" });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ code: "taint_clear_refused" });
+    // s-first's writes are still held, through the agent's taint alone.
+    expect(sessions.isTainted("s-first")).toBe(false);
+    expect((await h.callAs("jira_add_comment", COMMENT, { sessionId: "s-first" })).status).toBe(
+      202,
+    );
+    const session = await h.app.request("/v1/admin/taints/sessions", {
+      method: "DELETE",
+      headers: await headers(h),
+      body: JSON.stringify({ session_id: "s-second", reason: "false positive" }),
+    });
+    // The session's own taint: its writes are still held through the agent's.
+    expect(await session.json()).toEqual({ cleared: true, still_tainted: false });
   });
 });

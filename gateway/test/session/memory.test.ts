@@ -75,3 +75,27 @@ describe("in-memory session signals at their bounds", () => {
     expect(signals.recentDenials("agent-third", T0 + 71_000)).toBe(1);
   });
 });
+
+describe("clearing a taint, as it stood at a time", () => {
+  it("clears a taint set up to that time, not one set after it", () => {
+    let now = 1_000;
+    const signals = createSessionSignals({ denialWindowMs: WINDOW_MS, now: () => now });
+    const actor = actorKey("u-engineer", "change-reviewer");
+    signals.taint(actor);
+    expect(signals.clearSync(actor, 999)).toBe(false);
+    expect(signals.isTainted(actor)).toBe(true);
+    expect(signals.clearSync(actor, 1_000)).toBe(true);
+    expect(signals.isTainted(actor)).toBe(false);
+    // Tainted again later: a clear cut before it leaves it.
+    now = 2_000;
+    signals.taint(actor);
+    expect(signals.clearSync(actor, 1_500)).toBe(false);
+    expect(signals.isTainted(actor)).toBe(true);
+  });
+
+  it("counts the session taints forgotten at the bound", () => {
+    const signals = createSessionSignals({ denialWindowMs: WINDOW_MS, maxSessions: 2 });
+    for (const id of ["s-1", "s-2", "s-3", "s-2"]) signals.taint(id);
+    expect(signals.stats()).toMatchObject({ sessions: 2, sessionsEvicted: 1 });
+  });
+});
