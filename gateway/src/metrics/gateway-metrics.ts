@@ -205,7 +205,8 @@ function sessionInstruments(registry: Registry, sources: MetricSources): void {
     name: "zyx_gateway_session_taints",
     help:
       "Session-taint store: sessions and actors tainted, max_actors (the bound), saturated " +
-      "(1: past the bound every call reads as tainted).",
+      "(1: past the bound every call reads as tainted), sessions_evicted (session taints " +
+      "forgotten at their bound: clearing an agent is then refused).",
     labelNames: ["kind"] as const,
     registers: [registry],
     collect() {
@@ -216,6 +217,7 @@ function sessionInstruments(registry: Registry, sources: MetricSources): void {
         this.set({ kind: "actors" }, stats.actors);
         this.set({ kind: "max_actors" }, stats.maxActors);
         this.set({ kind: "saturated" }, stats.saturated ? 1 : 0);
+        this.set({ kind: "sessions_evicted" }, stats.sessionsEvicted);
       });
     },
   });

@@ -73,7 +73,7 @@ describe("operations metrics", () => {
   });
 
   it("shows the session-taint store's fill, and when it has saturated (failed closed)", async () => {
-    const sessions = createSessionSignals({ denialWindowMs: 60_000, maxActors: 2 });
+    const sessions = createSessionSignals({ denialWindowMs: 60_000, maxActors: 2, maxSessions: 1 });
     const { scrape } = await measuredApp(sessions);
     sessions.taint("s-1");
     sessions.taint(actorKey("u-1", "change-reviewer"));
@@ -87,6 +87,10 @@ describe("operations metrics", () => {
     text = await scrape();
     expect(text).toContain('zyx_gateway_session_taints{kind="actors"} 2');
     expect(text).toContain('zyx_gateway_session_taints{kind="saturated"} 1');
+    expect(text).toContain('zyx_gateway_session_taints{kind="sessions_evicted"} 0');
+    sessions.taint("s-2"); // s-1's taint forgotten at the bound of one
+    text = await scrape();
+    expect(text).toContain('zyx_gateway_session_taints{kind="sessions_evicted"} 1');
   });
 
   it("counts calls refused before identity, by code, whichever door", async () => {
