@@ -38,6 +38,27 @@ async function jsonLines(path: string): Promise<Line[]> {
     .map((line) => JSON.parse(line) as Line);
 }
 
+/**
+ * A harness whose worker fails every Slack delete while `slack.down`, and the night's message
+ * posted through it (under a post-hoc review).
+ */
+async function postedWithSlackDown() {
+  const slack = { down: true };
+  const flaky: Harness = await createHarness({
+    beforeExecute: (call) =>
+      call.tool === "slack_delete_message" && slack.down
+        ? Promise.reject(new Error("Slack unreachable"))
+        : Promise.resolve(),
+  });
+  flaky.clock.now = SATURDAY_NIGHT_MS;
+  const response = await flaky.callAs("slack_post_message", MESSAGE);
+  const { review, result } = (await response.json()) as {
+    review: { approval_id: string };
+    result: { ts: string };
+  };
+  return { flaky, slack, review, result };
+}
+
 describe("post-hoc review through the gateway", () => {
   let h: Harness;
   beforeEach(async () => {
@@ -279,19 +300,7 @@ describe("post-hoc review through the gateway", () => {
   });
 
   it("a compensation the worker fails is retried by the sweeper until it runs, once", async () => {
-    let slackDown = true;
-    const flaky: Harness = await createHarness({
-      beforeExecute: (call) =>
-        call.tool === "slack_delete_message" && slackDown
-          ? Promise.reject(new Error("Slack unreachable"))
-          : Promise.resolve(),
-    });
-    flaky.clock.now = SATURDAY_NIGHT_MS;
-    const response = await flaky.callAs("slack_post_message", MESSAGE);
-    const { review, result } = (await response.json()) as {
-      review: { approval_id: string };
-      result: { ts: string };
-    };
+    const { flaky, slack, review, result } = await postedWithSlackDown();
     const denied = await denyAsReviewer(flaky, review.approval_id, "not at night");
     expect(denied.status).toBe(200);
     expect(await denied.json()).toMatchObject({
@@ -315,7 +324,7 @@ describe("post-hoc review through the gateway", () => {
       },
     });
     // Slack back: the third try deletes the message, and nothing is due any more.
-    slackDown = false;
+    slack.down = false;
     flaky.clock.now = SATURDAY_NIGHT_MS + 90_000;
     expect(await flaky.compensateDue()).toBe(1);
     const done = await flaky.controls.approvals.get(review.approval_id);
@@ -343,19 +352,7 @@ describe("post-hoc review through the gateway", () => {
   });
 
   it("a retried compensation sees the reviewer as the deny route did: a kill switch on their email voids them", async () => {
-    let slackDown = true;
-    const flaky: Harness = await createHarness({
-      beforeExecute: (call) =>
-        call.tool === "slack_delete_message" && slackDown
-          ? Promise.reject(new Error("Slack unreachable"))
-          : Promise.resolve(),
-    });
-    flaky.clock.now = SATURDAY_NIGHT_MS;
-    const response = await flaky.callAs("slack_post_message", MESSAGE);
-    const { review, result } = (await response.json()) as {
-      review: { approval_id: string };
-      result: { ts: string };
-    };
+    const { flaky, slack, review, result } = await postedWithSlackDown();
     // A reviewer whose token carries an opaque subject and an email.
     const reviewer = { ...REVIEWER, user: "u-3b9e", email: REVIEWER.user };
     const denied = await flaky.app.request(`/v1/approvals/${review.approval_id}/deny`, {
@@ -376,7 +373,7 @@ describe("post-hoc review through the gateway", () => {
       by: "secadmin@zyxbank.example",
       reason: "account compromised",
     });
-    slackDown = false;
+    slack.down = false;
     flaky.clock.now = SATURDAY_NIGHT_MS + 30_000;
     await flaky.compensateDue();
     const after = await flaky.controls.approvals.get(review.approval_id);

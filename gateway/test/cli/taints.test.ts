@@ -1,33 +1,26 @@
 // The taints command, spawned for real against the admin routes served on a loopback socket over
 // an in-memory store, with an audit sink that records what the routes wrote.
 import { join } from "node:path";
-import type { Context } from "hono";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditRecordInput } from "../../src/audit/record.ts";
-import type { AdminPrincipal } from "../../src/lib/admin.ts";
-import { GatewayError } from "../../src/lib/errors.ts";
 import { problemHandler } from "../../src/lib/problem.ts";
 import { actorKey, createSessionSignals } from "../../src/session.ts";
 import { createTaintRoutes } from "../../src/taints/routes.ts";
-import { REPO, runCli, serveOnLoopback } from "../support/cli.ts";
+import {
+  ADMIN_ENV,
+  fakeAdminAuthentication,
+  REPO,
+  runCli,
+  serveOnLoopback,
+} from "../support/cli.ts";
 
 const CLI = join(REPO, "gateway/src/cli/taints.ts");
-const ADMIN_ENV = { ZYX_ADMIN_TOKEN: "admin-token", ZYX_ADMIN_POSTURE: "admin-posture" };
 const ACTOR = actorKey("engineer@zyxbank.example", "change-reviewer");
 
 const sessions = createSessionSignals({ denialWindowMs: 60_000 });
 const audited: AuditRecordInput[] = [];
 let server: { url: string; close(): Promise<void> };
-
-function authenticate(c: Context): AdminPrincipal {
-  const token = c.req.header("authorization")?.replace(/^Bearer /, "");
-  if (token === "admin-token" && c.req.header("x-device-posture") === "admin-posture") {
-    return { subject: "u-sec-admin", groups: ["grp-ai-security-admins"] };
-  }
-  if (token === "engineer-token") return { subject: "u-engineer", groups: ["grp-ai-users"] };
-  throw new GatewayError("token_invalid", "signature verification failed");
-}
 
 beforeAll(async () => {
   const app = new Hono();
@@ -36,7 +29,7 @@ beforeAll(async () => {
     "/v1/admin",
     createTaintRoutes({
       taints: sessions,
-      authenticate,
+      authenticate: fakeAdminAuthentication,
       audit: (record) => {
         audited.push(record);
         return Promise.resolve();

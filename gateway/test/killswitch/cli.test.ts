@@ -7,10 +7,15 @@ import type { AdminPrincipal } from "../../src/killswitch/routes.ts";
 import { createKillSwitchRoutes } from "../../src/killswitch/routes.ts";
 import { problemHandler } from "../../src/lib/problem.ts";
 import type { KillSwitch } from "../../src/killswitch/service.ts";
-import { GatewayError } from "../../src/lib/errors.ts";
 import type { Fixture } from "./support.ts";
 import { fixture } from "./support.ts";
-import { REPO, runCli, serveOnLoopback } from "../support/cli.ts";
+import {
+  ADMIN_ENV,
+  fakeAdminAuthentication,
+  REPO,
+  runCli,
+  serveOnLoopback,
+} from "../support/cli.ts";
 
 const CLI = join(REPO, "gateway/src/cli/killswitch.ts");
 
@@ -25,12 +30,7 @@ function authenticate(c: Context): AdminPrincipal {
     authorization: c.req.header("authorization"),
     posture: c.req.header("x-device-posture"),
   });
-  const token = c.req.header("authorization")?.replace(/^Bearer /, "");
-  if (token === "admin-token" && c.req.header("x-device-posture") === "admin-posture") {
-    return { subject: "u-sec-admin", groups: ["grp-ai-security-admins"] };
-  }
-  if (token === "engineer-token") return { subject: "u-engineer", groups: ["grp-ai-users"] };
-  throw new GatewayError("token_invalid", "signature verification failed");
+  return fakeAdminAuthentication(c);
 }
 
 beforeAll(async () => {
@@ -50,8 +50,6 @@ afterAll(async () => {
 
 /** Runs the command asynchronously (the server answers from this same process). */
 const run = (args: string[], env: Record<string, string> = {}) => runCli(CLI, args, env);
-
-const ADMIN_ENV = { ZYX_ADMIN_TOKEN: "admin-token", ZYX_ADMIN_POSTURE: "admin-posture" };
 
 describe("npm run killswitch", () => {
   it("sets, shows and clears a scope through the admin API", async () => {

@@ -4,7 +4,9 @@ import { execFile } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
+import type { AdminPrincipal } from "../../src/lib/admin.ts";
+import { GatewayError } from "../../src/lib/errors.ts";
 
 export const REPO = resolve(import.meta.dirname, "../../..");
 
@@ -52,4 +54,20 @@ export async function serveOnLoopback(app: Hono): Promise<{ url: string; close()
         });
       }),
   };
+}
+
+/** The tokens the fake authentication below knows, as the commands read them from the environment. */
+export const ADMIN_ENV = { ZYX_ADMIN_TOKEN: "admin-token", ZYX_ADMIN_POSTURE: "admin-posture" };
+
+/**
+ * A stand-in for the app's verified-admin check: "admin-token" with "admin-posture" is a security
+ * admin, "engineer-token" an engineer, anything else token_invalid.
+ */
+export function fakeAdminAuthentication(c: Context): AdminPrincipal {
+  const token = c.req.header("authorization")?.replace(/^Bearer /, "");
+  if (token === "admin-token" && c.req.header("x-device-posture") === "admin-posture") {
+    return { subject: "u-sec-admin", groups: ["grp-ai-security-admins"] };
+  }
+  if (token === "engineer-token") return { subject: "u-engineer", groups: ["grp-ai-users"] };
+  throw new GatewayError("token_invalid", "signature verification failed");
 }
