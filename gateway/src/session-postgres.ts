@@ -37,8 +37,10 @@
 //   `close` tries once more to share what is unshared and logs, as an error, the taints it could
 //   not (lost to the other replicas).
 //
-// Clearing a taint (TaintAdmin, the security admins' API): one statement deletes the key's taint
-// rows stamped up to the clear's time (a taint from content read since stays) and NOTIFYs
+// Clearing a taint (TaintAdmin, the security admins' API): taint rows are stamped with the
+// database's clock, which the clear reads when it is asked for (one clock for every replica: no
+// skew between them decides what a clear removes); one statement deletes the key's taint rows
+// stamped up to then (a taint from content read since stays) and NOTIFYs
 // {"kind": "clear"}; this replica, then every other on the notification, rebuilds
 // from the table. Memory is never edited by a clear: a rebuild is what keeps a concurrent taint
 // (its insert committing after the delete, or still unconfirmed) from being lost, so a replica
@@ -69,6 +71,8 @@ import {
 } from "./session.ts";
 
 export const SESSION_CHANNEL = "zyx_session_signals";
+/** The database's clock in epoch ms: what taint rows are stamped with and clears cut by. */
+const DB_NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 const TABLE = "zyx_session_signals";
 const ID_INDEX = `${TABLE}_id_key`;
 /** Any number in pg_advisory_lock's key space: "zyx sess" in ASCII. */
@@ -331,8 +335,12 @@ async function insert(c: Context, signal: Signal & { id: string }): Promise<bool
   state.inserting.add(signal.id);
   try {
     await c.pool.query(
+      // A taint row is stamped with the database's clock (DB_NOW_MS): one clock for every
+      // replica, the one a clear cuts by. A denial keeps its replica's time (its window).
       `WITH saved AS (INSERT INTO ${TABLE} (kind, key, at_ms, origin, id)
-                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING 1)
+                      VALUES ($1, $2, CASE WHEN $1 = 'taint' THEN ${DB_NOW_MS} ELSE $3::bigint END,
+                              $4, $5)
+                      ON CONFLICT (id) DO NOTHING RETURNING 1)
        SELECT pg_notify($6, $7) FROM saved`,
       [
         signal.kind,
@@ -435,7 +443,13 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
    * (see the header). A statement that errs may still have committed (the timeout is the
    * client's): this replica rebuilds either way, and the caller hears it is unconfirmed.
    */
-  const clearTaint = async (key: string, upToMs: number): Promise<{ cleared: boolean }> => {
+  const clearTaint = async (
+    key: string,
+    upToMs: number,
+  ): Promise<{ cleared: boolean; refused?: true }> => {
+    if (key.startsWith("actor:") && state.local.stats().sessionsEvicted > 0) {
+      return { cleared: false, refused: true };
+    }
     let deleted: number;
     try {
       const { rows } = await c.pool.query<{ deleted: number }>(
@@ -461,6 +475,10 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
     isTainted: (sessionId) => state.local.isTainted(sessionId),
     stats: () => state.local.stats(),
     listTaints: (limit) => state.local.listTaints(limit),
+    clock: async () => {
+      const { rows } = await c.pool.query<{ ms: string }>(`SELECT ${DB_NOW_MS} AS ms`);
+      return Number(rows[0]?.ms);
+    },
     clearTaint,
     recentDenials: (agent, nowMs) => state.local.recentDenials(agent, nowMs),
     taint: (sessionId) => share("taint", sessionId, c.now()),

@@ -69,12 +69,18 @@ export interface TaintAdmin {
   /** The tainted actors, sorted by user then agent, the first `limit` of them. */
   listTaints(limit: number): TaintListing;
   /**
-   * Clears one key's taint (a session id or an actorKey) as it stood at `upToMs` (epoch ms, this
-   * store's clock): a taint set later (new content read meanwhile) stays. On every replica for a
-   * shared store. Resolves `cleared`: whether a taint went. Rejects when a shared store did not
-   * confirm it (it may or may not have happened).
+   * The clock this store stamps taints with, epoch ms (a shared store: the database's, one clock
+   * for every replica). Read it when a clear is asked for; rejects when a shared store is down.
    */
-  clearTaint(key: string, upToMs: number): Promise<{ cleared: boolean }>;
+  clock(): Promise<number>;
+  /**
+   * Clears one key's taint (a session id or an actorKey) as it stood at `upToMs` (from `clock()`):
+   * a taint set later (new content read meanwhile) stays. On every replica for a shared store.
+   * Resolves `cleared`: whether a taint went; `refused` for an actor once session taints were
+   * forgotten at the bound (checked as the clear runs: those sessions' only hold is the actor's
+   * taint). Rejects when a shared store did not confirm it (it may or may not have happened).
+   */
+  clearTaint(key: string, upToMs: number): Promise<{ cleared: boolean; refused?: true }>;
 }
 
 /** How full the taint store is, for the metrics (an alert on actors / maxActors, say 0.8). */
@@ -222,7 +228,13 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
     }),
     clearSync: taints.clearSync,
     holds: taints.holds,
-    clearTaint: (key, upToMs) => Promise.resolve({ cleared: taints.clearSync(key, upToMs) }),
+    clock: () => Promise.resolve((options.now ?? Date.now)()),
+    clearTaint: (key, upToMs) =>
+      Promise.resolve(
+        isActorKey(key) && taints.stats().sessionsEvicted > 0
+          ? { cleared: false, refused: true as const }
+          : { cleared: taints.clearSync(key, upToMs) },
+      ),
     isTainted: taints.isTainted,
     taint: taints.taint,
     recentDenials(agent, nowMs) {

@@ -30,7 +30,7 @@ import {
 } from "../http/contract.ts";
 import { checkAdminGroups, requireAdminGroup, type AdminPrincipal } from "../lib/admin.ts";
 import { limitBody, parseJson, parseWith } from "../lib/body.ts";
-import { GatewayError } from "../lib/errors.ts";
+import { GatewayError, isGatewayError } from "../lib/errors.ts";
 import { actorKey, type SessionSignals, type TaintAdmin } from "../session.ts";
 
 export interface TaintRoutesOptions {
@@ -45,6 +45,16 @@ export interface TaintRoutesOptions {
 }
 
 const DEFAULT_LIST_LIMIT = 100;
+
+function evicted(): GatewayError {
+  return new GatewayError(
+    "taint_clear_refused",
+    "session taints were forgotten at the store's bound, and clearing an agent could free a " +
+      "session that read injected content: clear that agent's sessions one by one (their ids are " +
+      "in the audit log); in memory a restart empties the store, with PostgreSQL the clear is " +
+      "possible again once the session rows are within the bound",
+  );
+}
 
 type Target =
   { kind: "actor"; user: string; agent: string } | { kind: "session"; session_id: string };
@@ -69,18 +79,22 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
    * it stood when the request came: one set since (new content read meanwhile) stays.
    */
   async function clear(principal: AdminPrincipal, target: Target, reason: string) {
-    const upToMs = now();
-    // Clearing an actor frees its sessions whose own taint the store forgot at its bound.
-    if (target.kind === "actor" && taints.listTaints(0).stats.sessionsEvicted > 0) {
+    // Clearing an actor frees its sessions whose own taint the store forgot at its bound (asked
+    // here for a clear answer, and again by the store as the clear runs).
+    if (target.kind === "actor" && taints.listTaints(0).stats.sessionsEvicted > 0) throw evicted();
+    let upToMs: number;
+    try {
+      upToMs = await taints.clock();
+    } catch (cause) {
       throw new GatewayError(
-        "taint_clear_refused",
-        "session taints were forgotten at the store's bound, and clearing an agent could free a " +
-          "session that read injected content; clear sessions one by one, or restart with fewer",
+        "session_signals_unavailable",
+        "the shared session signals cannot be reached: nothing changed",
+        { cause },
       );
     }
     const record: AuditRecordInput = {
       event: "taint_cleared",
-      timestamp: new Date(upToMs).toISOString(),
+      timestamp: new Date(now()).toISOString(),
       user: {
         subject: principal.subject,
         ...(principal.email === undefined ? {} : { email: principal.email }),
@@ -99,14 +113,15 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
     const key = target.kind === "actor" ? actorKey(target.user, target.agent) : target.session_id;
     let cleared: boolean;
     try {
-      ({ cleared } = await taints.clearTaint(key, upToMs));
+      const outcome = await taints.clearTaint(key, upToMs);
+      if (outcome.refused === true) {
+        await followUp(record, { status: "refused", code: "taint_clear_refused" });
+        throw evicted();
+      }
+      cleared = outcome.cleared;
     } catch (cause) {
-      const unconfirmed = { ...record, timestamp: new Date(now()).toISOString() };
-      // Best effort: the clear's own record is durable.
-      await audit({
-        ...unconfirmed,
-        outcome: { status: "unconfirmed", code: "session_signals_unavailable" },
-      }).catch(() => undefined);
+      if (isGatewayError(cause)) throw cause;
+      await followUp(record, { status: "unconfirmed", code: "session_signals_unavailable" });
       throw new GatewayError(
         "session_signals_unavailable",
         "the shared session signals did not confirm the clear: it may or may not have " +
@@ -117,6 +132,15 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
     // Still tainted here: the store saturated, the key was tainted again meanwhile, or (shared
     // store) this replica's rebuild has not landed yet.
     return { cleared, still_tainted: taints.isTainted(key) };
+  }
+
+  /** A second record saying how the clear ended (best effort: the first is durable). */
+  async function followUp(
+    record: AuditRecordInput,
+    outcome: { status: string; code: string },
+  ): Promise<void> {
+    const timestamp = new Date(now()).toISOString();
+    await audit({ ...record, timestamp, outcome }).catch(() => undefined);
   }
 
   const app = new Hono();

@@ -164,6 +164,7 @@ describe("clearing a taint", () => {
       ports: () => ({
         taints: {
           listTaints: (limit: number) => local.listTaints(limit),
+          clock: () => local.clock(),
           isTainted: (key: string) => local.isTainted(key),
           clearTaint: () => Promise.reject(new Error("connection refused")),
         },
@@ -229,5 +230,39 @@ describe("clearing a taint", () => {
     });
     // The session's own taint: its writes are still held through the agent's.
     expect(await session.json()).toEqual({ cleared: true, still_tainted: false });
+  });
+
+  it("refuses an agent's clear when the bound is reached while its record is written (409, recorded)", async () => {
+    const options = { denialWindowMs: 60_000, maxSessions: 1, now: () => NOW_SEC * 1000 };
+    const sessions = createSessionSignals(options);
+    const during: { hook?: () => void } = {};
+    const h = await createHarness({
+      ports: (defaults) => ({
+        sessions,
+        taints: sessions,
+        audit: {
+          append: async (record) => {
+            const written = await defaults.audit.append(record);
+            if (record.event === "taint_cleared" && record.outcome === undefined) during.hook?.();
+            return written;
+          },
+          healthy: () => defaults.audit.healthy(),
+        } satisfies AuditSink,
+      }),
+    });
+    await readInjection(h, "s-first");
+    during.hook = () => {
+      sessions.taint("s-second"); // s-first's own taint forgotten while the record is written
+    };
+    const refused = await clearActor(h, { ...ACTOR, reason: "INC-77" });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ code: "taint_clear_refused" });
+    expect(sessions.isTainted(actorKey(ACTOR.user, ACTOR.agent))).toBe(true);
+    await h.audit.close();
+    expect(
+      records(h)
+        .filter((r) => r["event"] === "taint_cleared")
+        .map((r) => r["outcome"]),
+    ).toEqual([undefined, { status: "refused", code: "taint_clear_refused" }]);
   });
 });

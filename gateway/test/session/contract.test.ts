@@ -86,13 +86,13 @@ describe.each(backends)("session signals contract: $name", (backend) => {
     // A clear cut before the taint was set leaves it (it came from content read since).
     expect(await signals.clearTaint(actor, 0)).toEqual({ cleared: false });
     expect(signals.isTainted(actor)).toBe(true);
-    expect(await signals.clearTaint(actor, Date.now())).toEqual({ cleared: true });
+    expect(await signals.clearTaint(actor, await signals.clock())).toEqual({ cleared: true });
     expect(signals.isTainted(actor)).toBe(false);
     expect(signals.isTainted("s-1")).toBe(true);
-    expect(await signals.clearTaint("s-1", Date.now())).toEqual({ cleared: true });
+    expect(await signals.clearTaint("s-1", await signals.clock())).toEqual({ cleared: true });
     expect(signals.isTainted("s-1")).toBe(false);
     expect(signals.isTainted("s-2")).toBe(true);
-    expect(await signals.clearTaint("s-never", Date.now())).toEqual({ cleared: false });
+    expect(await signals.clearTaint("s-never", await signals.clock())).toEqual({ cleared: false });
     // Tainted again after the clear: tainted.
     await signals.taint(actor);
     expect(signals.isTainted(actor)).toBe(true);
@@ -125,13 +125,61 @@ describe("session signals on PostgreSQL: several replicas", () => {
     const actor = actorKey("u-engineer", "change-reviewer");
     await a.taint(actor);
     await until(() => b.isTainted(actor));
-    expect(await b.clearTaint(actor, Date.now())).toEqual({ cleared: true });
+    expect(await b.clearTaint(actor, await b.clock())).toEqual({ cleared: true });
     expect(b.isTainted(actor)).toBe(false);
     await until(() => !a.isTainted(actor));
-    expect((await openShared(url)).isTainted(actor)).toBe(false);
+    const later = await openShared(url);
+    expect(later.isTainted(actor)).toBe(false);
+    await later.close();
     // A taint after the clear holds everywhere.
     await a.taint(actor);
     await until(() => b.isTainted(actor));
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("a clear cuts by the database's clock: a taint set since on a replica whose clock is behind stays", async () => {
+    const url = await freshSchema();
+    const a = await openShared(url);
+    const behind = await openPostgresSessionSignals({
+      denialWindowMs: WINDOW_MS,
+      connectionString: url,
+      now: () => Date.now() - 60_000, // a replica whose clock runs a minute behind
+    });
+    opened.push(behind);
+    const actor = actorKey("u-engineer", "change-reviewer");
+    await a.taint(actor);
+    const upTo = await a.clock();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await behind.taint(actor); // new content read after the clear was asked for
+    expect(await a.clearTaint(actor, upTo)).toEqual({ cleared: true }); // the older row went
+    expect(a.isTainted(actor)).toBe(true);
+    const later = await openShared(url);
+    expect(later.isTainted(actor)).toBe(true);
+    // Closed now, not at the end: the private cluster's connections are few.
+    await Promise.all([a.close(), behind.close(), later.close()]);
+  });
+
+  it("refuses an actor's clear once session taints were forgotten at the bound, on rebuild too", async () => {
+    const url = await freshSchema();
+    const small = async () => {
+      const signals = await openPostgresSessionSignals({
+        denialWindowMs: WINDOW_MS,
+        connectionString: url,
+        maxSessions: 2,
+      });
+      opened.push(signals);
+      return signals;
+    };
+    const a = await small();
+    const actor = actorKey("u-engineer", "change-reviewer");
+    await Promise.all([a.taint(actor), a.taint("s-1"), a.taint("s-2"), a.taint("s-3")]);
+    expect(await a.clearTaint(actor, await a.clock())).toEqual({ cleared: false, refused: true });
+    // A replica opened on the same rows forgets the same sessions, and refuses too.
+    const b = await small();
+    expect(b.stats().sessionsEvicted).toBe(1);
+    expect(await b.clearTaint(actor, await b.clock())).toEqual({ cleared: false, refused: true });
+    expect(b.isTainted(actor)).toBe(true);
+    await Promise.all([a.close(), b.close()]);
   });
 
   it("a replica opened later starts with the taints and the denials in the window", async () => {
