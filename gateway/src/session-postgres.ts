@@ -39,8 +39,10 @@
 //
 // Clearing a taint (TaintAdmin, the security admins' API): taint rows are stamped with the
 // database's clock, which the clear reads when it is asked for (one clock for every replica: no
-// skew between them decides what a clear removes); one statement deletes the key's taint rows
-// stamped up to then (a taint from content read since stays) and NOTIFYs
+// skew between them decides what a clear removes; rows written by a replica of an older revision
+// carry that replica's clock, so during a rolling upgrade a replica running behind can still lose
+// a taint to a clear); one statement deletes the key's taint rows stamped before then (a taint
+// from content read since stays) and NOTIFYs
 // {"kind": "clear"}; this replica, then every other on the notification, rebuilds
 // from the table. Memory is never edited by a clear: a rebuild is what keeps a concurrent taint
 // (its insert committing after the delete, or still unconfirmed) from being lost, so a replica
@@ -62,6 +64,7 @@ import { listenForever } from "./lib/pg-listen.ts";
 import { retryLoop } from "./lib/retry-loop.ts";
 import {
   createSessionSignals,
+  isActorKey,
   TAINTS_SATURATED,
   type MemorySessionSignals,
   type SessionSignals,
@@ -71,8 +74,12 @@ import {
 } from "./session.ts";
 
 export const SESSION_CHANNEL = "zyx_session_signals";
-/** The database's clock in epoch ms: what taint rows are stamped with and clears cut by. */
-const DB_NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+/**
+ * The database's clock in whole epoch ms (rounded down): what taint rows are stamped with and
+ * clears cut by. A clear removes rows stamped strictly before its mark, so a taint stamped in the
+ * very millisecond the mark was read stays (the safe side).
+ */
+const DB_NOW_MS = "floor(extract(epoch from clock_timestamp()) * 1000)::bigint";
 const TABLE = "zyx_session_signals";
 const ID_INDEX = `${TABLE}_id_key`;
 /** Any number in pg_advisory_lock's key space: "zyx sess" in ASCII. */
@@ -439,26 +446,26 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
     if (!(await insert(c, signal))) resharing.request();
   };
   /**
-   * Deletes the key's taint rows up to `upToMs` and notifies, in one statement, then rebuilds here
+   * Deletes the key's taint rows stamped before the mark `upTo` and notifies, in one statement, then rebuilds here
    * (see the header). A statement that errs may still have committed (the timeout is the
    * client's): this replica rebuilds either way, and the caller hears it is unconfirmed.
    */
   const clearTaint = async (
     key: string,
-    upToMs: number,
+    upTo: number,
   ): Promise<{ cleared: boolean; refused?: true }> => {
-    if (key.startsWith("actor:") && state.local.stats().sessionsEvicted > 0) {
+    if (isActorKey(key) && state.local.stats().sessionsEvicted > 0) {
       return { cleared: false, refused: true };
     }
     let deleted: number;
     try {
       const { rows } = await c.pool.query<{ deleted: number }>(
-        `WITH gone AS (DELETE FROM ${TABLE} WHERE kind = 'taint' AND key = $1 AND at_ms <= $2
+        `WITH gone AS (DELETE FROM ${TABLE} WHERE kind = 'taint' AND key = $1 AND at_ms < $2
                        RETURNING 1)
          SELECT (SELECT count(*) FROM gone)::int AS deleted, pg_notify($3, $4)`,
         [
           storedKey(key),
-          upToMs,
+          upTo,
           SESSION_CHANNEL,
           JSON.stringify({ kind: "clear", key, origin: c.origin }),
         ],

@@ -48,8 +48,6 @@ export interface SessionSignalsOptions {
   maxActors?: number;
   /** Told once, when the store saturates (log it: every write is now held for approval). */
   onSaturated?: () => void;
-  /** The clock a taint is stamped with, epoch ms (default Date.now): clears cut at a time. */
-  now?: () => number;
 }
 
 /** A tainted actor, as the admin API shows it: the verified user and the agent. */
@@ -69,18 +67,19 @@ export interface TaintAdmin {
   /** The tainted actors, sorted by user then agent, the first `limit` of them. */
   listTaints(limit: number): TaintListing;
   /**
-   * The clock this store stamps taints with, epoch ms (a shared store: the database's, one clock
-   * for every replica). Read it when a clear is asked for; rejects when a shared store is down.
+   * Where this store's taints stand now, a mark for clearTaint: in memory a counter of taints, in
+   * PostgreSQL the database's clock in whole ms (one clock for every replica). Read it when a
+   * clear is asked for; rejects when a shared store is down.
    */
   clock(): Promise<number>;
   /**
-   * Clears one key's taint (a session id or an actorKey) as it stood at `upToMs` (from `clock()`):
-   * a taint set later (new content read meanwhile) stays. On every replica for a shared store.
+   * Clears one key's taint (a session id or an actorKey) as it stood at the mark `upTo` (from
+   * `clock()`): a taint set later (new content read meanwhile) stays. On every replica for a shared store.
    * Resolves `cleared`: whether a taint went; `refused` for an actor once session taints were
    * forgotten at the bound (checked as the clear runs: those sessions' only hold is the actor's
    * taint). Rejects when a shared store did not confirm it (it may or may not have happened).
    */
-  clearTaint(key: string, upToMs: number): Promise<{ cleared: boolean; refused?: true }>;
+  clearTaint(key: string, upTo: number): Promise<{ cleared: boolean; refused?: true }>;
 }
 
 /** How full the taint store is, for the metrics (an alert on actors / maxActors, say 0.8). */
@@ -102,7 +101,7 @@ export interface MemorySessionSignals extends SessionSignals, TaintAdmin {
   taint(key: string): void;
   stats(): TaintStats;
   /** In memory, a clear holds when this returns (the promise is already settled). */
-  clearSync(key: string, upToMs: number): boolean;
+  clearSync(key: string, upTo: number): boolean;
   /** Whether this one key is tainted (saturation aside). */
   holds(key: string): boolean;
 }
@@ -122,7 +121,7 @@ export function actorKey(subject: string, agent: string): string {
   return `${ACTOR_PREFIX}${subject}\u0000${agent}`;
 }
 
-function isActorKey(key: string): boolean {
+export function isActorKey(key: string): boolean {
   return key.startsWith(ACTOR_PREFIX) && key.includes("\u0000");
 }
 
@@ -156,7 +155,10 @@ function dropOldest(keys: { keys(): Iterator<string>; delete(key: string): boole
 function createTaintSets(options: SessionSignalsOptions) {
   const maxSessions = options.maxSessions ?? 100_000;
   const maxActors = options.maxActors ?? 100_000;
-  const now = options.now ?? Date.now;
+  // "When" is a counter: every taint a new, higher number, so a clear's mark splits before from
+  // after exactly (no clock, no tie).
+  let counter = 0;
+  const now = (): number => ++counter;
   // key → when it was (last) tainted. Insertion order is recency: tainted again, moved to the end.
   const sessionTaints = new Map<string, number>();
   const actorTaints = new Map<string, number>();
@@ -182,6 +184,7 @@ function createTaintSets(options: SessionSignalsOptions) {
   const setOf = (key: string) => (isActorKey(key) ? actorTaints : sessionTaints);
 
   return {
+    mark: (): number => counter,
     stats: (): TaintStats => ({
       sessions: sessionTaints.size,
       actors: actorTaints.size,
@@ -191,10 +194,10 @@ function createTaintSets(options: SessionSignalsOptions) {
     }),
     actorKeys: () => actorTaints.keys(),
     holds: (key: string): boolean => setOf(key).has(key),
-    clearSync: (key: string, upToMs: number): boolean => {
+    clearSync: (key: string, upTo: number): boolean => {
       const set = setOf(key);
       const at = set.get(key);
-      if (at === undefined || at > upToMs) return false;
+      if (at === undefined || at > upTo) return false;
       return set.delete(key);
     },
     isTainted: (key: string): boolean =>
@@ -228,12 +231,12 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
     }),
     clearSync: taints.clearSync,
     holds: taints.holds,
-    clock: () => Promise.resolve((options.now ?? Date.now)()),
-    clearTaint: (key, upToMs) =>
+    clock: () => Promise.resolve(taints.mark()),
+    clearTaint: (key, upTo) =>
       Promise.resolve(
         isActorKey(key) && taints.stats().sessionsEvicted > 0
           ? { cleared: false, refused: true as const }
-          : { cleared: taints.clearSync(key, upToMs) },
+          : { cleared: taints.clearSync(key, upTo) },
       ),
     isTainted: taints.isTainted,
     taint: taints.taint,

@@ -82,9 +82,9 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
     // Clearing an actor frees its sessions whose own taint the store forgot at its bound (asked
     // here for a clear answer, and again by the store as the clear runs).
     if (target.kind === "actor" && taints.listTaints(0).stats.sessionsEvicted > 0) throw evicted();
-    let upToMs: number;
+    let upTo: number;
     try {
-      upToMs = await taints.clock();
+      upTo = await taints.clock();
     } catch (cause) {
       throw new GatewayError(
         "session_signals_unavailable",
@@ -113,7 +113,7 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
     const key = target.kind === "actor" ? actorKey(target.user, target.agent) : target.session_id;
     let cleared: boolean;
     try {
-      const outcome = await taints.clearTaint(key, upToMs);
+      const outcome = await taints.clearTaint(key, upTo);
       if (outcome.refused === true) {
         await followUp(record, { status: "refused", code: "taint_clear_refused" });
         throw evicted();

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { AuditSink } from "../../src/app.ts";
 import { actorKey, createSessionSignals } from "../../src/session.ts";
-import { createHarness, ENGINEER, NOW_SEC, type Harness } from "../support/harness.ts";
+import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
 
 const COMMENT = { ticket: "CHG-18433", body: "AI security review: no findings." };
 const ADMIN = {
@@ -158,6 +158,28 @@ describe("clearing a taint", () => {
     expect(h.sessions.isTainted(actorKey(ACTOR.user, ACTOR.agent))).toBe(true);
   });
 
+  it("503 session_signals_unavailable before anything when the shared store cannot be read", async () => {
+    const local = createSessionSignals({ denialWindowMs: 60_000 });
+    const h = await createHarness({
+      ports: () => ({
+        taints: {
+          listTaints: (limit: number) => local.listTaints(limit),
+          isTainted: (key: string) => local.isTainted(key),
+          clock: () => Promise.reject(new Error("connection refused")),
+          clearTaint: () => Promise.reject(new Error("must not be reached")),
+        },
+      }),
+    });
+    const response = await clearActor(h, { ...ACTOR, reason: "INC-77" });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({
+      code: "session_signals_unavailable",
+      detail: "the shared session signals cannot be reached: nothing changed",
+    });
+    await h.audit.close();
+    expect(records(h).some((r) => r["event"] === "taint_cleared")).toBe(false);
+  });
+
   it("503 session_signals_unavailable when the shared store refuses the clear, recorded as failed", async () => {
     const local = createSessionSignals({ denialWindowMs: 60_000 });
     const h = await createHarness({
@@ -198,7 +220,6 @@ describe("clearing a taint", () => {
     await readInjection(h, "s-injected");
     // While the clear's record is made durable, the agent reads the injection again.
     during.hook = () => {
-      h.clock.now += 5;
       h.sessions.taint(actorKey(ACTOR.user, ACTOR.agent));
     };
     const response = await clearActor(h, { ...ACTOR, reason: "INC-77" });
@@ -208,8 +229,7 @@ describe("clearing a taint", () => {
   });
 
   it("refuses to clear an agent once session taints were forgotten at the bound (409); sessions still clear", async () => {
-    // On the harness's clock, as the routes are (a clear cuts at their time).
-    const options = { denialWindowMs: 60_000, maxSessions: 1, now: () => NOW_SEC * 1000 };
+    const options = { denialWindowMs: 60_000, maxSessions: 1 };
     const sessions = createSessionSignals(options);
     const h = await createHarness({ ports: () => ({ sessions, taints: sessions }) });
     await readInjection(h, "s-first");
@@ -233,7 +253,7 @@ describe("clearing a taint", () => {
   });
 
   it("refuses an agent's clear when the bound is reached while its record is written (409, recorded)", async () => {
-    const options = { denialWindowMs: 60_000, maxSessions: 1, now: () => NOW_SEC * 1000 };
+    const options = { denialWindowMs: 60_000, maxSessions: 1 };
     const sessions = createSessionSignals(options);
     const during: { hook?: () => void } = {};
     const h = await createHarness({

@@ -77,19 +77,21 @@ describe("in-memory session signals at their bounds", () => {
 });
 
 describe("clearing a taint, as it stood at a time", () => {
-  it("clears a taint set up to that time, not one set after it", () => {
-    let now = 1_000;
-    const signals = createSessionSignals({ denialWindowMs: WINDOW_MS, now: () => now });
+  it("clears a taint set up to the mark, not one set after it", async () => {
+    const signals = createSessionSignals({ denialWindowMs: WINDOW_MS });
     const actor = actorKey("u-engineer", "change-reviewer");
+    const before = await signals.clock();
     signals.taint(actor);
-    expect(signals.clearSync(actor, 999)).toBe(false);
+    expect(signals.clearSync(actor, before)).toBe(false);
     expect(signals.isTainted(actor)).toBe(true);
-    expect(signals.clearSync(actor, 1_000)).toBe(true);
+    const mark = await signals.clock();
+    signals.taint("s-after"); // set after the mark: another key, untouched either way
+    expect(signals.clearSync(actor, mark)).toBe(true);
     expect(signals.isTainted(actor)).toBe(false);
-    // Tainted again later: a clear cut before it leaves it.
-    now = 2_000;
+    // Tainted again right after a mark, with no time passing: that mark leaves it.
+    const again = await signals.clock();
     signals.taint(actor);
-    expect(signals.clearSync(actor, 1_500)).toBe(false);
+    expect(signals.clearSync(actor, again)).toBe(false);
     expect(signals.isTainted(actor)).toBe(true);
   });
 

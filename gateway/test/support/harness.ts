@@ -197,7 +197,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     }),
   });
 
-  const sessions = createSessionSignals({ denialWindowMs: 900_000, now: () => clock.now });
+  const sessions = createSessionSignals({ denialWindowMs: 900_000 });
   const controls = await createControls({
     policy,
     audit,
