@@ -63,8 +63,8 @@ import { z } from "zod";
 import { listenForever } from "./lib/pg-listen.ts";
 import { retryLoop } from "./lib/retry-loop.ts";
 import {
+  clearRefused,
   createSessionSignals,
-  isActorKey,
   TAINTS_SATURATED,
   type MemorySessionSignals,
   type SessionSignals,
@@ -446,17 +446,16 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
     if (!(await insert(c, signal))) resharing.request();
   };
   /**
-   * Deletes the key's taint rows stamped before the mark `upTo` and notifies, in one statement, then rebuilds here
-   * (see the header). A statement that errs may still have committed (the timeout is the
-   * client's): this replica rebuilds either way, and the caller hears it is unconfirmed.
+   * Deletes the key's taint rows stamped before the mark `upTo` and notifies, in one statement,
+   * then rebuilds here (see the header). A statement that errs may still have committed (the
+   * timeout is the client's): this replica rebuilds either way, and the caller hears it is
+   * unconfirmed.
    */
   const clearTaint = async (
     key: string,
     upTo: number,
   ): Promise<{ cleared: boolean; refused?: true }> => {
-    if (isActorKey(key) && state.local.stats().sessionsEvicted > 0) {
-      return { cleared: false, refused: true };
-    }
+    if (clearRefused(key, state.local.stats())) return { cleared: false, refused: true };
     let deleted: number;
     try {
       const { rows } = await c.pool.query<{ deleted: number }>(
@@ -484,7 +483,9 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
     listTaints: (limit) => state.local.listTaints(limit),
     clock: async () => {
       const { rows } = await c.pool.query<{ ms: string }>(`SELECT ${DB_NOW_MS} AS ms`);
-      return Number(rows[0]?.ms);
+      const ms = Number(rows[0]?.ms);
+      if (!Number.isSafeInteger(ms)) throw new Error("the database's clock gave no time");
+      return ms;
     },
     clearTaint,
     recentDenials: (agent, nowMs) => state.local.recentDenials(agent, nowMs),

@@ -100,10 +100,6 @@ export interface MemorySessionSignals extends SessionSignals, TaintAdmin {
   /** In memory, a taint holds when this returns. */
   taint(key: string): void;
   stats(): TaintStats;
-  /** In memory, a clear holds when this returns (the promise is already settled). */
-  clearSync(key: string, upTo: number): boolean;
-  /** Whether this one key is tainted (saturation aside). */
-  holds(key: string): boolean;
 }
 
 const ACTOR_PREFIX = "actor:";
@@ -151,6 +147,14 @@ function dropOldest(keys: { keys(): Iterator<string>; delete(key: string): boole
   if (oldest.done !== true) keys.delete(oldest.value);
 }
 
+/**
+ * Whether a clear of `key` must be refused: an actor's, once session taints were forgotten at
+ * their bound (those sessions' only hold is the actor's taint). Both stores and the route ask it.
+ */
+export function clearRefused(key: string, stats: Pick<TaintStats, "sessionsEvicted">): boolean {
+  return isActorKey(key) && stats.sessionsEvicted > 0;
+}
+
 /** The taints of a memory store: when each key was tainted, bounded as the header says. */
 function createTaintSets(options: SessionSignalsOptions) {
   const maxSessions = options.maxSessions ?? 100_000;
@@ -193,7 +197,6 @@ function createTaintSets(options: SessionSignalsOptions) {
       sessionsEvicted,
     }),
     actorKeys: () => actorTaints.keys(),
-    holds: (key: string): boolean => setOf(key).has(key),
     clearSync: (key: string, upTo: number): boolean => {
       const set = setOf(key);
       const at = set.get(key);
@@ -229,12 +232,11 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
       actors: listActors(taints.actorKeys(), limit),
       stats: taints.stats(),
     }),
-    clearSync: taints.clearSync,
-    holds: taints.holds,
     clock: () => Promise.resolve(taints.mark()),
+    // In memory a clear holds when this returns (the promise is already settled).
     clearTaint: (key, upTo) =>
       Promise.resolve(
-        isActorKey(key) && taints.stats().sessionsEvicted > 0
+        clearRefused(key, taints.stats())
           ? { cleared: false, refused: true as const }
           : { cleared: taints.clearSync(key, upTo) },
       ),

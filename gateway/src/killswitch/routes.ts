@@ -15,6 +15,7 @@ import { ADMIN_BODY_LIMIT_BYTES, KillSwitchChangeBody } from "../http/contract.t
 import {
   checkAdminGroups,
   DEFAULT_ADMIN_GROUPS,
+  noStore,
   requireAdminGroup,
   type AdminPrincipal,
 } from "../lib/admin.ts";
@@ -39,11 +40,6 @@ export interface KillSwitchRoutesOptions {
 }
 
 export { DEFAULT_ADMIN_GROUPS };
-
-function noStore(c: Context, body: unknown): Response {
-  c.header("cache-control", "no-store");
-  return c.json(body);
-}
 
 function checkOptions(options: KillSwitchRoutesOptions): ReadonlySet<string> {
   if (typeof options.killSwitch !== "object") throw new TypeError("killSwitch is required");

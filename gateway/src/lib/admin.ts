@@ -1,6 +1,7 @@
 // Who may administer (the kill switch, session taints): a verified person in one of the admin
 // groups. The routes authenticate first (console, device, posture age, kill switch: app.ts);
 // this is the group check they share, and the option check their factories run at construction.
+import type { Context } from "hono";
 import { GatewayError } from "./errors.ts";
 
 /** What the admin routes need of the verified caller (VerifiedPrincipal fits). */
@@ -37,4 +38,10 @@ export function requireAdminGroup<P extends AdminPrincipal>(
     );
   }
   return principal;
+}
+
+/** An admin answer: JSON, never cached (state that changes under an incident). */
+export function noStore(c: Context, body: unknown): Response {
+  c.header("cache-control", "no-store");
+  return c.json(body);
 }

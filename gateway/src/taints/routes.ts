@@ -28,10 +28,10 @@ import {
   ClearSessionTaintBody,
   TaintListQuery,
 } from "../http/contract.ts";
-import { checkAdminGroups, requireAdminGroup, type AdminPrincipal } from "../lib/admin.ts";
+import { checkAdminGroups, noStore, requireAdminGroup, type AdminPrincipal } from "../lib/admin.ts";
 import { limitBody, parseJson, parseWith } from "../lib/body.ts";
-import { GatewayError, isGatewayError } from "../lib/errors.ts";
-import { actorKey, type SessionSignals, type TaintAdmin } from "../session.ts";
+import { GatewayError } from "../lib/errors.ts";
+import { actorKey, clearRefused, type SessionSignals, type TaintAdmin } from "../session.ts";
 
 export interface TaintRoutesOptions {
   taints: TaintAdmin & Pick<SessionSignals, "isTainted">;
@@ -59,11 +59,6 @@ function evicted(): GatewayError {
 type Target =
   { kind: "actor"; user: string; agent: string } | { kind: "session"; session_id: string };
 
-function noStore(c: Context, body: unknown): Response {
-  c.header("cache-control", "no-store");
-  return c.json(body);
-}
-
 export function createTaintRoutes(options: TaintRoutesOptions): Hono {
   const admins = checkAdminGroups(options.adminGroups);
   if (typeof options.taints !== "object") throw new TypeError("taints is required");
@@ -81,7 +76,8 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
   async function clear(principal: AdminPrincipal, target: Target, reason: string) {
     // Clearing an actor frees its sessions whose own taint the store forgot at its bound (asked
     // here for a clear answer, and again by the store as the clear runs).
-    if (target.kind === "actor" && taints.listTaints(0).stats.sessionsEvicted > 0) throw evicted();
+    const key = target.kind === "actor" ? actorKey(target.user, target.agent) : target.session_id;
+    if (clearRefused(key, taints.listTaints(0).stats)) throw evicted();
     let upTo: number;
     try {
       upTo = await taints.clock();
@@ -110,17 +106,10 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
         { cause },
       );
     }
-    const key = target.kind === "actor" ? actorKey(target.user, target.agent) : target.session_id;
-    let cleared: boolean;
+    let outcome: { cleared: boolean; refused?: true };
     try {
-      const outcome = await taints.clearTaint(key, upTo);
-      if (outcome.refused === true) {
-        await followUp(record, { status: "refused", code: "taint_clear_refused" });
-        throw evicted();
-      }
-      cleared = outcome.cleared;
+      outcome = await taints.clearTaint(key, upTo);
     } catch (cause) {
-      if (isGatewayError(cause)) throw cause;
       await followUp(record, { status: "unconfirmed", code: "session_signals_unavailable" });
       throw new GatewayError(
         "session_signals_unavailable",
@@ -129,9 +118,13 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
         { cause },
       );
     }
+    if (outcome.refused === true) {
+      await followUp(record, { status: "refused", code: "taint_clear_refused" });
+      throw evicted();
+    }
     // Still tainted here: the store saturated, the key was tainted again meanwhile, or (shared
     // store) this replica's rebuild has not landed yet.
-    return { cleared, still_tainted: taints.isTainted(key) };
+    return { cleared: outcome.cleared, still_tainted: taints.isTainted(key) };
   }
 
   /** A second record saying how the clear ended (best effort: the first is durable). */

@@ -82,16 +82,16 @@ describe("clearing a taint, as it stood at a time", () => {
     const actor = actorKey("u-engineer", "change-reviewer");
     const before = await signals.clock();
     signals.taint(actor);
-    expect(signals.clearSync(actor, before)).toBe(false);
+    expect(await signals.clearTaint(actor, before)).toEqual({ cleared: false });
     expect(signals.isTainted(actor)).toBe(true);
     const mark = await signals.clock();
     signals.taint("s-after"); // set after the mark: another key, untouched either way
-    expect(signals.clearSync(actor, mark)).toBe(true);
+    expect(await signals.clearTaint(actor, mark)).toEqual({ cleared: true });
     expect(signals.isTainted(actor)).toBe(false);
     // Tainted again right after a mark, with no time passing: that mark leaves it.
     const again = await signals.clock();
     signals.taint(actor);
-    expect(signals.clearSync(actor, again)).toBe(false);
+    expect(await signals.clearTaint(actor, again)).toEqual({ cleared: false });
     expect(signals.isTainted(actor)).toBe(true);
   });
 
