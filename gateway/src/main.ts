@@ -72,6 +72,7 @@ async function start(): Promise<void> {
     // The witness: the platform's log pipeline keeps each head off this host, so a log cut back
     // to a checkpoint shows (npm run audit -- verify --expect-head <seq>:<hash>).
     onCheckpoint: (head) => {
+      metrics.auditCheckpoint(head);
       log("info", "audit checkpoint", { file: config.audit.path, ...head });
     },
   });

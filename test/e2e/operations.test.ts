@@ -117,6 +117,7 @@ describe("operations on the real processes", () => {
         DECISION_LOG_URL: `${ops.base}/logs`,
         DECISION_LOG_FLUSH_MS: "100",
         METRICS_TOKEN: GATEWAY_SCRAPER,
+        AUDIT_CHECKPOINT_RECORDS: "1",
       },
       workerEnv: { ...otel, WORKER_METRICS_TOKEN: WORKER_SCRAPER },
     });
@@ -210,6 +211,25 @@ describe("operations on the real processes", () => {
     // The session-taint store's fill, wired in the gateway's main: nothing tainted, not saturated.
     expect(gatewayMetrics).toContain('zyx_gateway_session_taints{kind="max_actors"} 100000');
     expect(gatewayMetrics).toContain('zyx_gateway_session_taints{kind="saturated"} 0');
+    // The audit witness, wired in main: the gauge holds the file's last durable checkpoint
+    // (one after every record here; the last may land just after the call's answer).
+    await vi.waitFor(
+      async () => {
+        const checkpoints = readFileSync(join(stack.stateDir, "audit/audit.jsonl"), "utf8")
+          .trim()
+          .split("\n")
+          .map((line) => JSON.parse(line) as { event?: string; seq: number })
+          .filter((record) => record.event === "checkpoint");
+        expect(checkpoints.length).toBeGreaterThanOrEqual(2); // after the decision, the outcome
+        const scraped = await fetch(`${stack.gatewayUrl}/metrics`, {
+          headers: { authorization: `Bearer ${GATEWAY_SCRAPER}` },
+        });
+        expect(await scraped.text()).toContain(
+          `zyx_gateway_audit_checkpoint_seq ${String(checkpoints.at(-1)?.seq)}\n`,
+        );
+      },
+      { timeout: 5_000, interval: 100 },
+    );
     const workerPort = new URL(stack.gatewayEnv["WORKER_URL"] ?? "").port;
     const workerMetrics = await (
       await fetch(`http://127.0.0.1:${workerPort}/metrics`, {

@@ -41,6 +41,8 @@ export interface GatewayMetrics {
   readonly decisionLog: ShipperEvents;
   /** The audit log's onSync: one batch's sync duration and its group commit's size. */
   auditSynced(seconds: number, records: number): void;
+  /** The audit log's onCheckpoint: the seq of the last durable checkpoint. */
+  auditCheckpoint(head: { seq: number }): void;
   /** Count one shadow-policy comparison by its difference ("none" when it agreed). */
   shadowCompared(difference: ShadowDifference): void;
   /** Late-bound sources (the engine and controls exist after the metrics). */
@@ -237,9 +239,21 @@ function auditInstruments(registry: Registry) {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
     registers,
   });
-  return (seconds: number, records: number) => {
-    fsync.observe(seconds);
-    group.observe(records);
+  const checkpoint = new Gauge({
+    name: "zyx_gateway_audit_checkpoint_seq",
+    help:
+      "The seq of the audit log's last durable checkpoint (its head, kept off the host by the " +
+      "scrape). It only grows, restarts included: alert when it goes down (the log was cut).",
+    registers,
+  });
+  return {
+    synced: (seconds: number, records: number) => {
+      fsync.observe(seconds);
+      group.observe(records);
+    },
+    checkpoint: (seq: number) => {
+      checkpoint.set(seq);
+    },
   };
 }
 
@@ -334,11 +348,14 @@ export function createGatewayMetrics(initial: MetricSources = {}): GatewayMetric
   const { loads, downloads } = policyInstruments(registry, sources);
   stateInstruments(registry, sources);
   const decisionLog = decisionLogInstruments(registry, sources);
-  const auditSynced = auditInstruments(registry);
+  const audit = auditInstruments(registry);
   refusalInstruments(registry, sources);
   sessionInstruments(registry, sources);
   return {
-    auditSynced,
+    auditSynced: audit.synced,
+    auditCheckpoint(head) {
+      audit.checkpoint(head.seq);
+    },
     registry,
     pipeline,
     decisionLog: decisionLog.events,

@@ -1,11 +1,12 @@
 // The metrics the platform team watches besides calls and decisions, through the real app:
 // approval requests waiting, calls refused before identity, and the audit log's fsync latency
 // and group-commit size (the audit writer's onSync hook on a real file).
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createGatewayApp, type GatewayPorts } from "../../src/app.ts";
+import { generateCheckpointJwk, signerFromPrivateJwk } from "../../src/audit/checkpoint.ts";
 import { openAuditLog } from "../../src/audit/log.ts";
 import { createGatewayMetrics } from "../../src/metrics/gateway-metrics.ts";
 import { actorKey, createSessionSignals } from "../../src/session.ts";
@@ -22,11 +23,20 @@ const REMEDIATOR = {
 
 async function measuredApp(sessions = createSessionSignals({ denialWindowMs: 60_000 })) {
   const metrics = createGatewayMetrics();
+  const auditPath = join(mkdtempSync(join(tmpdir(), "zyx-metrics-")), "audit.jsonl");
   const audit = await openAuditLog({
-    path: join(mkdtempSync(join(tmpdir(), "zyx-metrics-")), "audit.jsonl"),
+    path: auditPath,
     fsync: true,
+    checkpoints: {
+      signer: signerFromPrivateJwk(generateCheckpointJwk()),
+      everyRecords: 3,
+      everySeconds: 3600,
+    },
     onSync: (seconds, records) => {
       metrics.auditSynced(seconds, records);
+    },
+    onCheckpoint: (head) => {
+      metrics.auditCheckpoint(head);
     },
   });
   let ports: GatewayPorts | undefined;
@@ -55,7 +65,7 @@ async function measuredApp(sessions = createSessionSignals({ denialWindowMs: 60_
       headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify({ arguments: args, session_id: "ops-metrics-1" }),
     });
-  return { h, app, scrape, call };
+  return { h, app, scrape, call, audit, auditPath };
 }
 
 describe("operations metrics", () => {
@@ -136,5 +146,29 @@ describe("operations metrics", () => {
     const records = /^zyx_gateway_audit_group_commit_records_sum (\d+)$/m.exec(text)?.[1];
     expect(Number(records)).toBeGreaterThanOrEqual(2);
     expect(text).toMatch(/^zyx_gateway_audit_fsync_seconds_sum \d/m);
+  });
+
+  it("shows the seq of the audit log's last durable checkpoint, the head to alert on", async () => {
+    const { h, scrape, call, audit, auditPath } = await measuredApp();
+    const checkpointSeqs = () =>
+      readFileSync(auditPath, "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { event?: string; seq: number })
+        .filter((r) => r.event === "checkpoint")
+        .map((r) => r.seq);
+    const gauge = (text: string) =>
+      Number(/^zyx_gateway_audit_checkpoint_seq (\d+)$/m.exec(text)?.[1]);
+    const headers = {
+      authorization: `Bearer ${await h.accessToken()}`,
+      "x-device-posture": await h.postureToken(),
+    };
+    for (let i = 0; i < 4; i++) {
+      expect((await call("jira_read", { ticket: "CHG-18422" }, headers)).status).toBe(200);
+    }
+    await audit.close(); // everything durable, the closing checkpoint last
+    const seqs = checkpointSeqs();
+    expect(seqs.length).toBeGreaterThanOrEqual(2); // one after every 3 records, 8 records written
+    expect(gauge(await scrape())).toBe(seqs.at(-1));
   });
 });
