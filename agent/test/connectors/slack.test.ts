@@ -342,11 +342,30 @@ describe("Slack Web API adapter against a fake Slack", () => {
     expect(server.messages).toHaveLength(1);
   });
 
-  it("5xx forever is connector_unavailable after the bounded attempts", async () => {
-    server.fault({ status: 502, times: Infinity });
-    await expectCode(web({ retries: 2 }).postMessage(CHANNEL, "x"), "connector_unavailable", 502);
+  it("503 forever is connector_unavailable after the bounded attempts", async () => {
+    server.fault({ status: 503, times: Infinity });
+    await expectCode(web({ retries: 2 }).postMessage(CHANNEL, "x"), "connector_unavailable", 503);
     expect(server.requests).toHaveLength(3);
   });
+
+  it.each([
+    ["a 500 after posting", { status: 500, applied: true }, 500],
+    ["a 502 after posting", { status: 502, applied: true }, 502],
+    ["a connection lost after posting", { drop: true, applied: true }, undefined],
+  ])(
+    "%s is connector_unavailable, and the message is not posted twice",
+    async (_, fault, status) => {
+      server.fault(fault);
+      const error = await expectCode(
+        web({ retries: 2 }).postMessage(CHANNEL, "x"),
+        "connector_unavailable",
+        status,
+      );
+      expect(error.message).toMatch(/Slack/);
+      expect(server.requests).toHaveLength(1);
+      expect(server.messages).toHaveLength(1); // Slack's one, which the review must look for by hand
+    },
+  );
 
   it("no answer in time is connector_timeout, and the post is not sent twice", async () => {
     server.fault({ hang: true, times: Infinity });

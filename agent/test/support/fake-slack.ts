@@ -11,7 +11,8 @@
 //   Slack does; x-oauth-scopes and x-accepted-oauth-scopes headers as Slack sends them.
 // - An unknown method is {"ok":false,"error":"unknown_method"}.
 // - `fault()` queues failures for the next requests: a status with headers and body (429 with
-//   Retry-After is {"ok":false,"error":"ratelimited"}), a delay, a non-JSON body, or a hang.
+//   Retry-After is {"ok":false,"error":"ratelimited"}), a delay, a non-JSON body, a hang, or a
+//   dropped connection; `applied` posts the message first (Slack did it, the answer was lost).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -33,6 +34,10 @@ export interface SlackFault {
   delayMs?: number;
   /** Never answer (until close()). */
   hang?: boolean;
+  /** Do what the request asks (post the message) before the fault answers: the answer is lost. */
+  applied?: boolean;
+  /** Close the connection instead of answering (after `applied`, if set). */
+  drop?: boolean;
   /** How many requests this fault answers (default 1; Infinity for all). */
   times?: number;
 }
@@ -188,6 +193,14 @@ export async function startFakeSlackServer(options: FakeSlackOptions): Promise<F
       fault.times = (fault.times ?? 1) - 1;
       if (fault.times <= 0) faults.shift();
       if (fault.hang) return;
+      if (fault.applied === true) {
+        const method = /^\/api\/([A-Za-z0-9_.]+)$/.exec(url.pathname)?.[1];
+        if (method !== undefined) answer(method, params, req.headers.authorization);
+      }
+      if (fault.drop === true) {
+        req.socket.destroy();
+        return;
+      }
       const respond = (): void => {
         if (fault.status === undefined) {
           route(req, res, url, params);

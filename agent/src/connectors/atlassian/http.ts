@@ -18,6 +18,7 @@
 // Error messages name the connector, the method, the path (never the query, never a header) and
 // the system's own error text, with the credential redacted should a system ever echo it.
 import pRetry, { AbortError } from "p-retry";
+import { NOT_SENT_CODES, networkCode } from "../network.ts";
 import { ConnectorError, type ConnectorErrorCode } from "../port.ts";
 
 export type AtlassianConnector = "jira" | "confluence";
@@ -63,9 +64,6 @@ export interface AtlassianHttp {
   /** The parsed JSON answer of a 2xx response. */
   request(request: AtlassianRequest): Promise<unknown>;
 }
-
-/** Network failures where the request never reached the server: safe to retry for any method. */
-const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
 
 export function basicAuthorization(email: string, apiToken: string): string {
   return `Basic ${Buffer.from(`${email}:${apiToken}`, "utf8").toString("base64")}`;
@@ -144,13 +142,6 @@ function codeForStatus(status: number): ConnectorErrorCode {
   if (status >= 500) return "connector_unavailable";
   if (status >= 400) return "connector_rejected";
   return "connector_bad_response";
-}
-
-function networkCode(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const cause: unknown = error.cause;
-  if (isRecord(cause) && typeof cause["code"] === "string") return cause["code"];
-  return undefined;
 }
 
 function delay(ms: number): Promise<void> {

@@ -5,9 +5,10 @@
 // - The text is escaped (&, <, >) so that an agent cannot mention @channel or disguise a link;
 //   unfurling is off.
 // - Timeouts: WebClient's `timeout` (per attempt).
-// - 5xx and network failures: WebClient's own retries (`retryConfig`, p-retry), `retries` times
-//   with exponential backoff from retryBaseDelayMs. A timed-out post is NOT retried: Slack may
-//   have posted it, and a retry would post it twice. Other 4xx statuses are not retried either.
+// - 503 and connections that never reached Slack: WebClient's own retries (`retryConfig`,
+//   p-retry), `retries` times with exponential backoff from retryBaseDelayMs. Nothing whose
+//   outcome is unknown is retried (another 5xx, a connection lost once the request went out, a
+//   timeout): Slack may have posted it, and a retry would post it twice. Nor are 4xx statuses.
 // - 429: WebClient would wait Retry-After without a bound (rejectRateLimitedCalls: false), and a
 //   caller giving up meanwhile would not stop the post that follows. So rejectRateLimitedCalls is
 //   true and this adapter waits Retry-After itself, at most rateLimitRetries times and never
@@ -24,6 +25,7 @@ import {
   type ChatPostMessageResponse,
   type KnownBlock,
 } from "@slack/web-api";
+import { neverSent } from "../network.ts";
 import { ConnectorError, type SlackPort } from "../port.ts";
 import { channelArgument, escapeSlackText, platformError, slackError } from "./shared.ts";
 
@@ -34,7 +36,7 @@ export interface SlackWebApiOptions {
   token: string;
   /** Per attempt (default 5000 ms). */
   timeoutMs?: number;
-  /** Retries after a 5xx or a network failure (default 2). */
+  /** Retries after a 503 or a connection that never reached Slack (default 2). */
   retries?: number;
   /** First retry wait; doubles each time (default 250 ms). */
   retryBaseDelayMs?: number;
@@ -116,10 +118,16 @@ export function createSlackWebApi(options: SlackWebApiOptions): SlackPort {
     minTimeout: retryBaseDelayMs,
     maxTimeout: retryBaseDelayMs * 8,
     randomize: false,
+    // Retried only when Slack cannot have acted: a 503 (shedding load, as Atlassian's client
+    // treats it) or a connection that never reached it. After any other 5xx, a lost connection
+    // or a timeout the post may be in the channel, and a retry would post it twice (only the
+    // second message's handle would reach a post-hoc review's compensation).
     onFailedAttempt(error) {
-      if (isTimeout(error)) throw error;
-      const status = field(error, "statusCode");
-      if (typeof status === "number" && status < 500) throw error;
+      if (field(error, "statusCode") === 503) return;
+      if (field(error, "code") === ErrorCode.RequestError && neverSent(field(error, "original"))) {
+        return;
+      }
+      throw error;
     },
   };
 
