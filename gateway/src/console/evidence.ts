@@ -78,23 +78,17 @@ function decisionOf(record: Record<string, unknown>): DecisionEvidence {
   };
 }
 
+/** One earlier outcome, from the members pipeline/handoff.ts writes into `details`. */
 function readOf(record: Record<string, unknown>): SessionRead {
   return {
     timestamp: asString(record["timestamp"]),
     tool: asString(record["tool"]),
     arguments: record["arguments"],
     outcome: asString(path(record, "outcome.status")),
-    redactions: path(record, "details.evidence.redactions") ?? path(record, "evidence.redactions"),
-    injectionSuspected:
-      (path(record, "details.evidence.injection_suspected") ??
-        path(record, "evidence.injection_suspected")) === true,
-    injectionIndicators: asArray(
-      path(record, "details.evidence.injection_indicators") ??
-        path(record, "evidence.injection_indicators"),
-    ).map(String),
-    sessionTainted:
-      (path(record, "details.evidence.session_tainted") ??
-        path(record, "evidence.session_tainted")) === true,
+    redactions: path(record, "details.redactions"),
+    injectionSuspected: path(record, "details.injection_suspected") === true,
+    injectionIndicators: asArray(path(record, "details.injection_indicators")).map(String),
+    sessionTainted: path(record, "details.session_tainted") === true,
   };
 }
 

@@ -8,6 +8,7 @@ import {
   Browser,
   createConsoleHarness,
   csrfOf,
+  CLOUD,
   pendingSecurityGroupChange,
   SG_ARGS,
   type ConsoleHarness,
@@ -188,6 +189,26 @@ describe("the pages", () => {
           (r["details"] as Record<string, unknown>)["purpose"] === "console_rules_view",
       ),
     ).toBe(true);
+  });
+
+  it("flags the session's earlier read of injected content, as the gateway recorded it", async () => {
+    const reader = { ...CLOUD, groups: [...CLOUD.groups, "grp-ai-devops-readonly"] };
+    const read = await h.callAs(
+      "jira_read",
+      { ticket: "CHG-18433" },
+      { as: reader, sessionId: "s-inj" },
+    );
+    expect(await read.json()).toMatchObject({ evidence: { injection: { suspected: true } } });
+    const asked = await h.callAs("aws_modify_security_group", SG_ARGS, {
+      as: reader,
+      sessionId: "s-inj",
+    });
+    const { approval_id: injectedId } = (await asked.json()) as { approval_id: string };
+    const browser = await signedIn("approver.one@zyxbank.example");
+    const html = await (await browser.get(`/console/requests/${injectedId}`)).text();
+    const history = /id="session-h"[\s\S]*?<\/section>/.exec(html)?.[0] ?? "";
+    expect(history).toMatch(/<tr class="flagged">[\s\S]*?jira_read/);
+    expect(history).toMatch(/prompt injection suspected \([^)]*approval_manipulation/);
   });
 
   it("shows nothing to an approver the kill switch disables (403), as the REST route does", async () => {
