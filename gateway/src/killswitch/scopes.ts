@@ -119,11 +119,10 @@ export function checkValue(
     if (!NO_CONTROL.test(value) || value.trim() !== value) {
       throw invalid("a user must not contain control characters or surrounding whitespace");
     }
-    // An e-mail is matched in its normal form (common/identity.ts); something that looks like
-    // one but is not could never match a verified token: refused, not stored as a no-op.
-    if (value.includes("@")) {
-      if (!isEmail(value)) throw invalid(`${value} is not an e-mail address nor a token subject`);
-      return normalizeEmail(value);
+    // Something that looks like an e-mail but is not could never match a verified token:
+    // refused, not stored as a no-op. One that is keeps its spelling (see `entriesOf`).
+    if (value.includes("@") && !isEmail(value)) {
+      throw invalid(`${value} is not an e-mail address nor a token subject`);
     }
     return value;
   }
@@ -172,13 +171,39 @@ export function checkActor(by: unknown): string {
 }
 
 /** Is the scope (with this value) on in `state`? */
+/**
+ * What a value puts in its list. A user named by an e-mail goes in twice when its spelling is not
+ * the normal form: as given, which matches a token subject spelled so (subjects are opaque and
+ * compared exactly), and in normal form (common/identity.ts), which matches the verified `email`
+ * claim. Either alone would leave the other kind of token working.
+ */
+function entriesOf(scope: KillSwitchScope, value: string): string[] {
+  if (scope !== "user" || !value.includes("@")) return [value];
+  const normal = normalizeEmail(value);
+  return normal === value ? [value] : [value, normal];
+}
+
 export function isOn(
   state: PolicyState,
   scope: KillSwitchScope,
   value: string | undefined,
 ): boolean {
   if (scope === "all_writes") return state.kill_switch.all_writes;
-  return value !== undefined && state.kill_switch[SCOPE_LISTS[scope]].includes(value);
+  if (value === undefined) return false;
+  const list = state.kill_switch[SCOPE_LISTS[scope]];
+  return entriesOf(scope, value).every((entry) => list.includes(entry));
+}
+
+/** Nothing of this value is in its list (a lift would change nothing). */
+export function isOff(
+  state: PolicyState,
+  scope: KillSwitchScope,
+  value: string | undefined,
+): boolean {
+  if (scope === "all_writes") return !state.kill_switch.all_writes;
+  if (value === undefined) return true;
+  const list = state.kill_switch[SCOPE_LISTS[scope]];
+  return !entriesOf(scope, value).some((entry) => list.includes(entry));
 }
 
 /** A new state with the change made (the input is left as it is). */
@@ -195,8 +220,9 @@ export function withChange(
   }
   if (value === undefined) throw invalid(`the ${scope} scope needs a value`);
   const key = SCOPE_LISTS[scope];
-  const list = next.kill_switch[key].filter((item) => item !== value);
-  if (action === "set") list.push(value);
+  const entries = entriesOf(scope, value);
+  const list = next.kill_switch[key].filter((item) => !entries.includes(item));
+  if (action === "set") list.push(...entries);
   next.kill_switch[key] = list;
   return next;
 }

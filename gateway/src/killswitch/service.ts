@@ -49,6 +49,7 @@ import {
   checkActor,
   checkReason,
   checkValue,
+  isOff,
   defaultPolicyState,
   isKillSwitchScope,
   isOn,
@@ -315,7 +316,9 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     const reason = checkReason((changeOptions as Partial<ChangeOptions> | undefined)?.reason);
     const value = checkValue(scope, rawValue, { connectors, state: saved.state, action });
 
-    if (isOn(saved.state, scope, value) === (action === "set")) {
+    const unchanged =
+      action === "set" ? isOn(saved.state, scope, value) : isOff(saved.state, scope, value);
+    if (unchanged) {
       if (appliedVersion !== saved.version) await applySaved();
       return { changed: false, ...snapshot() };
     }

@@ -3,6 +3,8 @@
 // very next call without a restart.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { DEV_ISSUER, GATEWAY_AUDIENCE } from "../../../common/keys.ts";
+import { mintDelegatedAccessToken } from "../../../idp/src/mint.ts";
 import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
 
 const SLACK = { channel: "devsecops-change-review", text: "CHG-18422 review posted" };
@@ -146,6 +148,42 @@ describe("kill switch through the admin API", () => {
     });
     expect(cleared.status).toBe(200);
     expect((await h.callAs("slack_post_message", SLACK)).status).toBe(200);
+  });
+
+  it("stops a user named by an e-mail in any spelling: as the token subject, and as its email claim", async () => {
+    const h = await createHarness();
+    const spelled = "J.Doe@ZYXBank.example"; // a UPN-style subject: opaque, compared exactly
+    const bySubject = await mintDelegatedAccessToken({
+      privateJwk: h.keys.idp,
+      issuer: DEV_ISSUER,
+      audience: GATEWAY_AUDIENCE,
+      subject: spelled, // and no email claim
+      groups: ENGINEER.groups,
+      actor: ENGINEER.agent,
+      clientId: "harness",
+      ttlSec: 300,
+      now: Math.floor(h.clock.now / 1000),
+    });
+    const byEmail = await h.accessToken({ user: "u-7f3a", email: "j.doe@zyxbank.example" });
+    const read = async ([token, user]: readonly [string, string]) =>
+      h.call(
+        "jira_read",
+        { arguments: { ticket: "CHG-18422" }, session_id: "s-ks" },
+        { authorization: `Bearer ${token}`, "x-device-posture": await h.postureToken({ user }) },
+      );
+    expect((await admin(h, "PUT", "user", { value: spelled, reason: "INC-77" })).status).toBe(200);
+    const callers = [
+      [bySubject, spelled],
+      [byEmail, "u-7f3a"],
+    ] as const;
+    for (const caller of callers) {
+      const refused = await read(caller);
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toMatchObject({ reasons: [{ code: "kill_switch_user" }] });
+    }
+    expect((await admin(h, "DELETE", "user", { value: spelled, reason: "done" })).status).toBe(200);
+    expect(h.controls.killSwitch.state().state.kill_switch.users).toEqual([]);
+    for (const caller of callers) expect((await read(caller)).status).toBe(200);
   });
 
   it("refuses a non-admin and changes nothing", async () => {

@@ -365,7 +365,9 @@ describe("4. one normal form for an identity, wherever it is matched", () => {
     const h = await createHarness();
     const set = await setUser(h, "Engineer@ZYXBANK.example");
     expect(set.status).toBe(200);
+    // As spelled (a subject spelled so) and in normal form (the verified email claim).
     expect(h.controls.killSwitch.state().state.kill_switch.users).toEqual([
+      "Engineer@ZYXBANK.example",
       "engineer@zyxbank.example",
     ]);
     const call = await h.callAs("jira_read", { ticket: "CHG-18422" }, { as: ENGINEER });
