@@ -132,7 +132,7 @@ describe.each(backEnds)("approvals through the gateway on %s", (_name, storeConf
     expect(
       h.workerCalls.find((c) => c.call.tool === "slack_post_message")?.call.arguments,
     ).toMatchObject({
-      channel: "devsecops-change-review",
+      channel: "devsecops-approvals",
       // Block Kit, and a plain-text fallback that names the request's console page.
       text: expect.stringContaining(`/console/requests/${pending.approval_id}`) as unknown,
       blocks: expect.arrayContaining([expect.objectContaining({ type: "header" })]) as unknown,

@@ -205,7 +205,12 @@ _posture_age_known if {
 	is_number(input.device.checked_at)
 }
 
-_channel_allowed if input.arguments.channel in _tool.allowed_channels
+# The approvers' channel is the gateway's alone: an agent's post there could pass for an approval
+# notice (same bot, same layout, a button to anywhere), whatever the catalog lists.
+_channel_allowed if {
+	input.arguments.channel in _tool.allowed_channels
+	input.arguments.channel != _config.approvals.notify_channel
+}
 
 _account_allowed if _account_alias in _tool.allowed_accounts
 

@@ -338,3 +338,19 @@ test_deny_delete_tool_for_the_review_agent if {
 		with input.arguments as _compensation.arguments
 	_codes(decision) == {"user_not_in_group", "agent_not_permitted", "approval_required"}
 }
+
+test_deny_post_to_the_approvers_channel_even_if_the_catalog_lists_it if {
+	config := data.zyx.config
+	channel := config.approvals.notify_channel
+	listed := object.union(config, {"tools": {"slack_post_message": {"allowed_channels": [channel]}}})
+	post := object.union(_engineer, {"tool": "slack_post_message", "arguments": {"channel": channel, "text": "x"}})
+	decision := gateway.decision with input as post with data.zyx.config as listed
+	"channel_not_allowed" in {r.code | some r in decision.reasons}
+}
+
+test_allow_no_tool_lists_the_approvers_channel if {
+	config := data.zyx.config
+	every tool in config.tools {
+		not config.approvals.notify_channel in object.get(tool, "allowed_channels", [])
+	}
+}
