@@ -86,19 +86,37 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
   });
 
   app.post("/approvals/:id/deny", limitBody(ADMIN_BODY_LIMIT_BYTES), async (c) => {
-    const { principal } = await authenticate(c);
+    const { principal, posture } = await authenticate(c);
     const id = approvalId(c);
     checkApprover(principal);
+    const deviceTrusted = trustedDevice(options.checkApproverDevice, posture);
     const body = parseWith(
       DenyBody,
       parseJson(await c.req.text()),
       'give a reason: {"reason": "..."}',
     );
-    const denied = await approvals.deny(id, principal, body.reason);
+    const denied = await approvals.deny(id, principal, body.reason, deviceTrusted);
     const updated =
       options.afterDeny === undefined ? denied : await options.afterDeny(denied, principal);
     return c.json(approvalView(updated));
   });
 
   return app;
+}
+
+/**
+ * Whether the approver's device passes what an approval asks (compliant, posture fresh): a
+ * post-hoc review's denial needs it (approvals/service.ts), a waiting request's does not.
+ */
+export function trustedDevice(
+  checkApproverDevice: (posture: VerifiedPosture) => void,
+  posture: VerifiedPosture,
+): boolean {
+  if (!posture.compliant) return false;
+  try {
+    checkApproverDevice(posture);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -147,10 +147,18 @@ export interface ApprovalService {
     devicePostureCompliant: boolean,
   ): Promise<ApprovalRequest>;
   /**
-   * Any eligible approver's denial ends the request ("denied"). The device is not required to
-   * be compliant: a denial only ever stops a call.
+   * Any eligible approver's denial ends the request ("denied"). For a request that waits, the
+   * device is not required to be compliant: that denial only ever stops a call. A post-hoc
+   * review's denial runs a compensating write, so it needs what an approval needs
+   * (approver_device_not_compliant otherwise): `deviceTrusted`, the device compliant and its
+   * posture fresh (default false: fail closed).
    */
-  deny(id: string, approver: Approver, reason: string): Promise<ApprovalRequest>;
+  deny(
+    id: string,
+    approver: Approver,
+    reason: string,
+    deviceTrusted?: boolean,
+  ): Promise<ApprovalRequest>;
   /** Escalates (once) or expires every open request due at `nowMs` (default now()). */
   sweep(nowMs?: number): Promise<SweepResult>;
   /**
@@ -820,7 +828,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       });
     },
 
-    async deny(id, approverInput, reason) {
+    async deny(id, approverInput, reason, deviceTrusted = false) {
       checkId(id);
       const approver = checkApprover(approverInput);
       if (typeof reason !== "string" || reason.trim().length === 0 || reason.length > 2_000) {
@@ -832,6 +840,13 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       return operate(id, "deny", approver, true, (current, nowMs) => {
         const refusal = approverRefusal(current, approver);
         if (refusal !== undefined) return refusal;
+        if (current.mode === "post_hoc" && !deviceTrusted) {
+          return refuse(
+            "approver_device_not_compliant",
+            `${approver.subject} is not on a compliant, recently checked device: rejecting a ` +
+              "post-hoc review runs a compensating write",
+          );
+        }
         return {
           kind: "write",
           action: "deny",

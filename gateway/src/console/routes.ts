@@ -21,6 +21,7 @@ import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { ApprovalRequest } from "../approvals/request.ts";
 import { isOpen } from "../approvals/request.ts";
+import { trustedDevice } from "../approvals/routes.ts";
 import type { ApprovalService } from "../approvals/service.ts";
 import type {
   AccessTokenVerifier,
@@ -345,7 +346,12 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
     if (reason === "" || reason.length > 2_000) {
       throw new GatewayError("request_malformed", "give a reason of 1 to 2000 characters");
     }
-    const denied = await deps.approvals.deny(id, principal, reason);
+    const posture = await deps.posture.verify(
+      await identity.posture(session.accessToken),
+      principal.subject,
+    );
+    const deviceTrusted = trustedDevice(deps.checkApproverDevice, posture);
+    const denied = await deps.approvals.deny(id, principal, reason, deviceTrusted);
     if (deps.afterDeny !== undefined) await deps.afterDeny(denied, principal);
     return c.redirect(`/console/requests/${id}?done=denied`, 303);
   });

@@ -216,6 +216,32 @@ describe("post-hoc review through the gateway", () => {
     expect(await slackWrites()).toHaveLength(1);
   });
 
+  it.each([
+    ["an unmanaged device", { compliant: false }],
+    [
+      "a posture checked two days ago",
+      { checkedAt: Math.floor(SATURDAY_NIGHT_MS / 1000) - 172_800 },
+    ],
+  ])("a rejection from %s is refused: it would run a compensating write", async (_, device) => {
+    const posted = await post();
+    const denied = await h.app.request(`/v1/approvals/${posted.review.approval_id}/deny`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await h.accessToken(REVIEWER)}`,
+        "x-device-posture": await h.postureToken({ user: REVIEWER.user, ...device }),
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ reason: "not at night" }),
+    });
+    expect(denied.status).toBe(403);
+    expect(await denied.json()).toMatchObject({ code: "approver_device_not_compliant" });
+    expect(await h.controls.approvals.get(posted.review.approval_id)).toMatchObject({
+      status: "pending",
+    });
+    expect(h.workerCalls.some((c) => c.call.tool === "slack_delete_message")).toBe(false);
+    expect(await slackWrites()).toHaveLength(1);
+  });
+
   it("the requester cannot reject (or approve) their own call's review", async () => {
     const posted = await post();
     const self = {
@@ -241,6 +267,7 @@ describe("post-hoc review through the gateway", () => {
           open.id,
           { subject: REVIEWER.user, groups: REVIEWER.groups },
           "rejected before it finished",
+          true,
         );
       },
     });

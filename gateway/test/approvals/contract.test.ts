@@ -797,7 +797,7 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
         approvals.markCompensated(id, { status: "executed", http_status: 200 }),
         "approval_not_open",
       );
-      await approvals.deny(id, ALICE, "not at night");
+      await approvals.deny(id, ALICE, "not at night", true);
       clock.ms += 1_000;
       const compensated = await approvals.markCompensated(id, {
         status: "executed",
@@ -828,6 +828,17 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       ]);
     });
 
+    it("post-hoc review: a denial from an untrusted device is refused (it would run a compensating write)", async () => {
+      const approvals = service();
+      const { id } = await approvals.request(requestInput({ mode: "post_hoc" }));
+      await approvals.settlePostHoc(id, { status: "executed", decision_id: "dec-1" });
+      await rejectsWith(approvals.deny(id, ALICE, "not at night"), "approver_device_not_compliant");
+      expect(await approvals.get(id)).toMatchObject({ status: "pending" });
+      // A request that waits is denied from any device: that denial only stops a call.
+      const waiting = await approvals.request(requestInput());
+      expect(await approvals.deny(waiting.id, ALICE, "no")).toMatchObject({ status: "denied" });
+    });
+
     it("post-hoc compensation: due after the denial's grace, claimed by one runner, retried when it may pass", async () => {
       const approvals = service();
       const { id } = await approvals.request(requestInput({ mode: "post_hoc" }));
@@ -837,7 +848,7 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       };
       await approvals.settlePostHoc(id, { status: "executed", decision_id: "dec-1", compensation });
       expect(await approvals.compensationsDue(clock.ms + 3_600_000)).toEqual([]);
-      await approvals.deny(id, ALICE, "not at night");
+      await approvals.deny(id, ALICE, "not at night", true);
       const deniedAt = clock.ms;
       // Never run: due 30 s after the denial (the deny route had its chance).
       expect(await approvals.compensationsDue(deniedAt + 29_999)).toEqual([]);
@@ -888,7 +899,7 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
           arguments: { ticket: "CHG-18422", comment_id: "1" },
         },
       });
-      await approvals.deny(id, ALICE, "no");
+      await approvals.deny(id, ALICE, "no", true);
       const first = await approvals.claimCompensation(id, 60_000);
       expect(first.compensation_result?.attempts).toBe(1);
       // The first runner is slow: its lease runs out and a second runner claims the review.
