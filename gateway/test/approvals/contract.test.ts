@@ -831,7 +831,11 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
     it("post-hoc review: a denial from an untrusted device is refused (it would run a compensating write)", async () => {
       const approvals = service();
       const { id } = await approvals.request(requestInput({ mode: "post_hoc" }));
-      await approvals.settlePostHoc(id, { status: "executed", decision_id: "dec-1" });
+      await approvals.settlePostHoc(id, {
+        status: "executed",
+        decision_id: "dec-1",
+        compensation: undefined,
+      });
       await rejectsWith(approvals.deny(id, ALICE, "not at night"), "approver_device_not_compliant");
       expect(await approvals.get(id)).toMatchObject({ status: "pending" });
       // A request that waits is denied from any device: that denial only stops a call.
