@@ -156,6 +156,8 @@ interface Detector {
   assignment?: boolean;
   /** Whether this value (the masked part of the match) is a secret after all (default: yes). */
   accept?: (value: string) => boolean;
+  /** How the masked part is replaced (default: the marker, inside the value's quotes). */
+  mask?: (marker: string, prefix: string, value: string) => string;
 }
 
 const NOT_ALREADY_MASKED = String.raw`(?!\[REDACTED)`;
@@ -174,6 +176,34 @@ function isEncodedPrivateKey(match: string): boolean {
   const head = Buffer.from(match.slice(0, 64), "base64").toString("latin1");
   return head.includes("PRIVATE KEY");
 }
+
+/** A YAML block scalar's indicator (`|`, `>-`, `|+2`): the value is on the lines below. */
+const BLOCK_INDICATOR = /^[|>][-+]?[1-9]?$/;
+/** An assignment's value is a secret unless it only opens a block scalar (masked below it). */
+const notBlockIndicator = (value: string): boolean => !BLOCK_INDICATOR.test(value);
+
+/**
+ * A YAML block scalar under a secret name: `password: |` (or `>-`, ...) and the lines indented
+ * below it, in a diff too (each line behind the same "+", "-" or " "). The lines are masked
+ * as one; the name line is kept.
+ */
+function blockScalar(kind: SecretKind, names: string): Detector {
+  return {
+    kind,
+    pattern: new RegExp(
+      String.raw`((?:^|\n)([+ -]?)([ \t]*)${NAME_START}[A-Za-z0-9_.-]*(?:${names})["']?[ \t]*:[ \t]*[|>][-+]?[1-9]?[ \t]*)((?:\r?\n\2\3[ \t]+${NOT_ALREADY_MASKED}[^\n]*)+)`,
+      "gi",
+    ),
+    prefixed: true,
+    mask: (marker, prefix, value) => {
+      const indentation = /^\r?\n([+ -]?[ \t]*)/.exec(value)?.[1] ?? "";
+      return `${prefix}\n${indentation}${marker}`;
+    },
+  };
+}
+
+const PASSWORD_NAMES = String.raw`password|passwd|passphrase|[_.-](?:pass|pwd)`;
+const SECRET_NAMES = String.raw`secret|api[_-]?key|token|(?:secret|private|signing|encryption)[_-]?key`;
 
 const BUILT_IN: readonly Detector[] = [
   {
@@ -240,22 +270,39 @@ const BUILT_IN: readonly Detector[] = [
     // password=..., "password": "...", DB_PASSWORD: ..., passwd='...', DB_PASS=..., MYSQL_PWD=...
     // (pass and pwd only after a separator: not "bypass", "compass"). Not "password policy".
     pattern: new RegExp(
-      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:password|passwd|passphrase|[_.-](?:pass|pwd))["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
+      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:${PASSWORD_NAMES})["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
       "gi",
     ),
     prefixed: true,
     assignment: true,
+    accept: notBlockIndicator,
+  },
+  blockScalar("password", PASSWORD_NAMES),
+  {
+    kind: "password",
+    // YAML's unquoted value runs to the end of the line: "passphrase: correct horse battery
+    // staple" left "horse battery staple" after the mask above. The words after it go too, up
+    // to a comment. Only after ": " (an "=" value with spaces is quoted, or prose follows).
+    pattern: new RegExp(
+      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:${PASSWORD_NAMES})["']?[ \t]*:[ \t]+\[REDACTED:password\])((?: (?![#/=])[^\s,;&"'}\]=:]+)+)`,
+      "gi",
+    ),
+    prefixed: true,
+    mask: (_marker, prefix) => prefix,
   },
   {
     kind: "secret",
-    // secret=..., client_secret: "...", api_key=..., access_token=... (not an ARN's ":secret:")
+    // secret=..., client_secret: "...", api_key=..., access_token=..., secret_key = "...",
+    // AWS_SECRET_KEY=..., private_key: ... (not an ARN's ":secret:")
     pattern: new RegExp(
-      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:secret|api[_-]?key|token)["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
+      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:${SECRET_NAMES})["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
       "gi",
     ),
     prefixed: true,
     assignment: true,
+    accept: notBlockIndicator,
   },
+  blockScalar("secret", SECRET_NAMES),
 ];
 
 /** Every detector, in SECRET_KINDS order (stable within a kind: built-in, then rule data). */
@@ -435,7 +482,12 @@ function applyDetector(
     const value = match.slice(prefix.length);
     if (detector.accept !== undefined && !detector.accept(value)) return match;
     if (keep && keepsAssignment(prefix, value)) return match;
-    const replaced = detector.prefixed === true ? quotedValue(marker, prefix, value) : marker;
+    const replaced =
+      detector.mask !== undefined
+        ? detector.mask(marker, prefix, value)
+        : detector.prefixed === true
+          ? quotedValue(marker, prefix, value)
+          : marker;
     if (replaced !== match) redactions++;
     return replaced;
   });

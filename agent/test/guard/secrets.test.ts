@@ -72,6 +72,48 @@ describe("redactSecrets", () => {
       "DB_PASSWORD=[REDACTED:password]",
     ],
     ["a password after a glued colon", "password:hunter2", "password:[REDACTED:password]"],
+    // Shapes a second review found passing through (Terraform, .env and YAML in a diff):
+    [
+      "a Terraform provider's secret_key",
+      '+  secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
+      '+  secret_key = "[REDACTED:secret]"',
+    ],
+    [
+      "an AWS_SECRET_KEY line",
+      "AWS_SECRET_KEY=wJalrXUtnFEMIK7MDENG",
+      "AWS_SECRET_KEY=[REDACTED:secret]",
+    ],
+    [
+      "a private_key literal",
+      'private_key = "q8ZlR2v0Xy7nT4bP"',
+      'private_key = "[REDACTED:secret]"',
+    ],
+    ["a signing key", "JWT_SIGNING_KEY=q8ZlR2v0Xy7nT4bP", "JWT_SIGNING_KEY=[REDACTED:secret]"],
+    [
+      "a YAML literal block under a password",
+      "+  password: |\n+    Sup3rS3cret!Prod\n+  user: app",
+      "+  password: |\n+    [REDACTED:password]\n+  user: app",
+    ],
+    [
+      "a YAML folded block under a password, over two lines",
+      "db_password: >-\n  Sup3rS3cret\n  !Prod\nhost: db",
+      "db_password: >-\n  [REDACTED:password]\nhost: db",
+    ],
+    [
+      "a YAML block under a token",
+      "  api_token: |\n    tok_8d7f6a5e4c3b\n  name: x",
+      "  api_token: |\n    [REDACTED:secret]\n  name: x",
+    ],
+    [
+      "a passphrase of several words",
+      "passphrase: correct horse battery staple",
+      "passphrase: [REDACTED:password]",
+    ],
+    [
+      "a password of several words, up to its comment",
+      "password: my secret phrase # rotate monthly",
+      "password: [REDACTED:password] # rotate monthly",
+    ],
   ])("still masks %s", (_name, text, expected) => {
     expect(redactSecrets(text, { keepReferences: true }).text).toBe(expected);
   });
@@ -112,11 +154,11 @@ const ORIGINAL: Record<string, RegExp> = {
     "gi",
   ),
   password: new RegExp(
-    String.raw`((?<![A-Za-z0-9:/])[A-Za-z0-9_.-]*(?:password|passwd|passphrase|[_.-](?:pass|pwd))["']?\s*[:=]\s*)${NOT_MASKED}${VALUE}`,
+    String.raw`((?<![A-Za-z0-9:/])[A-Za-z0-9_.-]*(?:password|passwd|passphrase|[_.-](?:pass|pwd))["']?\s*[:=]\s*)${NOT_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
     "gi",
   ),
   secret: new RegExp(
-    String.raw`((?<![A-Za-z0-9:/])[A-Za-z0-9_.-]*(?:secret|api[_-]?key|token)["']?\s*[:=]\s*)${NOT_MASKED}${VALUE}`,
+    String.raw`((?<![A-Za-z0-9:/])[A-Za-z0-9_.-]*(?:secret|api[_-]?key|token|(?:secret|private|signing|encryption)[_-]?key)["']?\s*[:=]\s*)${NOT_MASKED}${VALUE}`,
     "gi",
   ),
 };
