@@ -116,7 +116,7 @@ export function createToolExecutor(
           cidr: change.cidr,
           ...(change.description === undefined ? {} : { description: change.description }),
         };
-        const { before, after } = await connectors.aws.modifySecurityGroup(
+        const { before, after, unverified } = await connectors.aws.modifySecurityGroup(
           account,
           region,
           groupId,
@@ -129,7 +129,9 @@ export function createToolExecutor(
             group_id: groupId,
             applied,
             rules_before: before,
+            // null when the read-back failed after the change went through (`warning` says so).
             rules_after: after,
+            ...(unverified === undefined ? {} : { warning: unverified }),
           },
           compensation: {
             kind: "security_group_change",

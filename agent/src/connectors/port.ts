@@ -153,13 +153,17 @@ export interface AwsPort {
     region: string,
     groupIds?: readonly string[],
   ): Promise<SecurityGroup[]>;
-  /** Applies one ingress change; returns the group's rules before and after it. */
+  /**
+   * Applies one ingress change; returns the group's rules before and after it. Once the change
+   * is applied it resolves, never rejects: a read-back that failed is `after: null` with
+   * `unverified` saying why (the change is live and must keep its rollback handle).
+   */
   modifySecurityGroup(
     account: string,
     region: string,
     groupId: string,
     change: SecurityGroupChange,
-  ): Promise<{ before: IngressRule[]; after: IngressRule[] }>;
+  ): Promise<{ before: IngressRule[]; after: IngressRule[] | null; unverified?: string }>;
 }
 
 export interface Connectors {

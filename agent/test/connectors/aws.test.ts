@@ -5,7 +5,10 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { loadCatalog } from "../../../common/catalog.ts";
 import { createAwsFromEnv, type AwsFromEnvOptions } from "../../src/connectors/aws/index.ts";
+import { createFixtureConnectors } from "../../src/connectors/index.ts";
+import { createToolExecutor } from "../../src/tools.ts";
 import { startFakeEc2, type FakeEc2, type FakeEc2Key } from "../support/fake-ec2.ts";
 import {
   ConnectorError,
@@ -431,6 +434,63 @@ describe("AWS real adapter against the fake EC2 endpoint", () => {
       expect(request.accessKeyId).toBe(KEYS[DEV]?.accessKeyId);
       expect(request.region).toBe(REGION);
     }
+  });
+
+  it("a change applied whose read-back fails still succeeds, unverified: it is live", async () => {
+    const server = await fake();
+    const aws = realAgainst(server);
+    const unavailable = {
+      action: "DescribeSecurityGroups",
+      afterAction: "RevokeSecurityGroupIngress",
+      status: 503,
+      error: { code: "Unavailable", message: "The service is unavailable." },
+    };
+    server.enqueue(unavailable, unavailable, unavailable); // every attempt of the read-back
+    const result = await aws.modifySecurityGroup(DEV, REGION, BASTION, OPEN_SSH);
+    expect(result.before).toEqual(DEV_BASTION.ingress);
+    expect(result.after).toBeNull();
+    expect(result.unverified).toMatch(/^the change was applied, but reading the group back failed/);
+    const [bastion] = await aws.describeSecurityGroups(DEV, REGION, [BASTION]);
+    expect(bastion?.ingress).toEqual(DEV_BASTION.ingress.slice(1)); // applied indeed
+  });
+
+  it("the tool answers such a change as executed, with a warning and its rollback handle", async () => {
+    const server = await fake();
+    const dir = await mkdtemp(join(tmpdir(), "zyx-aws-tool-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const execute = createToolExecutor(
+      { ...createFixtureConnectors(join(dir, "writes.jsonl")), aws: realAgainst(server) },
+      loadCatalog(),
+    );
+    server.enqueue(
+      ...Array.from({ length: 3 }, () => ({
+        action: "DescribeSecurityGroups",
+        afterAction: "RevokeSecurityGroupIngress",
+        status: 503,
+        error: { code: "Unavailable", message: "The service is unavailable." },
+      })),
+    );
+    const output = await execute({
+      tool: "aws_modify_security_group",
+      arguments: {
+        account: DEV,
+        region: REGION,
+        group_id: BASTION,
+        change: OPEN_SSH,
+        change_ticket: "CHG-18422",
+        rollback_plan: "Re-authorize from the handle.",
+      },
+    });
+    expect(output.result).toMatchObject({
+      rules_after: null,
+      warning: expect.stringMatching(/^the change was applied/) as unknown,
+    });
+    expect(output.compensation).toMatchObject({
+      rollback: {
+        tool: "aws_modify_security_group",
+        arguments: { change: { action: "authorize_ingress" } },
+      },
+    });
   });
 
   it("reads every page of a long list", async () => {

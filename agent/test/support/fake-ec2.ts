@@ -56,6 +56,8 @@ export interface FakeEc2Options {
 export interface CannedAnswer {
   /** Only for a request with this Action (default: the next request, whatever it is). */
   action?: string;
+  /** Only once a request with this Action was answered before (a failure after a change). */
+  afterAction?: string;
   status?: number;
   /** An EC2 error (Code and Message) as the body. */
   error?: { code: string; message: string };
@@ -506,7 +508,10 @@ export async function startFakeEc2(options: FakeEc2Options): Promise<FakeEc2> {
     });
 
     const cannedAt = queue.findIndex(
-      (candidate) => candidate.action === undefined || candidate.action === action,
+      (candidate) =>
+        (candidate.action === undefined || candidate.action === action) &&
+        (candidate.afterAction === undefined ||
+          requests.slice(0, -1).some((earlier) => earlier.action === candidate.afterAction)),
     );
     const canned = cannedAt < 0 ? undefined : queue.splice(cannedAt, 1)[0];
     if (canned !== undefined) {

@@ -237,16 +237,17 @@ export function createAwsReal(options: AwsRealOptions): AwsPort {
       const signal = AbortSignal.timeout(deadlineMs);
       const before = await ingressOf(account, region, groupId, signal);
       await change(account, region, groupId, requested, signal);
+      // Applied: from here on the call succeeded, whatever the read-back does. A failure here
+      // must not turn a live change into an error without its rollback handle.
       try {
         return { before, after: await ingressOf(account, region, groupId, signal) };
       } catch (error) {
         const failed = toConnectorError(error, "DescribeSecurityGroups");
-        throw new ConnectorError(
-          "aws",
-          failed.code,
-          `the change was applied, but reading the group back failed: ${failed.message}`,
-          failed.status === undefined ? {} : { status: failed.status },
-        );
+        return {
+          before,
+          after: null,
+          unverified: `the change was applied, but reading the group back failed (${failed.code}): ${failed.message}`,
+        };
       }
     },
   };
