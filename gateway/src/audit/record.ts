@@ -116,7 +116,16 @@ export interface AuditRecordInput {
   arguments_digest?: string | undefined;
   decision?: { allow: boolean; reasons: readonly AuditReason[] } | undefined;
   risk_score?: number | undefined;
-  approval?: { required: boolean; approvers_required: number; state: string } | undefined;
+  approval?:
+    | {
+        required: boolean;
+        approvers_required: number;
+        approver_groups?: readonly string[];
+        fallback_groups?: readonly string[];
+        mode?: string;
+        state: string;
+      }
+    | undefined;
   policy_revision?: string | undefined;
   /** The front door the call came through: "rest" or "mcp". */
   door?: string | undefined;

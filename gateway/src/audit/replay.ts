@@ -14,6 +14,7 @@
 import type { DecisionInput, PolicyState } from "../policy/decision.ts";
 import { loadPolicyEngine } from "../policy/engine.ts";
 import { isKillSwitchScope, withChange } from "../killswitch/scopes.ts";
+import { approversOf } from "../policy/approvers.ts";
 import type { LoadedRecord } from "./records.ts";
 import { asString, loadRecords, member, path } from "./records.ts";
 
@@ -29,9 +30,15 @@ export interface DecisionView {
   allow: boolean;
   reasons: string[];
   approvers_required: number;
+  /**
+   * Who may approve and when, sorted: "approver_groups | fallback_groups | mode". Undefined in a
+   * record written before the gateway recorded them (then not compared).
+   */
+  approvers?: string | undefined;
 }
 
-export type ChangeKind = "allow_to_deny" | "deny_to_allow" | "reasons" | "approvers";
+export type ChangeKind =
+  "allow_to_deny" | "deny_to_allow" | "reasons" | "approvers" | "approver_groups";
 
 export interface ReplayChange {
   file: string;
@@ -76,7 +83,10 @@ const MAX_GROUP_IDS = 20;
 export function describeView(view: DecisionView): string {
   const approvers =
     view.approvers_required > 0 ? `, ${String(view.approvers_required)} approver(s)` : "";
-  return view.allow ? `allow${approvers}` : `deny [${view.reasons.join(", ")}]${approvers}`;
+  const who = view.approvers === undefined ? "" : ` (${view.approvers})`;
+  return view.allow
+    ? `allow${approvers}${who}`
+    : `deny [${view.reasons.join(", ")}]${approvers}${who}`;
 }
 
 function recordedView(record: Record<string, unknown>): DecisionView | undefined {
@@ -90,6 +100,7 @@ function recordedView(record: Record<string, unknown>): DecisionView | undefined
       ...new Set((reasons as unknown[]).flatMap((r) => asString(member(r, "code")) ?? [])),
     ].sort(),
     approvers_required: typeof approvers === "number" ? approvers : 0,
+    approvers: approversOf(path(record, "approval")),
   };
 }
 
@@ -99,6 +110,10 @@ function kindsOf(a: DecisionView, b: DecisionView): ChangeKind[] {
   if (!a.allow && b.allow) kinds.push("deny_to_allow");
   if (a.reasons.join("\n") !== b.reasons.join("\n")) kinds.push("reasons");
   if (a.approvers_required !== b.approvers_required) kinds.push("approvers");
+  // Who may approve: a candidate that lets anyone approve changes no allow, reason or count.
+  if (a.approvers !== undefined && b.approvers !== undefined && a.approvers !== b.approvers) {
+    kinds.push("approver_groups");
+  }
   return kinds;
 }
 
@@ -258,6 +273,7 @@ function replayOne(
     allow: d.allow,
     reasons: [...new Set(d.reasons.map((reason) => reason.code))].sort(),
     approvers_required: d.approval.approvers_required,
+    approvers: approversOf(d.approval),
   };
   const change = changeOf(entry, recorded, replayed);
   if (change.kinds.length === 0) report.unchanged++;

@@ -8,6 +8,7 @@
 // cannot decide (no bundle, a trap) is a difference of kind "error", never an exception. The
 // shadow sees the same kill-switch state as the live policy (mirrorState).
 import type { Decision, DecisionInput, PolicyState } from "../policy/decision.ts";
+import { approversOf } from "../policy/approvers.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 
 /** How a shadow verdict differs from the live decision; "none" when it does not. */
@@ -37,6 +38,8 @@ export function differenceOf(live: Decision, shadow: Decision): ShadowVerdict["d
   if (live.allow !== shadow.allow) return "allow";
   if (codes(live) !== codes(shadow)) return "reasons";
   if (live.approval.approvers_required !== shadow.approval.approvers_required) return "approval";
+  // Who may approve, and when: a shadow that lets anyone approve differs in its approval.
+  if (approversOf(live.approval) !== approversOf(shadow.approval)) return "approval";
   if (live.risk.score !== shadow.risk.score) return "risk";
   return undefined;
 }

@@ -126,6 +126,10 @@ export async function decide(
     approval: {
       required: decision.approval.required,
       approvers_required: decision.approval.approvers_required,
+      // Who may approve, and when: part of the decision (replay and the shadow compare them).
+      approver_groups: decision.approval.approver_groups,
+      fallback_groups: decision.approval.fallback_groups,
+      ...(decision.approval.mode === undefined ? {} : { mode: decision.approval.mode }),
       state: decision.approval.required
         ? decision.approval.mode === "post_hoc"
           ? "post_hoc_review"

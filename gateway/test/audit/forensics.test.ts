@@ -152,6 +152,29 @@ describe("replay", () => {
     });
   });
 
+  it("with a policy that widens who may approve: names those decisions, though none flips", async () => {
+    const anyone = buildPolicyVariant((config) => {
+      const tools = config["tools"] as Record<string, Record<string, unknown>>;
+      tools["aws_modify_security_group"] = {
+        ...tools["aws_modify_security_group"],
+        approval_groups: ["grp-ai-users"],
+        fallback_groups: ["grp-ai-users"],
+      };
+    });
+    try {
+      const report = await replayDecisions(anyone.bundle, [h.auditPath]);
+      // The security-group change as asked: the same denial, the same count, other approvers.
+      // As run: its approver (not in grp-ai-users) no longer counts, so it flips as well.
+      expect(report).toMatchObject({ decisions: 6, replayed: 6, changed: 2, unchanged: 4 });
+      expect(report.changes.map((c) => [c.tool, c.kinds])).toEqual([
+        ["aws_modify_security_group", ["approver_groups"]],
+        ["aws_modify_security_group", ["allow_to_deny", "reasons", "approver_groups"]],
+      ]);
+    } finally {
+      anyone.remove();
+    }
+  }, 60_000);
+
   it("with a changed policy: names exactly the decisions it flips, grouped and counted", async () => {
     const report = await replayDecisions(variant.bundle, [h.auditPath]);
     expect(report).toMatchObject({ decisions: 6, replayed: 6, changed: 3, unchanged: 3 });
@@ -160,14 +183,14 @@ describe("replay", () => {
         // Refused by the read-only kill switch then, and still: now for one reason more.
         tool: "jira_add_comment",
         from: "deny [read_only_mode]",
-        to: "deny [approval_required, read_only_mode], 1 approver(s)",
+        to: "deny [approval_required, read_only_mode], 1 approver(s) (grp-ai-prod-approvers | grp-ai-security-oncall | before)",
         count: 1,
         decision_ids: [expect.any(String)],
       },
       {
         tool: "jira_add_comment",
         from: "allow",
-        to: "deny [approval_required], 1 approver(s)",
+        to: "deny [approval_required], 1 approver(s) (grp-ai-prod-approvers | grp-ai-security-oncall | before)",
         count: 1,
         decision_ids: [expect.any(String)],
       },

@@ -5,11 +5,12 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import { buildPolicyVariant, type PolicyVariant } from "../../../scripts/lib/policy-variant.ts";
 import { createGatewayApp, type GatewayPorts } from "../../src/app.ts";
 import { createDecisionLogObserver } from "../../src/decision-log/observer.ts";
-import { createShadowPolicy, mirrorState } from "../../src/decision-log/shadow.ts";
+import { createShadowPolicy, differenceOf, mirrorState } from "../../src/decision-log/shadow.ts";
 import { createGatewayMetrics } from "../../src/metrics/gateway-metrics.ts";
 import { loadPolicyEngine, type PolicyEngine } from "../../src/policy/engine.ts";
 import { PolicyError } from "../../src/policy/errors.ts";
 import { failedEngine } from "../../src/policy/engine.ts";
+import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 import { createHarness, ENGINEER } from "../support/harness.ts";
 import { BUNDLE_PATH } from "../support/paths.ts";
 
@@ -150,4 +151,45 @@ describe("shadow policy", () => {
     }
     expect(mirrored.revision).toBe(live.revision);
   });
+  it("names a candidate that changes who may approve a difference in approval", async () => {
+    const anyone = buildPolicyVariant((config) => {
+      const tools = config["tools"] as Record<string, Record<string, unknown>>;
+      tools["aws_modify_security_group"] = {
+        ...tools["aws_modify_security_group"],
+        approval_groups: ["grp-ai-users"],
+      };
+    });
+    variants.push(anyone);
+    const live = await loadPolicyEngine({ bundlePath: BUNDLE_PATH });
+    const candidate = await loadPolicyEngine({ bundlePath: anyone.bundle });
+    const input = {
+      principal: { sub: "cloud@zyxbank.example", groups: ["grp-ai-cloud-change-reviewers"] },
+      agent: { id: "change-remediator" },
+      device: { compliant: true, checked_at: 1_779_242_340 },
+      tool: "aws_modify_security_group",
+      arguments: SG_CHANGE,
+      context: {
+        now: 1_779_242_400,
+        workflow: "change-review",
+        session_tainted: false,
+        recent_denials: 0,
+      },
+    };
+    const decide = (engine: typeof live) => {
+      const result = engine.evaluate(input);
+      if (!result.ok) {
+        throw new Error(`no decision: ${JSON.stringify(result)}`);
+      }
+      return result.decision;
+    };
+    const asLive = decide(live);
+    const asCandidate = decide(candidate);
+    // Same verdict, same reasons, same count and risk: only the approvers differ.
+    expect(asCandidate.allow).toBe(asLive.allow);
+    expect(asCandidate.approval.approvers_required).toBe(1);
+    expect(asLive.approval.approver_groups).toEqual(["grp-ai-prod-approvers"]);
+    expect(asCandidate.approval.approver_groups).toEqual(["grp-ai-users"]);
+    expect(differenceOf(asLive, asCandidate)).toBe("approval");
+    expect(differenceOf(asLive, asLive)).toBeUndefined();
+  }, 60_000);
 });
