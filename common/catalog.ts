@@ -180,6 +180,15 @@ export function externalAgentIds(catalog: Pick<Catalog, "agents">): string[] {
     .map(([id]) => id);
 }
 
+/** The tools that change something (`write: true`): a failure mid-call leaves their effect unknown. */
+export function writeToolNames(catalog: Pick<Catalog, "tools">): ReadonlySet<ToolName> {
+  return new Set(
+    Object.entries(catalog.tools)
+      .filter(([, entry]) => entry.write)
+      .map(([tool]) => tool as ToolName),
+  );
+}
+
 /** Reads and validates the catalog file (default: rego/zyx/config/data.json). */
 export function loadCatalog(path: string = CATALOG_PATH): Catalog {
   let text: string;

@@ -12,7 +12,10 @@
 // The call token: an asymmetric JWT (header { alg: ES256 | EdDSA, kid, typ: "call+jwt" }) that
 // the gateway signs and the worker verifies with the gateway's PUBLIC key set. Claims: iss, aud,
 // sub (the user), act.sub (the acting agent), tool, args_sha256 (SHA-256 of the RFC 8785 form of
-// the arguments, common/canonical.ts), decision_id, trace_id?, jti, iat, exp; at most 30 s.
+// the arguments, common/canonical.ts), decision_id, trace_id?, timeout_ms?, jti, iat, exp; at most
+// 30 s. `timeout_ms` is how long the gateway waits for the answer: the worker stops the call's
+// connector requests and retries before then (agent/src/connectors/deadline.ts), so that nothing
+// runs on after the gateway has given up and recorded the call.
 import type { JWK } from "jose";
 import { z } from "zod";
 import { ARGUMENTS_DIGEST } from "./canonical.ts";
@@ -41,6 +44,9 @@ export function callTokenAlgorithmOf(jwk: JWK): CallTokenAlgorithm | undefined {
 
 const text = z.string().min(1).max(256);
 
+/** The longest a gateway waits for the worker (its WORKER_TIMEOUT_MS bound). */
+export const CALL_TIMEOUT_MAX_MS = 120_000;
+
 /** The claims of a call token, as the worker requires them (iss, aud and typ are jose's checks). */
 export const CallTokenClaims = z.object({
   tool: z.enum(TOOL_NAMES),
@@ -49,6 +55,8 @@ export const CallTokenClaims = z.object({
   sub: text,
   act: z.object({ sub: text }),
   trace_id: text.optional(),
+  /** How long the gateway waits for the answer, in ms, from sending the request. */
+  timeout_ms: z.int().min(1).max(CALL_TIMEOUT_MAX_MS).optional(),
   jti: text,
   iat: z.int(),
   exp: z.int(),
@@ -151,6 +159,12 @@ export const WORKER_ERRORS = {
   metrics_token_missing: { status: 401, title: "Metrics token missing" },
   metrics_token_invalid: { status: 401, title: "Metrics token invalid" },
   tool_failed: { status: 502, title: "Tool failed" },
+  // The gateway's deadline (the call token's timeout_ms) passed: a read stopped, or a call that
+  // had not started. Nothing was written.
+  deadline_exceeded: { status: 504, title: "Gateway deadline passed" },
+  // A write stopped at the gateway's deadline after its request may have reached the system:
+  // whether it took effect is unknown, and a person must look.
+  tool_outcome_unknown: { status: 504, title: "Tool outcome unknown" },
   internal_error: { status: 500, title: "Internal error" },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -13,6 +13,14 @@
 // decision of the body, and the arguments pass the tool's schema (common/tool-arguments.ts)
 // again: the worker does not trust the gateway to have checked them.
 //
+// The gateway's deadline: a token with `timeout_ms` (how long the gateway waits) runs the call
+// under a deadline a margin short of it (deadlineBudgetMs), which every connector's HTTP layer
+// honours (agent/src/connectors/deadline.ts): nothing runs on after the gateway has given up.
+// A call whose deadline passed before it started is refused (deadline_exceeded, nothing ran); a
+// read stopped by it is deadline_exceeded too; a write stopped by it, or one whose system did not
+// answer in time (connector_timeout), is tool_outcome_unknown: it may have taken effect, and the
+// gateway records it so (a post-hoc review stays open for a person to check).
+//
 // Every result passes the output guard before it leaves the worker: secrets are redacted (and
 // counted, for the audit), retrieved text is scanned for prompt-injection indicators, and the
 // whole is returned marked as untrusted evidence; the gateway taints the session on a hit.
@@ -33,6 +41,8 @@ import {
   type WorkerErrorCode,
   type WorkerSuccess,
 } from "../../common/worker-contract.ts";
+import { loadCatalog, writeToolNames } from "../../common/catalog.ts";
+import { runWithDeadline } from "./connectors/deadline.ts";
 import { ConnectorError } from "./connectors/port.ts";
 import { guardOutput } from "./guard/output-guard.ts";
 import type { ToolOutput } from "./tools.ts";
@@ -58,6 +68,18 @@ export interface WorkerAppOptions {
   tracer?: Tracer | undefined;
   /** Prometheus metrics, served on GET /metrics to the scraper's bearer token (agent/src/metrics.ts). */
   metrics?: { metrics: WorkerMetrics; token: string } | undefined;
+  /** The write tools (default: the catalog's `write: true` tools). */
+  writes?: ReadonlySet<string>;
+}
+
+/**
+ * The time a call may run, in ms, given the gateway's `timeoutMs` and what has already passed
+ * since the request arrived: the gateway's wait less a margin for the answer's way back (a
+ * tenth of it, at least 50 ms and at most 1 s). Zero or less: too late to start.
+ */
+export function deadlineBudgetMs(timeoutMs: number, elapsedMs: number): number {
+  const margin = Math.min(1_000, Math.max(50, timeoutMs / 10));
+  return timeoutMs - margin - elapsedMs;
 }
 
 /** What the logs say about a call; grows as the call is read. */
@@ -172,20 +194,61 @@ async function admit(
   return { call: parsed, verified };
 }
 
-/** Runs the call and passes its output through the guard. */
+/** How long the call may run (undefined: no deadline), or a Refusal when it is already too late. */
+function budgetOf(verified: VerifiedCall, receivedAt: number): number | undefined {
+  if (verified.timeoutMs === undefined) return undefined;
+  const budget = deadlineBudgetMs(verified.timeoutMs, performance.now() - receivedAt);
+  if (budget <= 0) {
+    throw new Refusal("deadline_exceeded", "the gateway's deadline passed before the call started");
+  }
+  return budget;
+}
+
+/** The Refusal for a tool that threw: failed, stopped at the deadline, or of unknown effect. */
+function failureOf(call: ToolCall, error: unknown, deadlinePassed: boolean, write: boolean) {
+  // The detail stays in the worker's log: a connector error may quote what it got.
+  const detail = error instanceof Error ? error.message : String(error);
+  const why = error instanceof ConnectorError ? ` (${error.connector}: ${error.code})` : "";
+  const noAnswer = error instanceof ConnectorError && error.code === "connector_timeout";
+  if (write && (deadlinePassed || noAnswer)) {
+    return new Refusal(
+      "tool_outcome_unknown",
+      `tool ${call.tool} was stopped ${deadlinePassed ? "at the gateway's deadline" : "waiting for its system"}${why}: whether it took effect is unknown`,
+      undefined,
+      detail,
+    );
+  }
+  if (deadlinePassed) {
+    return new Refusal(
+      "deadline_exceeded",
+      `tool ${call.tool} did not finish before the gateway's deadline${why}`,
+      undefined,
+      detail,
+    );
+  }
+  return new Refusal("tool_failed", `tool ${call.tool} failed${why}`, undefined, detail);
+}
+
+/** Runs the call (under the gateway's deadline, when it has one) and passes its output through the guard. */
 async function run(
   execute: Execute,
   call: ToolCall,
   verified: VerifiedCall,
+  budgetMs: number | undefined,
+  write: boolean,
 ): Promise<WorkerSuccess> {
   let output: ToolOutput;
+  let deadline: AbortSignal | undefined;
   try {
-    output = await execute(call, verified);
+    output =
+      budgetMs === undefined
+        ? await execute(call, verified)
+        : await runWithDeadline(budgetMs, async (signal) => {
+            deadline = signal;
+            return await execute(call, verified);
+          });
   } catch (error) {
-    // The detail stays in the worker's log: a connector error may quote what it got.
-    const detail = error instanceof Error ? error.message : String(error);
-    const why = error instanceof ConnectorError ? ` (${error.connector}: ${error.code})` : "";
-    throw new Refusal("tool_failed", `tool ${call.tool} failed${why}`, undefined, detail);
+    throw failureOf(call, error, deadline?.aborted === true, write);
   }
   const guarded = guardOutput({
     result: output.result ?? null,
@@ -232,6 +295,7 @@ function mountMetrics(app: Hono, options: { metrics: WorkerMetrics; token: strin
 
 export function createWorkerApp(options: WorkerAppOptions): Hono {
   const { verifier, execute, log, tracer } = options;
+  const writes = options.writes ?? writeToolNames(loadCatalog());
   const app = new Hono();
   const measure = callMeasure(options.metrics?.metrics);
 
@@ -252,6 +316,7 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
         }),
     }),
     async (c) => {
+      const receivedAt = performance.now();
       const pathTool = c.req.param("tool");
       const context: CallContext = { tool: pathTool };
       const measured = measure();
@@ -263,8 +328,9 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
         const { call, verified } = await admit(verifier, token, body, pathTool, context);
         const traceparent = c.req.header("traceparent");
         measured.admitted(call.tool);
+        const budget = budgetOf(verified, receivedAt);
         const done = await tracedCall(tracer, { tool: call.tool, traceparent }, () =>
-          run(execute, call, verified),
+          run(execute, call, verified, budget, writes.has(call.tool)),
         );
         measured.ended("executed");
         return c.json(done, 200);

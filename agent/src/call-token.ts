@@ -8,7 +8,7 @@
 //      synchronously with node:crypto (common/compact-jwt.ts): this runs on every call, and
 //      jose's WebCrypto path costs twice the CPU and a thread-pool round trip;
 //   3. the claims have the expected shape (tool in the catalog, args_sha256, decision_id, sub,
-//      act.sub, jti);
+//      act.sub, jti, and timeout_ms when present);
 //   4. SHA-256 of the RFC 8785 form of the arguments received equals args_sha256;
 //   5. the jti was not seen before. Seen jtis are remembered until the token could no longer
 //      pass step 2 (exp + tolerance). The memory is bounded: expired entries are evicted first,
@@ -66,6 +66,8 @@ export interface VerifiedCall {
   user: string;
   agent: string;
   traceId?: string;
+  /** How long the gateway waits for the answer, in ms (absent: an older gateway, no deadline). */
+  timeoutMs?: number;
   jti: string;
   issuedAt: number;
   expiresAt: number;
@@ -267,6 +269,7 @@ export function createCallTokenVerifier(options: CallTokenVerifierOptions): Call
           user: claims.sub,
           agent: claims.act.sub,
           ...(claims.trace_id === undefined ? {} : { traceId: claims.trace_id }),
+          ...(claims.timeout_ms === undefined ? {} : { timeoutMs: claims.timeout_ms }),
           jti: claims.jti,
           issuedAt: claims.iat,
           expiresAt: claims.exp,

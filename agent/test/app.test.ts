@@ -21,6 +21,8 @@ import { createWorkerApp, type Execute } from "../src/app.ts";
 import { createFixtureConnectors } from "../src/connectors/index.ts";
 import { createToolExecutor } from "../src/tools.ts";
 import { createCallTokenVerifier } from "../src/call-token.ts";
+import { callDeadline, remainingMs } from "../src/connectors/deadline.ts";
+import { ConnectorError } from "../src/connectors/port.ts";
 
 const ISSUER = "zyx-agent-gateway";
 const AUDIENCE = "zyx-agent-worker";
@@ -436,5 +438,130 @@ describe("worker app: refusals run nothing", () => {
     const logged = JSON.stringify(ctx.log.mock.calls);
     expect(logged).not.toContain(t);
     expect(logged).not.toContain("CHG-77777");
+  });
+});
+
+describe("worker app: the gateway's deadline (timeout_ms)", () => {
+  /** A tool that waits for its system until the call's deadline aborts it, as a connector does. */
+  const hangs: Execute = () =>
+    new Promise((_resolve, reject) => {
+      const deadline = callDeadline();
+      if (deadline === undefined) throw new Error("the test expects a deadline");
+      deadline.addEventListener("abort", () => {
+        reject(new ConnectorError("jira", "connector_timeout", "no answer before the deadline"));
+      });
+    });
+
+  it("runs the tool under a deadline a margin short of the gateway's wait", async () => {
+    let seen: number | undefined;
+    const ctx = setup({
+      execute: (call) => {
+        seen = remainingMs();
+        return fixtureTools(call);
+      },
+    });
+    const { status } = await ctx.call("jira_read", {
+      token: await token({ claims: { timeout_ms: 10_000 } }),
+      body: body(),
+    });
+    expect(status).toBe(200);
+    // 10 s less its margin (1 s): never more than 9 s, and not much less on a quick request.
+    expect(seen).toBeLessThanOrEqual(9_000);
+    expect(seen).toBeGreaterThan(8_000);
+  });
+
+  it("without timeout_ms (an older gateway) the tool runs with no deadline", async () => {
+    let seen: AbortSignal | undefined;
+    const ctx = setup({
+      execute: (call) => {
+        seen = callDeadline();
+        return fixtureTools(call);
+      },
+    });
+    const { status } = await ctx.call("jira_read", { token: await token(), body: body() });
+    expect(status).toBe(200);
+    expect(seen).toBeUndefined();
+  });
+
+  it("a deadline already spent: 504 deadline_exceeded, the tool never runs", async () => {
+    const ctx = setup();
+    // 50 ms is all margin: nothing is left to run in.
+    const { status, json } = await ctx.call("jira_add_comment", {
+      token: await token({ tool: "jira_add_comment", claims: { timeout_ms: 50 } }),
+      body: body("jira_add_comment"),
+    });
+    expect(status).toBe(504);
+    expect(json).toMatchObject({
+      code: "deadline_exceeded",
+      detail: "the gateway's deadline passed before the call started",
+    });
+    expect(ctx.execute).not.toHaveBeenCalled();
+  });
+
+  it("a write stopped at the deadline: 504 tool_outcome_unknown", async () => {
+    const ctx = setup({ execute: hangs });
+    const { status, json } = await ctx.call("jira_add_comment", {
+      token: await token({ tool: "jira_add_comment", claims: { timeout_ms: 300 } }),
+      body: body("jira_add_comment"),
+    });
+    expect(status).toBe(504);
+    expect(json).toMatchObject({
+      code: "tool_outcome_unknown",
+      detail:
+        "tool jira_add_comment was stopped at the gateway's deadline (jira: connector_timeout): whether it took effect is unknown",
+    });
+  });
+
+  it("a read stopped at the deadline: 504 deadline_exceeded (nothing was written)", async () => {
+    const ctx = setup({ execute: hangs });
+    const { status, json } = await ctx.call("jira_read", {
+      token: await token({ claims: { timeout_ms: 300 } }),
+      body: body(),
+    });
+    expect(status).toBe(504);
+    expect(json).toMatchObject({
+      code: "deadline_exceeded",
+      detail:
+        "tool jira_read did not finish before the gateway's deadline (jira: connector_timeout)",
+    });
+  });
+
+  it("a write whose system did not answer in time, deadline or not: tool_outcome_unknown", async () => {
+    const ctx = setup({
+      execute: () =>
+        Promise.reject(
+          new ConnectorError("slack", "connector_timeout", "no answer within 5000 ms"),
+        ),
+    });
+    const { status, json } = await ctx.call("slack_post_message", {
+      token: await token({ tool: "slack_post_message" }),
+      body: body("slack_post_message"),
+    });
+    expect(status).toBe(504);
+    expect(json).toMatchObject({ code: "tool_outcome_unknown" });
+  });
+
+  it("a write refused by its system is still tool_failed: it did not take effect", async () => {
+    const ctx = setup({
+      execute: () =>
+        Promise.reject(new ConnectorError("jira", "connector_rejected", "400 from Jira")),
+    });
+    const { status, json } = await ctx.call("jira_add_comment", {
+      token: await token({ tool: "jira_add_comment", claims: { timeout_ms: 10_000 } }),
+      body: body("jira_add_comment"),
+    });
+    expect(status).toBe(502);
+    expect(json).toMatchObject({ code: "tool_failed" });
+  });
+
+  it("a timeout_ms out of bounds is a malformed token: 401, nothing runs", async () => {
+    const ctx = setup();
+    const { status, json } = await ctx.call("jira_read", {
+      token: await token({ claims: { timeout_ms: 120_001 } }),
+      body: body(),
+    });
+    expect(status).toBe(401);
+    expect(json).toMatchObject({ code: "call_token_invalid" });
+    expect(ctx.execute).not.toHaveBeenCalled();
   });
 });

@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { DEFAULT_ALGORITHMS } from "../../common/jwks.ts";
+import { CALL_TIMEOUT_MAX_MS } from "../../common/worker-contract.ts";
 import {
   DEV_ISSUER,
   DEV_POSTURE_ISSUER,
@@ -82,7 +83,7 @@ const Env = z.object({
   AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   WORKER_URL: url.default(new URL("http://127.0.0.1:8081/")),
-  WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(CALL_TIMEOUT_MAX_MS).default(10_000),
   /** Largest answer read from the worker; a larger one is refused (worker_failed). */
   WORKER_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1_024).max(268_435_456).default(8_388_608),
   GATEWAY_CALL_KEY_FILE: z.string().min(1).optional(),

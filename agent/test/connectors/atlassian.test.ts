@@ -21,6 +21,7 @@ import { decodeEntities, storageToText } from "../../src/connectors/atlassian/st
 import { cqlString, pageCql } from "../../src/connectors/confluence/query.ts";
 import { fixtureDescription, loadJiraFixtureIssues } from "../../src/connectors/jira/fixtures.ts";
 import { ConnectorError } from "../../src/connectors/port.ts";
+import { runWithDeadline } from "../../src/connectors/deadline.ts";
 
 async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
   try {
@@ -540,6 +541,59 @@ describe("Atlassian HTTP client", () => {
     expect(() => createAtlassianHttp({ ...base, email: EMAIL, apiToken: "a b" })).toThrow(
       /API token/,
     );
+  });
+
+  it("under the gateway's deadline: a Retry-After longer than what is left is not waited for", async () => {
+    // Without a deadline this POST would be sent again after 1 s (503 is retried for writes).
+    site.script(
+      { status: 503, headers: { "retry-after": "1" } },
+      { status: 201, body: { id: "10001" } },
+    );
+    const error = await failure(
+      runWithDeadline(500, () =>
+        client(site.baseUrl).request({ method: "POST", path: "/rest/api/3/issue/X-1/comment" }),
+      ),
+    );
+    expect(error.code).toBe("connector_unavailable");
+    expect(error.message).toMatch(/what is left before the gateway's deadline/);
+    expect(site.requests).toHaveLength(1);
+  });
+
+  it("without a deadline the same Retry-After is waited for and the POST sent again", async () => {
+    site.script(
+      { status: 503, headers: { "retry-after": "1" } },
+      { status: 201, body: { id: "10001" } },
+    );
+    await expect(
+      client(site.baseUrl).request({ method: "POST", path: "/rest/api/3/issue/X-1/comment" }),
+    ).resolves.toEqual({ id: "10001" });
+    expect(site.requests).toHaveLength(2);
+  });
+
+  it("under the gateway's deadline: a request in flight is aborted when it passes", async () => {
+    site.script({ status: 201, body: { id: "10001" }, delayMs: 5_000 });
+    const error = await failure(
+      runWithDeadline(200, () =>
+        client(site.baseUrl).request({ method: "POST", path: "/rest/api/3/issue/X-1/comment" }),
+      ),
+    );
+    expect(error.code).toBe("connector_timeout");
+    expect(error.message).toMatch(/gateway's deadline/);
+    expect(site.requests).toHaveLength(1);
+  });
+
+  it("under the gateway's deadline: no retry starts after it", async () => {
+    // A read is retried on 500; each answer takes 150 ms, the deadline is 250 ms away.
+    site.script(
+      { status: 500, delayMs: 150 },
+      { status: 500, delayMs: 150 },
+      { status: 500, delayMs: 150 },
+    );
+    const error = await failure(
+      runWithDeadline(250, () => client(site.baseUrl).request({ method: "GET", path: "/x" })),
+    );
+    expect(["connector_timeout", "connector_unavailable"]).toContain(error.code);
+    expect(site.requests.length).toBeLessThanOrEqual(2);
   });
 
   it("reads an empty 2xx answer as null", async () => {

@@ -58,7 +58,11 @@ export const Denial = z.strictObject({
 
 /** What happened when the approved call ran (or failed to). */
 export const ExecutionResult = z.strictObject({
-  status: z.enum(["executed", "failed"]),
+  /**
+   * "unknown": a write whose worker gave no definite answer (the gateway's wait ran out, or the
+   * worker stopped it at the deadline): it may have taken effect, and a person must look.
+   */
+  status: z.enum(["executed", "failed", "unknown"]),
   /** The decision taken again at execution time. */
   decision_id: z.string().min(1).max(200).optional(),
   /** A stable error code when it failed (policy_denied, worker_timeout...). */

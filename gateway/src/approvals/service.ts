@@ -85,7 +85,7 @@ export interface NewApprovalRequest {
 /** What a post-hoc call did: its compensation handle, or its failure. */
 export type PostHocOutcome =
   | { status: "executed"; decision_id: string; compensation: Compensation | undefined }
-  | { status: "failed"; decision_id: string; code: string; http_status: number };
+  | { status: "failed" | "unknown"; decision_id: string; code: string; http_status: number };
 
 /** How the approved call ended (recorded in the request's `result`). */
 export interface ExecutionOutcome {
@@ -172,8 +172,10 @@ export interface ApprovalService {
   /** executing → failed (approval_not_executing otherwise). */
   markFailed(id: string, outcome: ExecutionOutcome): Promise<ApprovalRequest>;
   /**
-   * Records what a post-hoc call did, once: its compensation handle (the review stays open) or
-   * its failure (the review ends "failed"). approval_not_open when already settled or decided.
+   * Records what a post-hoc call did, once: its compensation handle (the review stays open), its
+   * failure (the review ends "failed"), or an unknown outcome (the review stays open, with no
+   * handle: a person checks whether it took effect). approval_not_open when already settled or
+   * decided.
    */
   settlePostHoc(id: string, outcome: PostHocOutcome): Promise<ApprovalRequest>;
   /**

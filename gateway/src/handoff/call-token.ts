@@ -7,7 +7,9 @@
 // lives at most 30 seconds. Its random jti lets the worker refuse a replay.
 //
 // Header: { alg: "ES256" | "EdDSA", kid, typ: "call+jwt" }.
-// Claims: iss, aud, sub, act { sub }, tool, args_sha256, decision_id, trace_id?, jti, iat, exp.
+// Claims: iss, aud, sub, act { sub }, tool, args_sha256, decision_id, trace_id?, timeout_ms?,
+// jti, iat, exp. timeout_ms is how long the gateway waits for the worker's answer: the worker
+// stops the call before then (agent/src/connectors/deadline.ts).
 //
 // Cost: the token is signed on every allowed call, so it is signed synchronously with
 // node:crypto on a KeyObject imported once, at construction (no WebCrypto job and thread-pool hop
@@ -18,6 +20,7 @@ import type { JWK } from "jose";
 import { ARGUMENTS_DIGEST } from "../../../common/canonical.ts";
 import { isToolName, type ToolName } from "../../../common/catalog.ts";
 import {
+  CALL_TIMEOUT_MAX_MS,
   CALL_TOKEN_MAX_TTL_SEC,
   CALL_TOKEN_TYPE,
   callTokenAlgorithmOf,
@@ -45,6 +48,8 @@ export interface CallTokenClaimsInput {
   /** The acting agent (becomes `act.sub`). */
   agent: string;
   traceId?: string;
+  /** How long the gateway waits for the worker's answer, in ms (1..CALL_TIMEOUT_MAX_MS). */
+  timeoutMs?: number;
 }
 
 export interface CallTokenSigner {
@@ -154,6 +159,15 @@ function claimsOf(
   const user = requireText("user", claims.user);
   const agent = requireText("agent", claims.agent);
   const traceId = claims.traceId === undefined ? undefined : requireText("traceId", claims.traceId);
+  const timeoutMs = claims.timeoutMs;
+  if (
+    timeoutMs !== undefined &&
+    (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > CALL_TIMEOUT_MAX_MS)
+  ) {
+    throw new CallTokenSignerError(
+      `timeoutMs must be a whole number from 1 to ${CALL_TIMEOUT_MAX_MS}`,
+    );
+  }
   const iat = Math.floor(now() / 1000);
   return {
     tool: claims.tool,
@@ -161,6 +175,7 @@ function claimsOf(
     decision_id: decisionId,
     act: { sub: agent },
     ...(traceId === undefined ? {} : { trace_id: traceId }),
+    ...(timeoutMs === undefined ? {} : { timeout_ms: timeoutMs }),
     iss: issuer,
     aud: audience,
     sub: user,

@@ -4,10 +4,12 @@
 // worker's problem documents are the shared wire contract (common/worker-contract.ts).
 //
 // Bounded: the whole exchange (connect, headers, body) has one deadline, `timeoutMs`, so a
-// worker that trickles its answer cannot hold a call open; an answer over `maxResponseBytes` is
-// refused (worker_failed) as soon as its size is known, never buffered whole: on its declared
-// Content-Length before a byte of the body is read, else by undici's maxResponseSize as soon as
-// the bytes received pass the bound (undici itself does not judge the declared length).
+// worker that trickles its answer cannot hold a call open. The call token carries it
+// (timeout_ms): the worker stops the call's connector requests a margin before it. An answer
+// over `maxResponseBytes` is refused (worker_failed) as soon as its size is known, never
+// buffered whole: on its declared Content-Length before a byte of the body is read, else by
+// undici's maxResponseSize as soon as the bytes received pass the bound (undici itself does not
+// judge the declared length).
 import type { ToolName } from "../../../common/catalog.ts";
 import {
   WorkerCompensation,
@@ -124,6 +126,8 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
         user: call.user,
         agent: call.agent,
         traceId: traceId ?? "",
+        // The worker stops the call before the gateway stops waiting for it.
+        timeoutMs,
       });
       let response: Dispatcher.ResponseData;
       // One deadline for the whole exchange: headers and body together.

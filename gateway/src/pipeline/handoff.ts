@@ -7,9 +7,13 @@
 //
 // Failure modes: the decision record cannot be made durable (503, nothing ran); the claim is
 // refused (409); the worker fails, cannot be reached or times out (502/504, the failure
-// recorded durably). The outcome record of a success is durable before the answer leaves (it
+// recorded durably). A WRITE with no definite answer (the gateway's wait ran out, or the worker
+// answered tool_outcome_unknown: it stopped the write at the deadline) may have taken effect:
+// its outcome is recorded "unknown", not "failed", the answer says `outcome: "unknown"`, an
+// alert (`tool_outcome_unknown`) asks a person to check, and a post-hoc review stays open. The outcome record of a success is durable before the answer leaves (it
 // shares the log's group commit with concurrent calls, so awaiting it costs one fdatasync).
 import { argumentsDigest } from "../../../common/canonical.ts";
+import { loadCatalog, writeToolNames, type ToolName } from "../../../common/catalog.ts";
 import type { WorkerResult } from "../handoff/worker-client.ts";
 import { GatewayError, isGatewayError, recorded } from "../lib/errors.ts";
 import { traceparentOf } from "../lib/trace.ts";
@@ -104,28 +108,88 @@ function workerDetails(extensions: Readonly<Record<string, unknown>>): Record<st
   };
 }
 
+/** The catalog's write tools, read once when first needed (the same file the policy reads). */
+let writeTools: ReadonlySet<ToolName> | undefined;
+
+/**
+ * Whether a failed call may have taken effect: a write whose worker gave no definite answer (the
+ * gateway's wait ran out, or the worker stopped it at the deadline: tool_outcome_unknown).
+ */
+export function outcomeUnknown(tool: ToolName, error: GatewayError): boolean {
+  writeTools ??= writeToolNames(loadCatalog());
+  if (!writeTools.has(tool)) return false;
+  return (
+    error.code === "worker_timeout" || error.extensions["worker_code"] === "tool_outcome_unknown"
+  );
+}
+
+const UNKNOWN_DETAIL = "no definite answer from the worker: the call may have taken effect";
+
+/** The alert that asks a person to check a write of unknown outcome (best effort). */
+async function alertUnknown(
+  ports: HandOffPorts,
+  runtime: PipelineRuntime,
+  ctx: Decided,
+  reviewId: string | undefined,
+) {
+  const approvalId = reviewId ?? ctx.approved?.id;
+  await ports.audit
+    .append({
+      ...ctx.followUp,
+      timestamp: new Date(runtime.now()).toISOString(),
+      event: "alert",
+      outcome: { status: "error", code: "tool_outcome_unknown" },
+      details: {
+        kind: "tool_outcome_unknown",
+        tool: ctx.tool,
+        ...(approvalId === undefined ? {} : { approval_id: approvalId }),
+      },
+    })
+    .catch(() => undefined);
+}
+
 async function recordFailure(
   ports: HandOffPorts,
   runtime: PipelineRuntime,
   ctx: Decided,
-  thrown: unknown,
+  error: GatewayError,
+  unknown: boolean,
+  reviewId: string | undefined,
 ): Promise<never> {
   const ids = { decision_id: ctx.decisionId, trace_id: ctx.trace.traceId };
-  const error = isGatewayError(thrown)
-    ? thrown
-    : new GatewayError("worker_failed", "the tool call failed", { cause: thrown });
   if (error.code === "audit_unavailable") {
     throw new GatewayError(error.code, error.message, { extensions: ids });
   }
-  settleApproval(ports, runtime, ctx, { code: error.code, http_status: error.status }, true);
+  settleApproval(
+    ports,
+    runtime,
+    ctx,
+    {
+      code: error.code,
+      http_status: error.status,
+      ...(unknown ? { detail: UNKNOWN_DETAIL } : {}),
+    },
+    true,
+  );
   await appendDurable(ports, {
     ...ctx.followUp,
     event: "outcome",
-    outcome: { status: "failed", code: error.code, http_status: error.status },
+    outcome: {
+      status: unknown ? "unknown" : "failed",
+      code: error.code,
+      http_status: error.status,
+    },
     details: workerDetails(error.extensions),
   });
+  if (unknown) await alertUnknown(ports, runtime, ctx, reviewId);
+  // The caller learns that a person must look, and under which review (post-hoc).
+  const outcome = unknown
+    ? { outcome: "unknown", ...(reviewId === undefined ? {} : { approval_id: reviewId }) }
+    : {};
   throw recorded(
-    new GatewayError(error.code, error.message, { extensions: { ...error.extensions, ...ids } }),
+    new GatewayError(error.code, error.message, {
+      extensions: { ...error.extensions, ...ids, ...outcome },
+    }),
   );
 }
 
@@ -153,16 +217,18 @@ export async function handOff(
       agent: ctx.principal.agent,
     });
   } catch (thrown) {
+    const error = isGatewayError(thrown)
+      ? thrown
+      : new GatewayError("worker_failed", "the tool call failed", { cause: thrown });
+    const unknown = outcomeUnknown(ctx.tool, error);
     if (review !== undefined) {
-      const code = isGatewayError(thrown) ? thrown.code : "worker_failed";
-      const status = isGatewayError(thrown) ? thrown.status : 502;
       await settleReview(ports, runtime, ctx, review, {
-        status: "failed",
-        code,
-        http_status: status,
+        status: unknown ? "unknown" : "failed",
+        code: error.code,
+        http_status: error.status,
       });
     }
-    return recordFailure(ports, runtime, ctx, thrown);
+    return recordFailure(ports, runtime, ctx, error, unknown, review?.id);
   }
   settleApproval(ports, runtime, ctx, { http_status: 200 }, false);
   await recordSuccess(ports, ctx, worked, review?.id);

@@ -13,7 +13,7 @@
 // (markCompensated).
 //
 // Failure modes, each recorded on the review (compensation_result) and audited: no handle
-// ("unavailable"), arguments refused, policy denial, worker failure ("failed" with its code).
+// ("unavailable"; compensation_outcome_unknown when the call's own outcome is unknown), arguments refused, policy denial, worker failure ("failed" with its code).
 // A failure that may pass (worker unavailable, timeout or failed, policy unavailable) is tried
 // again by the sweeper (`retry_at`: 30 s, 1, 2, 4 min; 5 tries in all); a runner that died
 // mid-attempt leaves its lease, retried when it ends; a denial the deny route could not
@@ -185,7 +185,11 @@ export function createCompensator(
     if (review.compensation === undefined && review.compensation_result === undefined) {
       return await ports.approvals.markCompensated(review.id, {
         status: "unavailable",
-        code: "compensation_unavailable",
+        // Unknown: the call may or may not have taken effect; a person checks and undoes it.
+        code:
+          review.result?.status === "unknown"
+            ? "compensation_outcome_unknown"
+            : "compensation_unavailable",
       });
     }
     let claimed: ApprovalRequest;
@@ -222,7 +226,7 @@ export function createCompensator(
   return async (review, reviewer) => {
     // Not a rejected review, or its call has not answered yet (the hand-off settles it later).
     if (review.mode !== "post_hoc" || review.status !== "denied") return review;
-    if (review.result?.status !== "executed") return review;
+    if (review.result?.status !== "executed" && review.result?.status !== "unknown") return review;
     return (await attempt(review, reviewer)) ?? (await ports.approvals.get(review.id)) ?? review;
   };
 }

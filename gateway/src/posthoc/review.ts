@@ -6,7 +6,11 @@
 // - The review is opened BEFORE the worker runs, bound to the exact call: if it cannot be opened
 //   (store or audit down), nothing runs (fail closed), so no post-hoc call escapes review.
 // - After the worker answers, the review records the outcome once: the compensation handle the
-//   worker returned (the rollback as a tool call), or the call's failure (nothing to review).
+//   worker returned (the rollback as a tool call), or the call's failure (nothing to review), or
+//   an unknown outcome (the gateway's wait ran out, or the worker stopped the write at its
+//   deadline): the review stays open with no handle, approvers are told (and the hand-off's
+//   alert `tool_outcome_unknown` names it); a rejection then records the compensation as
+//   unavailable (compensation_outcome_unknown): the undo is a person's.
 // - A review never licenses a second run of the call (approvals/use.ts refuses to claim it).
 //
 // A rejection that lands while the worker is still running: the outcome settles onto the denied
@@ -80,7 +84,7 @@ export async function settleReview(
   review: ApprovalRequest,
   outcome:
     | { status: "executed"; compensation: WorkerResult["compensation"] }
-    | { status: "failed"; code: string; http_status: number },
+    | { status: "failed" | "unknown"; code: string; http_status: number },
 ): Promise<void> {
   try {
     const settled = await ports.approvals.settlePostHoc(
@@ -95,10 +99,10 @@ export async function settleReview(
     );
     if (settled.status === "denied") {
       // Rejected while the worker was still running: undo it now, as a rejection would have.
-      if (outcome.status === "executed") await compensateInFlight(ports, runtime, ctx, settled);
+      if (outcome.status !== "failed") await compensateInFlight(ports, runtime, ctx, settled);
       return;
     }
-    if (outcome.status === "executed") runtime.notifyApprovers(settled, traceparentOf(ctx.trace));
+    if (outcome.status !== "failed") runtime.notifyApprovers(settled, traceparentOf(ctx.trace));
   } catch (error) {
     runtime.log("error", "post-hoc review outcome not recorded", {
       approval_id: review.id,

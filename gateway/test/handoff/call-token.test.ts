@@ -170,6 +170,30 @@ describe("call token signer", () => {
     ).rejects.toThrow(/catalog/);
   });
 
+  it("carries the gateway's wait as timeout_ms, which the worker's verifier reads back", async () => {
+    const token = await signer().sign(claims({ timeoutMs: 10_000 }));
+    expect(decodeJwt(token)).toMatchObject({ timeout_ms: 10_000 });
+    expect(decodeJwt(await signer().sign(claims()))).not.toHaveProperty("timeout_ms");
+    const verifier = createCallTokenVerifier({
+      jwks,
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      clockToleranceSec: 2,
+      maxReplayEntries: 10,
+      now: () => NOW_MS,
+    });
+    await expect(verifier.verify(token, ARGS)).resolves.toMatchObject({ timeoutMs: 10_000 });
+  });
+
+  it.each([[0], [120_001], [1.5], [Number.NaN]])(
+    "refuses to sign a timeoutMs of %s",
+    async (timeoutMs) => {
+      await expect(signer().sign(claims({ timeoutMs }))).rejects.toThrow(
+        "timeoutMs must be a whole number from 1 to 120000",
+      );
+    },
+  );
+
   it("round-trips through the worker's verifier (ES256 and EdDSA)", async () => {
     const ed = await keyPair("EdDSA", "gw-test-ed");
     const verifier = createCallTokenVerifier({

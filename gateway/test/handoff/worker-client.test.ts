@@ -83,6 +83,25 @@ describe("worker client", () => {
     });
   });
 
+  it("hands the signer its own wait, for the worker's deadline", async () => {
+    const seen: unknown[] = [];
+    const recording = {
+      ...signer,
+      sign: (claims: unknown) => {
+        seen.push(claims);
+        return Promise.resolve("header.payload.signature");
+      },
+    };
+    const baseUrl = await listen((_req, res) => {
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ result: { ok: 1 }, evidence }));
+    });
+    const client = createHttpWorkerClient({ baseUrl, timeoutMs: 1_234, signer: recording });
+    await client.execute(call);
+    expect(seen).toMatchObject([{ decisionId: "d-1", timeoutMs: 1_234 }]);
+  });
+
   it("504 worker_timeout when the worker does not answer in time", async () => {
     const baseUrl = await listen(() => undefined); // never answers
     const client = createHttpWorkerClient({ baseUrl, timeoutMs: 150, signer });

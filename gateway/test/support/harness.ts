@@ -63,6 +63,8 @@ export interface HarnessOptions {
   /** Replace parts (a failing audit, a failing worker...). */
   ports?: (defaults: GatewayPorts) => Partial<GatewayPorts>;
   workerExecute?: (call: ToolCall) => unknown;
+  /** How long the gateway waits for the worker (default 2 s); the worker's deadline follows. */
+  workerTimeoutMs?: number;
   /** Runs in the worker before each call is executed (by workerExecute or the fixture tools). */
   beforeExecute?: (call: ToolCall) => Promise<void>;
   /** Default: SQLite in the harness's temp dir. */
@@ -187,7 +189,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const { port } = server.address() as AddressInfo;
   const worker: WorkerClient = createHttpWorkerClient({
     baseUrl: new URL(`http://127.0.0.1:${port}/`),
-    timeoutMs: 2_000,
+    timeoutMs: options.workerTimeoutMs ?? 2_000,
     signer: createCallTokenSigner({
       privateJwk: keys.gateway,
       issuer: CALL_TOKEN_ISSUER,

@@ -14,10 +14,14 @@
 // - Retry-After (delta-seconds or an HTTP date) is honoured: the wait before the next attempt
 //   is at least what the server asked for. A server that asks for more than `maxRetryAfterMs`
 //   is not waited for: the call fails at once (connector_rate_limited / connector_unavailable).
+// - The gateway's deadline for the call (connectors/deadline.ts) bounds it all: an attempt in
+//   flight is aborted when it passes (connector_timeout), no retry starts after it, and a
+//   Retry-After longer than what is left fails at once.
 //
 // Error messages name the connector, the method, the path (never the query, never a header) and
 // the system's own error text, with the credential redacted should a system ever echo it.
 import pRetry, { AbortError } from "p-retry";
+import { callDeadline, remainingMs, withCallDeadline } from "../deadline.ts";
 import { NOT_SENT_CODES, networkCode } from "../network.ts";
 import { ConnectorError, type ConnectorErrorCode } from "../port.ts";
 
@@ -241,7 +245,7 @@ export function createAtlassianHttp(options: AtlassianHttpOptions): AtlassianHtt
 
     const attempt = async (): Promise<unknown> => {
       retryAfterMs = undefined;
-      const signal = AbortSignal.timeout(timeoutMs);
+      const signal = withCallDeadline(AbortSignal.timeout(timeoutMs));
       const init: RequestInit = { method: req.method, headers, signal, redirect: "manual" };
       if (body !== undefined) init.body = body;
       let response: Response;
@@ -255,7 +259,9 @@ export function createAtlassianHttp(options: AtlassianHttpOptions): AtlassianHtt
           throw new AbortError(
             failure(
               "connector_timeout",
-              `${what}: no answer within ${timeoutMs} ms`,
+              callDeadline()?.aborted === true
+                ? `${what}: no answer before the gateway's deadline`
+                : `${what}: no answer within ${timeoutMs} ms`,
               undefined,
               error,
             ),
@@ -296,11 +302,11 @@ export function createAtlassianHttp(options: AtlassianHttpOptions): AtlassianHtt
       if (!retryable) throw new AbortError(error);
 
       const asked = parseRetryAfter(response.headers.get("retry-after"));
-      if (asked !== undefined && asked > maxRetryAfterMs) {
+      if (asked !== undefined && (asked > maxRetryAfterMs || asked > remainingMs())) {
         throw new AbortError(
           failure(
             error.code,
-            `${message} (asked to retry after ${Math.ceil(asked / 1000)} s, more than the ${Math.ceil(maxRetryAfterMs / 1000)} s this connector waits)`,
+            `${message} (asked to retry after ${Math.ceil(asked / 1000)} s, more than this connector waits: ${Math.ceil(maxRetryAfterMs / 1000)} s, and what is left before the gateway's deadline)`,
             status,
           ),
         );
@@ -309,6 +315,7 @@ export function createAtlassianHttp(options: AtlassianHttpOptions): AtlassianHtt
       throw error;
     };
 
+    const deadline = callDeadline();
     try {
       return await pRetry(attempt, {
         retries,
@@ -316,6 +323,9 @@ export function createAtlassianHttp(options: AtlassianHttpOptions): AtlassianHtt
         maxTimeout: maxBackoffMs,
         factor: 2,
         randomize: true,
+        // No retry after the gateway's deadline: it would run a write nobody waits for.
+        maxRetryTime: remainingMs(),
+        ...(deadline === undefined ? {} : { signal: deadline }),
         onFailedAttempt: async ({ retriesLeft, retryDelay }) => {
           // p-retry waits `retryDelay` next; top it up to what the server asked for.
           if (retriesLeft > 0 && retryAfterMs !== undefined && retryAfterMs > retryDelay) {
@@ -325,6 +335,14 @@ export function createAtlassianHttp(options: AtlassianHttpOptions): AtlassianHtt
       });
     } catch (error) {
       if (error instanceof ConnectorError) throw error;
+      if (deadline?.aborted === true) {
+        throw failure(
+          "connector_timeout",
+          `${what}: the gateway's deadline passed`,
+          undefined,
+          error,
+        );
+      }
       throw failure("connector_unavailable", `${what}: unexpected failure`, undefined, error);
     }
   }

@@ -13,6 +13,7 @@
 // Writes: if an Authorize (Revoke) was retried and EC2 then answers that the rule already
 // exists (does not exist), an earlier attempt got through: that is the asked-for state, not a
 // failure. The group is read back after each change either way.
+import { withCallDeadline } from "../deadline.ts";
 import {
   AuthorizeSecurityGroupIngressCommand,
   DescribeSecurityGroupsCommand,
@@ -224,7 +225,8 @@ export function createAwsReal(options: AwsRealOptions): AwsPort {
       checkAccountAndRegion(account, region);
       checkGroupIds(groupIds);
       checkAccount(account, `DescribeSecurityGroups (${account}/${region})`);
-      const groups = await describe(account, region, groupIds, AbortSignal.timeout(deadlineMs));
+      const signal = withCallDeadline(AbortSignal.timeout(deadlineMs));
+      const groups = await describe(account, region, groupIds, signal);
       return groups.map((group): SecurityGroup => toSecurityGroup(group));
     },
 
@@ -233,8 +235,9 @@ export function createAwsReal(options: AwsRealOptions): AwsPort {
       checkGroupId(groupId);
       checkChange(requested);
       checkAccount(account, `ModifySecurityGroup (${account}/${region})`);
-      // One deadline for the three calls: read, change, read back.
-      const signal = AbortSignal.timeout(deadlineMs);
+      // One deadline for the three calls: read, change, read back; and the gateway's for the
+      // call (connectors/deadline.ts), so that no change starts after the gateway gave up.
+      const signal = withCallDeadline(AbortSignal.timeout(deadlineMs));
       const before = await ingressOf(account, region, groupId, signal);
       await change(account, region, groupId, requested, signal);
       // Applied: from here on the call succeeded, whatever the read-back does. A failure here

@@ -14,6 +14,7 @@
 //   - every attempt has its own timeout (`timeoutMs`), joined to the caller's signal if any;
 //   - it sends nothing outside `origin`: Octokit follows the Link header's URLs with the token,
 //     so a page link to another host is refused (OffOriginError) instead of leaking the token.
+import { deadlineFetch, remainingMs } from "../deadline.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
 type HeaderGetter = (name: string) => string | null | undefined;
@@ -68,7 +69,8 @@ export interface GitHubFetchOptions {
 
 export function createGitHubFetch(options: GitHubFetchOptions): typeof fetch {
   const { origin, timeoutMs, rateLimitRetries, maxRetryAfterMs } = options;
-  const base = options.fetch ?? globalThis.fetch;
+  // Every request is also aborted at the gateway's deadline for the call (connectors/deadline.ts).
+  const base = deadlineFetch(options.fetch ?? globalThis.fetch);
   return async (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
     if (new URL(url).origin !== origin) throw new OffOriginError(url);
@@ -82,7 +84,11 @@ export function createGitHubFetch(options: GitHubFetchOptions): typeof fetch {
         (name) => response.headers.get(name),
         Date.now(),
       );
-      if (waitMs === undefined || attempt >= rateLimitRetries || waitMs > maxRetryAfterMs) {
+      if (
+        waitMs === undefined ||
+        attempt >= rateLimitRetries ||
+        waitMs > Math.min(maxRetryAfterMs, remainingMs())
+      ) {
         return response;
       }
       await response.body?.cancel();

@@ -14,6 +14,7 @@
 //   true and this adapter waits Retry-After itself, at most rateLimitRetries times and never
 //   longer than maxRetryAfterMs (a longer wait fails at once: connector_rate_limited).
 // - Slack's errors ({"ok": false, "error": "..."} with HTTP 200) map as shared.ts platformError.
+import { deadlineFetch, remainingMs } from "../deadline.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   ErrorCode,
@@ -138,7 +139,8 @@ export function createSlackWebApi(options: SlackWebApiOptions): SlackPort {
     rejectRateLimitedCalls: true,
     allowAbsoluteUrls: false,
     logger: silentLogger,
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    // Every request is also aborted at the gateway's deadline for the call (connectors/deadline.ts).
+    fetch: deadlineFetch(options.fetch ?? globalThis.fetch),
   });
 
   return {
@@ -184,7 +186,7 @@ export function createSlackWebApi(options: SlackWebApiOptions): SlackPort {
             typeof retryAfter === "number"
           ) {
             const waitMs = retryAfter * 1000;
-            if (attempt < rateLimitRetries && waitMs <= maxRetryAfterMs) {
+            if (attempt < rateLimitRetries && waitMs <= Math.min(maxRetryAfterMs, remainingMs())) {
               await sleep(waitMs);
               continue;
             }
