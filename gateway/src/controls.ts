@@ -1,6 +1,7 @@
 // The runtime controls around the policy, wired once for the gateway process and its tests:
 // the kill switch (persisted, handed to the policy as data), the call limiter, and the denial
-// monitor that suspends a runaway agent through the kill switch.
+// monitor that suspends a runaway agent through the kill switch (counting every replica's
+// denials when the limits live in PostgreSQL).
 import { z } from "zod";
 import { createApprovalService, type ApprovalService } from "./approvals/service.ts";
 import { openApprovalStore, type ApprovalStoreConfig } from "./approvals/store.ts";
@@ -12,6 +13,7 @@ import { startKillSwitchSync } from "./killswitch/sync.ts";
 import { denialMonitorSettings, parseLimits, readLimits } from "./limits/config.ts";
 import { createDenialMonitor, type DenialMonitor } from "./limits/denial-monitor.ts";
 import { openPostgresLimiter } from "./limits/postgres-limiter.ts";
+import { openPostgresDenials } from "./limits/shared-denials.ts";
 import { createRateLimiter, type CallLimiter } from "./limits/rate-limiter.ts";
 import type { PolicyEngine } from "./policy/engine.ts";
 import { loadCatalog } from "../../common/catalog.ts";
@@ -73,6 +75,8 @@ export async function createControls(options: ControlsOptions): Promise<Controls
   const limits =
     policy.data === undefined ? readLimits() : parseLimits(policy.data.zyx.config["limits"]);
   const suspended = new Set<string>();
+  /** The agents the kill switch stopped at the last state applied. */
+  let stopped = new Set<string>();
   const monitor: { current?: DenialMonitor } = {};
 
   const storeConfig = options.killSwitchStore ?? { kind: "file", path: options.killSwitchPath };
@@ -86,18 +90,32 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     audit: (record) => audit.append(record),
     apply: async (state) => {
       await policy.setState(state);
-      // An agent suspended automatically and now cleared by an admin is re-armed.
-      for (const agent of suspended) {
-        if (!state.kill_switch.agents.includes(agent)) {
+      // An agent whose suspension was lifted (automatic or an admin's) is re-armed and starts
+      // from zero: the denials the kill switch itself caused while it was set are not its own.
+      const now = new Set(state.kill_switch.agents);
+      for (const agent of new Set([...suspended, ...stopped])) {
+        if (!now.has(agent)) {
           suspended.delete(agent);
           monitor.current?.cleared(agent);
         }
       }
+      stopped = now;
     },
   });
+  // With PostgreSQL for the limits, the denials that suspend an agent are every replica's.
+  const sharedDenials =
+    options.limitsStore?.kind === "postgres"
+      ? await openPostgresDenials({ connectionString: options.limitsStore.connectionString })
+      : undefined;
   const denials = createDenialMonitor({
     ...denialMonitorSettings(limits),
     now,
+    shared: sharedDenials,
+    onSharedError: (error) => {
+      options.log?.("error", "shared denial log unavailable: counting this replica's denials", {
+        error: String(error),
+      });
+    },
     suspend: async (agent, request) => {
       await killSwitch.suspendAgent(agent, request);
       suspended.add(agent);
@@ -147,7 +165,12 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     close: async () => {
       approvals.close();
       await sync?.stop();
-      await Promise.all([store.close(), killSwitch.close(), limiter.close?.()]);
+      await Promise.all([
+        store.close(),
+        killSwitch.close(),
+        limiter.close?.(),
+        sharedDenials?.close(),
+      ]);
     },
   };
 }

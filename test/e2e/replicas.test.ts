@@ -236,6 +236,52 @@ describe("three gateway replicas on shared PostgreSQL state", () => {
     });
   });
 
+  it("a runaway agent is suspended at its threshold of denials summed over the replicas", async () => {
+    const runaway = [
+      "--user",
+      "runaway@zyxbank.example",
+      "--groups",
+      "grp-ai-users,grp-ai-devops-readonly",
+      "--agent",
+      "change-reviewer",
+    ];
+    const suspended = async () => {
+      const response = await fetch(`${replica(2).url}/v1/admin/kill-switch`, {
+        headers: as(ADMIN),
+      });
+      const body = (await response.json()) as { state: { kill_switch: { agents: string[] } } };
+      return body.state.kill_switch.agents.includes("change-reviewer");
+    };
+    // An account the policy does not allow: a policy denial about the agent's behaviour.
+    const deny = (i: number) =>
+      call(
+        replica(i % 3).url,
+        "aws_dev_read",
+        { account: "999999999999", region: "ap-southeast-1" },
+        runaway,
+      );
+    // The threshold is 10 within 300 s: nine, three on each replica, suspend nobody.
+    for (let i = 0; i < 9; i++) expect((await deny(i)).status).toBe(403);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await suspended()).toBe(false);
+    try {
+      // The tenth does, on whichever replica counts it.
+      expect((await deny(9)).status).toBe(403);
+      const took = await until(suspended, 5_000);
+      console.error(`denials over 3 replicas: suspended ${took.toFixed(0)} ms after the 10th`);
+    } finally {
+      // Lifted again for the tests that follow, and applied by every replica.
+      const version = await changeKillSwitch(replica(0).url, "DELETE", "change-reviewer");
+      await until(
+        async () =>
+          (await Promise.all(replicas.map((r) => killSwitchVersion(r.url)))).every(
+            (v) => v >= version,
+          ),
+        5_000,
+      );
+    }
+  });
+
   it("an approval asked on one replica, approved on a second, runs once: racing executions give one 200 and one 409", async () => {
     const requested = await call(replica(0).url, "aws_modify_security_group", SG_CHANGE, REQUESTER);
     expect(requested.status).toBe(202);

@@ -23,6 +23,14 @@
 // so the next denial within the window tries again. If `alert` fails, the outcome says so (the
 // suspension, when it succeeded, stands).
 //
+// Replicas: with `shared` (limits/shared-denials.ts, PostgreSQL), the count is every replica's:
+// each denial is also recorded there and the threshold is judged on the larger of the two
+// counts (the shared one, unless it failed: then this replica's own, logged through
+// `onSharedError`; a denial has already refused its call, so a lost count only delays a
+// suspension). `cleared` forgets the agent's shared denials up to that moment too. The
+// suspension itself goes through the kill switch, shared already; two replicas reaching the
+// threshold together both suspend, the second a no-op.
+//
 // Memory is bounded: at most `threshold` denials per agent (more are never needed to decide) and
 // at most `maxAgents` agents. To make room for a new agent the monitor looks at the
 // EVICTION_SCAN least recently denied agents and evicts, in this order: an armed agent with no
@@ -36,6 +44,7 @@ import { describeThrown } from "../policy/errors.ts";
 import { MAX_DENIAL_THRESHOLD, MAX_WINDOW_SECONDS } from "./config.ts";
 import { checkFunction, checkId, checkPositiveInteger, LimitsError, readClock } from "./errors.ts";
 import { Ring } from "./ring.ts";
+import type { SharedDenials } from "./shared-denials.ts";
 
 /** Who the kill switch records as having suspended the agent. */
 export const AUTO_SUSPENSION_ACTOR = "system:auto-suspension";
@@ -107,12 +116,19 @@ export interface DenialMonitorOptions {
   windowSeconds: number;
   /** The clock, epoch milliseconds (default Date.now; frozen in tests). */
   now?: (() => number) | undefined;
-  /** Suspends the agent (the kill switch's agent scope). */
+  /**
+   * Suspends the agent (the kill switch's agent scope). An answer `{ changed: false }` says it
+   * was suspended already (another replica reached the threshold first): no second alert.
+   */
   suspend: (agent: string, request: SuspendRequest) => unknown;
   /** Writes the alert record (AuditLog.append). */
   alert: (record: SuspensionAlert) => unknown;
   /** Cap on agents tracked (default 10,000). */
   maxAgents?: number | undefined;
+  /** The denials of every replica (absent: this replica's alone). */
+  shared?: SharedDenials | undefined;
+  /** Told when the shared log failed (the local count then decides). */
+  onSharedError?: ((error: unknown) => void) | undefined;
 }
 
 export const DEFAULT_MAX_AGENTS = 10_000;
@@ -131,6 +147,15 @@ interface AgentEntry {
   /** Bumped by cleared(): a suspension that resolves after it does not mark the agent. */
   generation: number;
   denials: Ring<Denial>;
+}
+
+/** Whether a suspension answered that nothing changed (the agent was suspended already). */
+function isUnchanged(answer: unknown): boolean {
+  return (
+    typeof answer === "object" &&
+    answer !== null &&
+    (answer as { changed?: unknown }).changed === false
+  );
 }
 
 export function createDenialMonitor(options: DenialMonitorOptions): DenialMonitor {
@@ -152,6 +177,7 @@ export function createDenialMonitor(options: DenialMonitorOptions): DenialMonito
     MAX_MAX_AGENTS,
   );
   const windowMs = windowSeconds * 1000;
+  const { shared, onSharedError } = options;
   // Insertion order is the order of each agent's last denial (re-inserted on every denial).
   const agents = new Map<string, AgentEntry>();
   let evictions = 0;
@@ -235,6 +261,22 @@ export function createDenialMonitor(options: DenialMonitorOptions): DenialMonito
     }
   };
 
+  /** The agent's denials as every replica counted them, or this replica's when longer or alone. */
+  const everyReplicas = async (
+    log: SharedDenials,
+    agent: string,
+    local: Denial[],
+    denial: Denial,
+  ): Promise<readonly Denial[]> => {
+    try {
+      const all = await log.record(agent, denial, windowMs, threshold);
+      return all.length > local.length ? all : local;
+    } catch (thrown) {
+      onSharedError?.(thrown);
+      return local;
+    }
+  };
+
   return {
     async recordDenial(agentId, denial) {
       const agent = checkId("agent", agentId);
@@ -255,7 +297,12 @@ export function createDenialMonitor(options: DenialMonitorOptions): DenialMonito
       agents.set(agent, entry);
       prune(entry, t);
       entry.denials.pushOverwrite({ at: t, decisionId });
-      const count = entry.denials.size;
+      // Alone, synchronously: the state moves on before this call first yields.
+      const counted =
+        shared === undefined
+          ? entry.denials.values()
+          : await everyReplicas(shared, agent, entry.denials.values(), { at: t, decisionId });
+      const count = counted.length;
 
       if (entry.state === "suspending") return { action: "suspension_pending", count };
       if (entry.state === "suspended") return { action: "already_suspended", count };
@@ -265,19 +312,21 @@ export function createDenialMonitor(options: DenialMonitorOptions): DenialMonito
       entry.state = "suspending";
       const { generation } = entry;
       const current = entry;
-      const counted = entry.denials.values();
       const reason =
         `${count} policy denials within ${windowSeconds} s (threshold ${threshold}): ` +
         "suspended automatically as a runaway agent";
       let failure: string | undefined;
+      let already = false;
       try {
-        await suspend(agent, { by: AUTO_SUSPENSION_ACTOR, reason });
+        already = isUnchanged(await suspend(agent, { by: AUTO_SUSPENSION_ACTOR, reason }));
       } catch (thrown) {
         failure = describeThrown(thrown);
       }
       if (current.generation === generation && agents.get(agent) === current) {
         current.state = failure === undefined ? "suspended" : "armed";
       }
+      // Suspended already (by another replica, or an admin): one alert is enough.
+      if (already) return { action: "already_suspended", count };
       const record = alertRecord(agent, counted, reason, failure, t);
       const written = await writeAlert(record);
       return failure === undefined
@@ -287,10 +336,22 @@ export function createDenialMonitor(options: DenialMonitorOptions): DenialMonito
     cleared(agentId) {
       const agent = checkId("agent", agentId);
       const entry = agents.get(agent);
-      if (entry === undefined) return;
-      entry.state = "armed";
-      entry.generation += 1;
-      entry.denials.clear();
+      if (entry !== undefined) {
+        entry.state = "armed";
+        entry.generation += 1;
+        entry.denials.clear();
+      }
+      if (shared !== undefined) {
+        // Not awaited (the kill switch's apply calls this): a failure leaves rows that leave
+        // the window in time; the agent may be suspended again sooner, never later.
+        let t: number;
+        try {
+          t = readClock(now);
+        } catch {
+          return;
+        }
+        shared.forget(agent, t).catch((thrown: unknown) => onSharedError?.(thrown));
+      }
     },
     state(agentId) {
       return agents.get(agentId)?.state;

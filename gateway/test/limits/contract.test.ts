@@ -6,6 +6,11 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresLimiter } from "../../src/limits/postgres-limiter.ts";
+import {
+  createMemoryDenials,
+  openPostgresDenials,
+  type SharedDenials,
+} from "../../src/limits/shared-denials.ts";
 import type { CallKey, CallLimiter, LimitVerdict } from "../../src/limits/rate-limiter.ts";
 import { createRateLimiter } from "../../src/limits/rate-limiter.ts";
 import { startPgProxy } from "../../../test/support/pg-proxy.ts";
@@ -216,5 +221,82 @@ describe("call limiter on PostgreSQL: several replicas", () => {
       code: "limits_unavailable",
     });
     await limiter.close();
+  });
+});
+
+// The denial monitor's shared log (limits/shared-denials.ts): one contract for the memory adapter
+// and PostgreSQL, then two PostgreSQL handles (two replicas) on one database.
+const denialLogs: { name: string; open: () => Promise<SharedDenials> }[] = [
+  { name: "memory", open: () => Promise.resolve(createMemoryDenials()) },
+  {
+    name: "postgres",
+    open: async () => {
+      const log = await openPostgresDenials({ connectionString: await freshSchema() });
+      openedLogs.push(log);
+      return log;
+    },
+  },
+];
+const openedLogs: SharedDenials[] = [];
+afterAll(async () => {
+  for (const log of openedLogs) await log.close();
+});
+
+describe.each(denialLogs)("shared denial log: $name", ({ open }) => {
+  const W = 60_000;
+  const at = (seconds: number, n: number) => ({ at: seconds * 1000, decisionId: `d-${n}` });
+
+  it("answers the agent's denials in the window, oldest first, the newest `limit`", async () => {
+    const log = await open();
+    expect(await log.record("agent-a", at(0, 1), W, 3)).toEqual([at(0, 1)]);
+    expect(await log.record("agent-a", at(10, 2), W, 3)).toEqual([at(0, 1), at(10, 2)]);
+    expect(await log.record("agent-b", at(11, 3), W, 3)).toEqual([at(11, 3)]);
+    expect(await log.record("agent-a", at(20, 4), W, 3)).toEqual([at(0, 1), at(10, 2), at(20, 4)]);
+    expect(await log.record("agent-a", at(30, 5), W, 3)).toEqual([at(10, 2), at(20, 4), at(30, 5)]);
+    // 0 s and 10 s are out of (10, 70]: a window is exclusive at its start.
+    expect(await log.record("agent-a", at(70, 6), W, 10)).toEqual([
+      at(20, 4),
+      at(30, 5),
+      at(70, 6),
+    ]);
+  });
+
+  it("forgets an agent's denials up to a time, and only that agent's", async () => {
+    const log = await open();
+    await log.record("agent-a", at(0, 1), W, 3);
+    await log.record("agent-a", at(5, 2), W, 3);
+    await log.record("agent-b", at(5, 3), W, 3);
+    await log.forget("agent-a", 5_000);
+    expect(await log.record("agent-a", at(6, 4), W, 3)).toEqual([at(6, 4)]);
+    expect(await log.record("agent-b", at(6, 5), W, 3)).toEqual([at(5, 3), at(6, 5)]);
+  });
+});
+
+describe("shared denial log: two replicas on one PostgreSQL", () => {
+  it("each sees the other's denials", async () => {
+    const url = await freshSchema();
+    const one = await openPostgresDenials({ connectionString: url });
+    const two = await openPostgresDenials({ connectionString: url });
+    openedLogs.push(one, two);
+    await one.record("agent-a", { at: 1_000, decisionId: "d-1" }, 60_000, 10);
+    await two.record("agent-a", { at: 2_000, decisionId: "d-2" }, 60_000, 10);
+    expect(await one.record("agent-a", { at: 3_000, decisionId: "d-3" }, 60_000, 10)).toEqual([
+      { at: 1_000, decisionId: "d-1" },
+      { at: 2_000, decisionId: "d-2" },
+      { at: 3_000, decisionId: "d-3" },
+    ]);
+  });
+
+  it("rejects when the database cannot be reached (the monitor then counts alone)", async () => {
+    const url = await freshSchema();
+    const log = await openPostgresDenials({ connectionString: url, queryTimeoutMs: 500 });
+    openedLogs.push(log);
+    const admin = new pg.Client({ connectionString: postgres.connectionString });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA limits_${String(schemas)} CASCADE`);
+    await admin.end();
+    await expect(
+      log.record("agent-a", { at: 1_000, decisionId: "d-1" }, 60_000, 10),
+    ).rejects.toThrow();
   });
 });

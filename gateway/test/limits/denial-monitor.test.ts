@@ -20,6 +20,7 @@ import {
   DEFAULT_MAX_AGENTS,
 } from "../../src/limits/denial-monitor.ts";
 import { LimitsError } from "../../src/limits/errors.ts";
+import { createMemoryDenials, type SharedDenials } from "../../src/limits/shared-denials.ts";
 import type { FrozenClock } from "./support.ts";
 import { frozenClock, isoAt } from "./support.ts";
 
@@ -532,5 +533,85 @@ describe("errors", () => {
         message: "the clock must return finite epoch milliseconds",
       }),
     );
+  });
+});
+
+describe("replicas sharing one denial log", () => {
+  /** Two monitors (two replicas) on one log and one kill switch, on one frozen clock. */
+  function replicas(log: SharedDenials) {
+    const clock = frozenClock();
+    const killSwitch = new Set<string>();
+    const suspensions: string[] = [];
+    const alerts: SuspensionAlert[] = [];
+    const sharedErrors: unknown[] = [];
+    const make = () =>
+      createDenialMonitor({
+        threshold: 3,
+        windowSeconds: 60,
+        now: clock.now,
+        shared: log,
+        onSharedError: (error) => sharedErrors.push(error),
+        // The kill switch answers as the real one: nothing changes for an agent already set.
+        suspend: (agent) => {
+          suspensions.push(agent);
+          const changed = !killSwitch.has(agent);
+          killSwitch.add(agent);
+          return { changed };
+        },
+        alert: (record) => {
+          alerts.push(record);
+        },
+      });
+    const one = make();
+    const two = make();
+    const deny = (monitor: DenialMonitor, seconds: number, n: number) => {
+      clock.at(seconds);
+      return monitor.recordDenial("agent-a", { code: "policy_denied", decisionId: `d-${n}` });
+    };
+    return { one, two, deny, killSwitch, suspensions, alerts, sharedErrors };
+  }
+
+  it("the threshold counts both replicas' denials: the 3rd in all suspends", async () => {
+    const r = replicas(createMemoryDenials());
+    expect(await r.deny(r.one, 0, 1)).toEqual({ action: "counted", count: 1 });
+    expect(await r.deny(r.two, 1, 2)).toEqual({ action: "counted", count: 2 });
+    expect(await r.deny(r.one, 2, 3)).toEqual({ action: "suspended", count: 3, alerted: true });
+    expect(r.killSwitch).toEqual(new Set(["agent-a"]));
+    expect(r.alerts).toHaveLength(1);
+    expect(r.alerts[0]).toMatchObject({ count: 3, decision_ids: ["d-1", "d-2", "d-3"] });
+  });
+
+  it("the other replica reaching the threshold after it finds the agent suspended: no second alert", async () => {
+    const r = replicas(createMemoryDenials());
+    await r.deny(r.one, 0, 1);
+    await r.deny(r.one, 1, 2);
+    await r.deny(r.one, 2, 3);
+    expect(await r.deny(r.two, 3, 4)).toEqual({ action: "already_suspended", count: 3 });
+    expect(r.two.state("agent-a")).toBe("suspended");
+    expect(r.alerts).toHaveLength(1);
+  });
+
+  it("cleared() forgets the shared denials too: the agent starts from zero everywhere", async () => {
+    const r = replicas(createMemoryDenials());
+    for (const [n, monitor] of [r.one, r.two, r.one].entries()) await r.deny(monitor, n, n + 1);
+    r.killSwitch.clear();
+    r.one.cleared("agent-a");
+    r.two.cleared("agent-a");
+    await Promise.resolve();
+    expect(await r.deny(r.two, 10, 4)).toEqual({ action: "counted", count: 1 });
+  });
+
+  it("a shared log that fails: each replica counts its own, and says so", async () => {
+    const failing: SharedDenials = {
+      record: () => Promise.reject(new Error("connection refused")),
+      forget: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
+    const r = replicas(failing);
+    expect(await r.deny(r.one, 0, 1)).toEqual({ action: "counted", count: 1 });
+    expect(await r.deny(r.two, 1, 2)).toEqual({ action: "counted", count: 1 });
+    expect(await r.deny(r.one, 2, 3)).toEqual({ action: "counted", count: 2 });
+    expect(await r.deny(r.one, 3, 4)).toEqual({ action: "suspended", count: 3, alerted: true });
+    expect(r.sharedErrors).toHaveLength(4);
   });
 });
