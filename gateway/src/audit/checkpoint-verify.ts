@@ -8,7 +8,11 @@
 //   log_rechained                 a checkpoint whose signed head is not the record before it: the
 //                                 records it covers were rewritten and the chain recomputed
 //   checkpoint_missing            more records between two checkpoints (or before the first)
-//                                 than the gateway's interval allows: a checkpoint was removed
+//                                 than the gateway's interval allows, or records spanning more
+//                                 than twice its `every_seconds` with no checkpoint among them
+//                                 (its timer seals within one interval); with allowUnsealed, an
+//                                 unsealed tail older than that at `now`: a checkpoint was
+//                                 removed (or the gateway's timer stopped)
 //   log_unsealed                  the log does not end with a closing checkpoint: cut after its
 //                                 last checkpoint (or the gateway is running, or crashed)
 // and, as a note, each "open" checkpoint: the gateway found the log not closed when it reopened
@@ -59,6 +63,8 @@ export interface CheckpointVerifyOptions {
   allowUnsealed?: boolean;
   /** Walk only the first `lines` lines (those the chain pass verified); default all. */
   lines?: number;
+  /** The verifier's clock, epoch ms (default Date.now): how old a live log's unsealed tail is. */
+  now?: () => number;
 }
 
 interface WalkState {
@@ -67,6 +73,10 @@ interface WalkState {
   sinceCheckpoint: number;
   gapReported: boolean;
   everyRecords: number;
+  /** The interval timer of the last checkpoint (undefined before the first). */
+  everySeconds: number | undefined;
+  /** Earliest and latest record time since the last checkpoint (epoch ms). */
+  unsealedSpan: { first: number; last: number } | undefined;
   lastClose: boolean;
 }
 
@@ -148,6 +158,9 @@ function onCheckpoint(
       `seq ${String(seq)}: ${String(state.sinceCheckpoint)} records before this checkpoint, more than the interval of ${String(limit)}: a checkpoint is missing`,
     );
   }
+  // The interval then in force, or this checkpoint's own (the first; or a longer new one).
+  const every = Math.max(checkpoint.every_seconds, state.everySeconds ?? 0);
+  if (!state.gapReported) checkSpan(state, every, seq, "before this checkpoint");
   if (!state.report.keyIds.includes(checkpoint.kid)) state.report.keyIds.push(checkpoint.kid);
   if (checkpoint.reason === "open") {
     state.report.notes.push(
@@ -158,7 +171,41 @@ function onCheckpoint(
   state.sinceCheckpoint = 0;
   state.gapReported = false;
   state.everyRecords = checkpoint.every_records;
+  state.everySeconds = checkpoint.every_seconds;
+  state.unsealedSpan = undefined;
   state.lastClose = checkpoint.reason === "close";
+}
+
+/**
+ * The timer rule: the gateway seals records within `everySeconds` of their arrival (a timer
+ * that ticks every interval), so records spanning more than twice that with no checkpoint among
+ * them mean one was removed. Before the first checkpoint, that checkpoint's own interval.
+ * True when it reported the gap.
+ */
+function checkSpan(state: WalkState, everySeconds: number, seq: number, where: string): boolean {
+  const span = state.unsealedSpan;
+  if (span === undefined) return false;
+  const limitMs = 2 * everySeconds * 1000;
+  if (span.last - span.first <= limitMs) return false;
+  state.gapReported = true;
+  problem(
+    state,
+    "checkpoint_missing",
+    seq,
+    `seq ${String(seq)}: records from ${new Date(span.first).toISOString()} to ${new Date(span.last).toISOString()} ${where} with no checkpoint among them, more than twice the interval of ${String(everySeconds)} s: a checkpoint is missing`,
+  );
+  return true;
+}
+
+/** Widens the unsealed records' time span by one record's timestamp (ignored if unreadable). */
+function widenSpan(state: WalkState, timestamp: unknown): void {
+  const at = typeof timestamp === "string" ? Date.parse(timestamp) : Number.NaN;
+  if (Number.isNaN(at)) return;
+  const span = state.unsealedSpan;
+  state.unsealedSpan =
+    span === undefined
+      ? { first: at, last: at }
+      : { first: Math.min(span.first, at), last: Math.max(span.last, at) };
 }
 
 function onRecord(state: WalkState, seq: number) {
@@ -180,9 +227,27 @@ function onRecord(state: WalkState, seq: number) {
   }
 }
 
+/** The timer rule on the unsealed tail; for a live log, also against the verifier's clock. */
+function checkTail(state: WalkState, options: CheckpointVerifyOptions): void {
+  const every = state.everySeconds;
+  if (every === undefined || state.gapReported) return;
+  if (checkSpan(state, every, state.previous.seq, "at the end of the log")) return;
+  const first = state.unsealedSpan?.first;
+  if (options.allowUnsealed !== true || first === undefined) return;
+  if ((options.now ?? Date.now)() - first <= 2 * every * 1000) return;
+  state.gapReported = true;
+  problem(
+    state,
+    "checkpoint_missing",
+    state.previous.seq,
+    `the unsealed tail's oldest record (${new Date(first).toISOString()}) is more than twice the interval of ${String(every)} s old, yet a running gateway seals within one: a checkpoint is missing, or the gateway's timer stopped`,
+  );
+}
+
 function finish(state: WalkState, options: CheckpointVerifyOptions): void {
   const { report } = state;
   report.unsealedRecords = state.sinceCheckpoint;
+  checkTail(state, options);
   if (state.previous.seq > 0 && !state.lastClose) {
     const after = report.lastCheckpointSeq;
     const message =
@@ -209,6 +274,8 @@ export async function verifyCheckpoints(
     sinceCheckpoint: 0,
     gapReported: false,
     everyRecords: options.everyRecords ?? DEFAULT_EVERY_RECORDS,
+    everySeconds: undefined,
+    unsealedSpan: undefined,
     lastClose: false,
   };
   for await (const raw of readLines(path)) {
@@ -218,7 +285,10 @@ export async function verifyCheckpoints(
     const record = JSON.parse(decode(raw.bytes) ?? "null") as Record<string, unknown>;
     const seq = record["seq"] as number;
     if (record["event"] === CHECKPOINT_EVENT) onCheckpoint(state, record, options);
-    else onRecord(state, seq);
+    else {
+      onRecord(state, seq);
+      widenSpan(state, record["timestamp"]);
+    }
     state.previous = { seq, hash: record["hash"] as string };
   }
   finish(state, options);

@@ -402,3 +402,93 @@ describe("the gateway's checkpoint key and settings", () => {
     expect(() => loadConfig({ AUDIT_CHECKPOINT_RECORDS: "0" })).toThrow(/AUDIT_CHECKPOINT_RECORDS/);
   });
 });
+
+describe("verifyCheckpoints holds the log to its timer (every_seconds)", () => {
+  const T0 = Date.parse("2026-12-06T01:00:00.000Z");
+  const EVERY = { records: 1000, seconds: 60 };
+
+  /**
+   * A genuinely signed log: records at the given seconds after T0, and an interval checkpoint
+   * wherever the script says "cp" (what the gateway's timer writes).
+   */
+  async function signedLog(script: (number | "cp" | "close")[]): Promise<void> {
+    let prev = GENESIS_HASH;
+    let seq = 0;
+    let lastAt = T0;
+    const lines: string[] = [];
+    const push = (body: Record<string, unknown>) => {
+      seq += 1;
+      const { line, hash } = serializeRecord({ ...body, seq, prev_hash: prev });
+      lines.push(`${line}\n`);
+      prev = hash;
+    };
+    for (const step of script) {
+      if (typeof step === "number") {
+        lastAt = T0 + step * 1000;
+        push({
+          timestamp: new Date(lastAt).toISOString(),
+          event: "decision",
+          decision_id: `d-${String(seq + 1)}`,
+        });
+        continue;
+      }
+      const timestamp = new Date(lastAt + 1).toISOString();
+      const checkpoint = makeCheckpoint(
+        signer,
+        { seq, hash: prev },
+        step === "cp" ? "interval" : "close",
+        EVERY,
+        timestamp,
+        undefined,
+      );
+      push({ timestamp, event: "checkpoint", checkpoint });
+    }
+    await writeFile(file, lines.join(""));
+  }
+
+  it("passes records sealed within the interval", async () => {
+    await signedLog([0, 30, "cp", 70, 100, "cp", 130, "close"]);
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: true });
+    expect(await verifyCheckpoints(file, { keys: keysOf(signer) })).toMatchObject({
+      ok: true,
+      problems: [],
+    });
+  });
+
+  it("finds interval checkpoints removed between two that remain (fewer records than every_records)", async () => {
+    // Three hours of records under one checkpoint: the timer would have sealed them every minute.
+    await signedLog([0, 30, "cp", 70, 3_600, 10_800, "cp", 10_830, "close"]);
+    const report = await verifyCheckpoints(file, { keys: keysOf(signer) });
+    expect(codes(report)).toEqual(["checkpoint_missing"]);
+    expect(report.problems[0]?.message).toContain(
+      "records from 2026-12-06T01:01:10.000Z to 2026-12-06T04:00:00.000Z before this checkpoint with no checkpoint among them, more than twice the interval of 60 s",
+    );
+  });
+
+  it("finds a live log's tail whose interval checkpoints were dropped, even with --allow-unsealed", async () => {
+    await signedLog([0, "cp", 70, 3_600]);
+    const tail = await verifyCheckpoints(file, {
+      keys: keysOf(signer),
+      allowUnsealed: true,
+      now: () => T0 + 3_601_000,
+    });
+    expect(codes(tail)).toEqual(["checkpoint_missing"]);
+    expect(tail.problems[0]?.message).toContain("at the end of the log");
+    // A short tail, but older than a running gateway would leave it.
+    await signedLog([0, "cp", 70, 80]);
+    const stale = await verifyCheckpoints(file, {
+      keys: keysOf(signer),
+      allowUnsealed: true,
+      now: () => T0 + 3_600_000,
+    });
+    expect(codes(stale)).toEqual(["checkpoint_missing"]);
+    expect(stale.problems[0]?.message).toContain("the gateway's timer stopped");
+    // The same tail, read a moment after it was written: a live log, nothing missing.
+    const fresh = await verifyCheckpoints(file, {
+      keys: keysOf(signer),
+      allowUnsealed: true,
+      now: () => T0 + 90_000,
+    });
+    expect(fresh).toMatchObject({ ok: true, problems: [] });
+  });
+});
