@@ -69,15 +69,22 @@ export function createShadowPolicy(options: {
 
 /**
  * The live engine, with every kill-switch state it is given also given to the shadow, so both
- * decide on the same state. Everything else is the live engine's own.
+ * decide on the same state. Everything else is the live engine's own. The live engine takes the
+ * state first, and nothing the shadow does (a throw, a rejection) can keep it from the live
+ * one: a candidate under evaluation never holds up a kill switch.
  */
 export function mirrorState<E extends PolicyEngine>(live: E, shadow: PolicyEngine): E {
   return new Proxy(live, {
     get(target, property) {
       if (property === "setState") {
         return (state: PolicyState) => {
-          void Promise.resolve(shadow.setState(state)).catch(() => undefined);
-          return target.setState(state);
+          const applied = target.setState(state);
+          try {
+            void Promise.resolve(shadow.setState(state)).catch(() => undefined);
+          } catch {
+            // The shadow's failure is its own: its decisions then differ, and are counted so.
+          }
+          return applied;
         };
       }
       const value: unknown = Reflect.get(target, property, target);

@@ -121,6 +121,48 @@ describe("shadow policy", () => {
     });
   });
 
+  it("a shadow that throws on the kill-switch state never keeps it from the live policy", async () => {
+    const live = await loadPolicyEngine({ bundlePath: BUNDLE_PATH });
+    const broken = await loadPolicyEngine({ bundlePath: BUNDLE_PATH });
+    const throwing = new Proxy(broken, {
+      get(target, property) {
+        if (property === "setState") {
+          return () => {
+            throw new Error("candidate bundle cannot take the state");
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === "function"
+          ? (value as (...a: unknown[]) => unknown).bind(target)
+          : value;
+      },
+    });
+    const mirrored = mirrorState(live, throwing);
+    const state = live.data?.zyx.state as Parameters<PolicyEngine["setState"]>[0];
+    mirrored.setState({
+      ...state,
+      kill_switch: { ...state.kill_switch, users: [ENGINEER.user] },
+    });
+    expect(
+      mirrored.evaluate({
+        principal: { sub: ENGINEER.user, groups: ENGINEER.groups },
+        agent: { id: ENGINEER.agent },
+        device: { compliant: true, checked_at: 1_779_242_340 },
+        tool: "jira_read",
+        arguments: { ticket: "CHG-18422" },
+        context: {
+          now: 1_779_242_400,
+          workflow: "change-review",
+          session_tainted: false,
+          recent_denials: 0,
+        },
+      }),
+    ).toMatchObject({
+      ok: true,
+      decision: { allow: false, reasons: [{ code: "kill_switch_user" }] },
+    });
+  });
+
   it("gives the shadow the same kill-switch state as the live policy", async () => {
     const live = await loadPolicyEngine({ bundlePath: BUNDLE_PATH });
     const shadow = await loadPolicyEngine({ bundlePath: BUNDLE_PATH });
