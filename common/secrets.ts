@@ -437,15 +437,23 @@ const PASSWORD_NAME = /(?:password|passwd|passphrase|[_.-](?:pass|pwd))["']?\s*[
  */
 const GLUED_ASSIGNMENT = /[A-Za-z0-9_.-]=$/;
 
+/**
+ * `password: value`, YAML's colon (or an object literal's) after a name that says password. A
+ * dotted value there that does not read as code (it starts with a capital or holds a digit:
+ * `password: Prod.Db.Pass2024`) is a literal; `password: settings.db.password` stays a
+ * reference.
+ */
+const PASSWORD_COLON = /(?:password|passwd|passphrase|[_.-](?:pass|pwd))["']?\s*:\s*$/i;
+const LITERAL_LOOKING = /^[A-Z]|\d/;
+
 function keepsAssignment(prefix: string, value: string): boolean {
-  if (
-    GLUED_ASSIGNMENT.test(prefix) &&
+  const literalDotted =
+    (GLUED_ASSIGNMENT.test(prefix) ||
+      (PASSWORD_COLON.test(prefix) && LITERAL_LOOKING.test(value))) &&
     DOTTED_PATH.test(value) &&
     !REFERENCE_ROOT.test(value) &&
-    !CALL.test(value)
-  ) {
-    return false;
-  }
+    !CALL.test(value);
+  if (literalDotted) return false;
   return (
     isSecretReference(value) ||
     QUOTED_SHELL_VARIABLE.test(value) ||

@@ -103,6 +103,11 @@ describe("context rules", () => {
       'const key = process.env.ACCOUNT_KEY ||\n  "[REDACTED:azure_storage_key]";',
     ],
     [
+      "a dotted YAML password that reads as a literal",
+      "database:\n  password: Prod.Db.Pass2024\n",
+      "database:\n  password: [REDACTED:password]\n",
+    ],
+    [
       "curl -u",
       "curl -s --user 'deploy:Rx9-pass' https://api.example/x",
       "curl -s --user 'deploy:[REDACTED:http_auth]' https://api.example/x",
@@ -156,6 +161,7 @@ describe("the guard keeps assignments that are plainly no secret", () => {
     ["a quoted shell variable", 'export PGPASSWORD="$app_db_password"'],
     ["a nested quoted shell variable", `echo 'DB_PASSWORD="'$DEPLOY_PASSWORD'"'`],
     ["a quoted URL followed by an @", '"https://host:8000";@other'],
+    ["an object literal's dotted reference", "{ password: dbSettings.primary.password }"],
   ])("%s", (_name, text) => {
     expect(redactSecrets(text, { keepReferences: true })).toEqual({
       text,
