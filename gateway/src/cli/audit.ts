@@ -9,7 +9,9 @@
 // npm run audit -- keygen <private.jwk.json> <jwks.json>  a checkpoint key (kept if it exists)
 // Every command takes --json. Exit status: 0 ok; 1 a broken chain or checkpoint, a changed
 // decision under --fail-on-change, a detection that fired under --fail-on-match, or anything
-// that could not be read or evaluated (fail closed); 2 bad usage.
+// that could not be read or evaluated (fail closed); 2 bad usage. The forensic commands
+// (replay, session, detect) verify each log's hash chain first: a broken one is named on stderr
+// and fails the command (1), its results still printed for the investigator.
 import { parseArgs } from "node:util";
 import { verifyCheckpoints } from "../audit/checkpoint-verify.ts";
 import { ensureCheckpointKey, readCheckpointKeys } from "../audit/checkpoint.ts";
@@ -45,6 +47,9 @@ commands:
   keygen <private.jwk.json> <jwks.json>
                      create the gateway's checkpoint key (0600) unless it exists, and write its
                      public key set for verifiers (GATEWAY_CHECKPOINT_KEY_FILE, verify --keys)
+
+replay, session and detect check each log's hash chain first: a broken chain is named on stderr
+and the command exits 1, its results still printed.
 
 exit status: 0 ok, 1 a problem found (or anything unreadable), 2 bad usage`;
 
@@ -241,15 +246,33 @@ function replayLines(report: ReplayReport): string[] {
   return lines;
 }
 
+/**
+ * Forensics rest on the records: each log's hash chain, checked first. A broken one is named on
+ * stderr (what follows may rest on altered, inserted or removed records); false if any is.
+ */
+async function chainsIntact(files: readonly string[]): Promise<boolean> {
+  let intact = true;
+  for (const file of files) {
+    const chain = await verifyAuditFile(file);
+    if (chain.ok) continue;
+    intact = false;
+    console.error(
+      `${file}: chain broken: ${chain.message}: the results rest on records that may have been altered`,
+    );
+  }
+  return intact;
+}
+
 async function replay(files: string[], values: Values): Promise<number> {
   if (values.bundle === undefined) {
     console.error(`replay needs --bundle <bundle.tar.gz>\n\n${USAGE}`);
     return 2;
   }
+  const intact = await chainsIntact(files);
   const report = await replayDecisions(values.bundle, files);
   if (values.json === true) console.log(JSON.stringify(report));
   else console.log(replayLines(report).join("\n"));
-  if (report.errors.length > 0) return 1;
+  if (!intact || report.errors.length > 0) return 1;
   return values["fail-on-change"] === true && report.changed > 0 ? 1 : 0;
 }
 
@@ -297,13 +320,15 @@ function sessionLines(timeline: SessionTimeline): string[] {
 }
 
 async function session(id: string, files: string[], values: Values): Promise<number> {
+  const intact = await chainsIntact(files);
   const timeline = await sessionTimeline(id, files);
   if (values.json === true) console.log(JSON.stringify(timeline));
   else console.log(sessionLines(timeline).join("\n"));
-  return 0;
+  return intact ? 0 : 1;
 }
 
 async function detect(files: string[], values: Values): Promise<number> {
+  const intact = await chainsIntact(files);
   const rules = await loadRuleSet(values.rules ?? DEFAULT_RULES_DIR);
   const matches = await runDetections(rules, files);
   if (values.json === true) console.log(JSON.stringify(matches));
@@ -316,6 +341,7 @@ async function detect(files: string[], values: Values): Promise<number> {
       for (const hit of m.hits.slice(0, 5)) console.log(`      ${hit.summary}`);
     }
   }
+  if (!intact) return 1;
   return values["fail-on-match"] === true && matches.length > 0 ? 1 : 0;
 }
 

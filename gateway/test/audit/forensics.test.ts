@@ -2,7 +2,7 @@
 // variant (built like `make policy`) flips exactly the decisions it should, the kill switch is
 // rebuilt from the log so its denials replay unchanged, and a session reads back in order.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -250,6 +250,30 @@ describe("replay", () => {
     const broken = await run("replay", "--bundle", join(dir, "missing.tar.gz"), h.auditPath);
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(/cannot load the policy bundle/);
+  });
+
+  it("replay, session and detect over a log whose chain is broken: named, and exit 1", async () => {
+    const lines = (await readFile(h.auditPath, "utf8")).split("\n");
+    // One decision record edited in place: it no longer hashes to itself.
+    const index = lines.findIndex((l) => l.includes('"event":"decision"'));
+    lines[index] = (lines[index] ?? "").replace(
+      '"event":"decision"',
+      '"event":"decision","edited":true',
+    );
+    const forged = join(dir, "forged.jsonl");
+    await writeFile(forged, lines.join("\n"));
+    for (const args of [
+      ["replay", "--bundle", BUNDLE_PATH, forged],
+      ["session", "sg-demo", forged],
+      ["detect", forged],
+    ]) {
+      const result = await run(...args);
+      expect(result.code, args[0]).toBe(1);
+      expect(result.stderr).toContain(`${forged}: chain broken: `);
+      expect(result.stderr).toContain("the results rest on records that may have been altered");
+      // The investigator still gets the results.
+      expect(result.stdout).not.toBe("");
+    }
   });
 });
 
