@@ -99,7 +99,10 @@ export async function requestEvidence(
 ): Promise<RequestEvidence> {
   let records;
   try {
-    ({ records } = await loadRecords(auditFiles));
+    // Only the session's lines are parsed and kept (the log is written in canonical JSON, where
+    // a string member reads exactly as JSON.stringify writes it).
+    const member = `"session_id":${JSON.stringify(request.session_id)}`;
+    ({ records } = await loadRecords(auditFiles, member));
   } catch {
     return { decision: undefined, before: [], available: false };
   }
