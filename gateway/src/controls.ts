@@ -117,8 +117,10 @@ export async function createControls(options: ControlsOptions): Promise<Controls
       });
     },
     suspend: async (agent, request) => {
-      await killSwitch.suspendAgent(agent, request);
+      const result = await killSwitch.suspendAgent(agent, request);
       suspended.add(agent);
+      // { changed: false }: another replica suspended it first; the monitor then writes no alert.
+      return result;
     },
     alert: (record) => audit.append(record),
   });

@@ -269,6 +269,14 @@ describe("three gateway replicas on shared PostgreSQL state", () => {
       expect((await deny(9)).status).toBe(403);
       const took = await until(suspended, 5_000);
       console.error(`denials over 3 replicas: suspended ${took.toFixed(0)} ms after the 10th`);
+      // One more denial on each replica: each finds the agent suspended; one alert in all.
+      for (let i = 10; i < 13; i++) expect((await deny(i)).status).toBe(403);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const alerts = replicas
+        .map((r) => join(stack.stateDir, "audit", `audit-${r.id}.jsonl`))
+        .flatMap((file) => readFileSync(file, "utf8").split("\n"))
+        .filter((l) => l.includes('"kind":"agent_suspended"') && l.includes("change-reviewer"));
+      expect(alerts).toHaveLength(1);
     } finally {
       // Lifted again for the tests that follow, and applied by every replica.
       const version = await changeKillSwitch(replica(0).url, "DELETE", "change-reviewer");

@@ -297,6 +297,7 @@ export function createDenialMonitor(options: DenialMonitorOptions): DenialMonito
       agents.set(agent, entry);
       prune(entry, t);
       entry.denials.pushOverwrite({ at: t, decisionId });
+      const armedAs = entry.generation;
       // Alone, synchronously: the state moves on before this call first yields.
       const counted =
         shared === undefined
@@ -306,6 +307,8 @@ export function createDenialMonitor(options: DenialMonitorOptions): DenialMonito
 
       if (entry.state === "suspending") return { action: "suspension_pending", count };
       if (entry.state === "suspended") return { action: "already_suspended", count };
+      // Lifted while the shared count was read: that count holds the denials the lift forgot.
+      if (entry.generation !== armedAs) return { action: "counted", count: entry.denials.size };
       if (count < threshold) return { action: "counted", count };
 
       // The threshold is reached: suspend once.

@@ -601,6 +601,22 @@ describe("replicas sharing one denial log", () => {
     expect(await r.deny(r.two, 10, 4)).toEqual({ action: "counted", count: 1 });
   });
 
+  it("a lift that lands while the shared count is read: that count does not suspend again", async () => {
+    let answer: (rows: { at: number; decisionId: string }[]) => void = () => undefined;
+    const slow: SharedDenials = {
+      record: () => new Promise((resolve) => (answer = resolve)),
+      forget: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
+    const r = replicas(slow);
+    const pending = r.deny(r.one, 5, 9);
+    r.one.cleared("agent-a");
+    // The rows read before the lift: the threshold and more.
+    answer([1, 2, 3].map((n) => ({ at: n * 1000, decisionId: `d-${n}` })));
+    expect(await pending).toMatchObject({ action: "counted" });
+    expect(r.suspensions).toEqual([]);
+  });
+
   it("a shared log that fails: each replica counts its own, and says so", async () => {
     const failing: SharedDenials = {
       record: () => Promise.reject(new Error("connection refused")),
