@@ -26,6 +26,7 @@ import {
   checkSignature,
 } from "./checkpoint.ts";
 import { GENESIS_HASH } from "./record.ts";
+import { CALL_TIMEOUT_MAX_MS } from "../../../common/worker-contract.ts";
 import { decode, readLines } from "./verify.ts";
 
 export type CheckpointProblemCode =
@@ -177,22 +178,33 @@ function onCheckpoint(
 }
 
 /**
+ * How much older than its append a record's timestamp may be: a call's outcome and alert records
+ * carry the time its decision was made, and are appended when the worker answered (at most the
+ * gateway's longest worker wait later), plus time for the pipeline around it.
+ */
+export const RECORD_LAG_ALLOWANCE_MS = CALL_TIMEOUT_MAX_MS + 30_000;
+
+/** The longest span of record times one checkpoint may seal: two intervals and the lag. */
+function sealWindowMs(everySeconds: number): number {
+  return 2 * everySeconds * 1000 + RECORD_LAG_ALLOWANCE_MS;
+}
+
+/**
  * The timer rule: the gateway seals records within `everySeconds` of their arrival (a timer
- * that ticks every interval), so records spanning more than twice that with no checkpoint among
- * them mean one was removed. Before the first checkpoint, that checkpoint's own interval.
- * True when it reported the gap.
+ * that ticks every interval), so records spanning more than twice that (and a call's lag, above)
+ * with no checkpoint among them mean one was removed. Before the first checkpoint, that
+ * checkpoint's own interval. True when it reported the gap.
  */
 function checkSpan(state: WalkState, everySeconds: number, seq: number, where: string): boolean {
   const span = state.unsealedSpan;
   if (span === undefined) return false;
-  const limitMs = 2 * everySeconds * 1000;
-  if (span.last - span.first <= limitMs) return false;
+  if (span.last - span.first <= sealWindowMs(everySeconds)) return false;
   state.gapReported = true;
   problem(
     state,
     "checkpoint_missing",
     seq,
-    `seq ${String(seq)}: records from ${new Date(span.first).toISOString()} to ${new Date(span.last).toISOString()} ${where} with no checkpoint among them, more than twice the interval of ${String(everySeconds)} s: a checkpoint is missing`,
+    `seq ${String(seq)}: records from ${new Date(span.first).toISOString()} to ${new Date(span.last).toISOString()} ${where} with no checkpoint among them, longer than the gateway's timer allows (twice ${String(everySeconds)} s, and ${String(RECORD_LAG_ALLOWANCE_MS / 1000)} s for a call's records): a checkpoint is missing`,
   );
   return true;
 }
@@ -234,13 +246,13 @@ function checkTail(state: WalkState, options: CheckpointVerifyOptions): void {
   if (checkSpan(state, every, state.previous.seq, "at the end of the log")) return;
   const first = state.unsealedSpan?.first;
   if (options.allowUnsealed !== true || first === undefined) return;
-  if ((options.now ?? Date.now)() - first <= 2 * every * 1000) return;
+  if ((options.now ?? Date.now)() - first <= sealWindowMs(every)) return;
   state.gapReported = true;
   problem(
     state,
     "checkpoint_missing",
     state.previous.seq,
-    `the unsealed tail's oldest record (${new Date(first).toISOString()}) is more than twice the interval of ${String(every)} s old, yet a running gateway seals within one: a checkpoint is missing, or the gateway's timer stopped`,
+    `the unsealed tail's oldest record (${new Date(first).toISOString()}) is older than a running gateway leaves a record unsealed (twice ${String(every)} s, and ${String(RECORD_LAG_ALLOWANCE_MS / 1000)} s for a call's records): a checkpoint is missing, or the gateway's timer stopped`,
   );
 }
 

@@ -446,8 +446,10 @@ describe("verifyCheckpoints holds the log to its timer (every_seconds)", () => {
     await writeFile(file, lines.join(""));
   }
 
-  it("passes records sealed within the interval", async () => {
-    await signedLog([0, 30, "cp", 70, 100, "cp", 130, "close"]);
+  it("passes records sealed within the interval, and a call's records stamped when it was decided", async () => {
+    // The second 10: an outcome stamped with its decision's time (10 s), appended at about 130 s
+    // after a 120 s worker wait, sealed with records of 125 to 175 s.
+    await signedLog([0, 10, "cp", 70, "cp", 125, 10, 175, "cp", 190, "close"]);
     expect(await verifyAuditFile(file)).toMatchObject({ ok: true });
     expect(await verifyCheckpoints(file, { keys: keysOf(signer) })).toMatchObject({
       ok: true,
@@ -461,7 +463,7 @@ describe("verifyCheckpoints holds the log to its timer (every_seconds)", () => {
     const report = await verifyCheckpoints(file, { keys: keysOf(signer) });
     expect(codes(report)).toEqual(["checkpoint_missing"]);
     expect(report.problems[0]?.message).toContain(
-      "records from 2026-12-06T01:01:10.000Z to 2026-12-06T04:00:00.000Z before this checkpoint with no checkpoint among them, more than twice the interval of 60 s",
+      "records from 2026-12-06T01:01:10.000Z to 2026-12-06T04:00:00.000Z before this checkpoint with no checkpoint among them, longer than the gateway's timer allows (twice 60 s, and 150 s for a call's records)",
     );
   });
 
