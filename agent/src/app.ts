@@ -17,9 +17,11 @@
 // under a deadline a margin short of it (deadlineBudgetMs), which every connector's HTTP layer
 // honours (agent/src/connectors/deadline.ts): nothing runs on after the gateway has given up.
 // A call whose deadline passed before it started is refused (deadline_exceeded, nothing ran); a
-// read stopped by it is deadline_exceeded too; a write stopped by it, or one whose system did not
-// answer in time (connector_timeout), is tool_outcome_unknown: it may have taken effect, and the
-// gateway records it so (a post-hoc review stays open for a person to check).
+// read stopped by it is deadline_exceeded too; a write stopped by it, or one that failed in any
+// way that does not prove it was not applied (connectors/network.ts writeNotApplied: a timeout,
+// a 5xx other than 503, a connection lost once sent, an unreadable answer), is
+// tool_outcome_unknown: it may have taken effect, and the gateway records it so (a post-hoc
+// review stays open for a person to check).
 //
 // Every result passes the output guard before it leaves the worker: secrets are redacted (and
 // counted, for the audit), retrieved text is scanned for prompt-injection indicators, and the
@@ -43,6 +45,7 @@ import {
 } from "../../common/worker-contract.ts";
 import { loadCatalog, writeToolNames } from "../../common/catalog.ts";
 import { runWithDeadline } from "./connectors/deadline.ts";
+import { writeNotApplied } from "./connectors/network.ts";
 import { ConnectorError } from "./connectors/port.ts";
 import { guardOutput } from "./guard/output-guard.ts";
 import type { ToolOutput } from "./tools.ts";
@@ -204,16 +207,19 @@ function budgetOf(verified: VerifiedCall, receivedAt: number): number | undefine
   return budget;
 }
 
-/** The Refusal for a tool that threw: failed, stopped at the deadline, or of unknown effect. */
+/**
+ * The Refusal for a tool that threw: failed, stopped at the deadline, or of unknown effect. A
+ * write is "failed" only when it certainly did not take effect (writeNotApplied); any other
+ * failure of a write is tool_outcome_unknown.
+ */
 function failureOf(call: ToolCall, error: unknown, deadlinePassed: boolean, write: boolean) {
   // The detail stays in the worker's log: a connector error may quote what it got.
   const detail = error instanceof Error ? error.message : String(error);
   const why = error instanceof ConnectorError ? ` (${error.connector}: ${error.code})` : "";
-  const noAnswer = error instanceof ConnectorError && error.code === "connector_timeout";
-  if (write && (deadlinePassed || noAnswer)) {
+  if (write && (deadlinePassed || !writeNotApplied(error))) {
     return new Refusal(
       "tool_outcome_unknown",
-      `tool ${call.tool} was stopped ${deadlinePassed ? "at the gateway's deadline" : "waiting for its system"}${why}: whether it took effect is unknown`,
+      `tool ${call.tool} ${deadlinePassed ? "was stopped at the gateway's deadline" : "failed after its request may have reached its system"}${why}: whether it took effect is unknown`,
       undefined,
       detail,
     );
@@ -250,10 +256,29 @@ async function run(
   } catch (error) {
     throw failureOf(call, error, deadline?.aborted === true, write);
   }
-  const guarded = guardOutput({
-    result: output.result ?? null,
-    ...(output.compensation === undefined ? {} : { compensation: output.compensation }),
-  });
+  let guarded: ReturnType<typeof guardOutput>;
+  try {
+    guarded = guardOutput({
+      result: output.result ?? null,
+      ...(output.compensation === undefined ? {} : { compensation: output.compensation }),
+    });
+  } catch (error) {
+    // Nothing unguarded leaves; a write has run all the same, and a person must know.
+    const detail = error instanceof Error ? error.message : String(error);
+    throw write
+      ? new Refusal(
+          "tool_outcome_unknown",
+          `tool ${call.tool} ran, but its result could not pass the output guard: it took effect`,
+          undefined,
+          detail,
+        )
+      : new Refusal(
+          "tool_failed",
+          `tool ${call.tool}: its result could not pass the output guard`,
+          undefined,
+          detail,
+        );
+  }
   return {
     ...(guarded.value as Omit<WorkerSuccess, "evidence">),
     evidence: { untrusted: true, redactions: guarded.redactions, injection: guarded.injection },

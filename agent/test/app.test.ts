@@ -554,6 +554,73 @@ describe("worker app: the gateway's deadline (timeout_ms)", () => {
     expect(json).toMatchObject({ code: "tool_failed" });
   });
 
+  const refusedBy503 = new ConnectorError("jira", "connector_unavailable", "503", { status: 503 });
+  const connectionRefused = new ConnectorError("aws", "connector_unavailable", "network", {
+    cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+  });
+  const resetOnceSent = new ConnectorError("aws", "connector_unavailable", "network", {
+    cause: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }),
+  });
+  it.each([
+    [
+      "refused by its system (400)",
+      new ConnectorError("jira", "connector_rejected", "400"),
+      502,
+      "tool_failed",
+    ],
+    ["forbidden", new ConnectorError("jira", "connector_forbidden", "403"), 502, "tool_failed"],
+    [
+      "rate limited",
+      new ConnectorError("slack", "connector_rate_limited", "429"),
+      502,
+      "tool_failed",
+    ],
+    ["shed (503)", refusedBy503, 502, "tool_failed"],
+    ["never sent (ECONNREFUSED)", connectionRefused, 502, "tool_failed"],
+    [
+      "a 502 from its system",
+      new ConnectorError("jira", "connector_unavailable", "502", { status: 502 }),
+      504,
+      "tool_outcome_unknown",
+    ],
+    ["a connection lost once sent", resetOnceSent, 504, "tool_outcome_unknown"],
+    [
+      "an answer it cannot read",
+      new ConnectorError("aws", "connector_bad_response", "2xx"),
+      504,
+      "tool_outcome_unknown",
+    ],
+    [
+      "an error that is not a connector's",
+      new TypeError("x is undefined"),
+      504,
+      "tool_outcome_unknown",
+    ],
+  ] as const)("a write that failed, %s: %i %s", async (_name, thrown, status, code) => {
+    const ctx = setup({ execute: () => Promise.reject(thrown) });
+    const answer = await ctx.call("aws_modify_security_group", {
+      token: await token({ tool: "aws_modify_security_group" }),
+      body: body("aws_modify_security_group"),
+    });
+    expect(answer.status).toBe(status);
+    expect(answer.json).toMatchObject({ code });
+  });
+
+  it("a write whose result the output guard cannot take: tool_outcome_unknown, nothing unguarded", async () => {
+    const unreadable = {
+      get body(): string {
+        throw new Error("a result that cannot be read");
+      },
+    };
+    const ctx = setup({ execute: () => Promise.resolve({ result: unreadable }) });
+    const answer = await ctx.call("jira_add_comment", {
+      token: await token({ tool: "jira_add_comment" }),
+      body: body("jira_add_comment"),
+    });
+    expect(answer.status).toBe(504);
+    expect(answer.json).toMatchObject({ code: "tool_outcome_unknown" });
+  });
+
   it("a timeout_ms out of bounds is a malformed token: 401, nothing runs", async () => {
     const ctx = setup();
     const { status, json } = await ctx.call("jira_read", {

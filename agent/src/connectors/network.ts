@@ -3,6 +3,7 @@
 // request went out) is never sent twice; one that never left this machine may be.
 //
 // Invariant: only the codes below count as "never sent"; anything unknown counts as "maybe sent".
+import { ConnectorError, type ConnectorErrorCode } from "./port.ts";
 
 /** Network failures where the request never reached the server: safe to retry for any method. */
 export const NOT_SENT_CODES: ReadonlySet<string> = new Set([
@@ -26,4 +27,47 @@ export function networkCode(error: unknown): string | undefined {
 export function neverSent(error: unknown): boolean {
   const code = networkCode(error);
   return code !== undefined && NOT_SENT_CODES.has(code);
+}
+
+/** A member of an object, or undefined. */
+function member(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+/**
+ * Whether a failure's chain of causes (and a client's wrapped `original`, as Slack's) holds a
+ * network code that shows the request never left this machine. At most a few levels deep.
+ */
+function neverLeft(error: unknown, depth = 0): boolean {
+  if (depth > 4 || typeof error !== "object" || error === null) return false;
+  const code = member(error, "code");
+  if (typeof code === "string" && NOT_SENT_CODES.has(code)) return true;
+  return (
+    neverLeft(member(error, "cause"), depth + 1) || neverLeft(member(error, "original"), depth + 1)
+  );
+}
+
+/** Connector codes that say the system refused the request: nothing was applied. */
+const REFUSED: ReadonlySet<ConnectorErrorCode> = new Set([
+  "connector_unauthorized",
+  "connector_forbidden",
+  "connector_not_found",
+  "connector_rate_limited",
+  "connector_rejected",
+]);
+
+/**
+ * Whether a failed WRITE certainly did not take effect: the system refused it (401, 403, 404,
+ * 400/409/422, 429), shed it (503), or the request never left this machine. Anything else (no
+ * answer in time, another 5xx, a connection lost once sent, an answer that cannot be read, an
+ * error that is not a connector's) leaves its effect unknown: the worker says so
+ * (tool_outcome_unknown) and a person checks.
+ */
+export function writeNotApplied(error: unknown): boolean {
+  if (!(error instanceof ConnectorError)) return false;
+  if (REFUSED.has(error.code)) return true;
+  if (error.code !== "connector_unavailable") return false;
+  return error.status === 503 || (error.status === undefined && neverLeft(error.cause));
 }

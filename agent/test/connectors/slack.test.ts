@@ -12,6 +12,7 @@ import {
   type SlackPort,
 } from "../../src/connectors/port.ts";
 import { startFakeSlackServer, type FakeSlackServer } from "../support/fake-slack.ts";
+import { callDeadline, runWithDeadline } from "../../src/connectors/deadline.ts";
 import {
   createSlackFixtures,
   createSlackFromEnv,
@@ -260,6 +261,30 @@ describe("Slack Web API adapter against a fake Slack", () => {
       ...options,
     });
   }
+
+  it("each of 120 concurrent posts reaches the network under its own call's deadline", async () => {
+    // Slack's client queues requests past its concurrency; a queued one must not start in the
+    // context (and under the deadline) of the request whose end released it.
+    const deadlines = new Map<string, AbortSignal>();
+    const mismatched: string[] = [];
+    const watching: typeof fetch = async (input, init) => {
+      const text = new URLSearchParams(String(init?.body)).get("text") ?? "";
+      if (callDeadline() !== deadlines.get(text)) mismatched.push(text);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return fetch(input, init);
+    };
+    const port = web({ fetch: watching });
+    await Promise.all(
+      Array.from({ length: 120 }, (_, i) =>
+        runWithDeadline(5_000 + i, async (mine) => {
+          deadlines.set(`message ${String(i)}`, mine);
+          await port.postMessage(CHANNEL, `message ${String(i)}`);
+        }),
+      ),
+    );
+    expect(server.requests).toHaveLength(120);
+    expect(mismatched).toEqual([]);
+  });
 
   it("sends chat.postMessage as the SDK does: POST, Bearer token, form-encoded, #name", async () => {
     await web().postMessage(CHANNEL, "hello");

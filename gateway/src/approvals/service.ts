@@ -94,6 +94,8 @@ export interface ExecutionOutcome {
   code?: string | undefined;
   http_status?: number | undefined;
   detail?: string | undefined;
+  /** markFailed: the call may have taken effect (result.status "unknown"). */
+  unknown?: boolean | undefined;
 }
 
 export interface SweepResult {
@@ -548,7 +550,11 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
   function finish(status: "executed" | "failed", action: Action) {
     return async (id: string, outcome: ExecutionOutcome): Promise<ApprovalRequest> => {
       checkId(id);
-      const result = ResultShape.safeParse({ status, ...outcome });
+      // A failure whose effect is unknown ends the request "failed" (spent, never run again),
+      // its result saying "unknown": a person checks before anyone asks for it again.
+      const { unknown, ...rest } = outcome;
+      const resultStatus = status === "failed" && unknown === true ? "unknown" : status;
+      const result = ResultShape.safeParse({ status: resultStatus, ...rest });
       if (!result.success) {
         throw new ApprovalError(
           "approval_invalid",

@@ -7,10 +7,12 @@
 //
 // Failure modes: the decision record cannot be made durable (503, nothing ran); the claim is
 // refused (409); the worker fails, cannot be reached or times out (502/504, the failure
-// recorded durably). A WRITE with no definite answer (the gateway's wait ran out, or the worker
-// answered tool_outcome_unknown: it stopped the write at the deadline) may have taken effect:
-// its outcome is recorded "unknown", not "failed", the answer says `outcome: "unknown"`, an
-// alert (`tool_outcome_unknown`) asks a person to check, and a post-hoc review stays open. The outcome record of a success is durable before the answer leaves (it
+// recorded durably). A WRITE with no definite answer (outcomeUnknown: the gateway's wait ran
+// out, the connection was lost once sent, the worker answered tool_outcome_unknown...) may have
+// taken effect: its outcome is recorded "unknown", not "failed", the answer says
+// `outcome: "unknown"` (and not to retry), an alert (`tool_outcome_unknown`) asks a person to
+// check, a post-hoc review stays open, and an approved call's request ends with its result
+// "unknown". The outcome record of a success is durable before the answer leaves (it
 // shares the log's group commit with concurrent calls, so awaiting it costs one fdatasync).
 import { argumentsDigest } from "../../../common/canonical.ts";
 import { loadCatalog, writeToolNames, type ToolName } from "../../../common/catalog.ts";
@@ -29,7 +31,7 @@ function settleApproval(
   ports: HandOffPorts,
   runtime: PipelineRuntime,
   ctx: Decided,
-  outcome: { code?: string; http_status: number },
+  outcome: { code?: string; http_status: number; detail?: string; unknown?: boolean },
   failed: boolean,
 ): void {
   if (ctx.approved === undefined) return;
@@ -112,18 +114,54 @@ function workerDetails(extensions: Readonly<Record<string, unknown>>): Record<st
 let writeTools: ReadonlySet<ToolName> | undefined;
 
 /**
- * Whether a failed call may have taken effect: a write whose worker gave no definite answer (the
- * gateway's wait ran out, or the worker stopped it at the deadline: tool_outcome_unknown).
+ * Whether a failed call may have taken effect: a write whose worker gave no definite answer.
+ * Definite are only a worker that could not be connected to (nothing was sent) and the worker's
+ * own refusals and tool_failed (its connector proved the write was not applied); a timeout, a
+ * connection lost once the request was sent, tool_outcome_unknown, an internal error or an
+ * unreadable answer leave it unknown.
  */
 export function outcomeUnknown(tool: ToolName, error: GatewayError): boolean {
   writeTools ??= writeToolNames(loadCatalog());
   if (!writeTools.has(tool)) return false;
-  return (
-    error.code === "worker_timeout" || error.extensions["worker_code"] === "tool_outcome_unknown"
-  );
+  if (error.code === "worker_timeout") return true;
+  // Unknown unless the connection itself failed: then the request never reached the worker.
+  if (error.code === "worker_unavailable") return !CONNECT_FAILURES.has(causeCode(error) ?? "");
+  if (error.code !== "worker_failed") return false;
+  // The worker's own refusals say nothing ran (tokens, arguments, deadline_exceeded) or that the
+  // tool failed without effect (tool_failed); anything else (tool_outcome_unknown, an internal
+  // error, an answer too large, unreadable or without the guard's verdict) may follow a write
+  // that ran.
+  const code = error.extensions["worker_code"];
+  return typeof code !== "string" || UNKNOWN_WORKER_CODES.has(code);
 }
 
-const UNKNOWN_DETAIL = "no definite answer from the worker: the call may have taken effect";
+/** Connection failures: the request never reached the worker. */
+const CONNECT_FAILURES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+/** Worker codes after which a write may have run. */
+const UNKNOWN_WORKER_CODES: ReadonlySet<string> = new Set([
+  "tool_outcome_unknown",
+  "internal_error",
+  "unknown",
+]);
+
+/** The system error code under a GatewayError (its cause, or the cause's cause). */
+function causeCode(error: GatewayError): string | undefined {
+  let cause: unknown = error.cause;
+  for (let depth = 0; depth < 4 && typeof cause === "object" && cause !== null; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+const UNKNOWN_DETAIL =
+  "no definite answer from the worker: the call may have taken effect; do not retry it, a person checks";
 
 /** The alert that asks a person to check a write of unknown outcome (best effort). */
 async function alertUnknown(
@@ -167,7 +205,7 @@ async function recordFailure(
     {
       code: error.code,
       http_status: error.status,
-      ...(unknown ? { detail: UNKNOWN_DETAIL } : {}),
+      ...(unknown ? { detail: UNKNOWN_DETAIL, unknown: true } : {}),
     },
     true,
   );
@@ -183,11 +221,14 @@ async function recordFailure(
   });
   if (unknown) await alertUnknown(ports, runtime, ctx, reviewId);
   // The caller learns that a person must look, and under which review (post-hoc).
+  const approvalId = reviewId ?? ctx.approved?.id;
   const outcome = unknown
-    ? { outcome: "unknown", ...(reviewId === undefined ? {} : { approval_id: reviewId }) }
+    ? { outcome: "unknown", ...(approvalId === undefined ? {} : { approval_id: approvalId }) }
     : {};
+  // The text an agent reads says it too: a model that retries a write it may have made posts twice.
+  const message = unknown ? `${error.message}; ${UNKNOWN_DETAIL}` : error.message;
   throw recorded(
-    new GatewayError(error.code, error.message, {
+    new GatewayError(error.code, message, {
       extensions: { ...error.extensions, ...ids, ...outcome },
     }),
   );

@@ -7,7 +7,13 @@ import { readFile } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { callDeadline } from "../../../agent/src/connectors/deadline.ts";
 import { ConnectorError } from "../../../agent/src/connectors/port.ts";
+import { GatewayError } from "../../src/lib/errors.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
+import {
+  APPROVER as APPROVER_PERSON,
+  REMEDIATOR as REMEDIATOR_PERSON,
+  SG_CHANGE,
+} from "../../../test/support/fixtures.ts";
 
 type Line = Record<string, unknown>;
 
@@ -157,5 +163,92 @@ describe("a write with no definite answer", () => {
       status: "denied",
       compensation_result: { status: "unavailable", code: "compensation_outcome_unknown" },
     });
+  });
+
+  it("an approved security-group change whose worker resets mid-call: the approval is spent, its result unknown", async () => {
+    const remediator = { ...REMEDIATOR_PERSON };
+    const approver = { ...APPROVER_PERSON };
+    h = await createHarness({
+      // The worker takes the call, then its connection drops before any answer.
+      ports: (defaults) => ({
+        worker: {
+          ...defaults.worker,
+          execute: async (call) => {
+            if (call.tool !== "aws_modify_security_group") return defaults.worker.execute(call);
+            // What undici reports when the worker's socket closes mid-answer.
+            throw new GatewayError("worker_unavailable", "the agent worker cannot be reached", {
+              cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }),
+            });
+          },
+        },
+      }),
+    });
+    const headers = async (who: typeof remediator) => ({
+      authorization: `Bearer ${await h?.accessToken(who)}`,
+      "x-device-posture": (await h?.postureToken({ user: who.user })) ?? "",
+      "content-type": "application/json",
+    });
+    const asked = await h.callAs("aws_modify_security_group", SG_CHANGE, {
+      as: remediator,
+      sessionId: "s-remediate",
+    });
+    expect(asked.status).toBe(202);
+    const { approval_id: id } = (await asked.json()) as { approval_id: string };
+    const approved = await h.app.request(`/v1/approvals/${id}/approve`, {
+      method: "POST",
+      headers: await headers(approver),
+      body: "{}",
+    });
+    expect(approved.status).toBe(200);
+    const ran = await h.call(
+      "aws_modify_security_group",
+      { arguments: SG_CHANGE, session_id: "s-remediate", approval_id: id },
+      await headers(remediator),
+    );
+    expect(ran.status).toBe(502);
+    const problem = (await ran.json()) as Line;
+    expect(problem).toMatchObject({
+      code: "worker_unavailable",
+      outcome: "unknown",
+      approval_id: id,
+    });
+    expect(String(problem["detail"])).toContain("do not retry it, a person checks");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const view = await h.app.request(`/v1/approvals/${id}`, { headers: await headers(approver) });
+    expect(await view.json()).toMatchObject({
+      status: "failed",
+      result: { status: "unknown", code: "worker_unavailable" },
+    });
+    // Spent: presenting it again runs nothing.
+    const again = await h.call(
+      "aws_modify_security_group",
+      { arguments: SG_CHANGE, session_id: "s-remediate", approval_id: id },
+      await headers(remediator),
+    );
+    expect(again.status).toBe(409);
+  });
+
+  it("a worker that cannot be connected to at all: the write is only failed (it never left)", async () => {
+    h = await createHarness({
+      ports: (defaults) => ({
+        worker: {
+          ...defaults.worker,
+          execute: () => {
+            throw new GatewayError("worker_unavailable", "the agent worker cannot be reached", {
+              cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+            });
+          },
+        },
+      }),
+    });
+    const response = await h.callAs("jira_add_comment", COMMENT);
+    expect(response.status).toBe(502);
+    const problem = (await response.json()) as Line;
+    expect(problem).toMatchObject({ code: "worker_unavailable" });
+    expect(problem["outcome"]).toBeUndefined();
+    const records = await outcomeOf(h, String(problem["decision_id"]));
+    expect(records.map((r) => [r["event"], r["outcome"]])).toEqual([
+      ["outcome", { status: "failed", code: "worker_unavailable", http_status: 502 }],
+    ]);
   });
 });

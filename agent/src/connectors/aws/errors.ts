@@ -129,10 +129,12 @@ export function toConnectorError(error: unknown, operation: string): ConnectorEr
         ? `unreadable answer: ${found.message.split("\n")[0] ?? ""}`
         : `${found.name}: ${found.message}`;
   const message = redactSecrets(`AWS EC2 ${operation}: ${detail}`).text;
+  // The cause travels (never into a message): whether a failed change ever left this machine
+  // decides whether its outcome is unknown (connectors/network.ts writeNotApplied).
   return new ConnectorError(
     "aws",
     code,
     message,
-    found.status === undefined ? {} : { status: found.status },
+    found.status === undefined ? { cause: error } : { status: found.status, cause: error },
   );
 }

@@ -141,6 +141,10 @@ export function createSlackWebApi(options: SlackWebApiOptions): SlackPort {
     logger: silentLogger,
     // Every request is also aborted at the gateway's deadline for the call (connectors/deadline.ts).
     fetch: deadlineFetch(options.fetch ?? globalThis.fetch),
+    // No queue in the client: a request it queued would start in the context of the one whose
+    // end released it, under that call's deadline instead of its own. Slack's own rate limits
+    // (429, handled below) bound the rate.
+    maxRequestConcurrency: Number.POSITIVE_INFINITY,
   });
 
   return {
