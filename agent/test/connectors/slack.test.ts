@@ -268,7 +268,8 @@ describe("Slack Web API adapter against a fake Slack", () => {
     const deadlines = new Map<string, AbortSignal>();
     const mismatched: string[] = [];
     const watching: typeof fetch = async (input, init) => {
-      const text = new URLSearchParams(String(init?.body)).get("text") ?? "";
+      const body = typeof init?.body === "string" ? init.body : "";
+      const text = new URLSearchParams(body).get("text") ?? "";
       if (callDeadline() !== deadlines.get(text)) mismatched.push(text);
       await new Promise((resolve) => setTimeout(resolve, 20));
       return fetch(input, init);
