@@ -41,6 +41,13 @@ export interface Controls {
 const ApprovalSettings = z.looseObject({
   expiry_seconds: z.number().int().min(1).max(86_400),
   escalation_seconds: z.number().int().min(1).max(86_400),
+  /** How long a post-hoc review stays open for a rejection (default three days). */
+  review_seconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(259_200),
   notify_channel: z.string().min(1),
   max_pending_per_user: z.number().int().min(1).max(1_000).default(5),
   max_pending_per_agent: z.number().int().min(1).max(10_000).default(20),
@@ -145,6 +152,7 @@ export async function createControls(options: ControlsOptions): Promise<Controls
     now,
     expirySeconds: settings.expiry_seconds,
     escalationSeconds: settings.escalation_seconds,
+    reviewSeconds: settings.review_seconds,
     audit: (record) => audit.append(record),
   });
   const limiter = await openLimiter(options, limits, now);

@@ -117,6 +117,12 @@ export interface ApprovalServiceOptions {
   expirySeconds: number;
   /** How long the fallback approvers have once it escalated. */
   escalationSeconds: number;
+  /**
+   * How long a post-hoc review stays open for a rejection, from its call (default: as any
+   * request, expiry then escalation). It escalates as any request does; it expires only then:
+   * a call made at night is still reviewed, and undone, in the morning.
+   */
+  reviewSeconds?: number | undefined;
   /** Writes one audit record durably; the gateway passes its AuditLog.append. */
   audit: ApprovalAudit;
   /** waitFor re-reads the store this often, for changes made by other processes (default 250). */
@@ -236,6 +242,15 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
   if (typeof newId !== "function") throw new TypeError("newId must be a function");
   const expiryMs = seconds("expirySeconds", options.expirySeconds) * 1_000;
   const escalationMs = seconds("escalationSeconds", options.escalationSeconds) * 1_000;
+  const reviewMs =
+    options.reviewSeconds === undefined
+      ? expiryMs + escalationMs
+      : seconds("reviewSeconds", options.reviewSeconds) * 1_000;
+  /** When an open request expires at the latest: a post-hoc review's window, or the deadline set. */
+  const closesAt = (request: ApprovalRequest, deadlineMs: number): number =>
+    request.mode === "post_hoc"
+      ? Math.max(deadlineMs, epochMs(request.created_at) + reviewMs)
+      : deadlineMs;
   const pollIntervalMs = integer("pollIntervalMs", options.pollIntervalMs ?? 250, 5, 60_000);
   const maxWaitMs = integer("maxWaitMs", options.maxWaitMs ?? 60_000, 0, 600_000);
   const maxAttempts = integer("maxAttempts", options.maxAttempts ?? 8, 1, 100);
@@ -449,7 +464,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           ...current,
           status: "escalated",
           escalated_at: isoTime(nowMs),
-          expires_at: isoTime(nowMs + escalationMs),
+          expires_at: isoTime(closesAt(current, nowMs + escalationMs)),
         },
         extra: { fallback_groups: current.fallback_groups },
       };
@@ -752,7 +767,12 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           decision_id: input.decision_id,
           trace_id: input.trace_id,
           created_at: isoTime(nowMs),
-          expires_at: isoTime(nowMs + expiryMs),
+          // A review with no fallback to escalate to stays open for its whole window.
+          expires_at: isoTime(
+            input.mode === "post_hoc" && input.fallback_groups.length === 0
+              ? nowMs + Math.max(expiryMs, reviewMs)
+              : nowMs + expiryMs,
+          ),
           ...(input.mode === undefined ? {} : { mode: input.mode }),
           version: 1,
         };

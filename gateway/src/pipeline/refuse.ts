@@ -51,6 +51,9 @@ function countDenial(ports: RefusePorts, runtime: PipelineRuntime, ctx: Decided)
  * it runs, or undefined;
  * refuses (audited, with an alert) when this user or agent already has its bound waiting.
  */
+/** Open requests read to count one user's or agent's waiting calls (reviews among them). */
+const OPEN_SCAN = 500;
+
 async function waitingAlready(
   ports: RefusePorts,
   runtime: PipelineRuntime,
@@ -58,11 +61,13 @@ async function waitingAlready(
 ): Promise<ApprovalRequest | undefined> {
   const bounds = ports.approvalPendingBounds ?? { perUser: 5, perAgent: 20 };
   const { principal } = ctx;
-  // Past its expiry but not yet swept: neither reused nor counted.
-  const live = (r: ApprovalRequest) => epochMs(r.expires_at) > runtime.now();
+  // Past its expiry but not yet swept: neither reused nor counted. A post-hoc review is open
+  // too (for days) but its call ran: it waits for nobody, and is not counted.
+  const waiting = (r: ApprovalRequest) =>
+    r.mode !== "post_hoc" && epochMs(r.expires_at) > runtime.now();
   const mine = (
-    await ports.approvals.listOpen({ requesterSubject: principal.subject }, bounds.perUser + 1)
-  ).filter(live);
+    await ports.approvals.listOpen({ requesterSubject: principal.subject }, OPEN_SCAN)
+  ).filter(waiting);
   // The very call: same agent, session (an approval is used where it was asked), tool and
   // arguments, and waiting before it runs: a post-hoc review of a call that already ran is
   // never handed out as this call's approval.
@@ -75,9 +80,9 @@ async function waitingAlready(
       r.arguments_digest === ctx.digest,
   );
   if (same !== undefined) return same;
-  const agents = (
-    await ports.approvals.listOpen({ agent: principal.agent }, bounds.perAgent + 1)
-  ).filter(live);
+  const agents = (await ports.approvals.listOpen({ agent: principal.agent }, OPEN_SCAN)).filter(
+    waiting,
+  );
   const over =
     mine.length >= bounds.perUser
       ? { scope: "user", limit: bounds.perUser }

@@ -94,6 +94,35 @@ describe("post-hoc review through the gateway", () => {
     );
   const audit = () => jsonLines(h.auditPath);
 
+  it("a review left overnight is still open in the morning: rejected at 11:00, the message is deleted", async () => {
+    const posted = await post("s-overnight");
+    // Eight hours on: the review escalated to on-call long ago, but its window is three days.
+    h.clock.now = SATURDAY_NIGHT_MS + 8 * 3600_000;
+    const denied = await act(posted.review.approval_id, "deny", REVIEWER, {
+      reason: "posted at 03:00 to the wrong channel",
+    });
+    expect(denied.status).toBe(200);
+    expect(await denied.json()).toMatchObject({
+      status: "denied",
+      compensation_result: { status: "executed" },
+    });
+    const { ts } = posted.result;
+    expect((await slackWrites()).filter((w) => w["ts"] === ts).map((w) => w["action"])).toEqual([
+      "post_message",
+      "delete_message",
+    ]);
+  });
+
+  it("open reviews do not count as calls waiting for approval", async () => {
+    // More reviews than the user's bound of five waiting calls...
+    for (let i = 0; i < 6; i++) await post(`s-bound-${String(i)}`);
+    // ...and a call that must wait for approval (a write in a tainted session is never
+    // post-hoc) is still asked for, not refused as a spike of waiting calls.
+    h.sessions.taint("s-tainted");
+    const asked = await h.callAs("slack_post_message", MESSAGE, { sessionId: "s-tainted" });
+    expect(asked.status).toBe(202);
+  });
+
   it("runs at once under a review; the rejection deletes the message, all audited", async () => {
     const posted = await post();
     expect(posted.review).toEqual({

@@ -342,7 +342,11 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
 
     function service(
       on: ApprovalStore = store,
-      extra: { audit?: (r: AuditRecordInput) => Promise<void>; maxWaitMs?: number } = {},
+      extra: {
+        audit?: (r: AuditRecordInput) => Promise<void>;
+        maxWaitMs?: number;
+        reviewSeconds?: number;
+      } = {},
     ): ApprovalService {
       return createApprovalService({
         store: on,
@@ -352,6 +356,7 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
         escalationSeconds: 120,
         pollIntervalMs: 20,
         ...(extra.maxWaitMs === undefined ? {} : { maxWaitMs: extra.maxWaitMs }),
+        ...(extra.reviewSeconds === undefined ? {} : { reviewSeconds: extra.reviewSeconds }),
         audit:
           extra.audit ??
           ((record) => {
@@ -593,6 +598,39 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
           actor: "system",
           fallback_groups: ["grp-ai-security-oncall"],
         },
+      });
+    });
+
+    it("a post-hoc review escalates as any request, then stays open for its review window", async () => {
+      const approvals = service(store, { reviewSeconds: 72 * 3600 });
+      const { id } = await approvals.request(requestInput({ mode: "post_hoc" }));
+      clock.ms = T0 + 300_000;
+      expect(await approvals.sweep()).toEqual({ escalated: [id], expired: [] });
+      // Open until three days after the call, not two minutes after the escalation.
+      expect(await store.get(id)).toMatchObject({
+        status: "escalated",
+        expires_at: "2026-03-05T10:00:00.000Z",
+      });
+      clock.ms = T0 + 8 * 3600_000;
+      expect(await approvals.sweep()).toEqual({ escalated: [], expired: [] });
+      // A reviewer in the morning can still reject it (the compensation then runs).
+      expect(await approvals.deny(id, ONCALL, "not at night", true)).toMatchObject({
+        status: "denied",
+      });
+    });
+
+    it("a post-hoc review expires when its window ends; with no fallback it never escalates", async () => {
+      const approvals = service(store, { reviewSeconds: 72 * 3600 });
+      const { id } = await approvals.request(requestInput({ mode: "post_hoc" }));
+      const { id: lone } = await approvals.request(
+        requestInput({ mode: "post_hoc", fallback_groups: [], session_id: "s-lone" }),
+      );
+      expect((await store.get(lone))?.expires_at).toBe("2026-03-05T10:00:00.000Z");
+      expect(await approvals.sweep(T0 + 300_000)).toEqual({ escalated: [id], expired: [] });
+      expect(await approvals.sweep(T0 + 72 * 3600_000 - 1)).toEqual({ escalated: [], expired: [] });
+      expect(await approvals.sweep(T0 + 72 * 3600_000)).toEqual({
+        escalated: [],
+        expired: [id, lone],
       });
     });
 
