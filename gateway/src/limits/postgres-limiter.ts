@@ -21,8 +21,9 @@
 // session may still hold (or later get) a key's lock inside an unfinished transaction, which
 // would refuse that key on every replica until the pool happened to reuse or expire it; and a
 // connection reset in the middle of a check fails that check, never the process.
-import pg from "pg";
+import type pg from "pg";
 import { GatewayError } from "../lib/errors.ts";
+import { createBoundedPool, ensureTable } from "../lib/pg-pool.ts";
 import { inTransaction } from "../lib/pg-transaction.ts";
 import type { Limits } from "./config.ts";
 import { parseLimits } from "./config.ts";
@@ -60,37 +61,21 @@ export async function openPostgresLimiter(
 ): Promise<PostgresLimiter> {
   const limits: Limits = parseLimits(options.limits);
   const now = checkFunction("now", options.now ?? Date.now);
-  const timeout = options.queryTimeoutMs ?? 2_000;
-  if (!Number.isInteger(timeout) || timeout < 10 || timeout > 60_000) {
-    throw new TypeError("queryTimeoutMs must be an integer from 10 to 60000");
-  }
-  if (typeof options.connectionString !== "string" || options.connectionString === "") {
-    throw new TypeError("connectionString is required");
-  }
-  const pool = new pg.Pool({
+  const pool = createBoundedPool({
     connectionString: options.connectionString,
+    queryTimeoutMs: options.queryTimeoutMs,
     max: 10,
-    connectionTimeoutMillis: timeout,
-    query_timeout: timeout,
-    application_name: "zyx-gateway-limits",
+    applicationName: "zyx-gateway-limits",
   });
-  pool.on("error", () => undefined); // an idle client lost: dropped, the next check reconnects
   const windowMs = limits.window_seconds * 1000;
   const perTool: ReadonlyMap<string, number> = new Map(Object.entries(limits.per_tool));
   try {
-    await pool.query(
+    await ensureTable(pool, TABLE, [
       `CREATE TABLE IF NOT EXISTS ${TABLE} (key text NOT NULL, at_ms bigint NOT NULL)`,
-    );
-    await pool.query(`CREATE INDEX IF NOT EXISTS ${TABLE}_key_at ON ${TABLE} (key, at_ms)`);
+      `CREATE INDEX IF NOT EXISTS ${TABLE}_key_at ON ${TABLE} (key, at_ms)`,
+    ]);
   } catch (cause) {
-    const exists = await pool.query(`SELECT 1 FROM ${TABLE} LIMIT 1`).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
-      await pool.end().catch(() => undefined);
-      throw unavailable(cause);
-    }
+    throw unavailable(cause);
   }
 
   return {

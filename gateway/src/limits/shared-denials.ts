@@ -14,7 +14,7 @@
 // Failure mode: every query has a client-side timeout; a failure rejects. The monitor then
 // counts this replica's denials alone (a denial has already refused the call: counting is about
 // when to suspend, and a lost count only delays that). Never a reason to allow anything.
-import pg from "pg";
+import { createBoundedPool, ensureTable } from "../lib/pg-pool.ts";
 
 export interface CountedDenial {
   /** Epoch ms. */
@@ -67,37 +67,19 @@ export interface PostgresDenialsOptions {
 
 /** The log in PostgreSQL, shared by replicas; the table is created when missing. */
 export async function openPostgresDenials(options: PostgresDenialsOptions): Promise<SharedDenials> {
-  const timeout = options.queryTimeoutMs ?? 2_000;
-  if (!Number.isInteger(timeout) || timeout < 10 || timeout > 60_000) {
-    throw new TypeError("queryTimeoutMs must be an integer from 10 to 60000");
-  }
-  if (typeof options.connectionString !== "string" || options.connectionString === "") {
-    throw new TypeError("connectionString is required");
-  }
-  const pool = new pg.Pool({
+  const pool = createBoundedPool({
     connectionString: options.connectionString,
+    queryTimeoutMs: options.queryTimeoutMs,
     max: 4,
-    connectionTimeoutMillis: timeout,
-    query_timeout: timeout,
-    application_name: "zyx-gateway-denials",
+    applicationName: "zyx-gateway-denials",
   });
-  pool.on("error", () => undefined); // an idle client lost: dropped, the next query reconnects
   try {
-    await pool.query(
+    await ensureTable(pool, TABLE, [
       `CREATE TABLE IF NOT EXISTS ${TABLE} (agent text NOT NULL, at_ms bigint NOT NULL, decision_id text NOT NULL)`,
-    );
-    await pool.query(`CREATE INDEX IF NOT EXISTS ${TABLE}_agent_at ON ${TABLE} (agent, at_ms)`);
+      `CREATE INDEX IF NOT EXISTS ${TABLE}_agent_at ON ${TABLE} (agent, at_ms)`,
+    ]);
   } catch (cause) {
-    // Another replica creating it at the same moment is fine; a database that cannot be reached
-    // is not: the gateway does not start on a half-configured shared store.
-    const exists = await pool.query(`SELECT 1 FROM ${TABLE} LIMIT 1`).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
-      await pool.end().catch(() => undefined);
-      throw new Error("the shared denial log (PostgreSQL) cannot be opened", { cause });
-    }
+    throw new Error("the shared denial log (PostgreSQL) cannot be opened", { cause });
   }
   return {
     async record(agent, denial, windowMs, limit) {
