@@ -13,27 +13,18 @@ import {
   type FakeAtlassianSite,
 } from "../../agent/test/support/fake-atlassian.ts";
 import { buildPolicyVariant, type PolicyVariant } from "../../scripts/lib/policy-variant.ts";
+import { ENGINEER as ENGINEER_PERSON, tokenArgs } from "../support/fixtures.ts";
 import { startStack, type Stack } from "../support/processes.ts";
 
 const EMAIL = "jira-bot@zyxbank.example";
 const API_TOKEN = "deadline-e2e-token-0123456789";
 const WAIT_MS = 1_500;
-const ENGINEER = [
-  "--user",
-  "engineer@zyxbank.example",
-  "--groups",
-  "grp-ai-users,grp-ai-devops-readonly",
-  "--agent",
-  "change-reviewer",
-];
-const REVIEWER = [
-  "--user",
-  "change.approver@zyxbank.example",
-  "--groups",
-  "grp-ai-change-approvers",
-  "--agent",
-  "approvals-console",
-];
+const ENGINEER = tokenArgs(ENGINEER_PERSON);
+const REVIEWER = tokenArgs({
+  user: "change.approver@zyxbank.example",
+  groups: ["grp-ai-change-approvers"],
+  agent: "approvals-console",
+});
 
 type Line = Record<string, unknown>;
 

@@ -17,6 +17,21 @@ import { BUNDLE_PATH } from "../support/paths.ts";
 const TOKEN = "scraper-token-0123456789";
 const INTERN = { ...ENGINEER, user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
 
+/** The engineer reads the change ticket: the policy input the kill-switch tests decide on. */
+const ENGINEER_READS = {
+  principal: { sub: ENGINEER.user, groups: ENGINEER.groups },
+  agent: { id: ENGINEER.agent },
+  device: { compliant: true, checked_at: 1_779_242_340 },
+  tool: "jira_read",
+  arguments: { ticket: "CHG-18422" },
+  context: {
+    now: 1_779_242_400,
+    workflow: "change-review",
+    session_tainted: false,
+    recent_denials: 0,
+  },
+};
+
 const variants: PolicyVariant[] = [];
 afterAll(() => {
   for (const variant of variants) variant.remove();
@@ -143,21 +158,7 @@ describe("shadow policy", () => {
       ...state,
       kill_switch: { ...state.kill_switch, users: [ENGINEER.user] },
     });
-    expect(
-      mirrored.evaluate({
-        principal: { sub: ENGINEER.user, groups: ENGINEER.groups },
-        agent: { id: ENGINEER.agent },
-        device: { compliant: true, checked_at: 1_779_242_340 },
-        tool: "jira_read",
-        arguments: { ticket: "CHG-18422" },
-        context: {
-          now: 1_779_242_400,
-          workflow: "change-review",
-          session_tainted: false,
-          recent_denials: 0,
-        },
-      }),
-    ).toMatchObject({
+    expect(mirrored.evaluate(ENGINEER_READS)).toMatchObject({
       ok: true,
       decision: { allow: false, reasons: [{ code: "kill_switch_user" }] },
     });
@@ -172,21 +173,8 @@ describe("shadow policy", () => {
       ...state,
       kill_switch: { ...state.kill_switch, users: [ENGINEER.user] },
     });
-    const input = {
-      principal: { sub: ENGINEER.user, groups: ENGINEER.groups },
-      agent: { id: ENGINEER.agent },
-      device: { compliant: true, checked_at: 1_779_242_340 },
-      tool: "jira_read",
-      arguments: { ticket: "CHG-18422" },
-      context: {
-        now: 1_779_242_400,
-        workflow: "change-review",
-        session_tainted: false,
-        recent_denials: 0,
-      },
-    };
     for (const engine of [mirrored, shadow]) {
-      expect(engine.evaluate(input)).toMatchObject({
+      expect(engine.evaluate(ENGINEER_READS)).toMatchObject({
         ok: true,
         decision: { allow: false, reasons: [{ code: "kill_switch_user" }] },
       });
