@@ -7,7 +7,8 @@
 //   -> 200 { "result": ..., "compensation"?: {...}, "evidence": { "untrusted": true, "redactions",
 //            "injection": { "suspected", "indicators" } } }
 //   -> 4xx/5xx application/problem+json (RFC 9457)
-//            { "type", "title", "status", "detail", "code", "issues"? }, code from WORKER_ERRORS
+//            { "type", "title", "status", "detail", "code", "issues"?, "connector_code"? }, code
+//            from WORKER_ERRORS
 //
 // The call token: an asymmetric JWT (header { alg: ES256 | EdDSA, kid, typ: "call+jwt" }) that
 // the gateway signs and the worker verifies with the gateway's PUBLIC key set. Claims: iss, aud,
@@ -188,6 +189,11 @@ export const WorkerProblem = z.object({
   detail: z.string(),
   code: z.string(),
   issues: z.array(WorkerIssue).optional(),
+  /**
+   * tool_failed and tool_outcome_unknown: the connector's own code (connector_not_found...),
+   * never its message (which may quote what the system answered).
+   */
+  connector_code: z.string().optional(),
 });
 export type WorkerProblem = z.infer<typeof WorkerProblem>;
 
@@ -196,6 +202,7 @@ export function workerProblem(
   code: WorkerErrorCode,
   detail: string,
   issues?: readonly z.infer<typeof WorkerIssue>[],
+  connectorCode?: string,
 ): WorkerProblem {
   const { status, title } = WORKER_ERRORS[code];
   return {
@@ -205,5 +212,6 @@ export function workerProblem(
     detail,
     code,
     ...(issues === undefined ? {} : { issues: [...issues] }),
+    ...(connectorCode === undefined ? {} : { connector_code: connectorCode }),
   };
 }

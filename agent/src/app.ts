@@ -97,6 +97,8 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 class Refusal extends Error {
   readonly code: WorkerErrorCode;
   readonly issues: ArgumentIssue[] | undefined;
+  /** The connector's code, for tool failures (returned: a code, never a message). */
+  connectorCode: string | undefined = undefined;
   /** Logged, never returned. */
   readonly detail: string | undefined;
 
@@ -110,7 +112,12 @@ class Refusal extends Error {
 }
 
 function problemResponse(c: Context, refusal: Refusal): Response {
-  const problem = workerProblem(refusal.code, refusal.message, refusal.issues);
+  const problem = workerProblem(
+    refusal.code,
+    refusal.message,
+    refusal.issues,
+    refusal.connectorCode,
+  );
   if (problem.status === 401) c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
   return c.body(JSON.stringify(problem), WORKER_ERRORS[refusal.code].status, {
     "content-type": PROBLEM_CONTENT_TYPE,
@@ -213,6 +220,17 @@ function budgetOf(verified: VerifiedCall, receivedAt: number): number | undefine
  * failure of a write is tool_outcome_unknown.
  */
 function failureOf(call: ToolCall, error: unknown, deadlinePassed: boolean, write: boolean) {
+  const refusal = classifyFailure(call, error, deadlinePassed, write);
+  if (error instanceof ConnectorError) refusal.connectorCode = error.code;
+  return refusal;
+}
+
+function classifyFailure(
+  call: ToolCall,
+  error: unknown,
+  deadlinePassed: boolean,
+  write: boolean,
+): Refusal {
   // The detail stays in the worker's log: a connector error may quote what it got.
   const detail = error instanceof Error ? error.message : String(error);
   const why = error instanceof ConnectorError ? ` (${error.connector}: ${error.code})` : "";

@@ -606,6 +606,22 @@ describe("worker app: the gateway's deadline (timeout_ms)", () => {
     expect(answer.json).toMatchObject({ code });
   });
 
+  it("a tool failure names its connector's code (never its message)", async () => {
+    const ctx = setup({
+      execute: () =>
+        Promise.reject(
+          new ConnectorError("jira", "connector_not_found", "404: CHG-1 has no comment 7"),
+        ),
+    });
+    const answer = await ctx.call("jira_read", { token: await token(), body: body() });
+    expect(answer.status).toBe(502);
+    expect(answer.json).toMatchObject({
+      code: "tool_failed",
+      connector_code: "connector_not_found",
+    });
+    expect(JSON.stringify(answer.json)).not.toContain("no comment 7");
+  });
+
   it("a write whose result the output guard cannot take: tool_outcome_unknown, nothing unguarded", async () => {
     const unreadable = {
       get body(): string {

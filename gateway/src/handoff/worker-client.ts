@@ -176,10 +176,17 @@ export function createHttpWorkerClient(options: HttpWorkerClientOptions): Worker
         // The worker's refusals are RFC 9457 problem documents with its own code.
         const problem = WorkerProblem.safeParse(body);
         const code = problem.success ? problem.data.code : "unknown";
+        const connector = problem.success ? problem.data.connector_code : undefined;
         throw new GatewayError(
           "worker_failed",
           `the agent worker refused or failed the call (${response.statusCode} ${code})`,
-          { extensions: { worker_status: response.statusCode, worker_code: code } },
+          {
+            extensions: {
+              worker_status: response.statusCode,
+              worker_code: code,
+              ...(connector === undefined ? {} : { worker_connector_code: connector }),
+            },
+          },
         );
       }
       const evidence = WorkerEvidence.safeParse(body["evidence"]);

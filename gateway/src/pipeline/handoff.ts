@@ -103,10 +103,11 @@ function resultDigest(result: unknown): string {
 
 /** The worker's own status and code of a failure, when it answered one (connector errors). */
 function workerDetails(extensions: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const { worker_status: status, worker_code: code } = extensions;
+  const { worker_status: status, worker_code: code, worker_connector_code: connector } = extensions;
   return {
     ...(typeof status === "number" ? { worker_status: status } : {}),
     ...(typeof code === "string" ? { worker_code: code } : {}),
+    ...(typeof connector === "string" ? { worker_connector_code: connector } : {}),
   };
 }
 

@@ -12,6 +12,10 @@
 // claimed first (claimCompensation writes a lease, compare-and-set), then recorded
 // (markCompensated).
 //
+// A compensation whose system answers that what it would undo is not there (an earlier try took
+// effect but its answer was lost, or a person undid it) is recorded executed, code
+// "already_undone".
+//
 // Failure modes, each recorded on the review (compensation_result) and audited: no handle
 // ("unavailable"; compensation_outcome_unknown when the call's own outcome is unknown), arguments refused, policy denial, worker failure ("failed" with its code).
 // A failure that may pass (worker unavailable, timeout or failed, policy unavailable) is tried
@@ -65,6 +69,18 @@ const RETRYABLE = new Set([
   "worker_failed",
   "policy_unavailable",
 ]);
+
+/**
+ * The system says what the compensation would undo is not there (a deleted message, a revoked
+ * rule): undone already, by an earlier try whose answer was lost, or by a person. The goal holds.
+ */
+function alreadyUndone(thrown: unknown): boolean {
+  return (
+    isGatewayError(thrown) &&
+    thrown.code === "worker_failed" &&
+    thrown.extensions["worker_connector_code"] === "connector_not_found"
+  );
+}
 
 /** 30 s, 1 min, 2 min, 4 min... at most 15 min. */
 export function retryDelayMs(attempts: number): number {
@@ -167,6 +183,14 @@ export function createCompensator(
       return { status: "executed", decision_id: decided.decisionId, http_status: 200 };
     } catch (thrown) {
       if (isGatewayError(thrown) && thrown.code === "audit_unavailable") throw thrown;
+      if (alreadyUndone(thrown)) {
+        return {
+          status: "executed",
+          decision_id: decided.decisionId,
+          code: "already_undone",
+          http_status: 200,
+        };
+      }
       const code = isGatewayError(thrown) ? thrown.code : "worker_failed";
       const status = isGatewayError(thrown) ? thrown.status : 502;
       return { status: "failed", decision_id: decided.decisionId, code, http_status: status };

@@ -4,6 +4,7 @@
 // an approval closes the review with nothing undone; a review is never a licence to run again.
 import { readFile } from "node:fs/promises";
 import { beforeEach, describe, expect, it } from "vitest";
+import { ConnectorError } from "../../../agent/src/connectors/port.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
 
 /** Saturday 2026-05-23 03:00 in Singapore: outside business hours. */
@@ -93,6 +94,32 @@ describe("post-hoc review through the gateway", () => {
         !(typeof w["text"] === "string" && w["text"].startsWith("Approval needed")),
     );
   const audit = () => jsonLines(h.auditPath);
+
+  it("a message someone already deleted: the rejection's compensation finds it gone, and that is its goal", async () => {
+    const gone = await createHarness({
+      beforeExecute: (call) =>
+        call.tool === "slack_delete_message"
+          ? Promise.reject(new ConnectorError("slack", "connector_not_found", "message_not_found"))
+          : Promise.resolve(),
+    });
+    gone.clock.now = SATURDAY_NIGHT_MS;
+    const response = await gone.callAs("slack_post_message", MESSAGE);
+    const { review } = (await response.json()) as { review: { approval_id: string } };
+    const denied = await denyAsReviewer(gone, review.approval_id, "deleted by hand already");
+    expect(denied.status).toBe(200);
+    expect(await denied.json()).toMatchObject({
+      status: "denied",
+      compensation_result: { status: "executed", code: "already_undone", http_status: 200 },
+    });
+    // The audit keeps what the worker said: its connector's code.
+    const outcome = (await jsonLines(gone.auditPath)).find(
+      (r) => r["event"] === "outcome" && r["tool"] === "slack_delete_message",
+    );
+    expect(outcome).toMatchObject({
+      outcome: { status: "failed", code: "worker_failed" },
+      details: { worker_code: "tool_failed", worker_connector_code: "connector_not_found" },
+    });
+  });
 
   it("a review left overnight is still open in the morning: rejected at 11:00, the message is deleted", async () => {
     const posted = await post("s-overnight");
