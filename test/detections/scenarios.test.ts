@@ -1,7 +1,11 @@
 // Every Sigma rule of detections/ against logs made by real traffic through the real gateway
 // (tokens, policy.wasm, worker, fixture connectors, audit log): each fires on the scenario that
 // does the bad thing, and none fires on a clean log (the change review and an approved change).
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ConnectorError } from "../../agent/src/connectors/port.ts";
 import { createHarness, NOW_SEC, type Harness } from "../../gateway/test/support/harness.ts";
 import { loadRuleSet, runDetections } from "../../gateway/src/audit/sigma-rules.ts";
 import { SG_CHANGE } from "../support/fixtures.ts";
@@ -178,11 +182,19 @@ describe("the detections on real traffic", () => {
   it("connector errors: the worker's connector rejects its token", async () => {
     const h = await createHarness({
       workerExecute: () => {
-        throw Object.assign(new Error("401 from Jira"), { code: "connector_unauthorized" });
+        throw new ConnectorError("jira", "connector_unauthorized", "401 from Jira");
       },
     });
     await h.callAs("jira_read", { ticket: "CHG-18422" });
     expect(await fired(h)).toEqual(["connector"]);
+    // The token branch on its own: the connector's code, whatever the outcome's.
+    const records = (await readFile(h.auditPath, "utf8")).split("\n").filter((l) => l !== "");
+    const outcome = records.find((l) => l.includes('"worker_connector_code"')) ?? "";
+    const alone = join(tmpdir(), `token-branch-${String(process.pid)}.jsonl`);
+    await writeFile(alone, outcome.replace('"code":"worker_failed"', '"code":"other"') + "\n");
+    const matches = await runDetections(await loadRuleSet(), [alone]);
+    expect(matches.map((m) => m.id)).toEqual([RULES.connector]);
+    await rm(alone);
   });
 
   it("runaway loop: over the call limit", async () => {
