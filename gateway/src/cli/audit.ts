@@ -48,8 +48,8 @@ commands:
                      create the gateway's checkpoint key (0600) unless it exists, and write its
                      public key set for verifiers (GATEWAY_CHECKPOINT_KEY_FILE, verify --keys)
 
-replay, session and detect check each log's hash chain first: a broken chain is named on stderr
-and the command exits 1, its results still printed.
+replay, session and detect check each log's hash chain first (and its signed checkpoints with
+--keys <jwks>): a problem is named on stderr and the command exits 1, its results still printed.
 
 exit status: 0 ok, 1 a problem found (or anything unreadable), 2 bad usage`;
 
@@ -247,18 +247,32 @@ function replayLines(report: ReplayReport): string[] {
 }
 
 /**
- * Forensics rest on the records: each log's hash chain, checked first. A broken one is named on
- * stderr (what follows may rest on altered, inserted or removed records); false if any is.
+ * Forensics rest on the records: each log's hash chain, checked first, and with `--keys` its
+ * signed checkpoints too (a live log may be unsealed: the gateway may be running). Each problem
+ * is named on stderr (what follows may rest on altered, inserted or removed records); false if
+ * any. Without --keys the chain alone: a log re-chained by someone who rewrote it still passes.
  */
-async function chainsIntact(files: readonly string[]): Promise<boolean> {
+async function chainsIntact(files: readonly string[], values: Values): Promise<boolean> {
   let intact = true;
+  const keys = values.keys === undefined ? undefined : await readCheckpointKeys(values.keys);
+  const altered = "the results rest on records that may have been altered";
   for (const file of files) {
     const chain = await verifyAuditFile(file);
-    if (chain.ok) continue;
-    intact = false;
-    console.error(
-      `${file}: chain broken: ${chain.message}: the results rest on records that may have been altered`,
-    );
+    if (!chain.ok) {
+      intact = false;
+      console.error(`${file}: chain broken: ${chain.message}: ${altered}`);
+      continue;
+    }
+    if (keys === undefined) continue;
+    const report = await verifyCheckpoints(file, {
+      keys,
+      allowUnsealed: true,
+      lines: chain.records,
+    });
+    for (const problem of report.problems) {
+      intact = false;
+      console.error(`${file}: ${problem.code}: ${problem.message}: ${altered}`);
+    }
   }
   return intact;
 }
@@ -268,7 +282,7 @@ async function replay(files: string[], values: Values): Promise<number> {
     console.error(`replay needs --bundle <bundle.tar.gz>\n\n${USAGE}`);
     return 2;
   }
-  const intact = await chainsIntact(files);
+  const intact = await chainsIntact(files, values);
   const report = await replayDecisions(values.bundle, files);
   if (values.json === true) console.log(JSON.stringify(report));
   else console.log(replayLines(report).join("\n"));
@@ -320,7 +334,7 @@ function sessionLines(timeline: SessionTimeline): string[] {
 }
 
 async function session(id: string, files: string[], values: Values): Promise<number> {
-  const intact = await chainsIntact(files);
+  const intact = await chainsIntact(files, values);
   const timeline = await sessionTimeline(id, files);
   if (values.json === true) console.log(JSON.stringify(timeline));
   else console.log(sessionLines(timeline).join("\n"));
@@ -328,7 +342,7 @@ async function session(id: string, files: string[], values: Values): Promise<num
 }
 
 async function detect(files: string[], values: Values): Promise<number> {
-  const intact = await chainsIntact(files);
+  const intact = await chainsIntact(files, values);
   const rules = await loadRuleSet(values.rules ?? DEFAULT_RULES_DIR);
   const matches = await runDetections(rules, files);
   if (values.json === true) console.log(JSON.stringify(matches));

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureCheckpointKey } from "../../src/audit/checkpoint.ts";
 import { openAuditLog } from "../../src/audit/log.ts";
+import { GENESIS_HASH, serializeRecord } from "../../src/audit/record.ts";
 
 const REPO = resolve(import.meta.dirname, "../../..");
 const CLI = join(REPO, "gateway/src/cli/audit.ts");
@@ -216,6 +217,39 @@ describe("npm run audit, checkpoints and detections", () => {
     expect((await run("keygen", priv, pub)).stdout).toContain(`checkpoint key ${kid ?? "?"}:`);
     const published = JSON.parse(await readFile(pub, "utf8")) as { keys: { kid: string }[] };
     expect(published.keys.map((k) => k.kid)).toEqual([kid]);
+  });
+
+  it("detect, session and replay with --keys: a re-chained log passes the chain, not its checkpoints", async () => {
+    // What a forger without the key can do: edit a record, then recompute every hash after it.
+    let prev = GENESIS_HASH;
+    const forged = join(dir, "forged.jsonl");
+    const lines = (await readFile(signed, "utf8")).split("\n").filter((l) => l !== "");
+    await writeFile(
+      forged,
+      lines
+        .map((text, index) => {
+          const record = JSON.parse(text) as Record<string, unknown>;
+          if (index === 0) record["agent"] = "someone-else";
+          delete record["hash"];
+          const { line, hash } = serializeRecord({ ...record, prev_hash: prev });
+          prev = hash;
+          return `${line}\n`;
+        })
+        .join(""),
+    );
+    const unkeyed = await run("detect", forged);
+    expect(unkeyed.code).toBe(0);
+    expect(unkeyed.stderr).toBe("");
+    for (const args of [
+      ["detect", "--keys", jwks, forged],
+      ["session", "--keys", jwks, "none", forged],
+    ]) {
+      const keyed = await run(...args);
+      expect(keyed.code, args[0]).toBe(1);
+      expect(keyed.stderr).toContain(`${forged}: log_rechained: `);
+    }
+    // The genuine log passes with its keys.
+    expect((await run("detect", "--keys", jwks, signed)).stderr).toBe("");
   });
 
   it("detect: names the rules that fired; --fail-on-match exits 1", async () => {
