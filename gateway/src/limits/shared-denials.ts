@@ -6,8 +6,10 @@
 //
 // `record` inserts the denial and answers the agent's denials in the window (t - W, t], oldest
 // first, the newest `limit` of them; rows that left the window are deleted on the way. Two
-// replicas recording at once may both see the threshold reached and both suspend: the kill
-// switch takes the second as a no-op change (the stricter error). `forget` deletes an agent's
+// replicas recording at once each see their own row, not the other's (one snapshot, READ
+// COMMITTED): the crossing may be seen by both (both suspend; the kill switch takes the second
+// as a no-op change, and no second alert is written), or by neither, in which case the next
+// denial sees it. A suspension may come one denial late, never early. `forget` deletes an agent's
 // denials up to a time (its suspension was lifted). `t` is the gateway's clock: replicas need
 // synchronized clocks (NTP), as the tokens' expiry checks already do.
 //
