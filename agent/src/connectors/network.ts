@@ -3,6 +3,7 @@
 // request went out) is never sent twice; one that never left this machine may be.
 //
 // Invariant: only the codes below count as "never sent"; anything unknown counts as "maybe sent".
+import { causeCodes } from "../../../common/error-codes.ts";
 import { ConnectorError, type ConnectorErrorCode } from "./port.ts";
 
 /** Network failures where the request never reached the server: safe to retry for any method. */
@@ -23,30 +24,12 @@ export function networkCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Whether a fetch failure shows the request never reached the server. */
-export function neverSent(error: unknown): boolean {
-  const code = networkCode(error);
-  return code !== undefined && NOT_SENT_CODES.has(code);
-}
-
-/** A member of an object, or undefined. */
-function member(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null
-    ? (value as Record<string, unknown>)[key]
-    : undefined;
-}
-
 /**
- * Whether a failure's chain of causes (and a client's wrapped `original`, as Slack's) holds a
- * network code that shows the request never left this machine. At most a few levels deep.
+ * Whether a failure shows the request never reached the server: a never-sent code on the error,
+ * down its causes, or under a client's wrapped original (common/error-codes.ts).
  */
-function neverLeft(error: unknown, depth = 0): boolean {
-  if (depth > 4 || typeof error !== "object" || error === null) return false;
-  const code = member(error, "code");
-  if (typeof code === "string" && NOT_SENT_CODES.has(code)) return true;
-  return (
-    neverLeft(member(error, "cause"), depth + 1) || neverLeft(member(error, "original"), depth + 1)
-  );
+export function neverSent(error: unknown): boolean {
+  return causeCodes(error).some((code) => NOT_SENT_CODES.has(code));
 }
 
 /** Connector codes that say the system refused the request: nothing was applied. */
@@ -69,5 +52,5 @@ export function writeNotApplied(error: unknown): boolean {
   if (!(error instanceof ConnectorError)) return false;
   if (REFUSED.has(error.code)) return true;
   if (error.code !== "connector_unavailable") return false;
-  return error.status === 503 || (error.status === undefined && neverLeft(error.cause));
+  return error.status === 503 || (error.status === undefined && neverSent(error.cause));
 }

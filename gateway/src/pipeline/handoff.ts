@@ -16,6 +16,7 @@
 // shares the log's group commit with concurrent calls, so awaiting it costs one fdatasync).
 import { argumentsDigest } from "../../../common/canonical.ts";
 import { loadCatalog, writeToolNames, type ToolName } from "../../../common/catalog.ts";
+import { causeCodes } from "../../../common/error-codes.ts";
 import type { WorkerResult } from "../handoff/worker-client.ts";
 import { GatewayError, isGatewayError, recorded } from "../lib/errors.ts";
 import { traceparentOf } from "../lib/trace.ts";
@@ -126,7 +127,9 @@ export function outcomeUnknown(tool: ToolName, error: GatewayError): boolean {
   if (!writeTools.has(tool)) return false;
   if (error.code === "worker_timeout") return true;
   // Unknown unless the connection itself failed: then the request never reached the worker.
-  if (error.code === "worker_unavailable") return !CONNECT_FAILURES.has(causeCode(error) ?? "");
+  if (error.code === "worker_unavailable") {
+    return !causeCodes(error.cause).some((code) => CONNECT_FAILURES.has(code));
+  }
   if (error.code !== "worker_failed") return false;
   // The worker's own refusals say nothing ran (tokens, arguments, deadline_exceeded) or that the
   // tool failed without effect (tool_failed); anything else (tool_outcome_unknown, an internal
@@ -149,17 +152,6 @@ const UNKNOWN_WORKER_CODES: ReadonlySet<string> = new Set([
   "internal_error",
   "unknown",
 ]);
-
-/** The system error code under a GatewayError (its cause, or the cause's cause). */
-function causeCode(error: GatewayError): string | undefined {
-  let cause: unknown = error.cause;
-  for (let depth = 0; depth < 4 && typeof cause === "object" && cause !== null; depth++) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 const UNKNOWN_DETAIL =
   "no definite answer from the worker: the call may have taken effect; do not retry it, a person checks";
