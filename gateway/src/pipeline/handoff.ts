@@ -22,7 +22,7 @@ import { GatewayError, isGatewayError, recorded } from "../lib/errors.ts";
 import { traceparentOf } from "../lib/trace.ts";
 import type { CallAnswer, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { isTainted } from "./decide.ts";
-import { appendDurable, elapsedMs } from "./record.ts";
+import { appendAlert, appendDurable, elapsedMs } from "./record.ts";
 import { openReview, reviewAnswer, settleReview } from "../posthoc/review.ts";
 
 type HandOffPorts = Pick<GatewayPorts, "audit" | "approvals" | "worker" | "sessions">;
@@ -156,29 +156,6 @@ const UNKNOWN_WORKER_CODES: ReadonlySet<string> = new Set([
 const UNKNOWN_DETAIL =
   "no definite answer from the worker: the call may have taken effect; do not retry it, a person checks";
 
-/** The alert that asks a person to check a write of unknown outcome (best effort). */
-async function alertUnknown(
-  ports: HandOffPorts,
-  runtime: PipelineRuntime,
-  ctx: Decided,
-  reviewId: string | undefined,
-) {
-  const approvalId = reviewId ?? ctx.approved?.id;
-  await ports.audit
-    .append({
-      ...ctx.followUp,
-      timestamp: new Date(runtime.now()).toISOString(),
-      event: "alert",
-      outcome: { status: "error", code: "tool_outcome_unknown" },
-      details: {
-        kind: "tool_outcome_unknown",
-        tool: ctx.tool,
-        ...(approvalId === undefined ? {} : { approval_id: approvalId }),
-      },
-    })
-    .catch(() => undefined);
-}
-
 async function recordFailure(
   ports: HandOffPorts,
   runtime: PipelineRuntime,
@@ -212,12 +189,16 @@ async function recordFailure(
     },
     details: workerDetails(error.extensions),
   });
-  if (unknown) await alertUnknown(ports, runtime, ctx, reviewId);
-  // The caller learns that a person must look, and under which review (post-hoc).
+  // A person must look: an alert naming the review (post-hoc) or the approval; the caller is told.
   const approvalId = reviewId ?? ctx.approved?.id;
-  const outcome = unknown
-    ? { outcome: "unknown", ...(approvalId === undefined ? {} : { approval_id: approvalId }) }
-    : {};
+  const named = approvalId === undefined ? {} : { approval_id: approvalId };
+  if (unknown) {
+    await appendAlert(ports, runtime, ctx.followUp, "tool_outcome_unknown", {
+      tool: ctx.tool,
+      ...named,
+    });
+  }
+  const outcome = unknown ? { outcome: "unknown", ...named } : {};
   // The text an agent reads says it too: a model that retries a write it may have made posts twice.
   const message = unknown ? `${error.message}; ${UNKNOWN_DETAIL}` : error.message;
   throw recorded(

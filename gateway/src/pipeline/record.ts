@@ -23,6 +23,28 @@ export async function appendDurable(
   }
 }
 
+/**
+ * An alert about a call (event "alert", outcome error `kind`), best effort: the audit may be
+ * what failed, and the call's own answer must still leave.
+ */
+export async function appendAlert(
+  ports: Pick<GatewayPorts, "audit">,
+  runtime: Pick<PipelineRuntime, "now">,
+  followUp: AuditRecordInput,
+  kind: string,
+  details: Record<string, unknown>,
+): Promise<void> {
+  await ports.audit
+    .append({
+      ...followUp,
+      timestamp: new Date(runtime.now()).toISOString(),
+      event: "alert",
+      outcome: { status: "error", code: kind },
+      details: { kind, ...details },
+    })
+    .catch(() => undefined);
+}
+
 /** Milliseconds since the call arrived, to the microsecond. */
 export function elapsedMs(started: number): number {
   return Math.round((performance.now() - started) * 1000) / 1000;

@@ -27,6 +27,7 @@ import type { ApprovalRequest, Compensation } from "../approvals/request.ts";
 import type { WorkerResult } from "../handoff/worker-client.ts";
 import { traceparentOf } from "../lib/trace.ts";
 import type { Decided, GatewayPorts, PipelineRuntime } from "../pipeline/context.ts";
+import { appendAlert } from "../pipeline/record.ts";
 
 type ReviewPorts = Pick<GatewayPorts, "approvals" | "audit">;
 
@@ -120,15 +121,7 @@ async function alert(
   kind: "post_hoc_unsettled" | "post_hoc_rejected_in_flight",
   approvalId: string,
 ): Promise<void> {
-  await ports.audit
-    .append({
-      ...ctx.followUp,
-      timestamp: new Date(runtime.now()).toISOString(),
-      event: "alert",
-      outcome: { status: "error", code: kind },
-      details: { kind, approval_id: approvalId },
-    })
-    .catch(() => undefined);
+  await appendAlert(ports, runtime, ctx.followUp, kind, { approval_id: approvalId });
 }
 
 /**
