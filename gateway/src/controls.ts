@@ -81,8 +81,7 @@ export async function createControls(options: ControlsOptions): Promise<Controls
   // The limits the loaded policy carries; the catalog file when no policy could be loaded.
   const limits =
     policy.data === undefined ? readLimits() : parseLimits(policy.data.zyx.config["limits"]);
-  const suspended = new Set<string>();
-  /** The agents the kill switch stopped at the last state applied. */
+  /** The agents the kill switch stopped at the last state applied (suspended ones among them). */
   let stopped = new Set<string>();
   const monitor: { current?: DenialMonitor } = {};
 
@@ -99,14 +98,9 @@ export async function createControls(options: ControlsOptions): Promise<Controls
       await policy.setState(state);
       // An agent whose suspension was lifted (automatic or an admin's) is re-armed and starts
       // from zero: the denials the kill switch itself caused while it was set are not its own.
-      const now = new Set(state.kill_switch.agents);
-      for (const agent of new Set([...suspended, ...stopped])) {
-        if (!now.has(agent)) {
-          suspended.delete(agent);
-          monitor.current?.cleared(agent);
-        }
-      }
-      stopped = now;
+      const current = new Set(state.kill_switch.agents);
+      for (const agent of stopped) if (!current.has(agent)) monitor.current?.cleared(agent);
+      stopped = current;
     },
   });
   // With PostgreSQL for the limits, the denials that suspend an agent are every replica's.
@@ -124,10 +118,8 @@ export async function createControls(options: ControlsOptions): Promise<Controls
       });
     },
     suspend: async (agent, request) => {
-      const result = await killSwitch.suspendAgent(agent, request);
-      suspended.add(agent);
       // { changed: false }: another replica suspended it first; the monitor then writes no alert.
-      return result;
+      return await killSwitch.suspendAgent(agent, request);
     },
     alert: (record) => audit.append(record),
   });
