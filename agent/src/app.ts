@@ -214,6 +214,11 @@ function budgetOf(verified: VerifiedCall, receivedAt: number): number | undefine
   return budget;
 }
 
+/** What the worker's log says of a failure; never returned (a connector error may quote its system). */
+function logDetail(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /**
  * The Refusal for a tool that threw: failed, stopped at the deadline, or of unknown effect. A
  * write is "failed" only when it certainly did not take effect (writeNotApplied); any other
@@ -231,8 +236,7 @@ function classifyFailure(
   deadlinePassed: boolean,
   write: boolean,
 ): Refusal {
-  // The detail stays in the worker's log: a connector error may quote what it got.
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = logDetail(error);
   const why = error instanceof ConnectorError ? ` (${error.connector}: ${error.code})` : "";
   if (write && (deadlinePassed || !writeNotApplied(error))) {
     return new Refusal(
@@ -282,7 +286,7 @@ async function run(
     });
   } catch (error) {
     // Nothing unguarded leaves; a write has run all the same, and a person must know.
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = logDetail(error);
     throw write
       ? new Refusal(
           "tool_outcome_unknown",

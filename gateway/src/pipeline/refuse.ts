@@ -46,14 +46,14 @@ function countDenial(ports: RefusePorts, runtime: PipelineRuntime, ctx: Decided)
   }
 }
 
+/** Open requests read to count one user's or agent's waiting calls (reviews among them). */
+const OPEN_SCAN = 500;
+
 /**
  * An identical call (same requester, agent, session, tool and arguments) already waiting before
  * it runs, or undefined;
  * refuses (audited, with an alert) when this user or agent already has its bound waiting.
  */
-/** Open requests read to count one user's or agent's waiting calls (reviews among them). */
-const OPEN_SCAN = 500;
-
 async function waitingAlready(
   ports: RefusePorts,
   runtime: PipelineRuntime,

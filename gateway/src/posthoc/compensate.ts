@@ -17,7 +17,8 @@
 // "already_undone".
 //
 // Failure modes, each recorded on the review (compensation_result) and audited: no handle
-// ("unavailable"; compensation_outcome_unknown when the call's own outcome is unknown), arguments refused, policy denial, worker failure ("failed" with its code).
+// ("unavailable"; compensation_outcome_unknown when the call's own outcome is unknown),
+// arguments refused, policy denial, worker failure ("failed" with its code).
 // A failure that may pass (worker unavailable, timeout or failed, policy unavailable) is tried
 // again by the sweeper (`retry_at`: 30 s, 1, 2, 4 min; 5 tries in all); a runner that died
 // mid-attempt leaves its lease, retried when it ends; a denial the deny route could not
