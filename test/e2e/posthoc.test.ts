@@ -3,9 +3,9 @@
 // (so the run tells the same story at any hour) and a local pager on a real socket.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonLines } from "../support/fixtures.ts";
 import { buildPolicyVariant, type PolicyVariant } from "../../scripts/lib/policy-variant.ts";
 import { startStack, type Stack } from "../support/processes.ts";
 
@@ -35,14 +35,6 @@ const ADMIN = [
 ];
 
 type Line = Record<string, unknown>;
-
-async function jsonLines(path: string): Promise<Line[]> {
-  const text = await readFile(path, "utf8").catch(() => "");
-  return text
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => JSON.parse(l) as Line);
-}
 
 describe("post-hoc review and kill-switch reach, as processes", () => {
   let variant: PolicyVariant;

@@ -1,6 +1,7 @@
 // The scenario's people and calls, for the tests that need many of them at once (fuzzing, the
 // chaos run): the seed's engineer, intern, cloud engineer, approver and security administrator,
 // and one valid set of arguments per tool of the catalog.
+import { readFile } from "node:fs/promises";
 import type { ToolName } from "../../common/catalog.ts";
 
 export interface Person {
@@ -62,3 +63,30 @@ export const VALID_ARGUMENTS: Record<ToolName, Record<string, unknown>> = {
   jira_delete_comment: { ticket: "CHG-18422", comment_id: "10001" },
   slack_delete_message: { channel: "C07DEVSECOPS", ts: "1716345600.000100" },
 };
+
+/**
+ * The policy's input when the engineer reads the change ticket (a call the policy allows), for
+ * the tests that evaluate one decision on an engine.
+ */
+export const ENGINEER_READS = {
+  principal: { sub: ENGINEER.user, groups: ENGINEER.groups },
+  agent: { id: ENGINEER.agent },
+  device: { compliant: true, checked_at: 1_779_242_340 },
+  tool: "jira_read",
+  arguments: { ticket: "CHG-18422" },
+  context: {
+    now: 1_779_242_400,
+    workflow: "change-review",
+    session_tainted: false,
+    recent_denials: 0,
+  },
+};
+
+/** The lines of a JSON Lines file (an audit log, a fixture's writes) as objects; none if absent. */
+export async function jsonLines(path: string): Promise<Record<string, unknown>[]> {
+  const text = await readFile(path, "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}

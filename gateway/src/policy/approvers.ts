@@ -6,11 +6,7 @@
 // approvers, or without both group lists (a record written before they were recorded), gives
 // undefined, never a text that would compare equal or unequal by accident.
 
-function member(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null
-    ? (value as Record<string, unknown>)[key]
-    : undefined;
-}
+import { member } from "../audit/records.ts";
 
 /**
  * "approver groups | fallback groups | mode", each list sorted; undefined when no approver is

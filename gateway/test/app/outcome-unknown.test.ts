@@ -3,13 +3,13 @@
 // token gave it. The call may have taken effect, so it is recorded "unknown", never "failed": an
 // alert names it, the caller is told, and a post-hoc review stays open for a person; a read that
 // times out is only a failure.
-import { readFile } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { callDeadline } from "../../../agent/src/connectors/deadline.ts";
 import { ConnectorError } from "../../../agent/src/connectors/port.ts";
 import { GatewayError } from "../../src/lib/errors.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
 import {
+  jsonLines,
   APPROVER as APPROVER_PERSON,
   REMEDIATOR as REMEDIATOR_PERSON,
   SG_CHANGE,
@@ -26,14 +26,6 @@ const REVIEWER = {
   groups: ["grp-ai-change-approvers"],
   agent: "approvals-console",
 };
-
-async function jsonLines(path: string): Promise<Line[]> {
-  const text = await readFile(path, "utf8").catch(() => "");
-  return text
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Line);
-}
 
 /** A connector that waits for its system until the call's deadline stops it. */
 function stoppedAtDeadline(): Promise<void> {

@@ -2,8 +2,8 @@
 // connectors): outside business hours a Slack message runs at once under a review; the reviewer's
 // rejection deletes it through the gateway's own call (decided, audited, signed to the worker),
 // an approval closes the review with nothing undone; a review is never a licence to run again.
-import { readFile } from "node:fs/promises";
 import { beforeEach, describe, expect, it } from "vitest";
+import { jsonLines } from "../../../test/support/fixtures.ts";
 import { ConnectorError } from "../../../agent/src/connectors/port.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
 
@@ -29,14 +29,6 @@ async function denyAsReviewer(on: Harness, id: string, reason: string): Promise<
     },
     body: JSON.stringify({ reason }),
   });
-}
-
-async function jsonLines(path: string): Promise<Line[]> {
-  const text = await readFile(path, "utf8").catch(() => "");
-  return text
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Line);
 }
 
 /**

@@ -10,27 +10,12 @@ import { createGatewayMetrics } from "../../src/metrics/gateway-metrics.ts";
 import { loadPolicyEngine, type PolicyEngine } from "../../src/policy/engine.ts";
 import { PolicyError } from "../../src/policy/errors.ts";
 import { failedEngine } from "../../src/policy/engine.ts";
-import { SG_CHANGE } from "../../../test/support/fixtures.ts";
+import { ENGINEER_READS, SG_CHANGE } from "../../../test/support/fixtures.ts";
 import { createHarness, ENGINEER } from "../support/harness.ts";
 import { BUNDLE_PATH } from "../support/paths.ts";
 
 const TOKEN = "scraper-token-0123456789";
 const INTERN = { ...ENGINEER, user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
-
-/** The engineer reads the change ticket: the policy input the kill-switch tests decide on. */
-const ENGINEER_READS = {
-  principal: { sub: ENGINEER.user, groups: ENGINEER.groups },
-  agent: { id: ENGINEER.agent },
-  device: { compliant: true, checked_at: 1_779_242_340 },
-  tool: "jira_read",
-  arguments: { ticket: "CHG-18422" },
-  context: {
-    now: 1_779_242_400,
-    workflow: "change-review",
-    session_tainted: false,
-    recent_denials: 0,
-  },
-};
 
 const variants: PolicyVariant[] = [];
 afterAll(() => {

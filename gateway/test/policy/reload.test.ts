@@ -15,23 +15,9 @@ import {
 } from "../../src/policy/reloader.ts";
 import { BUNDLE_PATH } from "../support/paths.ts";
 import { rewriteBundle } from "./signing.ts";
+import { ENGINEER_READS } from "../../../test/support/fixtures.ts";
 
-const input: DecisionInput = {
-  principal: {
-    sub: "engineer@zyxbank.example",
-    groups: ["grp-ai-users", "grp-ai-devops-readonly"],
-  },
-  agent: { id: "change-reviewer" },
-  device: { compliant: true, checked_at: 1_779_242_340 },
-  tool: "jira_read",
-  arguments: { ticket: "CHG-18422" },
-  context: {
-    now: 1_779_242_400,
-    workflow: "change-review",
-    session_tainted: false,
-    recent_denials: 0,
-  },
-};
+const input: DecisionInput = ENGINEER_READS;
 
 const tmp = mkdtempSync(join(tmpdir(), "zyx-reload-"));
 const engines: ReloadingPolicyEngine[] = [];
