@@ -246,8 +246,11 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     options.reviewSeconds === undefined
       ? expiryMs + escalationMs
       : seconds("reviewSeconds", options.reviewSeconds) * 1_000;
-  /** When an open request expires at the latest: a post-hoc review's window, or the deadline set. */
-  const closesAt = (request: ApprovalRequest, deadlineMs: number): number =>
+  /** When an open request may expire: its deadline, or a post-hoc review's window if later. */
+  const closesAt = (
+    request: Pick<ApprovalRequest, "mode" | "created_at">,
+    deadlineMs: number,
+  ): number =>
     request.mode === "post_hoc"
       ? Math.max(deadlineMs, epochMs(request.created_at) + reviewMs)
       : deadlineMs;
@@ -767,11 +770,12 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           decision_id: input.decision_id,
           trace_id: input.trace_id,
           created_at: isoTime(nowMs),
-          // A review with no fallback to escalate to stays open for its whole window.
+          // With a fallback to escalate to, the first deadline; without, the last (a review's
+          // window: it never escalates).
           expires_at: isoTime(
-            input.mode === "post_hoc" && input.fallback_groups.length === 0
-              ? nowMs + Math.max(expiryMs, reviewMs)
-              : nowMs + expiryMs,
+            input.fallback_groups.length > 0
+              ? nowMs + expiryMs
+              : closesAt({ mode: input.mode, created_at: isoTime(nowMs) }, nowMs + expiryMs),
           ),
           ...(input.mode === undefined ? {} : { mode: input.mode }),
           version: 1,
