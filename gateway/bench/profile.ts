@@ -225,7 +225,10 @@ async function main(): Promise<void> {
     if (name === undefined) throw new Error("no .cpuprofile written");
     const text = readFileSync(join(profiles, name), "utf8");
     const keep = process.env["PROFILE_KEEP"];
-    if (keep !== undefined) writeFileSync(join(keep, name), text);
+    if (keep !== undefined) {
+      mkdirSync(keep, { recursive: true });
+      writeFileSync(join(keep, name), text);
+    }
     summarise(JSON.parse(text) as Profile);
   } finally {
     stopAll();
