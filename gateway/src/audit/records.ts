@@ -14,6 +14,12 @@ export interface LoadedRecord {
   record: Record<string, unknown>;
 }
 
+/**
+ * A log to read: its path, or its path and how many of its first bytes to read (the part whose
+ * chain was verified: a live log grows while it is read, and its last line may be half written).
+ */
+export type LogSource = string | { file: string; bytes: number };
+
 export interface LoadedLogs {
   records: LoadedRecord[];
   malformed: { file: string; line: number }[];
@@ -26,14 +32,17 @@ export interface LoadedLogs {
  * malformed either.
  */
 export async function loadRecords(
-  files: readonly string[],
+  sources: readonly LogSource[],
   containing?: string,
 ): Promise<LoadedLogs> {
   const records: LoadedRecord[] = [];
   const malformed: LoadedLogs["malformed"] = [];
   const needle = containing === undefined ? undefined : Buffer.from(containing, "utf8");
-  for (const file of files) {
-    for await (const raw of readLines(file)) {
+  const files = sources.map((source) => (typeof source === "string" ? source : source.file));
+  for (const [index, file] of files.entries()) {
+    const source = sources[index];
+    const end = typeof source === "object" ? source.bytes : undefined;
+    for await (const raw of readLines(file, end)) {
       if (needle !== undefined && !raw.bytes.includes(needle)) continue;
       const text = decode(raw.bytes);
       let value: unknown;

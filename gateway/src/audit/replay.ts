@@ -16,7 +16,7 @@ import { loadPolicyEngine } from "../policy/engine.ts";
 import { isKillSwitchScope, withChange } from "../killswitch/scopes.ts";
 import { approversOf } from "../policy/approvers.ts";
 import type { LoadedRecord } from "./records.ts";
-import { asString, loadRecords, member, path } from "./records.ts";
+import { asString, loadRecords, member, path, type LogSource } from "./records.ts";
 
 export class ReplayError extends Error {
   readonly code = "replay_bundle_unavailable";
@@ -179,7 +179,7 @@ function changeOf(
 /** Replay every decision of `files` (merged in time order) with the bundle at `bundlePath`. */
 export async function replayDecisions(
   bundlePath: string,
-  files: readonly string[],
+  files: readonly LogSource[],
 ): Promise<ReplayReport> {
   const engine = await loadPolicyEngine({ bundlePath });
   if (engine.loadError !== null || engine.revision === undefined) {

@@ -8,7 +8,7 @@
 // no outcome record shows none (a gateway that stopped before writing it, or a cut log).
 // Fails only when a file cannot be read; an unknown session is an empty timeline.
 import type { LoadedRecord } from "./records.ts";
-import { asString, loadRecords, member, path } from "./records.ts";
+import { asString, loadRecords, member, path, type LogSource } from "./records.ts";
 
 export interface TimelineApproval {
   timestamp: string | undefined;
@@ -129,7 +129,7 @@ function addApproval(call: TimelineCall, r: Record<string, unknown>): void {
 /** The timeline of `sessionId` across `files`. */
 export async function sessionTimeline(
   sessionId: string,
-  files: readonly string[],
+  files: readonly LogSource[],
 ): Promise<SessionTimeline> {
   const { records } = await loadRecords(files);
   const calls = new Map<string, TimelineCall>();

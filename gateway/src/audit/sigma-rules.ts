@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { loadCatalog } from "../../../common/catalog.ts";
 import type { LoadedRecord } from "./records.ts";
-import { asString, loadRecords, member, path } from "./records.ts";
+import { asString, loadRecords, member, path, type LogSource } from "./records.ts";
 import type { CorrelationHit, EventCount, Matcher, SigmaEvent, TimedEvent } from "./sigma.ts";
 import { SigmaError, compileDetection, evaluateEventCount, parseTimespan } from "./sigma.ts";
 
@@ -328,7 +328,7 @@ function append<T>(map: Map<string, T[]>, key: string, item: T): void {
 /** Runs the rule set over the logs (merged in time order); the rules that fired, with their hits. */
 export async function runDetections(
   set: RuleSet,
-  files: readonly string[],
+  files: readonly LogSource[],
 ): Promise<DetectionMatch[]> {
   const config = loadConfig();
   const { records } = await loadRecords(files);

@@ -22,8 +22,15 @@ export type VerifyResult =
       /** Every record of the chain, checkpoints included. */
       records: number;
       lastHash: string;
+      /** The verified lines' length in bytes, newlines included: read no further than this. */
+      bytes: number;
       /** How many of them are signed checkpoints (present when there are any). */
       checkpoints?: number;
+      /**
+       * A live log's last line without its newline (a write in progress when the file was read),
+       * not verified and not counted: only with `live`, where it is no failure.
+       */
+      unterminated?: { line: number; bytes: number };
     }
   | {
       ok: false;
@@ -40,6 +47,8 @@ export type VerifyResult =
 interface RecordEntry {
   kind: "record";
   line: number;
+  /** The line's length in bytes, without its newline. */
+  bytes: number;
   seq: number;
   prevHash: string;
   hash: string;
@@ -53,6 +62,8 @@ interface MalformedEntry {
   line: number;
   seq?: number;
   reason: string;
+  /** For a last line without its newline: its length in bytes. */
+  unterminated?: number;
 }
 
 type Entry = RecordEntry | MalformedEntry;
@@ -64,9 +75,13 @@ interface RawLine {
   terminated: boolean;
 }
 
-/** The file's lines as bytes, without their newline. */
-export async function* readLines(path: string): AsyncGenerator<RawLine> {
-  const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+/** The file's lines as bytes, without their newline; with `end`, of its first `end` bytes only. */
+export async function* readLines(path: string, end?: number): AsyncGenerator<RawLine> {
+  if (end !== undefined && end <= 0) return;
+  const stream = createReadStream(path, {
+    highWaterMark: 1024 * 1024,
+    ...(end === undefined ? {} : { end: end - 1 }),
+  });
   let carry: Buffer[] = [];
   let line = 0;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -100,6 +115,20 @@ export function decode(bytes: Buffer): string | undefined {
 async function* readEntries(path: string): AsyncGenerator<Entry> {
   for await (const raw of readLines(path)) {
     const text = decode(raw.bytes);
+    if (!raw.terminated) {
+      // Checked first: a write cut short may end inside a character.
+      const entry: MalformedEntry = {
+        kind: "malformed",
+        line: raw.line,
+        reason: "incomplete last line (no trailing newline: a write was cut short)",
+        unterminated: raw.bytes.length,
+      };
+      const parsed = text === undefined ? undefined : parseStoredLine(text);
+      const seq = parsed === undefined ? undefined : parsed.ok ? parsed.record.seq : parsed.seq;
+      if (seq !== undefined) entry.seq = seq;
+      yield entry;
+      continue;
+    }
     if (text === undefined) {
       yield { kind: "malformed", line: raw.line, reason: "not valid UTF-8" };
       continue;
@@ -109,17 +138,6 @@ async function* readEntries(path: string): AsyncGenerator<Entry> {
       continue;
     }
     const parsed = parseStoredLine(text);
-    if (!raw.terminated) {
-      const entry: MalformedEntry = {
-        kind: "malformed",
-        line: raw.line,
-        reason: "incomplete last line (no trailing newline: a write was cut short)",
-      };
-      const seq = parsed.ok ? parsed.record.seq : parsed.seq;
-      if (seq !== undefined) entry.seq = seq;
-      yield entry;
-      continue;
-    }
     if (!parsed.ok) {
       const entry: MalformedEntry = { kind: "malformed", line: raw.line, reason: parsed.reason };
       if (parsed.seq !== undefined) entry.seq = parsed.seq;
@@ -129,6 +147,7 @@ async function* readEntries(path: string): AsyncGenerator<Entry> {
     yield {
       kind: "record",
       line: raw.line,
+      bytes: raw.bytes.length,
       seq: parsed.record.seq,
       prevHash: parsed.record.prev_hash,
       hash: parsed.record.hash,
@@ -160,11 +179,28 @@ function failure(
   return result;
 }
 
+export interface VerifyOptions {
+  /**
+   * The gateway may be writing the log: a last line without its newline is a write in progress,
+   * left out (`unterminated`) rather than a malformed record. Every whole line is still checked.
+   */
+  live?: boolean;
+}
+
 /** Verify a log file's chain. Rejects only when the file cannot be read. */
-export async function verifyAuditFile(path: string): Promise<VerifyResult> {
+export async function verifyAuditFile(
+  path: string,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
   let previous = { line: 0, seq: 0, hash: GENESIS_HASH };
   let checkpoints = 0;
+  let bytes = 0;
+  let unterminated: { line: number; bytes: number } | undefined;
   for await (const entry of readEntries(path)) {
+    if (entry.kind === "malformed" && entry.unterminated !== undefined && options.live === true) {
+      unterminated = { line: entry.line, bytes: entry.unterminated };
+      break;
+    }
     if (entry.kind === "malformed") {
       return failure(entry.line, entry.seq, "malformed", `malformed record (${entry.reason})`);
     }
@@ -182,14 +218,16 @@ export async function verifyAuditFile(path: string): Promise<VerifyResult> {
     }
     if (entry.seq === previous.seq + 1 && entry.prevHash === previous.hash) {
       previous = { line: entry.line, seq: entry.seq, hash: entry.hash };
+      bytes += entry.bytes + 1;
       if (entry.checkpoint) checkpoints++;
       continue;
     }
     return classify(path, entry, previous);
   }
-  return checkpoints === 0
-    ? { ok: true, records: previous.seq, lastHash: previous.hash }
-    : { ok: true, records: previous.seq, lastHash: previous.hash, checkpoints };
+  const result: VerifyResult = { ok: true, records: previous.seq, lastHash: previous.hash, bytes };
+  if (checkpoints > 0) result.checkpoints = checkpoints;
+  if (unterminated !== undefined) result.unterminated = unterminated;
+  return result;
 }
 
 interface Context {

@@ -11,10 +11,12 @@
 // decision under --fail-on-change, a detection that fired under --fail-on-match, or anything
 // that could not be read or evaluated (fail closed); 2 bad usage. The forensic commands
 // (replay, session, detect) verify each log's hash chain first: a broken one is named on stderr
-// and fails the command (1), its results still printed for the investigator.
+// and fails the command (1), its results still printed for the investigator. They then read each
+// log no further than the lines verified (a live log grows; its last line may be half written).
 import { parseArgs } from "node:util";
 import { verifyCheckpoints } from "../audit/checkpoint-verify.ts";
 import { ensureCheckpointKey, readCheckpointKeys } from "../audit/checkpoint.ts";
+import type { LogSource } from "../audit/records.ts";
 import { replayDecisions } from "../audit/replay.ts";
 import type { ReplayReport } from "../audit/replay.ts";
 import { sessionTimeline } from "../audit/session.ts";
@@ -249,19 +251,34 @@ function replayLines(report: ReplayReport): string[] {
 /**
  * Forensics rest on the records: each log's hash chain, checked first, and with `--keys` its
  * signed checkpoints too (a live log may be unsealed: the gateway may be running). Each problem
- * is named on stderr (what follows may rest on altered, inserted or removed records); false if
- * any. Without --keys the chain alone: a log re-chained by someone who rewrote it still passes.
+ * is named on stderr (what follows may rest on altered, inserted or removed records). Without
+ * --keys the chain alone: a log re-chained by someone who rewrote it still passes.
+ *
+ * `sources` are what the forensic step reads: each log up to the end of the lines verified here,
+ * so that records appended meanwhile are never read unverified, and a live log's last line,
+ * half written when it was read, is left out with a note rather than failing the command.
  */
-async function chainsIntact(files: readonly string[], values: Values): Promise<boolean> {
+async function verifiedSources(
+  files: readonly string[],
+  values: Values,
+): Promise<{ intact: boolean; sources: LogSource[] }> {
   let intact = true;
+  const sources: LogSource[] = [];
   const keys = values.keys === undefined ? undefined : await readCheckpointKeys(values.keys);
   const altered = "the results rest on records that may have been altered";
   for (const file of files) {
-    const chain = await verifyAuditFile(file);
+    const chain = await verifyAuditFile(file, { live: true });
     if (!chain.ok) {
       intact = false;
       console.error(`${file}: chain broken: ${chain.message}: ${altered}`);
+      sources.push(file);
       continue;
+    }
+    sources.push({ file, bytes: chain.bytes });
+    if (chain.unterminated !== undefined) {
+      console.error(
+        `${file}: note: line ${String(chain.unterminated.line)} has no newline yet (a write in progress, or cut short): not read`,
+      );
     }
     if (keys === undefined) continue;
     const report = await verifyCheckpoints(file, {
@@ -274,7 +291,7 @@ async function chainsIntact(files: readonly string[], values: Values): Promise<b
       console.error(`${file}: ${problem.code}: ${problem.message}: ${altered}`);
     }
   }
-  return intact;
+  return { intact, sources };
 }
 
 async function replay(files: string[], values: Values): Promise<number> {
@@ -282,8 +299,8 @@ async function replay(files: string[], values: Values): Promise<number> {
     console.error(`replay needs --bundle <bundle.tar.gz>\n\n${USAGE}`);
     return 2;
   }
-  const intact = await chainsIntact(files, values);
-  const report = await replayDecisions(values.bundle, files);
+  const { intact, sources } = await verifiedSources(files, values);
+  const report = await replayDecisions(values.bundle, sources);
   if (values.json === true) console.log(JSON.stringify(report));
   else console.log(replayLines(report).join("\n"));
   if (!intact || report.errors.length > 0) return 1;
@@ -334,17 +351,17 @@ function sessionLines(timeline: SessionTimeline): string[] {
 }
 
 async function session(id: string, files: string[], values: Values): Promise<number> {
-  const intact = await chainsIntact(files, values);
-  const timeline = await sessionTimeline(id, files);
+  const { intact, sources } = await verifiedSources(files, values);
+  const timeline = await sessionTimeline(id, sources);
   if (values.json === true) console.log(JSON.stringify(timeline));
   else console.log(sessionLines(timeline).join("\n"));
   return intact ? 0 : 1;
 }
 
 async function detect(files: string[], values: Values): Promise<number> {
-  const intact = await chainsIntact(files, values);
+  const { intact, sources } = await verifiedSources(files, values);
   const rules = await loadRuleSet(values.rules ?? DEFAULT_RULES_DIR);
-  const matches = await runDetections(rules, files);
+  const matches = await runDetections(rules, sources);
   if (values.json === true) console.log(JSON.stringify(matches));
   else {
     console.log(

@@ -275,6 +275,32 @@ describe("replay", () => {
       expect(result.stdout).not.toBe("");
     }
   });
+
+  it("replay, session and detect over a live log: a half-written last line is left out with a note", async () => {
+    const text = await readFile(h.auditPath, "utf8");
+    const lines = text.split("\n").slice(0, -1);
+    // The gateway is writing a record of the same session: the reader sees its first half.
+    const next = lines.findLast((l) => l.includes('"session_id":"sg-demo"')) ?? "";
+    const live = join(dir, "live.jsonl");
+    await writeFile(live, text + next.slice(0, Math.floor(next.length / 2)));
+    for (const args of [
+      ["replay", "--bundle", BUNDLE_PATH, live],
+      ["session", "sg-demo", live],
+      ["detect", live],
+    ]) {
+      const result = await run(...args);
+      expect(result.code, `${args[0] ?? ""}: ${result.stderr}`).toBe(0);
+      expect(result.stderr).toBe(
+        `${live}: note: line ${String(lines.length + 1)} has no newline yet (a write in progress, or cut short): not read\n`,
+      );
+    }
+    const session = await run("session", "sg-demo", live, "--json");
+    expect((JSON.parse(session.stdout) as { calls: unknown[] }).calls).toHaveLength(2);
+    // `verify` still names it: a log at rest must end with a whole line.
+    const verify = await run("verify", live);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toMatch(/incomplete last line/);
+  });
 });
 
 describe("session timeline", () => {

@@ -152,6 +152,7 @@ describe("openAuditLog / append", () => {
       ok: true,
       records: 10,
       lastHash: results[9]?.hash,
+      bytes: (await stat(file)).size,
     });
   });
 

@@ -49,4 +49,18 @@ describe("loadRecords", () => {
     expect(records.map((r) => [r.line, r.record["event"]])).toEqual([[52, "outcome"]]);
     expect(malformed).toEqual([]);
   });
+
+  it("with a byte bound, reads no further: lines appended after the chain was verified are not read", async () => {
+    const file = join(dir, "audit.jsonl");
+    const first = line({ timestamp: "2026-12-06T01:00:00.000Z", event: "decision", n: 1 });
+    const second = line({ timestamp: "2026-12-06T01:00:01.000Z", event: "outcome", n: 2 });
+    await writeFile(file, first + second + '{"event":"half');
+    const bounded = await loadRecords([{ file, bytes: Buffer.byteLength(first) }]);
+    expect(bounded.records.map((r) => r.record["n"])).toEqual([1]);
+    expect(bounded.malformed).toEqual([]);
+    expect((await loadRecords([{ file, bytes: 0 }])).records).toEqual([]);
+    const whole = await loadRecords([file]);
+    expect(whole.records.map((r) => r.record["n"])).toEqual([1, 2]);
+    expect(whole.malformed).toEqual([{ file, line: 3 }]);
+  });
 });

@@ -60,7 +60,12 @@ function forge(fields: Record<string, unknown>): string {
 describe("verifyAuditFile", () => {
   it("an empty file is an intact chain of 0 records", async () => {
     await writeFile(file, "");
-    expect(await verifyAuditFile(file)).toEqual({ ok: true, records: 0, lastHash: GENESIS_HASH });
+    expect(await verifyAuditFile(file)).toEqual({
+      ok: true,
+      records: 0,
+      lastHash: GENESIS_HASH,
+      bytes: 0,
+    });
   });
 
   it("an untouched log verifies", async () => {
@@ -69,6 +74,7 @@ describe("verifyAuditFile", () => {
       ok: true,
       records: 6,
       lastHash: parse(lines[5])["hash"],
+      bytes: (await readFile(file)).length,
     });
   });
 
@@ -324,6 +330,38 @@ describe("verifyAuditFile", () => {
       line: 3,
       problem: "malformed",
       message: expect.stringMatching(/^line 3: malformed record \(incomplete last line/) as unknown,
+    });
+  });
+
+  it("live: a last line without its newline is left out, not a failure; every whole line is checked", async () => {
+    const lines = await writeLog(3);
+    const whole = `${lines[0] ?? ""}\n${lines[1] ?? ""}\n`;
+    const tail = (lines[2] ?? "").slice(0, 40);
+    await writeFile(file, whole + tail);
+    expect(await verifyAuditFile(file, { live: true })).toEqual({
+      ok: true,
+      records: 2,
+      lastHash: parse(lines[1])["hash"],
+      bytes: Buffer.byteLength(whole),
+      unterminated: { line: 3, bytes: 40 },
+    });
+    // Not live: the same file is a malformed record, as before.
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: false, line: 3, problem: "malformed" });
+    // A write cut inside a character is still a write in progress, not "not valid UTF-8".
+    await writeFile(
+      file,
+      Buffer.concat([Buffer.from(whole), Buffer.from('{"x":"é').subarray(0, 7)]),
+    );
+    expect(await verifyAuditFile(file)).toMatchObject({
+      message: expect.stringMatching(/^line 3: malformed record \(incomplete last line/) as unknown,
+    });
+    expect(await verifyAuditFile(file, { live: true })).toMatchObject({ ok: true, records: 2 });
+    // A whole line that is broken still fails a live log.
+    await writeFile(file, `${lines[0] ?? ""}\nnot a record\n${tail}`);
+    expect(await verifyAuditFile(file, { live: true })).toMatchObject({
+      ok: false,
+      line: 2,
+      problem: "malformed",
     });
   });
 
