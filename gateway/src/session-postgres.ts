@@ -28,6 +28,8 @@
 //   window go first, then the oldest denials (logged); taints are never dropped.
 // - Notifications are checked (kind, key, time, origin, id) before they are applied; anything
 //   else is ignored and logged, never counted.
+// - A denial with an id counts once however it arrives: a notification is delivered on its own
+//   connection and may come after a snapshot that already held its row (`counted`).
 // - Opening changes the schema only when something is missing (table, id column, a valid unique
 //   index, built CONCURRENTLY), on its own connection, one replica at a time, under a lock
 //   timeout: a replica starting next to a long reader neither waits behind it nor queues every
@@ -218,6 +220,7 @@ export async function openPostgresSessionSignals(
     during: undefined,
     unconfirmed: new Map(),
     inserting: new Set(),
+    counted: new Map(),
   };
   const context: Context = {
     options: signalOptions,
@@ -246,6 +249,12 @@ interface SignalState {
   unconfirmed: Map<string, Signal>;
   /** Ids whose insert is in flight (not tried again meanwhile). */
   inserting: Set<string>;
+  /**
+   * The ids of the denials `local` counts, with their time: a signal reaches a replica twice
+   * when its notification arrives after a snapshot that already held its row, and a denial
+   * counted twice would stop an agent early. Rebuilt with `local`; pruned to the window.
+   */
+  counted: Map<string, number>;
 }
 
 interface Context {
@@ -263,9 +272,23 @@ function apply(target: SessionSignals, signal: Signal): void {
   else target.recordDenial(signal.key, signal.at);
 }
 
+/** Applies a signal unless `counted` shows it applied already (a taint twice is one taint). */
+function applyOnce(target: SessionSignals, counted: Map<string, number>, signal: Signal): void {
+  if (signal.kind === "denial" && signal.id !== undefined) {
+    if (counted.has(signal.id)) return;
+    counted.set(signal.id, signal.at);
+  }
+  apply(target, signal);
+}
+
 function applyLocal(state: SignalState, signal: Signal): void {
-  apply(state.local, signal);
+  applyOnce(state.local, state.counted, signal);
   state.during?.push(signal);
+}
+
+/** Forgets the ids of denials out of the window: they count no more, wherever they arrive. */
+function pruneCounted(counted: Map<string, number>, windowStart: number): void {
+  for (const [id, at] of counted) if (at <= windowStart) counted.delete(id);
 }
 
 /** Reads the table into a fresh memory, replays what the snapshot may lack, swaps it in. */
@@ -287,9 +310,17 @@ async function rebuild(c: Context): Promise<void> {
       [c.now() - c.options.denialWindowMs],
     );
     const fresh = createSessionSignals(c.options);
+    const counted = new Map<string, number>();
     const held = new Set<string>();
     for (const row of rows.rows) {
-      apply(fresh, { kind: row.kind, key: keyFromRow(row.key), at: Number(row.at_ms), origin: "" });
+      const signal: Signal = {
+        kind: row.kind,
+        key: keyFromRow(row.key),
+        at: Number(row.at_ms),
+        origin: "",
+      };
+      if (row.id !== null) signal.id = row.id;
+      applyOnce(fresh, counted, signal);
       if (row.id !== null) held.add(row.id);
     }
     // A row in the snapshot confirms its insert (one that timed out on this side included).
@@ -300,10 +331,11 @@ async function rebuild(c: Context): Promise<void> {
     let replayed = 0;
     for (const signal of new Set(during)) {
       if (signal.id !== undefined && held.has(signal.id)) continue;
-      apply(fresh, signal);
+      applyOnce(fresh, counted, signal);
       replayed++;
     }
     state.local = fresh;
+    state.counted = counted;
     c.log("info", "session signals rebuilt from the table", { rows: rows.rows.length, replayed });
   } finally {
     state.during = undefined;
@@ -429,6 +461,7 @@ function startSharing(c: Context, clientOptions: pg.ClientConfig): SharedSession
   }, options.rebuildEveryMs ?? 60_000);
   periodic.unref();
   const sweeper = setInterval(() => {
+    pruneCounted(state.counted, c.now() - options.denialWindowMs);
     c.pool
       .query(`DELETE FROM ${TABLE} WHERE kind = 'denial' AND at_ms <= $1`, [
         c.now() - options.denialWindowMs,

@@ -124,6 +124,34 @@ describe("session signals on PostgreSQL: several replicas", () => {
     expect(a.recentDenials("u|agent", T0)).toBe(1); // its own signal is not counted twice
   });
 
+  it("a denial counts once when its notification arrives after a snapshot that held its row", async () => {
+    const url = await freshSchema();
+    const b = await openShared(url);
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      // Another replica's denial, committed; its notification not delivered yet.
+      const signal = { kind: "denial", key: "u|agent", at: T0, origin: "replica-a", id: "d-1" };
+      await other.query(
+        `INSERT INTO zyx_session_signals (kind, key, at_ms, origin, id) VALUES ($1, $2, $3, $4, $5)`,
+        [signal.kind, signal.key, signal.at, signal.origin, signal.id],
+      );
+      // b rebuilds from the table (a clear elsewhere asks every replica to): it holds the row.
+      await other.query(`SELECT pg_notify('zyx_session_signals', $1)`, [
+        JSON.stringify({ kind: "clear", key: "s-other", origin: "replica-a" }),
+      ]);
+      await until(() => b.recentDenials("u|agent", T0) === 1);
+      // The late notification of the same denial, then one of a new denial as a marker.
+      for (const payload of [signal, { ...signal, key: "marker|agent", id: "d-2" }]) {
+        await other.query(`SELECT pg_notify('zyx_session_signals', $1)`, [JSON.stringify(payload)]);
+      }
+      await until(() => b.recentDenials("marker|agent", T0) === 1);
+      expect(b.recentDenials("u|agent", T0)).toBe(1);
+    } finally {
+      await other.end();
+    }
+  });
+
   it("a clear on one replica reaches the other, and a replica opened later does not see it", async () => {
     const url = await freshSchema();
     const [a, b] = [await openShared(url), await openShared(url)];
