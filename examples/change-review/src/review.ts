@@ -253,6 +253,22 @@ export interface ReviewOptions {
   slackChannel?: string;
 }
 
+/**
+ * Every call's outcome once all have settled, in the order given; the first failure in that
+ * order if any failed (none is left running unobserved, and which error the caller hears does
+ * not depend on timing).
+ */
+async function together<const T extends readonly Promise<ToolOutcome>[]>(
+  calls: T,
+): Promise<{ [K in keyof T]: ToolOutcome }> {
+  const settled = await Promise.allSettled(calls);
+  const failed = settled.find((result) => result.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<ToolOutcome>).value) as {
+    [K in keyof T]: ToolOutcome;
+  };
+}
+
 export async function runReview(
   request: ReviewRequest,
   gateway: ToolGateway,
@@ -263,13 +279,13 @@ export async function runReview(
   const pending: PendingApproval[] = [];
   const warnings: EvidenceWarning[] = [];
   let step = 0;
-  const call = async (tool: ToolName, args: Record<string, unknown>, purpose: string) => {
+  /** Asks the gateway; the step is numbered when asked, in the order of the code below. */
+  const ask = (tool: ToolName, args: Record<string, unknown>, purpose: string) => {
     step += 1;
-    const outcome = await gateway.call(
-      tool,
-      args,
-      `change review ${label}, step ${step}: ${purpose}`,
-    );
+    return gateway.call(tool, args, `change review ${label}, step ${String(step)}: ${purpose}`);
+  };
+  /** What the review reports of an outcome; called in the order the calls were asked. */
+  const note = (tool: ToolName, outcome: ToolOutcome): ToolOutcome => {
     if (outcome.status === "executed") {
       toolsUsed.push(tool);
       if (outcome.evidence?.injection.suspected === true) {
@@ -280,31 +296,32 @@ export async function runReview(
     }
     return outcome;
   };
+  const call = async (tool: ToolName, args: Record<string, unknown>, purpose: string) =>
+    note(tool, await ask(tool, args, purpose));
 
+  // The ticket first: a review of a ticket the engineer may not read stops at one denial.
   const ticket = read(
     JiraIssue,
     await call("jira_read", { ticket: request.ticket }, "read the change ticket"),
   );
-  const pull = read(
-    PullRequest,
-    await call(
+  // The pull request (named by the request), the standards and the account's metadata do not
+  // depend on each other: asked together, reported in this order whatever answers first.
+  const [pullOutcome, pagesOutcome, awsOutcome] = await together([
+    ask(
       "github_read_pr",
       { repository: request.repository, pull_request: request.pull_request },
       "read the pull request and its diffs",
     ),
-  );
-  read(
-    ConfluencePages,
-    await call("confluence_read", { space: options.standardsSpace }, "read the security standards"),
-  );
-  read(
-    AwsMetadata,
-    await call(
+    ask("confluence_read", { space: options.standardsSpace }, "read the security standards"),
+    ask(
       "aws_dev_read",
       { account: options.awsAccount, region: options.awsRegion },
       "read the development account's metadata",
     ),
-  );
+  ]);
+  const pull = read(PullRequest, note("github_read_pr", pullOutcome));
+  read(ConfluencePages, note("confluence_read", pagesOutcome));
+  read(AwsMetadata, note("aws_dev_read", awsOutcome));
 
   const hits = analyzeChange(ticket, pull);
   const report = buildReport(request, hits);

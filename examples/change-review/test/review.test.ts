@@ -8,6 +8,7 @@ import {
   renderSlackSummary,
   riskRating,
   runReview,
+  type ToolGateway,
 } from "../src/review.ts";
 import {
   REPOSITORY,
@@ -141,7 +142,82 @@ describe("runReview", () => {
         "the gateway holds github_read_pr for human approval; the review cannot go on without it",
       extensions: { tool: "github_read_pr", approval_id: "approval-2" },
     });
-    expect(gateway.calls.map((c) => c.tool)).toEqual(["jira_read", "github_read_pr"]);
+    // The reads asked with it were asked; no write was.
+    expect(gateway.calls.map((c) => c.tool)).toEqual([
+      "jira_read",
+      "github_read_pr",
+      "confluence_read",
+      "aws_dev_read",
+    ]);
+  });
+
+  it("asks the three reads after the ticket together, and reports them in order whatever answers first", async () => {
+    const inner = fakeGateway();
+    const delays: Partial<Record<string, number>> = {
+      github_read_pr: 30,
+      confluence_read: 15,
+      aws_dev_read: 0,
+    };
+    let inFlight = 0;
+    let most = 0;
+    const answered: string[] = [];
+    const asked: string[] = [];
+    const gateway: ToolGateway = {
+      async call(tool, args, purpose) {
+        asked.push(purpose.replace(/^.*, step /, ""));
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, delays[tool] ?? 0));
+        try {
+          return await inner.call(tool, args, purpose);
+        } finally {
+          inFlight--;
+          answered.push(tool);
+        }
+      },
+    };
+    const result = await runReview(
+      { ticket: "CHG-18422", repository: REPOSITORY, pull_request: 991 },
+      gateway,
+      OPTIONS,
+    );
+    expect(most).toBe(3);
+    expect(answered.slice(1, 4)).toEqual(["aws_dev_read", "confluence_read", "github_read_pr"]);
+    expect(result.tools_used).toEqual(SEED_REVIEW.tools_used);
+    expect(asked).toEqual([
+      "1: read the change ticket",
+      "2: read the pull request and its diffs",
+      "3: read the security standards",
+      "4: read the development account's metadata",
+      "5: comment the review",
+      "6: post the summary",
+    ]);
+  });
+
+  it("of reads asked together, passes on the first refusal in order once all have answered", async () => {
+    const refusal = new ReviewError("policy_denied", "the gateway refused confluence_read: no");
+    const inner = fakeGateway({ refuse: { tool: "confluence_read", error: refusal } });
+    let settled = 0;
+    const gateway: ToolGateway = {
+      async call(tool, args, purpose) {
+        try {
+          // The AWS read answers last: the refusal waits for it.
+          if (tool === "aws_dev_read") await new Promise((resolve) => setTimeout(resolve, 20));
+          return await inner.call(tool, args, purpose);
+        } finally {
+          settled++;
+        }
+      },
+    };
+    await expect(
+      runReview(
+        { ticket: "CHG-18422", repository: REPOSITORY, pull_request: 991 },
+        gateway,
+        OPTIONS,
+      ),
+    ).rejects.toBe(refusal);
+    expect(settled).toBe(4);
+    expect(inner.calls.map((c) => c.tool)).not.toContain("jira_add_comment");
   });
 
   it("refuses a result it cannot read", async () => {
