@@ -179,26 +179,41 @@ async function recordFailure(
     },
     true,
   );
-  await appendDurable(ports, {
-    ...ctx.followUp,
-    event: "outcome",
-    outcome: {
-      status: unknown ? "unknown" : "failed",
-      code: error.code,
-      http_status: error.status,
-    },
-    details: workerDetails(error.extensions),
-  });
   // A person must look: an alert naming the review (post-hoc) or the approval; the caller is told.
   const approvalId = reviewId ?? ctx.approved?.id;
   const named = approvalId === undefined ? {} : { approval_id: approvalId };
-  if (unknown) {
+  const outcome = unknown ? { outcome: "unknown", ...named } : {};
+  const alert = async () => {
+    if (!unknown) return;
     await appendAlert(ports, runtime, ctx.followUp, "tool_outcome_unknown", {
       tool: ctx.tool,
       ...named,
     });
+  };
+  try {
+    await appendDurable(ports, {
+      ...ctx.followUp,
+      event: "outcome",
+      outcome: {
+        status: unknown ? "unknown" : "failed",
+        code: error.code,
+        http_status: error.status,
+      },
+      details: workerDetails(error.extensions),
+    });
+  } catch (thrown) {
+    // Not a bare 503: an agent that hears only "audit unavailable" retries a write that may
+    // have run. The alert is still tried (it may reach a log that takes it).
+    await alert();
+    throw new GatewayError(
+      "audit_unavailable",
+      unknown
+        ? `the call's outcome could not be recorded; ${UNKNOWN_DETAIL}`
+        : "the call failed and its outcome could not be recorded",
+      { cause: thrown, extensions: { ...ids, ...outcome } },
+    );
   }
-  const outcome = unknown ? { outcome: "unknown", ...named } : {};
+  await alert();
   // The text an agent reads says it too: a model that retries a write it may have made posts twice.
   const message = unknown ? `${error.message}; ${UNKNOWN_DETAIL}` : error.message;
   throw recorded(
@@ -246,10 +261,15 @@ export async function handOff(
     return recordFailure(ports, runtime, ctx, error, unknown, review?.id);
   }
   settleApproval(ports, runtime, ctx, { http_status: 200 }, false);
-  await recordSuccess(ports, ctx, worked, review?.id);
   const { result, evidence, compensation } = worked;
-  if (review !== undefined) {
-    await settleReview(ports, runtime, ctx, review, { status: "executed", compensation });
+  try {
+    await recordSuccess(ports, ctx, worked, review?.id);
+  } finally {
+    // The call ran: its review holds the rollback whether or not the outcome record was written
+    // (settleReview never throws), or a rejection would have nothing to undo it with.
+    if (review !== undefined) {
+      await settleReview(ports, runtime, ctx, review, { status: "executed", compensation });
+    }
   }
   return {
     status: 200,

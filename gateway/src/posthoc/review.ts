@@ -138,7 +138,12 @@ async function compensateInFlight(
   const denial = review.denial;
   try {
     if (denial?.groups !== undefined && runtime.compensate !== undefined) {
-      await runtime.compensate(review, { subject: denial.subject, groups: denial.groups });
+      // The reviewer as the sweeper's retry sees them: a kill switch on their e-mail voids them.
+      await runtime.compensate(review, {
+        subject: denial.subject,
+        ...(denial.email === undefined ? {} : { email: denial.email }),
+        groups: denial.groups,
+      });
       return;
     }
   } catch (error) {

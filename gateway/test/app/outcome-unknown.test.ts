@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { callDeadline } from "../../../agent/src/connectors/deadline.ts";
 import { ConnectorError } from "../../../agent/src/connectors/port.ts";
+import type { AuditSink } from "../../src/app.ts";
 import { GatewayError } from "../../src/lib/errors.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
 import {
@@ -74,6 +75,62 @@ describe("a write with no definite answer", () => {
     expect(records[1]).toMatchObject({
       details: { kind: "tool_outcome_unknown", tool: "jira_add_comment" },
     });
+  });
+
+  it("a write whose outcome record fails too: 503 that still says unknown and not to retry", async () => {
+    const alerts: unknown[] = [];
+    h = await createHarness({
+      workerTimeoutMs: 300,
+      beforeExecute: (call) =>
+        call.tool === "jira_add_comment" ? silentFor(1_000) : Promise.resolve(),
+      ports: (defaults) => ({
+        audit: {
+          append: (record) => {
+            if (record.event === "alert") alerts.push(record.details);
+            return record.event === "outcome"
+              ? Promise.reject(new Error("ENOSPC"))
+              : defaults.audit.append(record);
+          },
+          healthy: () => defaults.audit.healthy(),
+        } satisfies AuditSink,
+      }),
+    });
+    const response = await h.callAs("jira_add_comment", COMMENT);
+    expect(response.status).toBe(503);
+    const problem = (await response.json()) as Line;
+    expect(problem).toMatchObject({
+      code: "audit_unavailable",
+      outcome: "unknown",
+      decision_id: expect.any(String) as unknown,
+      trace_id: expect.any(String) as unknown,
+    });
+    expect(String(problem["detail"])).toMatch(/may have taken effect; do not retry it/);
+    expect(alerts).toMatchObject([{ kind: "tool_outcome_unknown", tool: "jira_add_comment" }]);
+  });
+
+  it("a read whose outcome record fails: 503 with the decision's ids, no outcome claimed", async () => {
+    h = await createHarness({
+      workerTimeoutMs: 300,
+      beforeExecute: (call) => (call.tool === "jira_read" ? silentFor(1_000) : Promise.resolve()),
+      ports: (defaults) => ({
+        audit: {
+          append: (record) =>
+            record.event === "outcome"
+              ? Promise.reject(new Error("ENOSPC"))
+              : defaults.audit.append(record),
+          healthy: () => defaults.audit.healthy(),
+        } satisfies AuditSink,
+      }),
+    });
+    const response = await h.callAs("jira_read", { ticket: "CHG-18422" });
+    expect(response.status).toBe(503);
+    const problem = (await response.json()) as Line;
+    expect(problem).toMatchObject({
+      code: "audit_unavailable",
+      detail: "the call failed and its outcome could not be recorded",
+      decision_id: expect.any(String) as unknown,
+    });
+    expect(problem).not.toHaveProperty("outcome");
   });
 
   it("a read whose wait runs out is only a failure: nothing to check", async () => {

@@ -5,6 +5,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { jsonLines } from "../../../test/support/fixtures.ts";
 import { ConnectorError } from "../../../agent/src/connectors/port.ts";
+import type { AuditSink } from "../../src/app.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
 
 /** Saturday 2026-05-23 03:00 in Singapore: outside business hours. */
@@ -457,6 +458,74 @@ describe("post-hoc review through the gateway", () => {
       (w) => w["action"] === "delete_message" && w["ts"] === result.ts,
     );
     expect(deletes).toHaveLength(0);
+  });
+
+  it("a mid-call rejection is compensated with the reviewer as the sweeper sees them: a kill switch on their e-mail voids them", async () => {
+    const reviewer = { subject: "u-3b9e", email: REVIEWER.user, groups: REVIEWER.groups };
+    const inFlight: Harness = await createHarness({
+      beforeExecute: async (call) => {
+        if (call.tool !== "slack_post_message") return;
+        const [open] = await inFlight.controls.approvals.listOpen({ agent: "change-reviewer" });
+        if (open === undefined) return;
+        await inFlight.controls.approvals.deny(open.id, reviewer, "rejected mid-call", true);
+        await inFlight.controls.killSwitch.set("user", REVIEWER.user, {
+          by: "secadmin@zyxbank.example",
+          reason: "account compromised",
+        });
+      },
+    });
+    inFlight.clock.now = SATURDAY_NIGHT_MS;
+    const response = await inFlight.callAs("slack_post_message", MESSAGE);
+    expect(response.status).toBe(200);
+    const { review, result } = (await response.json()) as {
+      review: { approval_id: string };
+      result: { ts: string };
+    };
+    const after = await inFlight.controls.approvals.get(review.approval_id);
+    expect(after?.compensation_result?.status).toBe("failed");
+    const deletes = (await jsonLines(inFlight.writesPath)).filter(
+      (w) => w["action"] === "delete_message" && w["ts"] === result.ts,
+    );
+    expect(deletes).toHaveLength(0);
+  });
+
+  it("a call that ran but whose outcome record failed still leaves its review the rollback", async () => {
+    let failOutcome = true;
+    const eio = await createHarness({
+      ports: (defaults) => ({
+        audit: {
+          append: (record) =>
+            failOutcome && record.event === "outcome" && record.tool === "slack_post_message"
+              ? Promise.reject(new Error("EIO"))
+              : defaults.audit.append(record),
+          healthy: () => defaults.audit.healthy(),
+        } satisfies AuditSink,
+      }),
+    });
+    eio.clock.now = SATURDAY_NIGHT_MS;
+    const response = await eio.callAs("slack_post_message", MESSAGE, { sessionId: "s-eio" });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ code: "audit_unavailable", executed: true });
+    failOutcome = false;
+    const [review] = await eio.controls.approvals.listOpen({ agent: "change-reviewer" });
+    expect(review).toMatchObject({
+      mode: "post_hoc",
+      tool: "slack_post_message",
+      result: { status: "executed" },
+      compensation: { tool: "slack_delete_message" },
+    });
+    const id = review?.id ?? "";
+    expect((await denyAsReviewer(eio, id, "not at 03:00")).status).toBe(200);
+    expect(await eio.controls.approvals.get(id)).toMatchObject({
+      status: "denied",
+      compensation_result: { status: "executed" },
+    });
+    // The message, then its deletion (the reviewers' notice goes to a channel of its own).
+    const inChannel = (await jsonLines(eio.writesPath)).filter(
+      (w) => w["connector"] === "slack" && w["channel"] === "C07DEVSECOPS",
+    );
+    expect(inChannel.map((w) => w["action"])).toEqual(["post_message", "delete_message"]);
+    expect(inChannel[1]?.["ts"]).toBe(inChannel[0]?.["ts"]);
   });
 
   it("a policy that cannot decide the compensation is retried like a worker failure", async () => {
