@@ -2,7 +2,8 @@
 // SDK server and transport per HTTP request: nothing lives between requests, so any replica
 // behind a load balancer answers any request), JSON responses rather than SSE streams.
 //
-//   POST   /mcp   JSON-RPC: initialize, tools/list (listing.ts), tools/call (call.ts), ping
+//   POST   /mcp   JSON-RPC: initialize, tools/list (listing.ts), tools/call (call.ts), ping;
+//                  one message per request (a batch is refused: -32600)
 //   GET    /mcp   405: no standing SSE stream (stateless: nothing could be pushed on it)
 //   DELETE /mcp   405: a session is a label (session.ts); there is nothing to terminate
 //   GET    /.well-known/oauth-protected-resource[/mcp]   RFC 9728 metadata (auth.ts)
@@ -119,19 +120,15 @@ function serverFor(deps: McpDoorDeps, scope: RequestScope): Server {
   return server;
 }
 
-/** `params.arguments` of the tools/call message `id` in the raw body, when it is an object. */
+/** `params.arguments` of the tools/call message `id` (the body: never a batch), if an object. */
 function sentArguments(body: unknown, id: unknown): Record<string, unknown> | undefined {
-  const messages: unknown[] = Array.isArray(body) ? body : [body];
-  for (const message of messages) {
-    if (typeof message !== "object" || message === null) continue;
-    const { method, id: messageId, params } = message as Record<string, unknown>;
-    if (method !== "tools/call" || messageId !== id) continue;
-    const args = (params as Record<string, unknown> | undefined)?.["arguments"];
-    if (typeof args === "object" && args !== null && !Array.isArray(args)) {
-      return args as Record<string, unknown>;
-    }
-  }
-  return undefined;
+  if (typeof body !== "object" || body === null) return undefined;
+  const { method, id: messageId, params } = body as Record<string, unknown>;
+  if (method !== "tools/call" || messageId !== id) return undefined;
+  const args = (params as Record<string, unknown> | undefined)?.["arguments"];
+  return typeof args === "object" && args !== null && !Array.isArray(args)
+    ? (args as Record<string, unknown>)
+    : undefined;
 }
 
 /** The initialize request's clientInfo.name, when the body is one. */
@@ -163,6 +160,12 @@ function sessionOf(c: Context, body: unknown, caller: Caller): McpSession | unde
 async function handlePost(deps: McpDoorDeps, c: Context, caller: Caller): Promise<Response> {
   const read = await readBody(c);
   if (!read.ok) return jsonRpcError(400, -32700, "Parse error: the body is not JSON");
+  // MCP 2025-06-18 removed JSON-RPC batches, and the SDK's clients send none. Accepted, a batch
+  // could cancel its own tools/call (the write ran, its answer never came) or send two calls
+  // under one id (one ran with the other's arguments).
+  if (Array.isArray(read.body)) {
+    return jsonRpcError(400, -32600, "Invalid Request: JSON-RPC batches are not supported");
+  }
   const session = sessionOf(c, read.body, caller);
   if (session === undefined) return jsonRpcError(404, -32001, "Session not found");
   const uris = publicUris(c.req.url, deps.options);

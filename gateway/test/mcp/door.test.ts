@@ -153,6 +153,46 @@ describe("tools/call judges the arguments as sent, as the REST door does", () =>
   });
 });
 
+describe("one message per request: a JSON-RPC batch is refused before anything runs", () => {
+  const call = (id: number, ticket: string) => ({
+    jsonrpc: "2.0",
+    id,
+    method: "tools/call",
+    params: { name: "jira_add_comment", arguments: { ticket, body: "posted, never answered" } },
+  });
+  it.each([
+    [
+      "a call and the cancellation of it",
+      [
+        call(1, "CHG-18422"),
+        { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1 } },
+      ],
+    ],
+    ["two calls under one id", [call(1, "CHG-18422"), call(1, "CHG-18433")]],
+    ["a single call in an array", [call(1, "CHG-18422")]],
+    ["an empty array", []],
+  ])("%s: 400, -32600, no worker call", async (_label, batch) => {
+    const h = await createHarness();
+    const response = await h.app.request("http://gateway.test/mcp", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await h.accessToken()}`,
+        "x-device-posture": await h.postureToken(),
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify(batch),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      jsonrpc: "2.0",
+      error: { code: -32600, message: "Invalid Request: JSON-RPC batches are not supported" },
+      id: null,
+    });
+    expect(h.workerCalls).toEqual([]);
+  });
+});
+
 describe("a client that sends no session", () => {
   it("has one session per user and agent: an approval it asked for is usable on its next call", async () => {
     const h = await createHarness();
