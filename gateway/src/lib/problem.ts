@@ -29,10 +29,24 @@ export function problemOf(error: GatewayError): Problem {
   };
 }
 
+/**
+ * A refusal's message as an RFC 6750 `error_description`: its characters only (%x20-21 / %x23-5B
+ * / %x5D-7E: a double quote becomes ', a backslash /, anything else ?), at most 256 of them. The message may quote a token's
+ * own header (jose names an unrecognised `crit` member): a character a header cannot hold would
+ * make the 401 a 500.
+ */
+export function challengeDescription(message: string): string {
+  return message
+    .replaceAll('"', "'")
+    .replaceAll("\\", "/")
+    .replaceAll(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, "?")
+    .slice(0, 256);
+}
+
 /** RFC 6750 challenge for a 401: which realm, and why the token was refused. */
 export function wwwAuthenticate(error: GatewayError): string {
   if (error.code === "token_missing") return 'Bearer realm="zyx-agent-gateway"';
-  const description = error.message.replaceAll('"', "'").replaceAll("\\", "/");
+  const description = challengeDescription(error.message);
   return `Bearer realm="zyx-agent-gateway", error="invalid_token", error_description="${description}"`;
 }
 

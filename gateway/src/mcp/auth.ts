@@ -12,7 +12,7 @@
 //   invalid (an expired or unreachable-key failure is final), and its refusal is the answer.
 import type { AccessTokenVerifier } from "../identity/types.ts";
 import type { GatewayError } from "../lib/errors.ts";
-import { problemResponse } from "../lib/problem.ts";
+import { challengeDescription, problemResponse } from "../lib/problem.ts";
 
 export const MCP_PATH = "/mcp";
 export const PRM_PATH = "/.well-known/oauth-protected-resource";
@@ -73,8 +73,10 @@ export function challengeResponse(error: GatewayError, metadataUrl: string): Res
   if (error.status !== 401) return response;
   const parts = [`Bearer resource_metadata="${metadataUrl}"`];
   if (error.code !== "token_missing") {
-    const description = error.message.replaceAll('"', "'").replaceAll("\\", "/");
-    parts.push(`error="invalid_token"`, `error_description="${description}"`);
+    parts.push(
+      `error="invalid_token"`,
+      `error_description="${challengeDescription(error.message)}"`,
+    );
   }
   response.headers.set("www-authenticate", parts.join(", "));
   return response;

@@ -383,3 +383,70 @@ describe("fuzzing every route through the real app", () => {
     expect(grown).toBeLessThan(512 * 1024 * 1024);
   });
 });
+
+describe("a refusal that quotes a forged token's header stays a 401", () => {
+  // jose names an unrecognised `crit` member in its message, which the challenge repeats: a
+  // character an HTTP header cannot hold made every authenticated route answer 500.
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const MCP = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+  };
+  it.each([
+    ["a character above U+00FF", "\u20ac"],
+    ["a line feed", "a\nb"],
+    ["a NUL", "a\u0000b"],
+  ])(
+    "%s in crit: REST, MCP, admin and posture answer 401 with a challenge",
+    async (_label, param) => {
+      const h = await createHarness();
+      const [, payload, signature] = (await h.accessToken()).split(".");
+      const posture = await h.postureToken();
+      const forged = `${b64({ alg: "ES256", typ: "at+jwt", crit: [param] })}.${payload ?? ""}.${signature ?? ""}`;
+      const [, pPayload, pSignature] = posture.split(".");
+      const forgedPosture = `${b64({ alg: "ES256", typ: "posture+jwt", crit: [param] })}.${pPayload ?? ""}.${pSignature ?? ""}`;
+      const auth = { authorization: `Bearer ${forged}`, "x-device-posture": posture };
+      const call = JSON.stringify({ arguments: { ticket: "CHG-18422" }, session_id: "s-1" });
+      const answers = [
+        [
+          "rest",
+          await h.app.request("/v1/tools/jira_read", {
+            method: "POST",
+            headers: { ...auth, "content-type": "application/json" },
+            body: call,
+          }),
+          "token_invalid",
+        ],
+        [
+          "mcp",
+          await h.app.request("http://gateway.test/mcp", {
+            method: "POST",
+            headers: { ...auth, ...MCP },
+            body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+          }),
+          "token_invalid",
+        ],
+        ["admin", await h.app.request("/v1/admin/kill-switch", { headers: auth }), "token_invalid"],
+        [
+          "posture",
+          await h.app.request("/v1/tools/jira_read", {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${await h.accessToken()}`,
+              "x-device-posture": forgedPosture,
+              "content-type": "application/json",
+            },
+            body: call,
+          }),
+          "posture_invalid",
+        ],
+      ] as const;
+      for (const [door, response, code] of answers) {
+        expect(response.status, door).toBe(401);
+        expect(await response.json(), door).toMatchObject({ code });
+        expect(response.headers.get("www-authenticate"), door).toMatch(/^Bearer [\x20-\x7E]*$/);
+      }
+      expect(h.workerCalls).toHaveLength(0);
+    },
+  );
+});
