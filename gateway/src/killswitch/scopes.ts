@@ -9,7 +9,7 @@
 //   users             the user, matched on the token's `sub` exactly OR its `email` in normal form (kill_switch_user)
 //   agents            every call by the agent is refused (kill_switch_agent)
 //   workflows         every call in the workflow is refused (kill_switch_workflow)
-import { isEmail, normalizeEmail } from "../../../common/identity.ts";
+import { normalizeEmail } from "../../../common/identity.ts";
 import type { PolicyState } from "../policy/decision.ts";
 import { KillSwitchError } from "./errors.ts";
 
@@ -119,11 +119,9 @@ export function checkValue(
     if (!NO_CONTROL.test(value) || value.trim() !== value) {
       throw invalid("a user must not contain control characters or surrounding whitespace");
     }
-    // Something that looks like an e-mail but is not could never match a verified token:
-    // refused, not stored as a no-op. One that is keeps its spelling (see `entriesOf`).
-    if (value.includes("@") && !isEmail(value)) {
-      throw invalid(`${value} is not an e-mail address nor a token subject`);
-    }
+    // Subjects are opaque: an IdP may issue `jdoe@zyxbank` or `müller@zyxbank.example`, which
+    // no e-mail syntax check accepts, and the kill switch must be able to name whoever the
+    // gateway lets in. A value with an @ is also kept in e-mail normal form (see `entriesOf`).
     return value;
   }
   if (value.length === 0 || value.length > MAX_NAME_LENGTH || !NAME.test(value)) {

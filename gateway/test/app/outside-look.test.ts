@@ -383,11 +383,27 @@ describe("4. one normal form for an identity, wherever it is matched", () => {
     expect(call.status).toBe(403);
   });
 
-  it("a value that can never match is refused, not stored", async () => {
+  it.each([
+    ["a directory-style subject (no top-level domain)", "jdoe@zyxbank"],
+    ["an internationalised address", "müller@zyxbank.example"],
+    ["a subject no e-mail syntax accepts", "someone@@zyxbank"],
+  ])("names every user the gateway lets in: %s", async (_label, subject) => {
     const h = await createHarness();
-    const set = await setUser(h, "someone@@zyxbank");
-    expect(set.status).toBe(400);
-    expect(await set.json()).toMatchObject({ code: "kill_switch_value_invalid" });
+    const who = { ...ENGINEER, user: subject };
+    expect((await h.callAs("jira_read", { ticket: "CHG-18422" }, { as: who })).status).toBe(200);
+    expect((await setUser(h, subject)).status).toBe(200);
+    const call = await h.callAs("jira_read", { ticket: "CHG-18422" }, { as: who });
+    expect(call.status).toBe(403);
+    expect(await call.json()).toMatchObject({ reasons: [{ code: "kill_switch_user" }] });
+  });
+
+  it("a user value with control characters or surrounding whitespace is refused, not stored", async () => {
+    const h = await createHarness();
+    for (const value of [" engineer@zyxbank.example", "eng\u0000ineer"]) {
+      const set = await setUser(h, value);
+      expect(set.status).toBe(400);
+      expect(await set.json()).toMatchObject({ code: "kill_switch_value_invalid" });
+    }
     expect(h.controls.killSwitch.state().state.kill_switch.users).toEqual([]);
   });
 });
