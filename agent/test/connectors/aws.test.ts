@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadCatalog } from "../../../common/catalog.ts";
 import { createAwsFromEnv, type AwsFromEnvOptions } from "../../src/connectors/aws/index.ts";
 import { createFixtureConnectors } from "../../src/connectors/index.ts";
+import { writeNotApplied } from "../../src/connectors/network.ts";
 import { createToolExecutor } from "../../src/tools.ts";
 import { startFakeEc2, type FakeEc2, type FakeEc2Key } from "../support/fake-ec2.ts";
 import {
@@ -671,18 +672,57 @@ describe("AWS real adapter against the fake EC2 endpoint", () => {
     expect(error.message).toContain("does not exist");
   });
 
-  it("treats a duplicate after a retried authorize as done (an earlier attempt got through)", async () => {
+  it("does not send a change again after a 5xx: it may have been applied, so its outcome is unknown", async () => {
     const server = await fake();
-    // The rule exists already; EC2's first answer to the Authorize is lost (500), the retry
-    // then finds the rule: the asked-for state holds.
     server.enqueue({
       action: "AuthorizeSecurityGroupIngress",
       status: 500,
       error: { code: "InternalError", message: "An internal error has occurred" },
     });
-    const change = { ...OPEN_SSH, action: "authorize_ingress" } as const;
-    const result = await realAgainst(server).modifySecurityGroup(DEV, REGION, BASTION, change);
-    expect(result).toEqual({ before: DEV_BASTION.ingress, after: DEV_BASTION.ingress });
+    const error = await failure(
+      realAgainst(server).modifySecurityGroup(DEV, REGION, BASTION, VPN_SSH),
+    );
+    expect(error).toMatchObject({ code: "connector_unavailable", status: 500 });
+    // Sent once: a second try's "the rule already exists" could not tell our change from one
+    // that was there before, and a throttled second try would hide a first that went through.
+    expect(server.requests.map((request) => request.action)).toEqual([
+      "DescribeSecurityGroups",
+      "AuthorizeSecurityGroupIngress",
+    ]);
+    expect(writeNotApplied(error)).toBe(false);
+  });
+
+  it.each([
+    ["a timeout", { action: "RevokeSecurityGroupIngress", delayMs: 5_000 }],
+    [
+      "a 503 that is not throttling",
+      {
+        action: "RevokeSecurityGroupIngress",
+        status: 503,
+        error: { code: "Unavailable", message: "The service is unavailable." },
+      },
+    ],
+  ])("does not send a change again after %s", async (_label, fault) => {
+    const server = await fake();
+    server.enqueue(fault);
+    const change = { ...OPEN_SSH } as const;
+    await failure(realAgainst(server).modifySecurityGroup(DEV, REGION, BASTION, change));
+    expect(
+      server.requests.filter((request) => request.action === "RevokeSecurityGroupIngress"),
+    ).toHaveLength(1);
+  });
+
+  it("sends a throttled change again (EC2 did nothing), then succeeds", async () => {
+    const server = await fake();
+    server.enqueue({
+      action: "AuthorizeSecurityGroupIngress",
+      status: 503,
+      error: { code: "RequestLimitExceeded", message: "Request limit exceeded." },
+    });
+    const result = await realAgainst(server).modifySecurityGroup(DEV, REGION, BASTION, VPN_SSH);
+    expect(result.after).toContainEqual(
+      expect.objectContaining({ protocol: "tcp", port_range: "22", cidr: "10.20.0.0/16" }),
+    );
     expect(server.requests.map((request) => request.action)).toEqual([
       "DescribeSecurityGroups",
       "AuthorizeSecurityGroupIngress",

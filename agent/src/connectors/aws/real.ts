@@ -10,9 +10,13 @@
 // honoured up to the SDK's cap. Each attempt has NodeHttpHandler's connection and request
 // timeouts, and the whole call (retries included) a deadline.
 //
-// Writes: if an Authorize (Revoke) was retried and EC2 then answers that the rule already
-// exists (does not exist), an earlier attempt got through: that is the asked-for state, not a
-// failure. The group is read back after each change either way.
+// Writes (Authorize, Revoke) are retried only when EC2 throttled them (RequestLimitExceeded, 429:
+// refused before anything was done). A 5xx, a timeout or a network fault may follow a change
+// that was applied, and EC2 takes no idempotency token for these two: sent again, its answer
+// ("the rule already exists") could pass for success when the rule was there before the call,
+// and a retry that is then throttled could pass for "not applied" when the first attempt was.
+// Such a failure surfaces as itself, and the worker reports the write's outcome as unknown
+// (connectors/network.ts). The group is read back after each change.
 import { withCallDeadline } from "../deadline.ts";
 import {
   AuthorizeSecurityGroupIngressCommand,
@@ -79,24 +83,53 @@ function positive(value: number | undefined, fallback: number): number {
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
+type RetryStrategy = StandardRetryStrategy | ConfiguredRetryStrategy;
+
+/**
+ * `inner`, retrying only what EC2 refused as throttling (the SDK's own classification). For any
+ * other failure the SDK hears "no retry" and throws that failure as it came.
+ */
+class ThrottlingOnly {
+  private readonly inner: RetryStrategy;
+  constructor(inner: RetryStrategy) {
+    this.inner = inner;
+  }
+  acquireInitialRetryToken(...args: Parameters<RetryStrategy["acquireInitialRetryToken"]>) {
+    return this.inner.acquireInitialRetryToken(...args);
+  }
+  refreshRetryTokenForRetry(...args: Parameters<RetryStrategy["refreshRetryTokenForRetry"]>) {
+    const [, info] = args;
+    if (info.errorType !== "THROTTLING") {
+      return Promise.reject(new Error("not retried: a write is retried only when throttled"));
+    }
+    return this.inner.refreshRetryTokenForRetry(...args);
+  }
+  recordSuccess(...args: Parameters<RetryStrategy["recordSuccess"]>): void {
+    this.inner.recordSuccess(...args);
+  }
+}
+
 export function createAwsReal(options: AwsRealOptions): AwsPort {
   const maxAttempts = Math.floor(positive(options.maxAttempts, DEFAULTS.maxAttempts));
   const deadlineMs = positive(options.deadlineMs, DEFAULTS.deadlineMs);
   const base = options.retryBaseDelayMs;
   const clients = new Map<string, EC2Client>();
 
-  function client(region: string): EC2Client {
-    let found = clients.get(region);
+  /** The region's client for reads, or with `writes` the one that retries throttling only. */
+  function client(region: string, writes = false): EC2Client {
+    const key = `${region}${writes ? " writes" : ""}`;
+    let found = clients.get(key);
     if (found === undefined) {
+      const strategy =
+        base === undefined
+          ? new StandardRetryStrategy(maxAttempts)
+          : new ConfiguredRetryStrategy(maxAttempts, (attempt) =>
+              Math.min(base * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS),
+            );
       found = new EC2Client({
         region,
         maxAttempts,
-        retryStrategy:
-          base === undefined
-            ? new StandardRetryStrategy(maxAttempts)
-            : new ConfiguredRetryStrategy(maxAttempts, (attempt) =>
-                Math.min(base * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS),
-              ),
+        retryStrategy: writes ? new ThrottlingOnly(strategy) : strategy,
         // requestTimeout bounds one attempt (request and response); without
         // throwOnRequestTimeout this handler only logs a warning when it is exceeded.
         requestHandler: new NodeHttpHandler({
@@ -107,7 +140,7 @@ export function createAwsReal(options: AwsRealOptions): AwsPort {
         ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
         ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
       });
-      clients.set(region, found);
+      clients.set(key, found);
     }
     return found;
   }
@@ -190,18 +223,13 @@ export function createAwsReal(options: AwsRealOptions): AwsPort {
     const operation = `${action} (${account}/${region} ${groupId})`;
     const input = { GroupId: groupId, IpPermissions: [toIpPermission(change)] };
     const signal = { abortSignal };
+    const ec2 = client(region, true);
     let result: { Return?: boolean | undefined; UnknownIpPermissions?: unknown[] | undefined };
     try {
       result = authorize
-        ? await client(region).send(new AuthorizeSecurityGroupIngressCommand(input), signal)
-        : await client(region).send(new RevokeSecurityGroupIngressCommand(input), signal);
+        ? await ec2.send(new AuthorizeSecurityGroupIngressCommand(input), signal)
+        : await ec2.send(new RevokeSecurityGroupIngressCommand(input), signal);
     } catch (error) {
-      const { name, $metadata } = error as { name?: unknown; $metadata?: { attempts?: unknown } };
-      const retried = typeof $metadata?.attempts === "number" && $metadata.attempts > 1;
-      const alreadyDone = authorize
-        ? name === "InvalidPermission.Duplicate"
-        : name === "InvalidPermission.NotFound";
-      if (retried && alreadyDone) return;
       throw toConnectorError(error, operation);
     }
     if ((result.UnknownIpPermissions ?? []).length > 0) {
