@@ -235,7 +235,8 @@ const BUILT_IN: readonly Detector[] = [
   {
     kind: "aws_secret_access_key",
     pattern: new RegExp(
-      String.raw`((?:aws[_-]?)?secret[_-]?access[_-]?key["']?\s*[:=]\s*["']?)${NOT_ALREADY_MASKED}[A-Za-z0-9/+=]{16,}`,
+      // Assigned, or given as a command's argument: `aws configure set aws_secret_access_key …`.
+      String.raw`((?:aws[_-]?)?secret[_-]?access[_-]?key["']?(?:\s*[:=]\s*|[ \t]+)["']?)${NOT_ALREADY_MASKED}[A-Za-z0-9/+=]{16,}`,
       "gi",
     ),
     prefixed: true,
@@ -278,6 +279,17 @@ const BUILT_IN: readonly Detector[] = [
     accept: notBlockIndicator,
   },
   blockScalar("password", PASSWORD_NAMES),
+  {
+    kind: "password",
+    // A command line's flag: `docker login … --password hunter2`, `--db-passphrase "…"`. Not
+    // `--password-stdin`, and never another flag taken for the value.
+    pattern: new RegExp(
+      String.raw`((?:^|[\s"'])--(?:[a-z0-9]+-)*(?:password|passwd|passphrase)[ \t]+)(?!-)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s"']+)`,
+      "gi",
+    ),
+    prefixed: true,
+    assignment: true,
+  },
   {
     kind: "password",
     // YAML's unquoted value runs to the end of the line: "passphrase: correct horse battery
@@ -340,9 +352,13 @@ function quotedValue(marker: string, prefix: string, value: string): string {
 // ---------------------------------------------------------------------------------------------
 // References: where a secret comes from, not the secret
 
-/** Types and keywords: `token: string`, `password: Optional[str]`, `token = await ...`. */
+/**
+ * Types and keywords: `token: string`, `password: Optional[str]`, `token = await ...`. Only where
+ * code goes on after the word (the end, a space, `.([<>|?,;)]}`): `New@2025x`, `True#Blue77`
+ * and `None-Shall-Pass-42` are passwords that begin with one.
+ */
 const TYPE_OR_KEYWORD =
-  /^(?:string|number|boolean|bigint|symbol|object|any|unknown|never|void|undefined|null|str|int|bytes|bool|float|none|nil|optional|secretstr|sensitive|true|false|await|new|typeof|function|lambda|async|yield)(?![A-Za-z0-9_$])/i;
+  /^(?:string|number|boolean|bigint|symbol|object|any|unknown|never|void|undefined|null|str|int|bytes|bool|float|none|nil|optional|secretstr|sensitive|true|false|await|new|typeof|function|lambda|async|yield)(?=$|[\s.(\[<>|?,;)\]}])/i;
 /** Roots of configuration and code references: var.db_password, process.env.X, secrets.TOKEN. */
 const REFERENCE_ROOT =
   /^(?:var|local|locals|module|data|each|self|count|path|terraform|process|os|env|environ|secrets|vars|inputs|params|props|this|config|settings|context|ctx|request|req|options|opts|args|vault)[.[]/i;

@@ -43,6 +43,8 @@ describe("redactSecrets", () => {
     ["a Python type", "password: Optional[str] = None"],
     ["a comparison", "if (token === undefined) return;"],
     ["a dotted reference in code", "password = config.db.password"],
+    ["a flag's variable", "docker login --username svc --password $REGISTRY_PASSWORD"],
+    ["a keyword followed by code", "password = None,"],
   ])("keeps %s when asked to keep references", (_name, text) => {
     expect(redactSecrets(text, { keepReferences: true })).toEqual({
       text,
@@ -114,6 +116,33 @@ describe("redactSecrets", () => {
       "password: my secret phrase # rotate monthly",
       "password: [REDACTED:password] # rotate monthly",
     ],
+    // Shapes a third review found passing through (runbooks, CI scripts, .env lines):
+    [
+      "a password given as a command's flag",
+      "docker login registry.zyxbank.example --username svc-deploy --password Vq7tLm2xRb9wKp4e",
+      "docker login registry.zyxbank.example --username svc-deploy --password [REDACTED:password]",
+    ],
+    [
+      "a quoted password after a longer flag",
+      'mysqldump --db-password "Vq7 tLm2x" app',
+      'mysqldump --db-password "[REDACTED:password]" app',
+    ],
+    [
+      "an AWS secret given to aws configure",
+      "aws configure set aws_secret_access_key Hq3vTz8LmR2pXw9kBn4cYd7sJf1gUa6eWo5iQr0t",
+      "aws configure set aws_secret_access_key [REDACTED:aws_secret_access_key]",
+    ],
+    ["a password that begins with new", "DB_PASSWORD=New@2025x", "DB_PASSWORD=[REDACTED:password]"],
+    [
+      "a password that begins with true",
+      "spring.datasource.password=True#Blue77",
+      "spring.datasource.password=[REDACTED:password]",
+    ],
+    [
+      "a password that begins with none",
+      "ldap:\n  password: None-Shall-Pass-42\n",
+      "ldap:\n  password: [REDACTED:password]\n",
+    ],
   ])("still masks %s", (_name, text, expected) => {
     expect(redactSecrets(text, { keepReferences: true }).text).toBe(expected);
   });
@@ -123,6 +152,8 @@ describe("redactSecrets", () => {
     ["compass", "compass=north"],
     ["a shell's previous directory", "OLDPWD=/home/me"],
     ["a host and port", "https://host:8000/x"],
+    ["a password read from stdin", "echo $PW | docker login --username svc --password-stdin"],
+    ["a flag followed by another", "tool --password --verbose"],
   ])("leaves %s alone", (_name, text) => {
     expect(redactSecrets(text).text).toBe(text);
   });
@@ -135,6 +166,8 @@ describe("redactSecrets", () => {
     ["JWT look-alikes", "eyJ-"],
     ["GitHub look-alikes", "-ghp_"],
     ["secret key names", "aws_secret_access_key"],
+    ["secret key names and spaces", "aws_secret_access_key  "],
+    ["password flags", " --a-b-password-"],
   ])("1 MB of %s takes linear time", (_name, unit) => {
     const text = unit.repeat(Math.ceil(1_000_000 / unit.length));
     const started = performance.now();
