@@ -7,3 +7,17 @@
 export function normalizeEmail(email: string): string {
   return email.normalize("NFC").trim().toLowerCase();
 }
+
+/**
+ * How long the identity a token carries may be: the gateway refuses a token beyond them
+ * (token_invalid), so everything downstream (approval requests, audit records, the policy, the
+ * worker's call token) can rely on them.
+ */
+export const IDENTITY_LIMITS = {
+  subject: 512,
+  email: 512,
+  /** Groups per token, and characters per group. */
+  groups: 512,
+  group: 256,
+  agent: 200,
+} as const;

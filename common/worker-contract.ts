@@ -21,6 +21,7 @@ import type { JWK } from "jose";
 import { z } from "zod";
 import { ARGUMENTS_DIGEST } from "./canonical.ts";
 import { TOOL_NAMES } from "./catalog.ts";
+import { IDENTITY_LIMITS } from "./identity.ts";
 
 // --- The call token ------------------------------------------------------------
 
@@ -53,8 +54,9 @@ export const CallTokenClaims = z.object({
   tool: z.enum(TOOL_NAMES),
   args_sha256: z.string().regex(ARGUMENTS_DIGEST),
   decision_id: text,
-  sub: text,
-  act: z.object({ sub: text }),
+  // Whoever the gateway lets in: a longer subject would pass the gateway and fail its call token.
+  sub: z.string().min(1).max(IDENTITY_LIMITS.subject),
+  act: z.object({ sub: z.string().min(1).max(IDENTITY_LIMITS.agent) }),
   trace_id: text.optional(),
   /** How long the gateway waits for the answer, in ms, from sending the request. */
   timeout_ms: z.int().min(1).max(CALL_TIMEOUT_MAX_MS).optional(),

@@ -19,6 +19,7 @@ import { createPrivateKey, randomUUID, sign as signBytes, type KeyObject } from 
 import type { JWK } from "jose";
 import { ARGUMENTS_DIGEST } from "../../../common/canonical.ts";
 import { isToolName, type ToolName } from "../../../common/catalog.ts";
+import { IDENTITY_LIMITS } from "../../../common/identity.ts";
 import {
   CALL_TIMEOUT_MAX_MS,
   CALL_TOKEN_MAX_TTL_SEC,
@@ -156,8 +157,9 @@ function claimsOf(
     throw new CallTokenSignerError("argumentsDigest must be 64 lower-case hex digits");
   }
   const decisionId = requireText("decisionId", claims.decisionId);
-  const user = requireText("user", claims.user);
-  const agent = requireText("agent", claims.agent);
+  // The identity's own limits (common/identity.ts), as the worker's contract holds them.
+  const user = requireText("user", claims.user, IDENTITY_LIMITS.subject);
+  const agent = requireText("agent", claims.agent, IDENTITY_LIMITS.agent);
   const traceId = claims.traceId === undefined ? undefined : requireText("traceId", claims.traceId);
   const timeoutMs = claims.timeoutMs;
   if (

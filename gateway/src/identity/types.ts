@@ -22,18 +22,8 @@ export interface PostureVerifierOptions extends TokenVerifierOptions {
   cache?: { maxEntries: number };
 }
 
-/**
- * How long the identity a token carries may be: a token beyond them is refused (token_invalid), so
- * everything downstream (approval requests, audit records, the policy) can rely on them.
- */
-export const IDENTITY_LIMITS = {
-  subject: 512,
-  email: 512,
-  /** Groups per token, and characters per group. */
-  groups: 512,
-  group: 256,
-  agent: 200,
-} as const;
+/** How long the identity a token carries may be (common/identity.ts). */
+export { IDENTITY_LIMITS } from "../../../common/identity.ts";
 
 /** The user behind an access token, and the agent acting for them (RFC 8693 "act"). */
 export interface VerifiedPrincipal {

@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { verifyAuditFile } from "../../src/audit/verify.ts";
 import { GatewayError } from "../../src/lib/errors.ts";
 import { createHarness, ENGINEER, NOW_SEC, type Harness } from "../support/harness.ts";
+import { jsonLines } from "../../../test/support/fixtures.ts";
 
 const JIRA = { ticket: "CHG-18422" };
 
@@ -565,5 +566,23 @@ describe("fails closed", () => {
     expect(auditLines(h).at(-1)).toMatchObject({
       outcome: { status: "failed", code: "worker_unavailable" },
     });
+  });
+});
+
+describe("whoever the gateway lets in, its worker takes", () => {
+  it("a subject at the identity limit runs a write: the call token holds what the token did", async () => {
+    const h = await createHarness();
+    const who = { ...ENGINEER, user: `u-${"x".repeat(510)}` };
+    const response = await h.callAs(
+      "jira_add_comment",
+      { ticket: "CHG-18422", body: "AI security review: no findings." },
+      { as: who },
+    );
+    expect(response.status, await response.clone().text()).toBe(200);
+    expect(h.workerCalls).toHaveLength(1);
+    const records = await jsonLines(h.auditPath);
+    expect(records.filter((r) => r["event"] === "outcome")).toMatchObject([
+      { outcome: { status: "executed" } },
+    ]);
   });
 });
