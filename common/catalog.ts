@@ -51,6 +51,14 @@ const ToolEntry = z.strictObject({
   allowed_groups: groups,
   allowed_accounts: z.array(name).optional(),
   allowed_channels: z.array(name).optional(),
+  /**
+   * Where a security-group change may open ingress from: an authorize_ingress whose CIDR no
+   * range here contains is refused (ingress_source_not_allowed). Revocations are not limited.
+   */
+  allowed_ingress_sources: z
+    .array(z.union([z.cidrv4(), z.cidrv6()]))
+    .min(1)
+    .optional(),
   production_allowed: z.boolean().optional(),
   approval_required: z.boolean(),
   approval_groups: groups,

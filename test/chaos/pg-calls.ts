@@ -109,12 +109,16 @@ export function uniqueChange(port: number): Record<string, unknown> {
 export const FLAP_GROUP = "sg-0123456789abcdef0";
 
 /**
- * The change of cycle `k`: the fixture group's SSH rule revoked on even cycles, authorized again
- * on odd ones (each cycle executes one change, and a revoke of a rule that is not there fails).
+ * The change of cycle `k`: the fixture group's HTTPS rule from the dev VPC revoked on even cycles,
+ * authorized again on odd ones (each cycle executes one change, and a revoke of a rule that is
+ * not there fails). Not its SSH rule from anywhere: the policy refuses to open that again.
  */
 export function changeOf(k: number): Record<string, unknown> {
   const action = k % 2 === 0 ? "revoke_ingress" : "authorize_ingress";
-  return { ...SG_CHANGE, change: { ...SG_CHANGE.change, action } };
+  return {
+    ...SG_CHANGE,
+    change: { action, protocol: "tcp", port_range: "443", cidr: "10.20.0.0/16" },
+  };
 }
 
 export function askApproval(

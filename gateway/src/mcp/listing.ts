@@ -40,6 +40,7 @@ export const REASON_CLASS: Readonly<Record<ReasonCode, "caller" | "call">> = {
   read_only_mode: "caller",
   channel_not_allowed: "call",
   account_not_allowed: "call",
+  ingress_source_not_allowed: "call",
   production_blocked: "call",
   change_ticket_required: "call",
   rollback_plan_required: "call",

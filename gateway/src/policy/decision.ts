@@ -16,6 +16,7 @@ export const REASON_CODES = [
   "read_only_mode",
   "channel_not_allowed",
   "account_not_allowed",
+  "ingress_source_not_allowed",
   "production_blocked",
   "change_ticket_required",
   "rollback_plan_required",

@@ -147,6 +147,16 @@ reasons contains _reason("account_not_allowed", msg) if {
 	msg := sprintf("AWS account %s is not allowed for %s", [_argument_text("account"), input.tool])
 }
 
+reasons contains _reason("ingress_source_not_allowed", msg) if {
+	_tool.allowed_ingress_sources
+	input.arguments.change.action == "authorize_ingress"
+	not _ingress_source_allowed
+	msg := sprintf("%s may open ingress only from %s", [
+		input.tool,
+		concat(", ", _tool.allowed_ingress_sources),
+	])
+}
+
 reasons contains _reason("production_blocked", msg) if {
 	_tool.production_allowed == false
 	_account_environment == "production"
@@ -213,6 +223,13 @@ _channel_allowed if {
 }
 
 _account_allowed if _account_alias in _tool.allowed_accounts
+
+# By containment, not by spelling: 0.0.0.0/1 and 128.0.0.0/1 are the Internet's halves, and ::/0
+# is all of it. An IPv6 source is never within an IPv4 range, nor the other way round.
+_ingress_source_allowed if {
+	some range in _tool.allowed_ingress_sources
+	net.cidr_contains(range, input.arguments.change.cidr)
+}
 
 _change_ticket_given if _non_empty_string(input.arguments.change_ticket)
 

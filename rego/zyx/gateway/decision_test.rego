@@ -354,3 +354,52 @@ test_allow_no_tool_lists_the_approvers_channel if {
 		not config.approvals.notify_channel in object.get(tool, "allowed_channels", [])
 	}
 }
+
+# The change replaces _sg_change's (object.union would merge the two changes' members).
+_approved_sg(change) := object.union(
+	object.union(_sg_change, {"approval": {"approvers": [{"sub": "u-approver", "groups": ["grp-ai-prod-approvers"]}]}}),
+	{"arguments": object.union(object.remove(_sg_change.arguments, ["change"]), {"change": change})},
+)
+
+_authorize(port_range, cidr) := {
+	"action": "authorize_ingress",
+	"protocol": "tcp",
+	"port_range": port_range,
+	"cidr": cidr,
+}
+
+test_deny_sg_authorize_from_the_internet_even_approved if {
+	every cidr in ["0.0.0.0/0", "::/0", "0.0.0.0/1", "128.0.0.0/1", "8.8.8.0/24", "10.0.0.0/7"] {
+		decision := gateway.decision with input as _approved_sg(_authorize("22", cidr))
+		not decision.allow
+		_codes(decision) == {"ingress_source_not_allowed"}
+	}
+}
+
+test_deny_sg_authorize_any_protocol_from_the_internet if {
+	change := {"action": "authorize_ingress", "protocol": "-1", "port_range": "0-65535", "cidr": "::/0"}
+	decision := gateway.decision with input as _approved_sg(change)
+	_codes(decision) == {"ingress_source_not_allowed"}
+	some reason in decision.reasons
+	startswith(reason.message, "aws_modify_security_group may open ingress only from 10.0.0.0/8, ")
+}
+
+test_allow_sg_authorize_from_a_private_range if {
+	every cidr in ["10.20.0.0/16", "172.16.4.0/24", "192.168.1.10/32", "fd12:3456::/48"] {
+		decision := gateway.decision with input as _approved_sg(_authorize("22", cidr))
+		decision.allow
+	}
+}
+
+test_allow_sg_revoke_from_the_internet if {
+	change := {"action": "revoke_ingress", "protocol": "tcp", "port_range": "22", "cidr": "0.0.0.0/0"}
+	decision := gateway.decision with input as _approved_sg(change)
+	decision.allow
+}
+
+test_deny_sg_authorize_without_a_source if {
+	change := {"action": "authorize_ingress", "protocol": "tcp", "port_range": "22"}
+	decision := gateway.decision with input as _approved_sg(change)
+	not decision.allow
+	"ingress_source_not_allowed" in _codes(decision)
+}
