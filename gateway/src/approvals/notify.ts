@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import { argumentsDigest } from "../../../common/canonical.ts";
 import type { Log } from "../../../common/service.ts";
 import type { SlackBlocks } from "../../../common/tool-arguments.ts";
+import { maskSecrets } from "../audit/mask.ts";
 import type { AuditRecordInput } from "../audit/record.ts";
 import type { WorkerClient } from "../handoff/worker-client.ts";
 import type { KillSwitch } from "../killswitch/service.ts";
@@ -49,8 +50,10 @@ export function callSummary(request: ApprovalRequest): string {
       `(account ${String(a["account"])}, ${String(a["region"])}), ticket ${typeof a["change_ticket"] === "string" ? a["change_ticket"] : "none"}`
     );
   }
-  const json = JSON.stringify(a);
-  return json.length > 300 ? `${json.slice(0, 297)}...` : json;
+  // Masked as the audit log masks it: Slack keeps what it is sent. Cut on a code point.
+  const json = JSON.stringify(maskSecrets(a));
+  if (json.length <= 300) return json;
+  return `${json.slice(0, 297).replace(/[\uD800-\uDBFF]$/, "")}...`;
 }
 
 function who(request: ApprovalRequest): string {

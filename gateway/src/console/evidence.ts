@@ -114,7 +114,11 @@ export async function requestEvidence(
       if (record["event"] === "decision") decision = decisionOf(record);
       break;
     }
-    if (record["event"] === "outcome" && record["agent"] === request.agent) {
+    if (
+      record["event"] === "outcome" &&
+      record["agent"] === request.agent &&
+      path(record, "user.subject") === request.requester.subject
+    ) {
       before.push(readOf(record));
     }
   }

@@ -12,9 +12,23 @@ function jsonText(value: unknown): string {
   return value === undefined ? "" : JSON.stringify(value, null, 2);
 }
 
+/**
+ * Characters that reorder or hide text (bidi embeddings, overrides and isolates, zero-width and
+ * other format characters, Unicode tags, variation selectors): shown as \u{...} escapes so an
+ * approver sees them, never applied by the browser.
+ */
+const HIDDEN = /[\p{Cf}\p{Variation_Selector}\u{E0000}-\u{E007F}\u115F\u1160\u3164\uFFA0]/gu;
+
+export function revealHidden(text: string): string {
+  return text.replace(
+    HIDDEN,
+    (ch) => `\\u{${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase()}}`,
+  );
+}
+
 /** A value as escaped HTML text (anything not a string as indented JSON). */
 export function escapeHtml(value: unknown): string {
-  return escapeText(typeof value === "string" ? value : jsonText(value));
+  return escapeText(revealHidden(typeof value === "string" ? value : jsonText(value)));
 }
 
 export interface Viewer {
