@@ -110,7 +110,8 @@ export function createConsoleIdentity(options: ConsoleIdentityOptions): ConsoleI
         `the identity provider refused: ${JSON.stringify(body).slice(0, 300)}`,
       );
     }
-    if (!response.ok) throw unavailable(url);
+    // An answer that is not a JSON object (an HTML error page behind a 200) is no answer.
+    if (!response.ok || typeof body !== "object" || body === null) throw unavailable(url);
     return body;
   }
 
