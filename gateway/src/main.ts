@@ -9,7 +9,6 @@ import { checkpointSignerFor } from "./audit/checkpoint.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createControls, type Controls } from "./controls.ts";
-import type { ApprovalRequest } from "./approvals/request.ts";
 import { createAdminCaller, withReach } from "./killswitch/reach.ts";
 import type { KillSwitch } from "./killswitch/service.ts";
 import type { AuditRecordInput } from "./audit/record.ts";
@@ -98,8 +97,10 @@ async function start(): Promise<void> {
     now: Date.now,
     log,
   });
+  // Every escalation, the sweep's or one applied on the way to an approve or deny, is announced.
+  controls.approvals.onEscalated(notifyEscalation);
   const background: { compensateDue?: (nowMs: number) => Promise<number> } = {};
-  const sweeper = startSweeper(controls.approvals, notifyEscalation, background);
+  const sweeper = startSweeper(controls.approvals, background);
   metrics.addSources({
     policyRevision: () => policy.revision,
     bundleStatus: () => bundled.status(),
@@ -284,12 +285,11 @@ async function openWorker(config: ReturnType<typeof loadConfig>) {
 }
 
 /**
- * Escalates, then expires, approval requests nobody acted on in time; the fallback group is
- * told of each escalation. A failed sweep is logged and tried again at the next tick.
+ * Escalates, then expires, approval requests nobody acted on in time (the service announces
+ * each escalation: onEscalated). A failed sweep is logged and tried again at the next tick.
  */
 function startSweeper(
   approvals: Controls["approvals"],
-  notifyEscalation: (request: ApprovalRequest) => void,
   background: { compensateDue?: (nowMs: number) => Promise<number> },
 ): NodeJS.Timeout {
   const sweeper = setInterval(() => {
@@ -305,13 +305,9 @@ function startSweeper(
       });
     approvals
       .sweep()
-      .then(async (swept) => {
+      .then((swept) => {
         if (swept.escalated.length + swept.expired.length > 0)
           log("info", "approvals swept", { ...swept });
-        for (const id of swept.escalated) {
-          const request = await approvals.get(id);
-          if (request !== undefined) notifyEscalation(request);
-        }
       })
       .catch((error: unknown) => {
         log("error", "approval sweep failed", { error: String(error) });

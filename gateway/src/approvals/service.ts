@@ -170,6 +170,12 @@ export interface ApprovalService {
   /** Escalates (once) or expires every open request due at `nowMs` (default now()). */
   sweep(nowMs?: number): Promise<SweepResult>;
   /**
+   * Calls `listener` with every request this service escalates, whether the sweep did it or an
+   * operation on the request found the escalation due and applied it first (its fallback
+   * approvers are told either way). Returns the function that removes it.
+   */
+  onEscalated(listener: (request: ApprovalRequest) => void): () => void;
+  /**
    * Moves an "approved" request bound to `digest` to "executing", once. Refusals:
    * approval_not_found, approval_already_executed, approval_arguments_mismatch,
    * approval_not_approved.
@@ -282,6 +288,18 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 
   function notify(request: ApprovalRequest): void {
     for (const listener of listeners.get(request.id) ?? []) listener(request);
+  }
+
+  const escalationListeners = new Set<(request: ApprovalRequest) => void>();
+
+  function announceEscalation(request: ApprovalRequest): void {
+    for (const listener of escalationListeners) {
+      try {
+        listener(request);
+      } catch {
+        // A listener's failure is its own (notices are best effort); the transition stands.
+      }
+    }
   }
 
   // ---- audit -------------------------------------------------------------------------------
@@ -451,6 +469,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       return undefined;
     }
     notify(written);
+    if (plan.action === "escalate") announceEscalation(written);
     return written;
   }
 
@@ -897,6 +916,13 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           extra: { reason },
         };
       });
+    },
+
+    onEscalated(listener) {
+      escalationListeners.add(listener);
+      return () => {
+        escalationListeners.delete(listener);
+      };
     },
 
     async compensationsDue(nowMs = now()) {

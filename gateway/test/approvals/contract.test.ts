@@ -601,6 +601,28 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       });
     });
 
+    it("announces every escalation once: the sweep's, and one found due on the way to a decision", async () => {
+      const approvals = service();
+      const announced: string[] = [];
+      const stop = approvals.onEscalated((request) => {
+        announced.push(`${request.id}:${request.status}`);
+      });
+      const swept = await approvals.request(requestInput());
+      const lazy = await approvals.request(requestInput({ session_id: "s-other" }));
+      clock.ms = T0 + 300_000;
+      // The approver comes before the sweep: the escalation is applied first, and announced.
+      await rejectsWith(approvals.approve(lazy.id, INTERN, true), "approver_not_eligible");
+      expect(await store.get(lazy.id)).toMatchObject({ status: "escalated" });
+      expect(announced).toEqual([`${lazy.id}:escalated`]);
+      expect(await approvals.sweep()).toEqual({ escalated: [swept.id], expired: [] });
+      expect(announced).toEqual([`${lazy.id}:escalated`, `${swept.id}:escalated`]);
+      // Expiry is no escalation; a removed listener hears nothing.
+      stop();
+      clock.ms = T0 + 420_000;
+      await approvals.sweep();
+      expect(announced).toHaveLength(2);
+    });
+
     it("a post-hoc review escalates as any request, then stays open for its review window", async () => {
       const approvals = service(store, { reviewSeconds: 72 * 3600 });
       const { id } = await approvals.request(requestInput({ mode: "post_hoc" }));
