@@ -147,6 +147,31 @@ reasons contains _reason("account_not_allowed", msg) if {
 	msg := sprintf("AWS account %s is not allowed for %s", [_argument_text("account"), input.tool])
 }
 
+reasons contains _reason("project_not_allowed", msg) if {
+	_tool.allowed_projects
+	not _project_allowed
+	msg := sprintf("Jira ticket %s is not in a project allowed for %s (%s)", [
+		_argument_text("ticket"),
+		input.tool,
+		concat(", ", _tool.allowed_projects),
+	])
+}
+
+reasons contains _reason("space_not_allowed", msg) if {
+	_tool.allowed_spaces
+	not _space_allowed
+	msg := sprintf("%s reads only the Confluence space(s) %s, named (not a search of every space)", [
+		input.tool,
+		concat(", ", _tool.allowed_spaces),
+	])
+}
+
+reasons contains _reason("repository_not_allowed", msg) if {
+	_tool.allowed_repositories
+	not _repository_allowed
+	msg := sprintf("repository %s is not allowed for %s", [_argument_text("repository"), input.tool])
+}
+
 reasons contains _reason("ingress_source_not_allowed", msg) if {
 	_tool.allowed_ingress_sources
 	input.arguments.change.action == "authorize_ingress"
@@ -167,6 +192,18 @@ reasons contains _reason("change_ticket_required", msg) if {
 	_tool.change_ticket_required
 	not _change_ticket_given
 	msg := sprintf("%s requires a change ticket", [input.tool])
+}
+
+reasons contains _reason("change_ticket_required", msg) if {
+	_tool.change_ticket_required
+	_change_ticket_given
+	_tool.change_ticket_projects
+	not _change_ticket_in_project
+	msg := sprintf("%s requires a change ticket in %s, not %s", [
+		input.tool,
+		concat(", ", _tool.change_ticket_projects),
+		_argument_text("change_ticket"),
+	])
 }
 
 reasons contains _reason("rollback_plan_required", msg) if {
@@ -232,6 +269,21 @@ _ingress_source_allowed if {
 }
 
 _change_ticket_given if _non_empty_string(input.arguments.change_ticket)
+
+# A Jira key's project: CHG of CHG-18422 (the schema holds the key to PROJECT-NUMBER).
+_project_of(key) := split(key, "-")[0] if is_string(key)
+
+_project_allowed if _project_of(input.arguments.ticket) in _tool.allowed_projects
+
+_change_ticket_in_project if _project_of(input.arguments.change_ticket) in _tool.change_ticket_projects
+
+# Named: a label-only query searches every space.
+_space_allowed if input.arguments.space in _tool.allowed_spaces
+
+_repository_allowed if {
+	some allowed in _tool.allowed_repositories
+	lower(allowed) == lower(input.arguments.repository)
+}
 
 _rollback_plan_given if _non_empty_string(input.arguments.rollback_plan)
 

@@ -403,3 +403,57 @@ test_deny_sg_authorize_without_a_source if {
 	not decision.allow
 	"ingress_source_not_allowed" in _codes(decision)
 }
+
+_as_engineer(tool, arguments) := object.union(object.remove(_engineer, ["arguments"]), {
+	"tool": tool,
+	"arguments": arguments,
+})
+
+test_deny_jira_outside_the_change_project if {
+	every tool in ["jira_read", "jira_add_comment"] {
+		decision := gateway.decision with input as _as_engineer(tool, {"ticket": "HR-1042", "body": "x"})
+		_codes(decision) == {"project_not_allowed"}
+	}
+}
+
+test_deny_jira_without_a_ticket if {
+	decision := gateway.decision with input as _as_engineer("jira_read", {})
+	"project_not_allowed" in _codes(decision)
+}
+
+test_allow_jira_in_the_change_project if {
+	decision := gateway.decision with input as _as_engineer("jira_read", {"ticket": "CHG-18422"})
+	decision.allow
+}
+
+test_deny_confluence_outside_the_standards_space if {
+	every arguments in [{"space": "HR"}, {"label": "salary-bands"}, {"space": "HR", "label": "x"}] {
+		decision := gateway.decision with input as _as_engineer("confluence_read", arguments)
+		_codes(decision) == {"space_not_allowed"}
+	}
+}
+
+test_allow_confluence_in_the_standards_space if {
+	decision := gateway.decision with input as _as_engineer("confluence_read", {"space": "SEC", "label": "aws"})
+	decision.allow
+}
+
+test_deny_github_outside_the_reviewed_repositories if {
+	arguments := {"repository": "zyx-bank/hr-payroll", "pull_request": 7}
+	decision := gateway.decision with input as _as_engineer("github_read_pr", arguments)
+	_codes(decision) == {"repository_not_allowed"}
+}
+
+test_allow_github_repository_in_any_case if {
+	arguments := {"repository": "ZYX-Bank/Platform-Infra", "pull_request": 991}
+	decision := gateway.decision with input as _as_engineer("github_read_pr", arguments)
+	decision.allow
+}
+
+test_deny_sg_change_ticket_outside_the_change_project if {
+	approved := _approved_sg(_sg_change.arguments.change)
+	decision := gateway.decision with input as object.union(approved, {"arguments": {"change_ticket": "HR-1"}})
+	_codes(decision) == {"change_ticket_required"}
+	some reason in decision.reasons
+	reason.message == "aws_modify_security_group requires a change ticket in CHG, not HR-1"
+}
