@@ -23,6 +23,7 @@ import {
   CHECKPOINT_EVENT,
   CHECKPOINT_REASONS,
   DEFAULT_EVERY_RECORDS,
+  DEFAULT_EVERY_SECONDS,
   checkSignature,
 } from "./checkpoint.ts";
 import { GENESIS_HASH } from "./record.ts";
@@ -60,6 +61,12 @@ export interface CheckpointVerifyOptions {
   keys: ReadonlyMap<string, KeyObject>;
   /** The interval expected before the first checkpoint says its own (default 1000). */
   everyRecords?: number;
+  /**
+   * The timer expected before the first checkpoint says its own, seconds (default 60, the
+   * gateway's AUDIT_CHECKPOINT_SECONDS default): a log stripped of every checkpoint is held to
+   * the rule the first one would have set.
+   */
+  everySeconds?: number;
   /** A live log may end unsealed: report it as a note, not a problem. */
   allowUnsealed?: boolean;
   /** Walk only the first `lines` lines (those the chain pass verified); default all. */
@@ -184,6 +191,9 @@ function onCheckpoint(
  */
 export const RECORD_LAG_ALLOWANCE_MS = CALL_TIMEOUT_MAX_MS + 30_000;
 
+/** How far ahead of the verifier's clock a live log's records may be stamped (clock skew). */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
 /** The longest span of record times one checkpoint may seal: two intervals and the lag. */
 function sealWindowMs(everySeconds: number): number {
   return 2 * everySeconds * 1000 + RECORD_LAG_ALLOWANCE_MS;
@@ -241,12 +251,25 @@ function onRecord(state: WalkState, seq: number) {
 
 /** The timer rule on the unsealed tail; for a live log, also against the verifier's clock. */
 function checkTail(state: WalkState, options: CheckpointVerifyOptions): void {
-  const every = state.everySeconds;
-  if (every === undefined || state.gapReported) return;
+  const every = state.everySeconds ?? options.everySeconds ?? DEFAULT_EVERY_SECONDS;
+  if (state.gapReported) return;
   if (checkSpan(state, every, state.previous.seq, "at the end of the log")) return;
   const first = state.unsealedSpan?.first;
   if (options.allowUnsealed !== true || first === undefined) return;
-  if ((options.now ?? Date.now)() - first <= sealWindowMs(every)) return;
+  const now = (options.now ?? Date.now)();
+  // Unsealed records stamped ahead of the verifier's clock (beyond any sane skew): only a
+  // rewrite does that, and it would keep a forged tail "fresh" for ever.
+  if ((state.unsealedSpan?.last ?? first) - now > MAX_CLOCK_SKEW_MS) {
+    state.gapReported = true;
+    problem(
+      state,
+      "checkpoint_missing",
+      state.previous.seq,
+      `the unsealed tail holds records stamped after the verifier's clock (${new Date(now).toISOString()}) by more than ${String(MAX_CLOCK_SKEW_MS / 60_000)} minutes: rewritten, or a clock is wrong`,
+    );
+    return;
+  }
+  if (now - first <= sealWindowMs(every)) return;
   state.gapReported = true;
   problem(
     state,

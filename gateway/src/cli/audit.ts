@@ -33,6 +33,9 @@ commands:
                          after its last checkpoint, a missing checkpoint, a re-chained log, a
                          checkpoint signed by an unknown key
       --allow-unsealed   a live log may end without its closing checkpoint
+      --every-seconds <n>
+                         the gateway's checkpoint timer (AUDIT_CHECKPOINT_SECONDS, default 60),
+                         held against a log before its first checkpoint says its own
       --expect-head <seq>[:<hash>]
                          a head kept off this host (the gateway logs each checkpoint's seq and
                          hash, "audit checkpoint"): the log must reach that seq, with that hash;
@@ -58,7 +61,7 @@ exit status: 0 ok, 1 a problem found (or anything unreadable), 2 bad usage`;
 type Values = Partial<
   Record<"json" | "allow-unsealed" | "fail-on-change" | "fail-on-match" | "help", boolean>
 > &
-  Partial<Record<"keys" | "bundle" | "rules" | "expect-head", string>>;
+  Partial<Record<"keys" | "bundle" | "rules" | "expect-head" | "every-seconds", string>>;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -98,6 +101,12 @@ function summaryLines(file: string, summary: AuditSummary): string[] {
 interface ExpectedHead {
   seq: number;
   hash: string | undefined;
+}
+
+/** `--every-seconds` as verifyCheckpoints takes it (checked in main: a positive integer). */
+function everySeconds(values: Values): { everySeconds?: number } {
+  const text = values["every-seconds"];
+  return text === undefined ? {} : { everySeconds: Number(text) };
 }
 
 /** `<seq>[:<hash>]`, or undefined when it is not one. */
@@ -160,6 +169,7 @@ async function verifyOne(
   const report = await verifyCheckpoints(file, {
     keys,
     allowUnsealed: values["allow-unsealed"] === true,
+    ...everySeconds(values),
     lines: chain.records,
   });
   if (values.json !== true) {
@@ -284,6 +294,7 @@ async function verifiedSources(
     const report = await verifyCheckpoints(file, {
       keys,
       allowUnsealed: true,
+      ...everySeconds(values),
       lines: chain.records,
     });
     for (const problem of report.problems) {
@@ -387,6 +398,7 @@ function parse(argv: string[]): { values: Values; positionals: string[] } | unde
         keys: { type: "string" },
         "allow-unsealed": { type: "boolean" },
         "expect-head": { type: "string" },
+        "every-seconds": { type: "string" },
         bundle: { type: "string" },
         "fail-on-change": { type: "boolean" },
         rules: { type: "string" },
@@ -406,6 +418,11 @@ async function main(argv: string[]): Promise<number> {
   if (values.help === true) {
     console.log(USAGE);
     return 0;
+  }
+  const every = values["every-seconds"];
+  if (every !== undefined && !/^[1-9][0-9]{0,5}$/.test(every)) {
+    console.error(`--every-seconds takes a whole number of seconds\n\n${USAGE}`);
+    return 2;
   }
   const [command, ...rest] = positionals;
   try {

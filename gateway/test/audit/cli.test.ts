@@ -90,6 +90,11 @@ describe("npm run audit", () => {
     expect((await run("frobnicate", good)).code).toBe(2);
     expect((await run("verify")).code).toBe(2);
     expect((await run("verify", good, "--nope")).code).toBe(2);
+    for (const every of ["0", "1.5", "soon", "-5"]) {
+      const bad = await run("verify", good, `--every-seconds=${every}`);
+      expect(bad.code, every).toBe(2);
+      expect(bad.stderr).toMatch(/^--every-seconds takes a whole number of seconds/);
+    }
     const missing = await run("verify", join(dir, "missing.jsonl"));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/cannot read .*ENOENT/);
