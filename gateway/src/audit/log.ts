@@ -348,6 +348,15 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
         }, sealing.everySeconds * 1000);
   timer?.unref();
   if (tail.exists && tail.seq > 0 && !tail.closed) void seal("open");
+  // A cleanly closed log's head is its closing checkpoint: the witness (and the gauge) hears it
+  // again, or a restart would read as the log cut back to 0.
+  if (tail.exists && tail.seq > 0 && tail.closed) {
+    try {
+      options.onCheckpoint?.({ seq: tail.seq, hash: tail.hash, reason: "close" });
+    } catch {
+      // a witness that throws changes nothing here
+    }
+  }
 
   async function finish(): Promise<void> {
     if (timer !== undefined) clearInterval(timer);
