@@ -14,7 +14,7 @@ import type { Log } from "../../../common/service.ts";
 
 const compress = promisify(gzip);
 
-export type DropReason = "buffer_full" | "rejected";
+export type DropReason = "buffer_full" | "rejected" | "shutdown";
 
 export interface ShipperEvents {
   /** `count` entries were dropped: the buffer overflowed, or the sink refused their batch. */
@@ -197,6 +197,14 @@ export function createDecisionLogShipper(options: ShipperOptions): DecisionLogSh
     stats: () => ({ buffered: buffer.length }),
     close() {
       clearInterval(timer);
+      if (buffer.length > 0) {
+        log("error", "decision log entries not shipped at shutdown: dropped", {
+          entries: buffer.length,
+          url: options.url.origin,
+        });
+        drop("shutdown", buffer.length);
+        buffer = [];
+      }
     },
   };
 }

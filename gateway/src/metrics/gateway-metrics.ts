@@ -312,7 +312,7 @@ function decisionLogInstruments(registry: Registry, sources: MetricSources) {
   });
   const dropped = new Counter({
     name: "zyx_gateway_decision_log_dropped_total",
-    help: "Decision-log entries dropped: buffer_full (oldest dropped while the sink was down) or rejected (the sink refused the batch).",
+    help: "Decision-log entries dropped: buffer_full (oldest dropped while the sink was down), rejected (the sink refused the batch) or shutdown (still buffered when the gateway stopped).",
     labelNames: ["reason"] as const,
     registers,
   });
