@@ -154,6 +154,8 @@ export interface Decided extends Approved {
    * decision_id): the policy input is not serialised, masked and hashed twice per call.
    */
   followUp: AuditRecordInput;
+  /** Told once the decision record is durable (the decision log's observer). */
+  recorded?: (() => void) | undefined;
 }
 
 /** What the pipeline answers when nothing failed. Failures are thrown as GatewayErrors. */

@@ -229,6 +229,7 @@ export async function handOff(
   ctx: Decided,
 ): Promise<CallAnswer> {
   await appendDurable(ports, ctx.decided);
+  ctx.recorded?.();
   if (ctx.approved !== undefined) {
     // Exactly once: a second claim (a replay) is refused before anything runs.
     await ports.approvals.claimForExecution(ctx.approved.id, ctx.digest);

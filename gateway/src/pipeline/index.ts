@@ -127,10 +127,20 @@ export function createToolCallPipeline(
     );
     const { allow, reasons } = decided.decision;
     seen.decision = { result: allow ? "allow" : "deny", reasons: reasons.map((r) => r.code) };
-    quietly(() => observer?.decided?.(decided));
+    // The decision log hears of the decision once its audit record is durable (never of one the
+    // audit could not take: that call is answered 503 and nothing runs).
+    const decidedCall: Decided =
+      observer?.decided === undefined
+        ? decided
+        : {
+            ...decided,
+            recorded: () => {
+              quietly(() => observer.decided?.(decided));
+            },
+          };
     return await (allow
-      ? timed("handoff", () => handOff(ports, runtime, decided), trace)
-      : timed("refuse", () => refuse(ports, runtime, decided), trace));
+      ? timed("handoff", () => handOff(ports, runtime, decidedCall), trace)
+      : timed("refuse", () => refuse(ports, runtime, decidedCall), trace));
   };
   const traced = (request: CallRequest, run: (trace: TraceContext) => Promise<CallAnswer>) =>
     tracer === undefined ? run(traceFrom(request.traceparent)) : tracer.call(request, run);

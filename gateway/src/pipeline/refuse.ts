@@ -113,6 +113,7 @@ async function awaitApproval(
 ): Promise<CallAnswer> {
   const { decision, principal, decided } = ctx;
   await appendDurable(ports, decided);
+  ctx.recorded?.();
   const waiting = await waitingAlready(ports, runtime, ctx);
   if (waiting !== undefined) {
     // The same call asked again: the same request answers, and the approvers are not told twice.
@@ -184,7 +185,7 @@ export async function refuse(
   }
   const code = onlyApproval ? "approval_required" : "policy_denied";
   await Promise.all([
-    appendDurable(ports, decided),
+    appendDurable(ports, decided).then(() => ctx.recorded?.()),
     appendDurable(ports, {
       ...ctx.followUp,
       event: "outcome",
