@@ -52,11 +52,20 @@ const ToolEntry = z.strictObject({
   allowed_accounts: z.array(name).optional(),
   allowed_channels: z.array(name).optional(),
   /** Jira projects whose tickets the tool may touch (the key's prefix: CHG of CHG-18422). */
-  allowed_projects: z.array(z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/)).min(1).optional(),
+  allowed_projects: z
+    .array(z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/))
+    .min(1)
+    .optional(),
   /** Confluence spaces the tool may read; a search without a space is refused. */
-  allowed_spaces: z.array(z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/)).min(1).optional(),
+  allowed_spaces: z
+    .array(z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/))
+    .min(1)
+    .optional(),
   /** GitHub repositories as owner/name, compared case-insensitively (as GitHub does). */
-  allowed_repositories: z.array(z.string().regex(/^[^/\s]+\/[^/\s]+$/)).min(1).optional(),
+  allowed_repositories: z
+    .array(z.string().regex(/^[^/\s]+\/[^/\s]+$/))
+    .min(1)
+    .optional(),
   /**
    * Where a security-group change may open ingress from: an authorize_ingress whose CIDR no
    * range here contains is refused (ingress_source_not_allowed). Revocations are not limited.
@@ -71,7 +80,10 @@ const ToolEntry = z.strictObject({
   fallback_groups: groups,
   change_ticket_required: z.boolean().optional(),
   /** The Jira projects a change ticket must belong to, when one is required. */
-  change_ticket_projects: z.array(z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/)).min(1).optional(),
+  change_ticket_projects: z
+    .array(z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/))
+    .min(1)
+    .optional(),
   rollback_plan_required: z.boolean().optional(),
   /**
    * Post-hoc review: when the decision would need exactly one approver, the call runs at once
