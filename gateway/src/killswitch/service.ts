@@ -273,7 +273,12 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
   async function adoptNewest(): Promise<boolean> {
     if (!store.shared) return false;
     const newest = await store.load();
-    if (newest === undefined || newest.version <= saved.version) return false;
+    if (newest === undefined || newest.version <= saved.version) {
+      // A version adopted earlier whose apply failed: hand it to the policy again (the sync
+      // loop calls this on every tick and notification; nothing else would retry it).
+      if (appliedVersion !== saved.version) await applySaved();
+      return false;
+    }
     saved = newest;
     await applySaved();
     return true;
