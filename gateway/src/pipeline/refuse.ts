@@ -31,13 +31,30 @@ const ABOUT_THE_USER: ReadonlySet<string> = new Set([
   "approval_required",
 ]);
 
+/**
+ * Reasons the kill switch itself gives (an administrator's stop, or the agent's own suspension):
+ * not evidence of a runaway agent. Counted, an all-writes or connector stop would suspend every
+ * agent that tried a write during it, and read-only mode would become a full stop; all of them
+ * would stay suspended once the stop is lifted. Counted while a replica still runs a lifted
+ * suspension (before its sync), they would suspend the agent again.
+ */
+const SET_BY_THE_KILL_SWITCH: ReadonlySet<string> = new Set([
+  "kill_switch_all_writes",
+  "kill_switch_connector",
+  "kill_switch_workflow",
+  "kill_switch_agent",
+  "read_only_mode",
+]);
+
 function countDenial(ports: RefusePorts, runtime: PipelineRuntime, ctx: Decided): void {
   const { decision, principal } = ctx;
   // Recent denials are an input about this user's use of this agent: per user and agent.
   ports.sessions.recordDenial(ctx.actorKey, runtime.now());
   // Too many denials suspend the agent through the kill switch. Not awaited: the monitor
   // audits its own alert, and a failure to suspend is retried at the next denial.
-  if (decision.reasons.some((r) => !ABOUT_THE_USER.has(r.code))) {
+  if (
+    decision.reasons.some((r) => !ABOUT_THE_USER.has(r.code) && !SET_BY_THE_KILL_SWITCH.has(r.code))
+  ) {
     ports.denials
       .recordDenial(principal.agent, { code: "policy_denied", decisionId: ctx.decisionId })
       .catch((error: unknown) => {

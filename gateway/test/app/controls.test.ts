@@ -273,3 +273,37 @@ describe("the admin API is for people", () => {
     expect(h.controls.killSwitch.state().state.kill_switch.agents).toEqual(["change-reviewer"]);
   });
 });
+
+describe("denials the kill switch itself causes", () => {
+  it("an agent put in read-only mode is not suspended outright for the writes it keeps trying", async () => {
+    const h = await createHarness();
+    const set = await admin(h, "PUT", "read-only", { value: "change-reviewer", reason: "INC-42" });
+    expect(set.status).toBe(200);
+    for (let i = 0; i < 10; i++) {
+      const write = await h.callAs("slack_post_message", SLACK);
+      expect(write.status).toBe(403);
+      expect(await write.json()).toMatchObject({
+        reasons: expect.arrayContaining([
+          expect.objectContaining({ code: "read_only_mode" }),
+        ]) as unknown,
+      });
+    }
+    // Give the (unawaited) denial monitor time to act.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.controls.killSwitch.state().state.kill_switch.agents).toEqual([]);
+    // Read-only means reads go on.
+    expect((await h.callAs("jira_read", { ticket: "CHG-18422" })).status).toBe(200);
+  });
+
+  it("an all-writes stop does not leave every agent that tried a write suspended after it is lifted", async () => {
+    const h = await createHarness();
+    expect((await admin(h, "PUT", "all-writes", { reason: "INC-43" })).status).toBe(200);
+    for (let i = 0; i < 10; i++) {
+      expect((await h.callAs("slack_post_message", SLACK)).status).toBe(403);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await admin(h, "DELETE", "all-writes", { reason: "INC-43 closed" })).status).toBe(200);
+    expect(h.controls.killSwitch.state().state.kill_switch.agents).toEqual([]);
+    expect((await h.callAs("jira_read", { ticket: "CHG-18422" })).status).toBe(200);
+  });
+});
