@@ -2,6 +2,7 @@
 // documents it answers with. Where the gateway already has a word for the failure (policy_denied,
 // posture_invalid, rate_limited...), the runtime uses the same word: an engineer's client reads
 // one vocabulary whichever hop refused.
+import { challengeDescription } from "../../../common/challenge.ts";
 
 export const REVIEW_ERROR_STATUS = {
   // the engineer's request
@@ -114,6 +115,6 @@ export function problemOf(error: ReviewError): Problem {
 /** RFC 6750 challenge for a 401 about the engineer's access token. */
 export function wwwAuthenticate(error: ReviewError): string {
   if (error.code === "token_missing") return 'Bearer realm="zyx-change-review"';
-  const description = error.message.replaceAll('"', "'").replaceAll("\\", "/");
+  const description = challengeDescription(error.message);
   return `Bearer realm="zyx-change-review", error="invalid_token", error_description="${description}"`;
 }

@@ -138,6 +138,27 @@ function post(
 }
 
 describe("POST /review-change", () => {
+  it("answers 401, not 500, to a forged token whose crit names a character no header can hold", async () => {
+    // jose quotes an unrecognised crit member in its message before any signature check, and
+    // the 401's challenge repeats it (common/challenge.ts keeps only what a header can hold).
+    const { app, exchanged, logs } = harness();
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    for (const member of ["x\u20ac", "a\nb"]) {
+      const forged = `${b64({ alg: "ES256", typ: "at+jwt", crit: [member] })}.${b64({ sub: USER })}.AAAA`;
+      const response = await post(app, SEED_BODY, {
+        authorization: `Bearer ${forged}`,
+        "x-device-posture": POSTURE,
+      });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ code: "token_invalid" });
+      expect(response.headers.get("www-authenticate")).toMatch(
+        /^Bearer realm="zyx-change-review", error="invalid_token", error_description="[\x20-\x7e]*"$/,
+      );
+    }
+    expect(exchanged).toEqual([]);
+    expect(logs.filter((record) => record["level"] === "error")).toEqual([]);
+  });
+
   it("answers the walkthrough's request with its review, acting through a delegated token", async () => {
     const { app, exchanged, sessions, calls, logs } = harness();
     const response = await post(app, SEED_BODY);

@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import type { Log } from "../../../common/service.ts";
 import { ERROR_TITLES, GatewayError, isGatewayError, type ErrorCode } from "./errors.ts";
+import { challengeDescription } from "../../../common/challenge.ts";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 const TYPE_BASE = "https://gateway.zyxbank.example/problems/";
@@ -27,20 +28,6 @@ export function problemOf(error: GatewayError): Problem {
     ...error.extensions,
     code: error.code,
   };
-}
-
-/**
- * A refusal's message as an RFC 6750 `error_description`: its characters only (%x20-21 / %x23-5B
- * / %x5D-7E: a double quote becomes ', a backslash /, anything else ?), at most 256 of them. The message may quote a token's
- * own header (jose names an unrecognised `crit` member): a character a header cannot hold would
- * make the 401 a 500.
- */
-export function challengeDescription(message: string): string {
-  return message
-    .replaceAll('"', "'")
-    .replaceAll("\\", "/")
-    .replaceAll(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, "?")
-    .slice(0, 256);
 }
 
 /** RFC 6750 challenge for a 401: which realm, and why the token was refused. */

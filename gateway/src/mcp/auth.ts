@@ -12,7 +12,8 @@
 //   invalid (an expired or unreachable-key failure is final), and its refusal is the answer.
 import type { AccessTokenVerifier } from "../identity/types.ts";
 import type { GatewayError } from "../lib/errors.ts";
-import { challengeDescription, problemResponse } from "../lib/problem.ts";
+import { challengeDescription } from "../../../common/challenge.ts";
+import { problemResponse } from "../lib/problem.ts";
 
 export const MCP_PATH = "/mcp";
 export const PRM_PATH = "/.well-known/oauth-protected-resource";
