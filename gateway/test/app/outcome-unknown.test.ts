@@ -56,6 +56,28 @@ async function outcomeOf(harness: Harness, decisionId: string): Promise<Line[]> 
   );
 }
 
+/**
+ * A gateway whose wait (300 ms) runs out on `tool`, and whose audit log takes every record but
+ * the outcome records (a full disk after the decision); the alerts' details land in `alerts`.
+ */
+function silentWithoutOutcomes(tool: string, alerts: unknown[] = []): Promise<Harness> {
+  return createHarness({
+    workerTimeoutMs: 300,
+    beforeExecute: (call) => (call.tool === tool ? silentFor(1_000) : Promise.resolve()),
+    ports: (defaults) => ({
+      audit: {
+        append: (record) => {
+          if (record.event === "alert") alerts.push(record.details);
+          return record.event === "outcome"
+            ? Promise.reject(new Error("ENOSPC"))
+            : defaults.audit.append(record);
+        },
+        healthy: () => defaults.audit.healthy(),
+      } satisfies AuditSink,
+    }),
+  });
+}
+
 describe("a write with no definite answer", () => {
   it("the gateway's wait runs out on a Jira comment: 504, outcome unknown, an alert", async () => {
     h = await createHarness({
@@ -79,22 +101,7 @@ describe("a write with no definite answer", () => {
 
   it("a write whose outcome record fails too: 503 that still says unknown and not to retry", async () => {
     const alerts: unknown[] = [];
-    h = await createHarness({
-      workerTimeoutMs: 300,
-      beforeExecute: (call) =>
-        call.tool === "jira_add_comment" ? silentFor(1_000) : Promise.resolve(),
-      ports: (defaults) => ({
-        audit: {
-          append: (record) => {
-            if (record.event === "alert") alerts.push(record.details);
-            return record.event === "outcome"
-              ? Promise.reject(new Error("ENOSPC"))
-              : defaults.audit.append(record);
-          },
-          healthy: () => defaults.audit.healthy(),
-        } satisfies AuditSink,
-      }),
-    });
+    h = await silentWithoutOutcomes("jira_add_comment", alerts);
     const response = await h.callAs("jira_add_comment", COMMENT);
     expect(response.status).toBe(503);
     const problem = (await response.json()) as Line;
@@ -109,19 +116,7 @@ describe("a write with no definite answer", () => {
   });
 
   it("a read whose outcome record fails: 503 with the decision's ids, no outcome claimed", async () => {
-    h = await createHarness({
-      workerTimeoutMs: 300,
-      beforeExecute: (call) => (call.tool === "jira_read" ? silentFor(1_000) : Promise.resolve()),
-      ports: (defaults) => ({
-        audit: {
-          append: (record) =>
-            record.event === "outcome"
-              ? Promise.reject(new Error("ENOSPC"))
-              : defaults.audit.append(record),
-          healthy: () => defaults.audit.healthy(),
-        } satisfies AuditSink,
-      }),
-    });
+    h = await silentWithoutOutcomes("jira_read");
     const response = await h.callAs("jira_read", { ticket: "CHG-18422" });
     expect(response.status).toBe(503);
     const problem = (await response.json()) as Line;

@@ -493,4 +493,39 @@ describe("verifyCheckpoints holds the log to its timer (every_seconds)", () => {
     });
     expect(fresh).toMatchObject({ ok: true, problems: [] });
   });
+
+  it("holds a log stripped of every checkpoint to the timer the first one would have set", async () => {
+    const live = { keys: keysOf(signer), allowUnsealed: true, now: () => T0 + 10_801_000 };
+    await signedLog([0, 70, 10_800, "cp"]);
+    expect(codes(await verifyCheckpoints(file, live))).toEqual(["checkpoint_missing"]);
+    await signedLog([0, 70, 10_800]); // the same records, the checkpoint dropped by a forger
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: true });
+    expect(await verifyCheckpoints(file, live)).toMatchObject({
+      ok: false,
+      problems: [{ code: "checkpoint_missing" }],
+    });
+  });
+
+  it("finds an unsealed tail rewritten with timestamps in the future", async () => {
+    const year = 365 * 86_400;
+    await signedLog([0, "cp", 70, "cp", year, year]);
+    const report = await verifyCheckpoints(file, {
+      keys: keysOf(signer),
+      allowUnsealed: true,
+      now: () => T0 + 3_600_000,
+    });
+    expect(codes(report)).toEqual(["checkpoint_missing"]);
+    expect(report.problems[0]?.message).toContain("stamped after the verifier's clock");
+  });
+
+  it("holds a log before its first checkpoint to the gateway's timer as configured (everySeconds)", async () => {
+    // Five minutes of records, no checkpoint yet: too long for the default 60 s, not for 600 s.
+    await signedLog([0, 300]);
+    const live = { keys: keysOf(signer), allowUnsealed: true, now: () => T0 + 301_000 };
+    expect(codes(await verifyCheckpoints(file, live))).toEqual(["checkpoint_missing"]);
+    expect(await verifyCheckpoints(file, { ...live, everySeconds: 600 })).toMatchObject({
+      ok: true,
+      problems: [],
+    });
+  });
 });

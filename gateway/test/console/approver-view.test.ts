@@ -16,6 +16,24 @@ async function signedIn(email: string): Promise<Browser> {
   return browser;
 }
 
+/**
+ * The approvers' Slack notices the worker was asked to post, once there is one (notices are
+ * sent after the answer, unawaited; a bound on waiting, not a timing claim).
+ */
+async function approverNotices() {
+  const notices = () =>
+    h.workerCalls.filter(
+      (c) =>
+        c.call.tool === "slack_post_message" &&
+        (c.call.arguments as { channel: string }).channel === "devsecops-approvals",
+    );
+  const deadline = Date.now() + 5_000;
+  while (notices().length === 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return notices();
+}
+
 describe("what approvers are shown and sent", () => {
   it("the evidence shows only the requester's own earlier calls, not another user's that reused the session id", async () => {
     // Another person drives the same agent and happens to (or chooses to) use the same
@@ -61,12 +79,7 @@ describe("what approvers are shown and sent", () => {
     expect(posted.status).toBe(200);
     const { review } = (await posted.json()) as { review: { approval_id: string; mode: string } };
     expect(review.mode).toBe("post_hoc");
-    await new Promise((r) => setTimeout(r, 300));
-    const notices = h.workerCalls.filter(
-      (c) =>
-        c.call.tool === "slack_post_message" &&
-        (c.call.arguments as { channel: string }).channel === "devsecops-approvals",
-    );
+    const notices = await approverNotices();
     // The call already ran: its reviewers must be told, or nobody reviews (or undoes) it.
     expect(notices).toHaveLength(1);
     expect(JSON.stringify(notices[0]?.call.arguments)).toContain(
@@ -85,12 +98,7 @@ describe("what approvers are shown and sent", () => {
       { as: reader, sessionId: "s-exfil" },
     );
     expect(asked.status).toBe(202);
-    await new Promise((r) => setTimeout(r, 300));
-    const notices = h.workerCalls.filter(
-      (c) =>
-        c.call.tool === "slack_post_message" &&
-        (c.call.arguments as { channel: string }).channel === "devsecops-approvals",
-    );
+    const notices = await approverNotices();
     expect(notices).toHaveLength(1);
     // The audit log masks it in its own copy of the notice; Slack must not get it either.
     const audited = readFileSync(h.auditPath, "utf8");

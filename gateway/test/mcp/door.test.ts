@@ -50,6 +50,20 @@ function initialize(h: Harness, headers: Record<string, string>, protocolVersion
   });
 }
 
+/** A hand-written POST /mcp as the engineer: bodies the SDK's client would never send. */
+async function postAsEngineer(h: Harness, body: string): Promise<Response> {
+  return h.app.request("http://gateway.test/mcp", {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${await h.accessToken()}`,
+      "x-device-posture": await h.postureToken(),
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    body,
+  });
+}
+
 describe("the MCP door: connection and authorization", () => {
   it("negotiates the SDK's newest revision with its client, and older ones down to 2025-03-26", async () => {
     const h = await createHarness();
@@ -134,17 +148,11 @@ describe("the MCP door: connection and authorization", () => {
 describe("tools/call judges the arguments as sent, as the REST door does", () => {
   it("refuses an own __proto__ member (the SDK's parse would drop it) and calls no worker", async () => {
     const h = await createHarness();
-    const response = await h.app.request("http://gateway.test/mcp", {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${await h.accessToken()}`,
-        "x-device-posture": await h.postureToken(),
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      // Written by hand: JSON.stringify would not keep an own "__proto__" member.
-      body: '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"jira_read","arguments":{"__proto__":{"x":1},"ticket":"CHG-18422"}}}',
-    });
+    // Written by hand: JSON.stringify would not keep an own "__proto__" member.
+    const response = await postAsEngineer(
+      h,
+      '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"jira_read","arguments":{"__proto__":{"x":1},"ticket":"CHG-18422"}}}',
+    );
     expect(response.status).toBe(200);
     const { result } = (await response.json()) as { result: Record<string, unknown> };
     expect(result["isError"]).toBe(true);
@@ -173,16 +181,7 @@ describe("one message per request: a JSON-RPC batch is refused before anything r
     ["an empty array", []],
   ])("%s: 400, -32600, no worker call", async (_label, batch) => {
     const h = await createHarness();
-    const response = await h.app.request("http://gateway.test/mcp", {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${await h.accessToken()}`,
-        "x-device-posture": await h.postureToken(),
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify(batch),
-    });
+    const response = await postAsEngineer(h, JSON.stringify(batch));
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({
       jsonrpc: "2.0",
