@@ -65,8 +65,11 @@ export interface InjectionScanOptions {
 // ---------------------------------------------------------------------------------------------
 // Normalisation
 
-/** Zero-width and other invisible characters (format characters with no glyph). */
-const INVISIBLE = /[\u00AD\u115F\u1160\u180E\u200B-\u200D\u2060-\u2064\u3164\uFEFF\uFFA0]|\u034F/gu;
+/**
+ * Zero-width and other invisible characters: every format character (Cf: zero-width, bidi marks,
+ * embeddings and isolates, U+206A-U+206F...), variation selectors, Hangul fillers, CGJ.
+ */
+const INVISIBLE = /[\p{Cf}\p{Variation_Selector}\u115F\u1160\u3164\uFFA0]|\u034F/gu;
 /** Unicode tag characters (U+E0000-E007F): invisible ASCII look-alikes ("ASCII smuggling"). */
 const TAG_CHARACTERS = /[\u{E0000}-\u{E007F}]/gu;
 const HAS_TAG_CHARACTER = /[\u{E0000}-\u{E007F}]/u;
@@ -74,14 +77,18 @@ const HAS_TAG_CHARACTER = /[\u{E0000}-\u{E007F}]/u;
 const TAG_FLAG_SEQUENCE = /\u{1F3F4}[\u{E0020}-\u{E007E}]{1,12}\u{E007F}/gu;
 
 function normalise(text: string): string {
-  return text
-    .normalize("NFKC")
-    .replace(INVISIBLE, "")
-    .replace(TAG_CHARACTERS, "")
-    .replace(/[\u2018\u2019\u02BC]/g, "'")
-    .replace(/[*`~]/g, " ")
-    .toLowerCase()
-    .replace(/\s+/g, " ");
+  return (
+    text
+      .normalize("NFKC")
+      .replace(INVISIBLE, "")
+      .replace(TAG_CHARACTERS, "")
+      .replace(/[\u2018\u2019\u02BC]/g, "'")
+      .replace(/[*`~]/g, " ")
+      // Underscore emphasis (_x_, __x__): an underscore at a word's edge, not inside im_start.
+      .replace(/(?<![\p{L}\p{N}])_+|_+(?![\p{L}\p{N}])/gu, " ")
+      .toLowerCase()
+      .replace(/\s+/g, " ")
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
