@@ -281,7 +281,7 @@ const TAINT_ROUTES: readonly RouteConfig[] = [
     summary: "The tainted actors this replica holds, and counts (grp-ai-security-admins)",
     security: secured,
     request: { query: TaintListQuery },
-    responses: { 200: json(TaintListing, "The taints"), ...problems(400, 401, 403) },
+    responses: { 200: json(TaintListing, "The taints"), ...problems(400, 401, 403, 503) },
   },
   clearTaintRoute("actors"),
   clearTaintRoute("sessions"),
@@ -362,7 +362,10 @@ export const ROUTES: readonly RouteConfig[] = [
     summary: "Approve, as an eligible approver on a compliant device",
     security: secured,
     request: { params: ApprovalPath },
-    responses: { 200: json(ApprovalView, "The request"), ...problems(400, 401, 403, 404, 409) },
+    responses: {
+      200: json(ApprovalView, "The request"),
+      ...problems(400, 401, 403, 404, 409, 413, 503),
+    },
   },
   {
     method: "post",
@@ -375,7 +378,7 @@ export const ROUTES: readonly RouteConfig[] = [
     },
     responses: {
       200: json(ApprovalView, "The request"),
-      ...problems(400, 401, 403, 404, 409, 413),
+      ...problems(400, 401, 403, 404, 409, 413, 503),
     },
   },
   {
@@ -385,7 +388,7 @@ export const ROUTES: readonly RouteConfig[] = [
     security: secured,
     responses: {
       200: json(z.record(z.string(), z.unknown()), "The state"),
-      ...problems(401, 403),
+      ...problems(401, 403, 503),
     },
   },
   killSwitchChange("put", "Set a scope"),
