@@ -39,8 +39,19 @@ export type ToolCallBody = z.infer<typeof ToolCallBody>;
 
 /** An approval request's id, in a path. */
 export const ApprovalPath = z.strictObject({ id: z.uuid() });
+/**
+ * A query parameter holding a plain decimal number: "0x10", "1e3", "" and " 5" are refused, not
+ * read as 16, 1000 or 0 (which `Number()` would do).
+ */
+const decimal = (pattern: RegExp, what: string) =>
+  z.string().regex(pattern, what).transform(Number);
+
 /** `?wait=` seconds to long-poll for a decision (clamped to 60). */
-export const ApprovalWait = z.object({ wait: z.coerce.number().min(0).optional() });
+export const ApprovalWait = z.object({
+  wait: decimal(/^[0-9]{1,6}(\.[0-9]{1,3})?$/, "seconds, as a decimal number")
+    .optional()
+    .meta({ type: "number", minimum: 0 }),
+});
 export const DenyBody = z.strictObject({ reason: z.string().trim().min(1).max(2_000) });
 
 export const KillSwitchPath = z.strictObject({
@@ -67,7 +78,9 @@ export const ClearSessionTaintBody = z.strictObject({
 });
 /** `GET /v1/admin/taints?limit=`: how many actors to list (default 100, at most 1000). */
 export const TaintListQuery = z.object({
-  limit: z.coerce.number().int().min(0).max(1_000).optional(),
+  limit: decimal(/^(0|[1-9][0-9]{0,2}|1000)$/, "a whole number from 0 to 1000")
+    .optional()
+    .meta({ type: "integer", minimum: 0, maximum: 1_000 }),
 });
 
 // Largest bodies of the small administrative routes (deny, kill switch).

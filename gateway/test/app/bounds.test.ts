@@ -91,11 +91,34 @@ describe("bounded input on the approval and admin routes", () => {
     expect(h.controls.killSwitch.state().version).toBe(before);
   });
 
-  it("a wait that is not a number is 400, not ignored", async () => {
+  it.each(["soon", "1e3", "0x10", "", "-1", " 5"])(
+    "a wait that is not a plain decimal number (%j) is 400, not read as another number",
+    async (wait) => {
+      const h = await createHarness();
+      const response = await h.app.request(
+        `/v1/approvals/${crypto.randomUUID()}?wait=${encodeURIComponent(wait)}`,
+        { headers: await headers(h, APPROVER) },
+      );
+      await problem(response, 400, "request_malformed");
+    },
+  );
+
+  it("a wait in decimal seconds is taken (the request is then looked up: 404)", async () => {
     const h = await createHarness();
-    const response = await h.app.request(`/v1/approvals/${crypto.randomUUID()}?wait=soon`, {
+    const response = await h.app.request(`/v1/approvals/${crypto.randomUUID()}?wait=0.5`, {
       headers: await headers(h, APPROVER),
     });
-    await problem(response, 400, "request_malformed");
+    await problem(response, 404, "approval_not_found");
   });
+
+  it.each(["0x10", "1e2", "", "1001", "-1"])(
+    "a taint listing limit that is not a whole number up to 1000 (%j) is 400",
+    async (limit) => {
+      const h = await createHarness();
+      const response = await h.app.request(`/v1/admin/taints?limit=${encodeURIComponent(limit)}`, {
+        headers: await headers(h, ADMIN),
+      });
+      await problem(response, 400, "request_malformed");
+    },
+  );
 });
