@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import { GatewayError } from "../../src/lib/errors.ts";
 import { createHarness } from "../support/harness.ts";
 
-interface Doc { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }
+interface Doc {
+  paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+}
 
 describe("the OpenAPI document lists what the people routes answer", () => {
   it("413 and 503 from approve, deny, the kill switch's GET and the taint list are documented", async () => {
