@@ -19,7 +19,8 @@ export interface AdminTokenVerifier {
 }
 
 export class AdminRefusal extends Error {
-  readonly code: "call_token_missing" | "call_token_invalid" | "call_token_replayed";
+  readonly code:
+    "call_token_missing" | "call_token_invalid" | "call_token_replayed" | "replay_cache_full";
   constructor(code: AdminRefusal["code"], message: string) {
     super(message);
     this.name = "AdminRefusal";
@@ -33,9 +34,11 @@ export function createAdminTokenVerifier(options: {
   audience: string;
   clockToleranceSec: number;
   now?: () => number;
+  /** Live admin tokens remembered against replay (default 10 000). */
+  maxReplayEntries?: number;
 }): AdminTokenVerifier {
   const tokens = createGatewayTokenVerifier(options, ADMIN_TOKEN_TYPE);
-  const replay = createReplayCache(10_000);
+  const replay = createReplayCache(options.maxReplayEntries ?? 10_000);
   const now = options.now ?? Date.now;
   return {
     verify(token) {
@@ -53,6 +56,10 @@ export function createAdminTokenVerifier(options: {
         const claims = AdminTokenClaims.safeParse(payload);
         if (!claims.success) throw new AdminRefusal("call_token_invalid", "admin claims malformed");
         const seen = replay.check(claims.data.jti, claims.data.exp + 60, nowSec);
+        // Full is not "reused": the token is refused (fail closed) as the worker's calls are, 503.
+        if (seen === "full") {
+          throw new AdminRefusal("replay_cache_full", "too many live admin tokens to check replay");
+        }
         if (seen !== "accepted")
           throw new AdminRefusal("call_token_replayed", "admin token reused");
         return claims.data;

@@ -263,6 +263,32 @@ describe("the worker's admin token", () => {
     });
     await expect(verifier.verify(sent)).rejects.toMatchObject({ code: "call_token_replayed" });
   });
+
+  it("refuses a fresh token as replay_cache_full, not as replayed, when the cache is full", async () => {
+    const verifier = createAdminTokenVerifier({
+      jwks: { keys: [publicJwk(gatewayKey)] },
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      clockToleranceSec: 2,
+      maxReplayEntries: 1,
+    });
+    const sent: string[] = [];
+    const capture = createAdminCaller({
+      baseUrl: new URL("http://127.0.0.1:9/"),
+      privateJwk: gatewayKey,
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      timeoutMs: 500,
+      fetch: (_url, init) => {
+        sent.push(String(new Headers(init?.headers).get("authorization")).replace("Bearer ", ""));
+        return Promise.resolve(new Response("{}", { status: 500 }));
+      },
+    });
+    await expect(capture.revoke("slack", "secadmin")).rejects.toThrow(/500/);
+    await expect(capture.revoke("jira", "secadmin")).rejects.toThrow(/500/);
+    await expect(verifier.verify(sent[0])).resolves.toMatchObject({ connector: "slack" });
+    await expect(verifier.verify(sent[1])).rejects.toMatchObject({ code: "replay_cache_full" });
+  });
 });
 
 describe("the worker's admin route", () => {
