@@ -244,14 +244,7 @@ describe("docker-compose.yml", () => {
   it("gives the agent runtime only its own client secret, read-only, and no route to the worker", () => {
     const runtime = services["agent-runtime"];
     expect(runtime?.networks).toEqual(["edge"]);
-    expect(runtime?.volumes).toEqual([
-      expect.objectContaining({
-        source: "state",
-        target: "/clients",
-        read_only: true,
-        volume: { subpath: "clients" },
-      }),
-    ]);
+    expect(runtime?.volumes).toEqual(["runtime-client:/clients:ro"]);
     expect(runtime?.environment?.["AGENT_CLIENT_SECRET_FILE"]).toBe(
       "/clients/change-reviewer.secret",
     );
