@@ -354,11 +354,11 @@ function quotedValue(marker: string, prefix: string, value: string): string {
 
 /**
  * Types and keywords: `token: string`, `password: Optional[str]`, `token = await ...`. Only where
- * code goes on after the word (the end, a space, `.([<>|?,;)]}`): `New@2025x`, `True#Blue77`
+ * code goes on after the word (the end, a space, `.([<>|?,;=)]}`): `New@2025x`, `True#Blue77`
  * and `None-Shall-Pass-42` are passwords that begin with one.
  */
 const TYPE_OR_KEYWORD =
-  /^(?:string|number|boolean|bigint|symbol|object|any|unknown|never|void|undefined|null|str|int|bytes|bool|float|none|nil|optional|secretstr|sensitive|true|false|await|new|typeof|function|lambda|async|yield)(?=$|[\s.([<>|?,;)\]}])/i;
+  /^(?:string|number|boolean|bigint|symbol|object|any|unknown|never|void|undefined|null|str|int|bytes|bool|float|none|nil|optional|secretstr|sensitive|true|false|await|new|typeof|function|lambda|async|yield)(?=$|[\s.([<>|?,;=)\]}])/i;
 /** Roots of configuration and code references: var.db_password, process.env.X, secrets.TOKEN. */
 const REFERENCE_ROOT =
   /^(?:var|local|locals|module|data|each|self|count|path|terraform|process|os|env|environ|secrets|vars|inputs|params|props|this|config|settings|context|ctx|request|req|options|opts|args|vault)[.[]/i;

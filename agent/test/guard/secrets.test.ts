@@ -45,6 +45,7 @@ describe("redactSecrets", () => {
     ["a dotted reference in code", "password = config.db.password"],
     ["a flag's variable", "docker login --username svc --password $REGISTRY_PASSWORD"],
     ["a keyword followed by code", "password = None,"],
+    ["a typed parameter with a default", "def login(user, password:str=None): pass"],
   ])("keeps %s when asked to keep references", (_name, text) => {
     expect(redactSecrets(text, { keepReferences: true })).toEqual({
       text,
