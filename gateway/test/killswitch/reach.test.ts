@@ -235,6 +235,21 @@ describe("kill-switch reach", () => {
   });
 });
 
+/** An admin caller whose every request fails (500) after its token is kept in `sent`. */
+function capturing(sent: string[]) {
+  return createAdminCaller({
+    baseUrl: new URL("http://127.0.0.1:9/"),
+    privateJwk: gatewayKey,
+    issuer: CALL_TOKEN_ISSUER,
+    audience: CALL_TOKEN_AUDIENCE,
+    timeoutMs: 500,
+    fetch: (_url, init) => {
+      sent.push(String(new Headers(init?.headers).get("authorization")).replace("Bearer ", ""));
+      return Promise.resolve(new Response("{}", { status: 500 }));
+    },
+  });
+}
+
 describe("the worker's admin token", () => {
   it("is accepted once: a replayed token, or one for another action, is refused", async () => {
     const verifier = createAdminTokenVerifier({
@@ -243,25 +258,14 @@ describe("the worker's admin token", () => {
       audience: CALL_TOKEN_AUDIENCE,
       clockToleranceSec: 2,
     });
-    let sent = "";
-    const capture = createAdminCaller({
-      baseUrl: new URL("http://127.0.0.1:9/"),
-      privateJwk: gatewayKey,
-      issuer: CALL_TOKEN_ISSUER,
-      audience: CALL_TOKEN_AUDIENCE,
-      timeoutMs: 500,
-      fetch: (_url, init) => {
-        sent = String(new Headers(init?.headers).get("authorization")).replace("Bearer ", "");
-        return Promise.resolve(new Response("{}", { status: 500 }));
-      },
-    });
-    await expect(capture.revoke("slack", "secadmin")).rejects.toThrow(/500/);
-    await expect(verifier.verify(sent)).resolves.toMatchObject({
+    const sent: string[] = [];
+    await expect(capturing(sent).revoke("slack", "secadmin")).rejects.toThrow(/500/);
+    await expect(verifier.verify(sent[0])).resolves.toMatchObject({
       action: "revoke_connector",
       connector: "slack",
       sub: "secadmin",
     });
-    await expect(verifier.verify(sent)).rejects.toMatchObject({ code: "call_token_replayed" });
+    await expect(verifier.verify(sent[0])).rejects.toMatchObject({ code: "call_token_replayed" });
   });
 
   it("refuses a fresh token as replay_cache_full, not as replayed, when the cache is full", async () => {
@@ -273,19 +277,8 @@ describe("the worker's admin token", () => {
       maxReplayEntries: 1,
     });
     const sent: string[] = [];
-    const capture = createAdminCaller({
-      baseUrl: new URL("http://127.0.0.1:9/"),
-      privateJwk: gatewayKey,
-      issuer: CALL_TOKEN_ISSUER,
-      audience: CALL_TOKEN_AUDIENCE,
-      timeoutMs: 500,
-      fetch: (_url, init) => {
-        sent.push(String(new Headers(init?.headers).get("authorization")).replace("Bearer ", ""));
-        return Promise.resolve(new Response("{}", { status: 500 }));
-      },
-    });
-    await expect(capture.revoke("slack", "secadmin")).rejects.toThrow(/500/);
-    await expect(capture.revoke("jira", "secadmin")).rejects.toThrow(/500/);
+    await expect(capturing(sent).revoke("slack", "secadmin")).rejects.toThrow(/500/);
+    await expect(capturing(sent).revoke("jira", "secadmin")).rejects.toThrow(/500/);
     await expect(verifier.verify(sent[0])).resolves.toMatchObject({ connector: "slack" });
     await expect(verifier.verify(sent[1])).rejects.toMatchObject({ code: "replay_cache_full" });
   });

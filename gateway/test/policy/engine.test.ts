@@ -8,24 +8,9 @@ import type { DecisionInput } from "../../src/policy/decision.ts";
 import { loadPolicyEngine, type WasmLoader, type WasmPolicy } from "../../src/policy/engine.ts";
 import { BUNDLE_PATH } from "../support/paths.ts";
 import { devSigningKey, rewriteBundle, signFiles } from "./signing.ts";
+import { ENGINEER_READS } from "../../../test/support/fixtures.ts";
 
-const input: DecisionInput = {
-  principal: {
-    sub: "engineer@zyxbank.example",
-    email: "engineer@zyxbank.example",
-    groups: ["grp-ai-users", "grp-ai-devops-readonly"],
-  },
-  agent: { id: "change-reviewer" },
-  device: { compliant: true, checked_at: 1_779_242_340 },
-  tool: "jira_read",
-  arguments: { ticket: "CHG-18422" },
-  context: {
-    now: 1_779_242_400,
-    workflow: "change-review",
-    session_tainted: false,
-    recent_denials: 0,
-  },
-};
+const input: DecisionInput = ENGINEER_READS;
 
 const tmp = mkdtempSync(join(tmpdir(), "zyx-policy-"));
 

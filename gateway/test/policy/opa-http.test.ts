@@ -5,20 +5,9 @@ import { loadPolicyEngine } from "../../src/policy/engine.ts";
 import { connectOpaServer } from "../../src/policy/opa-http.ts";
 import { freePort, startOpaServer } from "../support/opa-server.ts";
 import { BUNDLE_PATH } from "../support/paths.ts";
+import { ENGINEER_READS } from "../../../test/support/fixtures.ts";
 
-const input: DecisionInput = {
-  principal: { sub: "u", groups: ["grp-ai-devops-readonly"] },
-  agent: { id: "change-reviewer" },
-  device: { compliant: true, checked_at: 1_779_242_340 },
-  tool: "jira_read",
-  arguments: { ticket: "CHG-18422" },
-  context: {
-    now: 1_779_242_400,
-    workflow: "change-review",
-    session_tainted: false,
-    recent_denials: 0,
-  },
-};
+const input: DecisionInput = ENGINEER_READS;
 
 async function defaultState(): Promise<PolicyState> {
   const wasm = await loadPolicyEngine({ bundlePath: BUNDLE_PATH });
