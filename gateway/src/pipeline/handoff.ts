@@ -22,7 +22,7 @@ import { GatewayError, isGatewayError, recorded } from "../lib/errors.ts";
 import { traceparentOf } from "../lib/trace.ts";
 import type { CallAnswer, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { isTainted } from "./decide.ts";
-import { appendAlert, appendDurable, elapsedMs } from "./record.ts";
+import { appendAlert, appendDecision, appendDurable, elapsedMs } from "./record.ts";
 import { openReview, reviewAnswer, settleReview } from "../posthoc/review.ts";
 
 type HandOffPorts = Pick<GatewayPorts, "audit" | "approvals" | "worker" | "sessions">;
@@ -228,8 +228,7 @@ export async function handOff(
   runtime: PipelineRuntime,
   ctx: Decided,
 ): Promise<CallAnswer> {
-  await appendDurable(ports, ctx.decided);
-  ctx.recorded?.();
+  await appendDecision(ports, ctx);
   if (ctx.approved !== undefined) {
     // Exactly once: a second claim (a replay) is refused before anything runs.
     await ports.approvals.claimForExecution(ctx.approved.id, ctx.digest);

@@ -6,7 +6,7 @@
 // answered as if it had been.
 import type { AuditRecordInput } from "../audit/record.ts";
 import { GatewayError, isGatewayError } from "../lib/errors.ts";
-import type { Approved, GatewayPorts, PipelineRuntime } from "./context.ts";
+import type { Approved, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 
 export async function appendDurable(
   ports: Pick<GatewayPorts, "audit">,
@@ -21,6 +21,18 @@ export async function appendDurable(
           cause: thrown,
         });
   }
+}
+
+/**
+ * The call's decision record, durable; then whoever waits for it is told (`ctx.recorded`: the
+ * decision log, which never hears of a decision the audit could not take).
+ */
+export async function appendDecision(
+  ports: Pick<GatewayPorts, "audit">,
+  ctx: Pick<Decided, "decided" | "recorded">,
+): Promise<void> {
+  await appendDurable(ports, ctx.decided);
+  ctx.recorded?.();
 }
 
 /**

@@ -8,7 +8,7 @@
 import { traceparentOf } from "../lib/trace.ts";
 import { GatewayError, recorded } from "../lib/errors.ts";
 import type { CallAnswer, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
-import { appendDurable } from "./record.ts";
+import { appendDecision, appendDurable } from "./record.ts";
 import type { ApprovalRequest } from "../approvals/request.ts";
 import { approvalView } from "../approvals/view.ts";
 import { epochMs } from "../approvals/request.ts";
@@ -128,9 +128,8 @@ async function awaitApproval(
   runtime: PipelineRuntime,
   ctx: Decided,
 ): Promise<CallAnswer> {
-  const { decision, principal, decided } = ctx;
-  await appendDurable(ports, decided);
-  ctx.recorded?.();
+  const { decision, principal } = ctx;
+  await appendDecision(ports, ctx);
   const waiting = await waitingAlready(ports, runtime, ctx);
   if (waiting !== undefined) {
     // The same call asked again: the same request answers, and the approvers are not told twice.
@@ -194,7 +193,7 @@ export async function refuse(
   runtime: PipelineRuntime,
   ctx: Decided,
 ): Promise<CallAnswer> {
-  const { decision, decided } = ctx;
+  const { decision } = ctx;
   countDenial(ports, runtime, ctx);
   const onlyApproval = decision.reasons.every((r) => r.code === "approval_required");
   if (onlyApproval && ctx.approved === undefined && decision.approval.approvers_required > 0) {
@@ -202,7 +201,7 @@ export async function refuse(
   }
   const code = onlyApproval ? "approval_required" : "policy_denied";
   await Promise.all([
-    appendDurable(ports, decided).then(() => ctx.recorded?.()),
+    appendDecision(ports, ctx),
     appendDurable(ports, {
       ...ctx.followUp,
       event: "outcome",
