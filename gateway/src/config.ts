@@ -4,6 +4,7 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { pgConnection } from "./lib/pg-connection.ts";
 import { DEFAULT_ALGORITHMS } from "../../common/jwks.ts";
 import { CALL_TIMEOUT_MAX_MS } from "../../common/worker-contract.ts";
 import {
@@ -109,6 +110,9 @@ const Env = z.object({
   SESSION_STORE: z.enum(["memory", "postgres"]).default("memory"),
   /** Default: APPROVAL_DATABASE_URL. */
   SESSION_DATABASE_URL: z.string().min(1).optional(),
+  /** A file holding the password of every *_DATABASE_URL above (a mounted secret); the URLs
+   *  then carry none. Read at each new connection, so a rotated secret needs no restart. */
+  DATABASE_PASSWORD_FILE: z.string().min(1).optional(),
   DENIAL_WINDOW_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
   /** Bearer token of the platform's metrics scraper (GET /metrics); unset: no /metrics. */
   METRICS_TOKEN: z.string().min(16).optional(),
@@ -158,6 +162,32 @@ export function httpUrl(name: string, value: string): URL {
   return url;
 }
 
+const DATABASE_URLS = [
+  "APPROVAL_DATABASE_URL",
+  "KILL_SWITCH_DATABASE_URL",
+  "LIMITS_DATABASE_URL",
+  "SESSION_DATABASE_URL",
+] as const;
+
+/** With DATABASE_PASSWORD_FILE, no database URL may carry a password. Never prints a URL. */
+function checkDatabaseUrls(e: z.infer<typeof Env>): void {
+  if (e.DATABASE_PASSWORD_FILE === undefined) return;
+  for (const name of DATABASE_URLS) {
+    const value = e[name];
+    if (value === undefined) continue;
+    try {
+      pgConnection({ connectionString: value, passwordFile: e.DATABASE_PASSWORD_FILE });
+    } catch (cause) {
+      const both = cause instanceof TypeError && cause.message.endsWith("set one, not both");
+      throw new ConfigError(
+        both
+          ? `${name} carries a password and DATABASE_PASSWORD_FILE is set: set one, not both`
+          : `${name}: not a PostgreSQL connection URL`,
+      );
+    }
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   // An empty variable is an unset one (compose's `${X:-}` passes "" for "not configured").
   const parsed = Env.safeParse(
@@ -183,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL === undefined) {
     throw new ConfigError("APPROVAL_STORE=postgres needs APPROVAL_DATABASE_URL");
   }
+  checkDatabaseUrls(e);
   const keys = devKeyPaths(e.ZYX_STATE_DIR).signers;
   const source = (urlValue: URL | undefined, file: string | undefined, fallback: string) =>
     urlValue === undefined
@@ -246,7 +277,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     reach: reachSettings(e),
     approvalStore:
       e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL !== undefined
-        ? ({ kind: "postgres", connectionString: e.APPROVAL_DATABASE_URL } as const)
+        ? ({
+            kind: "postgres",
+            connectionString: e.APPROVAL_DATABASE_URL,
+            passwordFile: e.DATABASE_PASSWORD_FILE,
+          } as const)
         : ({
             kind: "sqlite",
             path: e.APPROVAL_SQLITE_PATH ?? join(e.ZYX_STATE_DIR, "approvals", "approvals.db"),
@@ -324,20 +359,24 @@ function sharedStores(e: z.infer<typeof Env>) {
       "SESSION_STORE=postgres needs SESSION_DATABASE_URL (or APPROVAL_DATABASE_URL)",
     );
   }
+  const database = (connectionString: string) => ({
+    connectionString,
+    passwordFile: e.DATABASE_PASSWORD_FILE,
+  });
   return {
     sessionStore:
       e.SESSION_STORE === "postgres" && sessionUrl !== undefined
-        ? ({ kind: "postgres", connectionString: sessionUrl } as const)
+        ? ({ kind: "postgres", ...database(sessionUrl) } as const)
         : ({ kind: "memory" } as const),
     limitsStore:
       e.LIMITS_STORE === "postgres" && limitsUrl !== undefined
-        ? ({ kind: "postgres", connectionString: limitsUrl } as const)
+        ? ({ kind: "postgres", ...database(limitsUrl) } as const)
         : ({ kind: "memory" } as const),
     killSwitchStore:
       e.KILL_SWITCH_STORE === "postgres" && killSwitchUrl !== undefined
         ? ({
             kind: "postgres",
-            connectionString: killSwitchUrl,
+            ...database(killSwitchUrl),
             syncMs: e.KILL_SWITCH_SYNC_MS,
             staleAfterMs: e.KILL_SWITCH_STALE_AFTER_MS,
           } as const)

@@ -18,6 +18,7 @@ import { createRateLimiter, type CallLimiter } from "./limits/rate-limiter.ts";
 import type { PolicyEngine } from "./policy/engine.ts";
 import { loadCatalog } from "../../common/catalog.ts";
 import { GatewayError } from "./lib/errors.ts";
+import type { PgTarget } from "./lib/pg-connection.ts";
 
 function readCatalogApprovals(): unknown {
   return (loadCatalog() as Record<string, unknown>)["approvals"];
@@ -56,7 +57,7 @@ const ApprovalSettings = z.looseObject({
 /** Where the kill switch lives: the state file, or PostgreSQL shared by replicas. */
 export type KillSwitchStoreConfig =
   | { kind: "file"; path: string }
-  | { kind: "postgres"; connectionString: string; syncMs: number; staleAfterMs: number };
+  | ({ kind: "postgres"; syncMs: number; staleAfterMs: number } & PgTarget);
 
 export interface ControlsOptions {
   policy: PolicyEngine;
@@ -66,7 +67,7 @@ export interface ControlsOptions {
   /** Where the kill switch lives; default: the file at killSwitchPath. */
   killSwitchStore?: KillSwitchStoreConfig | undefined;
   /** Where call limits are counted; default in memory (one process). */
-  limitsStore?: { kind: "memory" } | { kind: "postgres"; connectionString: string } | undefined;
+  limitsStore?: { kind: "memory" } | ({ kind: "postgres" } & PgTarget) | undefined;
   /** Told when the shared kill-switch store is lost or back. */
   log?: (level: "info" | "error", message: string, fields?: Record<string, unknown>) => void;
   /** Where approval requests live: SQLite (embedded default) or PostgreSQL. */
@@ -89,7 +90,7 @@ export async function createControls(options: ControlsOptions): Promise<Controls
   const killSwitchStore: KillSwitchStore =
     storeConfig.kind === "file"
       ? await openFileKillSwitchStore(storeConfig.path)
-      : await openPostgresKillSwitchStore({ connectionString: storeConfig.connectionString });
+      : await openPostgresKillSwitchStore(storeConfig);
   const killSwitch = await createKillSwitch({
     store: killSwitchStore,
     now,
@@ -106,7 +107,7 @@ export async function createControls(options: ControlsOptions): Promise<Controls
   // With PostgreSQL for the limits, the denials that suspend an agent are every replica's.
   const sharedDenials =
     options.limitsStore?.kind === "postgres"
-      ? await openPostgresDenials({ connectionString: options.limitsStore.connectionString })
+      ? await openPostgresDenials(options.limitsStore)
       : undefined;
   const denials = createDenialMonitor({
     ...denialMonitorSettings(limits),
@@ -193,6 +194,7 @@ async function openLimiter(
     limits,
     now,
     connectionString: options.limitsStore.connectionString,
+    passwordFile: options.limitsStore.passwordFile,
   });
   const sweeper = setInterval(() => {
     shared.sweep().catch((error: unknown) => {

@@ -249,6 +249,7 @@ async function openSharedSessions(config: ReturnType<typeof loadConfig>) {
   return openPostgresSessionSignals({
     denialWindowMs: config.denialWindowMs,
     connectionString: config.sessionStore.connectionString,
+    passwordFile: config.sessionStore.passwordFile,
     log,
   });
 }

@@ -61,6 +61,7 @@
 // deleted every window (sweep); taint rows are kept.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { pgConnection, type PgTarget } from "./lib/pg-connection.ts";
 import { z } from "zod";
 import { listenForever } from "./lib/pg-listen.ts";
 import { retryLoop } from "./lib/retry-loop.ts";
@@ -87,8 +88,7 @@ const ID_INDEX = `${TABLE}_id_key`;
 /** Any number in pg_advisory_lock's key space: "zyx sess" in ASCII. */
 const MIGRATION_LOCK = "8751164158270485363";
 
-export interface PostgresSessionSignalsOptions extends SessionSignalsOptions {
-  connectionString: string;
+export interface PostgresSessionSignalsOptions extends SessionSignalsOptions, PgTarget {
   now?: () => number;
   log?: (level: "info" | "error", message: string, fields?: Record<string, unknown>) => void;
   /** Client-side bound on connecting and on every query, ms (default 2000). */
@@ -188,9 +188,7 @@ async function ensureSchema(clientOptions: pg.ClientConfig, migrationMs: number)
 export async function openPostgresSessionSignals(
   options: PostgresSessionSignalsOptions,
 ): Promise<SharedSessionSignals> {
-  if (typeof options.connectionString !== "string" || options.connectionString === "") {
-    throw new TypeError("connectionString is required");
-  }
+  const connection = pgConnection(options);
   const timeout = options.queryTimeoutMs ?? 2_000;
   const maxUnconfirmed = options.maxUnconfirmed ?? 10_000;
   if (!(Number.isInteger(maxUnconfirmed) && maxUnconfirmed > 0)) {
@@ -200,7 +198,7 @@ export async function openPostgresSessionSignals(
   const log = options.log ?? (() => undefined);
   const origin = randomUUID();
   const clientOptions = {
-    connectionString: options.connectionString,
+    ...connection,
     connectionTimeoutMillis: timeout,
     query_timeout: timeout,
     application_name: "zyx-gateway-sessions",

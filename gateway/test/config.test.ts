@@ -29,4 +29,52 @@ describe("gateway configuration", () => {
       "DECISION_LOG_URL: must be an absolute URL",
     );
   });
+
+  it("gives DATABASE_PASSWORD_FILE to every PostgreSQL store", () => {
+    const config = loadConfig({
+      APPROVAL_STORE: "postgres",
+      APPROVAL_DATABASE_URL: "postgresql://zyx@db.internal:5432/zyx",
+      KILL_SWITCH_STORE: "postgres",
+      LIMITS_STORE: "postgres",
+      SESSION_STORE: "postgres",
+      SESSION_DATABASE_URL: "postgresql://sessions@db2.internal:5432/zyx",
+      DATABASE_PASSWORD_FILE: "/run/secrets/database_password",
+    });
+    const postgres = { kind: "postgres", passwordFile: "/run/secrets/database_password" };
+    expect(config.approvalStore).toMatchObject({
+      ...postgres,
+      connectionString: "postgresql://zyx@db.internal:5432/zyx",
+    });
+    expect(config.killSwitchStore).toMatchObject({
+      ...postgres,
+      connectionString: "postgresql://zyx@db.internal:5432/zyx",
+    });
+    expect(config.limitsStore).toMatchObject(postgres);
+    expect(config.sessionStore).toMatchObject({
+      ...postgres,
+      connectionString: "postgresql://sessions@db2.internal:5432/zyx",
+    });
+  });
+
+  it("refuses a database URL with a password beside DATABASE_PASSWORD_FILE, without printing it", () => {
+    const attempt = () =>
+      loadConfig({
+        APPROVAL_STORE: "postgres",
+        APPROVAL_DATABASE_URL: "postgresql://zyx@db.internal:5432/zyx",
+        LIMITS_DATABASE_URL: "postgresql://zyx:hunter2-secret@db.internal:5432/zyx",
+        DATABASE_PASSWORD_FILE: "/run/secrets/database_password",
+      });
+    expect(attempt).toThrow(
+      new ConfigError(
+        "LIMITS_DATABASE_URL carries a password and DATABASE_PASSWORD_FILE is set: set one, not both",
+      ),
+    );
+    // Without the file, a URL with its password is still accepted (as before).
+    expect(
+      loadConfig({
+        APPROVAL_STORE: "postgres",
+        APPROVAL_DATABASE_URL: "postgresql://zyx:hunter2-secret@db.internal:5432/zyx",
+      }).approvalStore,
+    ).toMatchObject({ kind: "postgres", passwordFile: undefined });
+  });
 });

@@ -153,6 +153,22 @@ describe("docker-compose.yml", () => {
     expect(compose.networks["state"]?.internal).toBe(true);
   });
 
+  it("gives the gateways the database password as a secret file, never in their environment", () => {
+    const gateway = services["gateway"];
+    expect(gateway?.["secrets"]).toContain("database_password");
+    expect(gateway?.environment?.["DATABASE_PASSWORD_FILE"]).toBe("/run/secrets/database_password");
+    expect(services["postgres"]?.environment?.["POSTGRES_PASSWORD_FILE"]).toBe(
+      "/run/secrets/database_password",
+    );
+    // The default URL, as `docker compose up` interpolates it with nothing set: no password.
+    const url = (gateway?.environment?.["APPROVAL_DATABASE_URL"] ?? "").replace(
+      /\$\{ZYX_DATABASE_URL:-([^}]*)\}/,
+      "$1",
+    );
+    expect(url).toBe("postgresql://zyx@postgres:5432/zyx");
+    expect(new URL(url).password).toBe("");
+  });
+
   it.each([...LONG_RUNNING, ...INFRASTRUCTURE])(
     "hardens %s: non-root, read-only root, no capabilities, a healthcheck",
     (name) => {
@@ -222,10 +238,7 @@ describe("docker-compose.yml", () => {
   it("gives the gateway and the runtime an environment their own config loaders accept", () => {
     // As `docker compose up` interpolates it with nothing set: `${X:-default}` is the default
     // (often "", which each loader reads as unset), `${X:?…}` must be set: a sample here.
-    const interpolate = (value: string) =>
-      value
-        .replace(/\$\{ZYX_DATABASE_URL:\?[^}]*\}/g, "postgresql://zyx:pw@postgres:5432/zyx")
-        .replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, "$1");
+    const interpolate = (value: string) => value.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, "$1");
     const environment = (name: string) =>
       Object.fromEntries(
         Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, interpolate(v)]),

@@ -75,7 +75,7 @@ describe("deployment hardening", () => {
     // with DEV_KEYS=false. Production sets both (and DEV_KEYS=false) in the environment of
     // `docker compose up`: the gateway must still start.
     const operator: Record<string, string> = {
-      ZYX_DATABASE_URL: "postgresql://zyx:pw@postgres:5432/zyx",
+      ZYX_DATABASE_URL: "postgresql://zyx@db.internal:5432/zyx",
       DEV_KEYS: "false",
       KILL_SWITCH_PAGE_URL: "https://events.pagerduty.com/v2/enqueue",
       KILL_SWITCH_PAGE_ROUTING_KEY: "R0UT1NGKEY",

@@ -4,9 +4,12 @@
 // on a third while a fourth attempt races it (one 200, one 409), PostgreSQL stopped refuses write
 // tools within the bound while reads go on as the policy says, PostgreSQL back recovers without a
 // restart, and a replica killed with SIGKILL leaves the others serving and its own audit chain
-// intact (each replica writes its own chain, stamped with its replica id).
+// intact (each replica writes its own chain, stamped with its replica id). The cluster trusts no
+// connection (SCRAM): the replicas read its password from DATABASE_PASSWORD_FILE, as compose
+// gives it, and their database URL carries none.
+import { randomBytes } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../gateway/test/support/opa-server.ts";
@@ -112,10 +115,16 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 }
 
 beforeAll(async () => {
-  postgres = await startPostgres({ database: "replicas" });
+  const password = randomBytes(18).toString("base64url");
+  postgres = await startPostgres({ database: "replicas", password });
+  const passwordFile = join(postgres.directory, "gateway-database.password");
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  const withoutPassword = new URL(postgres.connectionString);
+  withoutPassword.password = "";
   const shared = {
     APPROVAL_STORE: "postgres",
-    APPROVAL_DATABASE_URL: postgres.connectionString,
+    APPROVAL_DATABASE_URL: withoutPassword.toString(),
+    DATABASE_PASSWORD_FILE: passwordFile,
     KILL_SWITCH_STORE: "postgres",
     LIMITS_STORE: "postgres",
     SESSION_STORE: "postgres",

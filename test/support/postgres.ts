@@ -8,14 +8,23 @@
 // postmaster), with the temporary folder owned by that user. Not root: they run as we are.
 // Either way the postmaster gets SIGQUIT if the test process dies without calling stop().
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { freePort } from "../../gateway/test/support/opa-server.ts";
 
 export interface PrivatePostgres {
-  /** postgresql://postgres@127.0.0.1:<port>/<database> (trust authentication, loopback only). */
+  /** postgresql://postgres@127.0.0.1:<port>/<database> (trust authentication, loopback only;
+   *  with the `password` option, postgresql://postgres:<password>@… and SCRAM). */
   connectionString: string;
   database: string;
   port: number;
@@ -38,6 +47,8 @@ export interface StartPostgresOptions {
   database?: string;
   /** Give up when the server is not ready after this many ms (default 20000). */
   timeoutMs?: number;
+  /** The superuser's password: every connection then authenticates with SCRAM, none is trusted. */
+  password?: string;
 }
 
 const SERVER_BINARIES = ["initdb", "postgres"] as const;
@@ -138,13 +149,19 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     rmSync(directory, { recursive: true, force: true });
   };
 
+  const auth = ["--auth", "trust"];
+  if (options.password !== undefined) {
+    const pwfile = join(directory, "pwfile");
+    writeFileSync(pwfile, options.password, { mode: 0o600 });
+    if (as.uid !== undefined && as.gid !== undefined) chownSync(pwfile, as.uid, as.gid);
+    auth.splice(0, 2, "--auth", "scram-sha-256", "--pwfile", pwfile);
+  }
   const [initdb, initdbArgs] = command(as, join(bin, "initdb"), [
     "--pgdata",
     data,
     "--username",
     "postgres",
-    "--auth",
-    "trust",
+    ...auth,
     "--encoding",
     "UTF8",
     "--locale",
@@ -166,7 +183,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   let lastFailure = "";
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const started = await startServer(as, bin, data, sockets, port, timeoutMs);
+    const started = await startServer(as, bin, data, sockets, port, timeoutMs, options.password);
     if (!started.ok) {
       lastFailure = started.log;
       if (/could not (bind|create listen socket)/i.test(started.log)) continue;
@@ -183,13 +200,14 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     };
     const halt = () => stopServer(child);
     const resume = async (): Promise<void> => {
-      const again = await startServer(as, bin, data, sockets, port, timeoutMs);
+      const again = await startServer(as, bin, data, sockets, port, timeoutMs, options.password);
       if (!again.ok) throw new Error(`PostgreSQL did not start again:\n${again.log}`);
       ({ child, log } = again);
     };
     process.on("exit", killOnExit);
     const urlFor = (name: string, urlOptions: { searchPath?: string } = {}): string => {
       const url = new URL(`postgresql://postgres@127.0.0.1:${String(port)}/${name}`);
+      if (options.password !== undefined) url.password = options.password;
       if (urlOptions.searchPath !== undefined) {
         url.searchParams.set("options", `-c search_path=${urlOptions.searchPath}`);
       }
@@ -235,6 +253,7 @@ async function startServer(
   sockets: string,
   port: number,
   timeoutMs: number,
+  password: string | undefined,
 ): Promise<Started> {
   const [executable, args] = command(as, join(bin, "postgres"), [
     "-D",
@@ -283,6 +302,7 @@ async function startServer(
       port,
       user: "postgres",
       database: "postgres",
+      ...(password === undefined ? {} : { password }),
       connectionTimeoutMillis: 1_000,
     });
     try {

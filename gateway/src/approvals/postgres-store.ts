@@ -12,6 +12,7 @@
 // through the connection string's `options=-c search_path=...`). Migrations run under a
 // transaction-scoped advisory lock, so gateways starting together apply each one once.
 import pg from "pg";
+import { pgConnection, type PgTarget } from "../lib/pg-connection.ts";
 import { ApprovalError } from "./errors.ts";
 import type { ApprovalRequest } from "./request.ts";
 import type { ApprovalStore, OpenFilter } from "./store.ts";
@@ -28,9 +29,7 @@ import {
   toRow,
 } from "./store.ts";
 
-export interface PostgresApprovalStoreOptions {
-  /** postgresql://user:password@host:port/database?... (see node-postgres). */
-  connectionString: string;
+export interface PostgresApprovalStoreOptions extends PgTarget {
   /** Largest number of pooled connections (default 10). */
   maxConnections?: number;
   /** Give up connecting after this many ms (default 5000). */
@@ -59,9 +58,7 @@ interface Row {
 export async function openPostgresApprovalStore(
   options: PostgresApprovalStoreOptions,
 ): Promise<ApprovalStore> {
-  if (typeof options.connectionString !== "string" || options.connectionString.length === 0) {
-    throw new TypeError("connectionString is required");
-  }
+  const connection = pgConnection(options);
   const max = options.maxConnections ?? 10;
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const statementTimeoutMs = options.statementTimeoutMs ?? 10_000;
@@ -77,7 +74,7 @@ export async function openPostgresApprovalStore(
     }
   }
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    ...connection,
     max,
     connectionTimeoutMillis: connectTimeoutMs,
     statement_timeout: statementTimeoutMs,

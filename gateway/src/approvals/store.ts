@@ -58,6 +58,8 @@ export type ApprovalStoreConfig =
   | {
       kind: "postgres";
       connectionString: string;
+      /** A file holding the database password (see lib/pg-connection.ts). */
+      passwordFile?: string | undefined;
       /** Largest number of pooled connections (default 10). */
       maxConnections?: number;
     };
@@ -85,10 +87,11 @@ export async function openApprovalStore(config: ApprovalStoreConfig): Promise<Ap
     }
     case "postgres": {
       const { openPostgresApprovalStore } = await import("./postgres-store.ts");
+      const { connectionString, passwordFile, maxConnections } = config;
       return openPostgresApprovalStore(
-        config.maxConnections === undefined
-          ? { connectionString: config.connectionString }
-          : { connectionString: config.connectionString, maxConnections: config.maxConnections },
+        maxConnections === undefined
+          ? { connectionString, passwordFile }
+          : { connectionString, passwordFile, maxConnections },
       );
     }
   }

@@ -15,6 +15,7 @@
 // is noticed within a bound; errors become KillSwitchError kill_switch_unavailable; a stored
 // document that is not a valid state is kill_switch_state_corrupt.
 import pg from "pg";
+import { pgConnection, type PgTarget } from "../lib/pg-connection.ts";
 import { inTransaction } from "../lib/pg-transaction.ts";
 import { listenForever } from "../lib/pg-listen.ts";
 import { describeThrown, KillSwitchError } from "./errors.ts";
@@ -24,8 +25,7 @@ import { StateFile } from "./store.ts";
 export const KILL_SWITCH_CHANNEL = "zyx_kill_switch";
 const TABLE = "zyx_kill_switch_versions";
 
-export interface PostgresKillSwitchStoreOptions {
-  connectionString: string;
+export interface PostgresKillSwitchStoreOptions extends PgTarget {
   /** Client-side bound on connecting and on every query, ms (default 2000). */
   queryTimeoutMs?: number;
   /** Delay between attempts to re-open the LISTEN connection, ms (default 250). */
@@ -69,12 +69,10 @@ function checkedTimeouts(options: PostgresKillSwitchStoreOptions): [number, numb
 export async function openPostgresKillSwitchStore(
   options: PostgresKillSwitchStoreOptions,
 ): Promise<KillSwitchStore> {
-  if (typeof options.connectionString !== "string" || options.connectionString === "") {
-    throw new TypeError("connectionString is required");
-  }
+  const connection = pgConnection(options);
   const [queryTimeoutMs, reconnectMs] = checkedTimeouts(options);
   const clientOptions = {
-    connectionString: options.connectionString,
+    ...connection,
     connectionTimeoutMillis: queryTimeoutMs,
     query_timeout: queryTimeoutMs,
     application_name: "zyx-gateway-kill-switch",

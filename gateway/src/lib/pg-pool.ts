@@ -8,9 +8,9 @@
 // the pool is ended and the cause thrown, and the gateway does not start on a half-configured
 // shared store.
 import pg from "pg";
+import { pgConnection, type PgTarget } from "./pg-connection.ts";
 
-export interface BoundedPoolOptions {
-  connectionString: string;
+export interface BoundedPoolOptions extends PgTarget {
   /** Client-side bound on connecting and on every query, ms, 10..60000 (default 2000). */
   queryTimeoutMs?: number | undefined;
   /** Pooled connections. */
@@ -24,11 +24,8 @@ export function createBoundedPool(options: BoundedPoolOptions): pg.Pool {
   if (!Number.isInteger(timeout) || timeout < 10 || timeout > 60_000) {
     throw new TypeError("queryTimeoutMs must be an integer from 10 to 60000");
   }
-  if (typeof options.connectionString !== "string" || options.connectionString === "") {
-    throw new TypeError("connectionString is required");
-  }
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    ...pgConnection(options),
     max: options.max,
     connectionTimeoutMillis: timeout,
     query_timeout: timeout,

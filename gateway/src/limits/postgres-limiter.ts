@@ -36,6 +36,8 @@ export interface PostgresLimiterOptions {
   /** The "limits" section of the policy data. */
   limits: unknown;
   connectionString: string;
+  /** A file holding the database password (see lib/pg-connection.ts). */
+  passwordFile?: string | undefined;
   now?: (() => number) | undefined;
   /** Client-side bound on connecting and on every query, ms (default 2000). */
   queryTimeoutMs?: number;
@@ -63,6 +65,7 @@ export async function openPostgresLimiter(
   const now = checkFunction("now", options.now ?? Date.now);
   const pool = createBoundedPool({
     connectionString: options.connectionString,
+    passwordFile: options.passwordFile,
     queryTimeoutMs: options.queryTimeoutMs,
     max: 10,
     applicationName: "zyx-gateway-limits",

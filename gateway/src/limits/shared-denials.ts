@@ -63,6 +63,8 @@ export function createMemoryDenials(): SharedDenials {
 
 export interface PostgresDenialsOptions {
   connectionString: string;
+  /** A file holding the database password (see lib/pg-connection.ts). */
+  passwordFile?: string | undefined;
   /** Client-side bound on connecting and on every query, ms (default 2000). */
   queryTimeoutMs?: number;
 }
@@ -71,6 +73,7 @@ export interface PostgresDenialsOptions {
 export async function openPostgresDenials(options: PostgresDenialsOptions): Promise<SharedDenials> {
   const pool = createBoundedPool({
     connectionString: options.connectionString,
+    passwordFile: options.passwordFile,
     queryTimeoutMs: options.queryTimeoutMs,
     max: 4,
     applicationName: "zyx-gateway-denials",
