@@ -274,6 +274,15 @@ describe("docker-compose.yml", () => {
     expect(gateway?.healthcheck?.test.join(" ")).toContain(
       `:${gateway?.environment?.["GATEWAY_PORT"] ?? ""}/healthz`,
     );
+    // The console's sign-in: the gateway's own calls reach the IdP by its service name, the
+    // approver's browser its published port (console/config.ts).
+    const idp = services["idp"];
+    expect(idp?.ports).toEqual([`127.0.0.1:${idp?.environment?.["IDP_PORT"] ?? ""}:8090`]);
+    expect(gateway?.environment?.["CONSOLE_IDP_URL"]).toBe("http://idp:8090");
+    expect(gateway?.environment?.["CONSOLE_IDP_PUBLIC_URL"]).toBe(
+      "${CONSOLE_IDP_PUBLIC_URL:-http://127.0.0.1:8090}",
+    );
+    expect(idp?.networks).toContain("edge");
     const worker = services["worker"];
     expect(worker?.healthcheck?.test.join(" ")).toContain(
       `:${worker?.environment?.["WORKER_PORT"] ?? ""}/healthz`,

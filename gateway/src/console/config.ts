@@ -3,8 +3,11 @@
 //   CONSOLE                    "off" to serve no console (default on)
 //   CONSOLE_URL                its public URL (default http://GATEWAY_HOST:GATEWAY_PORT/console);
 //                              https makes cookies Secure (__Host-); the Slack notices link here
-//   CONSOLE_IDP_URL            the identity provider (default http://127.0.0.1:8090): its
-//                              /oauth/authorize and /oauth/token
+//   CONSOLE_IDP_URL            the identity provider as the gateway reaches it (default
+//                              http://127.0.0.1:8090): its /oauth/token
+//   CONSOLE_IDP_PUBLIC_URL     the identity provider as the approver's browser reaches it, for
+//                              /oauth/authorize (default CONSOLE_IDP_URL; differs behind a
+//                              container network, where the gateway says http://idp:8090)
 //   CONSOLE_DEVICE_TRUST_URL   the device-trust posture endpoint
 //                              (default CONSOLE_IDP_URL + /device-trust/posture, the dev service)
 //   CONSOLE_CLIENT_ID          default approvals-console (one of the policy's human consoles)
@@ -36,6 +39,10 @@ export function consoleOptions(
     "CONSOLE_IDP_URL",
     env["CONSOLE_IDP_URL"] ?? "http://127.0.0.1:8090",
   ).href.replace(/\/+$/, "");
+  const browserIdp = httpUrl(
+    "CONSOLE_IDP_PUBLIC_URL",
+    env["CONSOLE_IDP_PUBLIC_URL"] ?? idp,
+  ).href.replace(/\/+$/, "");
   const posture = httpUrl(
     "CONSOLE_DEVICE_TRUST_URL",
     env["CONSOLE_DEVICE_TRUST_URL"] ?? `${idp}/device-trust/posture`,
@@ -45,7 +52,7 @@ export function consoleOptions(
     env["CONSOLE_CLIENT_SECRET_FILE"] ?? join(config.stateDir, "clients", `${clientId}.secret`);
   return {
     identity: createConsoleIdentity({
-      authorizationEndpoint: `${idp}/oauth/authorize`,
+      authorizationEndpoint: `${browserIdp}/oauth/authorize`,
       tokenEndpoint: `${idp}/oauth/token`,
       postureEndpoint: posture,
       issuer: config.accessTokens.issuer,
