@@ -262,9 +262,12 @@ _channel_allowed if {
 _account_allowed if _account_alias in _tool.allowed_accounts
 
 # By containment, not by spelling: 0.0.0.0/1 and 128.0.0.0/1 are the Internet's halves, and ::/0
-# is all of it. An IPv6 source is never within an IPv4 range, nor the other way round.
+# is all of it. An IPv6 source is never within an IPv4 range, nor the other way round: checked
+# here, as OPA's Go net.cidr_contains finds ::ffff:a00:0/104 (IPv4-mapped) within 10.0.0.0/8
+# where the WASM build does not.
 _ingress_source_allowed if {
 	some range in _tool.allowed_ingress_sources
+	contains(range, ":") == contains(input.arguments.change.cidr, ":")
 	net.cidr_contains(range, input.arguments.change.cidr)
 }
 

@@ -376,6 +376,17 @@ test_deny_sg_authorize_from_the_internet_even_approved if {
 	}
 }
 
+# An IPv4-mapped IPv6 range (::ffff:10.0.0.0/104, canonical ::ffff:a00:0/104, which the schema
+# accepts) is an IPv6 source: OPA's Go net.cidr_contains finds it within 10.0.0.0/8, the WASM
+# build does not. The policy must not depend on which engine decides.
+test_deny_sg_authorize_from_an_ipv4_mapped_ipv6_range if {
+	every cidr in ["::ffff:a00:0/104", "::ffff:c0a8:0/112"] {
+		decision := gateway.decision with input as _approved_sg(_authorize("22", cidr))
+		not decision.allow
+		_codes(decision) == {"ingress_source_not_allowed"}
+	}
+}
+
 test_deny_sg_authorize_any_protocol_from_the_internet if {
 	change := {"action": "authorize_ingress", "protocol": "-1", "port_range": "0-65535", "cidr": "::/0"}
 	decision := gateway.decision with input as _approved_sg(change)
