@@ -28,6 +28,9 @@ const REVIEWER = tokenArgs({
 
 type Line = Record<string, unknown>;
 
+/** The worker's key check before a comment: CHG-18422 is still CHG-18422 (not a moved issue). */
+const STILL_CHG_18422 = { status: 200, body: { id: "10422", key: "CHG-18422", fields: {} } };
+
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("the gateway's deadline reaches the worker's connectors, as processes", () => {
@@ -79,7 +82,9 @@ describe("the gateway's deadline reaches the worker's connectors, as processes",
   it("a Jira asking to be retried later than the deadline allows is not retried after it", async () => {
     // Every answer: 503, retry in 1 s. The worker may retry once (1 s fits in its 1.35 s), not
     // twice; without the deadline it would keep posting for 3 more tries after the gateway left.
+    // (The first answer is the worker's check that the key still names CHG-18422.)
     jira.script(
+      STILL_CHG_18422,
       ...Array.from({ length: 5 }, () => ({ status: 503, headers: { "retry-after": "1" } })),
     );
     const response = await comment("AI review: shedding load");
@@ -101,7 +106,7 @@ describe("the gateway's deadline reaches the worker's connectors, as processes",
   });
 
   it("a Jira that does not answer: the worker abandons the POST at its deadline; the outcome is unknown and the review stays open", async () => {
-    jira.script({ status: 201, body: { id: "10001" }, delayMs: 10_000 });
+    jira.script(STILL_CHG_18422, { status: 201, body: { id: "10001" }, delayMs: 10_000 });
     const response = await comment("AI review: Jira hangs");
     const problem = (await response.json()) as Line;
     expect(problem).toMatchObject({ outcome: "unknown" });

@@ -72,6 +72,9 @@ async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
   throw new Error("expected the call to fail");
 }
 
+/** The key check before a comment: CHG-18422 is still CHG-18422. */
+const STILL_CHG_18422 = { status: 200, body: { id: "10422", key: "CHG-18422", fields: {} } };
+
 const pr = (number: number) => ({
   type: "pull_request",
   url: `https://github.com/zyx-bank/platform-infra/pull/${number}`,
@@ -292,7 +295,10 @@ describe("Jira REST adapter", () => {
       "This review is advisory and requires human validation before deployment.",
     ].join("\n");
     const result = await makeReal().addComment("CHG-18422", body);
-    const [request] = site.requests;
+    // First the key is checked to still name CHG-18422 (not a moved issue's new home).
+    const [check, request] = site.requests;
+    expect(check?.method).toBe("GET");
+    expect(check?.path).toBe("/rest/api/3/issue/CHG-18422");
     expect(request?.method).toBe("POST");
     expect(request?.path).toBe("/rest/api/3/issue/CHG-18422/comment");
     expect(request?.contentType).toBe("application/json");
@@ -314,7 +320,7 @@ describe("Jira REST adapter", () => {
   });
 
   it("maps 403 to connector_forbidden with Jira's message", async () => {
-    site.script({
+    site.script(STILL_CHG_18422, {
       status: 403,
       body: {
         errorMessages: ["You do not have permission to add comments to this issue."],
@@ -327,15 +333,18 @@ describe("Jira REST adapter", () => {
     expect(error.message).toBe(
       "jira: POST /rest/api/3/issue/CHG-18422/comment answered 403: You do not have permission to add comments to this issue.",
     );
-    expect(site.requests).toHaveLength(1);
+    expect(site.requests).toHaveLength(2);
   });
 
   it("maps 400 to connector_rejected without retrying", async () => {
-    site.script({ status: 400, body: { errorMessages: [], errors: { comment: "Bad ADF" } } });
+    site.script(STILL_CHG_18422, {
+      status: 400,
+      body: { errorMessages: [], errors: { comment: "Bad ADF" } },
+    });
     const error = await failure(makeReal().addComment("CHG-18422", "x"));
     expect(error.code).toBe("connector_rejected");
     expect(error.message).toContain("comment: Bad ADF");
-    expect(site.requests).toHaveLength(1);
+    expect(site.requests).toHaveLength(2);
   });
 
   it("waits as long as Retry-After asks after a 429, then succeeds", async () => {
@@ -385,16 +394,16 @@ describe("Jira REST adapter", () => {
   });
 
   it("does not post a comment twice after a 500, but retries one after a 503", async () => {
-    site.script({ status: 500 });
+    site.script(STILL_CHG_18422, { status: 500 });
     const error = await failure(makeReal().addComment("CHG-18422", "once"));
     expect(error.code).toBe("connector_unavailable");
-    expect(site.requests).toHaveLength(1);
+    expect(site.requests).toHaveLength(2);
 
     site.reset();
-    site.script({ status: 503, headers: { "retry-after": "0" } });
+    site.script(STILL_CHG_18422, { status: 503, headers: { "retry-after": "0" } });
     const result = await makeReal().addComment("CHG-18422", "after the 503");
     expect(result.ticket).toBe("CHG-18422");
-    expect(site.requests).toHaveLength(2);
+    expect(site.requests).toHaveLength(3);
   });
 
   it("reports connector_timeout when Jira does not answer in time", async () => {
@@ -410,6 +419,65 @@ describe("Jira REST adapter", () => {
     site.script({ status: 200, body: "not json" }, { status: 200, body: { key: "CHG-18422" } });
     expect((await failure(makeReal().getIssue("CHG-18422"))).code).toBe("connector_bad_response");
     expect((await failure(makeReal().getIssue("CHG-18422"))).code).toBe("connector_bad_response");
+  });
+
+  // Jira answers an old key with the issue it was moved to ("a case-insensitive search and check
+  // for moved issues is performed ... The issue key returned in the response is the key of the
+  // issue found"). The policy allowed CHG-18999 (allowed_projects: CHG); HR-1042 is what came back.
+  it("refuses an answer for another issue than the key asked for (a moved issue)", async () => {
+    site.script({
+      status: 200,
+      body: {
+        id: "20042",
+        key: "HR-1042",
+        fields: {
+          summary: "Disciplinary case: J. Doe",
+          description: null,
+          status: { name: "Open" },
+        },
+      },
+    });
+    const error = await failure(makeReal().getIssue("CHG-18999"));
+    expect(error.code).toBe("connector_not_found");
+    expect(error.message).not.toContain("Disciplinary");
+  });
+
+  it("refuses to comment on a moved issue's old key, posting nothing", async () => {
+    site.script({ status: 200, body: { id: "20042", key: "HR-1042", fields: {} } });
+    const error = await failure(makeReal().addComment("CHG-18999", "AI review"));
+    expect(error.code).toBe("connector_not_found");
+    expect(site.requests.map((r) => r.method)).toEqual(["GET"]);
+  });
+
+  // jira_read is scoped to CHG (allowed_projects): a CHG ticket's link to an HR ticket may say
+  // that the link exists, not what the HR ticket is about.
+  it("does not carry the summary of a linked ticket in another project", async () => {
+    const link = (key: string, summary: string) => ({
+      type: { name: "Relates", inward: "relates to", outward: "relates to" },
+      outwardIssue: { key, fields: { summary } },
+    });
+    site.script({
+      status: 200,
+      body: {
+        id: "10422",
+        key: "CHG-18422",
+        fields: {
+          summary: "s",
+          description: null,
+          status: { name: "Open" },
+          issuelinks: [
+            link("HR-1042", "Disciplinary case: J. Doe"),
+            link("CHG-18430", "Bastion HTTPS rule"),
+          ],
+        },
+      },
+    });
+    const issue = await makeReal().getIssue("CHG-18422");
+    expect(JSON.stringify(issue)).not.toContain("Disciplinary");
+    expect(issue.links.map((l) => l.title)).toEqual([
+      "relates to HR-1042",
+      "relates to CHG-18430: Bastion HTTPS rule",
+    ]);
   });
 
   it("refuses a field id that is not one", () => {

@@ -109,6 +109,7 @@ export function fixtureToIssue(
         key: link.key,
         summary: all.get(link.key)?.summary,
       })),
+      issue.key,
     ),
   };
 }

@@ -6,7 +6,8 @@
 //    URLs written as text), as "pull_request" or "web" links (atlassian/links.ts);
 // 2. the ticket's issue links (fields.issuelinks), as
 //    { type: "issue", url: "{site}/browse/{key}", title: "{relation} {key}: {summary}" },
-//    where relation is the link type's outward or inward name ("relates to", "is blocked by").
+//    where relation is the link type's outward or inward name ("relates to", "is blocked by");
+//    a ticket of another project than the one read keeps no summary ("relates to HR-1042").
 // Remote links (the /remotelink resource) are not read: one request per ticket is enough, and
 // the change process here puts the pull request in the description.
 import { JIRA_KEY, LIMITS } from "../../../../common/tool-arguments.ts";
@@ -71,10 +72,21 @@ export function normalizeRollbackPlan(value: string | null): string | null {
   return text === "" ? null : text;
 }
 
+/** The project of an issue key: CHG of CHG-18422. */
+function projectOf(key: string): string {
+  return key.slice(0, key.lastIndexOf("-"));
+}
+
+/**
+ * `ownKey` is the ticket read: a linked ticket of another project (HR-1042 from CHG-18422) keeps
+ * its key and relation but not its summary. The policy scopes the read to the ticket's project
+ * (allowed_projects); another project's text is not the caller's to read through a link.
+ */
 export function issueLinks(
   siteUrl: string,
   descriptionUrls: Iterable<string>,
   links: readonly IssueLinkInput[],
+  ownKey: string,
 ): Link[] {
   const out = linksForUrls(descriptionUrls);
   const seen = new Set(out.map((link) => link.url));
@@ -82,10 +94,11 @@ export function issueLinks(
     const url = `${siteUrl}/browse/${encodeURIComponent(link.key)}`;
     if (seen.has(url)) continue;
     seen.add(url);
+    const summary = projectOf(link.key) === projectOf(ownKey) ? link.summary : undefined;
     out.push({
       type: "issue",
       url,
-      title: `${link.relation} ${link.key}${link.summary === undefined ? "" : `: ${link.summary}`}`,
+      title: `${link.relation} ${link.key}${summary === undefined ? "" : `: ${summary}`}`,
     });
   }
   return out;

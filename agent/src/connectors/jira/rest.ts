@@ -60,6 +60,24 @@ const IssueResponse = z.object({
 
 const CommentResponse = z.object({ id: z.string().min(1) });
 
+const IssueKeyResponse = z.object({ key: z.string() });
+
+/**
+ * Jira answers an old key with the issue it was moved to ("a check for moved issues is
+ * performed"; the answer carries the issue's current key). The policy decided on the key asked
+ * for: an answer for any other issue (another project, such as HR) is not that ticket.
+ */
+function checkAnsweredKey(asked: string, answered: string): void {
+  if (answered !== asked) {
+    throw new ConnectorError(
+      "jira",
+      "connector_not_found",
+      `jira: ${asked} is not an issue any more (Jira answered for another issue, moved or renamed); nothing of it is returned`,
+      { status: 404 },
+    );
+  }
+}
+
 function badResponse(message: string, cause?: unknown): ConnectorError {
   return new ConnectorError(
     "jira",
@@ -124,6 +142,7 @@ export function createJiraRest(options: JiraRestOptions): JiraPort {
     const parsed = IssueResponse.safeParse(json);
     if (!parsed.success) throw badResponse(`the answer for ${key} is not an issue`, parsed.error);
     const issue = parsed.data;
+    checkAnsweredKey(key, issue.key);
 
     let description;
     try {
@@ -156,13 +175,24 @@ export function createJiraRest(options: JiraRestOptions): JiraPort {
       rollback_plan: normalizeRollbackPlan(
         fieldText(issue.fields[rollbackPlanField], rollbackPlanField),
       ),
-      links: issueLinks(http.baseUrl, description.urls, links),
+      links: issueLinks(http.baseUrl, description.urls, links, issue.key),
     };
   }
 
   async function addComment(key: string, body: string) {
     checkIssueKey(key);
     checkCommentBody(body);
+    // The key must still name this issue: Jira would post a moved issue's old key to the issue
+    // it was moved to, in another project than the one the policy allowed.
+    const current = IssueKeyResponse.safeParse(
+      await http.request({
+        method: "GET",
+        path: `/rest/api/3/issue/${encodeURIComponent(key)}`,
+        query: { fields: "summary" },
+      }),
+    );
+    if (!current.success) throw badResponse(`the answer for ${key} is not an issue`);
+    checkAnsweredKey(key, current.data.key);
     const json = await http.request({
       method: "POST",
       path: `/rest/api/3/issue/${encodeURIComponent(key)}/comment`,
