@@ -43,7 +43,9 @@ const REFUSED: ReadonlySet<ConnectorErrorCode> = new Set([
 
 /**
  * Whether a failed WRITE certainly did not take effect: the system refused it (401, 403, 404,
- * 400/409/422, 429), shed it (503), or the request never left this machine. Anything else (no
+ * 400/409/422, 429), shed it (503: Atlassian and Slack only; EC2's throttling is already
+ * connector_rate_limited, and its other 503s, "Unavailable", may follow a change it applied), or
+ * the request never left this machine. Anything else (no
  * answer in time, another 5xx, a connection lost once sent, an answer that cannot be read, an
  * error that is not a connector's) leaves its effect unknown: the worker says so
  * (tool_outcome_unknown) and a person checks.
@@ -52,5 +54,6 @@ export function writeNotApplied(error: unknown): boolean {
   if (!(error instanceof ConnectorError)) return false;
   if (REFUSED.has(error.code)) return true;
   if (error.code !== "connector_unavailable") return false;
-  return error.status === 503 || (error.status === undefined && neverSent(error.cause));
+  if (error.status === 503) return error.connector !== "aws";
+  return error.status === undefined && neverSent(error.cause);
 }

@@ -740,3 +740,80 @@ describe("AWS real adapter against the fake EC2 endpoint", () => {
     );
   });
 });
+
+describe("AWS real adapter: a non-throttling 503 after a security-group change", () => {
+  it("leaves the change's outcome unknown: EC2 may have applied it before answering 503", async () => {
+    const server = await fake();
+    // A front that forwards every request to EC2 and, for the change, answers 503 Unavailable
+    // once EC2 has applied it (an overloaded front end, a load balancer that gave up on the answer).
+    const { createServer, request } = await import("node:http");
+    const target = new URL(server.url);
+    const front = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks);
+        const upstream = request(
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
+          (answer) => {
+            const answerChunks: Buffer[] = [];
+            answer.on("data", (chunk: Buffer) => answerChunks.push(chunk));
+            answer.on("end", () => {
+              if (body.toString("utf8").includes("Action=AuthorizeSecurityGroupIngress")) {
+                res.writeHead(503, { "content-type": "text/xml" });
+                res.end(
+                  '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>Unavailable</Code><Message>The service is unavailable.</Message></Error></Errors><RequestID>r-1</RequestID></Response>',
+                );
+                return;
+              }
+              res.writeHead(answer.statusCode ?? 500, answer.headers);
+              res.end(Buffer.concat(answerChunks));
+            });
+          },
+        );
+        upstream.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) =>
+          front.close(() => {
+            resolve();
+          }),
+        ),
+    );
+    const address = front.address();
+    if (address === null || typeof address === "string") throw new Error("no address");
+    const aws = createAwsFromEnv(
+      {
+        ZYX_AWS_MODE: "real",
+        ZYX_AWS_ENDPOINT: `http://127.0.0.1:${address.port}`,
+        ZYX_AWS_ACCOUNT_ID: DEV,
+      },
+      {
+        ...FAST,
+        credentials: {
+          accessKeyId: KEYS[DEV]?.accessKeyId ?? "",
+          secretAccessKey: KEYS[DEV]?.secretAccessKey ?? "",
+        },
+      },
+    );
+
+    const error = await failure(aws.modifySecurityGroup(DEV, REGION, BASTION, VPN_SSH));
+    expect(error).toMatchObject({ code: "connector_unavailable", status: 503 });
+    // The rule is open in EC2...
+    const [group] = await realAgainst(server).describeSecurityGroups(DEV, REGION, [BASTION]);
+    expect(group?.ingress).toContainEqual(
+      expect.objectContaining({ protocol: "tcp", port_range: "22", cidr: "10.20.0.0/16" }),
+    );
+    // ...so the worker must not report the write as failed (tool_failed): its outcome is unknown.
+    expect(writeNotApplied(error)).toBe(false);
+  });
+});
