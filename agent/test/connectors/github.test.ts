@@ -500,6 +500,63 @@ describe("GitHub REST adapter against a fake GitHub", () => {
     expect(server.requests).toHaveLength(2);
   });
 
+  it("review: never follows a redirect to another host (its answer would pass for GitHub's)", async () => {
+    const { createServer } = await import("node:http");
+    const seen: string[] = [];
+    const elsewhere = createServer((req, res) => {
+      seen.push(req.url ?? "");
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          number: 991,
+          title: "Harmless README tweak",
+          state: "open",
+          user: { login: "trusted-maintainer" },
+          body: "",
+          base: { ref: "main", repo: { full_name: REPO } },
+          head: { ref: "docs" },
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    try {
+      const address = elsewhere.address();
+      if (address === null || typeof address === "string") throw new Error("no address");
+      // The pull request's answer is a redirect to the same path on another host.
+      server.fault({
+        status: 302,
+        headers: { location: `http://127.0.0.1:${address.port}/repos/${REPO}/pulls/991` },
+        body: {},
+      });
+      let pr: PullRequest | undefined;
+      try {
+        pr = await rest().getPullRequest(REPO, 991);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConnectorError);
+      }
+      // Nothing went to the other host, and nothing it said came back as the pull request.
+      expect(seen).toEqual([]);
+      expect(pr?.title).not.toBe("Harmless README tweak");
+    } finally {
+      await new Promise<void>((resolve) =>
+        elsewhere.close(() => {
+          resolve();
+        }),
+      );
+    }
+  });
+
+  it("review: still follows a redirect on GitHub's own origin (a renamed repository)", async () => {
+    server.fault({
+      status: 301,
+      headers: { location: `${server.url}/repos/${REPO}/pulls/991` },
+      body: {},
+    });
+    const pr = await rest({ retries: 0 }).getPullRequest(REPO, 991);
+    expect(pr.number).toBe(991);
+    expect(server.requests.filter((r) => r.path === `/repos/${REPO}/pulls/991`)).toHaveLength(2);
+  });
+
   it("an answer that is not GitHub's JSON is connector_bad_response", async () => {
     server.fault({ status: 200, raw: { contentType: "text/html", text: "<html>proxy</html>" } });
     await expectCode(rest().getPullRequest(REPO, 991), "connector_bad_response");

@@ -71,14 +71,14 @@ export function createGitHubFetch(options: GitHubFetchOptions): typeof fetch {
   const { origin, timeoutMs, rateLimitRetries, maxRetryAfterMs } = options;
   // Every request is also aborted at the gateway's deadline for the call (connectors/deadline.ts).
   const base = deadlineFetch(options.fetch ?? globalThis.fetch);
-  return async (input, init) => {
-    const url = input instanceof Request ? input.url : String(input);
-    if (new URL(url).origin !== origin) throw new OffOriginError(url);
+  const once = async (url: string, init: RequestInit | undefined): Promise<Response> => {
     for (let attempt = 0; ; attempt += 1) {
       const timeout = AbortSignal.timeout(timeoutMs);
       const callerSignal = init?.signal ?? undefined;
       const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
-      const response = await base(input, { ...init, signal });
+      // Redirects are followed below, each checked against the origin: fetch would follow one
+      // to any host and hand its answer back as GitHub's.
+      const response = await base(url, { ...init, signal, redirect: "manual" });
       const waitMs = rateLimitWaitMs(
         response.status,
         (name) => response.headers.get(name),
@@ -95,4 +95,22 @@ export function createGitHubFetch(options: GitHubFetchOptions): typeof fetch {
       await sleep(waitMs, undefined, callerSignal ? { signal: callerSignal } : {});
     }
   };
+  return async (input, init) => {
+    let url = input instanceof Request ? input.url : String(input);
+    for (let hop = 0; ; hop += 1) {
+      if (new URL(url).origin !== origin) throw new OffOriginError(url);
+      const response = await once(url, init);
+      const location = response.headers.get("location");
+      // GitHub redirects a renamed or transferred repository on its own origin (301 to
+      // /repositories/{id}/...); a few hops at most, the last answer is Octokit's to judge.
+      if (!REDIRECT_STATUSES.has(response.status) || location === null || hop >= MAX_REDIRECTS) {
+        return response;
+      }
+      await response.body?.cancel();
+      url = new URL(location, url).href;
+    }
+  };
 }
+
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 3;
