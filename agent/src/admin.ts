@@ -11,6 +11,7 @@
 import type { JSONWebKeySet } from "jose";
 import { ADMIN_TOKEN_TYPE, AdminTokenClaims } from "../../common/worker-contract.ts";
 import { createGatewayTokenVerifier, createReplayCache, settled } from "./call-token.ts";
+import { runWithStop } from "./connectors/deadline.ts";
 import { ConnectorError, type ConnectorName, type Connectors } from "./connectors/port.ts";
 
 export interface AdminTokenVerifier {
@@ -93,8 +94,32 @@ function revokedAdapter<T extends object>(name: ConnectorName, adapter: T): T {
   return stub as T;
 }
 
+/**
+ * `adapter` whose every method runs under `stop` (connectors/deadline.ts runWithStop): when the
+ * connector is revoked, its calls in flight are aborted and retry nothing with the credential.
+ */
+function stoppableAdapter<T extends object>(adapter: T, stop: AbortSignal): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const key of Object.keys(adapter)) {
+    const method = (adapter as Record<string, unknown>)[key];
+    wrapped[key] =
+      typeof method === "function"
+        ? (...args: unknown[]) =>
+            runWithStop(stop, () => Promise.resolve(method.apply(adapter, args) as unknown))
+        : method;
+  }
+  return wrapped as T;
+}
+
 export function createRevocableConnectors(live: Connectors): RevocableConnectors {
-  const connectors: Connectors = { ...live };
+  const stops = new Map<ConnectorName, AbortController>();
+  const connectors = Object.fromEntries(
+    Object.entries(live).map(([name, adapter]) => {
+      const stop = new AbortController();
+      stops.set(name as ConnectorName, stop);
+      return [name, stoppableAdapter(adapter as object, stop.signal)];
+    }),
+  ) as unknown as Connectors;
   const gone = new Set<ConnectorName>();
   const isName = (name: string): name is ConnectorName => Object.hasOwn(connectors, name);
   return {
@@ -108,6 +133,17 @@ export function createRevocableConnectors(live: Connectors): RevocableConnectors
         name,
         connectors[name],
       );
+      // Calls already running stop too: a request in flight is aborted, no retry is sent. A write
+      // stopped so may have been applied (not a refusal): the worker reports its outcome unknown.
+      stops
+        .get(name)
+        ?.abort(
+          new ConnectorError(
+            name,
+            "connector_unavailable",
+            `${name}: credentials revoked by the kill switch while the call ran`,
+          ),
+        );
       return true;
     },
     revoked: () => [...gone],

@@ -35,6 +35,17 @@ export function runWithDeadline<T>(
   return current.run({ signal, at: performance.now() + budgetMs }, () => run(signal));
 }
 
+/**
+ * Runs `run` with `stop` joined to the running call's deadline (if any): every connector request
+ * it makes is also aborted, and no retry of it starts, once `stop` fires (the kill switch's
+ * revocation of a connector, agent/src/admin.ts). The time left is the deadline's.
+ */
+export function runWithStop<T>(stop: AbortSignal, run: () => Promise<T>): Promise<T> {
+  const outer = current.getStore();
+  const signal = outer === undefined ? stop : AbortSignal.any([outer.signal, stop]);
+  return current.run({ signal, at: outer?.at ?? Infinity }, run);
+}
+
 /** The running call's deadline signal, or undefined outside a call. */
 export function callDeadline(): AbortSignal | undefined {
   return current.getStore()?.signal;

@@ -624,3 +624,37 @@ describe("createJiraFromEnv", () => {
     }
   });
 });
+
+describe("Jira real adapter: the kill switch's revocation and a call in flight", () => {
+  it("sends nothing with a revoked credential, not even the retry of a call already running", async () => {
+    const { createRevocableConnectors } = await import("../../src/admin.ts");
+    const { createFixtureConnectors } = await import("../../src/connectors/index.ts");
+    const revocable = createRevocableConnectors({
+      ...createFixtureConnectors(newWritesPath()),
+      jira: makeReal(),
+    });
+    const commentsBefore = site.comments.length;
+    // The key check first (CHG-18422 is still CHG-18422), then Jira asks the first POST to wait
+    // a second (429 + Retry-After): the call is mid-retry.
+    site.script(
+      { status: 200, body: { id: "10422", key: "CHG-18422", fields: {} } },
+      { status: 429, headers: { "retry-after": "1" } },
+    );
+    const posting = revocable.connectors.jira
+      .addComment("CHG-18422", "Automated review: approved")
+      .then(
+        () => "posted",
+        (error: unknown) => (error instanceof ConnectorError ? error.code : "other"),
+      );
+    while (!site.requests.some((request) => request.method === "POST")) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // The security administrator pulls the kill switch: Jira's credential is revoked.
+    expect(revocable.revoke("jira")).toBe(true);
+    const outcome = await posting;
+    const posts = site.requests.filter((request) => request.method === "POST");
+    expect(posts).toHaveLength(1);
+    expect(site.comments).toHaveLength(commentsBefore);
+    expect(outcome).not.toBe("posted");
+  });
+});
