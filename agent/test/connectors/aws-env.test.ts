@@ -123,6 +123,16 @@ describe("createAwsFromEnv", () => {
       /ZYX_AWS_ENDPOINT/,
     ],
     [
+      "review: a plain-http endpoint off this machine (signed requests and the session token in clear)",
+      { ZYX_AWS_ENDPOINT: "http://ec2.internal.zyxbank.example", ZYX_AWS_ACCOUNT_ID: DEV },
+      /https/,
+    ],
+    [
+      "review: a plain-http endpoint off this machine, by the standard variable",
+      { AWS_ENDPOINT_URL_EC2: "http://10.0.0.12:4566", ZYX_AWS_ACCOUNT_ID: DEV },
+      /https/,
+    ],
+    [
       "an endpoint with credentials in it",
       { ZYX_AWS_ENDPOINT: "http://user:pw@127.0.0.1:4566", ZYX_AWS_ACCOUNT_ID: DEV },
       /must not carry credentials/,

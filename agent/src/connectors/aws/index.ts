@@ -71,8 +71,14 @@ function endpointOf(env: NodeJS.ProcessEnv): string | undefined {
   } catch {
     throw new AwsConfigError("the EC2 endpoint (ZYX_AWS_ENDPOINT) is not a URL");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new AwsConfigError("the EC2 endpoint (ZYX_AWS_ENDPOINT) must be an http(s) URL");
+  // As for every other connector: https, plain http only to this machine (a local fake or
+  // LocalStack). Over http elsewhere the signed requests, the session token and EC2's answers
+  // (the rules a rollback is built from) would cross the network in clear.
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+    throw new AwsConfigError(
+      "the EC2 endpoint (ZYX_AWS_ENDPOINT) must be an https URL (http only to 127.0.0.1 or localhost)",
+    );
   }
   if (url.username !== "" || url.password !== "") {
     throw new AwsConfigError("the EC2 endpoint (ZYX_AWS_ENDPOINT) must not carry credentials");
