@@ -58,7 +58,9 @@
 // put in place or the first rebuild fails. Afterwards nothing throws: a failed insert leaves the
 // signal local (the taint still applies here, across rebuilds) until a retry succeeds; `taint`
 // resolves after the first insert committed or failed. Denial rows older than the window are
-// deleted every window (sweep); taint rows are kept.
+// deleted every window (sweep). A key keeps one taint row (a new one replaces the older); session
+// rows past the newest `maxSessions` are deleted before each rebuild, with a mark row that keeps
+// actors' clears refused (as memory does once it evicted a session); actor rows are kept.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { pgConnection, type PgTarget } from "./lib/pg-connection.ts";
@@ -85,6 +87,14 @@ export const SESSION_CHANNEL = "zyx_session_signals";
 const DB_NOW_MS = "floor(extract(epoch from clock_timestamp()) * 1000)::bigint";
 const TABLE = "zyx_session_signals";
 const ID_INDEX = `${TABLE}_id_key`;
+/** Taint rows by key: a new taint deletes its key's older rows, a clear deletes them. */
+const KEY_INDEX = `${TABLE}_taint_key`;
+/**
+ * The mark that session taint rows were swept past the bound (stored "%25evicted": no session id
+ * holds a %, no actor key is without %00). Read back, it refuses actors' clears (session.ts).
+ */
+const EVICTED_KEY = "%evicted";
+const EVICTED_ID = "sessions-evicted";
 /** Any number in pg_advisory_lock's key space: "zyx sess" in ASCII. */
 const MIGRATION_LOCK = "8751164158270485363";
 
@@ -140,7 +150,12 @@ const keyFromRow = (stored: string): string =>
 
 /** What the schema lacks: the statements that put it in place, in order (none: nothing). */
 async function missingSchema(client: pg.Client): Promise<string[]> {
-  const { rows } = await client.query<{ table: boolean; id: boolean; index: string }>(
+  const { rows } = await client.query<{
+    table: boolean;
+    id: boolean;
+    index: string;
+    key_index: boolean;
+  }>(
     `SELECT to_regclass($1) IS NOT NULL AS table,
             EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)
                       AND attname = 'id' AND NOT attisdropped) AS id,
@@ -148,10 +163,12 @@ async function missingSchema(client: pg.Client): Promise<string[]> {
                  WHEN EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($2)
                                 AND indrelid = to_regclass($1) AND indisunique AND indisvalid
                                 AND indpred IS NULL) THEN 'valid'
-                 ELSE 'invalid' END AS index`,
-    [TABLE, ID_INDEX],
+                 ELSE 'invalid' END AS index,
+            EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($3)
+                      AND indrelid = to_regclass($1) AND indisvalid) AS key_index`,
+    [TABLE, ID_INDEX, KEY_INDEX],
   );
-  const found = rows[0] ?? { table: false, id: false, index: "none" };
+  const found = rows[0] ?? { table: false, id: false, index: "none", key_index: false };
   const statements: string[] = [];
   if (!found.table) {
     statements.push(`CREATE TABLE IF NOT EXISTS ${TABLE} (kind text NOT NULL, key text NOT NULL,
@@ -161,6 +178,12 @@ async function missingSchema(client: pg.Client): Promise<string[]> {
   if (found.index === "invalid") statements.push(`DROP INDEX IF EXISTS ${ID_INDEX}`);
   if (found.index !== "valid") {
     statements.push(`CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ID_INDEX} ON ${TABLE} (id)`);
+  }
+  if (!found.key_index) {
+    statements.push(`DROP INDEX IF EXISTS ${KEY_INDEX}`);
+    statements.push(
+      `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${KEY_INDEX} ON ${TABLE} (key) WHERE kind = 'taint'`,
+    );
   }
   return statements;
 }
@@ -297,6 +320,7 @@ async function rebuild(c: Context): Promise<void> {
   const during: Signal[] = [...state.unconfirmed.values()];
   state.during = during;
   try {
+    await sweepSessions(c);
     const rows = await c.pool.query<{
       kind: Signal["kind"];
       key: string;
@@ -311,6 +335,10 @@ async function rebuild(c: Context): Promise<void> {
     const counted = new Map<string, number>();
     const held = new Set<string>();
     for (const row of rows.rows) {
+      if (row.kind === "taint" && row.key === storedKey(EVICTED_KEY)) {
+        fresh.noteSessionsEvicted(1);
+        continue;
+      }
       const signal: Signal = {
         kind: row.kind,
         key: keyFromRow(row.key),
@@ -337,6 +365,31 @@ async function rebuild(c: Context): Promise<void> {
     c.log("info", "session signals rebuilt from the table", { rows: rows.rows.length, replayed });
   } finally {
     state.during = undefined;
+  }
+}
+
+/**
+ * Deletes the session taint rows past the newest `maxSessions`: those a rebuild's memory forgets
+ * anyway (it applies rows oldest first and keeps the newest `maxSessions` sessions), and marks,
+ * in the same statement, that sessions were forgotten, so that no replica lets an actor's clear
+ * through afterwards (the actor's taint is then those sessions' only hold: never swept). Actor
+ * rows are never swept. Best effort: a sweep that fails leaves the rows for the next one.
+ */
+async function sweepSessions(c: Context): Promise<void> {
+  try {
+    await c.pool.query(
+      `WITH doomed AS (SELECT ctid FROM ${TABLE} WHERE kind = 'taint' AND strpos(key, '%') = 0
+                        ORDER BY at_ms DESC OFFSET $1),
+            gone AS (DELETE FROM ${TABLE} WHERE ctid IN (SELECT ctid FROM doomed) RETURNING 1)
+       INSERT INTO ${TABLE} (kind, key, at_ms, origin, id)
+       SELECT 'taint', $2, ${DB_NOW_MS}, $3, $4 WHERE EXISTS (SELECT 1 FROM gone)
+       ON CONFLICT (id) DO NOTHING`,
+      [c.options.maxSessions ?? 100_000, storedKey(EVICTED_KEY), c.origin, EVICTED_ID],
+    );
+  } catch (error) {
+    c.log("error", "session signals: sweeping session taints failed (will retry)", {
+      error: String(error),
+    });
   }
 }
 
@@ -374,10 +427,15 @@ async function insert(c: Context, signal: Signal & { id: string }): Promise<bool
     await c.pool.query(
       // A taint row is stamped with the database's clock (DB_NOW_MS): one clock for every
       // replica, the one a clear cuts by. A denial keeps its replica's time (its window).
+      // A new taint row replaces its key's older ones (one row per key, however many calls
+      // taint it): only once it is in (stamped later than they are), so a clear between them
+      // never finds the key without a row stamped after its mark.
       `WITH saved AS (INSERT INTO ${TABLE} (kind, key, at_ms, origin, id)
                       VALUES ($1, $2, CASE WHEN $1 = 'taint' THEN ${DB_NOW_MS} ELSE $3::bigint END,
                               $4, $5)
-                      ON CONFLICT (id) DO NOTHING RETURNING 1)
+                      ON CONFLICT (id) DO NOTHING RETURNING 1),
+            older AS (DELETE FROM ${TABLE} WHERE $1 = 'taint' AND kind = 'taint' AND key = $2
+                        AND id IS DISTINCT FROM $5 AND EXISTS (SELECT 1 FROM saved))
        SELECT pg_notify($6, $7) FROM saved`,
       [
         signal.kind,

@@ -100,6 +100,11 @@ export interface MemorySessionSignals extends SessionSignals, TaintAdmin {
   /** In memory, a taint holds when this returns. */
   taint(key: string): void;
   stats(): TaintStats;
+  /**
+   * Records that session taints were forgotten elsewhere (a shared store swept its rows past the
+   * bound): an actor's clear is refused from then on, as after an eviction here.
+   */
+  noteSessionsEvicted(count: number): void;
 }
 
 const ACTOR_PREFIX = "actor:";
@@ -188,6 +193,9 @@ function createTaintSets(options: SessionSignalsOptions) {
   const setOf = (key: string) => (isActorKey(key) ? actorTaints : sessionTaints);
 
   return {
+    noteEvicted: (count: number): void => {
+      sessionsEvicted += Math.max(0, count);
+    },
     mark: (): number => counter,
     stats: (): TaintStats => ({
       sessions: sessionTaints.size,
@@ -228,6 +236,7 @@ export function createSessionSignals(options: SessionSignalsOptions): MemorySess
 
   return {
     stats: taints.stats,
+    noteSessionsEvicted: taints.noteEvicted,
     listTaints: (limit) => ({
       actors: listActors(taints.actorKeys(), limit),
       stats: taints.stats(),

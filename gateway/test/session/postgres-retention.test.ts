@@ -1,0 +1,126 @@
+// What the shared session signals keep in PostgreSQL, and so what every rebuild reads (on every
+// replica, every minute and on every reconnection). Taint rows are written by calls: every call
+// that reads flagged content taints its session and its actor, and session ids are the caller's.
+// Neither may grow the table without bound, and nothing kept for that may un-taint anything.
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  openPostgresSessionSignals,
+  type PostgresSessionSignalsOptions,
+  type SharedSessionSignals,
+} from "../../src/session-postgres.ts";
+import { actorKey } from "../../src/session.ts";
+import { startPostgres, type PrivatePostgres } from "../../../test/support/postgres.ts";
+
+const WINDOW_MS = 60_000;
+const T0 = Date.UTC(2026, 10, 21, 9, 0, 0);
+let postgres: PrivatePostgres;
+let schemas = 0;
+const opened: SharedSessionSignals[] = [];
+const clients: pg.Client[] = [];
+
+beforeAll(async () => {
+  postgres = await startPostgres({ database: "sessionretention" });
+}, 60_000);
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((signals) => signals.close()));
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  await postgres.stop();
+});
+
+async function client(url = postgres.connectionString): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  c.on("error", () => undefined);
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+async function freshSchema(): Promise<string> {
+  const schema = `retention_${String(++schemas)}`;
+  await (await client()).query(`CREATE SCHEMA ${schema}`);
+  return postgres.urlFor(postgres.database, { searchPath: schema });
+}
+
+async function until(check: () => boolean | Promise<boolean>, ms = 8_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function open(url: string, more: Partial<PostgresSessionSignalsOptions> = {}) {
+  const rebuilds: Record<string, unknown>[] = [];
+  const signals = await openPostgresSessionSignals({
+    denialWindowMs: WINDOW_MS,
+    connectionString: url,
+    now: () => T0,
+    retryMs: 50,
+    maxRetryMs: 200,
+    log: (_level, message, fields) => {
+      if (message === "session signals rebuilt from the table") rebuilds.push(fields ?? {});
+    },
+    ...more,
+  });
+  opened.push(signals);
+  await until(() => rebuilds.length === 2);
+  return { signals, rebuilds };
+}
+
+/** Cuts the LISTEN connections: every replica reconnects and rebuilds; answers the rows read. */
+async function rowsReadByARebuild(admin: pg.Client, rebuilds: Record<string, unknown>[]) {
+  const before = rebuilds.length;
+  await admin.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE query = 'LISTEN zyx_session_signals' AND pid <> pg_backend_pid()`,
+  );
+  await until(() => rebuilds.length > before);
+  return rebuilds.at(-1)?.["rows"];
+}
+
+/** What handoff.ts does when a result is flagged: the session and the actor, together. */
+const flaggedRead = (signals: SharedSessionSignals, session: string, actor: string) =>
+  Promise.all([signals.taint(session), signals.taint(actor)]);
+
+describe("session taint rows: what a rebuild reads", () => {
+  it("holds one row per tainted key, however many calls tainted it", async () => {
+    const url = await freshSchema();
+    const a = await open(url);
+    const actor = actorKey("engineer@zyxbank.example", "change-reviewer");
+    // One agent in one session reading a poisoned ticket 100 times (its limit is 120 a minute).
+    for (let i = 0; i < 100; i++) await flaggedRead(a.signals, "s-1", actor);
+    const rows = await rowsReadByARebuild(await client(url), a.rebuilds);
+    expect(rows).toBeLessThanOrEqual(2); // today: 200, and one more pair per flagged read
+    expect(a.signals.isTainted("s-1")).toBe(true);
+    expect(a.signals.isTainted(actor)).toBe(true);
+  });
+
+  it("keeps session rows within the session bound, without un-tainting what memory holds", async () => {
+    const url = await freshSchema();
+    const a = await open(url, { maxSessions: 20 });
+    const actor = actorKey("engineer@zyxbank.example", "change-reviewer");
+    // A fresh session id per call (the caller chooses them).
+    for (let i = 0; i < 60; i++) await flaggedRead(a.signals, `s-${String(i)}`, actor);
+    const admin = await client(url);
+    await rowsReadByARebuild(admin, a.rebuilds);
+    // Memory holds the newest 20 sessions (the rest is covered by the actor's taint).
+    expect(a.signals.stats()).toMatchObject({ sessions: 20, actors: 1 });
+    expect(a.signals.isTainted("s-59") && a.signals.isTainted(actor)).toBe(true);
+    // The table holds what memory can hold (and a mark that some sessions were forgotten).
+    const rows = await rowsReadByARebuild(admin, a.rebuilds);
+    expect(rows).toBeLessThanOrEqual(20 + 1 + 1); // sessions, the actor, the eviction mark
+    // What the sweep forgot is still covered: the actor stays tainted and cannot be cleared.
+    expect(a.signals.stats().sessionsEvicted).toBeGreaterThan(0);
+    expect(await a.signals.clearTaint(actor, await a.signals.clock())).toEqual({
+      cleared: false,
+      refused: true,
+    });
+    const later = await open(url, { maxSessions: 20 }); // a replica started afterwards
+    expect(later.signals.stats()).toMatchObject({ sessions: 20, actors: 1 });
+    expect(later.signals.stats().sessionsEvicted).toBeGreaterThan(0);
+    expect(later.signals.isTainted("s-59") && later.signals.isTainted(actor)).toBe(true);
+  });
+});
