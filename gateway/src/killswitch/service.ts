@@ -273,7 +273,25 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
   async function adoptNewest(): Promise<boolean> {
     if (!store.shared) return false;
     const newest = await store.load();
-    if (newest === undefined || newest.version <= saved.version) {
+    // The store behind this replica (restored from a backup after the database was lost, or a
+    // failover that lost commits): its versions from here on are not ours, and taking none of
+    // them would ignore every change saved since until the store passes our version. Refused
+    // (the sync loop then marks the store lost after its bound: write tools refused, /readyz
+    // 503) until the store holds a version newer than ours, which is adopted as usual.
+    if (
+      newest === undefined ||
+      newest.version < saved.version ||
+      (newest.version === saved.version &&
+        (newest.updated_at !== saved.updated_at || newest.updated_by !== saved.updated_by))
+    ) {
+      throw new KillSwitchError(
+        "kill_switch_unavailable",
+        `${path} went back: it holds version ${String(newest?.version ?? "none")} (or another ` +
+          `version ${String(saved.version)}) where this replica applied version ` +
+          `${String(saved.version)}; refusing to decide on either until it is newer`,
+      );
+    }
+    if (newest.version <= saved.version) {
       // A version adopted earlier whose apply failed: hand it to the policy again (the sync
       // loop calls this on every tick and notification; nothing else would retry it).
       if (appliedVersion !== saved.version) await applySaved();
