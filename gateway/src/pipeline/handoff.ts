@@ -17,6 +17,7 @@
 import { argumentsDigest } from "../../../common/canonical.ts";
 import { loadCatalog, writeToolNames, type ToolName } from "../../../common/catalog.ts";
 import { causeCodes } from "../../../common/error-codes.ts";
+import { WORKER_ERROR_CODES } from "../../../common/worker-contract.ts";
 import type { WorkerResult } from "../handoff/worker-client.ts";
 import { GatewayError, isGatewayError, recorded } from "../lib/errors.ts";
 import { traceparentOf } from "../lib/trace.ts";
@@ -133,10 +134,10 @@ export function outcomeUnknown(tool: ToolName, error: GatewayError): boolean {
   if (error.code !== "worker_failed") return false;
   // The worker's own refusals say nothing ran (tokens, arguments, deadline_exceeded) or that the
   // tool failed without effect (tool_failed); anything else (tool_outcome_unknown, an internal
-  // error, an answer too large, unreadable or without the guard's verdict) may follow a write
-  // that ran.
+  // error, a code this gateway does not know, an answer too large, unreadable or without the
+  // guard's verdict) may follow a write that ran.
   const code = error.extensions["worker_code"];
-  return typeof code !== "string" || UNKNOWN_WORKER_CODES.has(code);
+  return typeof code !== "string" || !DEFINITE_WORKER_CODES.has(code);
 }
 
 /** Connection failures: the request never reached the worker. */
@@ -152,6 +153,14 @@ const UNKNOWN_WORKER_CODES: ReadonlySet<string> = new Set([
   "internal_error",
   "unknown",
 ]);
+/**
+ * Worker codes that say the write did not take effect: the worker's closed table (the codes this
+ * gateway knows) but those above. A newer worker's new code is read (worker-client.ts reads the
+ * code loosely), but it proves nothing: unknown.
+ */
+const DEFINITE_WORKER_CODES: ReadonlySet<string> = new Set(
+  WORKER_ERROR_CODES.filter((code) => !UNKNOWN_WORKER_CODES.has(code)),
+);
 
 const UNKNOWN_DETAIL =
   "no definite answer from the worker: the call may have taken effect; do not retry it, a person checks";
