@@ -24,6 +24,7 @@ import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { metricsHandler } from "./metrics/route.ts";
 import { limitBody } from "./lib/body.ts";
+import type { InFlight } from "./lib/in-flight.ts";
 import { GatewayError } from "./lib/errors.ts";
 import { eitherAudience, type McpDoorOptions } from "./mcp/auth.ts";
 import { mountMcpDoor } from "./mcp/door.ts";
@@ -76,6 +77,11 @@ export interface GatewayOptions {
   observers?: readonly PartialObserver[];
   /** OpenTelemetry spans for each call and step (tracing/); absent: no spans. */
   tracer?: PipelineTracer;
+  /**
+   * Counts every request until its handler has finished (a client that hung up included): the
+   * graceful stop waits for it before closing the audit log (main.ts).
+   */
+  inFlight?: InFlight;
 }
 
 const REQUIRED_PORTS = [
@@ -309,6 +315,8 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   };
 
   const app = new Hono();
+  const { inFlight } = options;
+  if (inFlight !== undefined) app.use((_c, next) => inFlight.track(next));
   app.onError(problemHandler(log));
   app.notFound(() => {
     throw new GatewayError("route_not_found", "no such route");

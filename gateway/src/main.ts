@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
 import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
 import { createGatewayApp } from "./app.ts";
+import { createInFlight, type InFlight } from "./lib/in-flight.ts";
 import { checkpointSignerFor } from "./audit/checkpoint.ts";
 import { openAuditLog } from "./audit/log.ts";
 import { ConfigError, loadConfig } from "./config.ts";
@@ -100,7 +101,9 @@ async function start(): Promise<void> {
   // Every escalation, the sweep's or one applied on the way to an approve or deny, is announced.
   controls.approvals.onEscalated(notifyEscalation);
   const background: { compensateDue?: (nowMs: number) => Promise<number> } = {};
-  const sweeper = startSweeper(controls.approvals, background);
+  // Requests and sweeps in flight: a graceful stop records their outcomes before it closes.
+  const inFlight = createInFlight();
+  const sweeper = startSweeper(controls.approvals, background, inFlight);
   metrics.addSources({
     policyRevision: () => policy.revision,
     bundleStatus: () => bundled.status(),
@@ -139,6 +142,7 @@ async function start(): Promise<void> {
     },
     {
       bodyLimitBytes: config.bodyLimitBytes,
+      inFlight,
       background: (tasks) => {
         background.compensateDue = (nowMs) => tasks.compensateDue(nowMs);
       },
@@ -173,9 +177,13 @@ async function start(): Promise<void> {
 
   stopGracefullyOnSignals(server, {
     log,
-    timeoutMs: 10_000,
+    // Long enough for a call handed to the worker just before the stop to answer and be recorded.
+    timeoutMs: config.worker.timeoutMs + 10_000,
     afterDrain: async () => {
       clearInterval(sweeper);
+      // The sockets are closed, not necessarily the calls: a client that hung up mid-call leaves
+      // its call running; its outcome record is written before the audit log closes.
+      await inFlight.idle();
       downloader?.close();
       bundled.close();
       await Promise.all([
@@ -292,18 +300,22 @@ async function openWorker(config: ReturnType<typeof loadConfig>) {
 function startSweeper(
   approvals: Controls["approvals"],
   background: { compensateDue?: (nowMs: number) => Promise<number> },
+  inFlight: InFlight,
 ): NodeJS.Timeout {
   const sweeper = setInterval(() => {
     // Post-hoc compensations that are due: never run (the deny route failed), a retry, a lease
     // left by a runner that died.
-    background
-      .compensateDue?.(Date.now())
-      .then((ran) => {
-        if (ran > 0) log("info", "post-hoc compensations caught up", { ran });
-      })
-      .catch((error: unknown) => {
-        log("error", "post-hoc compensation sweep failed", { error: String(error) });
-      });
+    const due = background.compensateDue;
+    if (due !== undefined) {
+      inFlight
+        .track(() => due(Date.now()))
+        .then((ran) => {
+          if (ran > 0) log("info", "post-hoc compensations caught up", { ran });
+        })
+        .catch((error: unknown) => {
+          log("error", "post-hoc compensation sweep failed", { error: String(error) });
+        });
+    }
     approvals
       .sweep()
       .then((swept) => {
