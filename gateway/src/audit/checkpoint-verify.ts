@@ -106,6 +106,21 @@ function isCheckpoint(value: unknown): value is Checkpoint {
   );
 }
 
+/**
+ * The members a checkpoint record may carry: what its signature binds (checkpoint, timestamp,
+ * replica) and the chain's own. Anything else is unsigned: on the head record (a closing
+ * checkpoint, which no later record chains over) a forger could add it and re-hash undetected.
+ */
+const CHECKPOINT_MEMBERS: ReadonlySet<string> = new Set([
+  "event",
+  "timestamp",
+  "checkpoint",
+  "replica",
+  "seq",
+  "prev_hash",
+  "hash",
+]);
+
 function problem(state: WalkState, code: CheckpointProblemCode, seq: number, message: string) {
   state.report.problems.push({ code, seq, message });
 }
@@ -120,6 +135,19 @@ function onCheckpoint(
   state.report.checkpoints++;
   if (!isCheckpoint(checkpoint)) {
     problem(state, "checkpoint_malformed", seq, `seq ${String(seq)}: checkpoint lacks its members`);
+    return;
+  }
+  const unsigned = Object.keys(record).filter((key) => !CHECKPOINT_MEMBERS.has(key));
+  if (
+    unsigned.length > 0 ||
+    (record["replica"] !== undefined && typeof record["replica"] !== "string")
+  ) {
+    problem(
+      state,
+      "checkpoint_malformed",
+      seq,
+      `seq ${String(seq)}: checkpoint record carries members its signature does not cover (${unsigned.join(", ") || "replica"})`,
+    );
     return;
   }
   const replica = typeof record["replica"] === "string" ? record["replica"] : undefined;
