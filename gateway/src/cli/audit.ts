@@ -276,6 +276,9 @@ async function verifiedSources(
   const sources: LogSource[] = [];
   const keys = values.keys === undefined ? undefined : await readCheckpointKeys(values.keys);
   const altered = "the results rest on records that may have been altered";
+  // Each replica keeps its own chain: one whose first record is another file's is the same log
+  // again (a copy, a backup, a file given twice), and its records would be counted twice.
+  const chains = new Map<string, string>();
   for (const file of files) {
     const chain = await verifyAuditFile(file, { live: true });
     if (!chain.ok) {
@@ -284,6 +287,16 @@ async function verifiedSources(
       sources.push(file);
       continue;
     }
+    const first = chain.records > 0 ? await hashAt(file, 1) : undefined;
+    const same = first === undefined ? undefined : chains.get(first);
+    if (same !== undefined) {
+      intact = false;
+      console.error(
+        `${file}: the same chain as ${same} (a copy of that log, or the file given twice): not read again`,
+      );
+      continue;
+    }
+    if (first !== undefined) chains.set(first, file);
     sources.push({ file, bytes: chain.bytes });
     if (chain.unterminated !== undefined) {
       console.error(
