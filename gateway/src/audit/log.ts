@@ -521,7 +521,9 @@ async function readTail(path: string): Promise<Tail> {
       }
       let text: string;
       try {
-        text = new TextDecoder("utf-8", { fatal: true }).decode(buffer.subarray(start + 1, -1));
+        text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
+          buffer.subarray(start + 1, -1),
+        );
       } catch {
         throw refuse("its last line is not valid UTF-8");
       }

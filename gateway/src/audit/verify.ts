@@ -106,7 +106,9 @@ export async function* readLines(path: string, end?: number): AsyncGenerator<Raw
 
 export function decode(bytes: Buffer): string | undefined {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    // ignoreBOM: a byte order mark is kept in the text (and fails the line), not silently
+    // dropped: the log never writes one, and a reader that does not drop it sees no record.
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return undefined;
   }
