@@ -134,6 +134,44 @@ function applyKillSwitch(
   }
 }
 
+/** Failure codes after which a kill-switch change was never saved (service.ts `failed`). */
+const NOT_SAVED = new Set(["kill_switch_conflict", "kill_switch_unavailable"]);
+
+function killSwitchKey(file: string, record: Record<string, unknown>): string {
+  return JSON.stringify([
+    file,
+    path(record, "details.new_version"),
+    path(record, "details.action"),
+    path(record, "details.scope"),
+    path(record, "details.value") ?? null,
+  ]);
+}
+
+/**
+ * The kill-switch change records that never took effect: the service audits a change before it
+ * saves it, and audits the same change again with outcome "failed" when the store refused it
+ * (another replica saved that version first, or the store could not be written). Each such
+ * failure cancels the latest change record before it with the same file, version and change.
+ */
+function unsavedKillSwitchChanges(records: readonly LoadedRecord[]): Set<LoadedRecord> {
+  const open = new Map<string, LoadedRecord[]>();
+  const cancelled = new Set<LoadedRecord>();
+  for (const entry of records) {
+    const r = entry.record;
+    if (r["event"] !== "kill_switch") continue;
+    const key = killSwitchKey(entry.file, r);
+    if (member(r, "outcome") === undefined) {
+      open.set(key, [...(open.get(key) ?? []), entry]);
+      continue;
+    }
+    const code = path(r, "outcome.code");
+    if (typeof code !== "string" || !NOT_SAVED.has(code)) continue;
+    const change = open.get(key)?.pop();
+    if (change !== undefined) cancelled.add(change);
+  }
+  return cancelled;
+}
+
 function isMasked(input: unknown): boolean {
   return /\[REDACTED|…\[truncated /.test(JSON.stringify(input));
 }
@@ -205,6 +243,7 @@ export async function replayDecisions(
   };
   let state = engine.data?.zyx.state as PolicyState;
   let sawKillSwitch = false;
+  const unsaved = unsavedKillSwitchChanges(records);
   const applied: { state: PolicyState | undefined } = { state: undefined };
   for (const entry of records) {
     const r = entry.record;
@@ -219,6 +258,7 @@ export async function replayDecisions(
         );
       }
       sawKillSwitch = true;
+      if (unsaved.has(entry)) continue;
       const next = applyKillSwitch(state, r);
       if (next !== undefined) state = next;
       continue;
