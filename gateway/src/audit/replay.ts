@@ -241,7 +241,10 @@ export async function replayDecisions(
     groups: [],
     notes: malformed.length > 0 ? [`${String(malformed.length)} malformed line(s) not read`] : [],
   };
-  let state = engine.data?.zyx.state as PolicyState;
+  let saved = engine.data?.zyx.state as PolicyState;
+  // While the kill-switch store was lost, the gateway ran with all_writes on (service.ts).
+  let storeLost = false;
+  let state = saved;
   let sawKillSwitch = false;
   const unsaved = unsavedKillSwitchChanges(records);
   const applied: { state: PolicyState | undefined } = { state: undefined };
@@ -257,10 +260,16 @@ export async function replayDecisions(
           "the kill switch had changed before these logs begin: its earlier state is assumed clear",
         );
       }
-      sawKillSwitch = true;
-      if (unsaved.has(entry)) continue;
-      const next = applyKillSwitch(state, r);
-      if (next !== undefined) state = next;
+      const action = path(r, "details.action");
+      if (action === "store_lost" || action === "store_back") {
+        storeLost = action === "store_lost";
+      } else {
+        sawKillSwitch = true;
+        // A change the store refused (its second record says failed) never took effect.
+        const next = unsaved.has(entry) ? undefined : applyKillSwitch(saved, r);
+        if (next !== undefined) saved = next;
+      }
+      state = storeLost ? withChange(saved, "all_writes", undefined, "set") : saved;
       continue;
     }
     if (r["event"] !== "decision") continue;

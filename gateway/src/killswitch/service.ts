@@ -424,7 +424,22 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
         storeLost = lost;
         // Done only once the policy has it: after a failed apply the next call tries again (a
         // lost store whose all_writes never reached the policy would leave writes open).
-        if (appliedLost !== lost) await applySaved();
+        if (appliedLost === lost) return;
+        const at = new Date(now()).toISOString();
+        await applySaved();
+        // The policy's state changed with no change saved: the audit says so, stamped before
+        // any decision made under it, so a forensic replay rebuilds it (best effort: the
+        // store is what is failing, the switch must not wait on the log).
+        try {
+          await audit({
+            event: "kill_switch",
+            timestamp: at,
+            user: { subject: "system:kill-switch-store" },
+            details: { action: lost ? "store_lost" : "store_back", scope: "all_writes" },
+          });
+        } catch {
+          // the decision records still carry the refusals' reasons
+        }
       }),
     storeStatus: () => ({ kind: store.kind, shared: store.shared, healthy: !storeLost }),
     close: () => store.close(),
