@@ -11,6 +11,7 @@ import {
   errors,
   jwtVerify,
   type JSONWebKeySet,
+  type CompactJWSHeaderParameters,
   type JWTPayload,
   type JWTVerifyGetKey,
 } from "jose";
@@ -267,9 +268,23 @@ export function checkMaxTokenAge(value: number | undefined): number {
 }
 
 export type JwtOutcome =
-  { ok: true; payload: JWTPayload } | { ok: false; expired: boolean; reason: string };
+  | {
+      ok: true;
+      payload: JWTPayload;
+      /** The protected header and the key that verified the signature (for `stillTrusted`). */
+      header: CompactJWSHeaderParameters;
+      key: unknown;
+    }
+  | { ok: false; expired: boolean; reason: string };
 
-export type JwtChecker = (token: string) => Promise<JwtOutcome>;
+export type JwtChecker = ((token: string) => Promise<JwtOutcome>) & {
+  /**
+   * Whether the key set still gives `key` for a token with `header`: false once the issuer has
+   * withdrawn it (or a remote set was refetched since: verify again). A cache of verified tokens
+   * asks it on every hit. Throws a KeySetUnavailableError when a remote set cannot be fetched.
+   */
+  readonly stillTrusted: (header: CompactJWSHeaderParameters, key: unknown) => Promise<boolean>;
+};
 
 /**
  * Checks the options shared by the verifiers and returns a function that verifies a compact JWT's
@@ -295,12 +310,17 @@ export function createJwtChecker(
   if (typeof options.keys !== "object") throw new TypeError('"keys" must be a key source');
   const getKey = createKeyResolver(options.keys, label);
 
-  return async (token) => {
+  const check = async (token: string): Promise<JwtOutcome> => {
     if (token.length > MAX_TOKEN_LENGTH) {
       return { ok: false, expired: false, reason: "token is too long" };
     }
+    let resolved: unknown;
+    const getThisKey: JWTVerifyGetKey = async (header, jws) => {
+      resolved = await getKey(header, jws);
+      return resolved as Awaited<ReturnType<JWTVerifyGetKey>>;
+    };
     try {
-      const { payload } = await jwtVerify(token, getKey, {
+      const { payload, protectedHeader } = await jwtVerify(token, getThisKey, {
         issuer,
         audience,
         algorithms,
@@ -310,7 +330,7 @@ export function createJwtChecker(
         ...(maxTokenAge === 0 ? {} : { maxTokenAge }),
         ...(now === undefined ? {} : { currentDate: new Date(now() * 1000) }),
       });
-      return { ok: true, payload };
+      return { ok: true, payload, header: protectedHeader, key: resolved };
     } catch (error) {
       if (error instanceof KeySetUnavailableError || !(error instanceof errors.JOSEError)) {
         throw error;
@@ -319,6 +339,20 @@ export function createJwtChecker(
       return { ok: false, expired: error.code === "ERR_JWT_EXPIRED", reason: reason(error, typ) };
     }
   };
+  const stillTrusted = async (
+    header: CompactJWSHeaderParameters,
+    key: unknown,
+  ): Promise<boolean> => {
+    try {
+      return (await getKey(header, { payload: "", signature: "" })) === key;
+    } catch (error) {
+      if (error instanceof KeySetUnavailableError || !(error instanceof errors.JOSEError)) {
+        throw error;
+      }
+      return false;
+    }
+  };
+  return Object.assign(check, { stillTrusted });
 }
 
 const FIXED_REASONS: Readonly<Partial<Record<string, string>>> = {

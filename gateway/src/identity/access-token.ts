@@ -10,6 +10,7 @@ import {
   VerifiedTokenCache,
   cacheableUntil,
   tokenDigest,
+  type Verified,
 } from "./token-cache.ts";
 import {
   IDENTITY_LIMITS,
@@ -50,16 +51,22 @@ export function createAccessTokenVerifier(
   const cache =
     options.cache === undefined
       ? undefined
-      : new VerifiedTokenCache<VerifiedPrincipal>(options.cache.maxEntries, copy);
+      : new VerifiedTokenCache<Verified<VerifiedPrincipal>>(options.cache.maxEntries, (entry) => ({
+          ...entry,
+          value: copy(entry.value),
+        }));
 
   /** The principal, and until when it may be cached: exp, or when the token grows too old. */
-  async function verifyUncached(token: string): Promise<[VerifiedPrincipal, number]> {
+  async function verifyUncached(token: string): Promise<[Verified<VerifiedPrincipal>, number]> {
     const outcome = await check(token);
     if (!outcome.ok) {
       throw new GatewayError(outcome.expired ? "token_expired" : "token_invalid", outcome.reason);
     }
     const principal = principalFrom(outcome.payload, groupsClaim);
-    return [principal, cacheableUntil(principal.expiresAt, outcome.payload.iat, maxTokenAge)];
+    return [
+      { value: principal, header: outcome.header, key: outcome.key },
+      cacheableUntil(principal.expiresAt, outcome.payload.iat, maxTokenAge),
+    ];
   }
 
   return {
@@ -67,13 +74,16 @@ export function createAccessTokenVerifier(
       if (typeof token !== "string" || token === "") {
         throw new GatewayError("token_missing", "no access token");
       }
-      if (cache === undefined) return (await verifyUncached(token))[0];
+      if (cache === undefined) return (await verifyUncached(token))[0].value;
       const key = tokenDigest(token);
       const cached = cache.get(key, clock());
-      if (cached !== undefined) return cached;
-      const [principal, usableUntil] = await verifyUncached(token);
-      cache.set(key, principal, usableUntil);
-      return copy(principal);
+      // Served only while the key that verified it is still the issuer's (not withdrawn).
+      if (cached !== undefined && (await check.stillTrusted(cached.header, cached.key))) {
+        return cached.value;
+      }
+      const [verified, usableUntil] = await verifyUncached(token);
+      cache.set(key, verified, usableUntil);
+      return copy(verified.value);
     },
   };
 }

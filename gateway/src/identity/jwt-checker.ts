@@ -14,14 +14,26 @@ export function createGatewayJwtChecker(
   label: string,
 ): JwtChecker {
   const check = createJwtChecker(options, typ, label);
-  return async (token) => {
-    try {
-      return await check(token);
-    } catch (error) {
-      if (error instanceof KeySetUnavailableError) {
-        throw new GatewayError("identity_provider_unavailable", error.message, { cause: error });
+  const unavailable = (error: unknown): unknown =>
+    error instanceof KeySetUnavailableError
+      ? new GatewayError("identity_provider_unavailable", error.message, { cause: error })
+      : error;
+  return Object.assign(
+    async (token: string) => {
+      try {
+        return await check(token);
+      } catch (error) {
+        throw unavailable(error);
       }
-      throw error;
-    }
-  };
+    },
+    {
+      stillTrusted: async (...args: Parameters<JwtChecker["stillTrusted"]>) => {
+        try {
+          return await check.stillTrusted(...args);
+        } catch (error) {
+          throw unavailable(error);
+        }
+      },
+    },
+  );
 }

@@ -5,7 +5,7 @@
 import { GatewayError } from "../lib/errors.ts";
 import { checkClockTolerance, checkMaxTokenAge, POSTURE_TOKEN_TYP } from "../../../common/jwks.ts";
 import { createGatewayJwtChecker } from "./jwt-checker.ts";
-import { VerifiedTokenCache, cacheableUntil, tokenDigest } from "./token-cache.ts";
+import { VerifiedTokenCache, cacheableUntil, tokenDigest, type Verified } from "./token-cache.ts";
 import type { PostureVerifier, PostureVerifierOptions, VerifiedPosture } from "./types.ts";
 
 export { POSTURE_TOKEN_TYP };
@@ -19,7 +19,10 @@ export function createPostureVerifier(options: PostureVerifierOptions): PostureV
   const cache =
     options.cache === undefined
       ? undefined
-      : new VerifiedTokenCache<VerifiedPosture>(options.cache.maxEntries, (p) => ({ ...p }));
+      : new VerifiedTokenCache<Verified<VerifiedPosture>>(options.cache.maxEntries, (entry) => ({
+          ...entry,
+          value: { ...entry.value },
+        }));
 
   function invalid(reason: string): GatewayError {
     return new GatewayError("posture_invalid", `posture token rejected: ${reason}`);
@@ -42,7 +45,10 @@ export function createPostureVerifier(options: PostureVerifierOptions): PostureV
       }
       const key = cache === undefined ? "" : tokenDigest(token);
       const cached = cache?.get(key, clock());
-      if (cached !== undefined) return bound(cached, expectedSubject);
+      // Served only while the key that verified it is still the issuer's (not withdrawn).
+      if (cached !== undefined && (await check.stillTrusted(cached.header, cached.key))) {
+        return bound(cached.value, expectedSubject);
+      }
       const outcome = await check(token);
       if (!outcome.ok) throw invalid(outcome.reason);
       const { sub, compliant, checked_at: checkedAt, device_id: deviceId } = outcome.payload;
@@ -69,7 +75,11 @@ export function createPostureVerifier(options: PostureVerifierOptions): PostureV
       const { exp, iat } = outcome.payload;
       // Cached no longer than the uncached path would take it (exp, and the token's age bound).
       if (cache !== undefined && typeof exp === "number") {
-        cache.set(key, posture, cacheableUntil(exp, iat, maxTokenAge));
+        cache.set(
+          key,
+          { value: posture, header: outcome.header, key: outcome.key },
+          cacheableUntil(exp, iat, maxTokenAge),
+        );
       }
       return bound(posture, expectedSubject);
     },

@@ -1,7 +1,16 @@
 // Verified tokens, remembered by the SHA-256 of the token until the token's own expiry, least
-// recently used evicted first. Bounded. A cached token is not re-checked against the key set, so
-// a key the issuer withdraws stays trusted for the tokens it already signed until they expire.
+// recently used evicted first. Bounded. Each entry keeps the header and the key that verified
+// it: the verifiers serve it only while the key set still gives that key (JwtChecker
+// stillTrusted), so a key the issuer withdraws stops its cached tokens too.
 import { hash } from "node:crypto";
+import type { CompactJWSHeaderParameters } from "jose";
+
+/** A verified token's value, with what verified it. */
+export interface Verified<T> {
+  value: T;
+  header: CompactJWSHeaderParameters;
+  key: unknown;
+}
 
 export const MAX_CACHE_ENTRIES = 1_000_000;
 

@@ -5,8 +5,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type * as Jose from "jose";
 import type { JSONWebKeySet, JWK } from "jose";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   DEV_ISSUER,
   DEV_POSTURE_ISSUER,
@@ -19,6 +20,19 @@ import { createAccessTokenVerifier } from "../../src/identity/access-token.ts";
 import { createPostureVerifier } from "../../src/identity/posture.ts";
 import type { AccessTokenVerifierOptions, KeySource } from "../../src/identity/types.ts";
 import { GatewayError } from "../../src/lib/errors.ts";
+
+// Every signature check the verifiers make, counted: a cache hit is a verification not made.
+const verifications = vi.hoisted(() => ({ count: 0 }));
+vi.mock("jose", async (importOriginal) => {
+  const jose = await importOriginal<typeof Jose>();
+  return {
+    ...jose,
+    jwtVerify: (...args: Parameters<typeof jose.jwtVerify>) => {
+      verifications.count += 1;
+      return jose.jwtVerify(...args);
+    },
+  };
+});
 
 const T0 = 1_779_242_400;
 const USER = "engineer@zyxbank.example";
@@ -265,15 +279,22 @@ describe("key set file", () => {
 });
 
 describe("verified-token cache", () => {
-  // cacheMaxAgeMs 0 makes every signature check fetch the set: the fetch count is the number of
-  // tokens actually verified, and a cache hit is a verification without a fetch.
+  // `server.requests` here counts the signature checks made (jose's jwtVerify), not fetches: a
+  // cache hit is a verification not made (a hit still asks the key set, fresh for 10 minutes,
+  // whether the key that verified the token is still there).
   async function setup(maxEntries: number) {
-    const server = await jwksServer(jwksOf(keyA));
+    const jwks = await jwksServer(jwksOf(keyA));
     let now = T0;
     const { verify } = verifier(
-      { kind: "remote", url: server.url, cacheMaxAgeMs: 0 },
+      { kind: "remote", url: jwks.url },
       { cache: { maxEntries }, now: () => now },
     );
+    const start = verifications.count;
+    const server = {
+      get requests() {
+        return verifications.count - start;
+      },
+    };
     return {
       server,
       verify,
