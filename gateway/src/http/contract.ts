@@ -20,6 +20,12 @@ import { REASON_CODES } from "../policy/decision.ts";
 // Request schemas (used by the handlers to validate)
 
 export const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/**
+ * A REST caller's session id: not in the MCP door's "mcp:" namespace, whose ids are bound there
+ * to the verified caller (a sessionless one is computable from a subject and an agent: a REST
+ * caller naming it would share, and taint, another user's MCP session).
+ */
+const REST_SESSION_ID = /^(?!mcp:)[A-Za-z0-9._:-]{1,128}$/;
 
 /** What the agent may say about why it calls: recorded (bounded, masked), never decided on. */
 export const CallContext = z.strictObject({
@@ -30,12 +36,21 @@ export const CallContext = z.strictObject({
 /** `POST /v1/tools/{tool}`: the envelope; `arguments` is checked by the tool's own schema. */
 export const ToolCallBody = z.strictObject({
   arguments: z.record(z.string(), z.unknown()),
-  session_id: z.string().regex(SESSION_ID, "1 to 128 of A-Z a-z 0-9 . _ : -"),
+  session_id: z
+    .string()
+    .regex(
+      REST_SESSION_ID,
+      '1 to 128 of A-Z a-z 0-9 . _ : -, not beginning "mcp:" (the MCP door\'s)',
+    ),
   /** Executes a call that humans approved: the same tool and exactly the same arguments. */
   approval_id: z.uuid().optional(),
   context: CallContext.optional(),
 });
 export type ToolCallBody = z.infer<typeof ToolCallBody>;
+/** The MCP door's envelope (mcp/call.ts): the same, with the door's own "mcp:" session ids. */
+export const McpToolCallBody = ToolCallBody.extend({
+  session_id: z.string().regex(SESSION_ID, "1 to 128 of A-Z a-z 0-9 . _ : -"),
+});
 
 /** An approval request's id, in a path. */
 export const ApprovalPath = z.strictObject({ id: z.uuid() });

@@ -150,11 +150,12 @@ async function readBody(c: Context): Promise<{ ok: true; body: unknown } | { ok:
 
 /** Which session this request belongs to; undefined when its header does not parse. */
 function sessionOf(c: Context, body: unknown, caller: Caller): McpSession | undefined {
+  const actor = actorKey(caller.principal.subject, caller.principal.agent);
   const init = initializeClient(body);
-  if (init.initialize) return newSession(init.name);
+  if (init.initialize) return newSession(init.name, actor);
   const header = c.req.header("mcp-session-id");
-  if (header !== undefined) return parseSession(header);
-  return sessionless(actorKey(caller.principal.subject, caller.principal.agent));
+  if (header !== undefined) return parseSession(header, actor);
+  return sessionless(actor);
 }
 
 async function handlePost(deps: McpDoorDeps, c: Context, caller: Caller): Promise<Response> {

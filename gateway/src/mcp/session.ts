@@ -27,16 +27,24 @@ function clientName(value: unknown): string | undefined {
   return CLIENT_NAME.test(trimmed) ? trimmed : undefined;
 }
 
+/**
+ * The verified caller's part of a pipeline session id. The header is a label anyone holding it
+ * can send: keyed on the uuid alone, another user presenting it shared the session's taint.
+ */
+function actorTag(actor: string): string {
+  return createHash("sha256").update(actor).digest("hex").slice(0, 32);
+}
+
 /** A new session for a client that declared `name` in initialize (anything else: no name). */
-export function newSession(name: unknown): McpSession {
+export function newSession(name: unknown, actor: string): McpSession {
   const uuid = randomUUID();
   const client = clientName(name);
   const encoded = Buffer.from(client ?? "", "utf8").toString("base64url");
-  return { id: `${uuid}.${encoded}`, pipelineSessionId: `mcp:${uuid}`, client };
+  return { id: `${uuid}.${encoded}`, pipelineSessionId: `mcp:${uuid}:${actorTag(actor)}`, client };
 }
 
 /** The session a client sent back; undefined when the header does not parse (refuse it). */
-export function parseSession(header: string): McpSession | undefined {
+export function parseSession(header: string, actor: string): McpSession | undefined {
   const dot = header.indexOf(".");
   if (dot < 0) return undefined;
   const uuid = header.slice(0, dot);
@@ -45,7 +53,7 @@ export function parseSession(header: string): McpSession | undefined {
   const decoded = Buffer.from(encoded, "base64url").toString("utf8");
   const client = decoded === "" ? undefined : clientName(decoded);
   if (decoded !== "" && client === undefined) return undefined;
-  return { id: header, pipelineSessionId: `mcp:${uuid}`, client };
+  return { id: header, pipelineSessionId: `mcp:${uuid}:${actorTag(actor)}`, client };
 }
 
 /**
@@ -54,6 +62,5 @@ export function parseSession(header: string): McpSession | undefined {
  * approval is bound to its session) and the session's taint spans them, as the actor's does.
  */
 export function sessionless(actor: string): McpSession {
-  const digest = createHash("sha256").update(actor).digest("hex").slice(0, 32);
-  return { id: "", pipelineSessionId: `mcp:sessionless:${digest}`, client: undefined };
+  return { id: "", pipelineSessionId: `mcp:sessionless:${actorTag(actor)}`, client: undefined };
 }

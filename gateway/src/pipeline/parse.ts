@@ -5,7 +5,7 @@
 // Nothing is recorded or counted for a call refused here.
 import { argumentsDigest } from "../../../common/canonical.ts";
 import { parseToolArguments, protoKeyPaths } from "../../../common/tool-arguments.ts";
-import { ToolCallBody } from "../http/contract.ts";
+import { McpToolCallBody, ToolCallBody } from "../http/contract.ts";
 import { issuesOf } from "../lib/body.ts";
 import { GatewayError } from "../lib/errors.ts";
 import { actorKey } from "../session.ts";
@@ -48,7 +48,8 @@ export async function parseCall(
     throw new GatewayError("request_malformed", "the request body is not JSON");
   }
   refuseProtoKeys(json);
-  const body = ToolCallBody.safeParse(json);
+  // A REST caller may not name the MCP door's "mcp:" sessions (contract.ts).
+  const body = (ctx.request.door === "rest" ? ToolCallBody : McpToolCallBody).safeParse(json);
   if (!body.success) {
     throw new GatewayError("request_malformed", "the request body does not match the contract", {
       extensions: { issues: issuesOf(body.error) },
