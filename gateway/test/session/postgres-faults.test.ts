@@ -4,57 +4,18 @@
 // landing last; a rebuild that fails; an insert that fails; a replica opening next to a long
 // reader or under a role that may only read and write; a notification that is not a signal; and
 // the bound on unshared signals during an outage.
-import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type pg from "pg";
+import { describe, expect, it } from "vitest";
 import {
   openPostgresSessionSignals,
   type PostgresSessionSignalsOptions,
   type SharedSessionSignals,
 } from "../../src/session-postgres.ts";
-import { startPostgres, type PrivatePostgres } from "../../../test/support/postgres.ts";
+import { sessionsDatabase, until } from "./pg-support.ts";
 
 const WINDOW_MS = 60_000;
 const T0 = Date.UTC(2026, 10, 21, 9, 0, 0);
-let postgres: PrivatePostgres;
-let schemas = 0;
-const opened: SharedSessionSignals[] = [];
-const clients: pg.Client[] = [];
-
-beforeAll(async () => {
-  postgres = await startPostgres({ database: "sessionfaults" });
-}, 60_000);
-// Each test's replicas close with it: the next test's cut of every LISTEN connection must not
-// send an earlier test's replica into a gated read.
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((signals) => signals.close()));
-});
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
-  await postgres.stop();
-});
-
-async function client(url = postgres.connectionString): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url });
-  c.on("error", () => undefined);
-  await c.connect();
-  clients.push(c);
-  return c;
-}
-
-/** A fresh schema: its URL (search_path set) and its name. */
-async function freshSchema(): Promise<{ url: string; schema: string }> {
-  const schema = `faults_${String(++schemas)}`;
-  await (await client()).query(`CREATE SCHEMA ${schema}`);
-  return { url: postgres.urlFor(postgres.database, { searchPath: schema }), schema };
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms = 8_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const { client, freshSchema, track } = sessionsDatabase("sessionfaults");
 
 interface Opened {
   signals: SharedSessionSignals;
@@ -80,7 +41,7 @@ async function open(
     },
     ...more,
   });
-  opened.push(signals);
+  track(signals);
   // Opening rebuilds once, and the LISTEN connection's first connect once more.
   await until(() => rebuilds.length === 2);
   return { signals, rebuilds, errors };

@@ -2,55 +2,19 @@
 // replica, every minute and on every reconnection). Taint rows are written by calls: every call
 // that reads flagged content taints its session and its actor, and session ids are the caller's.
 // Neither may grow the table without bound, and nothing kept for that may un-taint anything.
-import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type pg from "pg";
+import { describe, expect, it } from "vitest";
 import {
   openPostgresSessionSignals,
   type PostgresSessionSignalsOptions,
   type SharedSessionSignals,
 } from "../../src/session-postgres.ts";
 import { actorKey } from "../../src/session.ts";
-import { startPostgres, type PrivatePostgres } from "../../../test/support/postgres.ts";
+import { sessionsDatabase, until } from "./pg-support.ts";
 
 const WINDOW_MS = 60_000;
 const T0 = Date.UTC(2026, 10, 21, 9, 0, 0);
-let postgres: PrivatePostgres;
-let schemas = 0;
-const opened: SharedSessionSignals[] = [];
-const clients: pg.Client[] = [];
-
-beforeAll(async () => {
-  postgres = await startPostgres({ database: "sessionretention" });
-}, 60_000);
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((signals) => signals.close()));
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-  await postgres.stop();
-});
-
-async function client(url = postgres.connectionString): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url });
-  c.on("error", () => undefined);
-  await c.connect();
-  clients.push(c);
-  return c;
-}
-
-async function freshSchema(): Promise<string> {
-  const schema = `retention_${String(++schemas)}`;
-  await (await client()).query(`CREATE SCHEMA ${schema}`);
-  return postgres.urlFor(postgres.database, { searchPath: schema });
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms = 8_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const { client, freshSchema, track } = sessionsDatabase("sessionretention");
 
 async function open(url: string, more: Partial<PostgresSessionSignalsOptions> = {}) {
   const rebuilds: Record<string, unknown>[] = [];
@@ -65,7 +29,7 @@ async function open(url: string, more: Partial<PostgresSessionSignalsOptions> = 
     },
     ...more,
   });
-  opened.push(signals);
+  track(signals);
   await until(() => rebuilds.length === 2);
   return { signals, rebuilds };
 }
@@ -87,7 +51,7 @@ const flaggedRead = (signals: SharedSessionSignals, session: string, actor: stri
 
 describe("session taint rows: what a rebuild reads", () => {
   it("holds one row per tainted key, however many calls tainted it", async () => {
-    const url = await freshSchema();
+    const { url } = await freshSchema();
     const a = await open(url);
     const actor = actorKey("engineer@zyxbank.example", "change-reviewer");
     // One agent in one session reading a poisoned ticket 100 times (its limit is 120 a minute).
@@ -99,7 +63,7 @@ describe("session taint rows: what a rebuild reads", () => {
   });
 
   it("keeps session rows within the session bound, without un-tainting what memory holds", async () => {
-    const url = await freshSchema();
+    const { url } = await freshSchema();
     const a = await open(url, { maxSessions: 20 });
     const actor = actorKey("engineer@zyxbank.example", "change-reviewer");
     // A fresh session id per call (the caller chooses them).
