@@ -500,7 +500,7 @@ describe("GitHub REST adapter against a fake GitHub", () => {
     expect(server.requests).toHaveLength(2);
   });
 
-  it("review: never follows a redirect to another host (its answer would pass for GitHub's)", async () => {
+  it("never follows a redirect to another host (its answer would pass for GitHub's)", async () => {
     const { createServer } = await import("node:http");
     const seen: string[] = [];
     const elsewhere = createServer((req, res) => {
@@ -546,7 +546,7 @@ describe("GitHub REST adapter against a fake GitHub", () => {
     }
   });
 
-  it("review: still follows a redirect on GitHub's own origin (a renamed repository)", async () => {
+  it("still follows a redirect on GitHub's own origin (a renamed repository)", async () => {
     server.fault({
       status: 301,
       headers: { location: `${server.url}/repos/${REPO}/pulls/991` },

@@ -67,7 +67,21 @@ async function code(promise: Promise<unknown>): Promise<string> {
   return "accepted";
 }
 
-describe("review: a withdrawn key's tokens are not served from the verified-token cache", () => {
+/** An access token for USER signed with the stolen key, issued at `now`. */
+function accessTokenSignedWithStolenKey(now: number, ttlSec: number): Promise<string> {
+  return mintAccessToken({
+    privateJwk: stolen,
+    issuer: DEV_ISSUER,
+    audience: GATEWAY_AUDIENCE,
+    user: USER,
+    groups: ["grp-ai-users", "grp-ai-devops-readonly"],
+    agent: "change-reviewer",
+    ttlSec,
+    now,
+  });
+}
+
+describe("a withdrawn key's tokens are not served from the verified-token cache", () => {
   it("access tokens", async () => {
     const idp = await jwksEndpoint(jwksOf(stolen));
     let now = T0;
@@ -79,29 +93,11 @@ describe("review: a withdrawn key's tokens are not served from the verified-toke
       cache: { maxEntries: 100 },
       now: () => now,
     });
-    const forged = await mintAccessToken({
-      privateJwk: stolen,
-      issuer: DEV_ISSUER,
-      audience: GATEWAY_AUDIENCE,
-      user: USER,
-      groups: ["grp-ai-users", "grp-ai-devops-readonly"],
-      agent: "change-reviewer",
-      ttlSec: 86_400,
-      now: T0,
-    });
+    const forged = await accessTokenSignedWithStolenKey(T0, 86_400);
     expect(await code(verify(forged))).toBe("accepted"); // pre-warmed
     idp.serve(jwksOf(fresh)); // the issuer withdraws the stolen key
     now = T0 + 60;
-    const another = await mintAccessToken({
-      privateJwk: stolen,
-      issuer: DEV_ISSUER,
-      audience: GATEWAY_AUDIENCE,
-      user: USER,
-      groups: [],
-      agent: "change-reviewer",
-      ttlSec: 900,
-      now,
-    });
+    const another = await accessTokenSignedWithStolenKey(now, 900);
     // The gateway has the new set: a new token with the withdrawn key is refused...
     expect(await code(verify(another))).toBe("token_invalid");
     // ...and so must be the one it verified with it before.

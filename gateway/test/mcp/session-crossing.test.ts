@@ -49,7 +49,7 @@ const toolCall = (id: number, name: string, args: Record<string, unknown>) => ({
   params: { name, arguments: args },
 });
 
-describe("review: an MCP session cannot be tainted by another identity", () => {
+describe("an MCP session cannot be tainted by another identity", () => {
   it("a REST caller cannot name another user's sessionless MCP session", async () => {
     const h = await createHarness({ workerExecute: execute });
     // Anyone can compute it: the victim's subject and the agent's name.
