@@ -1,8 +1,6 @@
-// Review finding: every line is decoded with TextDecoder's default, which drops a leading UTF-8
-// byte order mark. A forger prefixes BOMs to lines: `verify` still says the chain is intact (the
-// text it checks is the canonical one), though the bytes are not what the log wrote, and a reader
-// that does not drop a BOM (JSON.parse of the line, jq, Python's json, a SIEM) no longer reads
-// those records: a denial can vanish from the SIEM while the log "verifies".
+// A UTF-8 byte order mark before a line is not what the log writes, and a reader that keeps it
+// (JSON.parse of the line, jq, Python's json, a SIEM) reads no record there: verify names the
+// line instead of dropping the mark (TextDecoder's default) and calling the chain intact.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

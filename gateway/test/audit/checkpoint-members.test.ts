@@ -1,7 +1,7 @@
-// Review finding: a sealed log's closing checkpoint record is the chain head; its signature covers
-// only the `checkpoint` object, `timestamp` and `replica`. A forger without the key adds members
-// to that record (a session's outcome, evidence...) and recomputes its one hash: the chain holds,
-// the signature holds, and the session timeline and detections read the forged members.
+// A sealed log's closing checkpoint record is the chain head; its signature covers only the
+// `checkpoint` object, `timestamp` and `replica`. A forger without the key who adds members to
+// that record (a session's outcome, evidence...) and recomputes its one hash keeps the chain and
+// the signature: so verify --keys refuses any member the signature does not bind.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,7 +1,7 @@
-// Review finding: the forensic commands merge several logs (one per replica) and verify each on
-// its own, so the same chain given twice (a copy of a replica's file dropped beside the others, a
-// backup, a shell glob that matches both) verifies twice, checkpoints included, and every record
-// it holds is counted twice: three denials become six and fire "repeated denials" (>= 5 in 5 min).
+// The forensic commands merge several logs (one per replica) and verify each on its own. The
+// same chain given twice (a copy of a replica's file beside the others, a backup, a shell glob
+// that matches both) is named and read once: counted twice, three denials would become six and
+// fire "repeated denials" (>= 5 in 5 min).
 import { execFile } from "node:child_process";
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

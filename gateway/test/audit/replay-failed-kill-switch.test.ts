@@ -1,8 +1,7 @@
-// Review finding: a kill-switch change is audited before it is stored (the record must be durable
-// before anything changes); when the store then refuses it, the same change is audited again with
-// outcome "failed", and the switch never changed. Replay applies the first record and merely
-// ignores the second, so it judges every later decision with a switch that was never in force:
-// allowed calls replay as denied by read_only_mode, with the very bundle that decided them.
+// A kill-switch change is audited before it is stored (the record must be durable before
+// anything changes); when the store then refuses it, the same change is audited again with
+// outcome "failed", and the switch never changed. Replay must not apply it: otherwise it judges
+// every later decision with a switch that was never in force.
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";

@@ -1,8 +1,7 @@
-// Review finding: while the shared kill-switch store is lost, the gateway hands the policy its
-// state with all_writes on (fail closed) and refuses every write, but writes no audit record of
-// it: the decision records carry the refusal, the logs carry no kill_switch record. Replay, which
-// rebuilds the kill switch from those records only, then reports the refusals as decisions the
-// very bundle that made them would have allowed.
+// While the shared kill-switch store is lost, the gateway hands the policy its state with
+// all_writes on (fail closed) and refuses every write, and audits it (store_lost, store_back).
+// Replay rebuilds the kill switch from the logs only: without those records it would report the
+// refusals as decisions the very bundle that made them would have allowed.
 import { beforeAll, describe, expect, it } from "vitest";
 import { replayDecisions } from "../../src/audit/replay.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
