@@ -2,12 +2,12 @@
 // same chain given twice (a copy of a replica's file beside the others, a backup, a shell glob
 // that matches both) is named and read once: counted twice, three denials would become six and
 // fire "repeated denials" (>= 5 in 5 min).
-import { execFile } from "node:child_process";
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openAuditLog } from "../../src/audit/log.ts";
+import { runCli } from "../support/cli.ts";
 
 const REPO = resolve(import.meta.dirname, "../../..");
 const CLI = join(REPO, "gateway/src/cli/audit.ts");
@@ -17,17 +17,8 @@ let dir: string;
 let a: string;
 let copy: string;
 
-function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: REPO }, (error, stdout, stderr) => {
-      done({
-        code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
-        stdout,
-        stderr,
-      });
-    });
-  });
-}
+/** The audit CLI, a process of its own. */
+const run = (...args: string[]) => runCli(CLI, args);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "rv-dup-chain-"));

@@ -1,7 +1,6 @@
 // Replay and session timelines over logs made by real traffic through the real gateway: a policy
 // variant (built like `make policy`) flips exactly the decisions it should, the kill switch is
 // rebuilt from the log so its denials replay unchanged, and a session reads back in order.
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,6 +12,7 @@ import { sessionTimeline } from "../../src/audit/session.ts";
 import { createHarness, type Harness } from "../support/harness.ts";
 import { BUNDLE_PATH } from "../support/paths.ts";
 import { SG_CHANGE } from "../../../test/support/fixtures.ts";
+import { runCli } from "../support/cli.ts";
 
 const REPO = resolve(import.meta.dirname, "../../..");
 const CLI = join(REPO, "gateway/src/cli/audit.ts");
@@ -38,17 +38,8 @@ let h: Harness;
 let variant: PolicyVariant;
 let dir: string;
 
-function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: REPO }, (error, stdout, stderr) => {
-      done({
-        code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
-        stdout,
-        stderr,
-      });
-    });
-  });
-}
+/** The audit CLI, a process of its own. */
+const run = (...args: string[]) => runCli(CLI, args);
 
 async function expectStatus(
   response: Response | Promise<Response>,
