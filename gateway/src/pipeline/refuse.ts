@@ -31,6 +31,11 @@ const ABOUT_THE_USER: ReadonlySet<string> = new Set([
   "approval_required",
 ]);
 
+/** The reasons of ABOUT_THE_USER that refuse the call by themselves: the user may not call. */
+const REFUSED_ON_THE_USER: ReadonlySet<string> = new Set(
+  [...ABOUT_THE_USER].filter((code) => code !== "approval_required"),
+);
+
 /**
  * Reasons the kill switch itself gives (an administrator's stop, or the agent's own suspension):
  * not evidence of a runaway agent. Counted, an all-writes or connector stop would suspend every
@@ -52,7 +57,11 @@ function countDenial(ports: RefusePorts, runtime: PipelineRuntime, ctx: Decided)
   ports.sessions.recordDenial(ctx.actorKey, runtime.now());
   // Too many denials suspend the agent through the kill switch. Not awaited: the monitor
   // audits its own alert, and a failure to suspend is retried at the next denial.
+  // A call refused on who the user is (their groups, device, or their own kill switch) is
+  // refused whatever else it asks: its other reasons are that user's doing, not the agent's.
+  // Counted, a user with no rights at all could switch the agent off for everyone.
   if (
+    !decision.reasons.some((r) => REFUSED_ON_THE_USER.has(r.code)) &&
     decision.reasons.some((r) => !ABOUT_THE_USER.has(r.code) && !SET_BY_THE_KILL_SWITCH.has(r.code))
   ) {
     ports.denials
