@@ -17,7 +17,7 @@ import { verifyCaller, type Caller } from "./authenticate.ts";
 import type { CallAnswer, CallRequest, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 import { decide, UndecidedCall } from "./decide.ts";
 import { handOff } from "./handoff.ts";
-import { checkLimits } from "./limits.ts";
+import { checkLimits, countRefusedCall } from "./limits.ts";
 import { parseCall } from "./parse.ts";
 import { refuse } from "./refuse.ts";
 import { useApproval } from "./use-approval.ts";
@@ -112,7 +112,11 @@ export function createToolCallPipeline(
       "parse",
       () => parseCall(ports, { request, trace, started, ...caller }),
       trace,
-    );
+    ).catch(async (thrown: unknown) => {
+      // A malformed call to a catalog tool counts toward the limits (429 once over them).
+      await countRefusedCall(ports, runtime, { ...caller, trace }, request.tool, thrown);
+      throw thrown;
+    });
     seen.tool = parsed.tool;
     await timed("limits", () => checkLimits(ports, runtime, parsed), trace);
     const approved = await timed("approval", () => useApproval(ports, runtime, parsed), trace);

@@ -1,14 +1,16 @@
 // Step 3: runaway-loop limits per agent, user and tool, before the policy is asked (a refused
 // call is not counted). A refusal is audited (durably: audit_unavailable if it cannot be) and
-// answered 429 rate_limited with Retry-After.
+// answered 429 rate_limited with Retry-After. A call to a catalog tool whose body or arguments
+// the schema refused counts too (`countRefusedCall`): a loop of malformed calls is a loop.
 import { GatewayError, recorded } from "../lib/errors.ts";
-import type { GatewayPorts, Parsed, PipelineRuntime } from "./context.ts";
+import { isToolName } from "../../../common/catalog.ts";
+import type { Authenticated, GatewayPorts, Parsed, PipelineRuntime } from "./context.ts";
 import { appendDurable } from "./record.ts";
 
 export async function checkLimits(
   ports: Pick<GatewayPorts, "limiter" | "audit">,
   runtime: Pick<PipelineRuntime, "now" | "newId">,
-  ctx: Parsed,
+  ctx: Pick<Parsed, "principal" | "tool" | "trace"> & { sessionId?: string | undefined },
 ): Promise<void> {
   const { principal } = ctx;
   const verdict = await ports.limiter.check({
@@ -34,7 +36,7 @@ export async function checkLimits(
     },
     groups: [...principal.groups],
     agent: principal.agent,
-    session_id: ctx.sessionId,
+    ...(ctx.sessionId === undefined ? {} : { session_id: ctx.sessionId }),
     tool: ctx.tool,
     outcome: { status: "rate_limited", code: "rate_limited", http_status: 429 },
     details: { ...limit, cause: verdict.cause },
@@ -53,4 +55,21 @@ export async function checkLimits(
       },
     ),
   );
+}
+
+/**
+ * A call to a catalog tool that `parse` refused (request_malformed, arguments_invalid) is still
+ * a call: it is counted, and past the limit answered 429 instead of another 400.
+ */
+export async function countRefusedCall(
+  ports: Pick<GatewayPorts, "limiter" | "audit">,
+  runtime: Pick<PipelineRuntime, "now" | "newId">,
+  ctx: Pick<Authenticated, "principal" | "trace">,
+  tool: string,
+  refused: unknown,
+): Promise<void> {
+  const code = refused instanceof GatewayError ? refused.code : undefined;
+  if (code !== "request_malformed" && code !== "arguments_invalid") return;
+  if (!isToolName(tool)) return;
+  await checkLimits(ports, runtime, { principal: ctx.principal, trace: ctx.trace, tool });
 }

@@ -2,7 +2,7 @@
 //
 // Failure modes: request_malformed (not JSON, or not {arguments, session_id, approval_id?,
 // context?}; `issues` lists each), tool_not_found, arguments_invalid (`issues` lists each).
-// Nothing is recorded or counted for a call refused here.
+// Nothing is recorded here; a refusal of a catalog tool's call is counted by the limits (index.ts).
 import { argumentsDigest } from "../../../common/canonical.ts";
 import { parseToolArguments, protoKeyPaths } from "../../../common/tool-arguments.ts";
 import { McpToolCallBody, ToolCallBody } from "../http/contract.ts";
