@@ -90,16 +90,24 @@ export interface ValueContext {
   /** The current state: `clear` also accepts a value it holds (say, a connector since removed). */
   state: PolicyState;
   action: KillSwitchAction;
+  /**
+   * The catalog's agents and workflows: when given, `set` accepts only these (the policy matches
+   * names exactly, and an agent the catalog does not list may use no tool: a misspelt name would
+   * be saved and stop nothing). The automatic suspension leaves them out (any agent seen in a
+   * token may be suspended).
+   */
+  names?: { agents: ReadonlySet<string>; workflows: ReadonlySet<string> } | undefined;
 }
 
 /**
  * Checks the value of a change and returns it. `all_writes` takes no value; every other scope
  * takes one: a user is a subject or an email (1 to 320 characters); an agent, a workflow or a
- * read-only agent is a name (1 to 200 characters, no whitespace). Agents and workflows are not
- * limited to the catalog's, so that an agent id seen in tokens can be stopped even when the
- * catalog does not know it (the automatic suspension must never fail on that). A connector must
- * be one of the catalog's, so that a misspelt connector is refused instead of silently stopping
- * nothing.
+ * read-only agent is a name (1 to 200 characters, no whitespace). An administrator's `set` of an
+ * agent or a workflow must name one of the catalog's (`context.names`): the policy matches names
+ * exactly and an agent the catalog does not list may use no tool, so a misspelt name would be
+ * saved and stop nothing. The automatic suspension passes no names: any agent id seen in a
+ * verified token can be suspended (it must never fail on that). A connector must be one of the
+ * catalog's for the same reason; `clear` also accepts a value the state holds.
  */
 export function checkValue(
   scope: KillSwitchScope,
@@ -129,6 +137,16 @@ export function checkValue(
     throw invalid(
       `${what} name must be 1 to ${MAX_NAME_LENGTH} characters without whitespace or control characters`,
     );
+  }
+  const known =
+    scope === "workflow"
+      ? context.names?.workflows
+      : scope === "connector"
+        ? undefined
+        : context.names?.agents;
+  if (known !== undefined && context.action === "set" && !known.has(value)) {
+    const what = scope === "workflow" ? "workflow" : "agent";
+    throw invalid(`unknown ${what} ${value}: the catalog has ${[...known].sort().join(", ")}`);
   }
   if (scope === "connector" && !context.connectors.has(value)) {
     const held = context.state.kill_switch.connectors.includes(value);

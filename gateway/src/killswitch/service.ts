@@ -152,6 +152,16 @@ function connectorsOfCatalog(): Set<string> {
   return new Set(Object.values(loadCatalog().tools).map((tool) => tool.connector));
 }
 
+/** The catalog's agents, and the workflows a call can be in (theirs, or "unassigned"). */
+function namesOfCatalog(): { agents: ReadonlySet<string>; workflows: ReadonlySet<string> } {
+  const agents = loadCatalog().agents;
+  const workflows = new Set(["unassigned"]);
+  for (const agent of Object.values(agents)) {
+    if (agent.workflow !== undefined) workflows.add(agent.workflow);
+  }
+  return { agents: new Set(Object.keys(agents)), workflows };
+}
+
 function checkInitial(initial: unknown, connectors: ReadonlySet<string>): PolicyState {
   const parsed = PolicyState.safeParse(initial);
   if (!parsed.success) {
@@ -201,6 +211,7 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
   const now = options.now ?? Date.now;
   const { audit, apply } = options;
   const connectors: ReadonlySet<string> = new Set(options.connectors ?? connectorsOfCatalog());
+  const names = options.connectors === undefined ? namesOfCatalog() : undefined;
   const initial =
     options.initial === undefined
       ? defaultPolicyState()
@@ -307,11 +318,12 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     scope: unknown,
     rawValue: unknown,
     changeOptions: ChangeOptions,
+    anyName = false,
   ): Promise<ChangeResult> {
     return serialized(async () => {
       for (let attempt = 1; ; attempt++) {
         await adoptNewest();
-        const result = await changeOnce(action, scope, rawValue, changeOptions);
+        const result = await changeOnce(action, scope, rawValue, changeOptions, anyName);
         if (result !== "conflict") return result;
         if (attempt >= 5) {
           throw new KillSwitchError(
@@ -328,6 +340,7 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     scope: unknown,
     rawValue: unknown,
     changeOptions: ChangeOptions,
+    anyName: boolean,
   ): Promise<ChangeResult | "conflict"> {
     if (!isKillSwitchScope(scope)) {
       throw new KillSwitchError(
@@ -337,7 +350,12 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     }
     const actor = actorOf((changeOptions as Partial<ChangeOptions> | undefined)?.by);
     const reason = checkReason((changeOptions as Partial<ChangeOptions> | undefined)?.reason);
-    const value = checkValue(scope, rawValue, { connectors, state: saved.state, action });
+    const value = checkValue(scope, rawValue, {
+      connectors,
+      state: saved.state,
+      action,
+      names: anyName ? undefined : names,
+    });
 
     const unchanged =
       action === "set" ? isOn(saved.state, scope, value) : isOff(saved.state, scope, value);
@@ -447,10 +465,13 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     set: (scope, value, changeOptions) => change("set", scope, value, changeOptions),
     clear: (scope, value, changeOptions) => change("clear", scope, value, changeOptions),
     suspendAgent: (agent, suspendOptions) =>
-      change("set", "agent", agent, {
-        by: suspendOptions.by ?? AUTO_SUSPENSION_ACTOR,
-        reason: suspendOptions.reason,
-      }),
+      change(
+        "set",
+        "agent",
+        agent,
+        { by: suspendOptions.by ?? AUTO_SUSPENSION_ACTOR, reason: suspendOptions.reason },
+        true,
+      ),
   };
 }
 
