@@ -71,6 +71,12 @@ export interface ConsoleDeps {
 const BASE = "/console";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LIST_LIMIT = 200;
+/**
+ * Open requests read to find this person's LIST_LIMIT: every group's requests come first in
+ * deadline order, so reading only LIST_LIMIT would let other groups' (post-hoc reviews are not
+ * bounded) push this person's out of the list.
+ */
+const LIST_SCAN = 10_000;
 /** The largest console form (a CSRF token and a reason). */
 const CONSOLE_FORM_BYTES = 16_384;
 
@@ -274,10 +280,10 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
     const { session, principal } = await person(c);
     // A person the kill switch disables reads no requests, as on the REST route.
     deps.checkApprover(principal);
-    const open = await deps.approvals.listAllOpen(LIST_LIMIT);
-    const mine = open.filter(
-      (r) => isOpen(r.status) && eligible(r, principal) && !isRequester(r, principal),
-    );
+    const open = await deps.approvals.listAllOpen(LIST_SCAN);
+    const mine = open
+      .filter((r) => isOpen(r.status) && eligible(r, principal) && !isRequester(r, principal))
+      .slice(0, LIST_LIMIT);
     return c.html(listPage(mine, viewerOf(principal), session.csrf));
   });
 
