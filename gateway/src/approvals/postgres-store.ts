@@ -204,6 +204,7 @@ export async function openPostgresApprovalStore(
         const result = await pool.query<Row>(
           `SELECT id, status, version, record FROM approval_requests
             WHERE ${column} = $1 AND status IN ('pending', 'escalated')
+            ${by.waiting === true ? "AND (record::jsonb ->> 'mode') IS NULL" : ""}
             ORDER BY created_at_ms, id LIMIT $2`,
           [value, checkListLimit(limit)],
         );

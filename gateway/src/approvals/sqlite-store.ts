@@ -84,7 +84,8 @@ function openSync(options: SqliteApprovalStoreOptions): SqliteApprovalStore {
     db.close();
     throw storeUnavailable(`preparing ${path}`, cause);
   }
-  const { insert, select, update, due, openBy, compensationDue, settings } = statements;
+  const { insert, select, update, due, openBy, openWaitingBy, compensationDue, settings } =
+    statements;
   let closed = false;
 
   function guard<T>(what: string, run: () => T): Promise<T> {
@@ -165,7 +166,8 @@ function openSync(options: SqliteApprovalStoreOptions): SqliteApprovalStore {
     listOpen: (by: OpenFilter, limit = 100) =>
       guard("listOpen", () => {
         const [column, value] = openFilterColumn(by);
-        return (openBy[column].all(value, checkListLimit(limit)) as unknown as Row[]).map(fromRow);
+        const statement = by.waiting === true ? openWaitingBy[column] : openBy[column];
+        return (statement.all(value, checkListLimit(limit)) as unknown as Row[]).map(fromRow);
       }),
     ping: () =>
       guard("ping", () => {
@@ -235,6 +237,20 @@ function prepare(db: DatabaseSync, path: string, busyTimeoutMs: number) {
       agent: db.prepare(
         `SELECT id, status, version, record FROM approval_requests
           WHERE agent = ? AND status IN ('pending', 'escalated')
+          ORDER BY created_at_ms, id LIMIT ?`,
+      ),
+    },
+    openWaitingBy: {
+      requester_subject: db.prepare(
+        `SELECT id, status, version, record FROM approval_requests
+          WHERE requester_subject = ? AND status IN ('pending', 'escalated')
+            AND json_extract(record, '$.mode') IS NULL
+          ORDER BY created_at_ms, id LIMIT ?`,
+      ),
+      agent: db.prepare(
+        `SELECT id, status, version, record FROM approval_requests
+          WHERE agent = ? AND status IN ('pending', 'escalated')
+            AND json_extract(record, '$.mode') IS NULL
           ORDER BY created_at_ms, id LIMIT ?`,
       ),
     },

@@ -64,7 +64,13 @@ export type ApprovalStoreConfig =
       maxConnections?: number;
     };
 
-export type OpenFilter = { requesterSubject: string } | { agent: string };
+export type OpenFilter = ({ requesterSubject: string } | { agent: string }) & {
+  /**
+   * Only requests that wait before their call runs (no post-hoc reviews: their calls ran, and
+   * they stay open for days, so they would fill any bounded listing of the waiting ones).
+   */
+  waiting?: boolean;
+};
 
 /** The column and value an OpenFilter selects on. */
 export function openFilterColumn(by: OpenFilter): ["requester_subject" | "agent", string] {

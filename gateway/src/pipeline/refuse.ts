@@ -72,7 +72,11 @@ function countDenial(ports: RefusePorts, runtime: PipelineRuntime, ctx: Decided)
   }
 }
 
-/** Open requests read to count one user's or agent's waiting calls (reviews among them). */
+/**
+ * Open requests read to count one user's or agent's waiting calls. Post-hoc reviews are left out
+ * by the store (`waiting`): read here and dropped after, a few hundred open reviews would push
+ * every waiting request past the scan, and the bounds would never be reached.
+ */
 const OPEN_SCAN = 500;
 
 /**
@@ -92,7 +96,10 @@ async function waitingAlready(
   const waiting = (r: ApprovalRequest) =>
     r.mode !== "post_hoc" && epochMs(r.expires_at) > runtime.now();
   const mine = (
-    await ports.approvals.listOpen({ requesterSubject: principal.subject }, OPEN_SCAN)
+    await ports.approvals.listOpen(
+      { requesterSubject: principal.subject, waiting: true },
+      OPEN_SCAN,
+    )
   ).filter(waiting);
   // The very call: same agent, session (an approval is used where it was asked), tool and
   // arguments, and waiting before it runs: a post-hoc review of a call that already ran is
@@ -106,9 +113,9 @@ async function waitingAlready(
       r.arguments_digest === ctx.digest,
   );
   if (same !== undefined) return same;
-  const agents = (await ports.approvals.listOpen({ agent: principal.agent }, OPEN_SCAN)).filter(
-    waiting,
-  );
+  const agents = (
+    await ports.approvals.listOpen({ agent: principal.agent, waiting: true }, OPEN_SCAN)
+  ).filter(waiting);
   const over =
     mine.length >= bounds.perUser
       ? { scope: "user", limit: bounds.perUser }

@@ -278,6 +278,23 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       await rejectsWith(store.listOpen({ agent: "x" }, 0), "approval_invalid", /limit/);
     });
 
+    it("lists only the requests that wait before their call runs when asked (no post-hoc reviews)", async () => {
+      const id = (n: number) => `00000000-0000-4000-8000-00000000030${String(n)}`;
+      const at = (ms: number) => new Date(T0 + ms).toISOString();
+      await store.create(sampleRequest({ id: id(1), created_at: at(1), mode: "post_hoc" }));
+      await store.create(sampleRequest({ id: id(2), created_at: at(2) }));
+      await store.create(sampleRequest({ id: id(3), created_at: at(3), mode: "post_hoc" }));
+      await store.create(sampleRequest({ id: id(4), created_at: at(4) }));
+
+      const all = await store.listOpen({ requesterSubject: ENGINEER.subject });
+      expect(all.map((r) => r.id)).toEqual([id(1), id(2), id(3), id(4)]);
+      for (const by of [{ requesterSubject: ENGINEER.subject }, { agent: "change-reviewer" }]) {
+        // The limit counts waiting requests only: two reviews ahead of them take no place.
+        const waiting = await store.listOpen({ ...by, waiting: true }, 2);
+        expect(waiting.map((r) => r.id)).toEqual([id(2), id(4)]);
+      }
+    });
+
     it("keeps its records across close and reopen, and migrates only once", async () => {
       const request = await store.create(sampleRequest());
       await store.compareAndSet(1, { ...request, status: "denied" });
