@@ -55,6 +55,8 @@ import {
 } from "./oidc.ts";
 import { limitRequestBody } from "../../common/body-limit.ts";
 
+/** The change-review runtime's client: the service the engineer's own tokens are for. */
+export const CHANGE_REVIEW_CLIENT_ID = "change-reviewer";
 export const TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 export const JWKS_PATH = "/.well-known/jwks.json";
@@ -115,6 +117,12 @@ export interface DevIdpAppOptions {
   agents?: readonly string[];
   /** The audience of the engineer's own tokens: the only accepted subject tokens. */
   engineerAudience: string;
+  /**
+   * The clients of the service that audience names: only they may exchange such a token (a
+   * token the engineer gave one service is not one another agent may act on). Default: the
+   * change-review runtime's client, change-reviewer.
+   */
+  engineerAudienceClients?: readonly string[];
   /** The gateway's audience: the only audience that may be requested. */
   gatewayAudience: string;
   /** The longest lifetime of an issued token, seconds (1..86400). */
@@ -156,6 +164,7 @@ export function createDevIdpApp(options: DevIdpAppOptions): Hono {
     ]),
   );
   const agents = checkAgents(options.agents ?? externalAgentIds(loadCatalog()));
+  const audienceClients = checkAgents(options.engineerAudienceClients ?? [CHANGE_REVIEW_CLIENT_ID]);
   const clock = options.now ?? (() => Date.now() / 1000);
   if (typeof clock !== "function") throw new TypeError('"now" must be a function');
   const publicUrl = options.publicUrl === undefined ? undefined : checkPublicUrl(options.publicUrl);
@@ -246,6 +255,12 @@ export function createDevIdpApp(options: DevIdpAppOptions): Hono {
 
     const outcome = await checkSubjectToken(subjectToken);
     if (!outcome.ok) throw new OAuthError("invalid_grant", `subject_token: ${outcome.reason}`);
+    if (!audienceClients.has(client.clientId)) {
+      throw new OAuthError(
+        "invalid_grant",
+        `subject_token: its audience ${engineerAudience} is not client ${client.clientId}'s service`,
+      );
+    }
     const subject = subjectClaims(outcome.payload, client.clientId);
     const now = Math.floor(clock());
     // The checker refused exp <= now: at least one second is left.

@@ -736,7 +736,9 @@ describe("createDevIdpApp options", () => {
   });
 
   it("takes the acting agents from the option when given", async () => {
-    const target = createDevIdpApp(options({ agents: [RETIRED] }));
+    const target = createDevIdpApp(
+      options({ agents: [RETIRED], engineerAudienceClients: [RETIRED] }),
+    );
     const retired = await post(exchangeForm(await engineerToken()), {
       authorization: basic(RETIRED, RETIRED_SECRET),
       target,
