@@ -39,7 +39,13 @@ export interface RuleHit {
 
 /** The parts of a pull request the analysis reads (the gateway's github_read_pr result). */
 export interface ChangeFiles {
-  files: readonly { path: string; patch: string | null }[];
+  files: readonly {
+    path: string;
+    patch: string | null;
+    /** GitHub's file status ("removed"...) and added line count, when the result has them. */
+    status?: unknown;
+    additions?: unknown;
+  }[];
 }
 
 /** The parts of a ticket the analysis reads (the gateway's jira_read result). */
@@ -128,18 +134,22 @@ function s3PublicAccess(view: TerraformView): Location[] {
   const found: Location[] = [];
   const blocks = resources(view, "aws_s3_bucket_public_access_block");
   const accountWide = resources(view, "aws_s3_account_public_access_block").some(enforcesAll);
+  // The buckets an enforcing block covers, by resource name and by literal bucket name: one
+  // pass over the blocks, not one per bucket.
+  const coveredNames = new Set<string>();
+  const coveredLiterals = new Set<string>();
+  for (const block of blocks) {
+    const target = attributeOf(block, "bucket");
+    if (target === undefined || !enforcesAll(block)) continue;
+    for (const match of target.value.matchAll(BUCKET_REFERENCE)) coveredNames.add(match[1] ?? "");
+    const literal = literalString(target);
+    if (literal !== undefined) coveredLiterals.add(literal);
+  }
   for (const bucket of resources(view, "aws_s3_bucket").filter(isNew)) {
     const name = bucket.labels[1] ?? "";
     const literalName = literalString(attributeOf(bucket, "bucket"));
-    const covered = blocks.some((block) => {
-      const target = attributeOf(block, "bucket");
-      if (target === undefined) return false;
-      const reference = new RegExp(`\\baws_s3_bucket\\.${escape(name)}\\.(?:id|bucket)\\b`);
-      const refers =
-        reference.test(target.value) ||
-        (literalName !== undefined && literalString(target) === literalName);
-      return refers && enforcesAll(block);
-    });
+    const covered =
+      coveredNames.has(name) || (literalName !== undefined && coveredLiterals.has(literalName));
     if (!covered && !accountWide) {
       const location = locationOf(bucket.header, bucket);
       if (location !== undefined) found.push(location);
@@ -158,9 +168,8 @@ function s3PublicAccess(view: TerraformView): Location[] {
   return found;
 }
 
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
+/** `aws_s3_bucket.<name>.id` or `.bucket`: the resource name. */
+const BUCKET_REFERENCE = /\baws_s3_bucket\.([^.\s"]+)\.(?:id|bucket)\b/g;
 
 // --- IAM wildcard actions ------------------------------------------------------------------
 
@@ -181,13 +190,31 @@ function denies(attribute: Attribute): boolean {
 
 function iamWildcards(view: TerraformView): Location[] {
   const found = new Map<string, Location>();
+  // Indexed once: the first attribute that holds each line, and the actions each line starts.
+  const holder = new Map<DiffLine, Attribute>();
+  const actionsAt = new Map<DiffLine, Attribute[]>();
+  for (const attribute of view.attributes) {
+    for (const line of attribute.lines) if (!holder.has(line)) holder.set(line, attribute);
+    const first = attribute.lines[0];
+    if (first !== undefined && ACTION_KEYS.has(attribute.key)) {
+      actionsAt.set(first, [...(actionsAt.get(first) ?? []), attribute]);
+    }
+  }
   const hit = (line: DiffLine) => {
-    const attribute = view.attributes.find((a) => a.lines.includes(line));
-    const location = locationOf(line, attribute?.parent);
+    const location = locationOf(line, holder.get(line)?.parent);
     if (location !== undefined) found.set(`${line.file}:${String(line.line)}`, location);
   };
-  const statementDenies = (line: DiffLine): boolean =>
-    view.attributes.some((a) => a.lines[0] === line && ACTION_KEYS.has(a.key) && denies(a));
+  // Each statement's Effect is looked up once (a block may hold thousands of actions).
+  const denying = new Map<Block, boolean>();
+  const deniesOnce = (attribute: Attribute): boolean => {
+    let deny = denying.get(attribute.parent);
+    if (deny === undefined) {
+      deny = denies(attribute);
+      denying.set(attribute.parent, deny);
+    }
+    return deny;
+  };
+  const statementDenies = (line: DiffLine): boolean => (actionsAt.get(line) ?? []).some(deniesOnce);
   // An action list still open from an earlier line ("Action = [" ... "]").
   let list: { deny: boolean } | undefined;
   let previous: DiffLine | undefined;
@@ -370,6 +397,32 @@ function ebsUnencrypted(view: TerraformView): Location[] {
   return found;
 }
 
+// --- Terraform the analysis cannot read -----------------------------------------------------
+
+const TERRAFORM_FILE = /\.(?:tf|tf\.json|hcl)$/;
+/** The worker's PATCH_TRUNCATED_MARKER: the file's diff was cut at the worker's byte budget. */
+const TRUNCATED = /^\\ patch truncated\b/m;
+
+/**
+ * Terraform files whose changes the rules never saw: a patch the worker cut or GitHub omitted
+ * (null for a file that is not removed and adds lines), and Terraform's JSON syntax, which the
+ * line scanner does not read. Reported, never taken for "no findings".
+ */
+function unreadableTerraform(pull: ChangeFiles): Location[] {
+  const found: Location[] = [];
+  for (const file of pull.files) {
+    if (!TERRAFORM_FILE.test(file.path)) continue;
+    const omitted =
+      file.patch === null &&
+      file.status !== "removed" &&
+      !(typeof file.additions === "number" && file.additions === 0);
+    const cut = file.patch !== null && TRUNCATED.test(file.patch);
+    const json = file.path.endsWith(".tf.json") && file.patch !== null && /^\+/m.test(file.patch);
+    if (omitted || cut || json) found.push({ file: file.path, line: 0 });
+  }
+  return found;
+}
+
 // --- The ticket ----------------------------------------------------------------------------
 
 /** Whether a ticket's rollback plan says something. */
@@ -392,6 +445,7 @@ export function analyzeChange(ticket: ChangeTicket, pull: ChangeFiles): RuleHit[
     rds_publicly_accessible: () => rdsPublic(view),
     ebs_unencrypted: () => ebsUnencrypted(view),
     rollback_plan_missing: () => [],
+    terraform_unreadable: () => unreadableTerraform(pull),
   };
   const hits: RuleHit[] = [];
   for (const rule of RULES) {

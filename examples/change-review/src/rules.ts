@@ -41,7 +41,8 @@ export type RuleId =
   | "log_retention_missing"
   | "rds_publicly_accessible"
   | "ebs_unencrypted"
-  | "rollback_plan_missing";
+  | "rollback_plan_missing"
+  | "terraform_unreadable";
 
 export interface Rule {
   id: RuleId;
@@ -125,6 +126,17 @@ export const RULES: readonly Rule[] = [
     remediation: "Add rollback plan to the Jira change.",
     label: "missing rollback plan",
     standard: "SEC-STD-005",
+  },
+  {
+    // Not a clean bill of health: Terraform the review could not read (a diff cut at the
+    // worker's budget or omitted by GitHub, or Terraform's JSON syntax) is Terraform nobody
+    // reviewed.
+    id: "terraform_unreadable",
+    finding: "Part of the pull request's Terraform could not be analysed and was not reviewed.",
+    severity: "High",
+    approvals: ["cloud_security"],
+    remediation: "Review the unanalysed Terraform by hand, or split the pull request.",
+    label: "unreviewed Terraform",
   },
 ];
 

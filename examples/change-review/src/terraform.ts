@@ -111,21 +111,33 @@ export function parsePatch(file: string, patch: string): Hunk[] {
 interface Counted {
   /** The line without its comment. */
   code: string;
+  /** The line ends inside a slash-star comment that a later line closes. */
+  inComment: boolean;
   /** Openers minus closers outside strings. */
   net: number;
   /** Closers before anything else on the line ("}", "})", "],"...). */
   leadingClosers: number;
 }
 
-/** Drops a comment (#, //, or a slash-star comment on one line) and counts brackets outside strings. */
-function count(text: string): Counted {
+/**
+ * Drops a comment (#, //, or a slash-star comment, which may span lines: `inComment` says the
+ * line starts inside one) and counts brackets outside strings.
+ */
+function count(text: string, inComment = false): Counted {
   let code = "";
   let net = 0;
   let leadingClosers = 0;
   let leading = true;
   let inString = false;
   let interpolation = 0;
-  for (let i = 0; i < text.length; i += 1) {
+  let start = 0;
+  if (inComment) {
+    const end = text.indexOf("*/");
+    if (end === -1) return { code: "", inComment: true, net: 0, leadingClosers: 0 };
+    start = end + 2;
+  }
+  let opensComment = false;
+  for (let i = start; i < text.length; i += 1) {
     const char = text.charAt(i);
     if (inString) {
       code += char;
@@ -146,7 +158,10 @@ function count(text: string): Counted {
     if (char === "#" || (char === "/" && text.charAt(i + 1) === "/")) break;
     if (char === "/" && text.charAt(i + 1) === "*") {
       const end = text.indexOf("*/", i + 2);
-      if (end === -1) break;
+      if (end === -1) {
+        opensComment = true;
+        break;
+      }
       i = end + 1;
       continue;
     }
@@ -164,8 +179,11 @@ function count(text: string): Counted {
       leading = false;
     }
   }
-  return { code: code.trim(), net, leadingClosers };
+  return { code: code.trim(), inComment: opensComment, net, leadingClosers };
 }
+
+/** `<<EOT` or `<<-EOT` ending a line's code: the heredoc's closing tag. */
+const HEREDOC = /<<-?([A-Za-z_][\w-]*)$/;
 
 const BLOCK_HEADER = /^([A-Za-z_][\w-]*)((?:\s+"[^"]*")*)\s*\{/;
 const ATTRIBUTE = /^"?([A-Za-z_][\w-]*)"?\s*(?:=(?!=)|:)\s*(.*)$/;
@@ -204,6 +222,14 @@ function startingDepth(lines: readonly DiffLine[]): number {
   return Math.floor(width / 2) + (count(first.text).leadingClosers > 0 ? 1 : 0);
 }
 
+/**
+ * The deepest level the scanner follows. Terraform's resources, their nested blocks and the
+ * values the rules read sit a few levels down; deeper levels are counted but not followed, so
+ * the work per line stays bounded whatever a hostile diff nests (no line is added to more than
+ * this many open levels).
+ */
+const MAX_LEVELS = 16;
+
 interface Frame {
   block: Block;
   /** The depth before the line that opened it: it closes when the depth falls back to this. */
@@ -226,7 +252,7 @@ export function scanHunk(hunk: Hunk): TerraformView {
         : newBlock("block", context[1] ?? "", labelsOf(context[2] ?? ""), undefined, undefined);
     view.blocks.push(outer);
     stack.push({ block: outer, openDepth: 0 });
-    for (let level = 1; level < initial; level += 1) {
+    for (let level = 1; level < Math.min(initial, MAX_LEVELS); level += 1) {
       stack.push({
         block: newBlock("unknown", "", [], undefined, stack.at(-1)?.block),
         openDepth: level,
@@ -235,8 +261,20 @@ export function scanHunk(hunk: Hunk): TerraformView {
     depth = initial;
   }
 
+  let inComment = false;
+  // A heredoc's text is a string: whatever its lines hold, the levels after it are those before.
+  let heredoc: { tag: string; stack: Frame[]; depth: number } | undefined;
   for (const line of hunk.lines) {
-    const { code, net } = count(line.text);
+    if (line.text.trim() === heredoc?.tag) {
+      stack.splice(0, stack.length, ...heredoc.stack);
+      depth = heredoc.depth;
+      heredoc = undefined;
+      for (const frame of stack) frame.block.lines.push(line);
+      continue;
+    }
+    const counted = count(line.text, inComment);
+    const { code, net } = counted;
+    inComment = counted.inComment;
     for (const frame of stack) frame.block.lines.push(line);
     // A multi-line value takes in every line until it closes.
     for (const frame of stack) {
@@ -277,10 +315,12 @@ export function scanHunk(hunk: Hunk): TerraformView {
     const before = depth;
     depth += net;
     if (depth < 0) depth = 0; // more closers than the hunk opened: the outer levels are unknown
-    if (opened !== undefined && depth > before) {
+    if (opened !== undefined && depth > before && stack.length < MAX_LEVELS) {
       stack.push({ block: opened, openDepth: before });
     }
     while (stack.length > 0 && (stack.at(-1)?.openDepth ?? 0) >= depth) stack.pop();
+    const tag = heredoc === undefined ? HEREDOC.exec(code)?.[1] : undefined;
+    if (tag !== undefined) heredoc = { tag, stack: [...stack], depth };
   }
   return view;
 }
@@ -292,9 +332,10 @@ export function scanFiles(files: readonly { path: string; patch: string | null }
     if (file.patch === null || !/\.(tf|tf\.json|hcl)$/.test(file.path)) continue;
     for (const hunk of parsePatch(file.path, file.patch)) {
       const scanned = scanHunk(hunk);
-      view.blocks.push(...scanned.blocks);
-      view.attributes.push(...scanned.attributes);
-      view.lines.push(...scanned.lines);
+      // One by one: spreading a hunk of 100,000 lines into push() overflows the call stack.
+      for (const block of scanned.blocks) view.blocks.push(block);
+      for (const attribute of scanned.attributes) view.attributes.push(attribute);
+      for (const line of scanned.lines) view.lines.push(line);
     }
   }
   return view;

@@ -1,0 +1,61 @@
+// Review finding: the analysis is synchronous and its cost grew with the square of the diff.
+// Every line was added to every open level (and to every open multi-line value's text), and the
+// IAM and S3 rules searched every attribute or block for each line or bucket. A pull request
+// diff of tens of KiB (the worker passes up to 1 MiB) held the runtime's event loop for tens of
+// seconds, and about 140 KiB of "a = [" lines ran the process out of heap: every review in
+// flight died with it, and no problem document was ever sent.
+import { describe, expect, it } from "vitest";
+import { analyzeChange } from "../src/analysis.ts";
+
+const WITH_PLAN = { rollback_plan: "Revert the pull request and re-apply." };
+
+function timed(lines: string[]): { ms: number; kib: number } {
+  const patch = `@@ -0,0 +1,${lines.length} @@\n${lines.map((line) => `+${line}`).join("\n")}\n`;
+  const started = performance.now();
+  analyzeChange(WITH_PLAN, { files: [{ path: "terraform/main.tf", patch }] });
+  return { ms: performance.now() - started, kib: Buffer.byteLength(patch) / 1024 };
+}
+
+describe("the analysis' cost on a hostile diff", { timeout: 120_000 }, () => {
+  it("reads a 1 MiB diff of short lines without throwing (the review's 500)", () => {
+    const { ms, kib } = timed([
+      'resource "aws_iam_policy" "p" {',
+      ...Array.from({ length: 140_000 }, () => "a = 1"),
+      "}",
+    ]);
+    expect(kib).toBeLessThan(1024);
+    expect(ms).toBeLessThan(1_500);
+  });
+
+  it("stays linear in nesting: 6,000 unclosed lists (about 40 KiB)", () => {
+    const { ms, kib } = timed([
+      'resource "aws_iam_policy" "p" {',
+      ...Array.from({ length: 6_000 }, () => "a = ["),
+    ]);
+    expect(kib).toBeLessThan(64);
+    expect(ms).toBeLessThan(1_500);
+  });
+
+  it("stays linear in IAM actions: 12,000 wildcard lines (about 200 KiB)", () => {
+    const { ms } = timed([
+      'resource "aws_iam_policy" "p" {',
+      ...Array.from({ length: 12_000 }, () => 'Action = "s3:*"'),
+      "}",
+    ]);
+    expect(ms).toBeLessThan(1_500);
+  });
+
+  it("stays linear in S3 buckets: 2,000 buckets and their blocks (about 300 KiB)", () => {
+    const { ms } = timed(
+      Array.from({ length: 2_000 }, (_, i) => [
+        `resource "aws_s3_bucket" "b${String(i)}" {`,
+        `  bucket = "zyx-${String(i)}"`,
+        "}",
+        `resource "aws_s3_bucket_public_access_block" "p${String(i)}" {`,
+        `  bucket = aws_s3_bucket.b${String(i)}.id`,
+        "}",
+      ]).flat(),
+    );
+    expect(ms).toBeLessThan(1_500);
+  });
+});

@@ -1,0 +1,54 @@
+// Review finding: the line scanner counted braces inside a multi-line /* */ comment and inside a
+// heredoc as Terraform's own. One stray "}" there closed the security group early, so the
+// ingress block after it sat outside any resource and SSH to the Internet was a clean review.
+import { describe, expect, it } from "vitest";
+import { analyzeChange } from "../src/analysis.ts";
+
+const WITH_PLAN = { rollback_plan: "Revert the pull request and re-apply." };
+
+function added(text: string): string {
+  const lines = text.replace(/^\n/, "").replace(/\n$/, "").split("\n");
+  return `@@ -0,0 +1,${lines.length} @@\n${lines.map((line) => `+${line}`).join("\n")}\n`;
+}
+
+function rulesFor(text: string): string[] {
+  return analyzeChange(WITH_PLAN, {
+    files: [{ path: "terraform/security_group.tf", patch: added(text) }],
+  }).map((hit) => hit.rule);
+}
+
+const SSH_INGRESS = `
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+`;
+
+describe("braces that are not Terraform's", () => {
+  it("ignores a closing brace in a multi-line comment", () => {
+    expect(
+      rulesFor(`
+resource "aws_security_group" "jump" {
+  name = "jump"
+  /*
+    Replaces the old rule set: }
+  */
+${SSH_INGRESS}`),
+    ).toEqual(["admin_port_open_ipv4"]);
+  });
+
+  it("ignores a closing brace in a heredoc", () => {
+    expect(
+      rulesFor(`
+resource "aws_security_group" "jump" {
+  name        = "jump"
+  description = <<-EOT
+    Jump host access }
+  EOT
+${SSH_INGRESS}`),
+    ).toEqual(["admin_port_open_ipv4"]);
+  });
+});
