@@ -105,14 +105,6 @@ function literalNumber(attribute: Attribute | undefined): number | undefined {
   return text !== undefined && /^-?\d+$/.test(text) ? Number(text) : undefined;
 }
 
-function literalList(attribute: Attribute | undefined): string[] {
-  if (attribute === undefined) return [];
-  const literal = literalOf(attribute);
-  if (literal.kind === "list") return literal.value;
-  if (literal.kind === "string") return [literal.value];
-  return [];
-}
-
 function resources(view: TerraformView, ...types: string[]): Block[] {
   return view.blocks.filter((block) => isResource(block, types));
 }
@@ -261,6 +253,59 @@ interface IngressRule {
   to: Attribute | undefined;
   ipv4: Attribute | undefined;
   ipv6: Attribute | undefined;
+  /** A `dynamic "ingress"` block's iterator and its literal for_each values, when literal. */
+  iteration?: { name: string; values: string[] | undefined };
+}
+
+/** An `ingress` block of a security group, or one element of `ingress = [{...}]`. */
+function groupIngress(block: Block): IngressRule {
+  return {
+    block,
+    protocol: attributeOf(block, "protocol"),
+    from: attributeOf(block, "from_port"),
+    to: attributeOf(block, "to_port"),
+    ipv4: attributeOf(block, "cidr_blocks"),
+    ipv6: attributeOf(block, "ipv6_cidr_blocks"),
+  };
+}
+
+/** A security group's ingress rules in each of the forms Terraform takes. */
+function groupIngressRules(group: Block): IngressRule[] {
+  const rules: IngressRule[] = [];
+  for (const block of group.blocks) {
+    if (block.kind === "block" && block.name === "ingress") rules.push(groupIngress(block));
+    // dynamic "ingress" { for_each = [...]  iterator = name  content { ... } }
+    if (block.kind === "block" && block.name === "dynamic" && block.labels[0] === "ingress") {
+      const iterator = attributeOf(block, "iterator")?.value.trim();
+      const forEach = attributeOf(block, "for_each");
+      const literal = forEach === undefined ? undefined : literalOf(forEach);
+      const values =
+        literal?.kind === "list"
+          ? literal.value
+          : forEach !== undefined && /^\[[\s\d,]*\]$/.test(forEach.value.trim())
+            ? (forEach.value.match(/\d+/g) ?? [])
+            : undefined;
+      for (const content of block.blocks) {
+        if (content.kind !== "block" || content.name !== "content") continue;
+        rules.push({
+          ...groupIngress(content),
+          iteration: {
+            name:
+              iterator !== undefined && /^[A-Za-z_][\w-]*$/.test(iterator) ? iterator : "ingress",
+            values,
+          },
+        });
+      }
+    }
+    // ingress = [{ ... }, { ... }]: each object of the list (or the list itself, "[{" on a line)
+    if (block.kind === "value" && block.attribute?.key === "ingress") {
+      if (block.attributes.length > 0) rules.push(groupIngress(block));
+      for (const element of block.blocks) {
+        if (element.kind === "value") rules.push(groupIngress(element));
+      }
+    }
+  }
+  return rules;
 }
 
 function ingressRules(view: TerraformView): IngressRule[] {
@@ -277,17 +322,7 @@ function ingressRules(view: TerraformView): IngressRule[] {
     });
   }
   for (const group of resources(view, "aws_security_group", "aws_default_security_group")) {
-    for (const block of group.blocks) {
-      if (block.kind !== "block" || block.name !== "ingress") continue;
-      rules.push({
-        block,
-        protocol: attributeOf(block, "protocol"),
-        from: attributeOf(block, "from_port"),
-        to: attributeOf(block, "to_port"),
-        ipv4: attributeOf(block, "cidr_blocks"),
-        ipv6: attributeOf(block, "ipv6_cidr_blocks"),
-      });
-    }
+    rules.push(...groupIngressRules(group));
   }
   for (const block of resources(view, "aws_vpc_security_group_ingress_rule")) {
     rules.push({
@@ -302,31 +337,125 @@ function ingressRules(view: TerraformView): IngressRule[] {
   return rules;
 }
 
+// --- Variables and locals the pull request defines -----------------------------------------
+
+/** `var.NAME` → the default of `variable "NAME"`, `local.NAME` → its `locals` entry. */
+type Symbols = ReadonlyMap<string, Attribute>;
+
+function symbolsOf(view: TerraformView): Symbols {
+  const symbols = new Map<string, Attribute>();
+  for (const block of view.blocks) {
+    if (block.kind !== "block" || block.parent !== undefined) continue;
+    const name = block.labels[0];
+    if (block.name === "variable" && name !== undefined) {
+      const value = attributeOf(block, "default");
+      if (value !== undefined) symbols.set(`var.${name}`, value);
+    }
+    if (block.name === "locals") {
+      for (const entry of block.attributes) symbols.set(`local.${entry.key}`, entry);
+    }
+  }
+  return symbols;
+}
+
+const REFERENCE = /^(?:var|local)\.[A-Za-z_][\w-]*$/;
+const MAX_INDIRECTION = 4;
+
+/**
+ * The attribute's value with references to the pull request's variables and locals followed:
+ * the literal strings it gives (a list's items, one string, a number as text), and every
+ * definition it went through (a finding needs one added line among them).
+ */
+function resolved(
+  attribute: Attribute | undefined,
+  symbols: Symbols,
+  depth = 0,
+): { values: string[]; via: Attribute[] } {
+  if (attribute === undefined || depth > MAX_INDIRECTION) return { values: [], via: [] };
+  const literal = literalOf(attribute);
+  if (literal.kind === "list") return { values: literal.value, via: [attribute] };
+  if (literal.kind === "string") return { values: [literal.value], via: [attribute] };
+  if (literal.kind === "number") return { values: [String(literal.value)], via: [attribute] };
+  if (literal.kind === "bool") return { values: [String(literal.value)], via: [attribute] };
+  const text = attribute.value.trim().replace(/,\s*$/, "").trim();
+  const items =
+    text.startsWith("[") && text.endsWith("]")
+      ? text
+          .slice(1, -1)
+          .split(/[,\n]/)
+          .map((item) => item.trim())
+          .filter((item) => item !== "")
+      : [text];
+  const values: string[] = [];
+  const via: Attribute[] = [attribute];
+  for (const item of items) {
+    const quoted = /^"((?:[^"\\$]|\\.)*)"$/.exec(item);
+    if (quoted !== null) {
+      values.push((quoted[1] ?? "").replace(/\\(.)/g, "$1"));
+    } else if (REFERENCE.test(item)) {
+      const inner = resolved(symbols.get(item), symbols, depth + 1);
+      values.push(...inner.values);
+      via.push(...inner.via);
+    }
+  }
+  return { values, via };
+}
+
+/** One string the attribute resolves to, when it resolves to exactly one. */
+function resolvedString(attribute: Attribute | undefined, symbols: Symbols): string | undefined {
+  const { values } = resolved(attribute, symbols);
+  return values.length === 1 ? values[0] : undefined;
+}
+
+function resolvedNumber(attribute: Attribute | undefined, symbols: Symbols): number | undefined {
+  const text = resolvedString(attribute, symbols);
+  return text !== undefined && /^-?\d+$/.test(text) ? Number(text) : undefined;
+}
+
 const ALL_PROTOCOLS: ReadonlySet<string> = new Set(["-1", "all"]);
 const PORT_PROTOCOLS: ReadonlySet<string> = new Set(["tcp", "udp", "6", "17"]);
 
 /** Whether the rule's ports include an administrative port; undefined when not literal. */
-function opensAdminPort(rule: IngressRule): boolean | undefined {
-  const protocol = literalString(rule.protocol)?.toLowerCase();
+function opensAdminPort(rule: IngressRule, symbols: Symbols): boolean | undefined {
+  const protocol = resolvedString(rule.protocol, symbols)?.toLowerCase();
   if (protocol === undefined) return undefined;
   if (ALL_PROTOCOLS.has(protocol)) return true;
   if (!PORT_PROTOCOLS.has(protocol)) return false;
-  const from = literalNumber(rule.from);
-  const to = literalNumber(rule.to) ?? from;
+  const iterated = iteratedPorts(rule);
+  if (iterated !== undefined) return iterated.some((port) => ADMIN_PORTS.has(port));
+  const from = resolvedNumber(rule.from, symbols);
+  const to = resolvedNumber(rule.to, symbols) ?? from;
   if (from === undefined || to === undefined) return undefined;
   if (from === -1 && to === -1) return true;
   return [...ADMIN_PORTS.keys()].some((port) => port >= from && port <= to);
 }
 
+/** The ports of a dynamic block's rule whose from_port and to_port are `<iterator>.value`. */
+function iteratedPorts(rule: IngressRule): number[] | undefined {
+  const iteration = rule.iteration;
+  if (iteration?.values === undefined) return undefined;
+  const current = `${iteration.name}.value`;
+  const isCurrent = (attribute: Attribute | undefined) =>
+    attribute?.value.trim().replace(/,$/, "").trim() === current;
+  if (!isCurrent(rule.from) || !(rule.to === undefined || isCurrent(rule.to))) return undefined;
+  const ports = iteration.values.map(Number);
+  return ports.every(Number.isInteger) ? ports : undefined;
+}
+
 function adminPorts(view: TerraformView, world: string): Location[] {
   const found: Location[] = [];
+  const symbols = symbolsOf(view);
   for (const rule of ingressRules(view)) {
     const cidrs = world === WORLD_IPV4 ? rule.ipv4 : rule.ipv6;
-    if (!literalList(cidrs).includes(world)) continue;
-    if (opensAdminPort(rule) !== true) continue;
+    const sources = resolved(cidrs, symbols);
+    if (!sources.values.includes(world)) continue;
+    if (opensAdminPort(rule, symbols) !== true) continue;
     const changed =
       isNew(rule.block) ||
-      [cidrs, rule.protocol, rule.from, rule.to].some((a) => addedLine(a) !== undefined);
+      [
+        ...sources.via,
+        ...[rule.protocol, rule.from, rule.to].flatMap((a) => resolved(a, symbols).via),
+      ].some((a) => addedLine(a) !== undefined);
     if (!changed) continue;
     const location = locationOf(addedLine(cidrs) ?? cidrs?.lines[0], rule.block);
     if (location !== undefined) found.push(location);
