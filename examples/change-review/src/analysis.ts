@@ -442,13 +442,69 @@ function iteratedPorts(rule: IngressRule): number[] | undefined {
   return ports.every(Number.isInteger) ? ports : undefined;
 }
 
+/** A CIDR as [first, last] addresses of its family (4 or 6); undefined when it is not one. */
+function cidrRange(cidr: string, family: 4 | 6): [bigint, bigint] | undefined {
+  const match = /^([0-9A-Fa-f:.]+)\/(\d{1,3})$/.exec(cidr.trim());
+  if (match === null) return undefined;
+  const bits = family === 4 ? 32 : 128;
+  const prefix = Number(match[2]);
+  if (prefix > bits) return undefined;
+  const address = family === 4 ? ipv4(match[1] ?? "") : ipv6(match[1] ?? "");
+  if (address === undefined) return undefined;
+  const size = 1n << BigInt(bits - prefix);
+  const first = (address / size) * size;
+  return [first, first + size - 1n];
+}
+
+function ipv4(text: string): bigint | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4 || !parts.every((part) => /^\d{1,3}$/.test(part) && Number(part) < 256)) {
+    return undefined;
+  }
+  return parts.reduce((value, part) => (value << 8n) | BigInt(part), 0n);
+}
+
+function ipv6(text: string): bigint | undefined {
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (half: string | undefined) =>
+    half === undefined || half === "" ? [] : half.split(":");
+  const head = groups(halves[0]);
+  const tail = groups(halves[1]);
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const all = [
+    ...head,
+    ...Array.from({ length: halves.length === 1 ? 0 : missing }, () => "0"),
+    ...tail,
+  ];
+  if (!all.every((group) => /^[0-9A-Fa-f]{1,4}$/.test(group))) return undefined;
+  return all.reduce((value, group) => (value << 16n) | BigInt(`0x${group}`), 0n);
+}
+
+/** Whether the CIDRs together cover their family's whole address space ("0.0.0.0/0", "::/0"). */
+function coversWorld(cidrs: readonly string[], family: 4 | 6): boolean {
+  const ranges = cidrs
+    .map((cidr) => cidrRange(cidr, family))
+    .filter((range) => range !== undefined)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const last = (1n << BigInt(family === 4 ? 32 : 128)) - 1n;
+  let next = 0n; // the first address not yet covered
+  for (const [first, end] of ranges) {
+    if (first > next) return false;
+    if (end >= next) next = end + 1n;
+    if (next > last) return true;
+  }
+  return false;
+}
+
 function adminPorts(view: TerraformView, world: string): Location[] {
   const found: Location[] = [];
   const symbols = symbolsOf(view);
   for (const rule of ingressRules(view)) {
     const cidrs = world === WORLD_IPV4 ? rule.ipv4 : rule.ipv6;
     const sources = resolved(cidrs, symbols);
-    if (!sources.values.includes(world)) continue;
+    if (!coversWorld(sources.values, world === WORLD_IPV4 ? 4 : 6)) continue;
     if (opensAdminPort(rule, symbols) !== true) continue;
     const changed =
       isNew(rule.block) ||
