@@ -1,8 +1,7 @@
-// Review finding: the token exchange accepted the engineer's token for the change-review
-// service (aud zyx-change-review) from ANY registered agent client. The token the engineer hands
-// the change-review runtime could be exchanged by the change-remediator client for a gateway
-// token in which the remediator acts for the engineer (its catalog entry holds
-// aws_modify_security_group), although the engineer never gave that agent a token.
+// The token exchange accepts the engineer's token for the change-review service (aud
+// zyx-change-review) only from that service's client: otherwise the change-remediator client
+// could exchange it for a gateway token in which the remediator acts for the engineer (its
+// catalog entry holds aws_modify_security_group), though the engineer never gave it a token.
 import { hashClientSecret } from "../src/clients.ts";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";

@@ -1,9 +1,8 @@
-// Review finding: the analysis is synchronous and its cost grew with the square of the diff.
-// Every line was added to every open level (and to every open multi-line value's text), and the
-// IAM and S3 rules searched every attribute or block for each line or bucket. A pull request
-// diff of tens of KiB (the worker passes up to 1 MiB) held the runtime's event loop for tens of
-// seconds, and about 140 KiB of "a = [" lines ran the process out of heap: every review in
-// flight died with it, and no problem document was ever sent.
+// The analysis is synchronous, on the runtime's event loop, over the author's diff (up to 1 MiB):
+// its cost must stay linear in the diff. Quadratic growth (every line added to every open level,
+// every attribute searched per line) held the loop for tens of seconds on tens of KiB and ran
+// the process out of heap on about 140 KiB, killing every review in flight without a problem
+// document.
 import { describe, expect, it } from "vitest";
 import { analyzeChange } from "../src/analysis.ts";
 

@@ -1,5 +1,5 @@
-// Review finding: two everyday ways of writing a security group's ingress rules were not read as
-// ingress rules at all, so SSH opened to the whole Internet through them was a clean review:
+// Every everyday way of writing a security group's ingress rules is read as ingress rules, so
+// SSH opened to the Internet through them is found:
 //   - a `dynamic "ingress"` block (its rules are in `content`, its ports usually the iterator);
 //   - the attributes-as-blocks form `ingress = [{ ... }]` (a list of objects).
 import { describe, expect, it } from "vitest";

@@ -1,7 +1,6 @@
-// Review finding: a security-group rule whose source or ports come from a variable or a local
-// that the same pull request defines was read as "not a literal" and passed. Writing
-// `cidr_blocks = [var.ssh_cidr]` next to `variable "ssh_cidr" { default = "0.0.0.0/0" }` opened
-// SSH to the Internet under a clean review.
+// A security-group rule whose source or ports come from a variable or a local that the same pull
+// request defines is read through it: `cidr_blocks = [var.ssh_cidr]` next to
+// `variable "ssh_cidr" { default = "0.0.0.0/0" }` opens SSH to the Internet, not "not a literal".
 import { describe, expect, it } from "vitest";
 import { analyzeChange } from "../src/analysis.ts";
 

@@ -1,6 +1,6 @@
-// Review finding: the line scanner counted braces inside a multi-line /* */ comment and inside a
-// heredoc as Terraform's own. One stray "}" there closed the security group early, so the
-// ingress block after it sat outside any resource and SSH to the Internet was a clean review.
+// Braces inside a multi-line /* */ comment or a heredoc are not Terraform's own: one stray "}"
+// there must not close the security group early, leaving the ingress block after it outside any
+// resource (SSH to the Internet under a clean review).
 import { describe, expect, it } from "vitest";
 import { analyzeChange } from "../src/analysis.ts";
 

@@ -1,9 +1,8 @@
-// Review finding: Terraform the analysis cannot read must not be reported as a clean change.
-// The worker cuts a pull request's diff at MAX_PATCH_BYTES (the file that crosses the budget
-// ends with PATCH_TRUNCATED_MARKER, every later file's patch is null, as GitHub's own answer is
-// for a diff too large to show), and Terraform's JSON syntax (*.tf.json) is not HCL. A pull
-// request author who pads the change, or writes the security group in JSON, got "Low" and
-// "found no issues" posted to Jira and Slack.
+// Terraform the analysis cannot read is not a clean change. The worker cuts a pull request's
+// diff at MAX_PATCH_BYTES (the file that crosses the budget ends with PATCH_TRUNCATED_MARKER,
+// every later file's patch is null, as GitHub's own answer is for a diff too large to show), and
+// Terraform's JSON syntax (*.tf.json) is not HCL: both are a High finding, never "Low" and
+// "found no issues" in Jira and Slack.
 import { describe, expect, it } from "vitest";
 import {
   MAX_PATCH_BYTES,
