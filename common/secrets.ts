@@ -154,6 +154,11 @@ interface Detector {
   prefixed?: boolean;
   /** A `name = value` assignment: the value may be a reference, not a secret. */
   assignment?: boolean;
+  /**
+   * The name is in another member on the line above (a name/value pair): references are judged
+   * as if the pair were on one line.
+   */
+  pairedName?: boolean;
   /** Whether this value (the masked part of the match) is a secret after all (default: yes). */
   accept?: (value: string) => boolean;
   /** How the masked part is replaced (default: the marker, inside the value's quotes). */
@@ -161,6 +166,13 @@ interface Detector {
 }
 
 const NOT_ALREADY_MASKED = String.raw`(?!\[REDACTED)`;
+/**
+ * The quote that may close a name: ", ' or, in JSON held inside a string (Secrets Manager's
+ * SecretString, a fixture, a log line), an escaped \".
+ */
+const NAME_QUOTE = String.raw`(?:\\?["'])?`;
+/** An assigned value: escaped-quoted (\"...\"), double- or single-quoted, or bare. */
+const ASSIGNED_VALUE = String.raw`(\\"(?:[^"\\]|\\(?!"))*\\"|"(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`;
 
 /**
  * Where the name in a `name = value` assignment may start: not after a letter, digit, ":" or
@@ -177,10 +189,22 @@ function isEncodedPrivateKey(match: string): boolean {
   return head.includes("PRIVATE KEY");
 }
 
+/** base64("user:password"), as HTTP Basic and registry logins keep it: printable, with a colon. */
+function isEncodedUserPassword(value: string): boolean {
+  const decoded = Buffer.from(value, "base64").toString("latin1");
+  return /^[^\s:]{1,256}:[\x21-\x7e][\x20-\x7e]*$/.test(decoded);
+}
+
 /** A YAML block scalar's indicator (`|`, `>-`, `|+2`): the value is on the lines below. */
 const BLOCK_INDICATOR = /^[|>][-+]?[1-9]?$/;
-/** An assignment's value is a secret unless it only opens a block scalar (masked below it). */
-const notBlockIndicator = (value: string): boolean => !BLOCK_INDICATOR.test(value);
+/** A heredoc's opening (`<<EOT`, `<<-EOT`, `<<"END"`): the value is on the lines below. */
+const HEREDOC_OPENING = /^<<[-~]?(?:(["']?)[A-Za-z_][A-Za-z0-9_]*\1)?$/; // a bare value stops at a quote
+/**
+ * An assignment's value is a secret unless it only opens a block scalar or a heredoc (masked
+ * below it).
+ */
+const notBlockIndicator = (value: string): boolean =>
+  !BLOCK_INDICATOR.test(value) && !HEREDOC_OPENING.test(value);
 
 /**
  * A YAML block scalar under a secret name: `password: |` (or `>-`, ...) and the lines indented
@@ -205,6 +229,47 @@ function blockScalar(kind: SecretKind, names: string): Detector {
 const PASSWORD_NAMES = String.raw`password|passwd|passphrase|[_.-](?:pass|pwd)`;
 const SECRET_NAMES = String.raw`secret|api[_-]?key|token|(?:secret|private|signing|encryption)[_-]?key`;
 
+/**
+ * A name/value pair whose name says secret: a container's environment in Kubernetes
+ * (`- name: DB_PASSWORD` then `value: ...`) or ECS (`{"name": "API_TOKEN", "value": "..."}`),
+ * CloudFormation's ParameterKey/ParameterValue. The name must end with the secret word
+ * (DB_PASSWORD_FILE and DB_SECRET_ARN hold no secret); "value" follows on the same line or the
+ * next (behind the same diff marker). `valueFrom` is a reference and is not matched.
+ */
+function nameValuePair(kind: SecretKind, names: string): Detector {
+  return {
+    kind,
+    pattern: new RegExp(
+      String.raw`((?<![A-Za-z0-9_])(?:name|key|parameterkey)["']?[ \t]*[:=][ \t]*["']?[A-Za-z0-9_.-]{0,100}?(?:${names})["']?[ \t]*,?[ \t]*(?:\r?\n[+ -]?[ \t]*)?["']?(?:value|parametervalue)["']?[ \t]*[:=][ \t]*)${NOT_ALREADY_MASKED}${ASSIGNED_VALUE}`,
+      "gi",
+    ),
+    prefixed: true,
+    assignment: true,
+    pairedName: true,
+    accept: notBlockIndicator,
+  };
+}
+
+/**
+ * A heredoc under a secret name (Terraform's `password = <<EOT`, `<<-EOT`): the lines up to
+ * the delimiter's own line (in a diff behind the same "+", "-" or " "), at most 200, are masked
+ * as one; the name and both delimiters are kept.
+ */
+function heredoc(kind: SecretKind, names: string): Detector {
+  return {
+    kind,
+    pattern: new RegExp(
+      String.raw`((?:^|\n)([+ -]?)[ \t]*${NAME_START}[A-Za-z0-9_.-]*(?:${names})["']?[ \t]*[:=][ \t]*<<[-~]?(["']?)([A-Za-z_][A-Za-z0-9_]*)\3[ \t]*)((?:\r?\n(?!\2[ \t]*\4[ \t]*\r?(?:\n|$))${NOT_ALREADY_MASKED}[^\n]*){1,200})`,
+      "gi",
+    ),
+    prefixed: true,
+    mask: (marker, prefix, value) => {
+      const indentation = /^\r?\n([+ -]?[ \t]*)/.exec(value)?.[1] ?? "";
+      return `${prefix}\n${indentation}${marker}`;
+    },
+  };
+}
+
 const BUILT_IN: readonly Detector[] = [
   {
     kind: "private_key",
@@ -215,8 +280,11 @@ const BUILT_IN: readonly Detector[] = [
   },
   {
     kind: "private_key",
-    // The same, base64-encoded whole (Kubernetes secrets, environment variables).
-    pattern: /\bLS0tLS1CRUdJTi[A-Za-z0-9+/]{40,}={0,2}/g,
+    // The same, base64-encoded whole (Kubernetes secrets, environment variables), and the
+    // lines after it when the encoding is wrapped (`base64` wraps at 76 columns): each a line of
+    // base64 only, behind the same kind of indentation or diff marker.
+    pattern:
+      /\bLS0tLS1CRUdJTi[A-Za-z0-9+/]{40,}={0,2}(?:\r?\n[+ -]?[ \t]*(?:[A-Za-z0-9+/]{4,}={0,2}|[A-Za-z0-9+/]{2,3}={1,2})(?![^\r\n]))*/g,
     accept: isEncodedPrivateKey,
   },
   {
@@ -236,7 +304,7 @@ const BUILT_IN: readonly Detector[] = [
     kind: "aws_secret_access_key",
     pattern: new RegExp(
       // Assigned, or given as a command's argument: `aws configure set aws_secret_access_key …`.
-      String.raw`((?:aws[_-]?)?secret[_-]?access[_-]?key["']?(?:\s*[:=]\s*|[ \t]+)["']?)${NOT_ALREADY_MASKED}[A-Za-z0-9/+=]{16,}`,
+      String.raw`((?:aws[_-]?)?secret[_-]?access[_-]?key${NAME_QUOTE}(?:\s*[:=]\s*|[ \t]+)${NAME_QUOTE})${NOT_ALREADY_MASKED}[A-Za-z0-9/+=]{16,}`,
       "gi",
     ),
     prefixed: true,
@@ -267,11 +335,22 @@ const BUILT_IN: readonly Detector[] = [
     prefixed: true,
   },
   {
+    kind: "http_auth",
+    // A registry's stored login: Docker's config.json ("auths": {host: {"auth": "..."}}) and
+    // npm's .npmrc (_auth=...) keep base64("user:password") under a key that names no secret.
+    pattern: new RegExp(
+      String.raw`((?<![A-Za-z0-9_-])_?auth["']?[ \t]*[:=][ \t]*["']?)${NOT_ALREADY_MASKED}[A-Za-z0-9+/]{8,}={0,2}(?![A-Za-z0-9+/=])`,
+      "gi",
+    ),
+    prefixed: true,
+    accept: isEncodedUserPassword,
+  },
+  {
     kind: "password",
     // password=..., "password": "...", DB_PASSWORD: ..., passwd='...', DB_PASS=..., MYSQL_PWD=...
     // (pass and pwd only after a separator: not "bypass", "compass"). Not "password policy".
     pattern: new RegExp(
-      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:${PASSWORD_NAMES})["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
+      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:${PASSWORD_NAMES})${NAME_QUOTE}\s*[:=]\s*)${NOT_ALREADY_MASKED}${ASSIGNED_VALUE}`,
       "gi",
     ),
     prefixed: true,
@@ -279,6 +358,8 @@ const BUILT_IN: readonly Detector[] = [
     accept: notBlockIndicator,
   },
   blockScalar("password", PASSWORD_NAMES),
+  nameValuePair("password", PASSWORD_NAMES),
+  heredoc("password", PASSWORD_NAMES),
   {
     kind: "password",
     // A command line's flag: `docker login … --password hunter2`, `--db-passphrase "…"`. Not
@@ -307,7 +388,7 @@ const BUILT_IN: readonly Detector[] = [
     // secret=..., client_secret: "...", api_key=..., access_token=..., secret_key = "...",
     // AWS_SECRET_KEY=..., private_key: ... (not an ARN's ":secret:")
     pattern: new RegExp(
-      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:${SECRET_NAMES})["']?\s*[:=]\s*)${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\]]+)`,
+      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:${SECRET_NAMES})${NAME_QUOTE}\s*[:=]\s*)${NOT_ALREADY_MASKED}${ASSIGNED_VALUE}`,
       "gi",
     ),
     prefixed: true,
@@ -315,6 +396,20 @@ const BUILT_IN: readonly Detector[] = [
     accept: notBlockIndicator,
   },
   blockScalar("secret", SECRET_NAMES),
+  nameValuePair("secret", SECRET_NAMES),
+  heredoc("secret", SECRET_NAMES),
+  {
+    kind: "secret",
+    // The other credentials a command line takes as a flag: `az login --client-secret …`,
+    // `vault login --token …`, `--api-key "…"`, `--secret-key …`, `--auth-token …`. Not
+    // `--token-file`, `--with-token < file`, or another flag taken for the value.
+    pattern: new RegExp(
+      String.raw`((?:^|[\s"'])--(?:[a-z0-9]+-)*(?:token|api-?key|(?:secret|access|private)-key|[a-z0-9]+-secret)[ \t]+)(?![-<>|])${NOT_ALREADY_MASKED}("(?:[^"\\]|\\.)*"|'[^']*'|[^\s"']+)`,
+      "gi",
+    ),
+    prefixed: true,
+    assignment: true,
+  },
 ];
 
 /** Every detector, in SECRET_KINDS order (stable within a kind: built-in, then rule data). */
@@ -344,6 +439,10 @@ export const SECRET_DETECTOR_PATTERNS: readonly (readonly [SecretKind, RegExp])[
 
 /** Keep the assignment and the quotes, mask what is between them. */
 function quotedValue(marker: string, prefix: string, value: string): string {
+  if (value.startsWith('\\"')) {
+    if (value.length < 5) return `${prefix}${value}`; // \"\": empty
+    return `${prefix}\\"${marker}\\"`;
+  }
   const quote = value.startsWith('"') || value.startsWith("'") ? value.charAt(0) : "";
   if (quote !== "" && value.length < 3) return `${prefix}${value}`; // an empty value hides nothing
   return `${prefix}${quote}${marker}${quote}`;
@@ -445,7 +544,7 @@ export function isPlainlyNotASecret(prefix: string, value: string): boolean {
 const QUOTED_SHELL_VARIABLE = /^"'?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?'?"$/;
 
 /** A name that says password: password, passwd, passphrase, DB_PASS, MYSQL_PWD. */
-const PASSWORD_NAME = /(?:password|passwd|passphrase|[_.-](?:pass|pwd))["']?\s*[:=]$/i;
+const PASSWORD_NAME = /(?:password|passwd|passphrase|[_.-](?:pass|pwd))\\?["']?\s*[:=]$/i;
 /**
  * `NAME=value` with the "=" glued to the name, as .env and .properties files write it: their
  * values are literals (a reference there is ${...}), so a dotted value is a value
@@ -459,10 +558,15 @@ const GLUED_ASSIGNMENT = /[A-Za-z0-9_.-]=$/;
  * `password: Prod.Db.Pass2024`) is a literal; `password: settings.db.password` stays a
  * reference.
  */
-const PASSWORD_COLON = /(?:password|passwd|passphrase|[_.-](?:pass|pwd))["']?\s*:\s*$/i;
+const PASSWORD_COLON = /(?:password|passwd|passphrase|[_.-](?:pass|pwd))\\?["']?\s*:\s*$/i;
 const LITERAL_LOOKING = /^[A-Z]|\d/;
 
-function keepsAssignment(prefix: string, value: string): boolean {
+function keepsAssignment(prefix: string, rawValue: string): boolean {
+  // An escaped-quoted value (\"...\") is judged as the quoted value it stands for.
+  const value =
+    rawValue.startsWith('\\"') && rawValue.endsWith('\\"') && rawValue.length >= 4
+      ? `"${rawValue.slice(2, -2)}"`
+      : rawValue;
   const literalDotted =
     (GLUED_ASSIGNMENT.test(prefix) ||
       (PASSWORD_COLON.test(prefix) && LITERAL_LOOKING.test(value))) &&
@@ -484,7 +588,7 @@ function keepsAssignment(prefix: string, value: string): boolean {
 export const SECRET_TRIGGERS = new RegExp(
   [
     String.raw`-----BEGIN|LS0tLS1CRUdJTi|eyJ|gh[pousr]_|github_pat_|:\/\/|\b(?:Bearer|Basic)\s`,
-    String.raw`pass|pwd|secret|api[_-]?key|token|key|credential|directoryentry|curl|authorization`,
+    String.raw`pass|pwd|secret|api[_-]?key|token|key|credential|directoryentry|curl|auth`,
     ...[...PROVIDER_TOKEN_RULES, ...CONTEXT_RULES]
       .flatMap((rule) => rule.keywords)
       .map((keyword) => keyword.replace(/[.*+?^${}()|[\]\\~-]/g, "\\$&")),
@@ -505,7 +609,8 @@ function applyDetector(
     const prefix = detector.prefixed === true && typeof rest[0] === "string" ? rest[0] : "";
     const value = match.slice(prefix.length);
     if (detector.accept !== undefined && !detector.accept(value)) return match;
-    if (keep && keepsAssignment(prefix, value)) return match;
+    const judged = detector.pairedName === true ? prefix.replace(/\r?\n/g, " ") : prefix;
+    if (keep && keepsAssignment(judged, value)) return match;
     const replaced =
       detector.mask !== undefined
         ? detector.mask(marker, prefix, value)

@@ -105,12 +105,13 @@ export const CONTEXT_RULES: readonly ContextRule[] = [
     keywords: ["key"],
   },
   {
-    // curl -u user:password, curl --user 'user:password' (on the curl command's line only:
-    // `docker run -u 1000:1000` is no credential)
+    // curl -u user:password, curl --user 'user:password', curl -uuser:password (on the curl
+    // command's line, or a line it continues with a trailing backslash, as runbooks write
+    // one option a line: `docker run -u 1000:1000` on the next command is no credential)
     id: "curl-auth-user",
     kind: "http_auth",
     pattern: new RegExp(
-      String.raw`(\bcurl\b[^\n]{0,300}?[ \t](?:-u|--user)(?:=|[ \t]{1,5})["']?[^\s:"'$]{1,100}:)${NOT_MASKED}([^\s"'$]{3,200})`,
+      String.raw`(\bcurl\b(?:[^\\\n]|\\\r?\n|\\(?![\r\n])){0,500}?[ \t](?:-u(?:[ \t]{1,5})?|--user(?:=|[ \t]{1,5}))["']?[^\s:"'$]{1,100}:)${NOT_MASKED}([^\s"'$]{3,200})`,
       "g",
     ),
     keywords: ["curl"],

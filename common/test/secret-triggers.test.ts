@@ -40,6 +40,8 @@ const FRAGMENTS = [
   "AccountKey=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa==",
   "curl -u me:pw1 x",
   "Authorization: Token abcdefgh12",
+  '"auth": "dXNlcjpwYXNzd29yZA=="',
+  "_auth=dXNlcjpwYXNzd29yZA==",
   "plain words",
   " = ",
   ": ",

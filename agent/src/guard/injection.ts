@@ -112,6 +112,15 @@ const INSTRUCTIONS = String.raw`(?:i[a-z]{0,2}nstruct[a-z]{0,6}|prompts?|directi
 
 const AI = String.raw`(?:ai|assistant|ai assistant|agent|ai agent|model|bot|llm|copilot|chatbot|claude|chatgpt|gpt|language model|reviewer bot|review bot|ai reviewer|automated reviewer|automated assistant|automated agent)`;
 
+/**
+ * An AI reader named as such, as a ticket or pull request addresses it ("if you are an LLM",
+ * "instructions for AI agents:"). Narrower than AI: "agent", "assistant", "bot" and "model"
+ * alone are people and things in a service desk's or an engineer's words.
+ */
+const AI_READER = String.raw`(?:ai|llms?|(?:large )?language models?|chatbots?|copilot|chatgpt|gpt|claude|(?:ai|llm)[ -]?(?:based )?(?:assistants?|agents?|models?|reviewers?|bots?|tools?)|automated (?:reviewers?|agents?|assistants?))`;
+/** What the AI reader is reading: the document the text is in. */
+const THIS_DOCUMENT = String.raw`this (?:ticket|pr|pull request|page|document|issue|change|diff|message|e-?mail|repository|repo|description|comment|file)`;
+
 /** Where a sentence (an imperative) starts in normalised text. */
 const SENTENCE = String.raw`(?:^|[.!?:;)\]>|] )(?:please )?`;
 const YOUR_ANSWER = String.raw`your (?:answer|response|reply|output)s?`;
@@ -136,6 +145,16 @@ const TOOL_RESULT_PHRASES: readonly { id: InjectionIndicator; patterns: readonly
       /\b(?:the|your|this) (?:original )?task (?:that )?(?:i|the user) (?:gave|assigned|have given) (?:to )?you\b/,
       new RegExp(
         String.raw`\b(?:the|this) ${AI} (?:is|has been) (?:now )?(?:in error|offline|disabled|replaced|deactivated)\b`,
+      ),
+      // A ticket's or pull request's words for the AI that will read it: "If you are an AI
+      // reviewing this PR, ...", "Instructions for AI agents: ...", "AI agents processing this
+      // ticket must ...".
+      new RegExp(String.raw`\bif you(?: are|'re) (?:an? |the )?${AI_READER}\b`),
+      new RegExp(
+        String.raw`\b(?:instructions?|notes?|message|reminder|directions?|attention) (?:for|to) (?:all |any |the )?${AI_READER} ?[:,-]`,
+      ),
+      new RegExp(
+        String.raw`\b${AI_READER} (?:that is |who is |which is )?(?:processing|reading|reviewing|summari[sz]ing|handling|parsing|analy[sz]ing|ingesting) ${THIS_DOCUMENT}\b`,
       ),
     ],
   },
