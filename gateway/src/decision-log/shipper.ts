@@ -3,8 +3,8 @@
 // backoff and jitter while the sink is down.
 //
 // Invariants: shipping never blocks or fails a call (enqueue is synchronous and cannot throw);
-// memory is bounded: the buffer holds at most `maxBuffered` entries and, when full, the OLDEST
-// entries are dropped (OPA's choice: the newest decisions matter most) and counted; a batch the
+// memory is bounded: the buffer holds at most `maxBuffered` entries and `maxBufferedBytes` of
+// JSON (entries are kept serialised), and when full the OLDEST entries are dropped (OPA's choice: the newest decisions matter most) and counted; a batch the
 // sink refuses as malformed (4xx other than 408/429) is dropped and counted rather than retried
 // forever. One upload at a time, in order. Failure modes are logged once per change of state
 // (sink down, sink back), not once per attempt.
@@ -31,6 +31,8 @@ export interface ShipperOptions {
   token?: string | undefined;
   /** Most entries kept waiting (default 10 000). */
   maxBuffered?: number;
+  /** Most bytes of JSON kept waiting (default 64 MiB): entries carry a call's input each. */
+  maxBufferedBytes?: number;
   /** Most entries per upload (default 500). */
   maxBatch?: number;
   /** How long an entry may wait for a batch to fill (default 1 000 ms). */
@@ -68,6 +70,7 @@ function checked(options: ShipperOptions) {
   if (backoff.maxMs < backoff.minMs) throw new TypeError("backoff.maxMs must be at least minMs");
   return {
     maxBuffered: positiveInteger("maxBuffered", options.maxBuffered ?? 10_000),
+    maxBufferedBytes: positiveInteger("maxBufferedBytes", options.maxBufferedBytes ?? 64 << 20),
     maxBatch: positiveInteger("maxBatch", options.maxBatch ?? 500),
     flushIntervalMs: positiveInteger("flushIntervalMs", options.flushIntervalMs ?? 1_000),
     timeoutMs: positiveInteger("timeoutMs", options.timeoutMs ?? 10_000),
@@ -87,9 +90,9 @@ class UploadError extends Error {
 async function upload(
   options: ShipperOptions,
   timeoutMs: number,
-  batch: readonly object[],
+  batch: readonly string[],
 ): Promise<void> {
-  const body = await compress(Buffer.from(JSON.stringify(batch)));
+  const body = await compress(Buffer.from(`[${batch.join(",")}]`));
   let response: Response;
   try {
     response = await (options.fetch ?? fetch)(options.url, {
@@ -100,6 +103,9 @@ async function upload(
         ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
       },
       body,
+      // Never followed: a 302/303 would re-send as a bodiless GET (entries counted as sent, lost)
+      // and a 307/308 would post the decisions to whatever host the Location names.
+      redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
@@ -107,12 +113,20 @@ async function upload(
   }
   await response.body?.cancel();
   if (response.ok) return;
+  if (response.status >= 300 && response.status < 400) {
+    // A moved sink is a configuration to fix, not a malformed batch: kept and retried.
+    throw new UploadError(
+      `sink answered ${String(response.status)} (redirects are not followed)`,
+      true,
+    );
+  }
   const retry = response.status >= 500 || response.status === 408 || response.status === 429;
   throw new UploadError(`sink answered ${String(response.status)}`, retry);
 }
 
 export function createDecisionLogShipper(options: ShipperOptions): DecisionLogShipper {
-  const { maxBuffered, maxBatch, flushIntervalMs, timeoutMs, backoff } = checked(options);
+  const { maxBuffered, maxBufferedBytes, maxBatch, flushIntervalMs, timeoutMs, backoff } =
+    checked(options);
   const { log, events = {} } = options;
   const tell = (report: () => void) => {
     try {
@@ -121,7 +135,10 @@ export function createDecisionLogShipper(options: ShipperOptions): DecisionLogSh
       // a failing metric never stops shipping
     }
   };
-  let buffer: object[] = [];
+  // Entries as the JSON they are shipped as: their size is known, and they hold nothing else.
+  let buffer: string[] = [];
+  let bytes = 0;
+  const sizeOf = (entries: readonly string[]) => entries.reduce((n, e) => n + e.length, 0);
   let failures = 0;
   let sending: Promise<void> | undefined;
   let retryAt = 0;
@@ -130,14 +147,21 @@ export function createDecisionLogShipper(options: ShipperOptions): DecisionLogSh
     if (count > 0) tell(() => events.dropped?.(reason, count));
   };
   const bound = () => {
-    const excess = buffer.length - maxBuffered;
-    if (excess <= 0) return;
+    let excess = Math.max(0, buffer.length - maxBuffered);
+    let over = bytes - sizeOf(buffer.slice(0, excess)) - maxBufferedBytes;
+    while (over > 0 && excess < buffer.length) {
+      over -= buffer[excess]?.length ?? 0;
+      excess++;
+    }
+    if (excess === 0) return;
+    bytes -= sizeOf(buffer.slice(0, excess));
     buffer = buffer.slice(excess);
     drop("buffer_full", excess);
   };
   const sendOne = async (): Promise<void> => {
     const batch = buffer.slice(0, maxBatch);
     buffer = buffer.slice(batch.length);
+    bytes -= sizeOf(batch);
     try {
       await upload(options, timeoutMs, batch);
       if (failures > 0)
@@ -161,6 +185,7 @@ export function createDecisionLogShipper(options: ShipperOptions): DecisionLogSh
       const wait = Math.min(backoff.maxMs, backoff.minMs * 2 ** Math.min(failures - 1, 30));
       retryAt = Date.now() + wait / 2 + Math.random() * (wait / 2);
       buffer = [...batch, ...buffer];
+      bytes += sizeOf(batch);
       bound();
     }
   };
@@ -179,7 +204,15 @@ export function createDecisionLogShipper(options: ShipperOptions): DecisionLogSh
 
   return {
     enqueue(entry) {
-      buffer.push(entry);
+      let json: string;
+      try {
+        json = JSON.stringify(entry);
+      } catch {
+        drop("rejected", 1);
+        return;
+      }
+      buffer.push(json);
+      bytes += json.length;
       bound();
       if (buffer.length >= maxBatch) void pump();
     },
@@ -204,6 +237,7 @@ export function createDecisionLogShipper(options: ShipperOptions): DecisionLogSh
         });
         drop("shutdown", buffer.length);
         buffer = [];
+        bytes = 0;
       }
     },
   };
