@@ -12,8 +12,11 @@ export interface CopyHooks {
   string(text: string): string;
   /** Every object key. */
   key(rawKey: string): string;
-  /** What a member becomes instead of its copy (a redaction marker), or undefined to copy it. */
-  member(rawKey: string, item: unknown): JsonValue | undefined;
+  /**
+   * What a member becomes instead of its copy (a redaction marker), or undefined to copy it.
+   * `parent` is the object that holds it (a JSON Web Key's "d" is secret only beside "kty").
+   */
+  member(rawKey: string, item: unknown, parent: object): JsonValue | undefined;
   /** Called once per value shortened or dropped by a bound. */
   truncated(): void;
 }
@@ -124,7 +127,7 @@ function copyObject(source: object, depth: number, walk: Walk): Record<string, J
     const rawKey = keys[index] ?? "";
     const item: unknown = (source as Record<string, unknown>)[rawKey];
     const key = walk.hooks.key(rawKey);
-    const replaced = walk.hooks.member(rawKey, item);
+    const replaced = walk.hooks.member(rawKey, item, source);
     if (replaced !== undefined) {
       walk.nodes++;
       defineMember(out, key, replaced);

@@ -5,8 +5,10 @@
 // whatever is under it is a secret. Inside any string, substrings that look like credentials
 // (AWS access key ids and secret keys, PEM and PGP private keys, JWTs, GitHub, Slack, Stripe,
 // Google, Azure and Atlassian tokens, bearer tokens and other Authorization schemes, password
-// assignments and comparisons, passwords in URLs and curl -u) become "[REDACTED:<kind>]". Nothing is
-// masked for merely looking random: ticket keys, digests, resource ids and CIDRs stay readable.
+// assignments and comparisons, passwords in URLs, connection strings, .netrc entries and command
+// flags (curl -u, mysql -p, sshpass -p, redis-cli -a), JSON Web Keys' private members, Azure SAS
+// signatures) become "[REDACTED:<kind>]". Nothing is masked for merely looking random: ticket
+// keys, digests, resource ids and CIDRs stay readable.
 //
 // Rule data: provider token formats transcribed from gitleaks (common/secret-rules/
 // provider-tokens.ts) and context rules after Nosey Parker and gitleaks (common/secret-rules/
@@ -115,6 +117,18 @@ function classifyKey(key: string): boolean {
   return SECRET_COMPOUNDS.some((compound) => compact.includes(compound));
 }
 
+/** A JSON Web Key's private members (RFC 7518: RSA's and EC's "d" and the rest, oct's "k"). */
+const JWK_PRIVATE_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "k"]);
+
+/** Whether this member of this object is a JSON Web Key's private member (it has a "kty"). */
+export function isJwkPrivateMember(key: string, parent: object): boolean {
+  return (
+    JWK_PRIVATE_MEMBERS.has(key) &&
+    Object.hasOwn(parent, "kty") &&
+    typeof (parent as Record<string, unknown>)["kty"] === "string"
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Secret substrings
 
@@ -194,6 +208,10 @@ function isEncodedUserPassword(value: string): boolean {
   const decoded = Buffer.from(value, "base64").toString("latin1");
   return /^[^\s:]{1,256}:[\x21-\x7e][\x20-\x7e]*$/.test(decoded);
 }
+
+/** A JSON Web Key's private member and its base64url value (not yet masked). */
+const JWK_PRIVATE_MEMBER =
+  /(\\?"(?:d|p|q|dp|dq|qi|k)\\?"[ \t\r\n]*:[ \t\r\n]*\\?")(?!\[REDACTED)[A-Za-z0-9_+/=-]+/g;
 
 /** A YAML block scalar's indicator (`|`, `>-`, `|+2`): the value is on the lines below. */
 const BLOCK_INDICATOR = /^[|>][-+]?[1-9]?$/;
@@ -288,6 +306,16 @@ const BUILT_IN: readonly Detector[] = [
     accept: isEncodedPrivateKey,
   },
   {
+    kind: "private_key",
+    // A JSON Web Key's private members ("d", "p", "q", "dp", "dq", "qi"; "k" of a symmetric
+    // key) in an object that has "kty", in any member order, in escaped JSON too. The object
+    // is one run without braces, so each "{" scans only up to the next brace: linear.
+    pattern: /\{(?=[^{}]*\\?"kty\\?")[^{}]*(?:\}|$)/g,
+    accept: (object) => object.search(JWK_PRIVATE_MEMBER) !== -1,
+    mask: (marker, _prefix, object) =>
+      object.replace(JWK_PRIVATE_MEMBER, (_member: string, name: string) => `${name}${marker}`),
+  },
+  {
     kind: "jwt",
     // Only the first "eyJ" of a run is tried (the lookbehind): a later one in the same run of
     // [A-Za-z0-9_-] fails whenever the first did, and trying each would be quadratic.
@@ -356,6 +384,18 @@ const BUILT_IN: readonly Detector[] = [
     prefixed: true,
     assignment: true,
     accept: notBlockIndicator,
+  },
+  {
+    kind: "password",
+    // An ADO.NET or ODBC connection string's password under "Pwd" (Password is above):
+    // `Server=db;Uid=sa;Pwd=...;`, `...;PWD={a;b}` (ODBC braces a value holding ";", "}}"
+    // escaping "}"). Only after a ";": a bare `PWD=/home/x` is the shell's working directory.
+    pattern: new RegExp(
+      String.raw`((?<=;[ \t]{0,5})pwd[ \t]*=[ \t]*)${NOT_ALREADY_MASKED}(\{(?:[^}\n]|\}\}){1,200}\}|"(?:[^"\\\n]|\\.){1,200}"|'[^'\n]{1,200}'|[^\s;"'{}]{1,200})`,
+      "gi",
+    ),
+    prefixed: true,
+    assignment: true,
   },
   blockScalar("password", PASSWORD_NAMES),
   nameValuePair("password", PASSWORD_NAMES),
@@ -588,7 +628,7 @@ function keepsAssignment(prefix: string, rawValue: string): boolean {
 export const SECRET_TRIGGERS = new RegExp(
   [
     String.raw`-----BEGIN|LS0tLS1CRUdJTi|eyJ|gh[pousr]_|github_pat_|:\/\/|\b(?:Bearer|Basic)\s`,
-    String.raw`pass|pwd|secret|api[_-]?key|token|key|credential|directoryentry|curl|auth`,
+    String.raw`pass|pwd|secret|api[_-]?key|token|key|credential|directoryentry|curl|auth|kty`,
     ...[...PROVIDER_TOKEN_RULES, ...CONTEXT_RULES]
       .flatMap((rule) => rule.keywords)
       .map((keyword) => keyword.replace(/[.*+?^${}()|[\]\\~-]/g, "\\$&")),

@@ -53,14 +53,16 @@ export const CONTEXT_RULES: readonly ContextRule[] = [
     keywords: ["password"],
   },
   {
-    // new NetworkCredential("user", "password"), PasswordAuthentication("user", "password"...)
+    // new NetworkCredential("user", "password"), PasswordAuthentication("user", "password"...),
+    // Python's HTTPBasicAuth("user", "password") (requests) and BasicAuth("user", "password")
+    // (aiohttp)
     id: "credential-constructor",
     kind: "password",
     pattern: new RegExp(
-      String.raw`(\b(?:NetworkCredential|PasswordAuthentication|UsernamePasswordCredentials?|PasswordCredential|BasicCredentials?)\s*\(\s*${ARG})${NOT_MASKED}(${QUOTED})`,
+      String.raw`(\b(?:NetworkCredential|PasswordAuthentication|UsernamePasswordCredentials?|PasswordCredential|BasicCredentials?|HTTP(?:Basic|Digest|Proxy)Auth|BasicAuth)\s*\(\s*${ARG})${NOT_MASKED}(${QUOTED})`,
       "g",
     ),
-    keywords: ["Credential", "PasswordAuthentication"],
+    keywords: ["Credential", "PasswordAuthentication", "Auth"],
   },
   {
     // new DirectoryEntry("LDAP://host", "user", "password")
@@ -117,13 +119,80 @@ export const CONTEXT_RULES: readonly ContextRule[] = [
     keywords: ["curl"],
   },
   {
-    // Authorization: Token ..., Authorization: Api-Token ... (Bearer and Basic: common/secrets.ts)
+    // Authorization: Token ..., Authorization: Api-Token ...; Bearer and Basic in any case
+    // (`authorization: bearer ...`, as HTTP/2 and many clients write them; the capitalised
+    // schemes anywhere: common/secrets.ts)
     id: "authorization-scheme",
     kind: "http_auth",
     pattern: new RegExp(
-      String.raw`(\bAuthorization["']?[ \t]*[:=][ \t]*["']?(?:Api-?Token|Token|Digest|Key|Bot|SSWS|GenieKey)[ \t]+)${NOT_MASKED}([A-Za-z0-9._~+/=-]{8,})`,
+      String.raw`(\bAuthorization["']?[ \t]*[:=][ \t]*["']?(?:Api-?Token|Token|Digest|Key|Bot|SSWS|GenieKey|Bearer|Basic)[ \t]+)${NOT_MASKED}([A-Za-z0-9._~+/=-]{8,})`,
       "gi",
     ),
     keywords: ["Authorization"],
+  },
+  {
+    // requests' `auth=("user", "password")`, Elasticsearch's `http_auth=('user', 'password')`,
+    // `basic_auth=(user, "password")`: a tuple whose second member is a literal.
+    id: "python-auth-tuple",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\b(?:[A-Za-z0-9_]{0,40}_)?auth[ \t]*=[ \t]*\(\s*(?:${ARG}|[A-Za-z_][A-Za-z0-9_.]{0,100}\s*,\s*))${NOT_MASKED}(${QUOTED})`,
+      "gi",
+    ),
+    keywords: ["auth"],
+  },
+  {
+    // A .netrc entry: `machine host login user password secret`, on one line or several.
+    id: "netrc",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\bmachine[ \t]+[A-Za-z0-9.:_-]{1,253}\s+login\s+[^\s]{1,200}\s+password[ \t]+)${NOT_MASKED}("(?:[^"\\\n]|\\.){1,200}"|[^\s"]{1,200})`,
+      "g",
+    ),
+    keywords: ["machine"],
+  },
+  {
+    // mysql -pSECRET (the value glued to -p; `-p db` prompts and names a database), in
+    // mysqldump, mysqladmin, mariadb too: within 200 characters of the command on its line,
+    // up to a ; | or &.
+    id: "mysql-password-flag",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump)\b[^\n;|&]{0,200}?[ \t]-p)${NOT_MASKED}("(?:[^"\\\n]|\\.){1,200}"|'[^'\n]{1,200}'|[^\s"'-][^\s"']{0,199})`,
+      "g",
+    ),
+    keywords: ["mysql", "mariadb"],
+    assignment: true,
+  },
+  {
+    // sshpass -p SECRET ssh ... (or -pSECRET), after sshpass's other flags.
+    id: "sshpass-password-flag",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\bsshpass(?:[ \t]+-[a-oq-zA-Z][^\s]{0,100}){0,5}[ \t]+-p[ \t]*)${NOT_MASKED}("(?:[^"\\\n]|\\.){1,200}"|'[^'\n]{1,200}'|[^\s"'-][^\s"']{0,199})`,
+      "g",
+    ),
+    keywords: ["sshpass"],
+    assignment: true,
+  },
+  {
+    // redis-cli -a SECRET, redis-cli --pass SECRET: within 200 characters of the command on its
+    // line, up to a ; | or &.
+    id: "redis-cli-password-flag",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\bredis-cli\b[^\n;|&]{0,200}?[ \t](?:-a|--pass)[ \t]+)${NOT_MASKED}("(?:[^"\\\n]|\\.){1,200}"|'[^'\n]{1,200}'|[^\s"'-][^\s"']{0,199})`,
+      "g",
+    ),
+    keywords: ["redis-cli"],
+    assignment: true,
+  },
+  {
+    // An Azure shared access signature's signature in a URL's query (`...&sp=r&sig=...`, also
+    // after an HTML `&amp;`): the rest of the URL is kept.
+    id: "azure-sas-signature",
+    kind: "secret",
+    pattern: new RegExp(String.raw`([?&;]sig=)${NOT_MASKED}([A-Za-z0-9%+/=_-]{16,200})`, "g"),
+    keywords: ["sig="],
   },
 ];

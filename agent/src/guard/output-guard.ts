@@ -4,7 +4,8 @@
 //    that look like credentials become "[REDACTED:<kind>]" (common/secrets.ts: AWS access key
 //    ids and secret keys, private keys, GitHub and Slack tokens, JWTs, bearer tokens, passwords
 //    in assignments and URLs); a value under a key that names a secret (password, api_key,
-//    client_secret...) becomes "[REDACTED:secret_field]" whatever it is. The rest is unchanged.
+//    client_secret...), or a JSON Web Key's private member ("d", "k"... beside "kty"), becomes
+//    "[REDACTED:secret_field]" whatever it is. The rest is unchanged.
 //    Code under review stays readable: an assignment whose value only says where a secret comes
 //    from (`password = var.db_password`, `token: string`, `${{ secrets.TOKEN }}`) is kept, so
 //    the reviewer can tell it from a hard-coded one (`password = "hunter2"`, masked).
@@ -15,7 +16,12 @@
 // The result is a JSON value (what JSON.stringify would keep: undefined members dropped,
 // non-finite numbers null, dates as ISO strings; cycles become "[circular]"). Pure: no I/O.
 import { UNBOUNDED, jsonCopy, type JsonValue } from "../../../common/json-copy.ts";
-import { isSecretKey, redactSecrets, secretMarker } from "../../../common/secrets.ts";
+import {
+  isJwkPrivateMember,
+  isSecretKey,
+  redactSecrets,
+  secretMarker,
+} from "../../../common/secrets.ts";
 import {
   orderIndicators,
   scanText,
@@ -71,9 +77,9 @@ export function guardOutput(value: unknown, options: GuardOptions = {}): GuardRe
     {
       string: guardString,
       key: guardString,
-      member: (rawKey, item) => {
+      member: (rawKey, item, parent) => {
         if (
-          !isSecretKey(rawKey) ||
+          (!isSecretKey(rawKey) && !isJwkPrivateMember(rawKey, parent)) ||
           item === null ||
           item === undefined ||
           typeof item === "boolean" ||

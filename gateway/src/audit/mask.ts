@@ -12,7 +12,7 @@
 // items per array and the total number of nodes are capped, so one call cannot bloat the log.
 import { isOrderSensitiveKey } from "../../../common/canonical.ts";
 import { jsonCopy, type JsonValue } from "../../../common/json-copy.ts";
-import { isSecretKey, redactSecrets } from "../../../common/secrets.ts";
+import { isJwkPrivateMember, isSecretKey, redactSecrets } from "../../../common/secrets.ts";
 
 export type { JsonValue };
 
@@ -133,9 +133,9 @@ function maskWalk(value: unknown, options: MaskOptions, sorted: boolean): Sorted
         if (key !== rawKey || isOrderSensitiveKey(key)) canonicalOrder = false;
         return key;
       },
-      member: (rawKey, item) => {
+      member: (rawKey, item, parent) => {
         if (
-          !isSecretKey(rawKey) ||
+          (!isSecretKey(rawKey) && !isJwkPrivateMember(rawKey, parent)) ||
           item === null ||
           item === undefined ||
           typeof item === "boolean"
