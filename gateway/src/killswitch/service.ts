@@ -184,6 +184,15 @@ function checkInitial(initial: unknown, connectors: ReadonlySet<string>): Policy
   return state;
 }
 
+/** The shared store went back behind this replica (adoptNewest); `newest` is what it holds. */
+class StoreWentBack extends KillSwitchError {
+  readonly newest: StateFile | undefined;
+  constructor(message: string, newest: StateFile | undefined) {
+    super("kill_switch_unavailable", message);
+    this.newest = newest;
+  }
+}
+
 function actorOf(by: unknown): { subject: string; email?: string } {
   if (typeof by === "object" && by !== null) {
     const { subject, email } = by as { subject?: unknown; email?: unknown };
@@ -295,11 +304,11 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
       (newest.version === saved.version &&
         (newest.updated_at !== saved.updated_at || newest.updated_by !== saved.updated_by))
     ) {
-      throw new KillSwitchError(
-        "kill_switch_unavailable",
+      throw new StoreWentBack(
         `${path} went back: it holds version ${String(newest?.version ?? "none")} (or another ` +
           `version ${String(saved.version)}) where this replica applied version ` +
           `${String(saved.version)}; refusing to decide on either until it is newer`,
+        newest,
       );
     }
     if (newest.version <= saved.version) {
@@ -322,8 +331,18 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
   ): Promise<ChangeResult> {
     return serialized(async () => {
       for (let attempt = 1; ; attempt++) {
-        await adoptNewest();
-        const result = await changeOnce(action, scope, rawValue, changeOptions, anyName);
+        // A store that went back is brought ahead again by this change: it is saved on the
+        // store's own state (the source of truth, what a replica started since runs) with a
+        // version past this replica's, so every replica adopts it as usual. When every replica
+        // kept running through the restore, no other change could ever end the refusal.
+        let base: StateFile | undefined;
+        try {
+          await adoptNewest();
+        } catch (error) {
+          if (!(error instanceof StoreWentBack)) throw error;
+          base = { ...(error.newest ?? saved), version: saved.version };
+        }
+        const result = await changeOnce(action, scope, rawValue, changeOptions, anyName, base);
         if (result !== "conflict") return result;
         if (attempt >= 5) {
           throw new KillSwitchError(
@@ -341,7 +360,9 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     rawValue: unknown,
     changeOptions: ChangeOptions,
     anyName: boolean,
+    rebase?: StateFile,
   ): Promise<ChangeResult | "conflict"> {
+    const base = rebase ?? saved;
     if (!isKillSwitchScope(scope)) {
       throw new KillSwitchError(
         "kill_switch_scope_unknown",
@@ -352,26 +373,27 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     const reason = checkReason((changeOptions as Partial<ChangeOptions> | undefined)?.reason);
     const value = checkValue(scope, rawValue, {
       connectors,
-      state: saved.state,
+      state: base.state,
       action,
       names: anyName ? undefined : names,
     });
 
     const unchanged =
-      action === "set" ? isOn(saved.state, scope, value) : isOff(saved.state, scope, value);
+      rebase === undefined &&
+      (action === "set" ? isOn(saved.state, scope, value) : isOff(saved.state, scope, value));
     if (unchanged) {
       if (appliedVersion !== saved.version) await applySaved();
       return { changed: false, ...snapshot() };
     }
 
     const at = new Date(now()).toISOString();
-    const version = saved.version + 1;
+    const version = base.version + 1;
     const details = {
       action,
       scope,
       value: value ?? null,
       reason,
-      old_version: saved.version,
+      old_version: base.version,
       new_version: version,
     };
     const record: AuditRecordInput = {
@@ -405,9 +427,9 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
       updated_at: at,
       updated_by: actor.subject,
       reason,
-      state: withChange(saved.state, scope, value, action),
+      state: withChange(base.state, scope, value, action),
       history: [
-        ...saved.history,
+        ...base.history,
         { version, at, by: actor.subject, reason, action, scope, value: value ?? null },
       ].slice(-historyLimit),
     };

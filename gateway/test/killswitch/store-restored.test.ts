@@ -65,4 +65,40 @@ describe("the kill switch on a shared store restored from a backup", () => {
     // Today: neither. A keeps version 2 (agent-1, agent-2), ignores version 1, and says healthy.
     expect({ stopped, failedClosed }).not.toEqual({ stopped: false, failedClosed: false });
   });
+
+  it("an administrator's change on a replica ahead of the restored store is saved and ends the refusal", async () => {
+    // Every replica kept running through the restore (the usual case): none is in step with the
+    // store, so the change that should bring the store ahead has to be taken by one of them.
+    const creator = new pg.Client({ connectionString: postgres.connectionString });
+    await creator.connect();
+    await creator.query("CREATE DATABASE kill_switch_restore_recover");
+    await creator.end();
+    const url = postgres.urlFor("kill_switch_restore_recover");
+    const a = await replica(url);
+    const b = await replica(url);
+    await a.killSwitch.set("agent", "agent-1", { by: "admin", reason: "INC-1" });
+    await a.killSwitch.set("agent", "agent-2", { by: "admin", reason: "INC-2" });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // b adopts version 2
+    expect(b.killSwitch.state().version).toBe(2);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`DELETE FROM zyx_kill_switch_versions WHERE version > 0`);
+    await admin.end();
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // both fail closed
+    expect(a.killSwitch.storeStatus().healthy).toBe(false);
+    let error: unknown;
+    const changed = await a.killSwitch
+      .set("agent", "runaway", { by: "admin", reason: "INC-3" })
+      .catch((thrown: unknown) => {
+        error = thrown;
+        return undefined;
+      });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const healthy = [a.killSwitch.storeStatus().healthy, b.killSwitch.storeStatus().healthy];
+    const stopped = b.applied.at(-1)?.kill_switch.agents.includes("runaway") === true;
+    await Promise.all([a.stop(), b.stop()]);
+    expect(error).toBeUndefined();
+    expect(changed?.version).toBe(3);
+    expect({ healthy, stopped }).toEqual({ healthy: [true, true], stopped: true });
+  });
 });
