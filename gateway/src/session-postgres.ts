@@ -369,7 +369,7 @@ async function rebuild(c: Context): Promise<void> {
 }
 
 /**
- * Deletes the session taint rows past the newest `maxSessions`: those a rebuild's memory forgets
+ * Deletes the session taint rows past the newest `maxSessions` sessions: those a rebuild's memory forgets
  * anyway (it applies rows oldest first and keeps the newest `maxSessions` sessions), and marks,
  * in the same statement, that sessions were forgotten, so that no replica lets an actor's clear
  * through afterwards (the actor's taint is then those sessions' only hold: never swept). Actor
@@ -378,11 +378,21 @@ async function rebuild(c: Context): Promise<void> {
 async function sweepSessions(c: Context): Promise<void> {
   try {
     await c.pool.query(
-      `WITH doomed AS (SELECT ctid FROM ${TABLE} WHERE kind = 'taint' AND strpos(key, '%') = 0
-                        ORDER BY at_ms DESC OFFSET $1),
-            gone AS (DELETE FROM ${TABLE} WHERE ctid IN (SELECT ctid FROM doomed) RETURNING 1)
+      // By session, not by row: a key may hold several rows (left by an older revision, or two
+      // replicas tainting it at once), and counting rows forgot sessions memory holds. A key's
+      // older rows go too (its newest decides what a clear leaves, as for the insert); only a
+      // key past the bound is a forgotten session, and marked.
+      `WITH sessions AS (SELECT ctid, key, at_ms,
+                               row_number() OVER (PARTITION BY key ORDER BY at_ms DESC) AS nth
+                          FROM ${TABLE} WHERE kind = 'taint' AND strpos(key, '%') = 0),
+            kept AS (SELECT key FROM sessions WHERE nth = 1 ORDER BY at_ms DESC LIMIT $1),
+            doomed AS (SELECT ctid, NOT EXISTS (SELECT 1 FROM kept WHERE kept.key = s.key) AS evicted
+                         FROM sessions s
+                        WHERE nth > 1 OR NOT EXISTS (SELECT 1 FROM kept WHERE kept.key = s.key)),
+            gone AS (DELETE FROM ${TABLE} WHERE ctid IN (SELECT ctid FROM doomed) RETURNING ctid)
        INSERT INTO ${TABLE} (kind, key, at_ms, origin, id)
-       SELECT 'taint', $2, ${DB_NOW_MS}, $3, $4 WHERE EXISTS (SELECT 1 FROM gone)
+       SELECT 'taint', $2, ${DB_NOW_MS}, $3, $4
+        WHERE EXISTS (SELECT 1 FROM gone JOIN doomed USING (ctid) WHERE doomed.evicted)
        ON CONFLICT (id) DO NOTHING`,
       [c.options.maxSessions ?? 100_000, storedKey(EVICTED_KEY), c.origin, EVICTED_ID],
     );

@@ -87,4 +87,38 @@ describe("session taint rows: what a rebuild reads", () => {
     expect(later.signals.stats().sessionsEvicted).toBeGreaterThan(0);
     expect(later.signals.isTainted("s-59") && later.signals.isTainted(actor)).toBe(true);
   });
+
+  it("left by the previous revision (a row per flagged read), forgets no session memory holds", async () => {
+    const { url } = await freshSchema();
+    const a = await open(url, { maxSessions: 20 });
+    const actor = actorKey("engineer@zyxbank.example", "change-reviewer");
+    // Ten sessions, each tainted three times, as the previous revision wrote them: one row per
+    // flagged read for the session and one for the actor (30 session rows, 10 sessions).
+    const admin = await client(url);
+    const { rows } = await admin.query<{ now: string }>(
+      "SELECT floor(extract(epoch from clock_timestamp()) * 1000)::bigint AS now",
+    );
+    const start = Number(rows[0]?.now) - 60_000;
+    let at = start;
+    for (let session = 0; session < 10; session++) {
+      for (let read = 0; read < 3; read++) {
+        at += 1;
+        await admin.query(
+          `INSERT INTO zyx_session_signals (kind, key, at_ms, origin, id)
+           VALUES ('taint', $1, $3, 'old', gen_random_uuid()::text),
+                  ('taint', $2, $3, 'old', gen_random_uuid()::text)`,
+          [`s-${String(session)}`, actor.replaceAll("%", "%25").replaceAll("\u0000", "%00"), at],
+        );
+      }
+    }
+    await rowsReadByARebuild(admin, a.rebuilds);
+    await rowsReadByARebuild(admin, a.rebuilds);
+    // Ten sessions are within the bound of 20: memory holds them all, so must the table, and an
+    // agent's clear is not refused as if a session had been forgotten.
+    const held = Array.from({ length: 10 }, (_, i) => a.signals.isTainted(`s-${String(i)}`));
+    expect(held.every(Boolean)).toBe(true);
+    expect(a.signals.stats().sessionsEvicted).toBe(0);
+    const later = await open(url, { maxSessions: 20 }); // a replica started afterwards
+    expect(later.signals.stats()).toMatchObject({ sessions: 10, actors: 1, sessionsEvicted: 0 });
+  });
 });
