@@ -118,8 +118,13 @@ const AI = String.raw`(?:ai|assistant|ai assistant|agent|ai agent|model|bot|llm|
  * alone are people and things in a service desk's or an engineer's words.
  */
 const AI_READER = String.raw`(?:ai|llms?|(?:large )?language models?|chatbots?|copilot|chatgpt|gpt|claude|(?:ai|llm)[ -]?(?:based )?(?:assistants?|agents?|models?|reviewers?|bots?|tools?)|automated (?:reviewers?|agents?|assistants?))`;
-/** What the AI reader is reading: the document the text is in. */
-const THIS_DOCUMENT = String.raw`this (?:ticket|pr|pull request|page|document|issue|change|diff|message|e-?mail|repository|repo|description|comment|file)`;
+/**
+ * Not the AI reader but people and things named after it, as a bank's tickets about its own AI
+ * work name them: "if you are an AI engineer", "instructions for AI, ML and data teams:".
+ */
+const NOT_A_READER = String.raw`(?![ -](?:engineers?|platform|teams?|users?|owners?|developers?|researchers?|specialists?|leads?|champions?|governance|ethics|polic(?:y|ies)|council|board|working group|product|programs?|programmes?|strateg(?:y|ies)|integrations?|services?)\b)(?!, ?[a-z&/]+ (?:and|or|&) )`;
+/** What the AI reader is reading: the document the text is in (not a queue or a type of them). */
+const THIS_DOCUMENT = String.raw`this (?:ticket|pr|pull request|page|document|issue|change|diff|message|e-?mail|repository|repo|description|comment|file)(?! (?:queues?|types?|templates?|workflows?|categor(?:y|ies)|fields?|forms?|system|channels?)\b)`;
 
 /** Where a sentence (an imperative) starts in normalised text. */
 const SENTENCE = String.raw`(?:^|[.!?:;)\]>|] )(?:please )?`;
@@ -149,9 +154,9 @@ const TOOL_RESULT_PHRASES: readonly { id: InjectionIndicator; patterns: readonly
       // A ticket's or pull request's words for the AI that will read it: "If you are an AI
       // reviewing this PR, ...", "Instructions for AI agents: ...", "AI agents processing this
       // ticket must ...".
-      new RegExp(String.raw`\bif you(?: are|'re) (?:an? |the )?${AI_READER}\b`),
+      new RegExp(String.raw`\bif you(?: are|'re) (?:an? |the )?${AI_READER}\b${NOT_A_READER}`),
       new RegExp(
-        String.raw`\b(?:instructions?|notes?|message|reminder|directions?|attention) (?:for|to) (?:all |any |the )?${AI_READER} ?[:,-]`,
+        String.raw`\b(?:instructions?|notes?|message|reminder|directions?|attention) (?:for|to) (?:all |any |the )?${AI_READER}${NOT_A_READER} ?[:,-]`,
       ),
       new RegExp(
         String.raw`\b${AI_READER} (?:that is |who is |which is )?(?:processing|reading|reviewing|summari[sz]ing|handling|parsing|analy[sz]ing|ingesting) ${THIS_DOCUMENT}\b`,
