@@ -182,7 +182,10 @@ async function start(): Promise<void> {
     afterDrain: async () => {
       clearInterval(sweeper);
       // The sockets are closed, not necessarily the calls: a client that hung up mid-call leaves
-      // its call running; its outcome record is written before the audit log closes.
+      // its call running; its outcome record is written before the audit log closes. Approval
+      // long polls (`?wait=`, up to 60 s) are answered now, not waited out: one whose client hung
+      // up would otherwise hold the stop past its bound (ending waits is all close() does).
+      controls.approvals.close();
       await inFlight.idle();
       downloader?.close();
       bundled.close();
