@@ -4,8 +4,7 @@ import { describe, expect, it } from "vitest";
 import { analyzeChange, hasRollbackPlan, type RuleHit } from "../src/analysis.ts";
 import type { RuleId } from "../src/rules.ts";
 import { fixturePull, fixtureTicket } from "./support.ts";
-
-const WITH_PLAN = { rollback_plan: "Revert the pull request and re-apply." };
+import { WITH_PLAN, added } from "./patches.ts";
 
 /** The rules that apply to one file's patch, for a ticket with a rollback plan. */
 function rulesFor(patch: string, path = "terraform/main.tf"): RuleId[] {
@@ -17,10 +16,6 @@ function hitsFor(patch: string, path = "terraform/main.tf"): RuleHit[] {
 }
 
 /** A patch that adds every line (a new file). */
-function added(text: string): string {
-  const lines = text.replace(/^\n/, "").replace(/\n$/, "").split("\n");
-  return `@@ -0,0 +1,${lines.length} @@\n${lines.map((line) => `+${line}`).join("\n")}\n`;
-}
 
 /** A patch whose lines are all context (an unchanged region). */
 function unchanged(text: string): string {

@@ -3,19 +3,10 @@
 //   - a `dynamic "ingress"` block (its rules are in `content`, its ports usually the iterator);
 //   - the attributes-as-blocks form `ingress = [{ ... }]` (a list of objects).
 import { describe, expect, it } from "vitest";
-import { analyzeChange } from "../src/analysis.ts";
-
-const WITH_PLAN = { rollback_plan: "Revert the pull request and re-apply." };
-
-function added(text: string): string {
-  const lines = text.replace(/^\n/, "").replace(/\n$/, "").split("\n");
-  return `@@ -0,0 +1,${lines.length} @@\n${lines.map((line) => `+${line}`).join("\n")}\n`;
-}
+import { rulesOfAdded } from "./patches.ts";
 
 function rulesFor(text: string): string[] {
-  return analyzeChange(WITH_PLAN, {
-    files: [{ path: "terraform/security_group.tf", patch: added(text) }],
-  }).map((hit) => hit.rule);
+  return rulesOfAdded(["terraform/security_group.tf", text]);
 }
 
 describe("ingress rules of a security group, whatever their form", () => {

@@ -2,20 +2,9 @@
 // request defines is read through it: `cidr_blocks = [var.ssh_cidr]` next to
 // `variable "ssh_cidr" { default = "0.0.0.0/0" }` opens SSH to the Internet, not "not a literal".
 import { describe, expect, it } from "vitest";
-import { analyzeChange } from "../src/analysis.ts";
+import { rulesOfAdded } from "./patches.ts";
 
-const WITH_PLAN = { rollback_plan: "Revert the pull request and re-apply." };
-
-function added(text: string): string {
-  const lines = text.replace(/^\n/, "").replace(/\n$/, "").split("\n");
-  return `@@ -0,0 +1,${lines.length} @@\n${lines.map((line) => `+${line}`).join("\n")}\n`;
-}
-
-function rulesFor(...files: [string, string][]): string[] {
-  return analyzeChange(WITH_PLAN, {
-    files: files.map(([path, text]) => ({ path, patch: added(text) })),
-  }).map((hit) => hit.rule);
-}
+const rulesFor = rulesOfAdded;
 
 describe("ingress sources and ports given through variables and locals", () => {
   it("resolves a variable's default, in a list, from another file of the pull request", () => {

@@ -2,19 +2,10 @@
 // there must not close the security group early, leaving the ingress block after it outside any
 // resource (SSH to the Internet under a clean review).
 import { describe, expect, it } from "vitest";
-import { analyzeChange } from "../src/analysis.ts";
-
-const WITH_PLAN = { rollback_plan: "Revert the pull request and re-apply." };
-
-function added(text: string): string {
-  const lines = text.replace(/^\n/, "").replace(/\n$/, "").split("\n");
-  return `@@ -0,0 +1,${lines.length} @@\n${lines.map((line) => `+${line}`).join("\n")}\n`;
-}
+import { rulesOfAdded } from "./patches.ts";
 
 function rulesFor(text: string): string[] {
-  return analyzeChange(WITH_PLAN, {
-    files: [{ path: "terraform/security_group.tf", patch: added(text) }],
-  }).map((hit) => hit.rule);
+  return rulesOfAdded(["terraform/security_group.tf", text]);
 }
 
 const SSH_INGRESS = `

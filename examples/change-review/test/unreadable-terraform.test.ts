@@ -12,6 +12,7 @@ import {
 import { analyzeChange } from "../src/analysis.ts";
 import { runReview } from "../src/review.ts";
 import { REPOSITORY, REVIEW_OPTIONS, fakeGateway } from "./support.ts";
+import { WITH_PLAN, added } from "./patches.ts";
 
 const PULL: GitHubPull = {
   number: 992,
@@ -22,11 +23,6 @@ const PULL: GitHubPull = {
   base: { ref: "main", repo: { full_name: REPOSITORY } },
   head: { ref: "tidy" },
 };
-
-function added(text: string): string {
-  const lines = text.replace(/^\n/, "").replace(/\n$/, "").split("\n");
-  return `@@ -0,0 +1,${lines.length} @@\n${lines.map((line) => `+${line}`).join("\n")}\n`;
-}
 
 const SSH_TO_THE_WORLD = added(`
 resource "aws_security_group_rule" "ssh" {
@@ -46,8 +42,6 @@ const PADDING = added(
     (_, i) => `# ${String(i).padStart(6, "0")} ${"-".repeat(20)}`,
   ).join("\n"),
 );
-
-const WITH_PLAN = { rollback_plan: "Revert the pull request and re-apply." };
 
 describe("Terraform the analysis cannot read", () => {
   it("is not a clean review when the worker cut the diff before a security-group rule", async () => {

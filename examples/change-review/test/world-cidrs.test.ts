@@ -3,13 +3,7 @@
 // ("0::/0") open SSH to the Internet all the same and must not pass a clean review.
 import { describe, expect, it } from "vitest";
 import { analyzeChange } from "../src/analysis.ts";
-
-const WITH_PLAN = { rollback_plan: "Revert the pull request and re-apply." };
-
-function added(text: string): string {
-  const lines = text.replace(/^\n/, "").replace(/\n$/, "").split("\n");
-  return `@@ -0,0 +1,${lines.length} @@\n${lines.map((line) => `+${line}`).join("\n")}\n`;
-}
+import { WITH_PLAN, added } from "./patches.ts";
 
 function rulesFor(key: "cidr_blocks" | "ipv6_cidr_blocks", cidrs: string): string[] {
   const text = `
