@@ -257,8 +257,11 @@ interface IngressRule {
   iteration?: { name: string; values: string[] | undefined };
 }
 
-/** An `ingress` block of a security group, or one element of `ingress = [{...}]`. */
-function groupIngress(block: Block): IngressRule {
+/**
+ * The rule a block states: an `aws_security_group_rule`, a group's `ingress` block, or one
+ * element of `ingress = [{...}]` (the same attribute names in each).
+ */
+function ingressOf(block: Block): IngressRule {
   return {
     block,
     protocol: attributeOf(block, "protocol"),
@@ -273,7 +276,7 @@ function groupIngress(block: Block): IngressRule {
 function groupIngressRules(group: Block): IngressRule[] {
   const rules: IngressRule[] = [];
   for (const block of group.blocks) {
-    if (block.kind === "block" && block.name === "ingress") rules.push(groupIngress(block));
+    if (block.kind === "block" && block.name === "ingress") rules.push(ingressOf(block));
     // dynamic "ingress" { for_each = [...]  iterator = name  content { ... } }
     if (block.kind === "block" && block.name === "dynamic" && block.labels[0] === "ingress") {
       const iterator = attributeOf(block, "iterator")?.value.trim();
@@ -288,7 +291,7 @@ function groupIngressRules(group: Block): IngressRule[] {
       for (const content of block.blocks) {
         if (content.kind !== "block" || content.name !== "content") continue;
         rules.push({
-          ...groupIngress(content),
+          ...ingressOf(content),
           iteration: {
             name:
               iterator !== undefined && /^[A-Za-z_][\w-]*$/.test(iterator) ? iterator : "ingress",
@@ -299,9 +302,9 @@ function groupIngressRules(group: Block): IngressRule[] {
     }
     // ingress = [{ ... }, { ... }]: each object of the list (or the list itself, "[{" on a line)
     if (block.kind === "value" && block.attribute?.key === "ingress") {
-      if (block.attributes.length > 0) rules.push(groupIngress(block));
+      if (block.attributes.length > 0) rules.push(ingressOf(block));
       for (const element of block.blocks) {
-        if (element.kind === "value") rules.push(groupIngress(element));
+        if (element.kind === "value") rules.push(ingressOf(element));
       }
     }
   }
@@ -312,14 +315,7 @@ function ingressRules(view: TerraformView): IngressRule[] {
   const rules: IngressRule[] = [];
   for (const block of resources(view, "aws_security_group_rule")) {
     if (literalString(attributeOf(block, "type")) !== "ingress") continue;
-    rules.push({
-      block,
-      protocol: attributeOf(block, "protocol"),
-      from: attributeOf(block, "from_port"),
-      to: attributeOf(block, "to_port"),
-      ipv4: attributeOf(block, "cidr_blocks"),
-      ipv6: attributeOf(block, "ipv6_cidr_blocks"),
-    });
+    rules.push(ingressOf(block));
   }
   for (const group of resources(view, "aws_security_group", "aws_default_security_group")) {
     rules.push(...groupIngressRules(group));
