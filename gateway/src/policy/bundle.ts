@@ -1,7 +1,10 @@
 // Reads the bundle that `opa build -t wasm --signing-key` makes: policy.wasm, data.json, .manifest
 // and .signatures.json. The signature is verified (signature.ts) before any file is parsed:
 // an unsigned, re-signed or altered bundle is refused whole. Only regular files are accepted
-// (no links, devices, or a name twice), each at most 32 MiB.
+// (no links, devices, or a name twice), each at most 32 MiB, at most 64 MiB and 100 files in all:
+// the bundle is inflated before its signature can be checked, so these bounds, not the signature,
+// are what stand between a bundle server (or whoever answers for it) and the gateway's memory.
+// Reading stops at the first bound crossed.
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -11,6 +14,9 @@ import { PolicyError, describeThrown } from "./errors.ts";
 import { verifyBundleSignature, type BundleKey } from "./signature.ts";
 
 const MAX_ENTRY_BYTES = 32 * 1024 * 1024;
+/** The whole bundle, inflated (a built one is about 250 KiB in 5 files). */
+const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
+const MAX_BUNDLE_FILES = 100;
 
 const Manifest = z.looseObject({
   revision: z.string().min(1),
@@ -36,6 +42,8 @@ export interface PolicyBundle {
 export async function readTarGz(source: string | Buffer): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   let problem: string | undefined;
+  let entries = 0;
+  let total = 0;
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry: ReadEntry) => {
@@ -46,21 +54,33 @@ export async function readTarGz(source: string | Buffer): Promise<Map<string, Bu
       }
       if (entry.type !== "File" && entry.type !== "OldFile") problem = `${name} is a ${entry.type}`;
       else if (files.has(name)) problem = `${name} appears twice`;
+      else if (++entries > MAX_BUNDLE_FILES)
+        stop(`the bundle has more than ${String(MAX_BUNDLE_FILES)} files`);
       const chunks: Buffer[] = [];
       let size = 0;
       entry.on("data", (chunk: Buffer) => {
         size += chunk.length;
+        total += chunk.length;
         if (size > MAX_ENTRY_BYTES)
           problem = `${entry.path} is larger than ${MAX_ENTRY_BYTES} bytes`;
+        else if (total > MAX_BUNDLE_BYTES)
+          stop(`the bundle inflates past ${String(MAX_BUNDLE_BYTES)} bytes`);
         else chunks.push(chunk);
       });
       entry.on("end", () => files.set(name, Buffer.concat(chunks)));
     },
   });
+  /** Refuses the bundle and stops inflating it (the rest is never read). */
+  const stop = (why: string) => {
+    problem ??= why;
+    parser.abort(new Error(why));
+  };
   await pipeline(
     typeof source === "string" ? createReadStream(source) : Readable.from([source]),
     parser,
-  );
+  ).catch((thrown: unknown) => {
+    throw problem === undefined ? thrown : new Error(problem, { cause: thrown });
+  });
   if (problem !== undefined) throw new Error(problem);
   return files;
 }
