@@ -239,7 +239,13 @@ function peopleRoutes(
       approvals: ports.approvals,
       accessTokens: ports.accessTokens,
       posture: ports.posture,
-      rules: { worker: ports.worker, audit: ports.audit, now },
+      rules: {
+        worker: ports.worker,
+        audit: ports.audit,
+        now,
+        connectorDisabled: (connector) =>
+          ports.killSwitch.state().state.kill_switch.connectors.includes(connector),
+      },
       refusals,
       now,
       checkApprover,

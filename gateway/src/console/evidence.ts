@@ -4,10 +4,13 @@
 //     content was flagged: redactions, prompt-injection indicators);
 //   - for a security-group change, the group's rules now, read through the worker's aws_dev_read
 //     (the system's own read, audited first), and the rules as they would be after the change.
+//     Not while the kill switch holds the read's connector: the read is the gateway's own, outside
+//     the policy, so it honours the switch here (the page says the read is held).
 //
 // Failure modes: an unreadable audit log or a worker that fails leaves that part of the page
 // saying so ("unavailable"); it never blocks a denial and never invents data.
 import { argumentsDigest } from "../../../common/canonical.ts";
+import { loadCatalog } from "../../../common/catalog.ts";
 import type { AuditRecordInput } from "../audit/record.ts";
 import { asString, loadRecords, path } from "../audit/records.ts";
 import type { WorkerClient } from "../handoff/worker-client.ts";
@@ -135,8 +138,13 @@ export function applyChange(rules: readonly Rule[], change: Rule & { action: str
   return [...rules, rule];
 }
 
+/** The catalog's connector of aws_dev_read, the read below (the kill switch names connectors). */
+const RULES_CONNECTOR = loadCatalog().tools.aws_dev_read.connector;
+
 export interface RulesReader {
   worker: Pick<WorkerClient, "execute">;
+  /** Whether the kill switch disables this connector now. */
+  connectorDisabled: (connector: string) => boolean;
   audit: { append(record: AuditRecordInput): Promise<unknown> };
   now: () => number;
 }
@@ -155,6 +163,12 @@ export async function securityGroupRules(
     change: Rule & { action: string };
   };
   const read = { account: args.account, region: args.region, group_ids: [args.group_id] };
+  if (reader.connectorDisabled(RULES_CONNECTOR)) {
+    return {
+      kind: "unavailable",
+      detail: `the kill switch disables the ${RULES_CONNECTOR} connector: not read`,
+    };
+  }
   try {
     // The system's own read for a person: audited before it runs, like every worker call.
     await reader.audit.append({
