@@ -7,6 +7,8 @@
 //   GET  /console/requests/{id}            one request in full (refreshes itself while open)
 //   POST /console/requests/{id}/approve    CSRF token; the device posture fetched now from the
 //   POST /console/requests/{id}/deny       device-trust service and verified; reason required
+//                                          (a denial without a verified device only stops a
+//                                          waiting call: a post-hoc rejection needs one)
 //   POST /console/logout
 //
 // Invariants: the person is verified on every request from the access token held server side,
@@ -352,11 +354,15 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
     if (reason === "" || reason.length > 2_000) {
       throw new GatewayError("request_malformed", "give a reason of 1 to 2000 characters");
     }
-    const posture = await deps.posture.verify(
-      await identity.posture(session.accessToken),
-      principal.subject,
-    );
-    const deviceTrusted = trustedDevice(deps.checkApproverDevice, posture);
+    // Stopping a waiting call needs no device: a device-trust service that fails leaves the
+    // device untrusted, never the denial refused (a post-hoc review's rejection, a write, is).
+    const deviceTrusted = await identity
+      .posture(session.accessToken)
+      .then((token) => deps.posture.verify(token, principal.subject))
+      .then(
+        (posture) => trustedDevice(deps.checkApproverDevice, posture),
+        () => false,
+      );
     const denied = await deps.approvals.deny(id, principal, reason, deviceTrusted);
     if (deps.afterDeny !== undefined) await deps.afterDeny(denied, principal);
     return c.redirect(`/console/requests/${id}?done=denied`, 303);
