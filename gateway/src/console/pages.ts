@@ -1,8 +1,10 @@
 // The approver console's HTML: server-rendered, no script at all (the Content-Security-Policy
 // forbids any), one stylesheet from /console/console.css. Every value from a request, a token or
 // the audit log is escaped here; nothing is inserted unescaped but this file's own markup.
-// Accessible: landmarks, one h1 per page, labelled controls, tables with headers and captions,
-// status in words (never colour alone), role="alert" for errors.
+// Arguments wrap (white-space: break-spaces): a value padded with spaces cannot push its tail out
+// of sight to the right; every space takes room. Accessible: landmarks, one h1 per page, labelled
+// controls, tables with headers and captions, status in words (never colour alone), role="alert"
+// for errors.
 import { escapeHtml as escapeText } from "../../../common/html.ts";
 import { isOpen, type ApprovalRequest } from "../approvals/request.ts";
 import type { RequestEvidence, RulesView, Rule } from "./evidence.ts";
@@ -244,7 +246,7 @@ header{display:flex;gap:1rem;align-items:center;justify-content:space-between;pa
 header a{color:#fff}header form{margin:0}main{padding:1rem 2rem;max-width:80rem}
 table{border-collapse:collapse;margin:.5rem 0 1rem}th,td{border:1px solid #bbb;padding:.3rem .6rem;text-align:left;vertical-align:top}
 caption{text-align:left;font-weight:600;padding:.3rem 0}dt{font-weight:600;margin-top:.4rem}dd{margin-left:1rem}
-pre{background:#eee;padding:.5rem;overflow:auto;max-width:70rem}.rules{display:flex;gap:2rem;flex-wrap:wrap}
+pre{background:#eee;padding:.5rem;overflow:auto;max-width:70rem;white-space:break-spaces;overflow-wrap:anywhere}.rules{display:flex;gap:2rem;flex-wrap:wrap}
 tr.removed{background:#fde2e2}tr.added{background:#e1f5e1}tr.flagged{background:#fff3cd}
 button{font-size:1rem;padding:.4rem 1rem;margin:.3rem 0}#approve{background:#1d6b2a;color:#fff}#deny{background:#8a1c1c;color:#fff}
 .notice{background:#e7f0fa;padding:.5rem}:focus{outline:3px solid #f5a623}`;
