@@ -78,11 +78,17 @@ export interface WorkerAppOptions {
 /**
  * The time a call may run, in ms, given the gateway's `timeoutMs` and what has already passed
  * since the request arrived: the gateway's wait less a margin for the answer's way back (a
- * tenth of it, at least 50 ms and at most 1 s). Zero or less: too late to start.
+ * tenth of it, at least 50 ms and at most 1 s). `waitLeftMs`, what the token's iat leaves of
+ * that wait (VerifiedCall.waitLeftMs), caps it: a request that reached the worker late (held
+ * in a queue, or replayed) does not start a fresh wait. Zero or less: too late to start.
  */
-export function deadlineBudgetMs(timeoutMs: number, elapsedMs: number): number {
+export function deadlineBudgetMs(
+  timeoutMs: number,
+  elapsedMs: number,
+  waitLeftMs = timeoutMs,
+): number {
   const margin = Math.min(1_000, Math.max(50, timeoutMs / 10));
-  return timeoutMs - margin - elapsedMs;
+  return Math.min(timeoutMs, waitLeftMs) - margin - elapsedMs;
 }
 
 /** What the logs say about a call; grows as the call is read. */
@@ -207,7 +213,11 @@ async function admit(
 /** How long the call may run (undefined: no deadline), or a Refusal when it is already too late. */
 function budgetOf(verified: VerifiedCall, receivedAt: number): number | undefined {
   if (verified.timeoutMs === undefined) return undefined;
-  const budget = deadlineBudgetMs(verified.timeoutMs, performance.now() - receivedAt);
+  const budget = deadlineBudgetMs(
+    verified.timeoutMs,
+    performance.now() - receivedAt,
+    verified.waitLeftMs,
+  );
   if (budget <= 0) {
     throw new Refusal("deadline_exceeded", "the gateway's deadline passed before the call started");
   }

@@ -10,6 +10,8 @@
 //   3. the claims have the expected shape (tool in the catalog, args_sha256, decision_id, sub,
 //      act.sub, jti, and timeout_ms when present);
 //   4. SHA-256 of the RFC 8785 form of the arguments received equals args_sha256;
+//      (with timeout_ms, the verified call also says how long the gateway may still be waiting,
+//      reckoned from iat on this clock: a token delivered late never gets a fresh deadline);
 //   5. the jti was not seen before. Seen jtis are remembered until the token could no longer
 //      pass step 2 (exp + tolerance). The memory is bounded: expired entries are evicted first,
 //      and when it is still full the call is REFUSED (replay_cache_full) rather than an
@@ -68,6 +70,12 @@ export interface VerifiedCall {
   traceId?: string;
   /** How long the gateway waits for the answer, in ms (absent: an older gateway, no deadline). */
   timeoutMs?: number;
+  /**
+   * With timeoutMs: the longest the gateway may still be waiting, in ms from verification. It
+   * signed before iat + 1 s (its clock, which may lead this one by the clock tolerance) and
+   * waits timeout_ms from then, however late the request arrives here.
+   */
+  waitLeftMs?: number;
   jti: string;
   issuedAt: number;
   expiresAt: number;
@@ -269,7 +277,12 @@ export function createCallTokenVerifier(options: CallTokenVerifierOptions): Call
           user: claims.sub,
           agent: claims.act.sub,
           ...(claims.trace_id === undefined ? {} : { traceId: claims.trace_id }),
-          ...(claims.timeout_ms === undefined ? {} : { timeoutMs: claims.timeout_ms }),
+          ...(claims.timeout_ms === undefined
+            ? {}
+            : {
+                timeoutMs: claims.timeout_ms,
+                waitLeftMs: (claims.iat + 1 + clockToleranceSec) * 1000 + claims.timeout_ms - nowMs,
+              }),
           jti: claims.jti,
           issuedAt: claims.iat,
           expiresAt: claims.exp,

@@ -498,6 +498,37 @@ describe("worker app: the gateway's deadline (timeout_ms)", () => {
     expect(ctx.execute).not.toHaveBeenCalled();
   });
 
+  it("a token delivered after the gateway gave up (iat + timeout_ms): 504 deadline_exceeded, nothing runs", async () => {
+    const ctx = setup();
+    const t = await token({ tool: "jira_add_comment", claims: { timeout_ms: 10_000 } });
+    // Signed at T0, the gateway stopped waiting by T0 + 10 s (+1 s of iat, +2 s of skew); the
+    // request arrives at T0 + 20 s, its token still unexpired (30 s).
+    clock = T0 + 20_000;
+    const { status, json } = await ctx.call("jira_add_comment", {
+      token: t,
+      body: body("jira_add_comment"),
+    });
+    expect(status).toBe(504);
+    expect(json).toMatchObject({ code: "deadline_exceeded" });
+    expect(ctx.execute).not.toHaveBeenCalled();
+  });
+
+  it("a token delivered late runs only in what is left of the gateway's wait", async () => {
+    let seen: number | undefined;
+    const ctx = setup({
+      execute: (call) => {
+        seen = remainingMs();
+        return fixtureTools(call);
+      },
+    });
+    const t = await token({ claims: { timeout_ms: 10_000 } });
+    clock = T0 + 5_000;
+    expect((await ctx.call("jira_read", { token: t, body: body() })).status).toBe(200);
+    // At most T0 + 13 s (iat + 1 s + 2 s of skew + 10 s) less the 1 s margin, from T0 + 5 s.
+    expect(seen).toBeLessThanOrEqual(7_000);
+    expect(seen).toBeGreaterThan(6_000);
+  });
+
   it("a write stopped at the deadline: 504 tool_outcome_unknown", async () => {
     const ctx = setup({ execute: hangs });
     const { status, json } = await ctx.call("jira_add_comment", {
