@@ -361,7 +361,10 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
     return problemResponse(c, refusal);
   }
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // Not ready while calls would be refused as signed before this process started.
+  app.get("/healthz", (c) =>
+    verifier.ready ? c.json({ status: "ok" }) : c.json({ status: "starting" }, 503),
+  );
 
   app.post(
     "/v1/execute/:tool",

@@ -16,6 +16,11 @@
 //      pass step 2 (exp + tolerance). The memory is bounded: expired entries are evicted first,
 //      and when it is still full the call is REFUSED (replay_cache_full) rather than an
 //      unexpired jti forgotten, which would reopen the replay window. Fail closed.
+//      The memory is the process's: with `startedAtMs`, a token issued before this process
+//      started (iat <= its start second + the tolerance) may have been accepted by the process
+//      before it, whose memory is gone, and is refused (call_token_expired) without running.
+//      The gateway signs a fresh token per call, so only the first seconds after a start are
+//      refused; `ready` says when a token signed now is accepted again (the worker's /healthz).
 import { timingSafeEqual } from "node:crypto";
 import type { JSONWebKeySet } from "jose";
 import { argumentsDigest } from "../../common/canonical.ts";
@@ -93,6 +98,11 @@ export interface CallTokenVerifierOptions {
   maxReplayEntries: number;
   /** Clock in epoch milliseconds (default Date.now); tests freeze it. */
   now?: () => number;
+  /**
+   * When this process started, epoch ms (agent/src/main.ts): tokens issued up to then, which
+   * a previous process may have run, are refused. Unset: no such bound (one app in a test).
+   */
+  startedAtMs?: number;
 }
 
 export interface CallTokenVerifier {
@@ -100,6 +110,8 @@ export interface CallTokenVerifier {
   verify(token: string | undefined, receivedArguments: unknown): Promise<VerifiedCall>;
   /** Number of jtis currently remembered. */
   readonly replayEntries: number;
+  /** False while a token signed now could still be refused as issued before the start. */
+  readonly ready: boolean;
 }
 
 // --- Replay cache -------------------------------------------------------------
@@ -206,10 +218,23 @@ export function createCallTokenVerifier(options: CallTokenVerifierOptions): Call
   const tokens = createGatewayTokenVerifier(options, CALL_TOKEN_TYPE);
   const replay = createReplayCache(options.maxReplayEntries);
   const now = options.now ?? Date.now;
+  // The last iat a previous process could have accepted (it accepts iat <= now + tolerance).
+  const issuedBeforeStart =
+    options.startedAtMs === undefined
+      ? undefined
+      : Math.floor(options.startedAtMs / 1000) + clockToleranceSec;
 
   return {
     get replayEntries() {
       return replay.size;
+    },
+
+    get ready() {
+      // A token signed now carries iat >= now - tolerance (the gateway's clock may lag).
+      return (
+        issuedBeforeStart === undefined ||
+        Math.floor(now() / 1000) - clockToleranceSec > issuedBeforeStart
+      );
     },
 
     verify(token, receivedArguments) {
@@ -239,6 +264,13 @@ export function createCallTokenVerifier(options: CallTokenVerifierOptions): Call
           throw new CallTokenError(
             "call_token_invalid",
             `call token lifetime must be 1 to ${CALL_TOKEN_MAX_TTL_SEC} seconds`,
+          );
+        }
+
+        if (issuedBeforeStart !== undefined && claims.iat <= issuedBeforeStart) {
+          throw new CallTokenError(
+            "call_token_expired",
+            "call token was issued before this worker started: it may have run already",
           );
         }
 

@@ -24,6 +24,8 @@ const log = jsonLog("worker");
 class StartError extends Error {}
 
 function start(): void {
+  // Before anything is served: tokens issued up to now may have run in a previous process.
+  const startedAtMs = Date.now();
   const config = loadWorkerConfig();
   let verifier;
   try {
@@ -33,6 +35,7 @@ function start(): void {
       audience: CALL_TOKEN_AUDIENCE,
       clockToleranceSec: CLOCK_TOLERANCE_SEC,
       maxReplayEntries: MAX_REPLAY_ENTRIES,
+      startedAtMs,
     });
   } catch (error) {
     throw new StartError(`gateway key set ${config.jwksPath} refused: ${message(error)}`);
