@@ -356,55 +356,107 @@ function symbolsOf(view: TerraformView): Symbols {
 
 const REFERENCE = /^(?:var|local)\.[A-Za-z_][\w-]*$/;
 const MAX_INDIRECTION = 4;
+/**
+ * The most source values one analysis copies from one definition into another. A definition is
+ * resolved once and shared, so a local of 20,000 ranges read by 2,000 rules costs 20,000; only
+ * a definition mixed into lists (`[local.big, "10.0.0.1/32"]`) copies, and past this budget it
+ * gives no more values (its resolution is marked incomplete) rather than hold the event loop.
+ */
+const MAX_COPIED_VALUES = 200_000;
 
 /**
- * The attribute's value with references to the pull request's variables and locals followed:
- * the literal strings it gives (a list's items, one string, a number as text), and every
- * definition it went through (a finding needs one added line among them).
+ * What an attribute's value resolves to, with references to the pull request's variables and
+ * locals followed: the literal strings it gives (a list's items, one string, a number as text),
+ * whether a line of it or of a definition it went through is added (a finding needs one), and
+ * whether it is complete (false: a reference past the copy budget gave nothing).
  */
-function resolved(
-  attribute: Attribute | undefined,
-  symbols: Symbols,
-  depth = 0,
-): { values: string[]; via: Attribute[] } {
-  if (attribute === undefined || depth > MAX_INDIRECTION) return { values: [], via: [] };
-  const literal = literalOf(attribute);
-  if (literal.kind === "list") return { values: literal.value, via: [attribute] };
-  if (literal.kind === "string") return { values: [literal.value], via: [attribute] };
-  if (literal.kind === "number") return { values: [String(literal.value)], via: [attribute] };
-  if (literal.kind === "bool") return { values: [String(literal.value)], via: [attribute] };
+interface Resolution {
+  values: readonly string[];
+  added: boolean;
+  complete: boolean;
+}
+
+type Resolver = (attribute: Attribute | undefined) => Resolution;
+
+const NOTHING: Resolution = { values: [], added: false, complete: true };
+
+/** The items of a list value as written, or the value itself. */
+function itemsOf(attribute: Attribute): string[] {
   const text = attribute.value.trim().replace(/,\s*$/, "").trim();
-  const items =
-    text.startsWith("[") && text.endsWith("]")
-      ? text
-          .slice(1, -1)
-          .split(/[,\n]/)
-          .map((item) => item.trim())
-          .filter((item) => item !== "")
-      : [text];
-  const values: string[] = [];
-  const via: Attribute[] = [attribute];
-  for (const item of items) {
-    const quoted = /^"((?:[^"\\$]|\\.)*)"$/.exec(item);
-    if (quoted !== null) {
-      values.push((quoted[1] ?? "").replace(/\\(.)/g, "$1"));
-    } else if (REFERENCE.test(item)) {
-      const inner = resolved(symbols.get(item), symbols, depth + 1);
-      values.push(...inner.values);
-      via.push(...inner.via);
+  if (!(text.startsWith("[") && text.endsWith("]"))) return [text];
+  return text
+    .slice(1, -1)
+    .split(/[,\n]/)
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+/** The literal an attribute's value is, as a resolution; undefined for an expression. */
+function literalResolution(attribute: Attribute): Resolution | undefined {
+  const literal = literalOf(attribute);
+  const added = addedLine(attribute) !== undefined;
+  if (literal.kind === "list") return { values: literal.value, added, complete: true };
+  if (literal.kind === "expression") return undefined;
+  return { values: [String(literal.value)], added, complete: true };
+}
+
+/**
+ * Resolves attributes against the pull request's definitions, each definition once (memoised:
+ * the cost is the definitions' size, not the number of rules that read them).
+ */
+function resolverOf(symbols: Symbols): Resolver {
+  // By depth: a definition read deeper has fewer levels left to follow (the limit stops cycles).
+  const memo = Array.from({ length: MAX_INDIRECTION + 1 }, () => new Map<Attribute, Resolution>());
+  let copied = 0;
+  const resolveItems = (attribute: Attribute, depth: number): Resolution => {
+    const items = itemsOf(attribute);
+    const own = addedLine(attribute) !== undefined;
+    // One reference: its resolution, shared rather than copied.
+    const only = items.length === 1 ? items[0] : undefined;
+    if (only !== undefined && REFERENCE.test(only)) {
+      const inner = resolve(symbols.get(only), depth + 1);
+      return own && !inner.added ? { ...inner, added: true } : inner;
     }
-  }
-  return { values, via };
+    const values: string[] = [];
+    let added = own;
+    let complete = true;
+    for (const item of items) {
+      const quoted = /^"((?:[^"\\$]|\\.)*)"$/.exec(item);
+      if (quoted !== null) {
+        values.push((quoted[1] ?? "").replace(/\\(.)/g, "$1"));
+      } else if (REFERENCE.test(item)) {
+        const inner = resolve(symbols.get(item), depth + 1);
+        added ||= inner.added;
+        complete &&= inner.complete;
+        if (copied + inner.values.length > MAX_COPIED_VALUES) {
+          complete = false;
+          continue;
+        }
+        copied += inner.values.length;
+        for (const value of inner.values) values.push(value);
+      }
+    }
+    return { values, added, complete };
+  };
+  const resolve = (attribute: Attribute | undefined, depth: number): Resolution => {
+    if (attribute === undefined || depth > MAX_INDIRECTION) return NOTHING;
+    const known = memo[depth]?.get(attribute);
+    if (known !== undefined) return known;
+    const result = literalResolution(attribute) ?? resolveItems(attribute, depth);
+    memo[depth]?.set(attribute, result);
+    return result;
+  };
+  return (attribute) => resolve(attribute, 0);
 }
 
 /** One string the attribute resolves to, when it resolves to exactly one. */
-function resolvedString(attribute: Attribute | undefined, symbols: Symbols): string | undefined {
-  const { values } = resolved(attribute, symbols);
+function resolvedString(attribute: Attribute | undefined, resolve: Resolver): string | undefined {
+  const { values } = resolve(attribute);
   return values.length === 1 ? values[0] : undefined;
 }
 
-function resolvedNumber(attribute: Attribute | undefined, symbols: Symbols): number | undefined {
-  const text = resolvedString(attribute, symbols);
+function resolvedNumber(attribute: Attribute | undefined, resolve: Resolver): number | undefined {
+  const text = resolvedString(attribute, resolve);
   return text !== undefined && /^-?\d+$/.test(text) ? Number(text) : undefined;
 }
 
@@ -412,15 +464,15 @@ const ALL_PROTOCOLS: ReadonlySet<string> = new Set(["-1", "all"]);
 const PORT_PROTOCOLS: ReadonlySet<string> = new Set(["tcp", "udp", "6", "17"]);
 
 /** Whether the rule's ports include an administrative port; undefined when not literal. */
-function opensAdminPort(rule: IngressRule, symbols: Symbols): boolean | undefined {
-  const protocol = resolvedString(rule.protocol, symbols)?.toLowerCase();
+function opensAdminPort(rule: IngressRule, resolve: Resolver): boolean | undefined {
+  const protocol = resolvedString(rule.protocol, resolve)?.toLowerCase();
   if (protocol === undefined) return undefined;
   if (ALL_PROTOCOLS.has(protocol)) return true;
   if (!PORT_PROTOCOLS.has(protocol)) return false;
   const iterated = iteratedPorts(rule);
   if (iterated !== undefined) return iterated.some((port) => ADMIN_PORTS.has(port));
-  const from = resolvedNumber(rule.from, symbols);
-  const to = resolvedNumber(rule.to, symbols) ?? from;
+  const from = resolvedNumber(rule.from, resolve);
+  const to = resolvedNumber(rule.to, resolve) ?? from;
   if (from === undefined || to === undefined) return undefined;
   if (from === -1 && to === -1) return true;
   return [...ADMIN_PORTS.keys()].some((port) => port >= from && port <= to);
@@ -494,20 +546,30 @@ function coversWorld(cidrs: readonly string[], family: 4 | 6): boolean {
   return false;
 }
 
+/** coversWorld, once per list of values: a shared definition's list is checked once. */
+const coverage = new WeakMap<readonly string[], { 4?: boolean; 6?: boolean }>();
+
+function coversWorldOnce(cidrs: readonly string[], family: 4 | 6): boolean {
+  const known = coverage.get(cidrs) ?? {};
+  const answer = known[family] ?? coversWorld(cidrs, family);
+  coverage.set(cidrs, { ...known, [family]: answer });
+  return answer;
+}
+
 function adminPorts(view: TerraformView, world: string): Location[] {
   const found: Location[] = [];
-  const symbols = symbolsOf(view);
+  const resolve = resolverOf(symbolsOf(view));
+  const family = world === WORLD_IPV4 ? 4 : 6;
   for (const rule of ingressRules(view)) {
-    const cidrs = world === WORLD_IPV4 ? rule.ipv4 : rule.ipv6;
-    const sources = resolved(cidrs, symbols);
-    if (!coversWorld(sources.values, world === WORLD_IPV4 ? 4 : 6)) continue;
-    if (opensAdminPort(rule, symbols) !== true) continue;
+    const cidrs = family === 4 ? rule.ipv4 : rule.ipv6;
+    const sources = resolve(cidrs);
+    if (!coversWorldOnce(sources.values, family)) continue;
+    if (opensAdminPort(rule, resolve) !== true) continue;
     const changed =
       isNew(rule.block) ||
-      [
-        ...sources.via,
-        ...[rule.protocol, rule.from, rule.to].flatMap((a) => resolved(a, symbols).via),
-      ].some((a) => addedLine(a) !== undefined);
+      [sources, ...[rule.protocol, rule.from, rule.to].map(resolve)].some(
+        (resolution) => resolution.added,
+      );
     if (!changed) continue;
     const location = locationOf(addedLine(cidrs) ?? cidrs?.lines[0], rule.block);
     if (location !== undefined) found.push(location);

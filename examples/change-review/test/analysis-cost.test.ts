@@ -57,4 +57,27 @@ describe("the analysis' cost on a hostile diff", { timeout: 120_000 }, () => {
     );
     expect(ms).toBeLessThan(1_500);
   });
+
+  it("stays linear in references: 2,000 rules reading one local of 20,000 ranges (about 600 KiB)", () => {
+    const ranges = Array.from(
+      { length: 20_000 },
+      (_, i) => `"10.${String((i >> 8) & 255)}.${String(i & 255)}.0/24"`,
+    );
+    const { ms, kib } = timed([
+      "locals {",
+      `  sources = [${ranges.join(", ")}]`,
+      "}",
+      ...Array.from({ length: 2_000 }, (_, i) => [
+        `resource "aws_security_group_rule" "r${String(i)}" {`,
+        '  type        = "ingress"',
+        '  protocol    = "tcp"',
+        "  from_port   = 22",
+        "  to_port     = 22",
+        "  cidr_blocks = local.sources",
+        "}",
+      ]).flat(),
+    ]);
+    expect(kib).toBeLessThan(1024);
+    expect(ms).toBeLessThan(1_500);
+  });
 });
