@@ -16,12 +16,14 @@ import {
   literalOf,
   resourceOf,
   scanFiles,
+  scanVariableFiles,
   codeOf,
   stringsIn,
   type Attribute,
   type Block,
   type DiffLine,
   type TerraformView,
+  type VariableFile,
 } from "./terraform.ts";
 
 /** Where a finding was seen. */
@@ -335,21 +337,77 @@ function ingressRules(view: TerraformView): IngressRule[] {
 
 // --- Variables and locals the pull request defines -----------------------------------------
 
-/** `var.NAME` → the default of `variable "NAME"`, `local.NAME` → its `locals` entry. */
-type Symbols = ReadonlyMap<string, Attribute>;
+/**
+ * `var.NAME` → the values the variable may take in the pull request, `local.NAME` → its
+ * `locals` entry. A variable may take several: Terraform's order (the default, then
+ * terraform.tfvars, then *.auto.tfvars by file name, the last one winning) is applied in each
+ * directory, each directory being a configuration of its own, and a variable file that only
+ * `-var-file` loads (`env/prod.tfvars`) overrides them all when it is given. None is chosen:
+ * a finding in any of them is a finding.
+ */
+type Symbols = ReadonlyMap<string, readonly Attribute[]>;
 
-function symbolsOf(view: TerraformView): Symbols {
-  const symbols = new Map<string, Attribute>();
+function directoryOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash === -1 ? "" : path.slice(0, slash);
+}
+
+function baseNameOf(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** Terraform's load order of a variable file it loads by itself; undefined: -var-file only. */
+function autoLoadOrder(path: string): string | undefined {
+  const name = baseNameOf(path);
+  if (name === "terraform.tfvars") return "0";
+  return name.endsWith(".auto.tfvars") ? `1${name}` : undefined;
+}
+
+/** Per directory, the assignment Terraform loads last for each variable. */
+function autoLoaded(files: readonly VariableFile[]): Map<string, Map<string, Attribute>> {
+  const ordered = files
+    .map((file) => ({ file, order: autoLoadOrder(file.path) }))
+    .filter((entry) => entry.order !== undefined)
+    .sort((a, b) => ((a.order ?? "") < (b.order ?? "") ? -1 : a.order === b.order ? 0 : 1));
+  const byDirectory = new Map<string, Map<string, Attribute>>();
+  for (const { file } of ordered) {
+    const directory = directoryOf(file.path);
+    const values = byDirectory.get(directory) ?? new Map<string, Attribute>();
+    for (const entry of file.root.attributes) values.set(entry.key, entry);
+    byDirectory.set(directory, values);
+  }
+  return byDirectory;
+}
+
+function symbolsOf(view: TerraformView, files: readonly VariableFile[]): Symbols {
+  const symbols = new Map<string, Attribute[]>();
+  const add = (name: string, value: Attribute) => {
+    const candidates = symbols.get(name);
+    if (candidates === undefined) symbols.set(name, [value]);
+    else candidates.push(value);
+  };
+  const byDirectory = autoLoaded(files);
   for (const block of view.blocks) {
     if (block.kind !== "block" || block.parent !== undefined) continue;
     const name = block.labels[0];
     if (block.name === "variable" && name !== undefined) {
       const value = attributeOf(block, "default");
-      if (value !== undefined) symbols.set(`var.${name}`, value);
+      // The default, unless a file Terraform loads in the declaring directory sets the variable.
+      const directory = directoryOf(block.lines[0]?.file ?? "");
+      if (value !== undefined && byDirectory.get(directory)?.has(name) !== true) {
+        add(`var.${name}`, value);
+      }
     }
     if (block.name === "locals") {
-      for (const entry of block.attributes) symbols.set(`local.${entry.key}`, entry);
+      for (const entry of block.attributes) add(`local.${entry.key}`, entry);
     }
+  }
+  for (const values of byDirectory.values()) {
+    for (const [name, value] of values) add(`var.${name}`, value);
+  }
+  for (const file of files) {
+    if (autoLoadOrder(file.path) !== undefined) continue;
+    for (const entry of file.root.attributes) add(`var.${entry.key}`, entry);
   }
   return symbols;
 }
@@ -407,36 +465,54 @@ function literalResolution(attribute: Attribute): Resolution | undefined {
 function resolverOf(symbols: Symbols): Resolver {
   // By depth: a definition read deeper has fewer levels left to follow (the limit stops cycles).
   const memo = Array.from({ length: MAX_INDIRECTION + 1 }, () => new Map<Attribute, Resolution>());
+  const references = Array.from(
+    { length: MAX_INDIRECTION + 1 },
+    () => new Map<string, Resolution>(),
+  );
   let copied = 0;
+  /** Several resolutions as one, their values copied within the budget. */
+  const union = (parts: readonly Resolution[], added: boolean): Resolution => {
+    const values: string[] = [];
+    let complete = true;
+    for (const part of parts) {
+      added ||= part.added;
+      complete &&= part.complete;
+      if (copied + part.values.length > MAX_COPIED_VALUES) {
+        complete = false;
+        continue;
+      }
+      copied += part.values.length;
+      for (const value of part.values) values.push(value);
+    }
+    return { values, added, complete };
+  };
+  /** A reference's candidates (a variable's values in each configuration), once per depth. */
+  const reference = (name: string, depth: number): Resolution => {
+    if (depth > MAX_INDIRECTION) return NOTHING;
+    const known = references[depth]?.get(name);
+    if (known !== undefined) return known;
+    const candidates = (symbols.get(name) ?? []).map((value) => resolve(value, depth));
+    const result = candidates.length === 1 ? (candidates[0] ?? NOTHING) : union(candidates, false);
+    references[depth]?.set(name, result);
+    return result;
+  };
   const resolveItems = (attribute: Attribute, depth: number): Resolution => {
     const items = itemsOf(attribute);
     const own = addedLine(attribute) !== undefined;
     // One reference: its resolution, shared rather than copied.
     const only = items.length === 1 ? items[0] : undefined;
     if (only !== undefined && REFERENCE.test(only)) {
-      const inner = resolve(symbols.get(only), depth + 1);
+      const inner = reference(only, depth + 1);
       return own && !inner.added ? { ...inner, added: true } : inner;
     }
-    const values: string[] = [];
-    let added = own;
-    let complete = true;
+    const parts: Resolution[] = [];
+    const literals: string[] = [];
     for (const item of items) {
       const quoted = /^"((?:[^"\\$]|\\.)*)"$/.exec(item);
-      if (quoted !== null) {
-        values.push((quoted[1] ?? "").replace(/\\(.)/g, "$1"));
-      } else if (REFERENCE.test(item)) {
-        const inner = resolve(symbols.get(item), depth + 1);
-        added ||= inner.added;
-        complete &&= inner.complete;
-        if (copied + inner.values.length > MAX_COPIED_VALUES) {
-          complete = false;
-          continue;
-        }
-        copied += inner.values.length;
-        for (const value of inner.values) values.push(value);
-      }
+      if (quoted !== null) literals.push((quoted[1] ?? "").replace(/\\(.)/g, "$1"));
+      else if (REFERENCE.test(item)) parts.push(reference(item, depth + 1));
     }
-    return { values, added, complete };
+    return union([{ values: literals, added: own, complete: true }, ...parts], own);
   };
   const resolve = (attribute: Attribute | undefined, depth: number): Resolution => {
     if (attribute === undefined || depth > MAX_INDIRECTION) return NOTHING;
@@ -556,9 +632,13 @@ function coversWorldOnce(cidrs: readonly string[], family: 4 | 6): boolean {
   return answer;
 }
 
-function adminPorts(view: TerraformView, world: string): Location[] {
+function adminPorts(
+  view: TerraformView,
+  files: readonly VariableFile[],
+  world: string,
+): Location[] {
   const found: Location[] = [];
-  const resolve = resolverOf(symbolsOf(view));
+  const resolve = resolverOf(symbolsOf(view, files));
   const family = world === WORLD_IPV4 ? 4 : 6;
   for (const rule of ingressRules(view)) {
     const cidrs = family === 4 ? rule.ipv4 : rule.ipv6;
@@ -642,7 +722,7 @@ function ebsUnencrypted(view: TerraformView): Location[] {
 
 // --- Terraform the analysis cannot read -----------------------------------------------------
 
-const TERRAFORM_FILE = /\.(?:tf|tf\.json|hcl)$/;
+const TERRAFORM_FILE = /\.(?:tf|tf\.json|hcl|tfvars|tfvars\.json)$/;
 /** The worker's PATCH_TRUNCATED_MARKER: the file's diff was cut at the worker's byte budget. */
 const TRUNCATED = /^\\ patch truncated\b/m;
 
@@ -660,7 +740,8 @@ function unreadableTerraform(pull: ChangeFiles): Location[] {
       file.status !== "removed" &&
       !(typeof file.additions === "number" && file.additions === 0);
     const cut = file.patch !== null && TRUNCATED.test(file.patch);
-    const json = file.path.endsWith(".tf.json") && file.patch !== null && /^\+/m.test(file.patch);
+    const json =
+      /\.(?:tf|tfvars)\.json$/.test(file.path) && file.patch !== null && /^\+/m.test(file.patch);
     if (omitted || cut || json) found.push({ file: file.path, line: 0 });
   }
   return found;
@@ -679,11 +760,12 @@ export function hasRollbackPlan(ticket: ChangeTicket): boolean {
 /** The rules that apply to a change, in the rule table's order, each with where it was seen. */
 export function analyzeChange(ticket: ChangeTicket, pull: ChangeFiles): RuleHit[] {
   const view = scanFiles(pull.files);
+  const variableFiles = scanVariableFiles(pull.files);
   const locations: Record<RuleId, () => Location[]> = {
     s3_public_access_block_missing: () => s3PublicAccess(view),
     iam_wildcard_action: () => iamWildcards(view),
-    admin_port_open_ipv4: () => adminPorts(view, WORLD_IPV4),
-    admin_port_open_ipv6: () => adminPorts(view, WORLD_IPV6),
+    admin_port_open_ipv4: () => adminPorts(view, variableFiles, WORLD_IPV4),
+    admin_port_open_ipv6: () => adminPorts(view, variableFiles, WORLD_IPV6),
     log_retention_missing: () => logRetention(view),
     rds_publicly_accessible: () => rdsPublic(view),
     ebs_unencrypted: () => ebsUnencrypted(view),

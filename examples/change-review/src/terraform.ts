@@ -8,6 +8,8 @@
 // dropped. A hunk that starts inside a block is placed with git's hunk-header context (the
 // enclosing `resource "type" "name" {` line) and the first line's indentation (two spaces a
 // level); what cannot be placed is kept out of every resource, so it never yields a finding.
+// A variable file (`*.tfvars`) is scanned the same way, its top-level assignments kept in one
+// root block per file; a hunk that starts inside one of its values assigns nothing it can read.
 
 export interface DiffLine {
   file: string;
@@ -236,10 +238,15 @@ interface Frame {
   openDepth: number;
 }
 
-/** Scans one hunk's new side into blocks and attributes. */
-export function scanHunk(hunk: Hunk): TerraformView {
+/**
+ * Scans one hunk's new side into blocks and attributes. With `root` (a variable file's top
+ * level), the hunk's top-level attributes are the root's; without, a top-level attribute is
+ * outside every block and kept nowhere.
+ */
+export function scanHunk(hunk: Hunk, root?: Block): TerraformView {
   const view: TerraformView = { blocks: [], attributes: [], lines: hunk.lines };
-  const stack: Frame[] = [];
+  // The root never closes: it opened before depth 0.
+  const stack: Frame[] = root === undefined ? [] : [{ block: root, openDepth: -1 }];
   let depth = 0;
 
   // A hunk that starts inside a block: the context names it when it is a block header.
@@ -251,7 +258,7 @@ export function scanHunk(hunk: Hunk): TerraformView {
         ? newBlock("unknown", "", [], undefined, undefined)
         : newBlock("block", context[1] ?? "", labelsOf(context[2] ?? ""), undefined, undefined);
     view.blocks.push(outer);
-    stack.push({ block: outer, openDepth: 0 });
+    stack.push({ block: outer, openDepth: 0 }); // above a variable file's root
     for (let level = 1; level < Math.min(initial, MAX_LEVELS); level += 1) {
       stack.push({
         block: newBlock("unknown", "", [], undefined, stack.at(-1)?.block),
@@ -339,6 +346,30 @@ export function scanFiles(files: readonly { path: string; patch: string | null }
     }
   }
   return view;
+}
+
+/** A variable file (`*.tfvars`) of the pull request: its top-level assignments. */
+export interface VariableFile {
+  path: string;
+  /** One block holding the file's top-level assignments, across its hunks. */
+  root: Block;
+}
+
+/**
+ * The pull request's variable files, scanned. A hunk that starts inside a value (its first line
+ * indented) is placed out of the file's top level, as in a .tf file: what it assigns is unknown.
+ */
+export function scanVariableFiles(
+  files: readonly { path: string; patch: string | null }[],
+): VariableFile[] {
+  const found: VariableFile[] = [];
+  for (const file of files) {
+    if (file.patch === null || !file.path.endsWith(".tfvars")) continue;
+    const root = newBlock("block", "", [], undefined, undefined);
+    for (const hunk of parsePatch(file.path, file.patch)) scanHunk(hunk, root);
+    found.push({ path: file.path, root });
+  }
+  return found;
 }
 
 // --- Values -------------------------------------------------------------------------------
