@@ -8,6 +8,10 @@
 // it, or adds the block it sits in. A rule about something missing (no public access block, no
 // retention, no encryption) applies to a block the pull request adds whole: of a block it only
 // touches, the diff does not show everything. Context and removed lines never raise a finding.
+//
+// A value the pull request does not give (a variable or local it neither defines nor sets in
+// a variable file) is unknown, never safe: where it decides whether an administrative port is
+// open, the rule is reported as unverified, not passed.
 import { ADMIN_PORTS, RULES, type RuleId } from "./rules.ts";
 import {
   addressOf,
@@ -55,8 +59,6 @@ export interface ChangeTicket {
   rollback_plan: string | null;
 }
 
-const WORLD_IPV4 = "0.0.0.0/0";
-const WORLD_IPV6 = "::/0";
 /** A rollback plan that says nothing. */
 const PLACEHOLDER = /^(?:n\/?a|none|tbd|tbc|todo|-+|\.+|\?+)$/i;
 
@@ -426,7 +428,8 @@ const MAX_COPIED_VALUES = 200_000;
  * What an attribute's value resolves to, with references to the pull request's variables and
  * locals followed: the literal strings it gives (a list's items, one string, a number as text),
  * whether a line of it or of a definition it went through is added (a finding needs one), and
- * whether it is complete (false: a reference past the copy budget gave nothing).
+ * whether it is complete (false: a reference the pull request does not define, a variable it
+ * gives no value, or a definition past the copy budget, gave values the review cannot know).
  */
 interface Resolution {
   values: readonly string[];
@@ -437,6 +440,8 @@ interface Resolution {
 type Resolver = (attribute: Attribute | undefined) => Resolution;
 
 const NOTHING: Resolution = { values: [], added: false, complete: true };
+/** A variable or local the pull request gives no value: anything, chosen outside it. */
+const UNKNOWN: Resolution = { values: [], added: false, complete: false };
 
 /** The items of a list value as written, or the value itself. */
 function itemsOf(attribute: Attribute): string[] {
@@ -492,7 +497,12 @@ function resolverOf(symbols: Symbols): Resolver {
     const known = references[depth]?.get(name);
     if (known !== undefined) return known;
     const candidates = (symbols.get(name) ?? []).map((value) => resolve(value, depth));
-    const result = candidates.length === 1 ? (candidates[0] ?? NOTHING) : union(candidates, false);
+    const result =
+      candidates.length === 0
+        ? UNKNOWN
+        : candidates.length === 1
+          ? (candidates[0] ?? NOTHING)
+          : union(candidates, false);
     references[depth]?.set(name, result);
     return result;
   };
@@ -632,27 +642,43 @@ function coversWorldOnce(cidrs: readonly string[], family: 4 | 6): boolean {
   return answer;
 }
 
-function adminPorts(
-  view: TerraformView,
-  files: readonly VariableFile[],
-  world: string,
-): Location[] {
-  const found: Location[] = [];
+/** The ingress findings, both families and the unverified ones, from one pass over the rules. */
+interface IngressFindings {
+  ipv4: Location[];
+  ipv6: Location[];
+  unknown: Location[];
+}
+
+/** Whether the rule's ports are unknown because a variable or local they read is. */
+function portsUnknown(rule: IngressRule, resolve: Resolver): boolean {
+  return [rule.protocol, rule.from, rule.to].some((attribute) => !resolve(attribute).complete);
+}
+
+function ingressFindings(view: TerraformView, files: readonly VariableFile[]): IngressFindings {
+  const found: IngressFindings = { ipv4: [], ipv6: [], unknown: [] };
   const resolve = resolverOf(symbolsOf(view, files));
-  const family = world === WORLD_IPV4 ? 4 : 6;
   for (const rule of ingressRules(view)) {
-    const cidrs = family === 4 ? rule.ipv4 : rule.ipv6;
-    const sources = resolve(cidrs);
-    if (!coversWorldOnce(sources.values, family)) continue;
-    if (opensAdminPort(rule, resolve) !== true) continue;
-    const changed =
+    // A finding needs an added line: in the block, its ports, or the family's sources.
+    const portsChanged =
       isNew(rule.block) ||
-      [sources, ...[rule.protocol, rule.from, rule.to].map(resolve)].some(
-        (resolution) => resolution.added,
-      );
-    if (!changed) continue;
-    const location = locationOf(addedLine(cidrs) ?? cidrs?.lines[0], rule.block);
-    if (location !== undefined) found.push(location);
+      [rule.protocol, rule.from, rule.to].some((attribute) => resolve(attribute).added);
+    const admin = opensAdminPort(rule, resolve);
+    const portUnknown = admin === undefined && portsUnknown(rule, resolve);
+    let unverified: Attribute | undefined;
+    for (const family of [4, 6] as const) {
+      const cidrs = family === 4 ? rule.ipv4 : rule.ipv6;
+      const sources = resolve(cidrs);
+      if (!portsChanged && !sources.added) continue;
+      const world = coversWorldOnce(sources.values, family);
+      const location = locationOf(addedLine(cidrs) ?? cidrs?.lines[0], rule.block);
+      if (world && admin === true) {
+        if (location !== undefined) found[family === 4 ? "ipv4" : "ipv6"].push(location);
+      } else if ((world && portUnknown) || (!sources.complete && (admin === true || portUnknown))) {
+        unverified ??= cidrs;
+      }
+    }
+    const location = locationOf(addedLine(unverified) ?? unverified?.lines[0], rule.block);
+    if (location !== undefined) found.unknown.push(location);
   }
   return found;
 }
@@ -761,11 +787,14 @@ export function hasRollbackPlan(ticket: ChangeTicket): boolean {
 export function analyzeChange(ticket: ChangeTicket, pull: ChangeFiles): RuleHit[] {
   const view = scanFiles(pull.files);
   const variableFiles = scanVariableFiles(pull.files);
+  let ingress: IngressFindings | undefined;
+  const ingressOnce = () => (ingress ??= ingressFindings(view, variableFiles));
   const locations: Record<RuleId, () => Location[]> = {
     s3_public_access_block_missing: () => s3PublicAccess(view),
     iam_wildcard_action: () => iamWildcards(view),
-    admin_port_open_ipv4: () => adminPorts(view, variableFiles, WORLD_IPV4),
-    admin_port_open_ipv6: () => adminPorts(view, variableFiles, WORLD_IPV6),
+    admin_port_open_ipv4: () => ingressOnce().ipv4,
+    admin_port_open_ipv6: () => ingressOnce().ipv6,
+    admin_port_source_unknown: () => ingressOnce().unknown,
     log_retention_missing: () => logRetention(view),
     rds_publicly_accessible: () => rdsPublic(view),
     ebs_unencrypted: () => ebsUnencrypted(view),

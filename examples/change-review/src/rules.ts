@@ -38,6 +38,7 @@ export type RuleId =
   | "iam_wildcard_action"
   | "admin_port_open_ipv4"
   | "admin_port_open_ipv6"
+  | "admin_port_source_unknown"
   | "log_retention_missing"
   | "rds_publicly_accessible"
   | "ebs_unencrypted"
@@ -91,6 +92,22 @@ export const RULES: readonly Rule[] = [
     approvals: ["cloud_security"],
     remediation: "Restrict security group source to approved network ranges.",
     label: "public exposure risk",
+    standard: "SEC-STD-003",
+  },
+  {
+    // Not a confirmed exposure, not a pass: an ingress rule that would open an administrative
+    // port whose source (or whose port, from a world-open source) comes from a variable or local
+    // the pull request does not set. Medium: the review cannot say the port is open to the
+    // world, but the value is chosen at apply time (a -var, TF_VAR_, a variable file outside the
+    // pull request), so Cloud Security must see it before it is applied.
+    id: "admin_port_source_unknown",
+    finding:
+      "Security group opens an administrative port to a source or port set outside the pull request; it could not be verified.",
+    severity: "Medium",
+    approvals: ["cloud_security"],
+    remediation:
+      "Set the ingress source in the pull request, or confirm the value applied is an approved network range.",
+    label: "unverified ingress source",
     standard: "SEC-STD-003",
   },
   {

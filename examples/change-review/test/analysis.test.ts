@@ -248,7 +248,14 @@ resource "aws_security_group_rule" "r" {
     ["HTTPS", "from_port = 443\n  to_port = 443", '"tcp"', []],
     ["a range without one", "from_port = 8000\n  to_port = 8100", '"tcp"', []],
     ["ICMP", "from_port = -1\n  to_port = -1", '"icmp"', []],
-    ["ports from variables", "from_port = var.port\n  to_port = var.port", '"tcp"', []],
+    // A variable the pull request does not set: unverified, neither open nor passed.
+    [
+      "ports from variables",
+      "from_port = var.port\n  to_port = var.port",
+      '"tcp"',
+      ["admin_port_source_unknown"],
+    ],
+    ["ports from a resource", "from_port = aws_x.y.port\n  to_port = aws_x.y.port", '"tcp"', []],
   ])("%s open to 0.0.0.0/0", (_name, ports, protocol, expected) => {
     expect(rulesFor(rule(ports, '["0.0.0.0/0"]', protocol))).toEqual(expected);
   });
