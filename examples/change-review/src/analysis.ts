@@ -259,6 +259,8 @@ interface IngressRule {
   ipv6: Attribute | undefined;
   /** A `dynamic "ingress"` block's iterator and its literal for_each values, when literal. */
   iteration?: { name: string; values: string[] | undefined };
+  /** The security group it belongs to: a group's address, or its `security_group_id`. */
+  group?: Attribute | Block | undefined;
 }
 
 /**
@@ -319,10 +321,10 @@ function ingressRules(view: TerraformView): IngressRule[] {
   const rules: IngressRule[] = [];
   for (const block of resources(view, "aws_security_group_rule")) {
     if (literalString(attributeOf(block, "type")) !== "ingress") continue;
-    rules.push(ingressOf(block));
+    rules.push({ ...ingressOf(block), group: attributeOf(block, "security_group_id") });
   }
   for (const group of resources(view, "aws_security_group", "aws_default_security_group")) {
-    rules.push(...groupIngressRules(group));
+    for (const rule of groupIngressRules(group)) rules.push({ ...rule, group });
   }
   for (const block of resources(view, "aws_vpc_security_group_ingress_rule")) {
     rules.push({
@@ -332,6 +334,7 @@ function ingressRules(view: TerraformView): IngressRule[] {
       to: attributeOf(block, "to_port"),
       ipv4: attributeOf(block, "cidr_ipv4"),
       ipv6: attributeOf(block, "cidr_ipv6"),
+      group: attributeOf(block, "security_group_id"),
     });
   }
   return rules;
@@ -547,21 +550,36 @@ function resolvedNumber(attribute: Attribute | undefined, resolve: Resolver): nu
 }
 
 const ALL_PROTOCOLS: ReadonlySet<string> = new Set(["-1", "all"]);
-const PORT_PROTOCOLS: ReadonlySet<string> = new Set(["tcp", "udp", "6", "17"]);
+/** The protocols with ports, by the name rules are joined under. */
+const PORT_PROTOCOLS: ReadonlyMap<string, string> = new Map([
+  ["tcp", "tcp"],
+  ["6", "tcp"],
+  ["udp", "udp"],
+  ["17", "udp"],
+]);
 
-/** Whether the rule's ports include an administrative port; undefined when not literal. */
-function opensAdminPort(rule: IngressRule, resolve: Resolver): boolean | undefined {
+/** The administrative ports a rule opens, as "protocol/port"; undefined when not literal. */
+function openedAdminPorts(rule: IngressRule, resolve: Resolver): string[] | undefined {
   const protocol = resolvedString(rule.protocol, resolve)?.toLowerCase();
   if (protocol === undefined) return undefined;
-  if (ALL_PROTOCOLS.has(protocol)) return true;
-  if (!PORT_PROTOCOLS.has(protocol)) return false;
+  const every = [...ADMIN_PORTS.keys()];
+  if (ALL_PROTOCOLS.has(protocol)) return ["tcp", "udp"].flatMap((p) => portKeys(p, every));
+  const name = PORT_PROTOCOLS.get(protocol);
+  if (name === undefined) return [];
   const iterated = iteratedPorts(rule);
-  if (iterated !== undefined) return iterated.some((port) => ADMIN_PORTS.has(port));
+  if (iterated !== undefined) return portKeys(name, iterated);
   const from = resolvedNumber(rule.from, resolve);
   const to = resolvedNumber(rule.to, resolve) ?? from;
   if (from === undefined || to === undefined) return undefined;
-  if (from === -1 && to === -1) return true;
-  return [...ADMIN_PORTS.keys()].some((port) => port >= from && port <= to);
+  if (from === -1 && to === -1) return portKeys(name, every);
+  return portKeys(
+    name,
+    every.filter((port) => port >= from && port <= to),
+  );
+}
+
+function portKeys(protocol: string, ports: readonly number[]): string[] {
+  return ports.filter((port) => ADMIN_PORTS.has(port)).map((port) => `${protocol}/${String(port)}`);
 }
 
 /** The ports of a dynamic block's rule whose from_port and to_port are `<iterator>.value`. */
@@ -654,33 +672,133 @@ function portsUnknown(rule: IngressRule, resolve: Resolver): boolean {
   return [rule.protocol, rule.from, rule.to].some((attribute) => !resolve(attribute).complete);
 }
 
+/** `aws_security_group.NAME.id`: the group the pull request names. */
+const GROUP_REFERENCE = /^(aws_(?:default_)?security_group\.[A-Za-z_][\w-]*)\.id$/;
+
+/** The key the rules of one security group share; undefined when the group is not known. */
+function groupKey(rule: IngressRule, resolve: Resolver): string | undefined {
+  const group = rule.group;
+  if (group === undefined) return undefined;
+  if (!("key" in group)) return addressOf(group);
+  const text = group.value.trim().replace(/,$/, "").trim();
+  const reference = GROUP_REFERENCE.exec(text)?.[1];
+  if (reference !== undefined) return reference;
+  const id = resolvedString(group, resolve);
+  return id === undefined ? `expression ${text}` : `id ${id}`;
+}
+
+/**
+ * The most source values the joining of rules copies. Each rule is in at most 26 joins (13
+ * ports, 2 protocols); a join that would copy past this budget is reported unverified, not
+ * passed.
+ */
+const MAX_JOINED_VALUES = 400_000;
+
+/** A rule's sources of one family, waiting to be joined with its group's other rules. */
+interface Joined {
+  rule: IngressRule;
+  sources: Resolution;
+  changed: boolean;
+  location: Location | undefined;
+}
+
 function ingressFindings(view: TerraformView, files: readonly VariableFile[]): IngressFindings {
   const found: IngressFindings = { ipv4: [], ipv6: [], unknown: [] };
   const resolve = resolverOf(symbolsOf(view, files));
+  /** By group, family and "protocol/port": the rules that open it to less than the world. */
+  const joins = new Map<string, Joined[]>();
+  const unverified = new Map<IngressRule, Location | undefined>();
   for (const rule of ingressRules(view)) {
     // A finding needs an added line: in the block, its ports, or the family's sources.
     const portsChanged =
       isNew(rule.block) ||
       [rule.protocol, rule.from, rule.to].some((attribute) => resolve(attribute).added);
-    const admin = opensAdminPort(rule, resolve);
+    const opened = openedAdminPorts(rule, resolve);
+    const admin = opened === undefined ? undefined : opened.length > 0;
     const portUnknown = admin === undefined && portsUnknown(rule, resolve);
-    let unverified: Attribute | undefined;
+    const group = groupKey(rule, resolve);
     for (const family of [4, 6] as const) {
       const cidrs = family === 4 ? rule.ipv4 : rule.ipv6;
       const sources = resolve(cidrs);
-      if (!portsChanged && !sources.added) continue;
+      const changed = portsChanged || sources.added;
       const world = coversWorldOnce(sources.values, family);
       const location = locationOf(addedLine(cidrs) ?? cidrs?.lines[0], rule.block);
       if (world && admin === true) {
-        if (location !== undefined) found[family === 4 ? "ipv4" : "ipv6"].push(location);
-      } else if ((world && portUnknown) || (!sources.complete && (admin === true || portUnknown))) {
-        unverified ??= cidrs;
+        if (changed && location !== undefined) found[family === 4 ? "ipv4" : "ipv6"].push(location);
+        continue;
+      }
+      const unknown =
+        (world && portUnknown) || (!sources.complete && (admin === true || portUnknown));
+      if (changed && unknown && !unverified.has(rule)) unverified.set(rule, location);
+      if (group === undefined || sources.values.length === 0) continue;
+      for (const port of opened ?? []) {
+        const key = `${group}\n${String(family)}\n${port}`;
+        const entry: Joined = { rule, sources, changed, location };
+        const joined = joins.get(key);
+        if (joined === undefined) joins.set(key, [entry]);
+        else joined.push(entry);
       }
     }
-    const location = locationOf(addedLine(unverified) ?? unverified?.lines[0], rule.block);
-    if (location !== undefined) found.unknown.push(location);
   }
+  joinSources(joins, found, unverified);
+  for (const location of unverified.values())
+    if (location !== undefined) found.unknown.push(location);
   return found;
+}
+
+/**
+ * The rules of one group that open the same port, their sources taken together: when they cover
+ * the world, each rule the pull request changed among them is a finding (an unchanged one only
+ * helped). Each list of values is taken once per join, however many rules share it, and each
+ * set of lists once, however many ports it is joined on.
+ */
+function joinSources(
+  joins: ReadonlyMap<string, readonly Joined[]>,
+  found: IngressFindings,
+  unverified: Map<IngressRule, Location | undefined>,
+): void {
+  const reported = new Set<string>();
+  // The same rules often open every port (all protocols, a wide range): their joins are one.
+  const ids = new Map<readonly string[], number>();
+  const idOf = (list: readonly string[]): number => {
+    const id = ids.get(list) ?? ids.size;
+    ids.set(list, id);
+    return id;
+  };
+  const answers = new Map<string, boolean>();
+  let copied = 0;
+  for (const [key, joined] of joins) {
+    if (joined.length < 2 || !joined.some((entry) => entry.changed)) continue;
+    const lists = [...new Set(joined.map((entry) => entry.sources.values))];
+    if (lists.length < 2) continue; // one list, already checked alone
+    const family = key.split("\n")[1] === "4" ? 4 : 6;
+    const set = `${String(family)} ${lists
+      .map(idOf)
+      .sort((a, b) => a - b)
+      .join(",")}`;
+    let covers = answers.get(set);
+    if (covers === undefined) {
+      const size = lists.reduce((total, list) => total + list.length, 0);
+      if (copied + size > MAX_JOINED_VALUES) {
+        for (const entry of joined) {
+          if (entry.changed && !unverified.has(entry.rule)) {
+            unverified.set(entry.rule, entry.location);
+          }
+        }
+        continue;
+      }
+      copied += size;
+      covers = coversWorld(lists.flat(), family);
+      answers.set(set, covers);
+    }
+    if (!covers) continue;
+    for (const entry of joined) {
+      const id = `${String(family)} ${entry.location?.file ?? ""}:${String(entry.location?.line)}`;
+      if (!entry.changed || entry.location === undefined || reported.has(id)) continue;
+      reported.add(id);
+      found[family === 4 ? "ipv4" : "ipv6"].push(entry.location);
+    }
+  }
 }
 
 // --- CloudWatch log retention --------------------------------------------------------------
