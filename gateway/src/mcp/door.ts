@@ -8,9 +8,10 @@
 //   DELETE /mcp   405: a session is a label (session.ts); there is nothing to terminate
 //   GET    /.well-known/oauth-protected-resource[/mcp]   RFC 9728 metadata (auth.ts)
 //
-// Order per request, each failing closed: body limit (413) → identity: access token and signed
-// posture, as the REST door (401 with `WWW-Authenticate: Bearer resource_metadata=…`) → the
-// session header, if any, must parse (404) → the MCP layer. tools/call then runs the whole
+// Order per request, each failing closed: body limit (413) → Origin: when present, the
+// gateway's own public origin (403 otherwise: DNS rebinding protection, as MCP's transport
+// requires) → identity: access token and signed posture, as the REST door (401 with
+// `WWW-Authenticate: Bearer resource_metadata=…`) → the session header, if any, must parse (404) → the MCP layer. tools/call then runs the whole
 // pipeline (which verifies the same headers again, from its own ports). `notifications/tools/
 // list_changed` is not sent: no connection outlives its request, so the server declares
 // `tools.listChanged: false`, and every tools/list is evaluated afresh against the live kill
@@ -211,6 +212,15 @@ export function mountMcpDoor(app: Hono, deps: McpDoorDeps): void {
       }
       return handler(c, caller);
     };
+  // MCP Streamable HTTP: an Origin that is present and not ours is refused (403), on every method.
+  app.use(MCP_PATH, async (c, next) => {
+    const origin = c.req.header("origin");
+    if (origin !== undefined && origin !== publicUris(c.req.url, deps.options).origin) {
+      return jsonRpcError(403, -32000, "Forbidden: Origin not allowed");
+    }
+    await next();
+    return undefined;
+  });
   const notAllowed = () =>
     new Response(
       JSON.stringify({
