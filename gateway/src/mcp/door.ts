@@ -20,12 +20,15 @@ import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import {
   CallToolRequestSchema,
+  ErrorCode,
+  InitializeRequestSchema,
+  JSONRPCRequestSchema,
   ListToolsRequestSchema,
   McpError,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Context, Hono } from "hono";
 import type { Log } from "../../../common/service.ts";
-import { limitBody } from "../lib/body.ts";
+import { issuesOf, limitBody } from "../lib/body.ts";
 import { asGatewayError } from "../lib/problem.ts";
 import { isGatewayError } from "../lib/errors.ts";
 import { verifyCaller, type Caller } from "../pipeline/authenticate.ts";
@@ -132,6 +135,34 @@ function sentArguments(body: unknown, id: unknown): Record<string, unknown> | un
     : undefined;
 }
 
+/** The requests this server answers, each with the SDK's schema of its params. */
+const REQUEST_SCHEMAS = {
+  initialize: InitializeRequestSchema,
+  "tools/list": ListToolsRequestSchema,
+  "tools/call": CallToolRequestSchema,
+} as const;
+
+/**
+ * -32602 Invalid params for a request whose params do not fit its method's schema (JSON-RPC
+ * 2.0), checked before the SDK: its handler wrapper answers them -32603 with zod's dump.
+ */
+function invalidParams(body: unknown): Response | undefined {
+  const request = JSONRPCRequestSchema.safeParse(body);
+  if (!request.success || !Object.hasOwn(REQUEST_SCHEMAS, request.data.method)) return undefined;
+  const schema = REQUEST_SCHEMAS[request.data.method as keyof typeof REQUEST_SCHEMAS];
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return undefined;
+  const error = {
+    code: ErrorCode.InvalidParams,
+    message: `Invalid params for ${request.data.method}`,
+    data: { issues: issuesOf(parsed.error) },
+  };
+  return new Response(JSON.stringify({ jsonrpc: "2.0", id: request.data.id, error }), {
+    status: 200,
+    headers: { "content-type": "application/json" },
+  });
+}
+
 /** The initialize request's clientInfo.name, when the body is one. */
 function initializeClient(body: unknown): { initialize: boolean; name: unknown } {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
@@ -168,6 +199,8 @@ async function handlePost(deps: McpDoorDeps, c: Context, caller: Caller): Promis
   if (Array.isArray(read.body)) {
     return jsonRpcError(400, -32600, "Invalid Request: JSON-RPC batches are not supported");
   }
+  const invalid = invalidParams(read.body);
+  if (invalid !== undefined) return invalid;
   const session = sessionOf(c, read.body, caller);
   if (session === undefined) return jsonRpcError(404, -32001, "Session not found");
   const uris = publicUris(c.req.url, deps.options);
