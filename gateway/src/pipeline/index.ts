@@ -36,6 +36,23 @@ function sentBy(raw: unknown): { arguments?: unknown; session_id?: string } {
   };
 }
 
+/** Where a refused call came in: its door and route (the MCP door's is /mcp, its method). */
+function refusalWhere(request: CallRequest): { door: string; route: string; tool: string } {
+  const tool = request.tool.slice(0, 64);
+  const route = request.door === "mcp" ? "POST /mcp tools/call" : `POST /v1/tools/${tool}`;
+  return { door: request.door, route, tool };
+}
+
+/** What a refused call's record adds: the arguments sent, and an MCP call's session and client. */
+function refusalDetails(request: CallRequest, args: unknown): Record<string, unknown> | undefined {
+  const details: Record<string, unknown> = {};
+  if (args !== undefined) details["arguments"] = args;
+  if (request.mcp !== undefined) {
+    details["mcp"] = { session: request.mcp.session ?? null, client: request.mcp.client ?? null };
+  }
+  return Object.keys(details).length === 0 ? undefined : details;
+}
+
 export type StepName =
   "authenticate" | "parse" | "limits" | "approval" | "decide" | "handoff" | "refuse";
 
@@ -172,12 +189,10 @@ export function createToolCallPipeline(
     } catch (thrown) {
       const { session_id, arguments: args } = sentBy(raw);
       await refusals.refused(thrown, caller.principal, {
-        door: request.door,
-        route: `POST /v1/tools/${request.tool.slice(0, 64)}`,
+        ...refusalWhere(request),
         trace_id: trace.traceId,
-        tool: request.tool.slice(0, 64),
         session_id,
-        details: args === undefined ? undefined : { arguments: args },
+        details: refusalDetails(request, args),
       });
       throw thrown;
     }
