@@ -15,6 +15,7 @@ import { isGatewayError } from "../lib/errors.ts";
 import { traceFrom, type TraceContext } from "../lib/trace.ts";
 import { verifyCaller, type Caller } from "./authenticate.ts";
 import type { CallAnswer, CallRequest, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
+import { mcpDetails } from "./record.ts";
 import { decide, UndecidedCall } from "./decide.ts";
 import { handOff } from "./handoff.ts";
 import { checkLimits, countRefusedCall } from "./limits.ts";
@@ -47,9 +48,7 @@ function refusalWhere(request: CallRequest): { door: string; route: string; tool
 function refusalDetails(request: CallRequest, args: unknown): Record<string, unknown> | undefined {
   const details: Record<string, unknown> = {};
   if (args !== undefined) details["arguments"] = args;
-  if (request.mcp !== undefined) {
-    details["mcp"] = { session: request.mcp.session ?? null, client: request.mcp.client ?? null };
-  }
+  Object.assign(details, mcpDetails(request));
   return Object.keys(details).length === 0 ? undefined : details;
 }
 
@@ -131,7 +130,7 @@ export function createToolCallPipeline(
       trace,
     ).catch(async (thrown: unknown) => {
       // A malformed call to a catalog tool counts toward the limits (429 once over them).
-      await countRefusedCall(ports, runtime, { ...caller, trace }, request.tool, thrown);
+      await countRefusedCall(ports, runtime, { ...caller, trace, request }, request.tool, thrown);
       throw thrown;
     });
     seen.tool = parsed.tool;

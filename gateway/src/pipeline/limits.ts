@@ -5,14 +5,17 @@
 import { GatewayError, recorded } from "../lib/errors.ts";
 import { isToolName } from "../../../common/catalog.ts";
 import type { Authenticated, GatewayPorts, Parsed, PipelineRuntime } from "./context.ts";
-import { appendDurable } from "./record.ts";
+import { appendDurable, mcpDetails } from "./record.ts";
 
 export async function checkLimits(
   ports: Pick<GatewayPorts, "limiter" | "audit">,
   runtime: Pick<PipelineRuntime, "now" | "newId">,
-  ctx: Pick<Parsed, "principal" | "tool" | "trace"> & { sessionId?: string | undefined },
+  ctx: Pick<Parsed, "principal" | "tool" | "trace" | "request"> & {
+    sessionId?: string | undefined;
+  },
 ): Promise<void> {
   const { principal } = ctx;
+  const { door } = ctx.request;
   const verdict = await ports.limiter.check({
     agent: principal.agent,
     user: principal.subject,
@@ -36,10 +39,15 @@ export async function checkLimits(
     },
     groups: [...principal.groups],
     agent: principal.agent,
+    door,
     ...(ctx.sessionId === undefined ? {} : { session_id: ctx.sessionId }),
     tool: ctx.tool,
     outcome: { status: "rate_limited", code: "rate_limited", http_status: 429 },
-    details: { ...limit, cause: verdict.cause },
+    details: {
+      ...limit,
+      cause: verdict.cause,
+      ...mcpDetails(ctx.request),
+    },
   });
   throw recorded(
     new GatewayError(
@@ -64,12 +72,12 @@ export async function checkLimits(
 export async function countRefusedCall(
   ports: Pick<GatewayPorts, "limiter" | "audit">,
   runtime: Pick<PipelineRuntime, "now" | "newId">,
-  ctx: Pick<Authenticated, "principal" | "trace">,
+  ctx: Pick<Authenticated, "principal" | "trace" | "request">,
   tool: string,
   refused: unknown,
 ): Promise<void> {
   const code = refused instanceof GatewayError ? refused.code : undefined;
   if (code !== "request_malformed" && code !== "arguments_invalid") return;
   if (!isToolName(tool)) return;
-  await checkLimits(ports, runtime, { principal: ctx.principal, trace: ctx.trace, tool });
+  await checkLimits(ports, runtime, { ...ctx, tool });
 }

@@ -6,7 +6,7 @@
 // answered as if it had been.
 import type { AuditRecordInput } from "../audit/record.ts";
 import { GatewayError, isGatewayError } from "../lib/errors.ts";
-import type { Approved, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
+import type { Approved, CallRequest, Decided, GatewayPorts, PipelineRuntime } from "./context.ts";
 
 export async function appendDurable(
   ports: Pick<GatewayPorts, "audit">,
@@ -80,6 +80,16 @@ export function callerFields(ctx: Approved): Partial<AuditRecordInput> {
   };
 }
 
+/** An MCP call's session and client, as every record of the call carries them (none for REST). */
+export function mcpDetails(request: Pick<CallRequest, "mcp">): {
+  mcp?: { session: string | null; client: string | null };
+} {
+  const { mcp } = request;
+  return mcp === undefined
+    ? {}
+    : { mcp: { session: mcp.session ?? null, client: mcp.client ?? null } };
+}
+
 /** The decision record of this call (event "decision"); `extra` adds or overrides members. */
 export function decisionRecord(
   ports: Pick<GatewayPorts, "policy">,
@@ -88,7 +98,6 @@ export function decisionRecord(
   extra: Partial<AuditRecordInput>,
 ): AuditRecordInput {
   const context = ctx.body.context;
-  const mcp = ctx.request.mcp;
   return {
     timestamp: new Date(runtime.now()).toISOString(),
     event: "decision",
@@ -109,13 +118,8 @@ export function decisionRecord(
     latency_ms: elapsedMs(ctx.started),
     door: ctx.request.door,
     ...extra,
-    ...(mcp === undefined
+    ...(ctx.request.mcp === undefined
       ? {}
-      : {
-          details: {
-            mcp: { session: mcp.session ?? null, client: mcp.client ?? null },
-            ...extra.details,
-          },
-        }),
+      : { details: { ...mcpDetails(ctx.request), ...extra.details } }),
   };
 }
