@@ -11,7 +11,7 @@ import { REASON_CLASS } from "../../src/mcp/listing.ts";
 import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
 import { GOLDEN_PATH } from "../support/paths.ts";
 import { SG_CHANGE } from "../../../test/support/fixtures.ts";
-import { connectMcp, structured } from "./support.ts";
+import { connectMcp, postAsEngineer, structured } from "./support.ts";
 
 const REVIEW_TOOLS = [
   "jira_read",
@@ -47,20 +47,6 @@ function initialize(h: Harness, headers: Record<string, string>, protocolVersion
       method: "initialize",
       params: { protocolVersion, capabilities: {}, clientInfo: { name: "raw", version: "0" } },
     }),
-  });
-}
-
-/** A hand-written POST /mcp as the engineer: bodies the SDK's client would never send. */
-async function postAsEngineer(h: Harness, body: string): Promise<Response> {
-  return h.app.request("http://gateway.test/mcp", {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${await h.accessToken()}`,
-      "x-device-posture": await h.postureToken(),
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-    },
-    body,
   });
 }
 

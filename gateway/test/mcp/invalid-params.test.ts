@@ -3,19 +3,12 @@
 // handler wrapper and would answer a client's mistake as a server fault, with zod's dump).
 import { describe, expect, it } from "vitest";
 import { createHarness, type Harness } from "../support/harness.ts";
+import { postAsEngineer } from "./support.ts";
+
+const PROTOCOL = { "mcp-protocol-version": "2025-06-18" };
 
 async function rpc(h: Harness, message: Record<string, unknown>) {
-  const response = await h.app.request("http://gateway.test/mcp", {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${await h.accessToken()}`,
-      "x-device-posture": await h.postureToken(),
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2025-06-18",
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", ...message }),
-  });
+  const response = await postAsEngineer(h, { jsonrpc: "2.0", ...message }, PROTOCOL);
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 

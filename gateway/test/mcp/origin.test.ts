@@ -3,20 +3,15 @@
 // rebinding protection). The gateway's own origin, or none, passes.
 import { describe, expect, it } from "vitest";
 import { createHarness, type Harness } from "../support/harness.ts";
+import { postAsEngineer } from "./support.ts";
 
-async function ping(h: Harness, origin: string | undefined): Promise<Response> {
-  return h.app.request("http://gateway.test/mcp", {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${await h.accessToken()}`,
-      "x-device-posture": await h.postureToken(),
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      ...(origin === undefined ? {} : { origin }),
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
-  });
-}
+/** A ping, with this Origin header or none. */
+const ping = (h: Harness, origin: string | undefined) =>
+  postAsEngineer(
+    h,
+    { jsonrpc: "2.0", id: 1, method: "ping" },
+    origin === undefined ? {} : { origin },
+  );
 
 describe("the MCP door validates the Origin header", () => {
   it("refuses a foreign Origin with 403 (DNS rebinding), accepts its own or none", async () => {

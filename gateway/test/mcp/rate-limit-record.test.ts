@@ -5,26 +5,22 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createHarness, type Harness } from "../support/harness.ts";
+import { postAsEngineer } from "./support.ts";
 
-async function post(h: Harness, id: number): Promise<Response> {
-  return h.app.request("http://gateway.test/mcp", {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${await h.accessToken()}`,
-      "x-device-posture": await h.postureToken(),
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2025-06-18",
-    },
-    body: JSON.stringify({
+const PROTOCOL = { "mcp-protocol-version": "2025-06-18" };
+
+const post = (h: Harness, id: number) =>
+  postAsEngineer(
+    h,
+    {
       jsonrpc: "2.0",
       id,
       method: "tools/call",
       // Refused by the schema, but counted: slack_post_message allows 10 calls per 60 s.
       params: { name: "slack_post_message", arguments: { channel: "x", text: "x", extra: id } },
-    }),
-  });
-}
+    },
+    PROTOCOL,
+  );
 
 describe("the rate-limited record of an MCP call", () => {
   it("names the door and the MCP session, as the call's other records do", async () => {

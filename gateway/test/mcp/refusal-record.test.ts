@@ -5,21 +5,15 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createHarness, type Harness } from "../support/harness.ts";
+import { postAsEngineer } from "./support.ts";
 
-async function mcpPost(h: Harness, body: unknown, session?: string): Promise<Response> {
-  return h.app.request("http://gateway.test/mcp", {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${await h.accessToken()}`,
-      "x-device-posture": await h.postureToken(),
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2025-06-18",
-      ...(session === undefined ? {} : { "mcp-session-id": session }),
-    },
-    body: JSON.stringify(body),
+const PROTOCOL = { "mcp-protocol-version": "2025-06-18" };
+
+const mcpPost = (h: Harness, body: unknown, session?: string) =>
+  postAsEngineer(h, body, {
+    ...PROTOCOL,
+    ...(session === undefined ? {} : { "mcp-session-id": session }),
   });
-}
 
 describe("an MCP call's refusal record says it came through /mcp, and from which session", () => {
   it("names the MCP route, session and client, never the REST route", async () => {

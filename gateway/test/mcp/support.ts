@@ -1,7 +1,28 @@
 // The official MCP SDK client (Client + StreamableHTTPClientTransport) connected to a gateway:
-// over a real socket (a URL), or to an in-process app through its fetch.
+// over a real socket (a URL), or to an in-process app through its fetch; and a hand-written
+// POST /mcp as the engineer, for bodies and headers the SDK's client would never send.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Harness } from "../support/harness.ts";
+
+/** POST /mcp as the engineer, verified token and posture; `body` a string is sent as is. */
+export async function postAsEngineer(
+  h: Harness,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return h.app.request("http://gateway.test/mcp", {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${await h.accessToken()}`,
+      "x-device-posture": await h.postureToken(),
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...headers,
+    },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
 
 export interface McpConnection {
   client: Client;
