@@ -197,6 +197,20 @@ const ASSIGNED_VALUE = String.raw`(\\"(?:[^"\\]|\\(?!"))*\\"|"(?:[^"\\]|\\.)*"|'
  */
 const NAME_START = String.raw`(?<![A-Za-z0-9_.-])(?:(?<![:/])|[A-Za-z0-9]*[_.-])`;
 
+/**
+ * An ODBC braced value (`Pwd={a;b}`): it may hold ";" and "}" ("}}" escapes one; drivers also
+ * take a lone "}" that the end of the attribute does not follow). It ends at the "}" that a ";",
+ * a quote, a blank or the end follows: `{a;b}c}` whole. The three branches start with distinct
+ * characters, so the match is found without backtracking between them.
+ */
+const BRACED_VALUE = String.raw`\{(?:[^}\n]|\}\}|\}(?![;"'\s}]|$)){1,200}\}`;
+
+/**
+ * The generic assignment's bare value stops at ";" and "}": one that opens a brace is left to
+ * the braced-value detector, which takes it whole.
+ */
+const notBraced = (value: string): boolean => !value.startsWith("{");
+
 /** A base64-encoded PEM block ("-----BEGIN" encoded): a secret only if it is a private key. */
 function isEncodedPrivateKey(match: string): boolean {
   const head = Buffer.from(match.slice(0, 64), "base64").toString("latin1");
@@ -383,15 +397,27 @@ const BUILT_IN: readonly Detector[] = [
     ),
     prefixed: true,
     assignment: true,
-    accept: notBlockIndicator,
+    accept: (value) => notBlockIndicator(value) && notBraced(value),
+  },
+  {
+    kind: "password",
+    // A braced password after "=", in a connection string: `Server=db;Password={a;b}c};`
+    // (BRACED_VALUE). Otherwise (after ":", `password: { type: String }`; or unclosed) the
+    // brace up to where the assignment above would have stopped, as before.
+    pattern: new RegExp(
+      String.raw`(${NAME_START}[A-Za-z0-9_.-]*(?:${PASSWORD_NAMES})${NAME_QUOTE}\s*[:=]\s*)${NOT_ALREADY_MASKED}((?<==[ \t]*)(?:${BRACED_VALUE})|\{[^\s,;&"'}\]]*)`,
+      "gi",
+    ),
+    prefixed: true,
+    assignment: true,
   },
   {
     kind: "password",
     // An ADO.NET or ODBC connection string's password under "Pwd" (Password is above):
-    // `Server=db;Uid=sa;Pwd=...;`, `...;PWD={a;b}` (ODBC braces a value holding ";", "}}"
-    // escaping "}"). Only after a ";": a bare `PWD=/home/x` is the shell's working directory.
+    // `Server=db;Uid=sa;Pwd=...;`, `...;PWD={a;b}` (BRACED_VALUE). Only after a ";": a bare
+    // `PWD=/home/x` is the shell's working directory.
     pattern: new RegExp(
-      String.raw`((?<=;[ \t]{0,5})pwd[ \t]*=[ \t]*)${NOT_ALREADY_MASKED}(\{(?:[^}\n]|\}\}){1,200}\}|"(?:[^"\\\n]|\\.){1,200}"|'[^'\n]{1,200}'|[^\s;"'{}]{1,200})`,
+      String.raw`((?<=;[ \t]{0,5})pwd[ \t]*=[ \t]*)${NOT_ALREADY_MASKED}(${BRACED_VALUE}|"(?:[^"\\\n]|\\.){1,200}"|'[^'\n]{1,200}'|[^\s;"'{}]{1,200})`,
       "gi",
     ),
     prefixed: true,
