@@ -142,14 +142,15 @@ export const CONTEXT_RULES: readonly ContextRule[] = [
     keywords: ["auth"],
   },
   {
-    // A .netrc entry: `machine host login user password secret`, on one line or several.
+    // A .netrc entry: `machine host login user password secret`, on one line or several, or
+    // the fallback entry for every other host, `default login user password secret`.
     id: "netrc",
     kind: "password",
     pattern: new RegExp(
-      String.raw`(\bmachine[ \t]+[A-Za-z0-9.:_-]{1,253}\s+login\s+[^\s]{1,200}\s+password[ \t]+)${NOT_MASKED}("(?:[^"\\\n]|\\.){1,200}"|[^\s"]{1,200})`,
+      String.raw`(\b(?:machine[ \t]+[A-Za-z0-9.:_-]{1,253}|default)\s+login\s+[^\s]{1,200}\s+password[ \t]+)${NOT_MASKED}("(?:[^"\\\n]|\\.){1,200}"|[^\s"]{1,200})`,
       "g",
     ),
-    keywords: ["machine"],
+    keywords: ["machine", "password"],
   },
   {
     // mysql -pSECRET (the value glued to -p; `-p db` prompts and names a database), in

@@ -45,6 +45,7 @@ const FRAGMENTS = [
   "Server=s;Uid=u;Pwd=p1;",
   ";PWD={a;b}",
   "machine h login u password p",
+  "default login u password p",
   "authorization: bearer abcdefgh12",
   "mysql -u r -pPw1",
   "sshpass -p pw ssh h",
