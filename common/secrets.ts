@@ -689,6 +689,152 @@ function applyDetector(
   return { text: out, redactions };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Kubernetes Secret manifests: the values under `data:` and `stringData:` are secrets whatever
+// their keys are called (`dbpw`, `config.json`); a ConfigMap's are not.
+
+/** A YAML document's `kind: Secret` line (behind a diff marker too). */
+const YAML_SECRET_KIND = /^[+ -]?[ \t]*kind[ \t]*:[ \t]*(["']?)Secret\1[ \t]*\r?$/m;
+/** A line that separates YAML documents. */
+const YAML_DOCUMENT_SEPARATOR = /^[+ -]?---[ \t]*\r?$/;
+/** The line that opens a Secret's values: `data:` or `stringData:` and nothing after it. */
+const YAML_DATA_OPENING = /^[+ -]?[ \t]*(?:data|stringData)[ \t]*:[ \t]*\r?$/;
+/** A blank or comment line: it neither opens nor closes a block. */
+const YAML_BLANK_OR_COMMENT = /^[+ -]?[ \t]*(?:#.*)?\r?$/;
+/** One `key: value` entry; group 1 the key and separator (kept), group 2 the value. */
+const YAML_ENTRY = /^([+ -]?[ \t]*(?:"[^"\n]*"|'[^'\n]*'|[A-Za-z0-9._-]+)[ \t]*:[ \t]*)(.*)$/;
+
+/** A line's indentation, a diff marker ("+", "-") counted as the blank it stands in for. */
+function indentation(line: string): number {
+  let depth = line.startsWith("+") || line.startsWith("-") ? 1 : 0;
+  while (line[depth] === " " || line[depth] === "\t") depth++;
+  return depth;
+}
+
+/** One entry under a Secret's data, its value masked (kept if empty, masked, or a reference). */
+function maskYamlEntry(line: string, keepReferences: boolean): { line: string; masked: boolean } {
+  const entry = YAML_ENTRY.exec(line.replace(/\r$/, ""));
+  const prefix = entry?.[1];
+  const value = entry?.[2]?.trimEnd() ?? "";
+  if (prefix === undefined || value === "" || !notBlockIndicator(value)) {
+    return { line, masked: false };
+  }
+  if (/^["']?\[REDACTED/.test(value) || (keepReferences && isSecretReference(value))) {
+    return { line, masked: false };
+  }
+  const cr = line.endsWith("\r") ? "\r" : "";
+  return { line: `${quotedValue(secretMarker("secret"), prefix, value)}${cr}`, masked: true };
+}
+
+/**
+ * The lines of one Secret document, each value under its `data:` and `stringData:` masked; the
+ * lines of a block scalar (`key: |` and the lines below, deeper than the keys) become one.
+ */
+function maskYamlSecretDocument(
+  lines: readonly string[],
+  keepReferences: boolean,
+): { lines: string[]; redactions: number } {
+  const out: string[] = [];
+  let redactions = 0;
+  let dataDepth = -1; // inside a data block when >= 0
+  let keyDepth = -1;
+  let contentMasked = false; // the lines below the current key were replaced by a marker
+  for (const line of lines) {
+    if (dataDepth >= 0 && !YAML_BLANK_OR_COMMENT.test(line)) {
+      const depth = indentation(line);
+      if (depth <= dataDepth) {
+        dataDepth = -1;
+      } else {
+        if (keyDepth < 0) keyDepth = depth;
+        if (depth <= keyDepth) {
+          const masked = maskYamlEntry(line, keepReferences);
+          out.push(masked.line);
+          if (masked.masked) redactions++;
+          contentMasked = false;
+        } else if (!contentMasked) {
+          out.push(`${line.slice(0, depth)}${secretMarker("secret")}`);
+          redactions++;
+          contentMasked = true;
+        }
+        continue;
+      }
+    }
+    if (YAML_DATA_OPENING.test(line)) {
+      dataDepth = indentation(line);
+      keyDepth = -1;
+      contentMasked = false;
+    }
+    out.push(line);
+  }
+  return { lines: out, redactions };
+}
+
+/** Every YAML Secret document of a text (split at `---`), its values masked. */
+function maskYamlSecrets(
+  text: string,
+  keepReferences: boolean,
+): { text: string; redactions: number } {
+  if (!YAML_SECRET_KIND.test(text)) return { text, redactions: 0 };
+  const lines = text.split("\n");
+  const documents: string[] = [];
+  let redactions = 0;
+  let start = 0;
+  for (let i = 0; i <= lines.length; i++) {
+    if (i < lines.length && !YAML_DOCUMENT_SEPARATOR.test(lines[i] ?? "")) continue;
+    let document = lines.slice(start, i);
+    if (document.some((line) => YAML_SECRET_KIND.test(line))) {
+      const masked = maskYamlSecretDocument(document, keepReferences);
+      document = masked.lines;
+      redactions += masked.redactions;
+    }
+    if (i < lines.length) document.push(lines[i] ?? "");
+    documents.push(document.join("\n"));
+    start = i + 1;
+  }
+  return { text: documents.join("\n"), redactions };
+}
+
+/** A JSON Secret's `"kind": "Secret"`. */
+const JSON_SECRET_KIND = /"kind"[ \t\r\n]*:[ \t\r\n]*"Secret"/;
+/**
+ * A JSON object under "data" or "stringData": group 1 its opening (kept), group 2 its members up
+ * to the closing brace (strings taken whole, so a brace inside one does not end it).
+ */
+const JSON_DATA_OBJECT =
+  /("(?:data|stringData)"[ \t\r\n]*:[ \t\r\n]*\{)((?:"(?:[^"\\\n]|\\.)*"|[^{}"])*)(?=\})/g;
+/** One member with a string value: group 1 the name and colon (kept), group 2 the value. */
+const JSON_STRING_MEMBER = /("(?:[^"\\\n]|\\.)*"[ \t\r\n]*:[ \t\r\n]*)("(?:[^"\\\n]|\\.)*")/g;
+
+/** Every JSON Secret's data and stringData values masked (when the text holds a Secret). */
+function maskJsonSecrets(
+  text: string,
+  keepReferences: boolean,
+): { text: string; redactions: number } {
+  if (!JSON_SECRET_KIND.test(text)) return { text, redactions: 0 };
+  let redactions = 0;
+  const out = text.replace(JSON_DATA_OBJECT, (_match, opening: string, members: string) => {
+    const masked = members.replace(JSON_STRING_MEMBER, (member, name: string, value: string) => {
+      if (value.length < 3 || value.startsWith('"[REDACTED')) return member;
+      if (keepReferences && isSecretReference(value)) return member;
+      redactions++;
+      return quotedValue(secretMarker("secret"), name, value);
+    });
+    return `${opening}${masked}`;
+  });
+  return { text: out, redactions };
+}
+
+/** Whether a member of a parsed object is a Kubernetes Secret's data or stringData object. */
+export function isKubernetesSecretData(key: string, item: unknown, parent: object): boolean {
+  return (
+    (key === "data" || key === "stringData") &&
+    typeof item === "object" &&
+    item !== null &&
+    !Array.isArray(item) &&
+    (parent as Record<string, unknown>)["kind"] === "Secret"
+  );
+}
+
 /** Mask secret-looking substrings of one string. Masking twice changes nothing more. */
 export function redactSecrets(text: string, options: RedactOptions = {}): RedactedText {
   if (!SECRET_TRIGGERS.test(text)) return { text, redactions: 0, kinds: [] };
@@ -701,6 +847,12 @@ export function redactSecrets(text: string, options: RedactOptions = {}): Redact
     out = applied.text;
     redactions += applied.redactions;
     if (applied.redactions > 0 && !kinds.includes(detector.kind)) kinds.push(detector.kind);
+  }
+  for (const maskManifests of [maskYamlSecrets, maskJsonSecrets]) {
+    const applied = maskManifests(out, keepReferences);
+    out = applied.text;
+    redactions += applied.redactions;
+    if (applied.redactions > 0 && !kinds.includes("secret")) kinds.push("secret");
   }
   return { text: out, redactions, kinds };
 }

@@ -5,7 +5,8 @@
 //    ids and secret keys, private keys, GitHub and Slack tokens, JWTs, bearer tokens, passwords
 //    in assignments and URLs); a value under a key that names a secret (password, api_key,
 //    client_secret...), or a JSON Web Key's private member ("d", "k"... beside "kty"), becomes
-//    "[REDACTED:secret_field]" whatever it is. The rest is unchanged.
+//    "[REDACTED:secret_field]" whatever it is, and so does every value under a Kubernetes
+//    Secret's data or stringData (in text too: common/secrets.ts). The rest is unchanged.
 //    Code under review stays readable: an assignment whose value only says where a secret comes
 //    from (`password = var.db_password`, `token: string`, `${{ secrets.TOKEN }}`) is kept, so
 //    the reviewer can tell it from a hard-coded one (`password = "hunter2"`, masked).
@@ -18,6 +19,7 @@
 import { UNBOUNDED, jsonCopy, type JsonValue } from "../../../common/json-copy.ts";
 import {
   isJwkPrivateMember,
+  isKubernetesSecretData,
   isSecretKey,
   redactSecrets,
   secretMarker,
@@ -62,6 +64,28 @@ export const SECRET_FIELD_MARKER = secretMarker("secret_field");
 /** Deeper than this is not a tool result; the rest is replaced by a marker. */
 const MAX_DEPTH = 64;
 
+/**
+ * A Kubernetes Secret's data (or stringData) object: every value that holds something becomes
+ * the marker; the keys stay, guarded as keys.
+ */
+function maskSecretData(
+  data: object,
+  guardKey: (key: string) => string,
+  counted: () => void,
+): JsonValue {
+  const masked: Record<string, JsonValue> = {};
+  for (const [key, item] of Object.entries(data) as [string, unknown][]) {
+    if (item === undefined) continue;
+    if (item === null || item === "") {
+      masked[guardKey(key)] = item; // nothing to hide
+      continue;
+    }
+    counted();
+    masked[guardKey(key)] = SECRET_FIELD_MARKER;
+  }
+  return masked;
+}
+
 /** Redacts the secrets of a tool result and reports the prompt-injection indicators in it. */
 export function guardOutput(value: unknown, options: GuardOptions = {}): GuardResult {
   let redactions = 0;
@@ -78,6 +102,9 @@ export function guardOutput(value: unknown, options: GuardOptions = {}): GuardRe
       string: guardString,
       key: guardString,
       member: (rawKey, item, parent) => {
+        if (isKubernetesSecretData(rawKey, item, parent)) {
+          return maskSecretData(item as object, guardString, () => redactions++);
+        }
         if (
           (!isSecretKey(rawKey) && !isJwkPrivateMember(rawKey, parent)) ||
           item === null ||
