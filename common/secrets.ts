@@ -487,6 +487,7 @@ const DETECTORS: readonly Detector[] = [
     pattern: rule.pattern,
     prefixed: true,
     assignment: rule.assignment === true,
+    ...(rule.accept === undefined ? {} : { accept: rule.accept }),
   })),
 ].sort((a, b) => SECRET_KINDS.indexOf(a.kind) - SECRET_KINDS.indexOf(b.kind));
 

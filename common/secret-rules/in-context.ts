@@ -1,6 +1,8 @@
 // Secrets that only their context gives away: a literal compared with a password, passed to a
-// credential constructor, under an XML key or element that names a secret, after "password is",
-// after `curl -u user:`, or after an Authorization scheme. Data only, read by common/secrets.ts.
+// credential constructor, under an XML key or element that names a secret, after "password is"
+// (quoted, or bare and shaped like a password), after `curl -u user:`, or after an
+// Authorization scheme. Data only (and the predicates rules accept values with), read by
+// common/secrets.ts.
 //
 // The shapes follow the generic rules of Nosey Parker (https://github.com/praetorian-inc/
 // noseyparker, crates/noseyparker/data/default/builtin/rules/generic.yml; Apache-2.0) and
@@ -8,9 +10,10 @@
 //
 // Invariants: every pattern is global and case-insensitive where words are matched; group 1 is
 // the context kept verbatim, group 2 the value that is masked (quotes kept around the marker);
-// each match ends where the value ends. Each starts at a fixed literal and repeats only
-// bounded or disjoint classes, so the cost is linear in the length of the text. Each lists
-// `keywords`: every match contains one of them (case-insensitively).
+// each match ends where the value ends; a rule's `accept` is pure and looks at the value only.
+// Each starts at a fixed literal and repeats only bounded or disjoint classes, so the cost is
+// linear in the length of the text. Each lists `keywords`: every match contains one of them
+// (case-insensitively).
 
 export interface ContextRule {
   readonly id: string;
@@ -19,6 +22,8 @@ export interface ContextRule {
   readonly keywords: readonly string[];
   /** The value may be a reference (a variable, a call) rather than the secret itself. */
   readonly assignment?: true;
+  /** Whether the value (group 2) is a secret after all (default: yes). */
+  readonly accept?: (value: string) => boolean;
 }
 
 export const CONTEXT_KINDS = ["azure_storage_key", "http_auth", "password", "secret"] as const;
@@ -29,6 +34,25 @@ const NOT_MASKED = String.raw`(?!["']?\[REDACTED)`;
 const QUOTED = String.raw`"(?:[^"\\\n]|\\.){1,200}"|'[^'\n]{1,200}'`;
 /** A string argument that is not the secret (a path, a user name). */
 const ARG = String.raw`(?:"[^"\n]{0,200}"|'[^'\n]{0,200}')\s*,\s*`;
+
+/** A bare value in prose: up to 64 characters, not ending in a sentence's punctuation. */
+const BARE = String.raw`[^\s"'\`<>()[\]{}]{5,63}[^\s"'\`<>()[\]{}.,;:?](?=[.,;:?!)\]]*(?:\s|$))`;
+
+/**
+ * Whether a bare value that prose calls a password is shaped like one: letters and digits and
+ * a symbol (`hunter2!x`), or a word with digits inside it (`S3cr3t-value`), or mixed case with
+ * digits (`Summer2024`). Not words (`incorrect`), technical terms (`SHA-256`, `base64-encoded`,
+ * `e2e-tested`, `i18n`), versions, dates, paths, variables or links.
+ */
+export function isPasswordShaped(value: string): boolean {
+  if (!/[A-Za-z]/.test(value) || !/\d/.test(value)) return false;
+  if (/^[/~$%]|:\/\//.test(value)) return false;
+  if (/[^A-Za-z0-9._-]/.test(value)) return true;
+  const interleaved = (word: string): boolean =>
+    word.length >= 5 && /[A-Za-z]\d+[A-Za-z]/.test(word);
+  if (value.split(/[._-]/).some(interleaved)) return true;
+  return value.length >= 8 && /[a-z]/.test(value) && /[A-Z]/.test(value);
+}
 
 export const CONTEXT_RULES: readonly ContextRule[] = [
   {
@@ -51,6 +75,18 @@ export const CONTEXT_RULES: readonly ContextRule[] = [
       "gi",
     ),
     keywords: ["password"],
+  },
+  {
+    // The same without quotes, as a ticket comment says it: "the password is hunter2!x",
+    // "pwd: S3cr3t-value", "new passwd is: q9Zr7kLm". Only a password-shaped value.
+    id: "password-in-prose-bare",
+    kind: "password",
+    pattern: new RegExp(
+      String.raw`(\b(?:password|passwd|passphrase)(?: for [^\n.]{1,60}?)?[ \t]+(?:is|was|will be)[ \t]*:?[ \t]+|\bpwd[ \t]*:[ \t]+|\bpwd[ \t]+(?:is|was)[ \t]+)${NOT_MASKED}(${BARE})`,
+      "gi",
+    ),
+    keywords: ["pass", "pwd"],
+    accept: isPasswordShaped,
   },
   {
     // new NetworkCredential("user", "password"), PasswordAuthentication("user", "password"...),

@@ -33,6 +33,7 @@ const FRAGMENTS = [
   "password == 'x1'",
   ":pwd => 'x'",
   "The password is 'y'",
+  "pwd: S3cr3t-value",
   'NetworkCredential("u", "p")',
   'DirectoryEntry("a", "b", "c")',
   '<add key="DbPassword" value="v"/>',
