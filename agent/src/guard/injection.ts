@@ -16,10 +16,11 @@
 //
 // Tool results carry attacks written for the model that reads them (AgentDojo, BIPIA): a message
 // "to you, the AI", forged "(system_message)" markers, requests to shape "your answer" (another
-// language, an encoding, emojis, an inserted claim) or to splice "the following code snippet"
-// into "your solution", and to-dos that send data to an outside address. Each is its own
-// indicator; none fires on the words alone ("include the ticket number in your reply" is not
-// one), and new ids are appended to the list so existing ones keep their order.
+// language, an encoding, emojis, an inserted claim, content changed to promote or mislead) or to
+// splice "the following code snippet" into "your solution", and to-dos that send data to an
+// outside address. Each is its own indicator; none fires on the words alone ("include the
+// ticket number in your reply" is not one), and new ids are appended to the list so existing
+// ones keep their order.
 //
 // Failure modes: none throws (pure regular expressions on strings); a miss leaves the session
 // untainted, a false positive holds its writes for approval; both are measured on public data.
@@ -131,6 +132,22 @@ const SENTENCE = String.raw`(?:^|[.!?:;)\]>|] )(?:please )?`;
 const YOUR_ANSWER = String.raw`your (?:answer|response|reply|output)s?`;
 /** A form no reader of a change review asks for: a language, an encoding, emojis, backwards. */
 const ALTERED_FORM = String.raw`(?:in|into|using|as) (?:a |an |the )?(?:[a-z0-9]+ )?(?:language|encoding|cipher|code|format|base ?\d+|binary|hex|hexadecimal|morse|leetspeak|emojis?|french|spanish|german|chinese|japanese|italian|portuguese|russian|arabic|hindi|korean|dutch|latin|pig latin|uppercase|all caps|rhymes?|verse|poem|song|haiku|reverse)\b|backwards?\b|(?:using |with )?(?:only )?emojis?\b`;
+/** What the model writes back, "your message" included (a reply is a message). */
+const YOUR_TEXT = String.raw`your (?:answer|response|reply|output|message)s?`;
+/** A form named outright: an encoding, a cipher, emojis, reversed text (no natural language). */
+const ENCODED_FORM = String.raw`(?:base ?(?:16|32|36|58|62|64|85)|morse(?: code)?|leetspeak|rot ?13|pig latin|hexadecimal|binary code|(?:caesar|substitution|simple|rot ?13) cipher|cipher|emojis?|emoji substitution|in reverse|reversed? order|backwards)`;
+/**
+ * Not a description of what something does ("the server will reply in base64", "the reply in
+ * hex"): the verb is an order, and line breaks are gone after normalisation, so no sentence
+ * start can be required.
+ */
+const NOT_DESCRIBED = String.raw`(?<!\b(?:the|a|an|its|their|this|that|each|every|will|would|should|could|can|may|might|must|to|does|did|not) )`;
+/** Languages a reply may be asked in (English, the bank's, is not one). */
+const OTHER_LANGUAGE = String.raw`(?:french|spanish|german|chinese|japanese|italian|portuguese|russian|arabic|hindi|korean|dutch|latin|pig latin)`;
+/** What an answer is changed to do: advertise, mislead, steer. */
+const STEER_VERB = String.raw`(?:mention|highlight|promote|recommend|advertise|endorse|suggest|feature|emphasi[sz]e|praise|push|claim|state|say)`;
+/** What is slipped into an answer on purpose: a falsehood or a lure. */
+const PLANTED_CONTENT = String.raw`(?:misleading|false|fake|fabricated|made-up|untrue|deceptive|bogus|fraudulent|phishing)`;
 const YOUR_WORK = String.raw`your (?:code|code's|solution|algorithm|implementation|program|function|logic|elucidation|explanation|codebase|application|app|project|answer|response)`;
 const CODE_BLOCK = String.raw`(?:following|subsequent|below) (?:python |bash |shell )?code (?:snippet|block|section|excerpt|segment|fragment|portion|piece|chunk)`;
 
@@ -189,6 +206,35 @@ const TOOL_RESULT_PHRASES: readonly { id: InjectionIndicator; patterns: readonly
       ),
       new RegExp(
         String.raw`\b(?:enhance|enrich|end|conclude|finish|begin|start|prefix|preface|sign|spice up|elevate|augment|modify) ${YOUR_ANSWER} (?:by|with)\b`,
+      ),
+      // An encoded form asked for by name: "reply using base64", "your message in morse code",
+      // "emojis in your reply", "a cipher on your response", "shift each letter in your answer".
+      new RegExp(
+        String.raw`\b${NOT_DESCRIBED}(?:reply|respond|answer|write back)(?: only)? (?:using |in )?(?:a |an )?(?:[a-z0-9]+ )?${ENCODED_FORM}\b`,
+      ),
+      new RegExp(
+        String.raw`\b${ENCODED_FORM}\b[^.!?]{0,60}? (?:in|for|to|on|throughout|to (?:display|show|render|write|format)) ${YOUR_TEXT}\b`,
+      ),
+      new RegExp(
+        String.raw`\b${YOUR_TEXT}\b[^.!?]{0,40}? (?:with|into|to|using|in|as|for) (?:relevant |matching |corresponding )?${ENCODED_FORM}\b`,
+      ),
+      new RegExp(
+        String.raw`\b(?:shift|rotate|invert|reverse|scramble|flip) (?:each|every|all|the)\b[^.!?]{0,30}? (?:letters?|characters?|words?)\b[^.!?]{0,30}? ${YOUR_TEXT}\b`,
+      ),
+      new RegExp(String.raw`\btranslate ${YOUR_TEXT} (?:to|into|in) ${OTHER_LANGUAGE}\b`),
+      // Its content changed: "alter your answer to promote ...", a falsehood or a quoted lure
+      // added to it, "in your reply, recommend ...".
+      new RegExp(
+        String.raw`\b(?:modify|alter|change|adjust|edit|tweak|revise|amend|rewrite) ${YOUR_TEXT} (?:to|so that it|so it) ${STEER_VERB}\b`,
+      ),
+      new RegExp(
+        String.raw`\b(?:include|add|insert|append|embed|put) (?:a |an |some )?${PLANTED_CONTENT}\b[^.!?]{0,60}? ${YOUR_TEXT}\b`,
+      ),
+      new RegExp(
+        String.raw`\b(?:add|append|insert|include) ["\u201c][^"\u201d]{1,160}["\u201d] (?:to|in|into|at the end of) ${YOUR_TEXT}\b`,
+      ),
+      new RegExp(
+        String.raw`\bin ${YOUR_ANSWER},? (?:suggest|recommend|encourage|urge|advertise|highlight|tell|ask)\b`,
       ),
     ],
   },
