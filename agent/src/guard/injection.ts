@@ -268,6 +268,20 @@ const PHRASES: readonly { id: InjectionIndicator; patterns: readonly RegExp[] }[
         String.raw`\b${NOT_NEGATED}(?:ignore|disregard) (?:all|any|every) (?:rules|restrictions|guidelines|guardrails|filters|instructions)\b`,
       ),
       /\b(?:ignore|disregard|forget) (?:the|all|everything) above,? and (?:instead|just|only|say|print|repeat|tell|respond|output|write|reply|answer)\b/,
+      // Glued to the word before it, as an injected field value runs into its neighbour
+      // ("...BerlinIgnore your prior instructions", "Ops_Disregard all previous directives"):
+      // no word boundary first, so only with "your" or "all" before the instructions.
+      new RegExp(
+        String.raw`(?:ignore|disregard|forget)(?: all| your){1,2} (?:previous|prior|preceding|earlier|above) (?:${INSTRUCTIONS})\b`,
+      ),
+      // Declared void rather than ignored: "all previous instructions are false".
+      new RegExp(
+        String.raw`\b(?:all|the|your) ?(?:previous|prior|preceding|earlier|above) (?:${INSTRUCTIONS}) (?:are|were|is|was) (?:now )?(?:false|void|null|invalid|fake|lies|cancell?ed|revoked)\b`,
+      ),
+      // "Other" for "previous": "ignore all other context and instructions".
+      new RegExp(
+        String.raw`\b${NOT_NEGATED}(?:ignore|disregard) (?:all|any) (?:other|further|remaining) (?:[a-z]+ (?:and|or) )?(?:${INSTRUCTIONS})\b`,
+      ),
     ],
   },
   {
