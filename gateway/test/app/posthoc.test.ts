@@ -460,6 +460,31 @@ describe("post-hoc review through the gateway", () => {
     expect(deletes).toHaveLength(0);
   });
 
+  it("a retried compensation in business hours still needs its reviewer: a kill switch on them voids it", async () => {
+    const { flaky, slack, review, result } = await postedWithSlackDown();
+    // Rejected on Monday at 10:00 in Singapore: the delete alone would need no approver then.
+    const mondayMorning = SATURDAY_NIGHT_MS + 55 * 3600_000;
+    flaky.clock.now = mondayMorning;
+    expect((await denyAsReviewer(flaky, review.approval_id, "wrong channel")).status).toBe(200);
+    expect(await flaky.controls.approvals.get(review.approval_id)).toMatchObject({
+      compensation_result: { status: "failed", code: "worker_failed" },
+    });
+    await flaky.controls.killSwitch.set("user", REVIEWER.user, {
+      by: "secadmin@zyxbank.example",
+      reason: "account compromised",
+    });
+    slack.down = false;
+    flaky.clock.now = mondayMorning + 30_000;
+    await flaky.compensateDue();
+    expect(await flaky.controls.approvals.get(review.approval_id)).toMatchObject({
+      compensation_result: { status: "failed", code: "policy_denied" },
+    });
+    const deletes = (await jsonLines(flaky.writesPath)).filter(
+      (w) => w["action"] === "delete_message" && w["ts"] === result.ts,
+    );
+    expect(deletes).toHaveLength(0);
+  });
+
   it("a mid-call rejection is compensated with the reviewer as the sweeper sees them: a kill switch on their e-mail voids them", async () => {
     const reviewer = { subject: "u-3b9e", email: REVIEWER.user, groups: REVIEWER.groups };
     const inFlight: Harness = await createHarness({

@@ -395,6 +395,11 @@ _approvers_floor := 1 if {
 	input.context.session_tainted == true
 }
 
+# The gateway's own call (a rejected post-hoc review's compensation) acts on its reviewer's
+# rejection: that reviewer must count as an approver whatever the hour's risk, or a reviewer the
+# kill switch disabled after rejecting would still have their compensation run in business hours.
+_approvers_floor := 1 if _system_call
+
 _approvers_required := max([_approvers_by_score, _approvers_floor])
 
 # METADATA

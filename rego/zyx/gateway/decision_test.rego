@@ -468,3 +468,18 @@ test_deny_sg_change_ticket_outside_the_change_project if {
 	some reason in decision.reasons
 	reason.message == "aws_modify_security_group requires a change ticket in CHG, not HR-1"
 }
+
+test_deny_compensation_in_business_hours_without_a_valid_reviewer if {
+	in_hours := object.union(_compensation, {
+		"device": {"checked_at": _now},
+		"context": {"now": _now},
+	})
+	every call in [
+		object.remove(in_hours, ["approval"]),
+		object.union(in_hours, {"approval": {"approvers": [{"sub": "u-reviewer", "groups": ["grp-ai-users"]}]}}),
+	] {
+		decision := gateway.decision with input as call
+		not decision.allow
+		_codes(decision) == {"approval_required"}
+	}
+}
