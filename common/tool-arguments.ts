@@ -86,6 +86,11 @@ const securityGroupId = z
   .string()
   .regex(SECURITY_GROUP_ID, "must be a security-group id: sg- and 8 or 17 lower-case hex digits");
 
+/** Well-formed Unicode without control characters but tab and newlines (what free text may hold). */
+export function isCleanText(value: string): boolean {
+  return value.isWellFormed() && !FORBIDDEN_CONTROL.test(value);
+}
+
 /** Free text: well-formed Unicode, not blank, no control characters but tab and newlines. */
 function text(maxChars: number) {
   return z

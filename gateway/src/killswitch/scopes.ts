@@ -10,6 +10,7 @@
 //   agents            every call by the agent is refused (kill_switch_agent)
 //   workflows         every call in the workflow is refused (kill_switch_workflow)
 import { normalizeEmail } from "../../../common/identity.ts";
+import { isCleanText } from "../../../common/tool-arguments.ts";
 import type { PolicyState } from "../policy/decision.ts";
 import { KillSwitchError } from "./errors.ts";
 
@@ -166,6 +167,14 @@ export function checkReason(reason: unknown): string {
     throw new KillSwitchError(
       "kill_switch_reason_invalid",
       `the reason is longer than ${MAX_REASON_LENGTH} characters`,
+    );
+  }
+  // The shared store (PostgreSQL jsonb) cannot hold a NUL or a lone surrogate: refused here as
+  // the administrator's input, not later as a 503 that reads as the store being down.
+  if (!isCleanText(reason)) {
+    throw new KillSwitchError(
+      "kill_switch_reason_invalid",
+      "the reason must be well-formed text without control characters other than tab and newlines",
     );
   }
   return reason;
