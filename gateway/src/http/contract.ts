@@ -72,11 +72,17 @@ export const DenyBody = z.strictObject({ reason: z.string().trim().min(1).max(2_
 export const KillSwitchPath = z.strictObject({
   scope: z.enum(KILL_SWITCH_SCOPES.map(scopeSlug) as [string, ...string[]]),
 });
-/** The reason is checked by the kill switch itself (1 to 500 characters). */
-export const KillSwitchChangeBody = z.strictObject({
-  value: z.string().optional(),
-  reason: z.unknown().optional().meta({ type: "string", maxLength: 500 }),
-});
+/**
+ * The reason is checked by the kill switch itself (1 to 500 characters; its own code,
+ * kill_switch_reason_invalid, when missing), so optional here, but required in the document:
+ * the route refuses a change without one.
+ */
+export const KillSwitchChangeBody = z
+  .strictObject({
+    value: z.string().optional(),
+    reason: z.unknown().optional().meta({ type: "string", minLength: 1, maxLength: 500 }),
+  })
+  .meta({ required: ["reason"] });
 
 /** Who cleared a taint and why: the audit record keeps both. */
 const TaintReason = z.string().trim().min(1).max(500);
