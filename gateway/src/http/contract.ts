@@ -23,9 +23,10 @@ export const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * A REST caller's session id: not in the MCP door's "mcp:" namespace, whose ids are bound there
  * to the verified caller (a sessionless one is computable from a subject and an agent: a REST
- * caller naming it would share, and taint, another user's MCP session).
+ * caller naming it would share, and taint, another user's MCP session), nor in the gateway's own
+ * "post-hoc:" one (a rejected review's compensation runs in post-hoc:<review id>).
  */
-const REST_SESSION_ID = /^(?!mcp:)[A-Za-z0-9._:-]{1,128}$/;
+const REST_SESSION_ID = /^(?!mcp:|post-hoc:)[A-Za-z0-9._:-]{1,128}$/;
 
 /** What the agent may say about why it calls: recorded (bounded, masked), never decided on. */
 export const CallContext = z.strictObject({
@@ -40,7 +41,7 @@ export const ToolCallBody = z.strictObject({
     .string()
     .regex(
       REST_SESSION_ID,
-      '1 to 128 of A-Z a-z 0-9 . _ : -, not beginning "mcp:" (the MCP door\'s)',
+      '1 to 128 of A-Z a-z 0-9 . _ : -, not beginning "mcp:" or "post-hoc:" (the gateway\'s own)',
     ),
   /** Executes a call that humans approved: the same tool and exactly the same arguments. */
   approval_id: z.uuid().optional(),

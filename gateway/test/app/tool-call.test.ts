@@ -385,6 +385,19 @@ describe("POST /v1/tools/{tool}", () => {
       expect(body["issues"]).toHaveLength(2);
     });
 
+    it("400 request_malformed for a session in the gateway's own namespaces (mcp:, post-hoc:)", async () => {
+      // mcp: sessions are the MCP door's, bound to their caller; post-hoc:<review> is a rejected
+      // review's compensation: a REST caller's calls and taint must not appear in either.
+      for (const sessionId of [
+        "mcp:sessionless:abc",
+        "post-hoc:0b6d3f1e-4a8c-4e7b-9d2a-1c5e8f7a6b3d",
+      ]) {
+        const response = await h.callAs("jira_read", { ticket: "CHG-18422" }, { sessionId });
+        const body = await expectRefused(response, 400, "request_malformed");
+        expect(JSON.stringify(body["issues"])).toContain("post-hoc:");
+      }
+    });
+
     it("400 arguments_invalid listing each problem", async () => {
       const response = await h.callAs("github_read_pr", {
         repository: "not a slug",
