@@ -15,7 +15,18 @@ import {
   policySigningKeyPaths,
 } from "../../common/keys.ts";
 
-const port = z.coerce.number().int().min(1).max(65_535);
+/**
+ * A whole number written in plain digits, from min to max. Not z.coerce.number: Number(" ") is 0
+ * (IDP_MAX_TOKEN_AGE_SEC=0 turns the age check off), and "1e4", "0x2710", "+5" or "900.0" are
+ * not how anyone means to write a setting.
+ */
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]+$/, "must be a whole number, in digits only")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const port = integer(1, 65_535);
 const list = z.string().transform((s) =>
   s
     .split(",")
@@ -40,7 +51,7 @@ const Env = z.object({
   /** PEM public key the bundle's .signatures.json must verify with (default: make policy's). */
   POLICY_BUNDLE_PUBLIC_KEY: z.string().min(1).default(policySigningKeyPaths().publicPem),
   /** How often the bundle file is checked for a change, besides watching it. */
-  POLICY_BUNDLE_POLL_MS: z.coerce.number().int().min(200).max(60_000).default(2_000),
+  POLICY_BUNDLE_POLL_MS: integer(200, 60_000).default(2_000),
   /** The bundle from an HTTP bundle server (ETag / If-None-Match), instead of POLICY_BUNDLE. */
   POLICY_BUNDLE_URL: url.optional(),
   /** Where a downloaded bundle is kept (verified again at each load). */
@@ -48,20 +59,20 @@ const Env = z.object({
   /** A file holding the bearer token the bundle server wants (read on every request). */
   POLICY_BUNDLE_TOKEN_FILE: z.string().min(1).optional(),
   /** How often the bundle server is asked. */
-  POLICY_BUNDLE_URL_POLL_MS: z.coerce.number().int().min(200).max(3_600_000).default(10_000),
+  POLICY_BUNDLE_URL_POLL_MS: integer(200, 3_600_000).default(10_000),
   /** Decide through an OPA server (sidecar) instead of the in-process WASM. */
   POLICY_OPA_URL: url.optional(),
-  BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
+  BODY_LIMIT_BYTES: integer(1_024, 10_485_760).default(65_536),
   IDP_ISSUER: z.string().min(1).default(DEV_ISSUER),
   IDP_AUDIENCE: z.string().min(1).default(GATEWAY_AUDIENCE),
   IDP_JWKS_URL: url.optional(),
   IDP_JWKS_FILE: z.string().min(1).optional(),
   IDP_ALGORITHMS: list.default([...DEFAULT_ALGORITHMS]),
   IDP_GROUPS_CLAIM: z.string().min(1).default("groups"),
-  IDP_CLOCK_TOLERANCE_SEC: z.coerce.number().int().min(0).max(120).default(30),
+  IDP_CLOCK_TOLERANCE_SEC: integer(0, 120).default(30),
   /** Oldest accepted access or posture token by its iat (0: no age check). */
-  IDP_MAX_TOKEN_AGE_SEC: z.coerce.number().int().min(0).max(2_592_000).default(86_400),
-  IDP_TOKEN_CACHE_MAX: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  IDP_MAX_TOKEN_AGE_SEC: integer(0, 2_592_000).default(86_400),
+  IDP_TOKEN_CACHE_MAX: integer(0, 1_000_000).default(10_000),
   POSTURE_ISSUER: z.string().min(1).default(DEV_POSTURE_ISSUER),
   POSTURE_AUDIENCE: z.string().min(1).default(GATEWAY_AUDIENCE),
   POSTURE_JWKS_URL: url.optional(),
@@ -81,12 +92,12 @@ const Env = z.object({
   AUDIT_FSYNC: bool.default(true),
   /** The audit checkpoint key (Ed25519 private JWK); default <state>/keys/, generated with DEV_KEYS. */
   GATEWAY_CHECKPOINT_KEY_FILE: z.string().min(1).optional(),
-  AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
-  AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  AUDIT_CHECKPOINT_RECORDS: integer(1, 1_000_000).default(1_000),
+  AUDIT_CHECKPOINT_SECONDS: integer(1, 86_400).default(60),
   WORKER_URL: url.default(new URL("http://127.0.0.1:8081/")),
-  WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(CALL_TIMEOUT_MAX_MS).default(10_000),
+  WORKER_TIMEOUT_MS: integer(100, CALL_TIMEOUT_MAX_MS).default(10_000),
   /** Largest answer read from the worker; a larger one is refused (worker_failed). */
-  WORKER_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1_024).max(268_435_456).default(8_388_608),
+  WORKER_MAX_RESPONSE_BYTES: integer(1_024, 268_435_456).default(8_388_608),
   GATEWAY_CALL_KEY_FILE: z.string().min(1).optional(),
   /** Where to publish the call-token PUBLIC key set for the worker (a volume only it reads). */
   GATEWAY_CALL_JWKS_PUBLISH: z.string().min(1).optional(),
@@ -99,9 +110,9 @@ const Env = z.object({
   /** Default: APPROVAL_DATABASE_URL. */
   KILL_SWITCH_DATABASE_URL: z.string().min(1).optional(),
   /** Periodic re-read of the shared kill switch (besides LISTEN/NOTIFY). */
-  KILL_SWITCH_SYNC_MS: z.coerce.number().int().min(50).max(60_000).default(500),
+  KILL_SWITCH_SYNC_MS: integer(50, 60_000).default(500),
   /** A replica that could not re-read the shared kill switch for this long refuses write tools. */
-  KILL_SWITCH_STALE_AFTER_MS: z.coerce.number().int().min(100).max(3_600_000).default(3_000),
+  KILL_SWITCH_STALE_AFTER_MS: integer(100, 3_600_000).default(3_000),
   /** Where call limits are counted: "memory" (embedded default) or "postgres" (exact across replicas). */
   LIMITS_STORE: z.enum(["memory", "postgres"]).default("memory"),
   /** Default: APPROVAL_DATABASE_URL. */
@@ -113,7 +124,7 @@ const Env = z.object({
   /** A file holding the password of every *_DATABASE_URL above (a mounted secret); the URLs
    *  then carry none. Read at each new connection, so a rotated secret needs no restart. */
   DATABASE_PASSWORD_FILE: z.string().min(1).optional(),
-  DENIAL_WINDOW_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
+  DENIAL_WINDOW_SEC: integer(1, 86_400).default(900),
   /** Bearer token of the platform's metrics scraper (GET /metrics); unset: no /metrics. */
   METRICS_TOKEN: z.string().min(16).optional(),
   /** The same, read from a file (a mounted secret); set one, not both. */
@@ -123,9 +134,9 @@ const Env = z.object({
   /** A file holding the sink's bearer token (a mounted secret), if it wants one. */
   DECISION_LOG_TOKEN_FILE: z.string().min(1).optional(),
   /** Most entries waiting while the sink is slow or down; the oldest are dropped past it. */
-  DECISION_LOG_MAX_BUFFERED: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
-  DECISION_LOG_MAX_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
-  DECISION_LOG_FLUSH_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  DECISION_LOG_MAX_BUFFERED: integer(1, 1_000_000).default(10_000),
+  DECISION_LOG_MAX_BATCH: integer(1, 10_000).default(500),
+  DECISION_LOG_FLUSH_MS: integer(50, 60_000).default(1_000),
   /** A candidate bundle evaluated beside the live one, never deciding (shadow mode). */
   POLICY_SHADOW_BUNDLE: z.string().min(1).optional(),
   /** Generate development keys under the state folder when absent (the embedded default). */
