@@ -1,6 +1,7 @@
 // The approver console's configuration, from the environment (read by main.ts next to config.ts):
 //
-//   CONSOLE                    "off" to serve no console (default on)
+//   CONSOLE                    "off" to serve no console, "on" (the default) to serve it; any
+//                              other value ("false", "0", "OFF") stops the process
 //   CONSOLE_URL                its public URL (default http://GATEWAY_HOST:GATEWAY_PORT/console);
 //                              https makes cookies Secure (__Host-); the Slack notices link here
 //   CONSOLE_IDP_URL            the identity provider as the gateway reaches it (default
@@ -18,7 +19,7 @@
 // missing secret file fails the sign-in (identity_provider_unavailable), never opens anything.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { httpUrl, type GatewayConfig } from "../config.ts";
+import { ConfigError, httpUrl, type GatewayConfig } from "../config.ts";
 import { createConsoleIdentity } from "./identity.ts";
 import type { ConsoleOptions } from "./routes.ts";
 
@@ -33,7 +34,11 @@ export function consoleOptions(
   env: NodeJS.ProcessEnv,
   config: Pick<GatewayConfig, "host" | "port" | "stateDir" | "accessTokens" | "audit">,
 ): ConsoleOptions | undefined {
-  if (env["CONSOLE"] === "off") return undefined;
+  const mode = env["CONSOLE"] ?? "";
+  if (mode !== "" && mode !== "on" && mode !== "off") {
+    throw new ConfigError(`CONSOLE: must be "on" or "off"`);
+  }
+  if (mode === "off") return undefined;
   const base = consoleUrl(env, config);
   const idp = httpUrl(
     "CONSOLE_IDP_URL",
