@@ -92,7 +92,8 @@ const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
   "PS512",
 ]);
 
-const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(["127.0.0.1", "[::1]", "localhost"]);
+/** Hosts a plain-http key-set URL may name (the traffic never leaves the machine). */
+export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
 /** jose error codes that mean the token, not the key set's provider, is at fault. */
 const TOKEN_KEY_ERRORS: ReadonlySet<string> = new Set([
@@ -193,7 +194,10 @@ function checkRemoteUrl(url: unknown, allowHttp: boolean): URL {
   if (!(url instanceof URL)) throw new TypeError('"keys.url" must be a URL');
   if (url.protocol === "https:") return url;
   if (url.protocol === "http:" && (allowHttp || LOOPBACK_HOSTS.has(url.hostname))) return url;
-  throw new TypeError(`"keys.url" must use https (or http on a loopback host): ${url.href}`);
+  // Never the whole URL: its user info or query may be a credential.
+  throw new TypeError(
+    `"keys.url" must use https (or http on a loopback host): ${url.origin}${url.pathname}`,
+  );
 }
 
 function checkMilliseconds(name: string, value: number | undefined): number | undefined {

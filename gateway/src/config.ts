@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { pgConnection } from "./lib/pg-connection.ts";
-import { DEFAULT_ALGORITHMS } from "../../common/jwks.ts";
+import { DEFAULT_ALGORITHMS, LOOPBACK_HOSTS } from "../../common/jwks.ts";
 import { CALL_TIMEOUT_MAX_MS } from "../../common/worker-contract.ts";
 import {
   DEV_ISSUER,
@@ -43,6 +43,20 @@ const url = z.string().transform((value, ctx) => {
 });
 const bool = z.enum(["true", "false"]).transform((v) => v === "true");
 
+/**
+ * An issuer's key-set URL: https, or plain http on a loopback host (as common/jwks.ts demands),
+ * without user info. Checked here so that the message names the variable and never prints the
+ * URL, which may carry a password or a signed query.
+ */
+const keySetUrl = url.superRefine((value, ctx) => {
+  const loopbackHttp = value.protocol === "http:" && LOOPBACK_HOSTS.has(value.hostname);
+  if (value.protocol !== "https:" && !loopbackHttp) {
+    ctx.addIssue({ code: "custom", message: "must use https (or http on a loopback host)" });
+  } else if (value.username !== "" || value.password !== "") {
+    ctx.addIssue({ code: "custom", message: "must not carry a user name or password" });
+  }
+});
+
 const Env = z.object({
   GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
   GATEWAY_PORT: port.default(8080),
@@ -65,7 +79,7 @@ const Env = z.object({
   BODY_LIMIT_BYTES: integer(1_024, 10_485_760).default(65_536),
   IDP_ISSUER: z.string().min(1).default(DEV_ISSUER),
   IDP_AUDIENCE: z.string().min(1).default(GATEWAY_AUDIENCE),
-  IDP_JWKS_URL: url.optional(),
+  IDP_JWKS_URL: keySetUrl.optional(),
   IDP_JWKS_FILE: z.string().min(1).optional(),
   IDP_ALGORITHMS: list.default([...DEFAULT_ALGORITHMS]),
   IDP_GROUPS_CLAIM: z.string().min(1).default("groups"),
@@ -75,7 +89,7 @@ const Env = z.object({
   IDP_TOKEN_CACHE_MAX: integer(0, 1_000_000).default(10_000),
   POSTURE_ISSUER: z.string().min(1).default(DEV_POSTURE_ISSUER),
   POSTURE_AUDIENCE: z.string().min(1).default(GATEWAY_AUDIENCE),
-  POSTURE_JWKS_URL: url.optional(),
+  POSTURE_JWKS_URL: keySetUrl.optional(),
   POSTURE_JWKS_FILE: z.string().min(1).optional(),
   AUDIT_LOG: z.string().min(1).optional(),
   /** The folder of the audit log when AUDIT_LOG is not set (default <state>/audit). */

@@ -1,0 +1,62 @@
+// The key-set URLs at boot: a plain-http IDP_JWKS_URL or POSTURE_JWKS_URL to a host other than
+// loopback stops the gateway, and the message names the variable without printing the URL: one
+// may carry a password or a signed query (…/jwks?token=…), and boot errors go to the log.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../gateway/src/config.ts";
+import { freePort } from "../../gateway/test/support/opa-server.ts";
+import { startNode } from "../support/processes.ts";
+
+/** Starts the gateway; resolves with its exit code, or "listening" (then stopped). */
+async function boot(
+  env: Record<string, string>,
+): Promise<{ outcome: number | string | null; output: string }> {
+  const gateway = startNode("gateway/src/main.ts", {
+    ZYX_STATE_DIR: mkdtempSync(join(tmpdir(), "zyx-boot-")),
+    GATEWAY_PORT: String(await freePort()),
+    ...env,
+  });
+  const deadline = Date.now() + 15_000;
+  while (gateway.child.exitCode === null && Date.now() < deadline) {
+    if (gateway.output().includes('"message":"listening"')) {
+      await gateway.stop("SIGKILL");
+      return { outcome: "listening", output: gateway.output() };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return { outcome: await gateway.stop("SIGKILL"), output: gateway.output() };
+}
+
+describe("key-set URLs", () => {
+  it("refuses a plain-http IDP_JWKS_URL to another host, naming it and printing no secret", async () => {
+    const { outcome, output } = await boot({
+      IDP_JWKS_URL: "http://jwks-reader:s3cret-pw@idp.zyxbank.example/jwks?token=t0ken-in-query",
+    });
+    expect(outcome, output).toBe(1);
+    expect(output).toContain("bad configuration: IDP_JWKS_URL");
+    expect(output).not.toContain("s3cret-pw");
+    expect(output).not.toContain("t0ken-in-query");
+  });
+
+  it.each([
+    ["IDP_JWKS_URL", "http://idp.zyxbank.example/jwks"],
+    ["POSTURE_JWKS_URL", "http://device-trust.zyxbank.example/jwks"],
+    ["IDP_JWKS_URL", "ftp://idp.zyxbank.example/jwks"],
+    ["POSTURE_JWKS_URL", "https://reader:s3cret-pw@device-trust.zyxbank.example/jwks"],
+  ])("refuses %s=%s, naming it and printing no secret", (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
+    try {
+      loadConfig({ [name]: value });
+    } catch (error) {
+      expect(String(error)).not.toContain("s3cret-pw");
+    }
+  });
+
+  it("accepts https, and plain http on a loopback host", () => {
+    expect(() => loadConfig({ IDP_JWKS_URL: "https://idp.zyxbank.example/jwks" })).not.toThrow();
+    expect(() => loadConfig({ POSTURE_JWKS_URL: "http://127.0.0.1:8090/jwks" })).not.toThrow();
+    expect(() => loadConfig({ IDP_JWKS_URL: "http://localhost:8090/jwks" })).not.toThrow();
+  });
+});
