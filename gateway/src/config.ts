@@ -33,13 +33,20 @@ const list = z.string().transform((s) =>
     .map((x) => x.trim())
     .filter((x) => x !== ""),
 );
+/** Every URL setting names an HTTP endpoint the gateway calls: another scheme stops the boot. */
 const url = z.string().transform((value, ctx) => {
+  let parsed: URL;
   try {
-    return new URL(value);
+    parsed = new URL(value);
   } catch {
     ctx.addIssue({ code: "custom", message: "must be an absolute URL" });
     return z.NEVER;
   }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    ctx.addIssue({ code: "custom", message: "must be an http(s) URL" });
+    return z.NEVER;
+  }
+  return parsed;
 });
 const bool = z.enum(["true", "false"]).transform((v) => v === "true");
 
@@ -160,7 +167,7 @@ const Env = z.object({
   /** Kill-switch reach: page security here (PagerDuty Events v2 payload); unset: no page. */
   KILL_SWITCH_PAGE_URL: url.optional(),
   /** The PagerDuty integration (routing) key the page carries. */
-  KILL_SWITCH_PAGE_ROUTING_KEY: z.string().min(1).max(200).optional(),
+  KILL_SWITCH_PAGE_ROUTING_KEY: z.string().max(200).regex(/\S/, "must not be blank").optional(),
 });
 
 export type GatewayConfig = ReturnType<typeof loadConfig>;
