@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { pgConnection } from "./lib/pg-connection.ts";
-import { DEFAULT_ALGORITHMS, LOOPBACK_HOSTS } from "../../common/jwks.ts";
+import { checkAlgorithms, DEFAULT_ALGORITHMS, LOOPBACK_HOSTS } from "../../common/jwks.ts";
 import { CALL_TIMEOUT_MAX_MS } from "../../common/worker-contract.ts";
 import {
   DEV_ISSUER,
@@ -242,6 +242,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   }
   if (e.IDP_ALGORITHMS.length === 0)
     throw new ConfigError("IDP_ALGORITHMS: at least one algorithm");
+  try {
+    // "none", HS* or an unknown algorithm: the verifiers would refuse it, under no name.
+    checkAlgorithms(e.IDP_ALGORITHMS);
+  } catch (error) {
+    const why = error instanceof Error ? error.message.replace(/^"algorithms" /, "") : "";
+    throw new ConfigError(`IDP_ALGORITHMS: ${why}`);
+  }
   if (e.APPROVAL_STORE === "postgres" && e.APPROVAL_DATABASE_URL === undefined) {
     throw new ConfigError("APPROVAL_STORE=postgres needs APPROVAL_DATABASE_URL");
   }
