@@ -8,33 +8,12 @@ import { exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../gateway/src/config.ts";
 import { consoleOptions } from "../../gateway/src/console/config.ts";
-import { freePort } from "../../gateway/test/support/opa-server.ts";
-import { startNode } from "../support/processes.ts";
+import { bootGateway as boot } from "../support/processes.ts";
 
 const { publicKey } = await generateKeyPair("ES256");
 const jwksFile = join(mkdtempSync(join(tmpdir(), "zyx-console-switch-")), "idp.jwks.json");
 writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1" }] }));
 const gateway = loadConfig({ IDP_JWKS_FILE: jwksFile });
-
-/** Starts the gateway; resolves with its exit code, or "listening" (then stopped). */
-async function boot(
-  env: Record<string, string>,
-): Promise<{ outcome: number | string | null; output: string }> {
-  const gateway = startNode("gateway/src/main.ts", {
-    ZYX_STATE_DIR: mkdtempSync(join(tmpdir(), "zyx-boot-")),
-    GATEWAY_PORT: String(await freePort()),
-    ...env,
-  });
-  const deadline = Date.now() + 15_000;
-  while (gateway.child.exitCode === null && Date.now() < deadline) {
-    if (gateway.output().includes('"message":"listening"')) {
-      await gateway.stop("SIGKILL");
-      return { outcome: "listening", output: gateway.output() };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return { outcome: await gateway.stop("SIGKILL"), output: gateway.output() };
-}
 
 describe("CONSOLE", () => {
   it("refuses CONSOLE=false at boot instead of serving the console", async () => {

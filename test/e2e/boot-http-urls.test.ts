@@ -3,33 +3,9 @@
 // kill-switch page, the worker or the OPA server then failed at every use. The kill-switch page
 // is the worst of them: security is never paged, and nothing says so until a stop is set. A
 // blank routing key with production keys pages nowhere just the same.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../gateway/src/config.ts";
-import { freePort } from "../../gateway/test/support/opa-server.ts";
-import { startNode } from "../support/processes.ts";
-
-/** Starts the gateway; resolves with its exit code, or "listening" (then stopped). */
-async function boot(
-  env: Record<string, string>,
-): Promise<{ outcome: number | string | null; output: string }> {
-  const gateway = startNode("gateway/src/main.ts", {
-    ZYX_STATE_DIR: mkdtempSync(join(tmpdir(), "zyx-boot-")),
-    GATEWAY_PORT: String(await freePort()),
-    ...env,
-  });
-  const deadline = Date.now() + 15_000;
-  while (gateway.child.exitCode === null && Date.now() < deadline) {
-    if (gateway.output().includes('"message":"listening"')) {
-      await gateway.stop("SIGKILL");
-      return { outcome: "listening", output: gateway.output() };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return { outcome: await gateway.stop("SIGKILL"), output: gateway.output() };
-}
+import { bootGateway as boot } from "../support/processes.ts";
 
 describe("HTTP endpoint settings", () => {
   it("refuses a kill-switch page URL that is not http(s) at boot, naming it", async () => {

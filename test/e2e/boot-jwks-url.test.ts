@@ -1,33 +1,9 @@
 // The key-set URLs at boot: a plain-http IDP_JWKS_URL or POSTURE_JWKS_URL to a host other than
 // loopback stops the gateway, and the message names the variable without printing the URL: one
 // may carry a password or a signed query (…/jwks?token=…), and boot errors go to the log.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../gateway/src/config.ts";
-import { freePort } from "../../gateway/test/support/opa-server.ts";
-import { startNode } from "../support/processes.ts";
-
-/** Starts the gateway; resolves with its exit code, or "listening" (then stopped). */
-async function boot(
-  env: Record<string, string>,
-): Promise<{ outcome: number | string | null; output: string }> {
-  const gateway = startNode("gateway/src/main.ts", {
-    ZYX_STATE_DIR: mkdtempSync(join(tmpdir(), "zyx-boot-")),
-    GATEWAY_PORT: String(await freePort()),
-    ...env,
-  });
-  const deadline = Date.now() + 15_000;
-  while (gateway.child.exitCode === null && Date.now() < deadline) {
-    if (gateway.output().includes('"message":"listening"')) {
-      await gateway.stop("SIGKILL");
-      return { outcome: "listening", output: gateway.output() };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return { outcome: await gateway.stop("SIGKILL"), output: gateway.output() };
-}
+import { bootGateway as boot } from "../support/processes.ts";
 
 describe("key-set URLs", () => {
   it("refuses a plain-http IDP_JWKS_URL to another host, naming it and printing no secret", async () => {

@@ -141,3 +141,26 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
   };
 }
+
+/**
+ * Starts the gateway with `env` on a fresh state folder and a free port; resolves with its exit
+ * code, or "listening" once it serves (then killed): what a boot-time check of a setting needs.
+ */
+export async function bootGateway(
+  env: Record<string, string>,
+): Promise<{ outcome: number | string | null; output: string }> {
+  const gateway = startNode("gateway/src/main.ts", {
+    ZYX_STATE_DIR: mkdtempSync(join(tmpdir(), "zyx-boot-")),
+    GATEWAY_PORT: String(await freePort()),
+    ...env,
+  });
+  const deadline = Date.now() + 15_000;
+  while (gateway.child.exitCode === null && Date.now() < deadline) {
+    if (gateway.output().includes('"message":"listening"')) {
+      await gateway.stop("SIGKILL");
+      return { outcome: "listening", output: gateway.output() };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return { outcome: await gateway.stop("SIGKILL"), output: gateway.output() };
+}
