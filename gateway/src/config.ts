@@ -51,11 +51,12 @@ const url = z.string().transform((value, ctx) => {
 const bool = z.enum(["true", "false"]).transform((v) => v === "true");
 
 /**
- * An issuer's key-set URL: https, or plain http on a loopback host (as common/jwks.ts demands),
- * without user info. Checked here so that the message names the variable and never prints the
- * URL, which may carry a password or a signed query.
+ * A source of trust: an issuer's key set (as common/jwks.ts demands) or the policy bundle server
+ * (whose bearer token, and a replayed older signed bundle, a plain-http path would expose). https,
+ * or plain http on a loopback host, without user info. Checked here so that the message names
+ * the variable and never prints the URL, which may carry a password or a signed query.
  */
-const keySetUrl = url.superRefine((value, ctx) => {
+const trustedSourceUrl = url.superRefine((value, ctx) => {
   const loopbackHttp = value.protocol === "http:" && LOOPBACK_HOSTS.has(value.hostname);
   if (value.protocol !== "https:" && !loopbackHttp) {
     ctx.addIssue({ code: "custom", message: "must use https (or http on a loopback host)" });
@@ -74,7 +75,7 @@ const Env = z.object({
   /** How often the bundle file is checked for a change, besides watching it. */
   POLICY_BUNDLE_POLL_MS: integer(200, 60_000).default(2_000),
   /** The bundle from an HTTP bundle server (ETag / If-None-Match), instead of POLICY_BUNDLE. */
-  POLICY_BUNDLE_URL: url.optional(),
+  POLICY_BUNDLE_URL: trustedSourceUrl.optional(),
   /** Where a downloaded bundle is kept (verified again at each load). */
   POLICY_BUNDLE_CACHE: z.string().min(1).optional(),
   /** A file holding the bearer token the bundle server wants (read on every request). */
@@ -86,7 +87,7 @@ const Env = z.object({
   BODY_LIMIT_BYTES: integer(1_024, 10_485_760).default(65_536),
   IDP_ISSUER: z.string().min(1).default(DEV_ISSUER),
   IDP_AUDIENCE: z.string().min(1).default(GATEWAY_AUDIENCE),
-  IDP_JWKS_URL: keySetUrl.optional(),
+  IDP_JWKS_URL: trustedSourceUrl.optional(),
   IDP_JWKS_FILE: z.string().min(1).optional(),
   IDP_ALGORITHMS: list.default([...DEFAULT_ALGORITHMS]),
   IDP_GROUPS_CLAIM: z.string().min(1).default("groups"),
@@ -96,7 +97,7 @@ const Env = z.object({
   IDP_TOKEN_CACHE_MAX: integer(0, 1_000_000).default(10_000),
   POSTURE_ISSUER: z.string().min(1).default(DEV_POSTURE_ISSUER),
   POSTURE_AUDIENCE: z.string().min(1).default(GATEWAY_AUDIENCE),
-  POSTURE_JWKS_URL: keySetUrl.optional(),
+  POSTURE_JWKS_URL: trustedSourceUrl.optional(),
   POSTURE_JWKS_FILE: z.string().min(1).optional(),
   AUDIT_LOG: z.string().min(1).optional(),
   /** The folder of the audit log when AUDIT_LOG is not set (default <state>/audit). */

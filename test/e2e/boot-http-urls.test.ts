@@ -24,6 +24,17 @@ describe("HTTP endpoint settings", () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
   });
 
+  it("refuses a plain-http bundle server off this host: its token and a replayed bundle", () => {
+    // The bundle is signed, but the server's bearer token is not, and a path anyone can answer on
+    // could serve an older signed bundle (a rollback); loopback and https are accepted.
+    expect(() => loadConfig({ POLICY_BUNDLE_URL: "http://bundles.zyxbank.example/zyx" })).toThrow(
+      /^POLICY_BUNDLE_URL: must use https/,
+    );
+    for (const ok of ["https://bundles.zyxbank.example/zyx", "http://127.0.0.1:8181/zyx"]) {
+      expect(() => loadConfig({ POLICY_BUNDLE_URL: ok })).not.toThrow();
+    }
+  });
+
   it("refuses a blank routing key with production keys", () => {
     expect(() =>
       loadConfig({
