@@ -212,8 +212,10 @@ const TOOL_RESULT_PHRASES: readonly { id: InjectionIndicator; patterns: readonly
       new RegExp(
         String.raw`\b${NOT_DESCRIBED}(?:reply|respond|answer|write back)(?: only)? (?:using |in )?(?:a |an )?(?:[a-z0-9]+ )?${ENCODED_FORM}\b`,
       ),
+      // Not forbidden ("avoid emojis in your messages") nor a description ("base64-encoded in
+      // your message body").
       new RegExp(
-        String.raw`\b${ENCODED_FORM}\b[^.!?]{0,60}? (?:in|for|to|on|throughout|to (?:display|show|render|write|format)) ${YOUR_TEXT}\b`,
+        String.raw`\b(?<!\b(?:avoid|avoiding|no|without|never|not|don't use|do not use|strips?) )${ENCODED_FORM}\b(?!-)[^.!?]{0,60}? (?:in|for|to|on|throughout|to (?:display|show|render|write|format)) ${YOUR_TEXT}\b`,
       ),
       new RegExp(
         String.raw`\b${YOUR_TEXT}\b[^.!?]{0,40}? (?:with|into|to|using|in|as|for) (?:relevant |matching |corresponding )?${ENCODED_FORM}\b`,
@@ -505,8 +507,11 @@ const TODO =
   /todo ?: ?(?:please )?(?:send|forward|e-?mail|mail|share|post|upload|transfer|wire|invite|create|grant|visit|concatenate|pay)\b/g;
 /** Any to-do: one that gathers data first ("collect ..., then email it to ...") sends later. */
 const ANY_TODO = /todo ?: ?/g;
-/** A verb that sends data out, later in a to-do's window. */
-const SENDS_LATER = /\b(?:send|forward|e-?mail|mail)\b/;
+/**
+ * A verb that sends data out, later in a to-do's window, as an order: "send it to", "email them
+ * to" (not the word alone: an `email = "..."` attribute or "email her the CSR" in a diff).
+ */
+const SENDS_LATER = /\b(?:send|forward|e-?mail|mail) (?:[a-z0-9'-]+ ){0,3}to\b/;
 const TODO_WINDOW = 300;
 /** An e-mail address, a URL or a www. host; the host in group 1 (e-mail) or 2. */
 const ADDRESS =
