@@ -47,6 +47,8 @@ const BARE = String.raw`[^\s"'\`<>()[\]{}]{5,63}[^\s"'\`<>()[\]{}.,;:?](?=[.,;:?
 export function isPasswordShaped(value: string): boolean {
   if (!/[A-Za-z]/.test(value) || !/\d/.test(value)) return false;
   if (/^[/~$%]|:\/\//.test(value)) return false;
+  // A term and a participle: "SHA-256-hashed", "AES256-encrypted", "PBKDF2-derived".
+  if (/^[A-Za-z0-9.]+(?:-[A-Za-z0-9.]+)*-[a-z]{3,}ed$/.test(value)) return false;
   if (/[^A-Za-z0-9._-]/.test(value)) return true;
   const interleaved = (word: string): boolean =>
     word.length >= 5 && /[A-Za-z]\d+[A-Za-z]/.test(word);
