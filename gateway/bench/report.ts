@@ -21,6 +21,9 @@ export interface Soak {
   samples: number[];
   /** V8 heap used in bytes, at the same moments. */
   heapUsed: number[];
+  /** V8's heap as committed, and memory outside it (WebAssembly, Buffers), at the same moments. */
+  heapTotal: number[];
+  external: number[];
 }
 
 interface Target {
@@ -127,6 +130,8 @@ export function printReport(
     `gateway RSS over a ${soak.seconds} s soak at ${soak.rate.toFixed(0)} calls/s: ${soak.samples.map(mb).join(" ")}`,
   );
   console.log(`gateway heap used at the same moments: ${soak.heapUsed.map(mb).join(" ")}`);
+  console.log(`gateway heap total (committed): ${soak.heapTotal.map(mb).join(" ")}`);
+  console.log(`gateway external (WebAssembly, Buffers): ${soak.external.map(mb).join(" ")}`);
   const list = targets(rows, half, soak, bareRate, bareP50);
   const missed = list.filter((t) => !t.met).length;
   console.log("");

@@ -284,6 +284,8 @@ async function paced(bench: Bench, url: string, rate: number, p50us: number): Pr
 async function soak(bench: Bench, service: Service): Promise<Soak> {
   const samples: number[] = [];
   const heapUsed: number[] = [];
+  const heapTotal: number[] = [];
+  const external: number[] = [];
   const running = bench.run(
     bench.load(`${service.url}/v1/tools/jira_read`, "repeated", CONNECTIONS, SOAK_SECONDS),
   );
@@ -294,6 +296,8 @@ async function soak(bench: Bench, service: Service): Promise<Soak> {
     const usage = await service.usage();
     samples.push(usage.rss);
     heapUsed.push(usage.heapUsed);
+    heapTotal.push(usage.heapTotal);
+    external.push(usage.external);
   }
   const load = await running;
   const warm = Math.floor(samples.length / 5);
@@ -302,6 +306,8 @@ async function soak(bench: Bench, service: Service): Promise<Soak> {
     rate: load.rate,
     samples: samples.slice(warm),
     heapUsed: heapUsed.slice(warm),
+    heapTotal: heapTotal.slice(warm),
+    external: external.slice(warm),
   };
 }
 

@@ -15,6 +15,9 @@ export interface Usage {
   cpuUs: number;
   rss: number;
   heapUsed: number;
+  /** V8's heap as committed, and memory outside it (WebAssembly, Buffers), bytes. */
+  heapTotal: number;
+  external: number;
 }
 
 export interface Service {
@@ -82,9 +85,21 @@ function probeReader(child: ChildProcess): () => Promise<Usage> {
   createInterface({ input: child.stdout }).on("line", (line) => {
     if (!line.startsWith('{"probe"')) return;
     const { probe } = JSON.parse(line) as {
-      probe: { cpu_us: number; rss: number; heap_used: number };
+      probe: {
+        cpu_us: number;
+        rss: number;
+        heap_used: number;
+        heap_total: number;
+        external: number;
+      };
     };
-    waiting.shift()?.({ cpuUs: probe.cpu_us, rss: probe.rss, heapUsed: probe.heap_used });
+    waiting.shift()?.({
+      cpuUs: probe.cpu_us,
+      rss: probe.rss,
+      heapUsed: probe.heap_used,
+      heapTotal: probe.heap_total,
+      external: probe.external,
+    });
   });
   return () =>
     new Promise((done, fail) => {
