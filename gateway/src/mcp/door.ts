@@ -11,8 +11,10 @@
 // Order per request, each failing closed: body limit (413) → Origin: when present, the
 // gateway's own public origin (403 otherwise: DNS rebinding protection, as MCP's transport
 // requires) → identity: access token and signed posture, as the REST door (401 with
-// `WWW-Authenticate: Bearer resource_metadata=…`) → the session header, if any, must parse (404) → the MCP layer. tools/call then runs the whole
-// pipeline (which verifies the same headers again, from its own ports). `notifications/tools/
+// `WWW-Authenticate: Bearer resource_metadata=…`) → params of the three methods answered, in
+// their SDK schemas (-32602) → the session header, if any, must parse (404) → the MCP layer.
+// tools/call then runs the whole pipeline (which verifies the same headers again, from its own
+// ports). `notifications/tools/
 // list_changed` is not sent: no connection outlives its request, so the server declares
 // `tools.listChanged: false`, and every tools/list is evaluated afresh against the live kill
 // switch and policy revision: a client that lists again sees the change at once.
