@@ -7,7 +7,10 @@
 // JSON (entries are kept serialised), and when full the OLDEST entries are dropped (OPA's choice: the newest decisions matter most) and counted; a batch the
 // sink refuses as malformed (4xx other than 408/429) is dropped and counted rather than retried
 // forever. One upload at a time, in order. Failure modes are logged once per change of state
-// (sink down, sink back), not once per attempt.
+// (sink down, sink back), not once per attempt. `flush(deadline)` returns by its deadline even
+// while an upload is still in flight (a shutdown waits no longer than it said); a batch whose
+// upload fails after `close()` is dropped and counted ("shutdown"), never put back in a buffer
+// nothing will send again.
 import { gzip } from "node:zlib";
 import { promisify } from "node:util";
 import type { Log } from "../../../common/service.ts";
@@ -124,6 +127,19 @@ async function upload(
   throw new UploadError(`sink answered ${String(response.status)}`, retry);
 }
 
+/** Resolves when `work` settles or at `deadline` (epoch ms), whichever comes first. */
+async function untilDeadline(work: Promise<void>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((done) => {
+    timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+  });
+  try {
+    await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function createDecisionLogShipper(options: ShipperOptions): DecisionLogShipper {
   const { maxBuffered, maxBufferedBytes, maxBatch, flushIntervalMs, timeoutMs, backoff } =
     checked(options);
@@ -142,6 +158,7 @@ export function createDecisionLogShipper(options: ShipperOptions): DecisionLogSh
   let failures = 0;
   let sending: Promise<void> | undefined;
   let retryAt = 0;
+  let closed = false;
 
   const drop = (reason: DropReason, count: number) => {
     if (count > 0) tell(() => events.dropped?.(reason, count));
@@ -171,6 +188,15 @@ export function createDecisionLogShipper(options: ShipperOptions): DecisionLogSh
     } catch (error) {
       const { message, retry } = error as UploadError;
       tell(() => events.failed?.());
+      if (closed) {
+        log("error", "decision log entries not shipped at shutdown: dropped", {
+          error: message,
+          entries: batch.length,
+          url: options.url.origin,
+        });
+        drop("shutdown", batch.length);
+        return;
+      }
       if (!retry) {
         log("error", "decision log batch refused by the sink: dropped", {
           error: message,
@@ -224,11 +250,12 @@ export function createDecisionLogShipper(options: ShipperOptions): DecisionLogSh
           await new Promise((done) => setTimeout(done, Math.min(retryAt, deadline) - Date.now()));
           continue;
         }
-        await pump();
+        await untilDeadline(pump(), deadline);
       }
     },
     stats: () => ({ buffered: buffer.length }),
     close() {
+      closed = true;
       clearInterval(timer);
       if (buffer.length > 0) {
         log("error", "decision log entries not shipped at shutdown: dropped", {

@@ -40,3 +40,42 @@ describe("the decision-log shipper at shutdown", () => {
     });
   });
 });
+
+describe("the decision-log shipper's flush deadline", () => {
+  it("returns by its deadline while an upload hangs, and counts that batch dropped if it fails after close", async () => {
+    const dropped: { reason: string; count: number }[] = [];
+    let answer: (response: Response) => void = () => undefined;
+    let uploads = 0;
+    const shipper = createDecisionLogShipper({
+      url: new URL("http://sink.invalid/logs"),
+      flushIntervalMs: 60_000,
+      timeoutMs: 600_000,
+      log: () => undefined,
+      events: { dropped: (reason, count) => dropped.push({ reason, count }) },
+      fetch: () => {
+        uploads++;
+        return new Promise<Response>((resolve) => {
+          answer = resolve;
+        });
+      },
+    });
+    for (let i = 0; i < 3; i++) shipper.enqueue({ decision_id: `d-${String(i)}` });
+    // The sink holds the upload open far past the flush's 50 ms: flush must give up on time,
+    // not wait for the upload's own ten-minute timeout.
+    const outcome = await Promise.race([
+      shipper.flush(50).then(() => "returned"),
+      new Promise((done) => {
+        setTimeout(() => {
+          done("still waiting after 5 s");
+        }, 5_000);
+      }),
+    ]);
+    expect({ outcome, uploads }).toEqual({ outcome: "returned", uploads: 1 });
+    shipper.close();
+    answer(new Response("down", { status: 503 }));
+    await new Promise((done) => setTimeout(done, 20));
+    // The in-flight batch failed after close: counted as dropped at shutdown, not re-buffered.
+    expect(dropped).toEqual([{ reason: "shutdown", count: 3 }]);
+    expect(shipper.stats()).toEqual({ buffered: 0 });
+  });
+});
