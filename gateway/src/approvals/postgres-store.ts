@@ -45,6 +45,15 @@ export interface PostgresApprovalStoreOptions extends PgTarget {
   onIdleError?: (error: Error) => void;
 }
 
+/**
+ * A stored record as jsonb, for a filter on its members. jsonb cannot hold U+0000, which the
+ * record's JSON text writes "\u0000" (arguments may hold it: a URL is checked as a URL, not as
+ * free text), and a cast that fails fails the whole listing, for every request it scans. That
+ * escape is read as "\u0001" instead: same length, still an escape where it was one and plain
+ * text where it was not (after an escaped backslash), so the JSON's structure is unchanged.
+ */
+const RECORD_AS_JSONB = String.raw`replace(record, '\u0000', '\u0001')::jsonb`;
+
 /** Any number in the key space of pg_advisory_xact_lock; "zyx approvals" in ASCII, truncated. */
 const MIGRATION_LOCK = 0x7a7978_617070;
 
@@ -204,7 +213,7 @@ export async function openPostgresApprovalStore(
         const result = await pool.query<Row>(
           `SELECT id, status, version, record FROM approval_requests
             WHERE ${column} = $1 AND status IN ('pending', 'escalated')
-            ${by.waiting === true ? "AND (record::jsonb ->> 'mode') IS NULL" : ""}
+            ${by.waiting === true ? `AND (${RECORD_AS_JSONB} ->> 'mode') IS NULL` : ""}
             ORDER BY created_at_ms, id LIMIT $2`,
           [value, checkListLimit(limit)],
         );

@@ -295,6 +295,21 @@ describe.each([sqliteBackend(), postgresBackend()])("approvals on $name", (backe
       }
     });
 
+    it("lists the waiting requests whatever characters a record holds (U+0000, a backslash)", async () => {
+      const id = (n: number) => `00000000-0000-4000-8000-00000000040${String(n)}`;
+      const at = (ms: number) => new Date(T0 + ms).toISOString();
+      // U+0000, and the text "\\u0000" (a backslash, then "u0000"): the same record back.
+      const odd = { ticket: "CHG-18422", body: "a\u0000b \\u0000 c" };
+      await store.create(sampleRequest({ id: id(1), created_at: at(1), arguments: odd }));
+      await store.create(sampleRequest({ id: id(2), created_at: at(2), mode: "post_hoc" }));
+      await store.create(sampleRequest({ id: id(3), created_at: at(3) }));
+      for (const by of [{ requesterSubject: ENGINEER.subject }, { agent: "change-reviewer" }]) {
+        const waiting = await store.listOpen({ ...by, waiting: true });
+        expect(waiting.map((r) => r.id)).toEqual([id(1), id(3)]);
+        expect(waiting[0]?.arguments).toEqual(odd);
+      }
+    });
+
     it("keeps its records across close and reopen, and migrates only once", async () => {
       const request = await store.create(sampleRequest());
       await store.compareAndSet(1, { ...request, status: "denied" });
