@@ -115,6 +115,17 @@ const plainText = (maxChars: number) =>
     emoji: z.boolean().optional(),
   });
 
+// A button's link as Slack receives it: printable ASCII only. The URL parser would take a NUL,
+// a space or a lone surrogate and percent-encode it, so the stored request and the link people
+// see would differ from the text the agent sent (and PostgreSQL's jsonb cannot hold a NUL); a
+// non-ASCII host is a homograph's way in. Anything else is percent-encoded by the caller.
+// Checked before the URL parser, which drops tabs and newlines from what it hands on.
+const buttonUrl = z
+  .string()
+  .max(3_000)
+  .regex(/^[\x21-\x7E]+$/, "must be printable ASCII: percent-encode anything else")
+  .pipe(z.url({ protocol: /^https?$/ }));
+
 const slackBlock = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("header"), text: plainText(150) }),
   z.strictObject({
@@ -134,7 +145,7 @@ const slackBlock = z.discriminatedUnion("type", [
         z.strictObject({
           type: z.literal("button"),
           text: plainText(75),
-          url: z.url({ protocol: /^https?$/ }).max(3_000),
+          url: buttonUrl,
           action_id: z
             .string()
             .regex(/^[a-z0-9_-]{1,255}$/)
