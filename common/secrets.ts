@@ -60,6 +60,13 @@ const SECRET_COMPOUNDS = [
 ];
 
 /**
+ * Endings that make one joined word secret (PGPASSWORD, adminpassword, apitoken, webhooksecret):
+ * the names the string detector masks in text (`PGPASSWORD=...`), so the same secret as a member
+ * is masked too. Endings only: "tokens", "tokenizer" and "secretary" stay readable.
+ */
+const SECRET_ENDINGS = ["password", "passwd", "passphrase", "secret", "token", "apikey"];
+
+/**
  * A trailing word that makes the key name a *property* of the secret, not the secret itself:
  * password_policy, token_type, secret_arn, token_expires_at.
  */
@@ -112,6 +119,7 @@ function classifyKey(key: string): boolean {
   const last = words.at(-1);
   if (last === undefined || (words.length > 1 && BENIGN_LAST_WORDS.has(last))) return false;
   if (words.some((word) => SECRET_WORDS.has(word))) return true;
+  if (words.some((word) => SECRET_ENDINGS.some((ending) => word.endsWith(ending)))) return true;
   if (words.slice(1).some((word) => SECRET_LATER_WORDS.has(word))) return true;
   const compact = words.join("");
   return SECRET_COMPOUNDS.some((compound) => compact.includes(compound));
