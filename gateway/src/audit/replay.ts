@@ -172,8 +172,12 @@ function unsavedKillSwitchChanges(records: readonly LoadedRecord[]): Set<LoadedR
   return cancelled;
 }
 
+/**
+ * Whether the mask changed the input: a redaction, or any of its bounds' markers (a string or
+ * array cut, "…": "[truncated N keys]", "[truncated: too deep]", "[truncated: too many values]").
+ */
 function isMasked(input: unknown): boolean {
-  return /\[REDACTED|…\[truncated /.test(JSON.stringify(input));
+  return /\[REDACTED|\[truncated[ :]/.test(JSON.stringify(input));
 }
 
 function groupChanges(changes: readonly ReplayChange[]): ReplayGroup[] {
