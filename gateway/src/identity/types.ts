@@ -10,9 +10,9 @@ export interface AccessTokenVerifierOptions extends TokenVerifierOptions {
   groupsClaim?: string;
   /**
    * Remember verified tokens (keyed by their SHA-256) until they expire, at most `maxEntries` of
-   * them, least recently used evicted first. Off by default. A cached token is not re-checked
-   * against the key set, so a key withdrawn by the issuer stays trusted for the tokens it
-   * already signed until they expire.
+   * them, least recently used evicted first. Off by default. A hit is served only while the key
+   * that verified the token is still in the issuer's key set: a withdrawn key stops its cached
+   * tokens at the next key-set refresh.
    */
   cache?: { maxEntries: number };
 }
