@@ -11,6 +11,14 @@
 # (generated there when absent and Node.js is at hand; in the OPA image, mount it as a secret).
 # No key, no bundle: the gateway refuses unsigned bundles anyway. (The sidecar's Rego bundle stays
 # unsigned: `opa run` would need --verification-key, which its launchers do not pass yet.)
+# Anti-rollback: the WASM bundle's data.json carries zyx.bundle.serial, a build serial covered by
+# the signature, and the gateway refuses a bundle whose serial is below the highest it accepted
+# (gateway/src/policy/rollback.ts). The serial is $POLICY_BUNDLE_SERIAL when set (a positive
+# integer, e.g. a CI build number that only grows; use one scheme per deployment), else the build
+# time in ms since the epoch, raised past the last serial this checkout stamped
+# ($POLICY_BUNDLE_SERIAL_FILE, default .state/policy-bundle.serial, kept when writable), so
+# builds one after the other always get increasing serials. Rolling policy back = rebuilding the
+# old Rego: it gets a new, higher serial.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 signing_key="${POLICY_SIGNING_KEY:-$root/.state/keys/policy-bundle.private.pem}"
@@ -35,7 +43,32 @@ mkdir -p "$stage"
 (cd "$rego_dir" && tar --exclude='*_test.rego' --exclude='./zyx/golden' -cf - .) | (cd "$stage" && tar -xf -)
 revision=$(cd "$stage" && find . -type f | LC_ALL=C sort | while read -r f; do sha256sum "$f"; done | sha256sum | cut -c1-16)
 mkdir -p "$stage/zyx/bundle"
-printf '{"revision": "%s"}\n' "$revision" >"$stage/zyx/bundle/data.json"
+serial_file="${POLICY_BUNDLE_SERIAL_FILE:-$root/.state/policy-bundle.serial}"
+last=$(cat "$serial_file" 2>/dev/null || echo 0)
+case "$last" in '' | *[!0-9]*) last=0 ;; esac
+if [ -n "${POLICY_BUNDLE_SERIAL:-}" ]; then
+  serial="$POLICY_BUNDLE_SERIAL"
+else
+  if command -v node >/dev/null 2>&1; then
+    serial=$(node -e 'process.stdout.write(String(Date.now()))')
+  else
+    serial="$(date -u +%s)000"
+  fi
+  if [ "$serial" -le "$last" ]; then serial=$((last + 1)); fi
+fi
+case "$serial" in
+  '' | 0* | *[!0-9]*)
+    echo "policy: POLICY_BUNDLE_SERIAL must be a positive integer without leading zeros, not '$serial'" >&2
+    exit 1
+    ;;
+esac
+if [ "${#serial}" -gt 15 ]; then
+  echo "policy: serial $serial is too large (at most 15 digits, a safe JSON integer)" >&2
+  exit 1
+fi
+[ "$serial" -le "$last" ] || (mkdir -p "$(dirname "$serial_file")" && printf '%s\n' "$serial" >"$serial_file.$$" && mv "$serial_file.$$" "$serial_file") 2>/dev/null ||
+  echo "policy: cannot record serial $serial in $serial_file (later builds rely on the clock alone)" >&2
+printf '{"revision": "%s", "serial": %s}\n' "$revision" "$serial" >"$stage/zyx/bundle/data.json"
 (cd "$stage" && opa build --bundle . --target wasm --entrypoint "$entrypoint" \
   --revision "$revision" $sign --output "$out_dir/bundle.tar.gz")
 
@@ -44,4 +77,4 @@ cp -r "$stage" "$rego_stage"
 rm -rf "$rego_stage/zyx/state"
 printf '{"revision": "%s", "roots": ["zyx/gateway", "zyx/config", "zyx/bundle"]}\n' "$revision" >"$rego_stage/.manifest"
 (cd "$rego_stage" && opa build --bundle . --revision "$revision" --output "$out_dir/bundle-rego.tar.gz")
-echo "policy: built $out_dir/bundle.tar.gz (signed) and bundle-rego.tar.gz (revision $revision)"
+echo "policy: built $out_dir/bundle.tar.gz (signed) and bundle-rego.tar.gz (revision $revision, serial $serial)"

@@ -347,6 +347,7 @@ function policySettings(e: z.infer<typeof Env>) {
             tokenFile: e.POLICY_BUNDLE_TOKEN_FILE,
           },
     policyShadowBundle: e.POLICY_SHADOW_BUNDLE,
+    policyHighWater: policyHighWater(e),
     decisionLog:
       e.DECISION_LOG_URL === undefined
         ? undefined
@@ -377,6 +378,23 @@ function reachSettings(e: z.infer<typeof Env>) {
     pageUrl: e.KILL_SWITCH_PAGE_URL,
     routingKey: e.KILL_SWITCH_PAGE_ROUTING_KEY ?? "zyx-dev-routing-key",
   };
+}
+
+/**
+ * Where the bundle anti-rollback high-water mark persists: with the shared kill switch in
+ * PostgreSQL (replicas), the same database, so a fresh replica refuses what another superseded;
+ * else a file in ZYX_STATE_DIR (this host's restarts).
+ */
+function policyHighWater(e: z.infer<typeof Env>) {
+  const url = e.KILL_SWITCH_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
+  if (e.KILL_SWITCH_STORE === "postgres" && url !== undefined) {
+    return {
+      kind: "postgres",
+      connectionString: url,
+      passwordFile: e.DATABASE_PASSWORD_FILE,
+    } as const;
+  }
+  return { kind: "file", path: join(e.ZYX_STATE_DIR, "policy", "bundle-high-water.json") } as const;
 }
 
 /** Where the replicas' shared state lives (PostgreSQL), or the embedded defaults. */

@@ -25,6 +25,8 @@ import { PolicyState } from "./policy/decision.ts";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { createReloadingPolicyEngine } from "./policy/reloader.ts";
 import { createBundleDownloader } from "./policy/bundle-download.ts";
+import { fileHighWaterStore } from "./policy/rollback.ts";
+import { openPostgresHighWaterStore } from "./policy/rollback-postgres.ts";
 import { connectOpaServer } from "./policy/opa-http.ts";
 import { createSessionSignals, TAINTS_SATURATED } from "./session.ts";
 import { openPostgresSessionSignals } from "./session-postgres.ts";
@@ -58,7 +60,10 @@ async function start(): Promise<void> {
   const metrics = createGatewayMetrics();
   // OpenTelemetry spans, when the OTEL_* variables ask for them (off by default).
   const tracing = tracingFromEnv(process.env, "zyx-gateway");
-  const { bundled, downloader, decisionLogging, policy } = await openPolicy(config, metrics);
+  const { bundled, downloader, decisionLogging, policy, highWater } = await openPolicy(
+    config,
+    metrics,
+  );
   const { keyFile, everyRecords, everySeconds } = config.audit.checkpoint;
   const signer = await checkpointSignerFor(keyFile, config.stateDir, config.devKeys);
   const audit = await openAuditLog({
@@ -194,6 +199,7 @@ async function start(): Promise<void> {
         worker.close(),
         shared?.close(),
         decisionLogging.close(),
+        highWater.close?.(),
         tracing?.shutdown(),
       ]);
     },
@@ -223,11 +229,19 @@ async function openPolicy(
           },
         });
   await downloader?.download();
-  // Signed, verified, hot-reloaded: a refused bundle keeps the last good revision serving.
+  // Anti-rollback: the highest bundle serial accepted, kept across restarts (rollback.ts).
+  const mark = config.policyHighWater;
+  const highWater =
+    mark.kind === "postgres"
+      ? await openPostgresHighWaterStore(mark)
+      : fileHighWaterStore(mark.path);
+  // Signed, verified, not older than the mark, hot-reloaded: a refused bundle keeps the last
+  // good revision serving.
   const bundled = await createReloadingPolicyEngine({
     bundlePath: bundleServer?.cachePath ?? config.policyBundle,
     publicKeyPath: config.policyBundlePublicKey,
     pollMs: config.policyBundlePollMs,
+    highWater,
     log,
     onEvent: (event) => {
       metrics.policyReload(event);
@@ -251,7 +265,7 @@ async function openPolicy(
       detail: policy.loadError.message,
     });
   }
-  return { bundled, downloader, decisionLogging, policy };
+  return { bundled, downloader, decisionLogging, policy, highWater };
 }
 
 /** SESSION_STORE=postgres: taint and recent denials shared by every replica; else none. */

@@ -2,6 +2,11 @@
 // the benchmark (limits out of the way), the demo and the example's end-to-end tests (business
 // hours that never end, so that a run at any hour tells the same story). The Rego is unchanged
 // unless rules are appended (the chaos run's policy whose evaluation fails).
+//
+// Serials: each build gets a higher build serial than the one before in this checkout (the
+// gateway refuses a bundle with a lower serial than it accepted: anti-rollback). So a variant
+// built BEFORE another is "older": a test or run that loads B then A is a rollback and refused;
+// build in the order they are served, or rebuild (options.serial forces a serial, for tests).
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +24,7 @@ export interface PolicyVariant {
 
 export function buildPolicyVariant(
   patch: (config: Record<string, unknown>) => void,
-  options: { appendRego?: string } = {},
+  options: { appendRego?: string; serial?: number } = {},
 ): PolicyVariant {
   const dir = mkdtempSync(join(tmpdir(), "zyx-policy-variant-"));
   cpSync(join(ROOT, "rego"), join(dir, "rego"), { recursive: true });
@@ -33,7 +38,11 @@ export function buildPolicyVariant(
   patch(config);
   writeFileSync(configPath, JSON.stringify(config));
   execFileSync(join(ROOT, "scripts/bundle-policy.sh"), [join(dir, "rego"), join(dir, "out")], {
-    env: { ...process.env, PATH: `${join(ROOT, ".tools/bin")}:${process.env["PATH"] ?? ""}` },
+    env: {
+      ...process.env,
+      PATH: `${join(ROOT, ".tools/bin")}:${process.env["PATH"] ?? ""}`,
+      ...(options.serial === undefined ? {} : { POLICY_BUNDLE_SERIAL: String(options.serial) }),
+    },
     stdio: "ignore",
   });
   return {

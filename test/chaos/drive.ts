@@ -53,7 +53,8 @@ export interface World extends Driven {
   ledger: AuditLedger;
   tally: Tally;
   liveBundle: string;
-  bundles: { base: string; strict: string; trap: string };
+  /** Built in this order, so in increasing serial order (the gateway refuses a lower one). */
+  bundles: { base: string; strict: string; trap: string; restored: string };
   fsControl: string;
   logPath: string;
 }

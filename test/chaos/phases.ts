@@ -80,6 +80,18 @@ function replaceBundle(world: World, source: string | undefined): void {
   renameSync(aside, world.liveBundle);
 }
 
+async function untilRefused(world: World, code: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const response = await fetch(`${world.gateway.url}/readyz`);
+    const body = (await response.json()) as { policy_bundle?: { refused?: { code?: string } } };
+    if (body.policy_bundle?.refused?.code === code) return;
+    if (Date.now() > deadline)
+      throw new Error(`the gateway did not refuse the bundle (${code}) in 10 s`);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
 async function untilRevisionChanges(world: World, from: string | undefined): Promise<void> {
   const deadline = Date.now() + 10_000;
   while ((await revision(world)) === from) {
@@ -91,7 +103,9 @@ async function untilRevisionChanges(world: World, from: string | undefined): Pro
 /**
  * The bundle corrupt, then missing (the last good revision keeps serving), then replaced by a
  * stricter revision (the engineer's reads refused once it is live), then by one whose evaluation
- * fails for Confluence reads (503 policy_unavailable for those; the rest served), then restored.
+ * fails for Confluence reads (503 policy_unavailable for those; the rest served), then the older
+ * base bundle put back (refused: anti-rollback, the trap revision keeps serving), then the base
+ * Rego rebuilt with a newer serial (served: how policy is rolled back).
  */
 export async function bundleFaults(world: World, calls: number): Promise<void> {
   const share = Math.ceil(calls / 4);
@@ -115,7 +129,13 @@ export async function bundleFaults(world: World, calls: number): Promise<void> {
   const trapped: Rule = (spec) => (spec.tool === "confluence_read" ? [503] : healthy(spec));
   await drive(world, ALL_CALLS, share, trapped);
   before = await revision(world);
+  // An older signed bundle put back (a replay): refused, the trap revision keeps serving.
   replaceBundle(world, world.bundles.base);
+  await untilRefused(world, "policy_bundle_rollback");
+  if ((await revision(world)) !== before)
+    throw new Error("an older bundle replaced the serving one");
+  // Rolling back for real: the base Rego rebuilt with a newer serial.
+  replaceBundle(world, world.bundles.restored);
   await untilRevisionChanges(world, before);
 }
 

@@ -62,7 +62,11 @@ function buildBundles() {
     tools["jira_read"] = { ...tools["jira_read"], allowed_groups: ["grp-nobody"] };
   });
   const trap = buildPolicyVariant(outOfTheWay, { appendRego: TRAP_REGO });
-  // The replicas' policy: one write and one read tool limited, to count calls over a limit.
+  // The base policy restored at the end of bundleFaults: the same Rego as `base`, rebuilt after
+  // `trap` so that its build serial is higher (anti-rollback refuses `base` itself, an older
+  // serial: rolling policy back means rebuilding the old Rego).
+  const restored = buildPolicyVariant(outOfTheWay);
+  // The replicas' policy (built last: its serial is above every bundle before it): one write and one read tool limited, to count calls over a limit.
   const cluster = buildPolicyVariant((config) => {
     outOfTheWay(config);
     const perTool = (config["limits"] as { per_tool: Record<string, number> }).per_tool;
@@ -70,10 +74,15 @@ function buildBundles() {
     perTool[LIMITED_READ] = LIMIT;
   });
   return {
-    paths: { base: base.bundle, strict: strict.bundle, trap: trap.bundle },
+    paths: {
+      base: base.bundle,
+      strict: strict.bundle,
+      trap: trap.bundle,
+      restored: restored.bundle,
+    },
     cluster: cluster.bundle,
     remove: () => {
-      for (const variant of [base, strict, trap, cluster]) variant.remove();
+      for (const variant of [base, strict, trap, restored, cluster]) variant.remove();
     },
   };
 }

@@ -3,7 +3,8 @@
 //
 // Failure modes: a shadow bundle that is missing or refused does not stop the gateway (it only
 // ever observes): its comparisons count as difference "error" and the reload log says why; it is
-// verified with the live bundle's public key and hot-reloaded like it.
+// verified with the live bundle's public key and hot-reloaded like it, without the live bundle's
+// anti-rollback check (it never decides; shadowing an older policy is legitimate).
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Log } from "../../../common/service.ts";
@@ -44,6 +45,8 @@ async function shadowOf(
     bundlePath: config.policyShadowBundle,
     publicKeyPath: config.policyBundlePublicKey,
     pollMs: config.policyBundlePollMs,
+    // No anti-rollback: the shadow never decides, and comparing with an older policy is a use.
+    highWater: false,
     log: (level, message, fields) => {
       log(level, `shadow policy: ${message}`, fields);
     },

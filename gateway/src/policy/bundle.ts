@@ -5,6 +5,10 @@
 // the bundle is inflated before its signature can be checked, so these bounds, not the signature,
 // are what stand between a bundle server (or whoever answers for it) and the gateway's memory.
 // Reading stops at the first bound crossed.
+// data.json's zyx.bundle.serial (a positive safe integer, signed like the rest) is the build
+// serial the reloader's anti-rollback check orders bundles by (rollback.ts); it is optional
+// here so that an archived bundle from before serials can still be read (audit replay), and the
+// reloader refuses to serve a bundle without one.
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -27,7 +31,10 @@ const BundleData = z.looseObject({
   zyx: z.looseObject({
     config: z.looseObject({ tools: z.record(z.string(), z.unknown()) }),
     state: z.unknown(),
-    bundle: z.strictObject({ revision: z.string().min(1) }),
+    bundle: z.strictObject({
+      revision: z.string().min(1),
+      serial: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+    }),
   }),
 });
 
@@ -35,6 +42,8 @@ export interface PolicyBundle {
   readonly wasm: Uint8Array;
   readonly data: z.infer<typeof BundleData>;
   readonly revision: string;
+  /** The signed build serial (data.json zyx.bundle.serial); undefined in a pre-serial bundle. */
+  readonly serial: number | undefined;
   readonly entrypoints: readonly string[];
 }
 
@@ -134,6 +143,7 @@ export async function readPolicyBundle(
       wasm,
       data,
       revision: manifest.revision,
+      serial: data.zyx.bundle.serial,
       entrypoints: manifest.wasm.map((m) => m.entrypoint),
     };
   } catch (thrown) {

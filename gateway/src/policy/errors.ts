@@ -5,6 +5,11 @@ export const POLICY_ERROR_CODES = [
   "policy_bundle_unsigned",
   "policy_bundle_signature_invalid",
   "policy_key_missing",
+  // Anti-rollback (rollback.ts): a bundle without a build serial, a serial below the highest
+  // accepted (or equal to it with other content), or a high-water mark that cannot be read.
+  "policy_bundle_serial_missing",
+  "policy_bundle_rollback",
+  "policy_rollback_state_unavailable",
   "policy_evaluation_failed",
   "policy_result_empty",
   "policy_result_malformed",

@@ -10,7 +10,12 @@
 //   serving, the refusal is logged, counted and shown by status() (for /readyz and metrics).
 // - With no good revision yet (none at boot), every evaluation denies (policy_unavailable);
 //   a good bundle appearing later is loaded.
-// - Checks run one at a time; the same bytes are never loaded (or refused) twice in a row.
+// - Checks run one at a time; the same bytes are never loaded (or refused) twice in a row
+//   (except after policy_rollback_state_unavailable, retried at the next poll).
+// - Anti-rollback (rollback.ts), at boot and on every reload: a candidate without a build serial,
+//   or below the highest serial accepted (or equal to it with another revision), is refused
+//   (policy_bundle_serial_missing, policy_bundle_rollback), and the mark is durably raised before
+//   a candidate serves. Default store: this process's memory; main.ts persists it.
 //
 // Failure modes: a watch that cannot be set up (the folder is absent, the platform has none)
 // leaves the poll; a read or load error is a refusal like any other.
@@ -28,6 +33,7 @@ import {
   type PolicyOutcome,
 } from "./engine.ts";
 import { PolicyError, describeThrown, type PolicyErrorCode } from "./errors.ts";
+import { RollbackGuard, memoryHighWaterStore, type HighWaterStore } from "./rollback.ts";
 
 export interface ReloadEvent {
   readonly outcome: "loaded" | "refused";
@@ -63,6 +69,11 @@ export interface ReloadOptions extends Omit<LoadOptions, "bundleBytes"> {
   log?: Log;
   onEvent?: (event: ReloadEvent) => void;
   now?: () => number;
+  /**
+   * Where the anti-rollback high-water mark persists (default: memory, this process only);
+   * false turns the check off (the shadow policy only, which never decides).
+   */
+  highWater?: HighWaterStore | false;
 }
 
 interface Candidate {
@@ -81,12 +92,19 @@ class Reloader implements ReloadingPolicyEngine {
   #running: Promise<void> | undefined;
   #again = false;
   readonly #options: ReloadOptions;
+  readonly #guard: RollbackGuard | undefined;
   readonly #closers: (() => void)[] = [];
 
-  constructor(initial: InProcessPolicyEngine, digest: string | undefined, options: ReloadOptions) {
+  constructor(
+    initial: InProcessPolicyEngine,
+    digest: string | undefined,
+    options: ReloadOptions,
+    guard: RollbackGuard | undefined,
+  ) {
     this.#current = initial;
     this.#options = options;
     this.#digest = digest;
+    this.#guard = guard;
     if (initial.loadError === null) {
       this.#loadedAt = this.#isoNow();
       this.#options.log?.("info", "policy bundle loaded", {
@@ -168,10 +186,10 @@ class Reloader implements ReloadingPolicyEngine {
     if (candidate.digest === this.#digest) return;
     this.#digest = candidate.digest;
     if (candidate.engine instanceof PolicyError) this.#refuse(candidate.engine);
-    else this.#swap(candidate.engine);
+    else await this.#swap(candidate.engine);
   }
 
-  #swap(next: InProcessPolicyEngine): void {
+  async #swap(next: InProcessPolicyEngine): Promise<void> {
     try {
       if (this.#state !== undefined) next.setState(this.#state);
     } catch (thrown) {
@@ -181,6 +199,12 @@ class Reloader implements ReloadingPolicyEngine {
           `the kill-switch state does not apply: ${describeThrown(thrown)}`,
         ),
       );
+      return;
+    }
+    const refusal = await admit(this.#guard, next);
+    if (refusal !== undefined) {
+      if (refusal.code === "policy_rollback_state_unavailable") this.#retryLater();
+      this.#refuse(refusal);
       return;
     }
     const previousRevision = this.#current.revision;
@@ -200,6 +224,12 @@ class Reloader implements ReloadingPolicyEngine {
     });
   }
 
+  /** The same file is checked again at the next poll (the store may be back by then). */
+  #retryLater(): void {
+    this.#stamp = "";
+    this.#digest = undefined;
+  }
+
   #refuse(error: PolicyError): void {
     const at = this.#isoNow();
     this.#refused = { code: error.code, message: error.message, at };
@@ -213,6 +243,12 @@ class Reloader implements ReloadingPolicyEngine {
         detail: error.message,
         path: this.#options.bundlePath,
         serving_revision: serving ?? null,
+        ...(this.#guard?.mark === undefined
+          ? {}
+          : {
+              accepted_serial: this.#guard.mark.serial,
+              accepted_revision: this.#guard.mark.revision,
+            }),
       },
     );
     this.#emit({
@@ -279,21 +315,40 @@ async function readCandidate(path: string, options: ReloadOptions): Promise<Cand
     };
   }
   const digest = createHash("sha256").update(bytes).digest("hex");
-  const { pollMs: _p, log: _l, onEvent: _e, now: _n, ...load } = options;
+  const { pollMs: _p, log: _l, onEvent: _e, now: _n, highWater: _h, ...load } = options;
   const engine = await loadPolicyEngine({ ...load, bundleBytes: bytes });
   return { digest, engine: engine.loadError ?? engine };
 }
 
+/** The anti-rollback check of a loaded candidate (none without a guard). */
+async function admit(
+  guard: RollbackGuard | undefined,
+  engine: InProcessPolicyEngine,
+): Promise<PolicyError | undefined> {
+  if (guard === undefined) return undefined;
+  return guard.admit({ serial: engine.data?.zyx.bundle.serial, revision: engine.revision ?? "" });
+}
+
 /**
- * Loads the bundle (a failure gives an engine that denies everything and says why), then keeps
- * it current. Never throws.
+ * Loads the bundle (a failure, or a refusal by the anti-rollback check, gives an engine that
+ * denies everything and says why), then keeps it current. Never throws.
  */
 export async function createReloadingPolicyEngine(
   options: ReloadOptions,
 ): Promise<ReloadingPolicyEngine> {
+  const guard =
+    options.highWater === false
+      ? undefined
+      : new RollbackGuard(options.highWater ?? memoryHighWaterStore());
   const first = await readCandidate(options.bundlePath, options);
-  const initial = first.engine instanceof PolicyError ? failedEngine(first.engine) : first.engine;
-  const reloader = new Reloader(initial, first.digest, options);
+  let initial = first.engine instanceof PolicyError ? failedEngine(first.engine) : first.engine;
+  let digest: string | undefined = first.digest;
+  if (initial.loadError === null) {
+    const refusal = await admit(guard, initial);
+    if (refusal !== undefined) initial = failedEngine(refusal);
+    if (refusal?.code === "policy_rollback_state_unavailable") digest = undefined;
+  }
+  const reloader = new Reloader(initial, digest, options, guard);
   reloader.startWatching();
   await reloader.check(); // records the file's stamp
   return reloader;
