@@ -405,6 +405,13 @@ function sharedStores(e: z.infer<typeof Env>) {
       "KILL_SWITCH_STORE=postgres needs KILL_SWITCH_DATABASE_URL (or APPROVAL_DATABASE_URL)",
     );
   }
+  if (
+    e.KILL_SWITCH_STORE === "postgres" &&
+    e.KILL_SWITCH_STALE_AFTER_MS < 2 * e.KILL_SWITCH_SYNC_MS
+  ) {
+    // Re-read once per interval: a shorter bound marks a healthy store lost on every other tick.
+    throw new ConfigError("KILL_SWITCH_STALE_AFTER_MS must be at least twice KILL_SWITCH_SYNC_MS");
+  }
   const limitsUrl = e.LIMITS_DATABASE_URL ?? e.APPROVAL_DATABASE_URL;
   if (e.LIMITS_STORE === "postgres" && limitsUrl === undefined) {
     throw new ConfigError(

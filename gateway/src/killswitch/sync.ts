@@ -8,6 +8,10 @@
 // restores the saved state: recovery needs no restart. The bound is checked on every tick, even
 // while a re-read hangs (each has its own timeout in the store). A lost (or restored) state the
 // policy did not take (its apply failed) is handed to it again on the next tick.
+//
+// The bound must be at least twice the interval (TypeError otherwise): a re-read succeeds at most
+// once per tick, so with a bound no longer than the interval every tick would find the last
+// success older than the bound and mark a healthy store lost, flapping writes off and on.
 import type { KillSwitch } from "./service.ts";
 import type { KillSwitchStore } from "./port.ts";
 
@@ -38,6 +42,11 @@ export function startKillSwitchSync(options: KillSwitchSyncOptions): KillSwitchS
   const { killSwitch, store } = options;
   const intervalMs = checkBound("intervalMs", options.intervalMs ?? 500, 10, 60_000);
   const staleAfterMs = checkBound("staleAfterMs", options.staleAfterMs ?? 3_000, 10, 3_600_000);
+  if (staleAfterMs < 2 * intervalMs) {
+    throw new TypeError(
+      "staleAfterMs must be at least twice intervalMs (or a healthy store flaps)",
+    );
+  }
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => undefined);
   let lastOk = now();

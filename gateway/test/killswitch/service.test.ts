@@ -741,7 +741,7 @@ describe("a lost store whose all_writes the policy did not take", () => {
       } as unknown as KillSwitch,
       store: { location: "postgres://test" } as unknown as KillSwitchStore,
       intervalMs: 10,
-      staleAfterMs: 10,
+      staleAfterMs: 20,
     });
     await vi.waitFor(() => {
       expect(lostCalls.length).toBeGreaterThanOrEqual(2);
