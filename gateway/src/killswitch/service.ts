@@ -108,6 +108,11 @@ export interface KillSwitch {
   close(): Promise<void>;
   /** The saved state, its version and history (a copy). */
   state(): KillSwitchSnapshot;
+  /**
+   * Changes whenever a state is being or has been handed to the policy (cheap, synchronous): a
+   * call decided at one generation and about to run at another is decided again (handoff.ts).
+   */
+  appliedGeneration(): number;
   /** Turns a scope on. `value` is undefined for all_writes, required for every other scope. */
   set(
     scope: KillSwitchScope,
@@ -218,7 +223,18 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     throw new TypeError("historyLimit must be an integer from 1 to 10000");
   }
   const now = options.now ?? Date.now;
-  const { audit, apply } = options;
+  const { audit } = options;
+  // Bumped before and after every hand-over, so a call that read the generation while one was
+  // under way sees it change whichever side of the hand-over it was decided on.
+  let generation = 0;
+  const apply = async (state: PolicyState): Promise<void> => {
+    generation++;
+    try {
+      await options.apply(state);
+    } finally {
+      generation++;
+    }
+  };
   const connectors: ReadonlySet<string> = new Set(options.connectors ?? connectorsOfCatalog());
   const names = options.connectors === undefined ? namesOfCatalog() : undefined;
   const initial =
@@ -484,6 +500,7 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     storeStatus: () => ({ kind: store.kind, shared: store.shared, healthy: !storeLost }),
     close: () => store.close(),
     state: snapshot,
+    appliedGeneration: () => generation,
     set: (scope, value, changeOptions) => change("set", scope, value, changeOptions),
     clear: (scope, value, changeOptions) => change("clear", scope, value, changeOptions),
     suspendAgent: (agent, suspendOptions) =>

@@ -146,6 +146,8 @@ export interface Decided extends Approved {
   decisionId: string;
   input: DecisionInput;
   decision: Decision;
+  /** The kill switch's applied generation when the policy decided (read before it did). */
+  killSwitchGeneration: number;
   /** The decision's audit record, durable before anything acts (see record.ts). */
   decided: AuditRecordInput;
   /**

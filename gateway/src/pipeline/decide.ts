@@ -83,12 +83,14 @@ export function isTainted(
 }
 
 export async function decide(
-  ports: Pick<GatewayPorts, "policy" | "sessions" | "audit">,
+  ports: Pick<GatewayPorts, "policy" | "sessions" | "audit" | "killSwitch">,
   runtime: Pick<PipelineRuntime, "now" | "newId">,
   ctx: Approved,
 ): Promise<Decided> {
   const decisionId = runtime.newId();
   const input = decisionInput(ports, ctx, runtime.now());
+  // Read before the policy decides: a kill-switch state handed over from here on shows in it.
+  const killSwitchGeneration = ports.killSwitch.appliedGeneration();
   const outcome = await ports.policy.evaluate(input);
   const base = { ...ctx, decisionId, input };
   if (!outcome.ok) {
@@ -140,7 +142,7 @@ export async function decide(
     },
     policy_revision: decision.policy_revision,
   });
-  return { ...base, decision, decided, followUp: followUpOf(decided) };
+  return { ...base, decision, killSwitchGeneration, decided, followUp: followUpOf(decided) };
 }
 
 /** The decision record without its policy input: what outcome and alert records repeat. */

@@ -6,7 +6,8 @@
 // its outcome there after (gateway/src/posthoc/review.ts).
 //
 // Failure modes: the decision record cannot be made durable (503, nothing ran); the claim is
-// refused (409); the worker fails, cannot be reached or times out (502/504, the failure
+// refused (409); the kill switch handed the policy a new state since the decision and the same
+// input is no longer allowed (403 policy_denied, nothing ran, recorded "failed"); the worker fails, cannot be reached or times out (502/504, the failure
 // recorded durably). A WRITE with no definite answer (outcomeUnknown: the gateway's wait ran
 // out, the connection was lost once sent, the worker answered tool_outcome_unknown...) may have
 // taken effect: its outcome is recorded "unknown", not "failed", the answer says
@@ -26,7 +27,36 @@ import { isTainted } from "./decide.ts";
 import { appendAlert, appendDecision, appendDurable, elapsedMs } from "./record.ts";
 import { openReview, reviewAnswer, settleReview } from "../posthoc/review.ts";
 
-type HandOffPorts = Pick<GatewayPorts, "audit" | "approvals" | "worker" | "sessions">;
+type HandOffPorts = Pick<
+  GatewayPorts,
+  "audit" | "approvals" | "worker" | "sessions" | "policy" | "killSwitch"
+>;
+
+/**
+ * Why the call may no longer run, when the kill switch handed the policy a new state since it
+ * was decided (the decision record's durable write, an approval's claim and a review's opening
+ * lie between): the same input decided again under the state now applied. Undefined: run it.
+ * The common case, no hand-over since, costs one comparison.
+ */
+async function stoppedSinceDecided(
+  ports: Pick<HandOffPorts, "policy" | "killSwitch">,
+  ctx: Decided,
+): Promise<GatewayError | undefined> {
+  if (ports.killSwitch.appliedGeneration() === ctx.killSwitchGeneration) return undefined;
+  const again = await ports.policy.evaluate(ctx.input);
+  if (!again.ok) {
+    return new GatewayError(
+      "policy_unavailable",
+      `the kill switch changed after this call was decided and the policy could not decide it again (${again.code}): nothing was executed`,
+    );
+  }
+  if (again.decision.allow) return undefined;
+  return new GatewayError(
+    "policy_denied",
+    "the kill switch changed after this call was decided and the policy no longer allows it: nothing was executed",
+    { extensions: { reasons: again.decision.reasons } },
+  );
+}
 
 /** Records what became of an approved execution (best effort: the outcome record is durable). */
 function settleApproval(
@@ -244,6 +274,17 @@ export async function handOff(
   }
   // Post-hoc: the review exists before anything runs (or nothing runs).
   const review = await openReview(ports, ctx);
+  const stopped = await stoppedSinceDecided(ports, ctx);
+  if (stopped !== undefined) {
+    if (review !== undefined) {
+      await settleReview(ports, runtime, ctx, review, {
+        status: "failed",
+        code: stopped.code,
+        http_status: stopped.status,
+      });
+    }
+    return recordFailure(ports, runtime, ctx, stopped, false, review?.id);
+  }
   let worked: WorkerResult;
   try {
     worked = await ports.worker.execute({

@@ -90,7 +90,7 @@ export function retryDelayMs(attempts: number): number {
 
 type CompensationPorts = Pick<
   GatewayPorts,
-  "policy" | "sessions" | "audit" | "worker" | "approvals"
+  "policy" | "sessions" | "audit" | "worker" | "approvals" | "killSwitch"
 >;
 
 type Outcome = Omit<CompensationResult, "at">;
