@@ -148,7 +148,7 @@ function parseCompactJws(token: string, algorithms: ReadonlySet<string>): Parsed
 // --- Step 2: the signature, with a key of the right type -----------------------------------
 
 /** A public key and the one algorithm it verifies (its type decides: P-256 or Ed25519). */
-interface VerificationKey {
+export interface VerificationKey {
   alg: JwsAlgorithm;
   key: KeyObject;
 }
@@ -284,13 +284,21 @@ function checkClaimRules(rules: ClaimRules): void {
   }
 }
 
-// --- The whole check against a fixed key set (the worker's call and admin tokens) -----------
+// --- The whole check against a key set (the worker's call and admin tokens) -----------------
 
 export interface CompactJwtVerifierOptions extends ClaimRules {
-  /** Public keys, each with a unique kid, none with private members. */
-  jwks: JSONWebKeySet;
+  /** Public keys, each with a unique kid, none with private members: imported once, here. */
+  jwks?: JSONWebKeySet;
+  /**
+   * Or the keys in use, asked at every verification (importCompactJwtKeys' result, which a key
+   * set reloaded without a restart replaces whole: agent/src/gateway-keys.ts). One or the other.
+   */
+  keys?: () => CompactJwtKeys;
   algorithms: readonly JwsAlgorithm[];
 }
+
+/** Imported verification keys by kid (importCompactJwtKeys). */
+export type CompactJwtKeys = ReadonlyMap<string, VerificationKey>;
 
 export interface VerifiedCompactJwt {
   header: ParsedCompactJws["header"] & { kid: string };
@@ -302,7 +310,11 @@ export interface CompactJwtVerifier {
   verify(token: string, nowSec: number): VerifiedCompactJwt;
 }
 
-function importKeys(jwks: JSONWebKeySet): Map<string, VerificationKey> {
+/**
+ * Imports a key set, every check of the constructor's: at least one key, each EC P-256 or OKP
+ * Ed25519, public only, with a unique kid, for signing and verifying. Throws TypeError.
+ */
+export function importCompactJwtKeys(jwks: JSONWebKeySet): CompactJwtKeys {
   if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) {
     throw new TypeError("jwks must hold at least one key");
   }
@@ -328,16 +340,25 @@ function importKeys(jwks: JSONWebKeySet): Map<string, VerificationKey> {
   return keys;
 }
 
+function keysOf(options: CompactJwtVerifierOptions): () => CompactJwtKeys {
+  const { jwks, keys } = options;
+  if (keys !== undefined && jwks === undefined) return keys;
+  if (jwks === undefined || keys !== undefined)
+    throw new TypeError("give jwks or keys, one of them");
+  const fixed = importCompactJwtKeys(jwks);
+  return () => fixed;
+}
+
 export function createCompactJwtVerifier(options: CompactJwtVerifierOptions): CompactJwtVerifier {
   checkClaimRules(options);
   if (options.algorithms.length === 0) throw new TypeError("algorithms must not be empty");
-  const keys = importKeys(options.jwks);
+  const keys = keysOf(options);
   const algorithms: ReadonlySet<string> = new Set(options.algorithms);
   return {
     verify(token, nowSec) {
       const parsed = parseCompactJws(token, algorithms);
       const { kid } = parsed.header;
-      const key = typeof kid === "string" ? keys.get(kid) : undefined;
+      const key = typeof kid === "string" ? keys().get(kid) : undefined;
       if (typeof kid !== "string" || key === undefined) {
         throw new CompactJwtError("unknown_kid", "no key in the key set matches the token's kid");
       }

@@ -8,9 +8,23 @@
 // longer reachable from any tool until the worker restarts with its configuration. Idempotent:
 // a second revocation answers `already: true`. Failure modes: a bad, expired or replayed token is
 // refused (401/409) and revokes nothing; an unknown connector is 404.
-import type { JSONWebKeySet } from "jose";
+//
+// Replay: each admin token id is accepted once, remembered in this process until the token can
+// no longer verify. That memory dies with the process, so (as for call tokens, call-token.ts)
+// with `startedAtMs` a token issued before this process started (iat <= its start second + the
+// clock tolerance), which the process before may have accepted, is refused as
+// call_token_expired (the admin door shares the call token's codes). The gateway signs a fresh
+// admin token per revocation: only those sent in the first seconds after a start are refused,
+// the window during which the worker's /healthz answers 503 "starting".
 import { ADMIN_TOKEN_TYPE, AdminTokenClaims } from "../../common/worker-contract.ts";
-import { createGatewayTokenVerifier, createReplayCache, settled } from "./call-token.ts";
+import {
+  createGatewayTokenVerifier,
+  createReplayCache,
+  issuedBeforeStartSec,
+  keySetOf,
+  withKeyReload,
+  type GatewayKeysOption,
+} from "./call-token.ts";
 import { runWithStop } from "./connectors/deadline.ts";
 import { ConnectorError, type ConnectorName, type Connectors } from "./connectors/port.ts";
 
@@ -21,29 +35,41 @@ export interface AdminTokenVerifier {
 
 export class AdminRefusal extends Error {
   readonly code:
-    "call_token_missing" | "call_token_invalid" | "call_token_replayed" | "replay_cache_full";
-  constructor(code: AdminRefusal["code"], message: string) {
-    super(message);
+    | "call_token_missing"
+    | "call_token_invalid"
+    | "call_token_expired"
+    | "call_token_replayed"
+    | "replay_cache_full";
+  constructor(code: AdminRefusal["code"], message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.name = "AdminRefusal";
     this.code = code;
   }
 }
 
-export function createAdminTokenVerifier(options: {
-  jwks: JSONWebKeySet;
+export interface AdminTokenVerifierOptions extends GatewayKeysOption {
   issuer: string;
   audience: string;
   clockToleranceSec: number;
   now?: () => number;
   /** Live admin tokens remembered against replay (default 10 000). */
   maxReplayEntries?: number;
-}): AdminTokenVerifier {
-  const tokens = createGatewayTokenVerifier(options, ADMIN_TOKEN_TYPE);
+  /**
+   * When this process started, epoch ms (agent/src/main.ts): admin tokens issued up to then are
+   * refused (call_token_expired). Unset: no such bound (one app in a test).
+   */
+  startedAtMs?: number;
+}
+
+export function createAdminTokenVerifier(options: AdminTokenVerifierOptions): AdminTokenVerifier {
+  const keySet = keySetOf(options);
+  const tokens = createGatewayTokenVerifier({ ...options, keySet }, ADMIN_TOKEN_TYPE);
   const replay = createReplayCache(options.maxReplayEntries ?? 10_000);
   const now = options.now ?? Date.now;
+  const issuedBeforeStart = issuedBeforeStartSec(options.startedAtMs, options.clockToleranceSec);
   return {
     verify(token) {
-      return settled(() => {
+      return withKeyReload(keySet, () => {
         if (token === undefined || token === "") {
           throw new AdminRefusal("call_token_missing", "no admin token");
         }
@@ -51,11 +77,17 @@ export function createAdminTokenVerifier(options: {
         let payload: unknown;
         try {
           ({ payload } = tokens.verify(token, nowSec));
-        } catch {
-          throw new AdminRefusal("call_token_invalid", "admin token is invalid or expired");
+        } catch (error) {
+          throw new AdminRefusal("call_token_invalid", "admin token is invalid or expired", error);
         }
         const claims = AdminTokenClaims.safeParse(payload);
         if (!claims.success) throw new AdminRefusal("call_token_invalid", "admin claims malformed");
+        if (issuedBeforeStart !== undefined && claims.data.iat <= issuedBeforeStart) {
+          throw new AdminRefusal(
+            "call_token_expired",
+            "admin token was issued before this worker started: it may have been used already",
+          );
+        }
         const seen = replay.check(claims.data.jti, claims.data.exp + 60, nowSec);
         // Full is not "reused": the token is refused (fail closed) as the worker's calls are, 503.
         if (seen === "full") {

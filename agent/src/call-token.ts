@@ -2,8 +2,10 @@
 //
 // Accepts a call only if every check passes, in this order:
 //   1. a token is present and of sane size;
-//   2. signature by a key of the gateway's PUBLIC key set, with alg in {ES256, EdDSA} (so
-//      "none", HMAC and RSA are refused before any key is looked at), typ "call+jwt", issuer,
+//   2. signature by a key of the gateway's PUBLIC key set (the one in use: a token naming a kid
+//      it lacks waits for the set to be read again, agent/src/gateway-keys.ts), with alg in
+//      {ES256, EdDSA} (so "none", HMAC and RSA are refused before any key is looked at), typ
+//      "call+jwt", issuer,
 //      audience, exp/iat with a small clock tolerance, and a lifetime of at most 30 s. Checked
 //      synchronously with node:crypto (common/compact-jwt.ts): this runs on every call, and
 //      jose's WebCrypto path costs twice the CPU and a thread-pool round trip;
@@ -24,6 +26,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { JSONWebKeySet } from "jose";
 import { argumentsDigest } from "../../common/canonical.ts";
+import { fixedGatewayKeySet, type GatewayKeySet } from "./gateway-keys.ts";
 import type { ToolName } from "../../common/catalog.ts";
 import {
   CompactJwtError,
@@ -87,9 +90,15 @@ export interface VerifiedCall {
   kid: string;
 }
 
-export interface CallTokenVerifierOptions {
+/** Where the gateway's public keys come from: a fixed set, or one reloaded when it changes. */
+export interface GatewayKeysOption {
   /** The gateway's public key set (EC P-256 or OKP Ed25519 keys, no private members). */
-  jwks: JSONWebKeySet;
+  jwks?: JSONWebKeySet;
+  /** Or the key set read again when it changes (agent/src/gateway-keys.ts). One or the other. */
+  keySet?: GatewayKeySet;
+}
+
+export interface CallTokenVerifierOptions extends GatewayKeysOption {
   issuer: string;
   audience: string;
   /** Accepted clock skew, whole seconds, 0..5. */
@@ -161,13 +170,28 @@ export function createReplayCache(maxEntries: number): ReplayCache {
 
 // --- Verifier -----------------------------------------------------------------
 
-/** The token check shared by call and admin tokens: same keys, issuer, audience and lifetime. */
+/** The options' key set: `keySet`, or a fixed set of `jwks` (checked now, TypeError). */
+export function keySetOf(options: GatewayKeysOption): GatewayKeySet {
+  const { jwks, keySet } = options;
+  if (keySet !== undefined && jwks === undefined) return keySet;
+  if (jwks !== undefined && keySet === undefined) return fixedGatewayKeySet(jwks);
+  throw new TypeError("give jwks or keySet, one of them");
+}
+
+/**
+ * The token check shared by call and admin tokens: same keys, issuer, audience and lifetime.
+ * `verify` runs synchronously against the keys in use. A token whose kid they lack is checked
+ * once more after the key set was read again (GatewayKeySet.refresh: coalesced, at most once a
+ * second, only if the file changed); tokens of known kids never wait.
+ */
 export function createGatewayTokenVerifier(
-  options: Pick<CallTokenVerifierOptions, "jwks" | "issuer" | "audience" | "clockToleranceSec">,
+  options: Pick<CallTokenVerifierOptions, "issuer" | "audience" | "clockToleranceSec"> & {
+    keySet: GatewayKeySet;
+  },
   typ: string,
 ): CompactJwtVerifier {
   return createCompactJwtVerifier({
-    jwks: options.jwks,
+    keys: options.keySet.keys,
     algorithms: CALL_TOKEN_ALGORITHMS,
     typ,
     issuer: options.issuer,
@@ -176,6 +200,35 @@ export function createGatewayTokenVerifier(
     maxTokenAgeSec: CALL_TOKEN_MAX_TTL_SEC,
     requiredClaims: ["exp", "iat", "jti", "sub"],
   });
+}
+
+/** Runs `check`; if it threw for an unknown kid, once more after the key set was read again. */
+export function withKeyReload<T>(keySet: GatewayKeySet, check: () => T): Promise<T> {
+  try {
+    return Promise.resolve(check());
+  } catch (error) {
+    if (!isUnknownKid(error)) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return keySet.refresh().then(check);
+  }
+}
+
+function isUnknownKid(error: unknown): boolean {
+  const cause = error instanceof Error && !(error instanceof CompactJwtError) ? error.cause : error;
+  return cause instanceof CompactJwtError && cause.code === "unknown_kid";
+}
+
+/**
+ * The last iat a process that ran before one started at `startedAtMs` could have accepted (it
+ * accepts iat <= its now + tolerance), or undefined without a start. Its memory of token ids is
+ * gone: a token issued up to then is refused, whatever it is for.
+ */
+export function issuedBeforeStartSec(
+  startedAtMs: number | undefined,
+  clockToleranceSec: number,
+): number | undefined {
+  return startedAtMs === undefined ? undefined : Math.floor(startedAtMs / 1000) + clockToleranceSec;
 }
 
 function toCallTokenError(error: unknown): CallTokenError {
@@ -215,14 +268,11 @@ export function createCallTokenVerifier(options: CallTokenVerifierOptions): Call
       `clockToleranceSec must be a whole number from 0 to ${MAX_CLOCK_TOLERANCE_SEC}`,
     );
   }
-  const tokens = createGatewayTokenVerifier(options, CALL_TOKEN_TYPE);
+  const keySet = keySetOf(options);
+  const tokens = createGatewayTokenVerifier({ ...options, keySet }, CALL_TOKEN_TYPE);
   const replay = createReplayCache(options.maxReplayEntries);
   const now = options.now ?? Date.now;
-  // The last iat a previous process could have accepted (it accepts iat <= now + tolerance).
-  const issuedBeforeStart =
-    options.startedAtMs === undefined
-      ? undefined
-      : Math.floor(options.startedAtMs / 1000) + clockToleranceSec;
+  const issuedBeforeStart = issuedBeforeStartSec(options.startedAtMs, clockToleranceSec);
 
   return {
     get replayEntries() {
@@ -238,7 +288,7 @@ export function createCallTokenVerifier(options: CallTokenVerifierOptions): Call
     },
 
     verify(token, receivedArguments) {
-      return settled(() => {
+      return withKeyReload(keySet, () => {
         if (token === undefined || token === "") {
           throw new CallTokenError("call_token_missing", "no call token");
         }

@@ -7,7 +7,8 @@
 //   WORKER_METRICS_TOKEN / WORKER_METRICS_TOKEN_FILE  the scraper's bearer token for GET /metrics
 //                      (16 characters at least; one or the other; unset: no /metrics)
 // The key set is read here too: a missing or malformed one, or one that holds a private key,
-// refuses the start. Each connector reads its own variables (agent/src/connectors/*/index.ts).
+// refuses the start. It is read again when it changes (agent/src/gateway-keys.ts), through the
+// same checks (parseGatewayKeySet, then the key import). Each connector reads its own variables (agent/src/connectors/*/index.ts).
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { JSONWebKeySet } from "jose";
@@ -88,13 +89,28 @@ function metricsToken(env: {
 }
 
 function readJwks(path: string): JSONWebKeySet {
-  let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
   } catch (error) {
     throw new ConfigError(`GATEWAY_CALL_JWKS: cannot read the gateway key set ${path}`, {
       cause: error,
     });
+  }
+  return parseGatewayKeySet(text, path);
+}
+
+/**
+ * The gateway key set in `text` (read from `path`), as the start demands it: JSON, a non-empty
+ * "keys" array, a kid on every key; else a ConfigError. The keys themselves are checked when
+ * imported (common/compact-jwt.ts importCompactJwtKeys), at the start and at every reload.
+ */
+export function parseGatewayKeySet(text: string, path: string): JSONWebKeySet {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`GATEWAY_CALL_JWKS: ${path} is not JSON`, { cause: error });
   }
   const parsed = Jwks.safeParse(json);
   if (!parsed.success) {

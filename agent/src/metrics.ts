@@ -3,7 +3,8 @@
 // WORKER_METRICS_TOKEN (compared in constant time); no token configured, no route (404).
 //
 // Invariants: labels are bounded: the tool is a catalog tool the call token named ("unknown"
-// before a call is admitted), the outcome "executed" or a code of the worker's closed table.
+// before a call is admitted), the outcome "executed" or a code of the worker's closed table; a
+// key-set reload's outcome "loaded" or "refused".
 // Nothing a caller sends becomes a label.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Counter, Histogram, Registry } from "prom-client";
@@ -12,6 +13,8 @@ export interface WorkerMetrics {
   readonly registry: Registry;
   /** One call ended: executed, or refused/failed with a worker error code. */
   call(tool: string, outcome: string, seconds: number): void;
+  /** The gateway key set was read again: a new set taken, or the file refused (old set kept). */
+  keySetReload(outcome: "loaded" | "refused"): void;
   render(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -31,11 +34,20 @@ export function createWorkerMetrics(): WorkerMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
+  const reloads = new Counter({
+    name: "zyx_worker_gateway_keys_reloads_total",
+    help: "Re-reads of the gateway's key set that took a new set (loaded) or kept the old (refused).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
   return {
     registry,
     call(tool, outcome, seconds) {
       calls.inc({ tool, outcome });
       duration.observe({ tool, outcome }, seconds);
+    },
+    keySetReload(outcome) {
+      reloads.inc({ outcome });
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };

@@ -1,6 +1,7 @@
 // The worker's replay memory lives in its process: a call token that ran before a restart, still
-// unexpired (30 s), must not run again in the process that follows. Real processes: the worker
-// started twice on one port with the gateway's public key set, and the gateway's own signer.
+// unexpired (30 s), must not run again in the process that follows, nor an admin token (the kill
+// switch's revocation) be accepted again. Real processes: the worker started twice on one port
+// with the gateway's public key set, and the gateway's own signer and admin caller.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { argumentsDigest } from "../../common/canonical.ts";
 import { CALL_TOKEN_AUDIENCE, CALL_TOKEN_ISSUER } from "../../common/worker-contract.ts";
 import { createCallTokenSigner } from "../../gateway/src/handoff/call-token.ts";
+import { createAdminCaller } from "../../gateway/src/killswitch/reach.ts";
 import { freePort } from "../../gateway/test/support/opa-server.ts";
 import { startNode, waitFor, type Started } from "../../test/support/processes.ts";
 
@@ -81,5 +83,66 @@ describe("worker restart", () => {
     // A token the gateway signs now is accepted by the new process.
     expect((await call(await sign())).status).toBe(200);
     expect(lines()).toBe(2);
+  }, 60_000);
+
+  it("an admin token accepted before a restart is refused after it (call_token_expired)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "zyx-worker-admin-restart-"));
+    const pair = await generateKeyPair("EdDSA", { extractable: true });
+    const kid = "gw-admin-restart-1";
+    const jwksPath = join(dir, "gateway.jwks.json");
+    writeFileSync(
+      jwksPath,
+      JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid }] }),
+    );
+    const port = await freePort();
+    const env = {
+      WORKER_PORT: String(port),
+      GATEWAY_CALL_JWKS: jwksPath,
+      ZYX_FIXTURE_WRITES: join(dir, "fixture-writes.jsonl"),
+      ZYX_STATE_DIR: dir,
+    };
+    const url = `http://127.0.0.1:${String(port)}`;
+    // The gateway's own admin caller; the token it sends is kept to be sent again.
+    const sent: { url: string; authorization: string }[] = [];
+    const admin = createAdminCaller({
+      baseUrl: new URL(`${url}/`),
+      privateJwk: { ...(await exportJWK(pair.privateKey)), kid },
+      issuer: CALL_TOKEN_ISSUER,
+      audience: CALL_TOKEN_AUDIENCE,
+      timeoutMs: 5_000,
+      fetch: (input, init) => {
+        const headers = new Headers(init?.headers);
+        sent.push({
+          url: input instanceof Request ? input.url : input.toString(),
+          authorization: headers.get("authorization") ?? "",
+        });
+        return fetch(input, init);
+      },
+    });
+    const replay = (request: { url: string; authorization: string }) =>
+      fetch(request.url, { method: "POST", headers: { authorization: request.authorization } });
+
+    running = startNode("agent/src/main.ts", env);
+    await waitFor(`${url}/healthz`, running);
+    await expect(admin.revoke("slack", "secadmin@zyxbank.example")).resolves.toEqual({
+      already: false,
+    });
+    const [first] = sent;
+    if (first === undefined) throw new Error("no admin request was sent");
+    // Within the process, the same token is a replay.
+    expect((await replay(first)).status).toBe(409);
+
+    await running.stop();
+    running = startNode("agent/src/main.ts", env);
+    await waitFor(`${url}/healthz`, running);
+    const again = await replay(first);
+    expect(again.status).toBe(401);
+    expect(await again.json()).toMatchObject({ code: "call_token_expired" });
+    expect(running.output()).not.toContain("connector_revoked");
+
+    // An admin token the gateway signs now is accepted by the new process.
+    await expect(admin.revoke("slack", "secadmin@zyxbank.example")).resolves.toEqual({
+      already: false,
+    });
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 // Starts the gateway: `npm run gateway` (make run starts it with the worker).
 // Configuration comes from the environment (gateway/src/config.ts); a bad one stops the process.
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
 import { jsonLog, stopGracefullyOnSignals, SERVER_TIMEOUTS } from "../../common/service.ts";
@@ -287,14 +288,16 @@ function withShadow(status: Record<string, unknown> | undefined): Record<string,
 async function openWorker(config: ReturnType<typeof loadConfig>) {
   const callKey = await readPrivateJwk(config.worker.callKeyFile);
   if (config.worker.publishJwksTo !== undefined) {
-    await mkdir(dirname(config.worker.publishJwksTo), { recursive: true });
-    await writeFile(
-      config.worker.publishJwksTo,
-      `${JSON.stringify({ keys: [publicJwk(callKey)] }, null, 2)}\n`,
-      {
-        mode: 0o644,
-      },
-    );
+    // Written beside and renamed over: a running worker reads the set again when it changes
+    // (agent/src/gateway-keys.ts) and must never see half a file.
+    const target = config.worker.publishJwksTo;
+    await mkdir(dirname(target), { recursive: true });
+    const temporary = `${target}.${randomUUID()}.tmp`;
+    await writeFile(temporary, `${JSON.stringify({ keys: [publicJwk(callKey)] }, null, 2)}\n`, {
+      mode: 0o644,
+      flag: "wx",
+    });
+    await rename(temporary, target);
   }
   const worker = createHttpWorkerClient({
     baseUrl: config.worker.url,
