@@ -1,6 +1,12 @@
 // The same policy port, answered by an OPA server over HTTP (`opa run --server` with
 // policy-bundle/bundle-rego.tar.gz): the sidecar pattern, kept for comparison and for
 // deployments that prefer it. Fails closed exactly like the in-process engine.
+//
+// The kill-switch state lives in the server's memory (PUT to data.zyx.state): a restarted server
+// has none, and the policy then gives no decision (never one blind to the kill switch). The
+// adapter keeps the last state it was handed, pushes it again when a decision comes back empty,
+// and asks once more; pushes are serialised and each sends the newest state, so a re-push can
+// never land after, and undo, a newer change. A push that fails leaves the call denied.
 import { z } from "zod";
 import type { PolicyBundle } from "./bundle.ts";
 import { Decision, PolicyState, type DecisionInput } from "./decision.ts";
@@ -33,8 +39,27 @@ export async function connectOpaServer(options: OpaHttpOptions): Promise<PolicyE
     if (!response.ok) throw new Error(`OPA answered ${response.status} for ${path}`);
     return response.status === 204 ? undefined : response.json();
   };
+  let latest: PolicyState = options.state;
+  let pushes: Promise<void> = Promise.resolve();
+  /** Pushes the newest state, after any push under way. */
+  const pushLatest = (): Promise<void> => {
+    const run = pushes.then(() =>
+      call("zyx/state", { method: "PUT", body: JSON.stringify(latest) }).then(() => undefined),
+    );
+    pushes = run.catch(() => undefined);
+    return run;
+  };
   const putState = async (state: PolicyState) => {
-    await call("zyx/state", { method: "PUT", body: JSON.stringify(PolicyState.parse(state)) });
+    latest = PolicyState.parse(state);
+    await pushLatest();
+  };
+  /** The server's decision document for `input` (undefined: none, e.g. its state was lost). */
+  const ask = async (input: DecisionInput): Promise<unknown> => {
+    const body = await call("zyx/gateway/decision", {
+      method: "POST",
+      body: JSON.stringify({ input }),
+    });
+    return typeof body === "object" && body !== null && "result" in body ? body.result : undefined;
   };
 
   let revision: string;
@@ -69,17 +94,17 @@ export async function connectOpaServer(options: OpaHttpOptions): Promise<PolicyE
     loadError: null,
     data,
     async evaluate(input: DecisionInput): Promise<PolicyOutcome> {
-      let body: unknown;
+      let result: unknown;
       try {
-        body = await call("zyx/gateway/decision", {
-          method: "POST",
-          body: JSON.stringify({ input }),
-        });
+        result = await ask(input);
+        if (result === undefined) {
+          // A restarted server has lost the state: hand it the newest again and ask once more.
+          await pushLatest();
+          result = await ask(input);
+        }
       } catch (thrown) {
         return { ok: false, code: "policy_evaluation_failed", message: describeThrown(thrown) };
       }
-      const result =
-        typeof body === "object" && body !== null && "result" in body ? body.result : undefined;
       if (result === undefined)
         return { ok: false, code: "policy_result_empty", message: "the decision is undefined" };
       const parsed = Decision.safeParse(result);

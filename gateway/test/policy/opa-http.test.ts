@@ -36,13 +36,42 @@ describe("OPA server adapter", () => {
     });
   });
 
-  it("denies when the server has lost the kill-switch state (a restart)", async () => {
+  it("hands a server that lost the kill-switch state (a restart) the newest again, and decides under it", async () => {
     const server = await startOpaServer();
     const engine = await connectOpaServer({ url: server.url, state: await defaultState() });
     expect(await engine.evaluate(input)).toMatchObject({ ok: true, decision: { allow: true } });
+    const stopped = structuredClone(await defaultState());
+    stopped.kill_switch.agents = [input.agent.id];
+    await engine.setState(stopped);
     const removed = await fetch(new URL("v1/data/zyx/state", server.url), { method: "DELETE" });
     expect(removed.status).toBe(204);
-    expect(await engine.evaluate(input)).toMatchObject({ ok: false, code: "policy_result_empty" });
+    // Not a 503 until the next kill-switch change, and never a decision blind to the switch.
+    expect(await engine.evaluate(input)).toMatchObject({
+      ok: true,
+      decision: { allow: false, reasons: [expect.objectContaining({ code: "kill_switch_agent" })] },
+    });
+    const held = await fetch(new URL("v1/data/zyx/state/kill_switch/agents", server.url));
+    expect(await held.json()).toEqual({ result: [input.agent.id] });
+    await server.stop();
+  });
+
+  it("denies when the lost state cannot be pushed again", async () => {
+    const server = await startOpaServer();
+    let refusePuts = false;
+    const engine = await connectOpaServer({
+      url: server.url,
+      state: await defaultState(),
+      fetch: (url, init) =>
+        refusePuts && init?.method === "PUT"
+          ? Promise.resolve(new Response("no", { status: 500 }))
+          : fetch(url, init),
+    });
+    await fetch(new URL("v1/data/zyx/state", server.url), { method: "DELETE" });
+    refusePuts = true;
+    expect(await engine.evaluate(input)).toMatchObject({
+      ok: false,
+      code: "policy_evaluation_failed",
+    });
     await server.stop();
   });
 });
