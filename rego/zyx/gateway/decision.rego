@@ -292,8 +292,14 @@ _rollback_plan_given if _non_empty_string(input.arguments.rollback_plan)
 
 _non_empty_string(value) if {
 	is_string(value)
-	trim_space(value) != ""
+	not regex.match(_shows_nothing, value)
 }
+
+# Text that shows nothing when displayed: whitespace and separators, controls and format
+# characters (zero-width space, joiners, soft hyphen, tags), marks with nothing to mark, and the
+# letters and symbols drawn blank (the Hangul fillers, the braille blank, the musical null
+# notehead). Trimming whitespace leaves all but the first; an approver would be shown nothing.
+_shows_nothing := `^[\s\p{Z}\p{C}\p{M}\x{115F}\x{1160}\x{3164}\x{FFA0}\x{2800}\x{1D159}]*$`
 
 _user_in_allowed_group if {
 	some group in input.principal.groups
