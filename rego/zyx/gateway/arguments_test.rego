@@ -29,3 +29,38 @@ test_allow_sg_change_with_a_rollback_plan_in_any_script if {
 		decision.allow
 	}
 }
+
+# --- Distinct approvers ---------------------------------------------------
+
+# Staging, after recent denials: a score of 8, two approvers.
+_sg_two_approvers(approvers) := object.union(_sg_change, {
+	"arguments": {"account": "444455556666"},
+	"context": {"recent_denials": 3},
+	"approval": {"approvers": approvers},
+})
+
+# One person is one approver, whatever the subject: a second account with the same e-mail (the
+# person who is the requester under another subject is not counted either) is the same person.
+test_deny_two_approvers_who_are_one_person_under_two_subjects if {
+	decision := gateway.decision with input as _sg_two_approvers([
+		{"sub": "u-approver-1", "email": "approver@zyxbank.example", "groups": ["grp-ai-prod-approvers"]},
+		{"sub": "u-approver-1-admin", "email": "approver@zyxbank.example", "groups": ["grp-ai-security-oncall"]},
+	])
+	decision.approval.approvers_required == 2
+	not decision.allow
+	_codes(decision) == {"approval_required"}
+}
+
+test_allow_two_approvers_who_are_two_people if {
+	every second in [
+		{"sub": "u-approver-2", "email": "second@zyxbank.example", "groups": ["grp-ai-prod-approvers"]},
+		{"sub": "u-approver-2", "groups": ["grp-ai-security-oncall"]},
+	] {
+		decision := gateway.decision with input as _sg_two_approvers([
+			{"sub": "u-approver-1", "email": "approver@zyxbank.example", "groups": ["grp-ai-prod-approvers"]},
+			second,
+		])
+		decision.approval.approvers_required == 2
+		decision.allow
+	}
+}

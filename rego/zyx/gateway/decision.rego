@@ -295,10 +295,8 @@ _non_empty_string(value) if {
 	not regex.match(_shows_nothing, value)
 }
 
-# Text that shows nothing when displayed: whitespace and separators, controls and format
-# characters (zero-width space, joiners, soft hyphen, tags), marks with nothing to mark, and the
-# letters and symbols drawn blank (the Hangul fillers, the braille blank, the musical null
-# notehead). Trimming whitespace leaves all but the first; an approver would be shown nothing.
+# Text that shows nothing: whitespace, controls and format characters (zero-width, joiners, soft
+# hyphen, tags), bare marks, and what is drawn blank (Hangul fillers, braille blank, null notehead).
 _shows_nothing := `^[\s\p{Z}\p{C}\p{M}\x{115F}\x{1160}\x{3164}\x{FFA0}\x{2800}\x{1D159}]*$`
 
 _user_in_allowed_group if {
@@ -430,30 +428,7 @@ approval := {
 	_tool.approval_groups
 }
 
-# An approval counts approvers who are distinct, not the requester, not disabled by the kill
-# switch (by subject or by email, as the kill switch names users), and in one of the tool's
-# approver or fallback groups.
-_valid_approvers contains approver.sub if {
-	some approver in input.approval.approvers
-	is_string(approver.sub)
-	not _approver_is_requester(approver)
-	not _approver_disabled(approver)
-	some group in approver.groups
-	group in array.concat(_tool.approval_groups, _tool.fallback_groups)
-}
-
-_approver_is_requester(approver) if approver.sub == input.principal.sub
-
-_approver_is_requester(approver) if {
-	is_string(approver.email)
-	approver.email == input.principal.email
-}
-
-_approver_disabled(approver) if approver.sub in _kill_switch.users
-
-_approver_disabled(approver) if approver.email in _kill_switch.users
-
-_approval_satisfied if count(_valid_approvers) >= approval.approvers_required
+# Who counts as an approver, and when enough have approved: approvers.rego.
 
 _system_call if input.context.system_call == true
 
