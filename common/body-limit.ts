@@ -25,7 +25,7 @@ export interface BodyLimitOptions {
 const DECIMAL = /^[0-9]{1,15}$/;
 
 /** Served by @hono/node-server over HTTP/1: Node's parser reads exactly the declared length. */
-function servedByNode(env: unknown): boolean {
+export function servedByNode(env: unknown): boolean {
   return (
     typeof env === "object" &&
     env !== null &&

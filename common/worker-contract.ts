@@ -156,6 +156,8 @@ export const WORKER_ERRORS = {
   replay_cache_full: { status: 503, title: "Too many live call tokens" },
   request_malformed: { status: 400, title: "Malformed request" },
   request_body_too_large: { status: 413, title: "Request body too large" },
+  // A body not sent as `Content-Type: application/json` (common/json-media-type.ts): not read.
+  request_media_type_unsupported: { status: 415, title: "Unsupported media type" },
   arguments_invalid: { status: 400, title: "Invalid tool arguments" },
   route_not_found: { status: 404, title: "No such route" },
   // GET /metrics: only the platform's scraper, with its bearer token (WORKER_METRICS_TOKEN).

@@ -8,10 +8,11 @@
 // -> 4xx/5xx application/problem+json (RFC 9457) { type, title, status, detail, code, issues? },
 //    the code from the worker's closed table (WORKER_ERRORS); logged; nothing runs.
 //
-// Before anything runs: the call token verifies against the body's arguments (signature,
-// expiry, digest, replay: agent/src/call-token.ts), names the tool of the path and the
-// decision of the body, and the arguments pass the tool's schema (common/tool-arguments.ts)
-// again: the worker does not trust the gateway to have checked them.
+// Before anything runs: the body is bounded (413) and declared application/json (415
+// request_media_type_unsupported: common/json-media-type.ts), the call token verifies against
+// the body's arguments (signature, expiry, digest, replay: agent/src/call-token.ts), names the
+// tool of the path and the decision of the body, and the arguments pass the tool's schema
+// (common/tool-arguments.ts) again: the worker does not trust the gateway to have checked them.
 //
 // The gateway's deadline: a token with `timeout_ms` (how long the gateway waits) runs the call
 // under a deadline a margin short of it (deadlineBudgetMs), which every connector's HTTP layer
@@ -28,6 +29,7 @@
 // whole is returned marked as untrusted evidence; the gateway taints the session on a hit.
 import { Hono, type Context } from "hono";
 import { limitRequestBody } from "../../common/body-limit.ts";
+import { jsonBodyRefusal } from "../../common/json-media-type.ts";
 import type { Log } from "../../common/service.ts";
 import {
   parseToolArguments,
@@ -381,6 +383,11 @@ export function createWorkerApp(options: WorkerAppOptions): Hono {
       const context: CallContext = { tool: pathTool };
       const measured = measure();
       try {
+        // Only a body declared application/json is read (the gateway sends nothing else).
+        const mediaRefusal = jsonBodyRefusal(c);
+        if (mediaRefusal !== undefined) {
+          throw new Refusal("request_media_type_unsupported", mediaRefusal);
+        }
         const token = bearerToken(c.req.header("Authorization"));
         const body = requestBody(await c.req.text());
         context.decisionId = body.decision_id;

@@ -117,15 +117,24 @@ function setup(options: { maxReplayEntries?: number; execute?: Execute } = {}) {
 
   async function call(
     tool: string,
-    init: { token?: string | undefined; authorization?: string; body?: unknown; raw?: string },
+    init: {
+      token?: string | undefined;
+      authorization?: string;
+      body?: unknown;
+      raw?: string;
+      /** The Content-Type sent (default application/json); null: none at all. */
+      contentType?: string | null;
+    },
   ) {
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    const headers: Record<string, string> = {};
+    if (init.contentType !== null) headers["content-type"] = init.contentType ?? "application/json";
     if (init.authorization !== undefined) headers["authorization"] = init.authorization;
     else if (init.token !== undefined) headers["authorization"] = `Bearer ${init.token}`;
     const response = await app.request(`/v1/execute/${tool}`, {
       method: "POST",
       headers,
-      body: init.raw ?? JSON.stringify(init.body),
+      // Bytes, so that no Content-Type is added for a string (fetch labels one text/plain).
+      body: new TextEncoder().encode(init.raw ?? JSON.stringify(init.body)),
     });
     return { status: response.status, headers: response.headers, json: await response.json() };
   }
@@ -369,6 +378,31 @@ describe("worker app: refusals run nothing", () => {
       400,
       "request_malformed",
     );
+  });
+
+  it("a body not sent as application/json: 415 request_media_type_unsupported, nothing read", async () => {
+    const ctx = setup();
+    const t = await token();
+    for (const contentType of [
+      "text/plain",
+      "text/plain;charset=UTF-8",
+      "application/x-www-form-urlencoded",
+      "application/json-patch+json",
+      "application/json; charset=iso-8859-1",
+      null,
+    ]) {
+      const response = await ctx.call("jira_read", { token: t, body: body(), contentType });
+      expectRefused(ctx, response, 415, "request_media_type_unsupported");
+      expect((response.json as { detail: string }).detail).toMatch(/application\/json/);
+    }
+    // The call token was never verified, so never spent: the same call as JSON runs.
+    const ok = await ctx.call("jira_read", {
+      token: t,
+      body: body(),
+      contentType: "Application/JSON; charset=utf-8",
+    });
+    expect(ok.status).toBe(200);
+    expect(ctx.execute).toHaveBeenCalledTimes(1);
   });
 
   it("oversize body: 413 request_body_too_large", async () => {

@@ -23,7 +23,7 @@ import { openApiDocument } from "./http/contract.ts";
 import { createKillSwitchRoutes } from "./killswitch/routes.ts";
 import type { GatewayMetrics } from "./metrics/gateway-metrics.ts";
 import { metricsHandler } from "./metrics/route.ts";
-import { limitBody } from "./lib/body.ts";
+import { limitJsonBody } from "./lib/body.ts";
 import type { InFlight } from "./lib/in-flight.ts";
 import { GatewayError } from "./lib/errors.ts";
 import { eitherAudience, type McpDoorOptions } from "./mcp/auth.ts";
@@ -335,7 +335,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     compensateDue: (nowMs) => compensateDue(ports.approvals, compensate, nowMs, log),
   });
   peopleRoutes(app, ports, now, refusals, compensate, options.console);
-  app.post("/v1/tools/:tool", limitBody(options.bodyLimitBytes), restToolCall(pipeline));
+  app.post("/v1/tools/:tool", limitJsonBody(options.bodyLimitBytes), restToolCall(pipeline));
   mountMcpDoor(app, {
     ports: mcpPorts,
     pipeline: createToolCallPipeline(mcpPorts, runtime, observer, options.tracer),

@@ -2,13 +2,14 @@
 // deny it. Approvers act with their own verified token and posture; the service enforces who
 // may approve (in the decision's groups, distinct, never the requester, compliant device).
 //
-// Each request, failing closed: body limit (413) → caller (401/503) → id (400 unless a UUID)
-// → who may act (403) → body (deny: 400 malformed) → the service (its ApprovalErrors).
+// Each request, failing closed: body limit (413) → a body, if any, only as application/json
+// (415; approve takes none) → caller (401/503) → id (400 unless a UUID) → who may act (403)
+// → body (deny: 400 malformed) → the service (its ApprovalErrors).
 // Errors are thrown; the app's one onError renders them (lib/problem.ts).
 import { Hono, type Context } from "hono";
 import { ADMIN_BODY_LIMIT_BYTES, ApprovalPath, ApprovalWait, DenyBody } from "../http/contract.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "../identity/types.ts";
-import { limitBody, parseJson, parseWith } from "../lib/body.ts";
+import { limitJsonBody, parseJson, parseWith } from "../lib/body.ts";
 import { GatewayError } from "../lib/errors.ts";
 import type { ApprovalRequest } from "./request.ts";
 import type { ApprovalService } from "./service.ts";
@@ -76,7 +77,7 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
     return c.json(approvalView(request));
   });
 
-  app.post("/approvals/:id/approve", limitBody(ADMIN_BODY_LIMIT_BYTES), async (c) => {
+  app.post("/approvals/:id/approve", limitJsonBody(ADMIN_BODY_LIMIT_BYTES), async (c) => {
     const { principal, posture } = await authenticate(c);
     const id = approvalId(c);
     checkApprover(principal);
@@ -85,7 +86,7 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
     return c.json(approvalView(updated));
   });
 
-  app.post("/approvals/:id/deny", limitBody(ADMIN_BODY_LIMIT_BYTES), async (c) => {
+  app.post("/approvals/:id/deny", limitJsonBody(ADMIN_BODY_LIMIT_BYTES), async (c) => {
     const { principal, posture } = await authenticate(c);
     const id = approvalId(c);
     checkApprover(principal);

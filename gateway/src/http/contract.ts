@@ -192,7 +192,7 @@ export const ToolCallResult = z
 // ---------------------------------------------------------------------------------------------
 // The routes
 
-type Status = 200 | 202 | 400 | 401 | 403 | 404 | 409 | 413 | 429 | 502 | 503 | 504;
+type Status = 200 | 202 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 502 | 503 | 504;
 
 const problem = { content: { "application/problem+json": { schema: Problem } } };
 function problems(...statuses: Status[]): RouteConfig["responses"] {
@@ -245,7 +245,7 @@ function toolRoute(tool: (typeof TOOL_NAMES)[number]): RouteConfig {
     responses: {
       200: json(ToolCallResult, "The tool ran; its result"),
       202: json(ApprovalView, "Nothing ran: the call waits for human approval (Location)"),
-      ...problems(400, 401, 403, 404, 409, 413, 429, 502, 503, 504),
+      ...problems(400, 401, 403, 404, 409, 413, 415, 429, 502, 503, 504),
     },
   };
 }
@@ -262,7 +262,7 @@ function killSwitchChange(method: "put" | "delete", summary: string): RouteConfi
     },
     responses: {
       200: json(z.record(z.string(), z.unknown()), "The new state and its version"),
-      ...problems(400, 401, 403, 404, 413, 503),
+      ...problems(400, 401, 403, 404, 413, 415, 503),
     },
   };
 }
@@ -304,7 +304,7 @@ function clearTaintRoute(kind: "actors" | "sessions"): RouteConfig {
     },
     responses: {
       200: json(TaintCleared, "Cleared (or was not tainted)"),
-      ...problems(400, 401, 403, 409, 413, 503),
+      ...problems(400, 401, 403, 409, 413, 415, 503),
     },
   };
 }
@@ -360,6 +360,7 @@ const MCP_ROUTES: readonly RouteConfig[] = [
     responses: {
       200: json(JsonRpcMessage, "The JSON-RPC response (a refused call is a result with isError)"),
       202: { description: "A notification or response was accepted" },
+      415: json(JsonRpcMessage, "Not application/json: a JSON-RPC error (-32000), nothing read"),
       ...problems(401, 413, 503),
     },
   },
@@ -399,7 +400,7 @@ export const ROUTES: readonly RouteConfig[] = [
     request: { params: ApprovalPath },
     responses: {
       200: json(ApprovalView, "The request"),
-      ...problems(400, 401, 403, 404, 409, 413, 503),
+      ...problems(400, 401, 403, 404, 409, 413, 415, 503),
     },
   },
   {
@@ -413,7 +414,7 @@ export const ROUTES: readonly RouteConfig[] = [
     },
     responses: {
       200: json(ApprovalView, "The request"),
-      ...problems(400, 401, 403, 404, 409, 413, 503),
+      ...problems(400, 401, 403, 404, 409, 413, 415, 503),
     },
   },
   {

@@ -5,10 +5,11 @@
 //   DELETE /kill-switch/{scope}    {"value"?: string, "reason": string}: turn it off
 //
 // {scope}: all-writes (no value), read-only (value: the agent), connector, user, agent, workflow.
-// Each request, in order, failing closed: body limit (413) → `authenticate(c)`, the verified
-// principal (its GatewayError: 401 with WWW-Authenticate, or 503) → one of `adminGroups` (403
-// admin_forbidden) → scope (404) → body (400) → the change (see service.ts). Errors are thrown;
-// the app's one onError renders every problem document (lib/problem.ts).
+// Each request, in order, failing closed: body limit (413) → a body only as application/json
+// (415 request_media_type_unsupported) → `authenticate(c)`, the verified principal (its
+// GatewayError: 401 with WWW-Authenticate, or 503) → one of `adminGroups` (403 admin_forbidden)
+// → scope (404) → body (400) → the change (see service.ts). Errors are thrown; the app's one
+// onError renders every problem document (lib/problem.ts).
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { ADMIN_BODY_LIMIT_BYTES, KillSwitchChangeBody } from "../http/contract.ts";
@@ -19,7 +20,7 @@ import {
   requireAdminGroup,
   type AdminPrincipal,
 } from "../lib/admin.ts";
-import { limitBody, parseJson, parseWith } from "../lib/body.ts";
+import { limitJsonBody, parseJson, parseWith } from "../lib/body.ts";
 import { KillSwitchError } from "./errors.ts";
 import { checkReason, KILL_SWITCH_SCOPES, scopeFromSlug, scopeSlug } from "./scopes.ts";
 import type { KillSwitch } from "./service.ts";
@@ -64,7 +65,7 @@ export function createKillSwitchRoutes(options: KillSwitchRoutesOptions): Hono {
     return noStore(c, killSwitch.state());
   });
 
-  const limit = limitBody(maxBody);
+  const limit = limitJsonBody(maxBody);
   for (const action of ["set", "clear"] as const) {
     const route = action === "set" ? app.put.bind(app) : app.delete.bind(app);
     route("/kill-switch/:scope", limit, async (c) => {

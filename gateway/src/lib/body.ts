@@ -2,11 +2,15 @@
 //
 // Invariants: no route reads a body without a byte limit (checked on Content-Length and again
 // while streaming, before anything is parsed); a body over it is 413 request_body_too_large; a
-// body that is not JSON or does not fit the schema is 400 request_malformed with its issues.
-// The limit itself, and why it reads a declared Content-Length cheaply: common/body-limit.ts.
+// JSON route (limitJsonBody) reads only a body declared `Content-Type: application/json`, any
+// other is 415 request_media_type_unsupported before the handler runs (a request without a body
+// passes: the approve route takes none); a body that is not JSON or does not fit the schema is
+// 400 request_malformed with its issues. The limit itself, and why it reads a declared
+// Content-Length cheaply: common/body-limit.ts; the media-type rule: common/json-media-type.ts.
 import type { MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import { limitRequestBody } from "../../../common/body-limit.ts";
+import { jsonBodyRefusal } from "../../../common/json-media-type.ts";
 import { GatewayError } from "./errors.ts";
 
 export function limitBody(maxBytes: number): MiddlewareHandler {
@@ -22,6 +26,25 @@ export function limitBody(maxBytes: number): MiddlewareHandler {
       );
     },
   });
+}
+
+/** 415 request_media_type_unsupported unless the body (if any) is application/json. */
+export const requireJsonBody: MiddlewareHandler = async (c, next) => {
+  const refusal = jsonBodyRefusal(c);
+  if (refusal !== undefined) throw new GatewayError("request_media_type_unsupported", refusal);
+  await next();
+};
+
+/**
+ * A JSON route's body: at most `maxBytes` (413) and application/json (415), both before the
+ * handler runs.
+ */
+export function limitJsonBody(maxBytes: number): MiddlewareHandler {
+  const limit = limitBody(maxBytes);
+  return (c, next) =>
+    limit(c, async () => {
+      await requireJsonBody(c, next);
+    });
 }
 
 /** The issues of a failed zod parse, as problem documents list them. */

@@ -9,6 +9,8 @@ const ERRORS = {
   // request shape
   request_body_too_large: [413, "Request body too large"],
   request_malformed: [400, "Malformed request"],
+  /** A body not declared `Content-Type: application/json` on a route that reads JSON. */
+  request_media_type_unsupported: [415, "Unsupported media type"],
   arguments_invalid: [400, "Invalid tool arguments"],
   tool_not_found: [404, "Unknown tool"],
   route_not_found: [404, "Not found"],

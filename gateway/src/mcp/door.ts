@@ -8,10 +8,12 @@
 //   DELETE /mcp   405: a session is a label (session.ts); there is nothing to terminate
 //   GET    /.well-known/oauth-protected-resource[/mcp]   RFC 9728 metadata (auth.ts)
 //
-// Order per request, each failing closed: body limit (413) → Origin: when present, the
-// gateway's own public origin (403 otherwise: DNS rebinding protection, as MCP's transport
-// requires) → identity: access token and signed posture, as the REST door (401 with
-// `WWW-Authenticate: Bearer resource_metadata=…`) → params of the three methods answered, in
+// Order per request, each failing closed: Origin: when present, the gateway's own public origin
+// (403 otherwise: DNS rebinding protection, as MCP's transport requires) → body limit (413) →
+// a body only as `Content-Type: application/json`, as the transport requires of clients (415,
+// JSON-RPC -32000, the SDK's own answer, given here before identity and before the body is
+// read: common/json-media-type.ts) → identity: access token and signed posture, as the REST
+// door (401 with `WWW-Authenticate: Bearer resource_metadata=…`) → params of the three methods answered, in
 // their SDK schemas (-32602) → the session header, if any, must parse (404) → the MCP layer.
 // tools/call then runs the whole pipeline (which verifies the same headers again, from its own
 // ports). `notifications/tools/
@@ -30,6 +32,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Context, Hono } from "hono";
 import type { Log } from "../../../common/service.ts";
+import { jsonBodyRefusal } from "../../../common/json-media-type.ts";
 import { issuesOf, limitBody } from "../lib/body.ts";
 import { asGatewayError } from "../lib/problem.ts";
 import { isGatewayError } from "../lib/errors.ts";
@@ -268,6 +271,17 @@ export function mountMcpDoor(app: Hono, deps: McpDoorDeps): void {
   app.post(
     MCP_PATH,
     limitBody(deps.bodyLimitBytes),
+    async (c, next) => {
+      if (jsonBodyRefusal(c) !== undefined) {
+        return jsonRpcError(
+          415,
+          -32000,
+          "Unsupported Media Type: Content-Type must be application/json",
+        );
+      }
+      await next();
+      return undefined;
+    },
     authenticated((c, caller) => handlePost(deps, c, caller)),
   );
   app.get(MCP_PATH, authenticated(notAllowed));

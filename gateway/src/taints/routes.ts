@@ -9,9 +9,10 @@
 // A taint holds every write of the session or actor for human approval (pipeline/decide.ts), and
 // with PostgreSQL an actor's taint outlives restarts: clearing it is how an incident closes.
 //
-// Each request, in order, failing closed: body limit (413) → `authenticate(c)`, the verified
-// administrator (401/403/503 as the kill switch's routes) → one of `adminGroups` (403
-// admin_forbidden) → body (400 request_malformed) → an actor's clear is refused once the store
+// Each request, in order, failing closed: body limit (413) → a body only as application/json
+// (415 request_media_type_unsupported) → `authenticate(c)`, the verified administrator
+// (401/403/503 as the kill switch's routes) → one of `adminGroups` (403 admin_forbidden) → body
+// (400 request_malformed) → an actor's clear is refused once the store
 // forgot session taints at its bound (409 taint_clear_refused: those sessions' only hold is the
 // actor's taint) → the audit record, durable BEFORE anything changes (503 audit_unavailable:
 // nothing changed) → the clear, of the taint as it stood when the request came (one set since
@@ -29,7 +30,7 @@ import {
   TaintListQuery,
 } from "../http/contract.ts";
 import { checkAdminGroups, noStore, requireAdminGroup, type AdminPrincipal } from "../lib/admin.ts";
-import { limitBody, parseJson, parseWith } from "../lib/body.ts";
+import { limitJsonBody, parseJson, parseWith } from "../lib/body.ts";
 import { GatewayError } from "../lib/errors.ts";
 import { actorKey, clearRefused, type SessionSignals, type TaintAdmin } from "../session.ts";
 
@@ -149,7 +150,7 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
       saturated: stats.saturated,
     });
   });
-  const limit = limitBody(ADMIN_BODY_LIMIT_BYTES);
+  const limit = limitJsonBody(ADMIN_BODY_LIMIT_BYTES);
   app.delete("/taints/actors", limit, async (c) => {
     const principal = await admin(c);
     const body = parseWith(

@@ -14,6 +14,7 @@ import { createHarness } from "../support/harness.ts";
 const PUBLISHED_CODES = [
   "request_body_too_large",
   "request_malformed",
+  "request_media_type_unsupported",
   "arguments_invalid",
   "tool_not_found",
   "route_not_found",

@@ -87,7 +87,11 @@ describe("GET /metrics", () => {
 
   it("labels an unknown tool and a failed authentication without echoing what the caller sent", async () => {
     const { app, scrape } = await metricsApp();
-    await app.request("/v1/tools/no_such_tool_x", { method: "POST", body: "{}" });
+    await app.request("/v1/tools/no_such_tool_x", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     const text = await scrape();
     expect(text).toContain(
       'zyx_gateway_calls_total{tool="unknown",door="rest",outcome="token_missing"} 1',
