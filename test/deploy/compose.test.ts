@@ -13,6 +13,20 @@ import { loadConfig as loadGatewayConfig } from "../../gateway/src/config.ts";
 import { loadWorkerConfig } from "../../agent/src/config.ts";
 import { loadConfig as loadRuntimeConfig } from "../../examples/change-review/src/config.ts";
 
+/**
+ * A compose value as `docker compose up` interpolates it: `${X:-d}` is d when X is unset or
+ * empty, `${X-d}` only when X is unset (set to "" it stays empty), otherwise X.
+ */
+function interpolate(value: string, set: Record<string, string> = {}): string {
+  return value.replace(
+    /\$\{([A-Z0-9_]+)(:?)-([^}]*)\}/g,
+    (_, name: string, colon: string, fallback: string) => {
+      const given = set[name];
+      return given === undefined || (colon === ":" && given === "") ? fallback : given;
+    },
+  );
+}
+
 const Service = z.looseObject({
   image: z.string().optional(),
   build: z.looseObject({ context: z.string(), dockerfile: z.string() }).optional(),
@@ -121,6 +135,110 @@ describe("docker-compose.yml", () => {
     expect(worker?.volumes).toContain("gateway-public:/gateway-public:ro");
     expect(services["gateway"]?.environment?.["GATEWAY_CALL_JWKS_PUBLISH"]).toBe(
       worker?.environment?.["GATEWAY_CALL_JWKS"],
+    );
+  });
+
+  it("generates development keys only when asked: DEV_KEYS defaults to false", () => {
+    const gateway = services["gateway"]?.environment ?? {};
+    expect(gateway["DEV_KEYS"]).toBe("${DEV_KEYS:-false}");
+    // As `docker compose up` reads it with nothing set, and with DEV_KEYS=true (the quick start).
+    const config = (set: Record<string, string>) =>
+      loadGatewayConfig(
+        Object.fromEntries(Object.entries(gateway).map(([k, v]) => [k, interpolate(v, set)])),
+      );
+    expect(config({}).devKeys).toBe(false);
+    expect(config({ DEV_KEYS: "true" }).devKeys).toBe(true);
+    // Production's own keys pass through: the gateway reads them instead of the state folder's.
+    const ownKeys = {
+      GATEWAY_CALL_KEY_FILE: "/run/secrets/call_key",
+      GATEWAY_CHECKPOINT_KEY_FILE: "/run/secrets/checkpoint_key",
+    };
+    const own = config(ownKeys);
+    expect(own.worker.callKeyFile).toBe("/run/secrets/call_key");
+    expect(own.audit.checkpoint.keyFile).toBe("/run/secrets/checkpoint_key");
+    // A bank's own IdP and device trust: their key-set URLs, the copied files emptied.
+    const real = config({
+      IDP_JWKS_URL: "https://idp.zyxbank.example/jwks",
+      IDP_JWKS_FILE: "",
+      POSTURE_JWKS_URL: "https://device-trust.zyxbank.example/jwks",
+      POSTURE_JWKS_FILE: "",
+      ...ownKeys,
+    });
+    expect([real.accessTokens.keys, real.posture.keys]).toMatchObject([
+      { kind: "remote", url: new URL("https://idp.zyxbank.example/jwks") },
+      { kind: "remote", url: new URL("https://device-trust.zyxbank.example/jwks") },
+    ]);
+  });
+
+  it("lets no service but the IdP write the IdP's state, and the gateway not even read it", () => {
+    const mounts = (name: string) =>
+      (services[name]?.volumes ?? []).map((volume) =>
+        typeof volume === "string"
+          ? {
+              source: volume.split(":")[0] ?? "",
+              target: volume.split(":")[1] ?? "",
+              readOnly: volume.split(":")[2] === "ro",
+            }
+          : {
+              source: volume.source,
+              target: volume.target,
+              readOnly: (volume as { read_only?: boolean }).read_only === true,
+            },
+      );
+    for (const name of Object.keys(services)) {
+      for (const mount of mounts(name).filter((m) => m.source === "state")) {
+        if (name !== "idp") expect(mount.readOnly, `${name} mounts state read-write`).toBe(true);
+      }
+    }
+    // Only one-shot copies (no network, not long-running) read it, each copying named files.
+    const readers = Object.keys(services).filter((name) =>
+      mounts(name).some((m) => m.source === "state"),
+    );
+    expect(readers.sort()).toEqual(["idp", "idp-public", "runtime-client-secret"]);
+    for (const name of ["idp-public", "runtime-client-secret"]) {
+      expect(services[name]?.network_mode, name).toBe("none");
+      expect(services[name]?.command?.[0], name).toBe("cp");
+      for (const argument of services[name]?.command?.slice(1) ?? []) {
+        expect(argument, name).toMatch(/^\/[\w./-]+$/);
+        expect(argument, name).not.toMatch(/private/);
+      }
+    }
+    // The gateway: its own state volume (shared by no other service), and the IdP's public key
+    // sets and its console client secret, read-only.
+    const gateway = mounts("gateway");
+    expect(gateway.find((m) => m.target === "/state")).toEqual({
+      source: "gateway-state",
+      target: "/state",
+      readOnly: false,
+    });
+    expect(gateway.find((m) => m.source === "idp-public")).toEqual({
+      source: "idp-public",
+      target: "/idp-public",
+      readOnly: true,
+    });
+    for (const name of Object.keys(services).filter((n) => n !== "gateway")) {
+      expect(
+        mounts(name).some((m) => m.source === "gateway-state"),
+        name,
+      ).toBe(false);
+    }
+    const env = services["gateway"]?.environment ?? {};
+    expect(env["ZYX_STATE_DIR"]).toBe("/state");
+    expect(interpolate(env["IDP_JWKS_FILE"] ?? "")).toBe("/idp-public/idp.jwks.json");
+    expect(interpolate(env["POSTURE_JWKS_FILE"] ?? "")).toBe("/idp-public/device-trust.jwks.json");
+    expect(env["CONSOLE_CLIENT_SECRET_FILE"]).toBe("/idp-public/approvals-console.secret");
+    // What idp-public copies is exactly what the gateway reads from it.
+    const copied = (services["idp-public"]?.command ?? [])
+      .slice(1, -1)
+      .map((path) => `/idp-public/${path.split("/").at(-1) ?? ""}`)
+      .sort();
+    expect(copied).toEqual(
+      [env["IDP_JWKS_FILE"], env["POSTURE_JWKS_FILE"], env["CONSOLE_CLIENT_SECRET_FILE"]]
+        .map((value) => interpolate(value ?? ""))
+        .sort(),
+    );
+    expect(services["gateway"]?.depends_on?.["idp-public"]?.condition).toBe(
+      "service_completed_successfully",
     );
   });
 
@@ -238,7 +356,6 @@ describe("docker-compose.yml", () => {
   it("gives the gateway and the runtime an environment their own config loaders accept", () => {
     // As `docker compose up` interpolates it with nothing set: `${X:-default}` is the default
     // (often "", which each loader reads as unset), `${X:?…}` must be set: a sample here.
-    const interpolate = (value: string) => value.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, "$1");
     const environment = (name: string) =>
       Object.fromEntries(
         Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, interpolate(v)]),
