@@ -79,6 +79,10 @@ describe("policy hot reload", () => {
     }, 1);
     replace(live, variant.bundle);
     const tookMs = await until("the new revision serves", () => engine.revision === next.revision);
+    // A call right after the swap (the interval's next tick may come after this check).
+    const after = engine.evaluate(input);
+    if (after.ok) revisions.add(after.decision.policy_revision);
+    else failures.push(after);
     clearInterval(calls);
     expect(failures).toEqual([]);
     expect(revisions.has(next.revision ?? "")).toBe(true);
