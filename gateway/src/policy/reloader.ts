@@ -190,8 +190,9 @@ class Reloader implements ReloadingPolicyEngine {
   }
 
   async #swap(next: InProcessPolicyEngine): Promise<void> {
+    const applied = this.#state;
     try {
-      if (this.#state !== undefined) next.setState(this.#state);
+      if (applied !== undefined) next.setState(applied);
     } catch (thrown) {
       this.#refuse(
         new PolicyError(
@@ -207,6 +208,9 @@ class Reloader implements ReloadingPolicyEngine {
       this.#refuse(refusal);
       return;
     }
+    // A kill-switch state handed over while the check awaited went to the engine serving then,
+    // not to `next`: hand it over now, in the same synchronous step as the swap.
+    if (this.#state !== applied && this.#state !== undefined) next.setState(this.#state);
     const previousRevision = this.#current.revision;
     this.#current = next; // the swap: one assignment between two synchronous evaluations
     this.#loadedAt = this.#isoNow();
