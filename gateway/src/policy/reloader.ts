@@ -210,7 +210,19 @@ class Reloader implements ReloadingPolicyEngine {
     }
     // A kill-switch state handed over while the check awaited went to the engine serving then,
     // not to `next`: hand it over now, in the same synchronous step as the swap.
-    if (this.#state !== applied && this.#state !== undefined) next.setState(this.#state);
+    if (this.#state !== applied && this.#state !== undefined) {
+      try {
+        next.setState(this.#state);
+      } catch (thrown) {
+        this.#refuse(
+          new PolicyError(
+            "policy_evaluation_failed",
+            `the new revision cannot take the kill-switch state: ${describeThrown(thrown)}`,
+          ),
+        );
+        return;
+      }
+    }
     const previousRevision = this.#current.revision;
     this.#current = next; // the swap: one assignment between two synchronous evaluations
     this.#loadedAt = this.#isoNow();
