@@ -25,16 +25,20 @@ _two_people_approved if {
 	not _same_email(a, b)
 }
 
+# E-mail addresses are compared without case: identity providers keep the spelling a person was
+# registered with, and Alice@ and alice@ reach one mailbox.
 _same_email(a, b) if {
 	is_string(a.email)
-	a.email == b.email
+	is_string(b.email)
+	lower(a.email) == lower(b.email)
 }
 
 _approver_is_requester(approver) if approver.sub == input.principal.sub
 
 _approver_is_requester(approver) if {
 	is_string(approver.email)
-	approver.email == input.principal.email
+	is_string(input.principal.email)
+	lower(approver.email) == lower(input.principal.email)
 }
 
 _approver_disabled(approver) if approver.sub in _kill_switch.users

@@ -51,6 +51,27 @@ test_deny_two_approvers_who_are_one_person_under_two_subjects if {
 	_codes(decision) == {"approval_required"}
 }
 
+test_deny_two_approvers_whose_emails_differ_only_in_case if {
+	decision := gateway.decision with input as _sg_two_approvers([
+		{"sub": "u-approver-1", "email": "approver@zyxbank.example", "groups": ["grp-ai-prod-approvers"]},
+		{"sub": "u-approver-1-admin", "email": "Approver@ZYXBank.example", "groups": ["grp-ai-security-oncall"]},
+	])
+	not decision.allow
+	_codes(decision) == {"approval_required"}
+}
+
+test_deny_approval_by_the_requester_under_another_email_case if {
+	input_ := object.union(
+		_sg_two_approvers([
+			{"sub": "u-approver-1", "email": "approver@zyxbank.example", "groups": ["grp-ai-prod-approvers"]},
+			{"sub": "u-other", "email": "ENGINEER@zyxbank.example", "groups": ["grp-ai-security-oncall"]},
+		]),
+		{"principal": {"email": "engineer@zyxbank.example"}},
+	)
+	decision := gateway.decision with input as input_
+	not decision.allow
+}
+
 test_allow_two_approvers_who_are_two_people if {
 	every second in [
 		{"sub": "u-approver-2", "email": "second@zyxbank.example", "groups": ["grp-ai-prod-approvers"]},
