@@ -10,7 +10,9 @@
 // (sink down, sink back), not once per attempt. `flush(deadline)` returns by its deadline even
 // while an upload is still in flight (a shutdown waits no longer than it said); a batch whose
 // upload fails after `close()` is dropped and counted ("shutdown"), never put back in a buffer
-// nothing will send again.
+// nothing will send again. What is logged of a failed upload is our own message or the error's
+// code or name, never fetch's message: it quotes the URL (a password in its user info) and a
+// header value it refuses (the bearer token).
 import { gzip } from "node:zlib";
 import { promisify } from "node:util";
 import type { Log } from "../../../common/service.ts";
@@ -89,6 +91,15 @@ class UploadError extends Error {
   }
 }
 
+/** An error's code (its cause's) or name: never its message, which may quote a credential. */
+function errorKind(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string") return code;
+  const causeCode = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  if (typeof causeCode === "string") return causeCode;
+  return error instanceof Error ? error.name : "error";
+}
+
 /** One POST of a gzip'd JSON array; throws an UploadError saying whether to retry. */
 async function upload(
   options: ShipperOptions,
@@ -112,7 +123,7 @@ async function upload(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    throw new UploadError(`sink unreachable: ${String(error)}`, true);
+    throw new UploadError(`sink unreachable (${errorKind(error)})`, true);
   }
   await response.body?.cancel();
   if (response.ok) return;
