@@ -2,8 +2,9 @@
 // logs reads the gateway's unchanged: decision_id, path, input, result, bundles (revision),
 // timestamp, metrics, labels, trace_id/span_id (OPA 0.5x+ fields, as OPA's own server emits).
 //
-// Invariants: the input and the result are masked and bounded exactly as the audit log masks
-// them (audit/mask.ts): a secret an agent put in an argument never reaches the sink. The entry
+// Invariants: the input, the result and an undecided call's error message are masked and bounded
+// exactly as the audit log masks them (audit/mask.ts): a secret an agent put in an argument, or
+// one an engine's error quotes (an OPA URL's password), never reaches the sink. The entry
 // is plain JSON (no functions, no undefined), built from what the pipeline already decided:
 // nothing here evaluates the policy again.
 import { randomUUID } from "node:crypto";
@@ -92,7 +93,11 @@ export function errorEntry(
     span_id: call.trace.spanId,
     path: ENTRYPOINT,
     input: masked(call.input, "/input", paths),
-    error: { code: policyError.code, message: policyError.message },
+    error: {
+      code: policyError.code,
+      // The engine's own text, which may quote a credential (the audit record masks it too).
+      message: masked(policyError.message, "/error/message", paths) as string,
+    },
     bundles: revision === null ? {} : { [BUNDLE_NAME]: { revision } },
     timestamp,
     metrics: { timer_server_handler_ns: Math.max(0, handlerNs) },
