@@ -33,7 +33,11 @@ const list = z.string().transform((s) =>
     .map((x) => x.trim())
     .filter((x) => x !== ""),
 );
-/** Every URL setting names an HTTP endpoint the gateway calls: another scheme stops the boot. */
+/**
+ * Every URL setting names an HTTP endpoint the gateway calls: another scheme stops the boot, and
+ * so does user info: fetch refuses such a URL on every request with an error quoting it, password
+ * included (into the log, the decision log's error entries, /readyz). Never prints the URL.
+ */
 const url = z.string().transform((value, ctx) => {
   let parsed: URL;
   try {
@@ -44,6 +48,10 @@ const url = z.string().transform((value, ctx) => {
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     ctx.addIssue({ code: "custom", message: "must be an http(s) URL" });
+    return z.NEVER;
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    ctx.addIssue({ code: "custom", message: "must not carry a user name or password" });
     return z.NEVER;
   }
   return parsed;
