@@ -17,6 +17,7 @@ import { createReloadingPolicyEngine, type ReloadingPolicyEngine } from "../poli
 import { createDecisionLogObserver } from "./observer.ts";
 import { createShadowPolicy, mirrorState, type ShadowPolicy } from "./shadow.ts";
 import { createDecisionLogShipper, type DecisionLogShipper } from "./shipper.ts";
+import { isBearerToken } from "../lib/bearer.ts";
 
 export interface DecisionLogging<E extends PolicyEngine> {
   /** The live engine (its kill-switch state mirrored to the shadow, if any). */
@@ -32,6 +33,9 @@ async function tokenFrom(file: string | undefined): Promise<string | undefined> 
   if (file === undefined) return undefined;
   const token = (await readFile(file, "utf8")).trim();
   if (token === "") throw new ConfigError(`DECISION_LOG_TOKEN_FILE: ${file} is empty`);
+  if (!isBearerToken(token)) {
+    throw new ConfigError(`DECISION_LOG_TOKEN_FILE: ${file} does not hold one bearer token`);
+  }
   return token;
 }
 

@@ -18,6 +18,7 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Log } from "../../../common/service.ts";
+import { isBearerToken } from "../lib/bearer.ts";
 
 export type DownloadOutcome = "updated" | "unchanged" | "failed";
 
@@ -100,9 +101,8 @@ async function bearerFrom(file: string | undefined): Promise<Record<string, stri
     throw new DownloadError(`bundle server token file unreadable (${errorKind(error)})`);
   }
   if (token === "") throw new DownloadError(`bundle server token file ${file} is empty`);
-  // RFC 6750's token68: anything else (a newline, a space) is refused here, with a message that
-  // never repeats it, rather than by fetch, whose error would quote the header.
-  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
+  // RFC 6750's token68 (lib/bearer.ts): refused here, never quoted by fetch.
+  if (!isBearerToken(token)) {
     throw new DownloadError(`bundle server token file ${file} does not hold one bearer token`);
   }
   return { authorization: `Bearer ${token}` };
