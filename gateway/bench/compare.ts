@@ -91,7 +91,8 @@ interface Common {
   wrk: string;
   dir: string;
   stateDir: string;
-  bundle: string;
+  /** Each tree's bundle, built by its own script (a revision may not read another's format). */
+  bundles: ReadonlyMap<string, string>;
   keys: Awaited<ReturnType<typeof ensureDevKeys>>["signers"];
 }
 
@@ -103,27 +104,38 @@ async function main(): Promise<void> {
   const wrk = execFileSync(join(ROOT, "scripts/wrk.sh"), { encoding: "utf8" }).trim();
   const dir = mkdtempSync(join(tmpdir(), "zyx-compare-"));
   const stateDir = join(dir, "state");
-  const variant = buildPolicyVariant((config) => {
-    outOfTheWay(config);
-    (config["limits"] as Record<string, unknown>)["window_seconds"] = 1;
-  });
+  const variants: ReturnType<typeof buildPolicyVariant>[] = [];
+  /** The bench's policy (limits out of the way, a 1 s window), built from `tree`'s own files. */
+  const benchBundle = (tree: string): string => {
+    const variant = buildPolicyVariant(
+      (config) => {
+        outOfTheWay(config);
+        (config["limits"] as Record<string, unknown>)["window_seconds"] = 1;
+      },
+      tree === "" ? {} : { tree: join(ROOT, tree) },
+    );
+    variants.push(variant);
+    return variant.bundle;
+  };
   try {
     rmSync(BASE_DIR, { recursive: true, force: true });
+    const baseTree = extract(label);
+    const otherTree = other === undefined ? "" : extract(other);
     const common: Common = {
       label,
       other,
-      baseTree: extract(label),
-      otherTree: other === undefined ? "" : extract(other),
+      baseTree,
+      otherTree,
       wrk,
       dir,
       stateDir,
-      bundle: variant.bundle,
+      bundles: new Map([baseTree, otherTree].map((tree) => [tree, benchBundle(tree)])),
       keys: (await ensureDevKeys(stateDir)).signers,
     };
     await (TARGET === "review" ? compareReviews(common) : compareBehindStub(common));
   } finally {
     stopAll();
-    variant.remove();
+    for (const variant of variants) variant.remove();
     rmSync(dir, { recursive: true, force: true });
     rmSync(BASE_DIR, { recursive: true, force: true });
   }
@@ -151,7 +163,7 @@ async function compareBehindStub(c: Common): Promise<void> {
       ZYX_STATE_DIR: c.stateDir,
       GATEWAY_PORT: String(port),
       WORKER_URL: `${stub.url}/`,
-      POLICY_BUNDLE: c.bundle,
+      POLICY_BUNDLE: c.bundles.get(tree) ?? "",
       AUDIT_LOG: join(c.dir, `audit-${name}.jsonl`),
       ...env,
     });
@@ -233,7 +245,7 @@ async function startReview(c: Common, name: string, tree: string, idp: Service) 
       ZYX_STATE_DIR: c.stateDir,
       GATEWAY_PORT: String(gatewayPort),
       WORKER_URL: `${worker.url}/`,
-      POLICY_BUNDLE: c.bundle,
+      POLICY_BUNDLE: c.bundles.get(tree) ?? "",
       AUDIT_LOG: join(c.dir, `audit-${name}.jsonl`),
       ...(name === "other" ? OTHER_ENV : {}),
     },

@@ -24,10 +24,19 @@ export interface PolicyVariant {
 
 export function buildPolicyVariant(
   patch: (config: Record<string, unknown>) => void,
-  options: { appendRego?: string; serial?: number } = {},
+  options: {
+    appendRego?: string;
+    serial?: number;
+    /**
+     * Another checkout (compare.ts's extracted revision): its Rego and its own bundle script, so
+     * the bundle is in the format that revision's gateway reads; signed with this checkout's key.
+     */
+    tree?: string;
+  } = {},
 ): PolicyVariant {
   const dir = mkdtempSync(join(tmpdir(), "zyx-policy-variant-"));
-  cpSync(join(ROOT, "rego"), join(dir, "rego"), { recursive: true });
+  const tree = options.tree ?? ROOT;
+  cpSync(join(tree, "rego"), join(dir, "rego"), { recursive: true });
   if (options.appendRego !== undefined) {
     // Rules added to package zyx.gateway (the chaos run's failing evaluation, for one).
     const decision = join(dir, "rego/zyx/gateway/decision.rego");
@@ -37,10 +46,13 @@ export function buildPolicyVariant(
   const config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
   patch(config);
   writeFileSync(configPath, JSON.stringify(config));
-  execFileSync(join(ROOT, "scripts/bundle-policy.sh"), [join(dir, "rego"), join(dir, "out")], {
+  execFileSync(join(tree, "scripts/bundle-policy.sh"), [join(dir, "rego"), join(dir, "out")], {
     env: {
       ...process.env,
       PATH: `${join(ROOT, ".tools/bin")}:${process.env["PATH"] ?? ""}`,
+      ...(options.tree === undefined
+        ? {}
+        : { POLICY_SIGNING_KEY: join(ROOT, ".state/keys/policy-bundle.private.pem") }),
       ...(options.serial === undefined ? {} : { POLICY_BUNDLE_SERIAL: String(options.serial) }),
     },
     stdio: "ignore",
