@@ -164,6 +164,8 @@ export const WORKER_ERRORS = {
   metrics_token_missing: { status: 401, title: "Metrics token missing" },
   metrics_token_invalid: { status: 401, title: "Metrics token invalid" },
   tool_failed: { status: 502, title: "Tool failed" },
+  // The agent's comment or message holds a secret (output validation): refused, nothing posted.
+  output_rejected: { status: 422, title: "Output rejected" },
   // The gateway's deadline (the call token's timeout_ms) passed: a read stopped, or a call that
   // had not started. Nothing was written.
   deadline_exceeded: { status: 504, title: "Gateway deadline passed" },

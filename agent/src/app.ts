@@ -27,9 +27,14 @@
 // Every result passes the output guard before it leaves the worker: secrets are redacted (and
 // counted, for the audit), retrieved text is scanned for prompt-injection indicators, and the
 // whole is returned marked as untrusted evidence; the gateway taints the session on a hit.
+//
+// What the agent posts is validated before it is posted (the walkthrough's validate_output): a
+// Jira comment or Slack message whose text holds a secret (common/secrets.ts, references such as
+// `var.db_password` kept) is refused, output_rejected (422); nothing is posted.
 import { Hono, type Context } from "hono";
 import { limitRequestBody } from "../../common/body-limit.ts";
 import { jsonBodyRefusal } from "../../common/json-media-type.ts";
+import { redactSecrets } from "../../common/secrets.ts";
 import type { Log } from "../../common/service.ts";
 import {
   parseToolArguments,
@@ -269,6 +274,20 @@ function classifyFailure(
   return new Refusal("tool_failed", `tool ${call.tool} failed${why}`, undefined, detail);
 }
 
+/** The tools whose arguments are the agent's own output to people: validated before they run. */
+const POSTS: ReadonlySet<string> = new Set(["jira_add_comment", "slack_post_message"]);
+
+/** Whether any string (value or key) under `value` holds a secret. */
+function holdsSecret(value: unknown): boolean {
+  if (typeof value === "string")
+    return redactSecrets(value, { keepReferences: true }).redactions > 0;
+  if (Array.isArray(value)) return value.some(holdsSecret);
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).some(([key, item]) => holdsSecret(key) || holdsSecret(item));
+  }
+  return false;
+}
+
 /** Runs the call (under the gateway's deadline, when it has one) and passes its output through the guard. */
 async function run(
   execute: Execute,
@@ -277,6 +296,9 @@ async function run(
   budgetMs: number | undefined,
   write: boolean,
 ): Promise<WorkerSuccess> {
+  if (POSTS.has(call.tool) && holdsSecret(call.arguments)) {
+    throw new Refusal("output_rejected", `tool ${call.tool}: its text holds a secret; not posted`);
+  }
   let output: ToolOutput;
   let deadline: AbortSignal | undefined;
   try {
