@@ -28,9 +28,10 @@
 // counted, for the audit), retrieved text is scanned for prompt-injection indicators, and the
 // whole is returned marked as untrusted evidence; the gateway taints the session on a hit.
 //
-// What the agent posts is validated before it is posted (the walkthrough's validate_output): a
-// Jira comment or Slack message whose text holds a secret (common/secrets.ts, references such as
-// `var.db_password` kept) is refused, output_rejected (422); nothing is posted.
+// What the agent writes is validated before it is written (the walkthrough's validate_output): a
+// write tool's arguments (a Jira comment, a Slack message, a security-group rule's description)
+// holding a secret (common/secrets.ts; references such as `var.db_password` kept) are refused,
+// output_rejected (422); nothing is written.
 import { Hono, type Context } from "hono";
 import { limitRequestBody } from "../../common/body-limit.ts";
 import { jsonBodyRefusal } from "../../common/json-media-type.ts";
@@ -274,9 +275,6 @@ function classifyFailure(
   return new Refusal("tool_failed", `tool ${call.tool} failed${why}`, undefined, detail);
 }
 
-/** The tools whose arguments are the agent's own output to people: validated before they run. */
-const POSTS: ReadonlySet<string> = new Set(["jira_add_comment", "slack_post_message"]);
-
 /** Whether any string (value or key) under `value` holds a secret. */
 function holdsSecret(value: unknown): boolean {
   if (typeof value === "string")
@@ -296,8 +294,10 @@ async function run(
   budgetMs: number | undefined,
   write: boolean,
 ): Promise<WorkerSuccess> {
-  if (POSTS.has(call.tool) && holdsSecret(call.arguments)) {
-    throw new Refusal("output_rejected", `tool ${call.tool}: its text holds a secret; not posted`);
+  // A write's arguments are the agent's own output to a system people read (a comment, a
+  // message, a rule's description): validated before it runs (the catalog says which are writes).
+  if (write && holdsSecret(call.arguments)) {
+    throw new Refusal("output_rejected", `tool ${call.tool}: its text holds a secret; not written`);
   }
   let output: ToolOutput;
   let deadline: AbortSignal | undefined;

@@ -1,6 +1,7 @@
-// The walkthrough's validate_output (step 6): what the agent posts is checked for secrets before
-// it leaves, and a comment or message that carries one is refused, never posted. Through the real
-// gateway app, the real compiled policy and the real worker app with its fixture connectors.
+// The walkthrough's validate_output (step 6): what the agent writes (every write tool's arguments,
+// the catalog says which) is checked for secrets before it leaves, and a comment or message that
+// carries one is refused, never posted. Through the real gateway app, the real compiled policy
+// and the real worker app with its fixture connectors.
 import { existsSync, readFileSync } from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createHarness, type Harness } from "../support/harness.ts";
