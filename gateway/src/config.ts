@@ -27,6 +27,9 @@ const integer = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 const port = integer(1, 65_535);
+
+/** The window of recent denials and failed calls the risk counts (DENIAL_WINDOW_SEC's default). */
+export const RECENT_WINDOW_SEC = 3600;
 const list = z.string().transform((s) =>
   s
     .split(",")
@@ -154,7 +157,8 @@ const Env = z.object({
   /** A file holding the password of every *_DATABASE_URL above (a mounted secret); the URLs
    *  then carry none. Read at each new connection, so a rotated secret needs no restart. */
   DATABASE_PASSWORD_FILE: z.string().min(1).optional(),
-  DENIAL_WINDOW_SEC: integer(1, 86_400).default(900),
+  /** How far back recent denials and failed calls count for the risk (the article: an hour). */
+  DENIAL_WINDOW_SEC: integer(1, 86_400).default(RECENT_WINDOW_SEC),
   /** Bearer token of the platform's metrics scraper (GET /metrics); unset: no /metrics. */
   METRICS_TOKEN: z.string().min(16).optional(),
   /** The same, read from a file (a mounted secret); set one, not both. */

@@ -301,6 +301,9 @@ export async function handOff(
       ? thrown
       : new GatewayError("worker_failed", "the tool call failed", { cause: thrown });
     const unknown = outcomeUnknown(ctx.tool, error);
+    // A failed call is the agent's recent error rate, which the policy scores as it does denials
+    // (per user and agent, over DENIAL_WINDOW_SEC): three in the hour raise the next call's risk.
+    ports.sessions.recordDenial(ctx.actorKey, runtime.now());
     if (review !== undefined) {
       await settleReview(ports, runtime, ctx, review, {
         status: unknown ? "unknown" : "failed",

@@ -41,6 +41,7 @@ import type { RefusalRecorder } from "../../src/pipeline/refusals.ts";
 import type { ConsoleOptions } from "../../src/console/routes.ts";
 import { createSessionSignals, type MemorySessionSignals } from "../../src/session.ts";
 import { BUNDLE_PATH } from "./paths.ts";
+import { RECENT_WINDOW_SEC } from "../../src/config.ts";
 import type { PipelineTracer } from "../../src/pipeline/index.ts";
 import type { Tracer } from "@opentelemetry/api";
 
@@ -199,7 +200,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     }),
   });
 
-  const sessions = createSessionSignals({ denialWindowMs: 900_000 });
+  const sessions = createSessionSignals({ denialWindowMs: RECENT_WINDOW_SEC * 1000 });
   const controls = await createControls({
     policy,
     audit,
