@@ -40,6 +40,8 @@ import {
 } from "./pipeline/index.ts";
 import { combineObservers, type PartialObserver } from "./pipeline/observers.ts";
 import { createRefusalRecorder, type RefusalRecorder } from "./pipeline/refusals.ts";
+import { createAddressSet, type AddressSet } from "../../common/net-address.ts";
+import { sourceOf } from "./lib/client-address.ts";
 
 export type { AuditSink, GatewayPorts } from "./pipeline/context.ts";
 
@@ -82,6 +84,11 @@ export interface GatewayOptions {
    * graceful stop waits for it before closing the audit log (main.ts).
    */
   inFlight?: InFlight;
+  /**
+   * The proxies (CIDRs) whose X-Forwarded-For names the client (TRUSTED_PROXIES); default none:
+   * every record's source is the socket's peer (lib/client-address.ts).
+   */
+  trustedProxies?: readonly string[];
 }
 
 const REQUIRED_PORTS = [
@@ -115,7 +122,7 @@ function credentialsOf(c: Context): Credentials {
 }
 
 /** The REST door: `POST /v1/tools/{tool}` as a thin adapter over the pipeline. */
-function restToolCall(pipeline: ToolCallPipeline) {
+function restToolCall(pipeline: ToolCallPipeline, trustedProxies: AddressSet) {
   return async (c: Context) => {
     const answer = await pipeline({
       door: "rest",
@@ -123,6 +130,7 @@ function restToolCall(pipeline: ToolCallPipeline) {
       credentials: credentialsOf(c),
       traceparent: c.req.header("traceparent"),
       readBody: () => c.req.json(),
+      source: sourceOf(c, trustedProxies),
     });
     if (answer.status === 202) return c.json(answer.body, 202, { location: answer.location });
     return c.json(answer.body);
@@ -158,6 +166,7 @@ function peopleRoutes(
   refusals: RefusalRecorder,
   compensate: Compensator,
   consoleOptions: ConsoleOptions | undefined,
+  trustedProxies: AddressSet,
 ): void {
   const seen = new WeakMap<Request, VerifiedPrincipal>();
   const caller = peopleCaller(ports, refusals, seen);
@@ -169,6 +178,7 @@ function peopleRoutes(
     await refusals.refused(c.error, principal, {
       door: "people",
       route: `${c.req.method} ${routePath(c, -1)}`,
+      source: sourceOf(c, trustedProxies),
       details: { path: c.req.path.slice(0, 256) },
     });
   };
@@ -292,6 +302,8 @@ function operationalRoutes(app: Hono, ports: GatewayPorts, options: GatewayOptio
 
 export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): Hono {
   checkOptions(ports, options);
+  // A bad range throws cidr_invalid here (config.ts has already named TRUSTED_PROXIES).
+  const trustedProxies = createAddressSet(options.trustedProxies ?? []);
   const now = options.now ?? Date.now;
   const log = options.log ?? jsonLog("gateway");
   const refusals = options.refusals ?? createRefusalRecorder({ audit: ports.audit, now, log });
@@ -334,8 +346,12 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
   options.background?.({
     compensateDue: (nowMs) => compensateDue(ports.approvals, compensate, nowMs, log),
   });
-  peopleRoutes(app, ports, now, refusals, compensate, options.console);
-  app.post("/v1/tools/:tool", limitJsonBody(options.bodyLimitBytes), restToolCall(pipeline));
+  peopleRoutes(app, ports, now, refusals, compensate, options.console, trustedProxies);
+  app.post(
+    "/v1/tools/:tool",
+    limitJsonBody(options.bodyLimitBytes),
+    restToolCall(pipeline, trustedProxies),
+  );
   mountMcpDoor(app, {
     ports: mcpPorts,
     pipeline: createToolCallPipeline(mcpPorts, runtime, observer, options.tracer),
@@ -344,6 +360,7 @@ export function createGatewayApp(ports: GatewayPorts, options: GatewayOptions): 
     bodyLimitBytes: options.bodyLimitBytes,
     options: mcp,
     refusals,
+    trustedProxies,
   });
   return app;
 }

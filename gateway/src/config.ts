@@ -7,6 +7,7 @@ import { z } from "zod";
 import { pgConnection } from "./lib/pg-connection.ts";
 import { checkAlgorithms, DEFAULT_ALGORITHMS, LOOPBACK_HOSTS } from "../../common/jwks.ts";
 import { CALL_TIMEOUT_MAX_MS } from "../../common/worker-contract.ts";
+import { parseCidr } from "../../common/net-address.ts";
 import {
   DEV_ISSUER,
   DEV_POSTURE_ISSUER,
@@ -62,6 +63,20 @@ const url = z.string().transform((value, ctx) => {
 const bool = z.enum(["true", "false"]).transform((v) => v === "true");
 
 /**
+ * A comma list of CIDRs (a bare address is its /32 or /128), each checked here so that a typo
+ * stops the boot naming the variable instead of silently trusting nothing (or too much).
+ */
+const cidrList = list.superRefine((cidrs, ctx) => {
+  for (const cidr of cidrs) {
+    try {
+      parseCidr(cidr);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: error instanceof Error ? error.message : "invalid" });
+    }
+  }
+});
+
+/**
  * A source of trust: an issuer's key set (as common/jwks.ts demands) or the policy bundle server
  * (whose bearer token, and a replayed older signed bundle, a plain-http path would expose). https,
  * or plain http on a loopback host, without user info. Checked here so that the message names
@@ -78,6 +93,11 @@ const trustedSourceUrl = url.superRefine((value, ctx) => {
 
 const Env = z.object({
   GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
+  /**
+   * The proxies (load balancers) whose X-Forwarded-For names the client in the audit records'
+   * `source`, as CIDRs; default none: the socket's peer is the source, the header is ignored.
+   */
+  TRUSTED_PROXIES: cidrList.default([]),
   GATEWAY_PORT: port.default(8080),
   ZYX_STATE_DIR: z.string().min(1).default(".state"),
   POLICY_BUNDLE: z.string().min(1).default("policy-bundle/bundle.tar.gz"),
@@ -282,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
         ? e.METRICS_TOKEN
         : ({ kind: "file", path: e.METRICS_TOKEN_FILE } as const),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    trustedProxies: e.TRUSTED_PROXIES,
     accessTokens: {
       issuer: e.IDP_ISSUER,
       audience: e.IDP_AUDIENCE,

@@ -148,6 +148,7 @@ async function start(): Promise<void> {
     },
     {
       bodyLimitBytes: config.bodyLimitBytes,
+      trustedProxies: config.trustedProxies,
       inFlight,
       background: (tasks) => {
         background.compensateDue = (nowMs) => tasks.compensateDue(nowMs);

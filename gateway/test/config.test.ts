@@ -5,6 +5,17 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.ts";
 
 describe("gateway configuration", () => {
+  it("TRUSTED_PROXIES: none by default; CIDRs checked at boot, the variable named", () => {
+    expect(loadConfig({}).trustedProxies).toEqual([]);
+    expect(
+      loadConfig({ TRUSTED_PROXIES: "172.30.80.10/32, 10.0.0.0/8,fd00::/8" }).trustedProxies,
+    ).toEqual(["172.30.80.10/32", "10.0.0.0/8", "fd00::/8"]);
+    expect(() => loadConfig({ TRUSTED_PROXIES: "10.0.0.0/8,lb.internal" })).toThrow(
+      /TRUSTED_PROXIES: lb\.internal: not an IPv4 or IPv6 CIDR/,
+    );
+    expect(() => loadConfig({ TRUSTED_PROXIES: "0.0.0.0/33" })).toThrow(ConfigError);
+  });
+
   it("reads an empty variable as unset", () => {
     const config = loadConfig({ IDP_JWKS_URL: "", DECISION_LOG_URL: "", KILL_SWITCH_PAGE_URL: "" });
     expect(config.accessTokens.keys.kind).toBe("file");

@@ -41,7 +41,13 @@ const Service = z.looseObject({
       ]),
     )
     .optional(),
-  networks: z.array(z.string()).optional(),
+  // The long form ({edge: {ipv4_address}}) is read as its network names.
+  networks: z
+    .union([
+      z.array(z.string()),
+      z.record(z.string(), z.unknown()).transform((n) => Object.keys(n)),
+    ])
+    .optional(),
   network_mode: z.string().optional(),
   user: z.string().optional(),
   read_only: z.boolean().optional(),

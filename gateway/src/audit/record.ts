@@ -72,6 +72,17 @@ export const AuditRecordInput = z.looseObject({
   policy_revision: z.string().optional(),
   /** The front door the call came through: "rest" or "mcp". */
   door: z.string().optional(),
+  /**
+   * Where the call came from (lib/client-address.ts): the client's address, the socket's peer,
+   * and how X-Forwarded-For was used (only from a trusted proxy). Absent: no socket address.
+   */
+  source: z
+    .looseObject({
+      ip: z.string().min(1),
+      peer: z.string().min(1),
+      forwarded: z.string().optional(),
+    })
+    .optional(),
   /** The policy's whole input for this decision (masked like the rest), for forensic replay. */
   decision_input: z.record(z.string(), z.unknown()).optional(),
   latency_ms: z.number().nonnegative().optional(),
@@ -129,6 +140,8 @@ export interface AuditRecordInput {
   policy_revision?: string | undefined;
   /** The front door the call came through: "rest" or "mcp". */
   door?: string | undefined;
+  /** Where the call came from: client address, socket peer, use of X-Forwarded-For. */
+  source?: { ip: string; peer: string; forwarded?: string | undefined } | undefined;
   /** The policy's whole input for this decision, for forensic replay. */
   decision_input?: Readonly<Record<string, unknown>> | undefined;
   latency_ms?: number | undefined;

@@ -21,6 +21,7 @@ import { asGatewayError, problemOf } from "../lib/problem.ts";
 import type { CallAnswer, Credentials, McpCallMetadata } from "../pipeline/context.ts";
 import type { ToolCallPipeline } from "../pipeline/index.ts";
 import { META } from "./listing.ts";
+import type { CallSource } from "../lib/client-address.ts";
 
 export interface McpCall {
   name: string;
@@ -36,6 +37,8 @@ export interface McpCallScope {
   mcp: McpCallMetadata;
   /** The gateway's public origin, to make the approval status URL absolute. */
   origin: string;
+  /** Where the request came from (lib/client-address.ts), for the audit records. */
+  source?: CallSource | undefined;
 }
 
 /** The REST body the pipeline reads, built from the MCP call. */
@@ -105,6 +108,7 @@ export async function callTool(
       traceparent: scope.traceparent,
       readBody: () => Promise.resolve(bodyOf(call, scope)),
       mcp: scope.mcp,
+      source: scope.source,
     });
     return answerResult(answer, scope.origin);
   } catch (thrown) {

@@ -53,6 +53,8 @@ import { callTool, type McpCallScope } from "./call.ts";
 import { listToolsFor } from "./listing.ts";
 import { newSession, parseSession, sessionless, type McpSession } from "./session.ts";
 import { actorKey } from "../session.ts";
+import { createAddressSet, type AddressSet } from "../../../common/net-address.ts";
+import { sourceOf } from "../lib/client-address.ts";
 
 export const SERVER_INFO = { name: "zyx-agent-gateway", version: "1.0.0" } as const;
 const INSTRUCTIONS =
@@ -71,7 +73,11 @@ export interface McpDoorDeps {
   options: McpDoorOptions;
   /** Counts callers refused before identity, as the REST door and the people routes do. */
   refusals: Pick<RefusalRecorder, "unauthenticated">;
+  /** The proxies whose X-Forwarded-For is believed (lib/client-address.ts); default none. */
+  trustedProxies?: AddressSet;
 }
+
+const NO_PROXIES = createAddressSet([]);
 
 interface RequestScope {
   caller: Caller;
@@ -218,6 +224,7 @@ async function handlePost(deps: McpDoorDeps, c: Context, caller: Caller): Promis
       sessionId: session.pipelineSessionId,
       mcp: { session: session.id === "" ? undefined : session.id, client: session.client },
       origin: uris.origin,
+      source: sourceOf(c, deps.trustedProxies ?? NO_PROXIES),
     },
   };
   const server = serverFor(deps, scope);

@@ -24,6 +24,7 @@ import type { PolicyEngine } from "../policy/engine.ts";
 import type { SessionSignals, TaintAdmin } from "../session.ts";
 import type { ToolCallBody } from "../http/contract.ts";
 import type { RefusalRecorder } from "./refusals.ts";
+import type { CallSource } from "../lib/client-address.ts";
 
 export interface AuditSink {
   /**
@@ -97,6 +98,11 @@ export interface CallRequest {
   readBody: () => Promise<unknown>;
   /** Over MCP: the MCP session and the client's declared name (labels for the audit only). */
   mcp?: McpCallMetadata;
+  /**
+   * Where the call came from (lib/client-address.ts), read once by the door; recorded in every
+   * record of the call, never an input to a decision. Absent: no socket address (tests, system).
+   */
+  source?: CallSource | undefined;
 }
 
 /** What the MCP door knows of the connection; recorded, never an input to a decision. */

@@ -189,6 +189,7 @@ export function createToolCallPipeline(
       const { session_id, arguments: args } = sentBy(raw);
       await refusals.refused(thrown, caller.principal, {
         ...refusalWhere(request),
+        source: request.source,
         trace_id: trace.traceId,
         session_id,
         details: refusalDetails(request, args),

@@ -5,7 +5,7 @@
 import { GatewayError, recorded } from "../lib/errors.ts";
 import { isToolName } from "../../../common/catalog.ts";
 import type { Authenticated, GatewayPorts, Parsed, PipelineRuntime } from "./context.ts";
-import { appendDurable, mcpDetails } from "./record.ts";
+import { appendDurable, mcpDetails, sourceField } from "./record.ts";
 
 export async function checkLimits(
   ports: Pick<GatewayPorts, "limiter" | "audit">,
@@ -40,6 +40,7 @@ export async function checkLimits(
     groups: [...principal.groups],
     agent: principal.agent,
     door,
+    ...sourceField(ctx.request),
     ...(ctx.sessionId === undefined ? {} : { session_id: ctx.sessionId }),
     tool: ctx.tool,
     outcome: { status: "rate_limited", code: "rate_limited", http_status: 429 },

@@ -77,7 +77,15 @@ export function callerFields(ctx: Approved): Partial<AuditRecordInput> {
       ...(posture.deviceId === undefined ? {} : { device_id: posture.deviceId }),
     },
     agent: principal.agent,
+    ...sourceField(ctx.request),
   };
+}
+
+/** The call's network source, as every record of the call carries it (absent: unknown). */
+export function sourceField(request: Pick<CallRequest, "source">): {
+  source?: NonNullable<CallRequest["source"]>;
+} {
+  return request.source === undefined ? {} : { source: request.source };
 }
 
 /** An MCP call's session and client, as every record of the call carries them (none for REST). */

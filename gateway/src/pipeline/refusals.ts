@@ -14,6 +14,7 @@ import type { Log } from "../../../common/service.ts";
 import type { VerifiedPrincipal } from "../identity/types.ts";
 import { isGatewayError } from "../lib/errors.ts";
 import { asGatewayError } from "../lib/problem.ts";
+import type { CallSource } from "../lib/client-address.ts";
 import type { AuditSink } from "./context.ts";
 
 export interface RefusalContext {
@@ -26,6 +27,8 @@ export interface RefusalContext {
   session_id?: string | undefined;
   /** What the caller sent that was refused (masked and bounded by the log). */
   details?: Record<string, unknown> | undefined;
+  /** Where the request came from (lib/client-address.ts); absent: unknown. */
+  source?: CallSource | undefined;
 }
 
 export interface RefusalRecorder {
@@ -60,6 +63,7 @@ export function createRefusalRecorder(options: {
           groups: [...caller.groups],
           agent: caller.agent,
           door: where.door,
+          ...(where.source === undefined ? {} : { source: where.source }),
           ...(where.tool === undefined ? {} : { tool: where.tool }),
           ...(where.session_id === undefined ? {} : { session_id: where.session_id }),
           outcome: { status: "refused", code: error.code, http_status: error.status },

@@ -80,6 +80,16 @@ export interface HarnessOptions {
   }) => Promise<ConsoleOptions>;
   /** OpenTelemetry: the gateway pipeline's tracer and the worker's (default: no spans). */
   tracing?: { gateway?: PipelineTracer; worker?: Tracer };
+  /** The gateway's TRUSTED_PROXIES (CIDRs); default none. */
+  trustedProxies?: string[];
+}
+
+/**
+ * What @hono/node-server hands the app as `c.env` for a connection from `address`: lets
+ * app.request() calls come from a given socket peer (lib/client-address.ts reads it).
+ */
+export function fromPeer(address: string): { incoming: { socket: { remoteAddress: string } } } {
+  return { incoming: { socket: { remoteAddress: address } } };
 }
 
 export interface Harness {
@@ -120,7 +130,13 @@ export interface Harness {
       issuer: string;
     }>,
   ): Promise<string>;
-  call(tool: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** `peer`: the socket's remote address the call comes from (default: none, as app.request). */
+  call(
+    tool: string,
+    body: unknown,
+    headers?: Record<string, string>,
+    peer?: string,
+  ): Promise<Response>;
   /** Runs the sweeper's post-hoc compensation catch-up at the harness's clock. */
   compensateDue(): Promise<number>;
   /** A call with fresh tokens for the engineer (or `as`), merged headers. */
@@ -132,6 +148,8 @@ export interface Harness {
       compliant?: boolean;
       headers?: Record<string, string>;
       sessionId?: string;
+      /** The socket peer the call comes from (see `call`). */
+      peer?: string;
     },
   ): Promise<Response>;
 }
@@ -237,6 +255,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     bodyLimitBytes: 65_536,
     now: () => clock.now,
     ...(options.refusals === undefined ? {} : { refusals: options.refusals }),
+    ...(options.trustedProxies === undefined ? {} : { trustedProxies: options.trustedProxies }),
     ...(options.console === undefined
       ? {}
       : { console: await options.console({ keys, nowSec, auditPath }) }),
@@ -300,12 +319,16 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         ttlSec: 600,
         now: nowSec(),
       }),
-    call: async (tool, body, headers = {}) =>
-      app.request(`/v1/tools/${tool}`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: typeof body === "string" ? body : JSON.stringify(body),
-      }),
+    call: async (tool, body, headers = {}, peer) =>
+      app.request(
+        `/v1/tools/${tool}`,
+        {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: typeof body === "string" ? body : JSON.stringify(body),
+        },
+        peer === undefined ? undefined : fromPeer(peer),
+      ),
     callAs: async (tool, args, o = {}) => {
       const who = { ...ENGINEER, ...o.as };
       return harness.call(
@@ -319,6 +342,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
           }),
           ...o.headers,
         },
+        o.peer,
       );
     },
   };

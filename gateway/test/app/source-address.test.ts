@@ -1,0 +1,171 @@
+// Where a call came from, through the real app: every record of a call carries `source` (the
+// socket's peer, or the client a trusted proxy forwarded for), a spoofed X-Forwarded-For from an
+// untrusted peer is ignored and never copied into the log, over REST, MCP and a real socket.
+import { readFileSync } from "node:fs";
+import { serve } from "@hono/node-server";
+import { afterAll, describe, expect, it } from "vitest";
+import { createHarness, fromPeer, type Harness } from "../support/harness.ts";
+import { connectMcp } from "../mcp/support.ts";
+
+const READ = ["jira_read", { ticket: "CHG-18422" }] as const;
+/** Not in the read group: the policy denies the read. */
+const INTERN = { user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
+
+function records(h: Harness): Record<string, unknown>[] {
+  return readFileSync(h.auditPath, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe("the source of a call in its audit records", () => {
+  it("an untrusted peer's X-Forwarded-For is ignored: the peer is the source", async () => {
+    const h = await createHarness();
+    const r = await h.callAs(...READ, {
+      peer: "203.0.113.9",
+      headers: { "x-forwarded-for": "10.42.16.5, 192.0.2.44" },
+    });
+    expect(r.status).toBe(200);
+    const calls = records(h);
+    expect(calls.map((r) => r["event"])).toEqual(["decision", "outcome"]);
+    for (const record of calls)
+      expect(record["source"]).toEqual({
+        ip: "203.0.113.9",
+        peer: "203.0.113.9",
+        forwarded: "ignored",
+      });
+    // The header's content is the caller's to choose: none of it reaches the log.
+    expect(readFileSync(h.auditPath, "utf8")).not.toContain("10.42.16.5");
+  });
+
+  it("no trusted proxy configured: even a loopback peer's header is ignored", async () => {
+    const h = await createHarness();
+    await h.callAs(...READ, { peer: "127.0.0.1", headers: { "x-forwarded-for": "10.42.16.5" } });
+    expect(records(h)[0]?.["source"]).toMatchObject({ ip: "127.0.0.1", forwarded: "ignored" });
+  });
+
+  it("a trusted proxy's forwarded client is recorded, read right to left past trusted hops", async () => {
+    const h = await createHarness({ trustedProxies: ["10.0.0.0/29", "2001:db8:1::/48"] });
+    await h.callAs(...READ, {
+      peer: "::ffff:10.0.0.2",
+      // The client wrote the left-most entry; the outer proxy (10.0.0.5, trusted) appended
+      // the client's real address, then the inner one appended the outer one.
+      headers: { "x-forwarded-for": "192.0.2.1, 198.51.100.23, 10.0.0.5" },
+    });
+    for (const record of records(h))
+      expect(record["source"]).toEqual({
+        ip: "198.51.100.23",
+        peer: "10.0.0.2",
+        forwarded: "used",
+      });
+  });
+
+  it("a trusted proxy that sends no header, or garbage, is itself the source", async () => {
+    const h = await createHarness({ trustedProxies: ["10.0.0.2"] });
+    await h.callAs(...READ, { peer: "10.0.0.2" });
+    await h.callAs(...READ, {
+      peer: "10.0.0.2",
+      headers: { "x-forwarded-for": "198.51.100.23, evil.example" },
+    });
+    const sources = records(h)
+      .filter((r) => r["event"] === "decision")
+      .map((r) => r["source"]);
+    expect(sources).toEqual([
+      { ip: "10.0.0.2", peer: "10.0.0.2", forwarded: "missing" },
+      { ip: "10.0.0.2", peer: "10.0.0.2", forwarded: "malformed" },
+    ]);
+  });
+
+  it("IPv6 peers are canonical, their zone id stripped", async () => {
+    const h = await createHarness();
+    await h.callAs(...READ, { peer: "FE80:0:0:0:0:0:0:1%eth0" });
+    expect(records(h)[0]?.["source"]).toEqual({ ip: "fe80::1", peer: "fe80::1" });
+  });
+
+  it("a refusal and a denial carry it too; no socket, no source", async () => {
+    const h = await createHarness();
+    const bad = await h.callAs("jira_read", { ticket: 42 }, { peer: "203.0.113.9" });
+    expect(bad.status).toBe(400);
+    await h.callAs(...READ, { as: INTERN, peer: "203.0.113.10" });
+    await h.callAs(...READ);
+    const seen = records(h).map((r) => [r["event"], r["source"]]);
+    expect(seen).toEqual([
+      ["refusal", { ip: "203.0.113.9", peer: "203.0.113.9" }],
+      ["decision", { ip: "203.0.113.10", peer: "203.0.113.10" }],
+      ["outcome", { ip: "203.0.113.10", peer: "203.0.113.10" }],
+      ["decision", undefined],
+      ["outcome", undefined],
+    ]);
+  });
+
+  it("over the MCP door, the same source", async () => {
+    const h = await createHarness({ trustedProxies: ["10.0.0.2/32"] });
+    const mcp = await connectMcp({
+      url: "http://gateway.test/mcp",
+      authorization: `Bearer ${await h.accessToken()}`,
+      posture: await h.postureToken(),
+      fetch: async (url, init) =>
+        h.app.request(
+          String(url),
+          {
+            ...init,
+            headers: {
+              ...Object.fromEntries(new Headers(init?.headers)),
+              "x-forwarded-for": "10.42.16.9",
+            },
+          },
+          fromPeer("10.0.0.2"),
+        ),
+    });
+    await mcp.client.callTool({ name: READ[0], arguments: READ[1] });
+    await mcp.close();
+    const decision = records(h).find((r) => r["event"] === "decision");
+    expect(decision?.["door"]).toBe("mcp");
+    expect(decision?.["source"]).toEqual({ ip: "10.42.16.9", peer: "10.0.0.2", forwarded: "used" });
+  });
+});
+
+describe("through Node's HTTP server (@hono/node-server's socket)", () => {
+  const servers: ReturnType<typeof serve>[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
+  });
+  async function listen(h: Harness): Promise<string> {
+    return new Promise((resolve) => {
+      const server = serve({ fetch: h.app.fetch, hostname: "127.0.0.1", port: 0 }, (info) => {
+        resolve(`http://127.0.0.1:${String(info.port)}`);
+      });
+      servers.push(server);
+    });
+  }
+  async function post(h: Harness, base: string, forwardedFor: string): Promise<number> {
+    const r = await fetch(`${base}/v1/tools/${READ[0]}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${await h.accessToken()}`,
+        "x-device-posture": await h.postureToken(),
+        "x-forwarded-for": forwardedFor,
+      },
+      body: JSON.stringify({ arguments: READ[1], session_id: "s" }),
+    });
+    return r.status;
+  }
+
+  it("the socket's address is recorded; the header only counts from a trusted proxy", async () => {
+    const untrusting = await createHarness();
+    expect(await post(untrusting, await listen(untrusting), "10.42.16.5")).toBe(200);
+    expect(records(untrusting)[0]?.["source"]).toEqual({
+      ip: "127.0.0.1",
+      peer: "127.0.0.1",
+      forwarded: "ignored",
+    });
+    const trusting = await createHarness({ trustedProxies: ["127.0.0.1/32"] });
+    expect(await post(trusting, await listen(trusting), "10.42.16.5")).toBe(200);
+    expect(records(trusting)[0]?.["source"]).toEqual({
+      ip: "10.42.16.5",
+      peer: "127.0.0.1",
+      forwarded: "used",
+    });
+  });
+});
