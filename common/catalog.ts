@@ -100,6 +100,14 @@ const AgentEntry = z.looseObject({
   /** The gateway's own agent (post-hoc compensations): never an external client's. */
   system: z.boolean().optional(),
   tools: z.array(z.enum(TOOL_NAMES)),
+  /**
+   * The networks (CIDRs) this agent's runtime calls from: a call recorded from elsewhere fires
+   * the agent_unusual_network detection. Absent: not declared (the detection cannot judge).
+   */
+  networks: z
+    .array(z.union([z.cidrv4(), z.cidrv6()]))
+    .min(1)
+    .optional(),
 });
 
 const AwsAccount = z.looseObject({

@@ -22,6 +22,7 @@ const RULES = {
   connector: "8a9b0c1d-2e3f-4a4b-9c5d-6e7f8a9b0c10",
   runaway: "0c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e11",
   approvalSpike: "4a5b6c7d-8e9f-4a0b-8c1d-2e3f4a5b6c13",
+  unusualNetwork: "6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d14",
 } as const;
 type Rule = keyof typeof RULES;
 
@@ -233,5 +234,58 @@ describe("the detections on real traffic", () => {
       h.clock.now += 61_000; // under the tool's call limit
     }
     expect(await fired(h)).toEqual(["approvalSpike"]);
+  });
+});
+
+// The change reviewer's runtime calls from 10.42.16.0/24 (rego/zyx/config/data.json); the load
+// balancer is 10.0.0.2 when the gateway trusts it (TRUSTED_PROXIES).
+describe("agent service account used from an unusual network", () => {
+  const READ = ["jira_read", { ticket: "CHG-18422" }] as const;
+
+  it("fires on a call from outside the agent's networks; a spoofed X-Forwarded-For changes nothing", async () => {
+    const h = await createHarness();
+    await expectStatus(
+      h.callAs(...READ, { peer: "203.0.113.9", headers: { "x-forwarded-for": "10.42.16.5" } }),
+      200,
+    );
+    expect(await fired(h)).toEqual(["unusualNetwork"]);
+  });
+
+  it("stays silent on a call from the agent's own network (IPv4-mapped on a dual-stack socket)", async () => {
+    const h = await createHarness();
+    await expectStatus(h.callAs(...READ, { peer: "::ffff:10.42.16.5" }), 200);
+    await cleanTraffic(h);
+    expect(await fired(h)).toEqual([]);
+  });
+
+  it("judges the client a trusted proxy forwards for, never the proxy or the left-most entry", async () => {
+    const outside = await createHarness({ trustedProxies: ["10.0.0.2/32"] });
+    await expectStatus(
+      outside.callAs(...READ, {
+        peer: "10.0.0.2",
+        headers: { "x-forwarded-for": "10.42.16.5, 203.0.113.9" },
+      }),
+      200,
+    );
+    expect(await fired(outside)).toEqual(["unusualNetwork"]);
+    const inside = await createHarness({ trustedProxies: ["10.0.0.2/32"] });
+    await expectStatus(
+      inside.callAs(...READ, {
+        peer: "10.0.0.2",
+        headers: { "x-forwarded-for": "203.0.113.9, 10.42.16.5" },
+      }),
+      200,
+    );
+    expect(await fired(inside)).toEqual([]);
+  });
+
+  it("one hit per call, on its decision (the outcome carries the same source)", async () => {
+    const h = await createHarness();
+    await expectStatus(h.callAs(...READ, { peer: "198.51.100.7" }), 200);
+    await h.audit.close();
+    const [match] = await runDetections(await loadRuleSet(), [h.auditPath]);
+    expect(match?.id).toBe(RULES.unusualNetwork);
+    expect(match?.hits).toHaveLength(1);
+    expect(match?.hits[0]?.summary).toContain("decision jira_read");
   });
 });

@@ -12,7 +12,16 @@ import {
 } from "../../gateway/src/audit/sigma.ts";
 import { loadRuleSet, MAPPING_PATH } from "../../gateway/src/audit/sigma-rules.ts";
 
-const KNOWN = new Set(["tool", "user", "risk_score", "reason_code", "allow", "model", "note"]);
+const KNOWN = new Set([
+  "tool",
+  "user",
+  "risk_score",
+  "reason_code",
+  "allow",
+  "model",
+  "note",
+  "ip",
+]);
 const ev = (fields: Record<string, unknown>) => new Map(Object.entries(fields));
 const detect = (detection: Record<string, unknown>) => compileDetection(detection, KNOWN);
 
@@ -93,6 +102,31 @@ describe("field matching", () => {
     const either = detect({ s: [{ tool: "jira_read" }, { user: "intern*" }], condition: "s" });
     expect(either(ev({ tool: "slack", user: "intern@x" }))).toBe(true);
     expect(either(ev({ tool: "slack", user: "eng@x" }))).toBe(false);
+  });
+
+  it("cidr: IPv4 and IPv6 ranges, addresses normalised, anything else outside", () => {
+    const m = detect({ s: { "ip|cidr": ["10.42.16.0/24", "2001:db8::/32"] }, condition: "s" });
+    expect(m(ev({ ip: "10.42.16.200" }))).toBe(true);
+    expect(m(ev({ ip: "::ffff:10.42.16.7" }))).toBe(true);
+    expect(m(ev({ ip: "2001:DB8:0::1" }))).toBe(true);
+    expect(m(ev({ ip: "10.42.17.1" }))).toBe(false);
+    expect(m(ev({ ip: "10.42.16.0.example" }))).toBe(false);
+    expect(m(ev({ ip: 10 }))).toBe(false);
+    expect(m(ev({}))).toBe(false);
+    const outside = detect({ s: { "ip|cidr": "10.0.0.0/8" }, condition: "not s" });
+    expect(outside(ev({ ip: "192.0.2.1" }))).toBe(true);
+  });
+
+  it("cidr: a bad range, a non-string or another modifier is refused when the rule loads", () => {
+    expect(() => detect({ s: { "ip|cidr": "10.0.0.0/33" }, condition: "s" })).toThrow(
+      expect.objectContaining({ code: "sigma_rule_invalid" }),
+    );
+    expect(() => detect({ s: { "ip|cidr": 10 }, condition: "s" })).toThrow(
+      expect.objectContaining({ code: "sigma_rule_invalid" }),
+    );
+    expect(() => detect({ s: { "ip|cidr|contains": "10.0.0.0/8" }, condition: "s" })).toThrow(
+      expect.objectContaining({ code: "sigma_unsupported" }),
+    );
   });
 });
 

@@ -7,7 +7,9 @@
 // the policy's own configuration (rego/zyx/config/data.json, the one copy): `tool_write` (the
 // catalog's write flag of the tool), `business_hours` (the record's time against the configured
 // business hours and offset), `aws_environment` (the environment of the account in the
-// arguments). Rules must have a UUID id, a title, a level and the mapping's logsource.
+// arguments), `agent_network` (the record's `source.ip` against the networks its agent declares
+// in the catalog: expected, unexpected, or undeclared; absent when the record has no source or
+// no agent). Rules must have a UUID id, a title, a level and the mapping's logsource.
 //
 // Failure modes: a rule or mapping that does not load or compile throws (SigmaError codes, or
 // `sigma_rule_invalid` for a file that is not YAML), so a broken rule fails the run, never
@@ -17,6 +19,11 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { loadCatalog } from "../../../common/catalog.ts";
+import {
+  createAddressSet,
+  normalizeAddress,
+  type AddressSet,
+} from "../../../common/net-address.ts";
 import type { LoadedRecord } from "./records.ts";
 import { asString, loadRecords, member, path, type LogSource } from "./records.ts";
 import type { CorrelationHit, EventCount, Matcher, SigmaEvent, TimedEvent } from "./sigma.ts";
@@ -75,7 +82,7 @@ export interface DetectionMatch {
   hits: DetectionHit[];
 }
 
-const DERIVED = ["tool_write", "business_hours", "aws_environment"] as const;
+const DERIVED = ["tool_write", "business_hours", "aws_environment", "agent_network"] as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function invalid(message: string): SigmaError {
@@ -249,6 +256,8 @@ interface Config {
   tools: Record<string, { write: boolean }>;
   accounts: Map<string, string>;
   hours: { offsetMinutes: number; weekdays: number[]; start: number; end: number };
+  /** Each agent's declared networks (catalog agents.<id>.networks); absent: undeclared. */
+  agentNetworks: Map<string, AddressSet>;
 }
 
 function loadConfig(): Config {
@@ -257,6 +266,11 @@ function loadConfig(): Config {
   return {
     tools: catalog.tools,
     accounts: new Map(Object.values(catalog.aws_accounts).map((a) => [a.id, a.environment])),
+    agentNetworks: new Map(
+      Object.entries(catalog.agents).flatMap(([id, agent]) =>
+        agent.networks === undefined ? [] : [[id, createAddressSet(agent.networks)] as const],
+      ),
+    ),
     hours: {
       offsetMinutes: hours.utc_offset_minutes,
       weekdays: hours.weekdays,
@@ -273,6 +287,19 @@ function withinBusinessHours(timestamp: unknown, hours: Config["hours"]): boolea
   const weekday = local.getUTCDay() === 0 ? 7 : local.getUTCDay();
   const hour = local.getUTCHours();
   return hours.weekdays.includes(weekday) && hour >= hours.start && hour < hours.end;
+}
+
+/** The record's source against its agent's declared networks (see the header). */
+function agentNetwork(
+  record: Record<string, unknown>,
+  networks: Config["agentNetworks"],
+): "expected" | "unexpected" | "undeclared" | undefined {
+  const agent = asString(record["agent"]) ?? asString(path(record, "agent.id"));
+  const ip = normalizeAddress(asString(path(record, "source.ip")));
+  if (agent === undefined || ip === undefined) return undefined;
+  const declared = networks.get(agent);
+  if (declared === undefined) return "undeclared";
+  return declared.has(ip) ? "expected" : "unexpected";
 }
 
 export function toEvent(
@@ -294,6 +321,8 @@ export function toEvent(
       account === undefined ? undefined : (config.accounts.get(account) ?? "unknown"),
     );
   }
+  if (mapping.derived.has("agent_network"))
+    event.set("agent_network", agentNetwork(record, config.agentNetworks));
   return event;
 }
 

@@ -5,12 +5,15 @@
 // or a list of maps (any); a list of values (any, or every with `|all`); plain values compared
 // case-insensitively with `*` and `?` wildcards (`\` escapes); null (field absent); numbers and
 // booleans compared by value; modifiers contains, startswith, endswith, all, re, gt, gte, lt,
-// lte, exists; conditions with and, or, not, parentheses, `1 of x*`, `all of x*`, `1 of them`,
+// lte, exists, cidr (an IPv4 or IPv6 range; the event's address is normalised first, so
+// ::ffff:10.0.0.1 is in 10.0.0.0/8 and a value that is not an address matches no range); conditions with and, or, not, parentheses, `1 of x*`, `all of x*`, `1 of them`,
 // `all of them`; and correlation rules of type event_count (group-by, timespan, gt/gte).
 //
 // Fail closed: anything outside that subset (an unknown modifier, keyword searches, a condition
 // that does not parse, an identifier that is not defined) throws SigmaError with a stable code
 // when the rule is compiled, so a rule can never silently match nothing.
+import { createAddressSet, normalizeAddress } from "../../../common/net-address.ts";
+
 export type SigmaErrorCode = "sigma_rule_invalid" | "sigma_unsupported" | "sigma_condition_invalid";
 
 export class SigmaError extends Error {
@@ -37,7 +40,24 @@ const MODIFIERS = new Set([
   "lt",
   "lte",
   "exists",
+  "cidr",
 ]);
+
+/** `field|cidr: range`: a string range, or sigma_rule_invalid when the rule loads. */
+function cidrTest(value: unknown, field: string): (actual: unknown) => boolean {
+  if (typeof value !== "string")
+    throw new SigmaError("sigma_rule_invalid", `${field}|cidr needs a CIDR string`);
+  let range: ReturnType<typeof createAddressSet>;
+  try {
+    range = createAddressSet([value]);
+  } catch (error) {
+    throw new SigmaError("sigma_rule_invalid", `${field}|cidr: ${(error as Error).message}`);
+  }
+  return (actual) => {
+    const address = typeof actual === "string" ? normalizeAddress(actual) : undefined;
+    return address !== undefined && range.has(address);
+  };
+}
 
 function wildcardRegex(
   pattern: string,
@@ -62,6 +82,11 @@ function valueTest(
   modifiers: readonly string[],
   field: string,
 ): (actual: unknown) => boolean {
+  if (modifiers.includes("cidr")) {
+    if (modifiers.some((m) => m !== "cidr" && m !== "all"))
+      throw new SigmaError("sigma_unsupported", `${field}: cidr combines only with all`);
+    return cidrTest(value, field);
+  }
   const numeric = modifiers.find((m) => ["gt", "gte", "lt", "lte"].includes(m));
   if (numeric !== undefined) {
     if (typeof value !== "number")
