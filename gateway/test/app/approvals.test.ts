@@ -7,14 +7,9 @@ import { Pool } from "pg";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { startPostgres, type PrivatePostgres } from "../../../test/support/postgres.ts";
 import type { ApprovalStoreConfig } from "../../src/approvals/store.ts";
-import { createHarness, type Harness } from "../support/harness.ts";
+import { createHarness, type Harness, REMEDIATOR } from "../support/harness.ts";
 import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 
-const REMEDIATOR = {
-  user: "cloud@zyxbank.example",
-  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
-  agent: "change-remediator",
-};
 const APPROVER_1 = {
   user: "approver.one@zyxbank.example",
   groups: ["grp-ai-prod-approvers"],

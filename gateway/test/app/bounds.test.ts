@@ -2,18 +2,7 @@
 // through the real app: malformed ids and oversized bodies are 4xx problem documents, never a
 // 500, and nothing changes.
 import { describe, expect, it } from "vitest";
-import { createHarness, type Harness } from "../support/harness.ts";
-
-const APPROVER = {
-  user: "approver.one@zyxbank.example",
-  groups: ["grp-ai-prod-approvers"],
-  agent: "approvals-console",
-};
-const ADMIN = {
-  user: "secadmin@zyxbank.example",
-  groups: ["grp-ai-security-admins"],
-  agent: "admin-console",
-};
+import { createHarness, type Harness, APPROVER, ADMIN } from "../support/harness.ts";
 
 async function headers(h: Harness, who: typeof APPROVER): Promise<Record<string, string>> {
   return {

@@ -5,16 +5,10 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEV_ISSUER, GATEWAY_AUDIENCE } from "../../../common/keys.ts";
 import { mintDelegatedAccessToken } from "../../../idp/src/mint.ts";
-import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
+import { createHarness, ENGINEER, type Harness, ADMIN } from "../support/harness.ts";
 
 const SLACK = { channel: "devsecops-change-review", text: "CHG-18422 review posted" };
 const INTERN = { user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
-const ADMIN = {
-  user: "secadmin@zyxbank.example",
-  groups: ["grp-ai-security-admins"],
-  agent: "admin-console",
-};
-
 function records(h: Harness): Record<string, unknown>[] {
   return readFileSync(h.auditPath, "utf8")
     .split("\n")

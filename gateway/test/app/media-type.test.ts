@@ -9,23 +9,15 @@ import { afterAll, describe, expect, it } from "vitest";
 import { isJsonContentType, mediaTypeOf } from "../../../common/json-media-type.ts";
 import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 import { ERROR_STATUS } from "../../src/lib/errors.ts";
-import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
+import {
+  createHarness,
+  ENGINEER,
+  type Harness,
+  REMEDIATOR,
+  APPROVER,
+  ADMIN,
+} from "../support/harness.ts";
 
-const REMEDIATOR = {
-  user: "cloud@zyxbank.example",
-  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
-  agent: "change-remediator",
-};
-const APPROVER = {
-  user: "approver.one@zyxbank.example",
-  groups: ["grp-ai-prod-approvers"],
-  agent: "approvals-console",
-};
-const ADMIN = {
-  user: "secadmin@zyxbank.example",
-  groups: ["grp-ai-security-admins"],
-  agent: "admin-console",
-};
 const JIRA = { arguments: { ticket: "CHG-18422" }, session_id: "s-media" };
 
 /** Media types a JSON route refuses; null: no Content-Type at all. */

@@ -2,24 +2,15 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createRefusalRecorder } from "../../src/pipeline/refusals.ts";
-import { createHarness, NOW_SEC, type Harness } from "../support/harness.ts";
+import {
+  createHarness,
+  NOW_SEC,
+  type Harness,
+  REMEDIATOR,
+  APPROVER,
+  ADMIN,
+} from "../support/harness.ts";
 import { SG_CHANGE } from "../../../test/support/fixtures.ts";
-
-const REMEDIATOR = {
-  user: "cloud@zyxbank.example",
-  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
-  agent: "change-remediator",
-};
-const APPROVER = {
-  user: "approver.one@zyxbank.example",
-  groups: ["grp-ai-prod-approvers"],
-  agent: "approvals-console",
-};
-const ADMIN = {
-  user: "secadmin@zyxbank.example",
-  groups: ["grp-ai-security-admins"],
-  agent: "admin-console",
-};
 
 async function as(
   h: Harness,

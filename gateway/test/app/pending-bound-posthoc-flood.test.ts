@@ -4,14 +4,8 @@
 // request past the scan: the bound is never reached, and the same call is no longer reused.
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { createHarness, type Harness } from "../support/harness.ts";
+import { createHarness, type Harness, REMEDIATOR } from "../support/harness.ts";
 import { SG_CHANGE } from "../../../test/support/fixtures.ts";
-
-const REMEDIATOR = {
-  user: "cloud@zyxbank.example",
-  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
-  agent: "change-remediator",
-};
 
 const change = (port: string) => ({
   ...SG_CHANGE,

@@ -6,14 +6,9 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { AuditSink } from "../../src/app.ts";
 import { actorKey, createSessionSignals } from "../../src/session.ts";
-import { createHarness, ENGINEER, type Harness } from "../support/harness.ts";
+import { createHarness, ENGINEER, type Harness, ADMIN } from "../support/harness.ts";
 
 const COMMENT = { ticket: "CHG-18433", body: "AI security review: no findings." };
-const ADMIN = {
-  user: "secadmin@zyxbank.example",
-  groups: ["grp-ai-security-admins"],
-  agent: "admin-console",
-};
 const ACTOR = { user: ENGINEER.user, agent: ENGINEER.agent };
 
 function records(h: Harness): Record<string, unknown>[] {

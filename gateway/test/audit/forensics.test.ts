@@ -9,7 +9,7 @@ import { buildPolicyVariant, type PolicyVariant } from "../../../scripts/lib/pol
 import { openAuditLog } from "../../src/audit/log.ts";
 import { replayDecisions } from "../../src/audit/replay.ts";
 import { sessionTimeline } from "../../src/audit/session.ts";
-import { createHarness, type Harness } from "../support/harness.ts";
+import { createHarness, type Harness, REMEDIATOR, APPROVER, ADMIN } from "../support/harness.ts";
 import { BUNDLE_PATH } from "../support/paths.ts";
 import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 import { runCli } from "../support/cli.ts";
@@ -17,21 +17,6 @@ import { runCli } from "../support/cli.ts";
 const REPO = resolve(import.meta.dirname, "../../..");
 const CLI = join(REPO, "gateway/src/cli/audit.ts");
 const INTERN = { user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
-const ADMIN = {
-  user: "secadmin@zyxbank.example",
-  groups: ["grp-ai-security-admins"],
-  agent: "admin-console",
-};
-const REMEDIATOR = {
-  user: "cloud@zyxbank.example",
-  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
-  agent: "change-remediator",
-};
-const APPROVER = {
-  user: "approver.one@zyxbank.example",
-  groups: ["grp-ai-prod-approvers"],
-  agent: "approvals-console",
-};
 const COMMENT = { ticket: "CHG-18422", body: "AI security review: see findings." };
 
 let h: Harness;

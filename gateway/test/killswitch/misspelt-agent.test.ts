@@ -4,15 +4,9 @@
 // so an administrator's "Change-Reviewer" in an incident is saved, audited and answered 200,
 // and stops nothing: the agent keeps writing.
 import { describe, expect, it } from "vitest";
-import { createHarness, type Harness } from "../support/harness.ts";
+import { createHarness, type Harness, ADMIN } from "../support/harness.ts";
 
 const SLACK = { channel: "devsecops-change-review", text: "CHG-18422 review posted" };
-const ADMIN = {
-  user: "secadmin@zyxbank.example",
-  groups: ["grp-ai-security-admins"],
-  agent: "admin-console",
-};
-
 async function admin(h: Harness, scope: string, body: Record<string, unknown>) {
   return h.app.request(`/v1/admin/kill-switch/${scope}`, {
     method: "PUT",

@@ -10,16 +10,10 @@ import { generateCheckpointJwk, signerFromPrivateJwk } from "../../src/audit/che
 import { openAuditLog } from "../../src/audit/log.ts";
 import { createGatewayMetrics } from "../../src/metrics/gateway-metrics.ts";
 import { actorKey, createSessionSignals } from "../../src/session.ts";
-import { createHarness } from "../support/harness.ts";
+import { createHarness, REMEDIATOR } from "../support/harness.ts";
 import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 
 const TOKEN = "scraper-token-0123456789";
-
-const REMEDIATOR = {
-  user: "cloud@zyxbank.example",
-  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
-  agent: "change-remediator",
-};
 
 async function measuredApp(sessions = createSessionSignals({ denialWindowMs: 60_000 })) {
   const metrics = createGatewayMetrics();

@@ -54,6 +54,27 @@ export const ENGINEER = {
   agent: "change-reviewer",
 };
 
+/** The remediation agent's engineer, allowed to change security groups (with approval). */
+export const REMEDIATOR = {
+  user: "cloud@zyxbank.example",
+  groups: ["grp-ai-users", "grp-ai-cloud-change-reviewers", "grp-ai-devops-readonly"],
+  agent: "change-remediator",
+};
+
+/** An approver of production changes, through the approver console. */
+export const APPROVER = {
+  user: "approver.one@zyxbank.example",
+  groups: ["grp-ai-prod-approvers"],
+  agent: "approvals-console",
+};
+
+/** A security administrator, through the admin console (kill switch, taints). */
+export const ADMIN = {
+  user: "secadmin@zyxbank.example",
+  groups: ["grp-ai-security-admins"],
+  agent: "admin-console",
+};
+
 export interface WorkerCallSeen {
   call: ToolCall;
   traceparent: string | undefined;
