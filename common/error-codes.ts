@@ -23,3 +23,15 @@ export function causeCodes(error: unknown, depth = 0): string[] {
     ...causeCodes(member(error, "original"), depth + 1),
   ];
 }
+
+/**
+ * What to log of an error whose message may quote a credential (fetch quotes the URL and any
+ * header it refused): its code, its cause's code, or its name; never its message.
+ */
+export function errorKind(error: unknown): string {
+  const code = member(error, "code");
+  if (typeof code === "string") return code;
+  const causeCode = member(member(error, "cause"), "code");
+  if (typeof causeCode === "string") return causeCode;
+  return error instanceof Error ? error.name : "error";
+}

@@ -16,6 +16,7 @@
 import { gzip } from "node:zlib";
 import { promisify } from "node:util";
 import type { Log } from "../../../common/service.ts";
+import { errorKind } from "../../../common/error-codes.ts";
 
 const compress = promisify(gzip);
 
@@ -89,15 +90,6 @@ class UploadError extends Error {
     super(message);
     this.retry = retry;
   }
-}
-
-/** An error's code (its cause's) or name: never its message, which may quote a credential. */
-function errorKind(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string") return code;
-  const causeCode = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  if (typeof causeCode === "string") return causeCode;
-  return error instanceof Error ? error.name : "error";
 }
 
 /** One POST of a gzip'd JSON array; throws an UploadError saying whether to retry. */

@@ -19,6 +19,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Log } from "../../../common/service.ts";
 import { isBearerToken } from "../lib/bearer.ts";
+import { errorKind } from "../../../common/error-codes.ts";
 
 export type DownloadOutcome = "updated" | "unchanged" | "failed";
 
@@ -81,15 +82,6 @@ async function readBounded(response: Response, maxBytes: number): Promise<Buffer
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
-}
-
-/** An error's `code` (ENOENT, ECONNREFUSED...) or name: never its message, which may quote a request. */
-function errorKind(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string") return code;
-  const causeCode = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  if (typeof causeCode === "string") return causeCode;
-  return error instanceof Error ? error.name : "error";
 }
 
 async function bearerFrom(file: string | undefined): Promise<Record<string, string>> {
