@@ -1,21 +1,19 @@
 // Issue 6's runtime controls through the real gateway: call limits (429 + Retry-After, audited),
 // the automatic suspension of a runaway agent, and the kill switch's admin API applying to the
 // very next call without a restart.
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEV_ISSUER, GATEWAY_AUDIENCE } from "../../../common/keys.ts";
 import { mintDelegatedAccessToken } from "../../../idp/src/mint.ts";
-import { createHarness, ENGINEER, type Harness, ADMIN } from "../support/harness.ts";
+import {
+  createHarness,
+  ENGINEER,
+  type Harness,
+  ADMIN,
+  auditRecords as records,
+} from "../support/harness.ts";
 
 const SLACK = { channel: "devsecops-change-review", text: "CHG-18422 review posted" };
 const INTERN = { user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
-function records(h: Harness): Record<string, unknown>[] {
-  return readFileSync(h.auditPath, "utf8")
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
 async function admin(
   h: Harness,
   method: "PUT" | "DELETE",

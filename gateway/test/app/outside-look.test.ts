@@ -1,5 +1,4 @@
 // What a look from outside found (issue 16), each through the real app: a test per gap.
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createRefusalRecorder } from "../../src/pipeline/refusals.ts";
 import {
@@ -9,6 +8,7 @@ import {
   REMEDIATOR,
   APPROVER,
   ADMIN,
+  auditRecords as records,
 } from "../support/harness.ts";
 import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 
@@ -31,13 +31,6 @@ async function pendingApproval(h: Harness): Promise<string> {
   });
   expect(response.status).toBe(202);
   return ((await response.json()) as { approval_id: string }).approval_id;
-}
-
-function records(h: Harness): Record<string, unknown>[] {
-  return readFileSync(h.auditPath, "utf8")
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 describe("1. people are held to posture freshness, as tool calls are", () => {

@@ -4,19 +4,17 @@
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { afterAll, describe, expect, it } from "vitest";
-import { createHarness, fromPeer, type Harness } from "../support/harness.ts";
+import {
+  createHarness,
+  fromPeer,
+  type Harness,
+  auditRecords as records,
+} from "../support/harness.ts";
 import { connectMcp } from "../mcp/support.ts";
 
 const READ = ["jira_read", { ticket: "CHG-18422" }] as const;
 /** Not in the read group: the policy denies the read. */
 const INTERN = { user: "intern@zyxbank.example", groups: ["grp-ai-users"] };
-
-function records(h: Harness): Record<string, unknown>[] {
-  return readFileSync(h.auditPath, "utf8")
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 describe("the source of a call in its audit records", () => {
   it("an untrusted peer's X-Forwarded-For is ignored: the peer is the source", async () => {

@@ -2,21 +2,19 @@
 // of the injection ticket taints the session and the engineer's agent, so their writes wait for
 // approval; a security administrator clears the actor (audited first), and the agent's writes in
 // a new session run again, while the session that read the injection stays held.
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { AuditSink } from "../../src/app.ts";
 import { actorKey, createSessionSignals } from "../../src/session.ts";
-import { createHarness, ENGINEER, type Harness, ADMIN } from "../support/harness.ts";
+import {
+  createHarness,
+  ENGINEER,
+  type Harness,
+  ADMIN,
+  auditRecords as records,
+} from "../support/harness.ts";
 
 const COMMENT = { ticket: "CHG-18433", body: "AI security review: no findings." };
 const ACTOR = { user: ENGINEER.user, agent: ENGINEER.agent };
-
-function records(h: Harness): Record<string, unknown>[] {
-  return readFileSync(h.auditPath, "utf8")
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 async function headers(h: Harness, who: typeof ADMIN = ADMIN) {
   return {

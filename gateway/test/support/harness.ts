@@ -1,7 +1,7 @@
 // A whole gateway, wired from real parts: the built policy.wasm, jose verifiers over keys the
 // test generates, a real hash-chained audit log in a temp dir, the real call-token signer, and
 // the real worker app (call-token verification included) reached through app.request().
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -179,6 +179,15 @@ const servers: ReturnType<typeof serve>[] = [];
 afterAll(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((done) => s.close(done))));
 });
+
+/** The harness's audit log as records, in order (none before the first is written). */
+export function auditRecords(h: Pick<Harness, "auditPath">): Record<string, unknown>[] {
+  if (!existsSync(h.auditPath)) return [];
+  return readFileSync(h.auditPath, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "zyx-gateway-"));
