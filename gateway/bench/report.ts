@@ -138,4 +138,32 @@ export function printReport(
   console.log(
     `targets: ${list.map((t) => `${t.name} ${t.value} (${t.limit}) ${t.met ? "met" : "MISSED"}`).join("; ")}; ${missed === 0 ? "all met" : `${missed} missed`}${quick ? " (quick mode: indicative only)" : ""}`,
   );
+  const floor = floorLine(rows, bareRate, bareP50);
+  if (floor !== undefined) console.log(floor);
+}
+
+/**
+ * The floor (the bare proxy making only the two audit records durable) against the targets it
+ * bounds: a target the floor itself misses cannot be met by any gateway that keeps both records
+ * durable on this disk, whatever its other costs.
+ */
+function floorLine(rows: readonly Row[], bareRate: number, bareP50: number): string | undefined {
+  const floor = find(rows, "floor");
+  if (floor === undefined) return undefined;
+  const share = floor.sat.rate / bareRate;
+  const added = (floor.one?.p50us ?? Number.NaN) - bareP50;
+  const bounded = [
+    share < 0.5 ? "repeated tokens (>= 50 %)" : undefined,
+    share < 0.3 ? "new pair and real worker (>= 30 %)" : undefined,
+    added > 250 ? "added p50 (<= 250 µs)" : undefined,
+    // One call alone already takes longer than the paced p99 may.
+    (floor.one?.p50us ?? Number.NaN) > 1000 ? "paced p99 (<= 1000 µs)" : undefined,
+  ].filter((name) => name !== undefined);
+  return (
+    `floor: the bare proxy with only the two durable audit records per call: ${(share * 100).toFixed(0)} % of bare, ` +
+    `added p50 ${us(added)}, p50 ${us(floor.one?.p50us)} at one connection; ` +
+    (bounded.length === 0
+      ? "every throughput and latency target is above it"
+      : `out of reach of any gateway that keeps both records durable on this disk: ${bounded.join(", ")}`)
+  );
 }

@@ -1,6 +1,8 @@
 // `make bench`: one run, side by side on this machine, the load generator (wrk, C, one thread)
 // on it too. Set-ups, each answering the same tool call (jira_read) or the seed's whole review:
 //   the stub worker called directly; a bare Hono proxy in front of it (the ceiling: no checks);
+//   the same proxy making only the gateway's two audit records durable per call (the floor of any
+//   design that keeps them durable: what the targets are read against);
 //   the gateway with every control on (JWT + posture verification with the verified-token cache,
 //   zod, WASM decision, durable (O_DSYNC) hash-chained audit, signed call token) in front of the
 //   stub, with a repeated token pair and with a new pair on every call; the same without its
@@ -51,6 +53,7 @@ interface Files {
 interface Setups {
   stub: Service;
   bare: Service;
+  floor: Service;
   gateway: Service;
   noCache: Service;
   sidecar: Service;
@@ -86,6 +89,12 @@ async function startSetups(
   const bare = await startService("bare", "gateway/bench/bare-proxy.ts", barePort, "/", {
     PORT: String(barePort),
     WORKER_URL: stubUrl,
+  });
+  const floorPort = await freePort();
+  const floor = await startService("floor", "gateway/bench/bare-proxy.ts", floorPort, "/", {
+    PORT: String(floorPort),
+    WORKER_URL: stubUrl,
+    BARE_AUDIT_LOG: join(dir, "audit-floor.jsonl"),
   });
   const opaPort = await freePort();
   const opa = spawnDrained(
@@ -135,6 +144,7 @@ async function startSetups(
   return {
     stub,
     bare,
+    floor,
     gateway: await gateway("wasm", stubUrl),
     noCache: await gateway("nocache", stubUrl, { IDP_TOKEN_CACHE_MAX: "0" }),
     sidecar: await gateway("sidecar", stubUrl, { POLICY_OPA_URL: `http://127.0.0.1:${opaPort}/` }),
@@ -327,6 +337,13 @@ async function measureAll(bench: Bench, s: Setups): Promise<{ half: LoadResult; 
     "repeated",
     [s.bare],
   );
+  await bench.measure(
+    "floor: bare proxy + the two durable audit records",
+    "-",
+    call(s.floor),
+    "repeated",
+    [s.floor],
+  );
   const gw = await bench.measure(
     "gateway, every control on → stub",
     "repeated",
@@ -395,6 +412,7 @@ async function main(): Promise<void> {
     await checkAnswers(files, [
       ...[
         setups.bare,
+        setups.floor,
         setups.gateway,
         setups.noCache,
         setups.sidecar,
