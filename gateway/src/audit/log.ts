@@ -32,7 +32,6 @@ import type { FileHandle } from "node:fs/promises";
 import { constants } from "node:fs";
 import { mkdir, open as openFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { z } from "zod";
 import { GatewayError } from "../lib/errors.ts";
 import type { CheckpointReason, CheckpointSigner } from "./checkpoint.ts";
 import {
@@ -44,12 +43,7 @@ import {
 import type { MaskOptions } from "./mask.ts";
 import { maskSecretsSorted } from "./mask.ts";
 import type { AuditRecordInput } from "./record.ts";
-import {
-  AuditRecordInput as AuditRecordInputSchema,
-  GENESIS_HASH,
-  parseStoredLine,
-  serializeRecord,
-} from "./record.ts";
+import { checkAuditRecordInput, GENESIS_HASH, parseStoredLine, serializeRecord } from "./record.ts";
 
 /** The little of a file handle the log needs; node's FileHandle (opened for append) fits. */
 export interface AuditFileHandle {
@@ -306,18 +300,15 @@ export async function openAuditLog(options: OpenAuditLogOptions): Promise<AuditL
     if (failure !== undefined) return Promise.reject(failedError());
     if (closing !== undefined) return Promise.reject(unavailable(`audit log ${path} is closed`));
 
-    const checked = AuditRecordInputSchema.safeParse(input);
-    if (!checked.success) {
+    const checked = checkAuditRecordInput(input);
+    if (!checked.ok) {
       return Promise.reject(
-        new GatewayError(
-          "internal_error",
-          `audit record rejected: ${z.prettifyError(checked.error)}`,
-        ),
+        new GatewayError("internal_error", `audit record rejected: ${checked.message}`),
       );
     }
     let result: Promise<AppendResult>;
     try {
-      const masked = maskSecretsSorted(checked.data, maskOptions);
+      const masked = maskSecretsSorted(input, maskOptions);
       counters.redactions += masked.redactions;
       const body = masked.value as Record<string, unknown>;
       // The chain members are the log's to set, whatever the caller sent.

@@ -7,6 +7,7 @@
 // The payload members are permissive: most are optional and depend on the event, and a reader
 // never rejects a record for a member it does not know (the schema grows, old logs must verify).
 import { hash } from "node:crypto";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { z } from "zod";
 import { canonicalJson, isOrderSensitiveKey } from "../../../common/canonical.ts";
 
@@ -98,6 +99,32 @@ export const AuditRecordInput = z.looseObject({
   /** The gateway replica that wrote the record (scale-out); the log stamps it. */
   replica: z.string().min(1).optional(),
 });
+
+/**
+ * The schema above compiled to code (ajv, from zod's own JSON Schema of it: one definition).
+ * About ten times cheaper than zod on an audit record (issue 18), and only ever trusted to
+ * accept: strict numbers (no NaN or infinities, as zod), datetime and digest patterns from zod.
+ */
+const acceptsAuditRecordInput = new Ajv2020({
+  strict: true,
+  allowUnionTypes: true,
+  strictNumbers: true,
+  validateFormats: false,
+  allErrors: false,
+}).compile(z.toJSONSchema(AuditRecordInput, { io: "input", target: "draft-2020-12" }));
+
+/**
+ * Whether `input` is a valid AuditRecordInput. The compiled check accepts the common case; what
+ * it refuses is judged by zod, whose verdict and message are final. So the compiled check may
+ * only be stricter than zod, never laxer (a differential property test holds it).
+ */
+export function checkAuditRecordInput(
+  input: unknown,
+): { ok: true } | { ok: false; message: string } {
+  if (acceptsAuditRecordInput(input)) return { ok: true };
+  const checked = AuditRecordInput.safeParse(input);
+  return checked.success ? { ok: true } : { ok: false, message: z.prettifyError(checked.error) };
+}
 
 export interface AuditReason {
   code: string;
