@@ -226,30 +226,30 @@ describe("maskSecrets: secrets inside strings", () => {
   });
 });
 
-  // The short-string memo (issue 18) must never turn a remembered string into a kept secret.
-  it("masks a short secret every time it is met, remembered or not, and counts it each time", () => {
-    const key = { [AWS_KEY_ID]: AWS_KEY_ID, token: "x", note: `id ${AWS_SESSION_KEY_ID}` };
-    for (let round = 0; round < 3; round++) {
-      const masked = maskSecretsWithCount(key);
-      expect(masked.value).toEqual({
-        "[REDACTED:aws_access_key_id]": "[REDACTED:aws_access_key_id]",
-        token: "[REDACTED]",
-        note: "id [REDACTED:aws_access_key_id]",
-      });
-      expect(masked.redactions).toBe(4);
-    }
-  });
-
-  it("keeps masking short strings correctly after the memo has started over", () => {
-    // More distinct short strings than the memo holds, then the secrets again.
-    for (let i = 0; i < 5000; i++) redactString(`CHG-${String(i)}`);
-    expect(redactString("password=hunter2").redactions).toBe(1);
-    expect(redactString(GITHUB_PAT_CLASSIC)).toEqual({
-      text: "[REDACTED:github_token]",
-      redactions: 1,
+// The short-string memo (issue 18) must never turn a remembered string into a kept secret.
+it("masks a short secret every time it is met, remembered or not, and counts it each time", () => {
+  const key = { [AWS_KEY_ID]: AWS_KEY_ID, token: "x", note: `id ${AWS_SESSION_KEY_ID}` };
+  for (let round = 0; round < 3; round++) {
+    const masked = maskSecretsWithCount(key);
+    expect(masked.value).toEqual({
+      "[REDACTED:aws_access_key_id]": "[REDACTED:aws_access_key_id]",
+      token: "[REDACTED]",
+      note: "id [REDACTED:aws_access_key_id]",
     });
-    expect(redactString("CHG-4999")).toEqual({ text: "CHG-4999", redactions: 0 });
+    expect(masked.redactions).toBe(4);
+  }
+});
+
+it("keeps masking short strings correctly after the memo has started over", () => {
+  // More distinct short strings than the memo holds, then the secrets again.
+  for (let i = 0; i < 5000; i++) redactString(`CHG-${String(i)}`);
+  expect(redactString("password=hunter2").redactions).toBe(1);
+  expect(redactString(GITHUB_PAT_CLASSIC)).toEqual({
+    text: "[REDACTED:github_token]",
+    redactions: 1,
   });
+  expect(redactString("CHG-4999")).toEqual({ text: "CHG-4999", redactions: 0 });
+});
 
 describe("maskSecrets: bounds", () => {
   it("truncates long strings with a marker, within the limit", () => {
