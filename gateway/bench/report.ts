@@ -110,9 +110,15 @@ function targets(
   ];
 }
 
+/** The paced runs: at half the bare proxy's saturation rate (the target) and at half the gateway's. */
+export interface Paced {
+  half: LoadResult;
+  ownHalf: LoadResult;
+}
+
 export function printReport(
   rows: readonly Row[],
-  half: LoadResult,
+  { half, ownHalf }: Paced,
   soak: Soak,
   quick: boolean,
 ): void {
@@ -124,6 +130,9 @@ export function printReport(
   console.log("");
   console.log(
     `gateway → stub, repeated tokens, paced at half the bare proxy's rate: ${half.rate.toFixed(0)} calls/s, p50 ${us(half.p50us)}, p99 ${us(half.p99us)}, errors ${half.errors}`,
+  );
+  console.log(
+    `gateway → stub, repeated tokens, paced at half its own saturation rate: ${ownHalf.rate.toFixed(0)} calls/s, p50 ${us(ownHalf.p50us)}, p99 ${us(ownHalf.p99us)}, errors ${ownHalf.errors}`,
   );
   const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
   console.log(
