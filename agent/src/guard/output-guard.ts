@@ -25,6 +25,7 @@ import {
   secretMarker,
 } from "../../../common/secrets.ts";
 import {
+  DEFAULT_INTERNAL_DOMAINS,
   orderIndicators,
   scanText,
   type InjectionIndicator,
@@ -86,24 +87,66 @@ function maskSecretData(
   return masked;
 }
 
+/** What the guard makes of one string by itself: its text, secrets masked, and its indicators. */
+interface GuardedString {
+  text: string;
+  redactions: number;
+  indicators: readonly InjectionIndicator[];
+}
+
+/** Strings up to this length are remembered (a result's member names and enums recur). */
+const MEMO_MAX_LENGTH = 64;
+/** Remembered strings at most, per set of internal domains; started over when full. */
+const MEMO_MAX_ENTRIES = 4096;
+/** Keyed by the internal domains the indicators were judged against (they change the verdict). */
+const memos = new WeakMap<readonly string[], Map<string, GuardedString>>();
+
+function guardOne(text: string, options: GuardOptions): GuardedString {
+  const found = new Set<InjectionIndicator>();
+  scanText(text, found, options);
+  const redacted = redactSecrets(text, { keepReferences: true });
+  return { text: redacted.text, redactions: redacted.redactions, indicators: [...found] };
+}
+
+/**
+ * guardOne, remembered for short strings (issue 18). A pure function of the text and the
+ * domains: each string is scanned and masked on its own, and the result's indicators are the
+ * union of its strings' (scanText adds, never removes).
+ */
+function guardString(text: string, options: GuardOptions): GuardedString {
+  if (text.length > MEMO_MAX_LENGTH) return guardOne(text, options);
+  const domains = options.internalDomains ?? DEFAULT_INTERNAL_DOMAINS;
+  let memo = memos.get(domains);
+  if (memo === undefined) {
+    memo = new Map();
+    memos.set(domains, memo);
+  }
+  const known = memo.get(text);
+  if (known !== undefined) return known;
+  const guarded = Object.freeze(guardOne(text, options));
+  if (memo.size >= MEMO_MAX_ENTRIES) memo.clear();
+  memo.set(text, guarded);
+  return guarded;
+}
+
 /** Redacts the secrets of a tool result and reports the prompt-injection indicators in it. */
 export function guardOutput(value: unknown, options: GuardOptions = {}): GuardResult {
   let redactions = 0;
   const found = new Set<InjectionIndicator>();
-  const guardString = (text: string): string => {
-    scanText(text, found, options);
-    const redacted = redactSecrets(text, { keepReferences: true });
-    redactions += redacted.redactions;
-    return redacted.text;
+  const guardText = (text: string): string => {
+    const guarded = guardString(text, options);
+    for (const indicator of guarded.indicators) found.add(indicator);
+    redactions += guarded.redactions;
+    return guarded.text;
   };
   const guarded = jsonCopy(
     value,
     {
-      string: guardString,
-      key: guardString,
+      string: guardText,
+      key: guardText,
       member: (rawKey, item, parent) => {
         if (isKubernetesSecretData(rawKey, item, parent)) {
-          return maskSecretData(item as object, guardString, () => redactions++);
+          return maskSecretData(item as object, guardText, () => redactions++);
         }
         if (
           (!isSecretKey(rawKey) && !isJwkPrivateMember(rawKey, parent)) ||
