@@ -210,7 +210,11 @@ function peopleRoutes(
   };
   app.route(
     "/v1/admin",
-    createKillSwitchRoutes({ killSwitch: ports.killSwitch, authenticate: authenticateAdmin }),
+    createKillSwitchRoutes({
+      killSwitch: ports.killSwitch,
+      authenticate: authenticateAdmin,
+      sourceOf: (c) => sourceOf(c, trustedProxies),
+    }),
   );
   if (ports.taints !== undefined) {
     app.route(
@@ -220,6 +224,7 @@ function peopleRoutes(
         authenticate: authenticateAdmin,
         audit: (record) => ports.audit.append(record),
         now,
+        sourceOf: (c) => sourceOf(c, trustedProxies),
       }),
     );
   }

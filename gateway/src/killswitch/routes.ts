@@ -21,6 +21,7 @@ import {
   type AdminPrincipal,
 } from "../lib/admin.ts";
 import { limitJsonBody, parseJson, parseWith } from "../lib/body.ts";
+import type { CallSource } from "../lib/client-address.ts";
 import { KillSwitchError } from "./errors.ts";
 import { checkReason, KILL_SWITCH_SCOPES, scopeFromSlug, scopeSlug } from "./scopes.ts";
 import type { KillSwitch } from "./service.ts";
@@ -38,6 +39,8 @@ export interface KillSwitchRoutesOptions {
   adminGroups?: readonly string[] | undefined;
   /** Largest accepted request body (default 16384 bytes). */
   bodyLimitBytes?: number | undefined;
+  /** Where a request came from (lib/client-address.ts sourceOf), recorded with each change. */
+  sourceOf?: ((c: Context) => CallSource | undefined) | undefined;
 }
 
 export { DEFAULT_ADMIN_GROUPS };
@@ -46,6 +49,9 @@ function checkOptions(options: KillSwitchRoutesOptions): ReadonlySet<string> {
   if (typeof options.killSwitch !== "object") throw new TypeError("killSwitch is required");
   if (typeof options.authenticate !== "function") {
     throw new TypeError("authenticate must be a function");
+  }
+  if (options.sourceOf !== undefined && typeof options.sourceOf !== "function") {
+    throw new TypeError("sourceOf must be a function");
   }
   return checkAdminGroups(options.adminGroups);
 }
@@ -87,7 +93,12 @@ export function createKillSwitchRoutes(options: KillSwitchRoutesOptions): Hono {
         principal.email === undefined
           ? principal.subject
           : { subject: principal.subject, email: principal.email };
-      const changeOptions = { by, reason: checkReason(body.reason) };
+      const source = options.sourceOf?.(c);
+      const changeOptions = {
+        by,
+        reason: checkReason(body.reason),
+        ...(source === undefined ? {} : { source }),
+      };
       const result =
         action === "set"
           ? await killSwitch.set(scope, body.value, changeOptions)

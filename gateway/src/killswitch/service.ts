@@ -40,6 +40,7 @@
 // so that an unwritable directory stops the start, not the first emergency change; a corrupt file
 // refuses to start (kill_switch_state_corrupt); the loaded state is applied, and if the policy
 // does not take it the start is refused too (kill_switch_apply_failed).
+import type { CallSource } from "../lib/client-address.ts";
 import type { AuditRecordInput } from "../audit/record.ts";
 import { loadCatalog } from "../../../common/catalog.ts";
 import { PolicyState } from "../policy/decision.ts";
@@ -67,6 +68,11 @@ export interface ChangeOptions {
   by: KillSwitchActor;
   /** Why: required, 1 to 500 characters. */
   reason: string;
+  /**
+   * Where the administrator's request came from (lib/client-address.ts), recorded as every call's
+   * is: a switch cleared from an unexpected network is evidence. Absent: no socket (CLI, tests).
+   */
+  source?: CallSource | undefined;
 }
 
 export const AUTO_SUSPENSION_ACTOR = "system:auto-suspension";
@@ -387,6 +393,7 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
     }
     const actor = actorOf((changeOptions as Partial<ChangeOptions> | undefined)?.by);
     const reason = checkReason((changeOptions as Partial<ChangeOptions> | undefined)?.reason);
+    const source = (changeOptions as Partial<ChangeOptions> | undefined)?.source;
     const value = checkValue(scope, rawValue, {
       connectors,
       state: base.state,
@@ -416,6 +423,7 @@ export async function createKillSwitch(options: KillSwitchOptions): Promise<Kill
       event: "kill_switch",
       timestamp: at,
       user: actor,
+      ...(source === undefined ? {} : { source }),
       details,
     };
     const failed = async (code: string): Promise<void> => {

@@ -31,6 +31,7 @@ import {
 } from "../http/contract.ts";
 import { checkAdminGroups, noStore, requireAdminGroup, type AdminPrincipal } from "../lib/admin.ts";
 import { limitJsonBody, parseJson, parseWith } from "../lib/body.ts";
+import type { CallSource } from "../lib/client-address.ts";
 import { GatewayError } from "../lib/errors.ts";
 import { actorKey, clearRefused, type SessionSignals, type TaintAdmin } from "../session.ts";
 
@@ -43,6 +44,8 @@ export interface TaintRoutesOptions {
   now: () => number;
   /** Groups whose members may read and clear taints. Default ["grp-ai-security-admins"]. */
   adminGroups?: readonly string[] | undefined;
+  /** Where a request came from (lib/client-address.ts sourceOf), recorded with each clear. */
+  sourceOf?: ((c: Context) => CallSource | undefined) | undefined;
 }
 
 const DEFAULT_LIST_LIMIT = 100;
@@ -64,6 +67,9 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
   const admins = checkAdminGroups(options.adminGroups);
   if (typeof options.taints !== "object") throw new TypeError("taints is required");
   if (typeof options.audit !== "function") throw new TypeError("audit must be a function");
+  if (options.sourceOf !== undefined && typeof options.sourceOf !== "function") {
+    throw new TypeError("sourceOf must be a function");
+  }
   const { taints, authenticate, audit, now } = options;
 
   async function admin(c: Context): Promise<AdminPrincipal> {
@@ -74,7 +80,12 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
    * Audit, then clear: the record is durable before the taint goes. The clear takes the taint as
    * it stood when the request came: one set since (new content read meanwhile) stays.
    */
-  async function clear(principal: AdminPrincipal, target: Target, reason: string) {
+  async function clear(
+    principal: AdminPrincipal,
+    target: Target,
+    reason: string,
+    source: CallSource | undefined,
+  ) {
     // Clearing an actor frees its sessions whose own taint the store forgot at its bound (asked
     // here for a clear answer, and again by the store as the clear runs).
     const key = target.kind === "actor" ? actorKey(target.user, target.agent) : target.session_id;
@@ -96,6 +107,7 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
         subject: principal.subject,
         ...(principal.email === undefined ? {} : { email: principal.email }),
       },
+      ...(source === undefined ? {} : { source }),
       details: { target, reason },
     };
     try {
@@ -159,7 +171,7 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
       'the request body must be {"user": string, "agent": string, "reason": string}',
     );
     const target: Target = { kind: "actor", user: body.user, agent: body.agent };
-    return noStore(c, await clear(principal, target, body.reason));
+    return noStore(c, await clear(principal, target, body.reason, options.sourceOf?.(c)));
   });
   app.delete("/taints/sessions", limit, async (c) => {
     const principal = await admin(c);
@@ -169,7 +181,7 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
       'the request body must be {"session_id": string, "reason": string}',
     );
     const target: Target = { kind: "session", session_id: body.session_id };
-    return noStore(c, await clear(principal, target, body.reason));
+    return noStore(c, await clear(principal, target, body.reason, options.sourceOf?.(c)));
   });
   return app;
 }

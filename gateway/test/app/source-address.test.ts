@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  ADMIN,
   createHarness,
   fromPeer,
   type Harness,
@@ -165,5 +166,62 @@ describe("through Node's HTTP server (@hono/node-server's socket)", () => {
       peer: "127.0.0.1",
       forwarded: "used",
     });
+  });
+});
+
+describe("the source of an administrator's change", () => {
+  async function adminHeaders(h: Harness): Promise<Record<string, string>> {
+    return {
+      authorization: `Bearer ${await h.accessToken(ADMIN)}`,
+      "x-device-posture": await h.postureToken({ user: ADMIN.user }),
+      "content-type": "application/json",
+      "x-forwarded-for": "198.51.100.77",
+    };
+  }
+
+  it("a kill-switch set and clear record where the request came from", async () => {
+    const h = await createHarness({ trustedProxies: ["10.0.0.2"] });
+    for (const method of ["PUT", "DELETE"]) {
+      const r = await h.app.request(
+        "/v1/admin/kill-switch/agent",
+        {
+          method,
+          headers: await adminHeaders(h),
+          body: JSON.stringify({ value: "change-reviewer", reason: "INC-7 drill" }),
+        },
+        fromPeer("10.0.0.2"),
+      );
+      expect(r.status).toBe(200);
+    }
+    const changes = records(h).filter((r) => r["event"] === "kill_switch");
+    expect(changes.map((r) => (r["details"] as { action: string }).action)).toEqual([
+      "set",
+      "clear",
+    ]);
+    for (const record of changes)
+      expect(record["source"]).toEqual({
+        ip: "198.51.100.77",
+        peer: "10.0.0.2",
+        forwarded: "used",
+      });
+  });
+
+  it("a taint clear records it too, an untrusted peer's header ignored", async () => {
+    const h = await createHarness();
+    const r = await h.app.request(
+      "/v1/admin/taints/sessions",
+      {
+        method: "DELETE",
+        headers: await adminHeaders(h),
+        body: JSON.stringify({ session_id: "s-any", reason: "false positive" }),
+      },
+      fromPeer("203.0.113.40"),
+    );
+    expect(r.status).toBe(200);
+    const clears = records(h).filter((r) => r["event"] === "taint_cleared");
+    expect(clears.map((r) => r["source"])).toEqual([
+      { ip: "203.0.113.40", peer: "203.0.113.40", forwarded: "ignored" },
+    ]);
+    expect(readFileSync(h.auditPath, "utf8")).not.toContain("198.51.100.77");
   });
 });
