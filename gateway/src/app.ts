@@ -245,6 +245,7 @@ function peopleRoutes(
       checkApproverDevice: fresh,
       checkApprover,
       afterDeny: compensate,
+      sourceOf: (c) => sourceOf(c, trustedProxies),
     }),
   );
   if (consoleOptions === undefined) return;
@@ -269,6 +270,7 @@ function peopleRoutes(
       requireHumanConsole: (principal) => {
         requireHumanConsole(ports.policy, principal);
       },
+      sourceOf: (c) => sourceOf(c, trustedProxies),
     }),
   );
 }

@@ -10,9 +10,10 @@ import { Hono, type Context } from "hono";
 import { ADMIN_BODY_LIMIT_BYTES, ApprovalPath, ApprovalWait, DenyBody } from "../http/contract.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "../identity/types.ts";
 import { limitJsonBody, parseJson, parseWith } from "../lib/body.ts";
+import type { CallSource } from "../lib/client-address.ts";
 import { GatewayError } from "../lib/errors.ts";
 import type { ApprovalRequest } from "./request.ts";
-import type { ApprovalService } from "./service.ts";
+import { approverAt, type ApprovalService } from "./service.ts";
 import { approvalView } from "./view.ts";
 
 export interface ApprovalRoutesOptions {
@@ -28,6 +29,8 @@ export interface ApprovalRoutesOptions {
   checkApprover: (principal: VerifiedPrincipal) => void;
   /** Throws unless the approver's device posture is recent enough to approve (not to deny). */
   checkApproverDevice: (posture: VerifiedPosture) => void;
+  /** Where a request came from (lib/client-address.ts sourceOf), recorded with the approval. */
+  sourceOf?: ((c: Context) => CallSource | undefined) | undefined;
   /**
    * Runs after a denial: a rejected post-hoc review's compensation (posthoc/compensate.ts).
    * Answers the request as it then stands. Absent: a denial only ends the request.
@@ -43,6 +46,11 @@ function approvalId(c: Context): string {
 
 export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
   const { approvals, authenticate, checkApprover } = options;
+  if (options.sourceOf !== undefined && typeof options.sourceOf !== "function") {
+    throw new TypeError("sourceOf must be a function");
+  }
+  const fromWhere = (c: Context, principal: VerifiedPrincipal) =>
+    approverAt(principal, options.sourceOf?.(c));
   const readers = new Set(options.readerGroups ?? ["grp-ai-security-admins"]);
   const app = new Hono();
 
@@ -82,7 +90,7 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
     const id = approvalId(c);
     checkApprover(principal);
     options.checkApproverDevice(posture);
-    const updated = await approvals.approve(id, principal, posture.compliant);
+    const updated = await approvals.approve(id, fromWhere(c, principal), posture.compliant);
     return c.json(approvalView(updated));
   });
 
@@ -96,7 +104,7 @@ export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
       parseJson(await c.req.text()),
       'give a reason: {"reason": "..."}',
     );
-    const denied = await approvals.deny(id, principal, body.reason, deviceTrusted);
+    const denied = await approvals.deny(id, fromWhere(c, principal), body.reason, deviceTrusted);
     const updated =
       options.afterDeny === undefined ? denied : await options.afterDeny(denied, principal);
     return c.json(approvalView(updated));

@@ -35,6 +35,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { argumentsDigest } from "../../../common/canonical.ts";
+import type { CallSource } from "../lib/client-address.ts";
 import type { AuditRecordInput } from "../audit/record.ts";
 import { recorded } from "../lib/errors.ts";
 import { ApprovalError, describeError, isApprovalError } from "./errors.ts";
@@ -60,6 +61,11 @@ export interface Approver {
   subject: string;
   email?: string | undefined;
   groups: readonly string[];
+  /**
+   * Where the approver's request came from (lib/client-address.ts), for the audit record of
+   * what they did; never stored with the request.
+   */
+  source?: CallSource | undefined;
 }
 
 /** What the gateway knows when a decision requires approval. */
@@ -852,7 +858,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     async approve(id, approverInput, devicePostureCompliant) {
       checkId(id);
       const approver = checkApprover(approverInput);
-      return operate(id, "approve", approver, true, (current, nowMs) => {
+      return operate(id, "approve", withSource(approver, approverInput), true, (current, nowMs) => {
         const refusal = approverRefusal(current, approver);
         if (refusal !== undefined) return refusal;
         if (!devicePostureCompliant) {
@@ -888,7 +894,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           "a denial needs a reason of 1 to 2000 characters",
         );
       }
-      return operate(id, "deny", approver, true, (current, nowMs) => {
+      return operate(id, "deny", withSource(approver, approverInput), true, (current, nowMs) => {
         const refusal = approverRefusal(current, approver);
         if (refusal !== undefined) return refusal;
         if (current.mode === "post_hoc" && !deviceTrusted) {
@@ -1052,8 +1058,25 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 }
 
 /** The audit record's user and groups: the human acting, when one is. */
-function actorFields(actor: Approver | undefined): Pick<AuditRecordInput, "user" | "groups"> {
-  return actor === undefined ? {} : { user: personOf(actor), groups: [...actor.groups] };
+function actorFields(
+  actor: Approver | undefined,
+): Pick<AuditRecordInput, "user" | "groups" | "source"> {
+  if (actor === undefined) return {};
+  return {
+    user: personOf(actor),
+    groups: [...actor.groups],
+    ...(actor.source === undefined ? {} : { source: actor.source }),
+  };
+}
+
+/** The approver as a route hands it over, with where the request came from when known. */
+export function approverAt(approver: Approver, source: CallSource | undefined): Approver {
+  return source === undefined ? approver : { ...approver, source };
+}
+
+/** The checked approver, with where their request came from: the audit's actor, not stored. */
+function withSource(approver: Approver, input: Approver): Approver {
+  return input.source === undefined ? approver : { ...approver, source: input.source };
 }
 
 function personOf(person: Approver | Person): { subject: string; email?: string } {

@@ -24,7 +24,8 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { ApprovalRequest } from "../approvals/request.ts";
 import { isOpen } from "../approvals/request.ts";
 import { trustedDevice } from "../approvals/routes.ts";
-import type { ApprovalService } from "../approvals/service.ts";
+import { approverAt, type ApprovalService } from "../approvals/service.ts";
+import type { CallSource } from "../lib/client-address.ts";
 import type {
   AccessTokenVerifier,
   PostureVerifier,
@@ -63,6 +64,8 @@ export interface ConsoleDeps {
   checkApprover: (principal: VerifiedPrincipal) => void;
   checkApproverDevice: (posture: VerifiedPosture) => void;
   requireHumanConsole: (principal: VerifiedPrincipal) => void;
+  /** Where a request came from (lib/client-address.ts sourceOf), recorded with the approval. */
+  sourceOf?: ((c: Context) => CallSource | undefined) | undefined;
   /** Runs after a denial (the post-hoc review's compensation); absent: nothing more. */
   afterDeny?: (request: ApprovalRequest, approver: VerifiedPrincipal) => Promise<ApprovalRequest>;
   /** Groups that may read any request. */
@@ -341,7 +344,7 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
       principal.subject,
     );
     deps.checkApproverDevice(posture);
-    await deps.approvals.approve(id, principal, posture.compliant);
+    await deps.approvals.approve(id, approverAt(principal, deps.sourceOf?.(c)), posture.compliant);
     return c.redirect(`/console/requests/${id}?done=approved`, 303);
   });
 
@@ -363,7 +366,8 @@ export function createConsoleRoutes(options: ConsoleOptions, deps: ConsoleDeps):
         (posture) => trustedDevice(deps.checkApproverDevice, posture),
         () => false,
       );
-    const denied = await deps.approvals.deny(id, principal, reason, deviceTrusted);
+    const approver = approverAt(principal, deps.sourceOf?.(c));
+    const denied = await deps.approvals.deny(id, approver, reason, deviceTrusted);
     if (deps.afterDeny !== undefined) await deps.afterDeny(denied, principal);
     return c.redirect(`/console/requests/${id}?done=denied`, 303);
   });

@@ -4,8 +4,11 @@
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { afterAll, describe, expect, it } from "vitest";
+import { SG_CHANGE } from "../../../test/support/fixtures.ts";
 import {
   ADMIN,
+  APPROVER,
+  REMEDIATOR,
   createHarness,
   fromPeer,
   type Harness,
@@ -223,5 +226,48 @@ describe("the source of an administrator's change", () => {
       { ip: "203.0.113.40", peer: "203.0.113.40", forwarded: "ignored" },
     ]);
     expect(readFileSync(h.auditPath, "utf8")).not.toContain("198.51.100.77");
+  });
+});
+
+describe("the source of an approver's decision", () => {
+  it("an approval and a denial record where each approver's request came from", async () => {
+    const h = await createHarness();
+    const ask = async (peer: string) => {
+      const asked = await h.callAs("aws_modify_security_group", SG_CHANGE, {
+        as: REMEDIATOR,
+        sessionId: "s-source",
+        peer,
+      });
+      expect(asked.status).toBe(202);
+      return ((await asked.json()) as { approval_id: string }).approval_id;
+    };
+    const act = async (id: string, action: string, peer: string, body?: object) =>
+      h.app.request(
+        `/v1/approvals/${id}/${action}`,
+        {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${await h.accessToken(APPROVER)}`,
+            "x-device-posture": await h.postureToken({ user: APPROVER.user }),
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        },
+        fromPeer(peer),
+      );
+    const first = await ask("203.0.113.50");
+    expect((await act(first, "approve", "203.0.113.51")).status).toBe(200);
+    const second = await ask("203.0.113.50");
+    expect((await act(second, "deny", "203.0.113.52", { reason: "not today" })).status).toBe(200);
+    const acts = records(h)
+      .filter((r) => r["event"] === "approval")
+      .map((r) => [(r["details"] as { action: string }).action, r["source"]]);
+    // The request's record is the gateway's own (no approver acted): no source there.
+    expect(acts).toEqual([
+      ["request", undefined],
+      ["approve", { ip: "203.0.113.51", peer: "203.0.113.51" }],
+      ["request", undefined],
+      ["deny", { ip: "203.0.113.52", peer: "203.0.113.52" }],
+    ]);
   });
 });

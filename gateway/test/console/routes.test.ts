@@ -4,6 +4,7 @@
 // CSRF token, another origin, an unmanaged device, a replayed or forged sign-in.
 import { readFileSync } from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
+import { fromPeer } from "../support/harness.ts";
 import {
   Browser,
   createConsoleHarness,
@@ -245,10 +246,17 @@ describe("deciding", () => {
   it("approves through the ApprovalService with the approver's verified identity and posture", async () => {
     const browser = await signedIn("approver.one@zyxbank.example");
     const csrf = csrfOf(await (await browser.get(`/console/requests/${id}`)).text());
-    const response = await browser.post(`/console/requests/${id}/approve`, { csrf });
+    const response = await browser.post(
+      `/console/requests/${id}/approve`,
+      { csrf },
+      {},
+      fromPeer("198.51.100.61"),
+    );
     expect(response.status).toBe(303);
     const request = await h.controls.approvals.get(id);
     expect(request?.approvals.map((a) => a.subject)).toEqual(["approver.one@zyxbank.example"]);
+    // Where the approver was is in the record, never stored with the request.
+    expect(JSON.stringify(request)).not.toContain("198.51.100.61");
     const approve = auditRecords().find(
       (r) =>
         r["event"] === "approval" &&
@@ -258,6 +266,7 @@ describe("deciding", () => {
       subject: "approver.one@zyxbank.example",
       email: "approver.one@zyxbank.example",
     });
+    expect(approve?.["source"]).toEqual({ ip: "198.51.100.61", peer: "198.51.100.61" });
     const page = await (await browser.get(`/console/requests/${id}?done=approved`)).text();
     expect(page).toContain("Your approval is recorded.");
   });

@@ -132,17 +132,27 @@ export class Browser {
     );
   }
 
-  async post(path: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+  /** `env`: what the server hands the app (support/harness.ts fromPeer: the socket's peer). */
+  async post(
+    path: string,
+    form: Record<string, string>,
+    headers: Record<string, string> = {},
+    env?: object,
+  ) {
     return this.keep(
-      await this.h.app.request(`${GATEWAY_ORIGIN}${path}`, {
-        method: "POST",
-        headers: {
-          cookie: this.cookieHeader(),
-          "content-type": "application/x-www-form-urlencoded",
-          ...headers,
+      await this.h.app.request(
+        `${GATEWAY_ORIGIN}${path}`,
+        {
+          method: "POST",
+          headers: {
+            cookie: this.cookieHeader(),
+            "content-type": "application/x-www-form-urlencoded",
+            ...headers,
+          },
+          body: new URLSearchParams(form).toString(),
         },
-        body: new URLSearchParams(form).toString(),
-      }),
+        env,
+      ),
     );
   }
 
