@@ -7,7 +7,7 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { buildPolicyVariant, type PolicyVariant } from "../../../scripts/lib/policy-variant.ts";
 import { createBundleDownloader, type DownloadOutcome } from "../../src/policy/bundle-download.ts";
 import { createReloadingPolicyEngine } from "../../src/policy/reloader.ts";
@@ -71,9 +71,14 @@ async function startBundleServer() {
 const bundleServer = await startBundleServer();
 const variants: PolicyVariant[] = [];
 const closers: (() => void)[] = [];
+// Each test's downloaders and engines stop when it ends: a poller left running would ask the
+// shared server during the next test, without its token (a flake once: the last request seen
+// was the poller's).
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
 afterAll(() => {
   bundleServer.close();
-  for (const close of closers) close();
   for (const variant of variants) variant.remove();
 });
 
