@@ -858,31 +858,37 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     async approve(id, approverInput, devicePostureCompliant) {
       checkId(id);
       const approver = checkApprover(approverInput);
-      return operate(id, "approve", withSource(approver, approverInput), true, (current, nowMs) => {
-        const refusal = approverRefusal(current, approver);
-        if (refusal !== undefined) return refusal;
-        if (!devicePostureCompliant) {
-          return refuse(
-            "approver_device_not_compliant",
-            `${approver.subject} is not on a compliant device`,
-          );
-        }
-        if (current.approvals.some((a) => samePerson(a, approver))) {
-          return refuse(
-            "approver_already_approved",
-            `${approver.subject} already approved request ${id}; another approver must`,
-          );
-        }
-        const approvals = [...current.approvals, { ...approver, at: isoTime(nowMs) }];
-        const complete = approvals.length >= current.approvers_required;
-        return {
-          kind: "write",
-          action: "approve",
-          next: complete
-            ? { ...current, approvals, status: "approved", decided_at: isoTime(nowMs) }
-            : { ...current, approvals },
-        };
-      });
+      return operate(
+        id,
+        "approve",
+        approverAt(approver, approverInput.source),
+        true,
+        (current, nowMs) => {
+          const refusal = approverRefusal(current, approver);
+          if (refusal !== undefined) return refusal;
+          if (!devicePostureCompliant) {
+            return refuse(
+              "approver_device_not_compliant",
+              `${approver.subject} is not on a compliant device`,
+            );
+          }
+          if (current.approvals.some((a) => samePerson(a, approver))) {
+            return refuse(
+              "approver_already_approved",
+              `${approver.subject} already approved request ${id}; another approver must`,
+            );
+          }
+          const approvals = [...current.approvals, { ...approver, at: isoTime(nowMs) }];
+          const complete = approvals.length >= current.approvers_required;
+          return {
+            kind: "write",
+            action: "approve",
+            next: complete
+              ? { ...current, approvals, status: "approved", decided_at: isoTime(nowMs) }
+              : { ...current, approvals },
+          };
+        },
+      );
     },
 
     async deny(id, approverInput, reason, deviceTrusted = false) {
@@ -894,34 +900,40 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           "a denial needs a reason of 1 to 2000 characters",
         );
       }
-      return operate(id, "deny", withSource(approver, approverInput), true, (current, nowMs) => {
-        const refusal = approverRefusal(current, approver);
-        if (refusal !== undefined) return refusal;
-        if (current.mode === "post_hoc" && !deviceTrusted) {
-          return refuse(
-            "approver_device_not_compliant",
-            `${approver.subject} is not on a compliant, recently checked device: rejecting a ` +
-              "post-hoc review runs a compensating write",
-          );
-        }
-        return {
-          kind: "write",
-          action: "deny",
-          next: {
-            ...current,
-            status: "denied",
-            denial: {
-              subject: approver.subject,
-              ...(approver.email === undefined ? {} : { email: approver.email }),
-              groups: [...approver.groups],
-              reason,
-              at: isoTime(nowMs),
+      return operate(
+        id,
+        "deny",
+        approverAt(approver, approverInput.source),
+        true,
+        (current, nowMs) => {
+          const refusal = approverRefusal(current, approver);
+          if (refusal !== undefined) return refusal;
+          if (current.mode === "post_hoc" && !deviceTrusted) {
+            return refuse(
+              "approver_device_not_compliant",
+              `${approver.subject} is not on a compliant, recently checked device: rejecting a ` +
+                "post-hoc review runs a compensating write",
+            );
+          }
+          return {
+            kind: "write",
+            action: "deny",
+            next: {
+              ...current,
+              status: "denied",
+              denial: {
+                subject: approver.subject,
+                ...(approver.email === undefined ? {} : { email: approver.email }),
+                groups: [...approver.groups],
+                reason,
+                at: isoTime(nowMs),
+              },
+              decided_at: isoTime(nowMs),
             },
-            decided_at: isoTime(nowMs),
-          },
-          extra: { reason },
-        };
-      });
+            extra: { reason },
+          };
+        },
+      );
     },
 
     onEscalated(listener) {
@@ -1069,14 +1081,12 @@ function actorFields(
   };
 }
 
-/** The approver as a route hands it over, with where the request came from when known. */
+/**
+ * The approver with where their request came from, when known: what a route hands the service,
+ * and the actor of the audit records (checkApprover drops it: never stored with the request).
+ */
 export function approverAt(approver: Approver, source: CallSource | undefined): Approver {
   return source === undefined ? approver : { ...approver, source };
-}
-
-/** The checked approver, with where their request came from: the audit's actor, not stored. */
-function withSource(approver: Approver, input: Approver): Approver {
-  return input.source === undefined ? approver : { ...approver, source: input.source };
 }
 
 function personOf(person: Approver | Person): { subject: string; email?: string } {
