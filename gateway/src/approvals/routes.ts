@@ -10,7 +10,7 @@ import { Hono, type Context } from "hono";
 import { ADMIN_BODY_LIMIT_BYTES, ApprovalPath, ApprovalWait, DenyBody } from "../http/contract.ts";
 import type { VerifiedPosture, VerifiedPrincipal } from "../identity/types.ts";
 import { limitJsonBody, parseJson, parseWith } from "../lib/body.ts";
-import type { CallSource } from "../lib/client-address.ts";
+import { checkSourceOf, type SourceOf } from "../lib/client-address.ts";
 import { GatewayError } from "../lib/errors.ts";
 import type { ApprovalRequest } from "./request.ts";
 import { approverAt, type ApprovalService } from "./service.ts";
@@ -30,7 +30,7 @@ export interface ApprovalRoutesOptions {
   /** Throws unless the approver's device posture is recent enough to approve (not to deny). */
   checkApproverDevice: (posture: VerifiedPosture) => void;
   /** Where a request came from (lib/client-address.ts sourceOf), recorded with the approval. */
-  sourceOf?: ((c: Context) => CallSource | undefined) | undefined;
+  sourceOf?: SourceOf | undefined;
   /**
    * Runs after a denial: a rejected post-hoc review's compensation (posthoc/compensate.ts).
    * Answers the request as it then stands. Absent: a denial only ends the request.
@@ -46,9 +46,7 @@ function approvalId(c: Context): string {
 
 export function createApprovalRoutes(options: ApprovalRoutesOptions): Hono {
   const { approvals, authenticate, checkApprover } = options;
-  if (options.sourceOf !== undefined && typeof options.sourceOf !== "function") {
-    throw new TypeError("sourceOf must be a function");
-  }
+  checkSourceOf(options.sourceOf);
   const fromWhere = (c: Context, principal: VerifiedPrincipal) =>
     approverAt(principal, options.sourceOf?.(c));
   const readers = new Set(options.readerGroups ?? ["grp-ai-security-admins"]);

@@ -858,37 +858,33 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     async approve(id, approverInput, devicePostureCompliant) {
       checkId(id);
       const approver = checkApprover(approverInput);
-      return operate(
-        id,
-        "approve",
-        approverAt(approver, approverInput.source),
-        true,
-        (current, nowMs) => {
-          const refusal = approverRefusal(current, approver);
-          if (refusal !== undefined) return refusal;
-          if (!devicePostureCompliant) {
-            return refuse(
-              "approver_device_not_compliant",
-              `${approver.subject} is not on a compliant device`,
-            );
-          }
-          if (current.approvals.some((a) => samePerson(a, approver))) {
-            return refuse(
-              "approver_already_approved",
-              `${approver.subject} already approved request ${id}; another approver must`,
-            );
-          }
-          const approvals = [...current.approvals, { ...approver, at: isoTime(nowMs) }];
-          const complete = approvals.length >= current.approvers_required;
-          return {
-            kind: "write",
-            action: "approve",
-            next: complete
-              ? { ...current, approvals, status: "approved", decided_at: isoTime(nowMs) }
-              : { ...current, approvals },
-          };
-        },
-      );
+      // The audit's actor carries where the request came from; `approver` is what is stored.
+      const actor = approverAt(approver, approverInput.source);
+      return operate(id, "approve", actor, true, (current, nowMs) => {
+        const refusal = approverRefusal(current, approver);
+        if (refusal !== undefined) return refusal;
+        if (!devicePostureCompliant) {
+          return refuse(
+            "approver_device_not_compliant",
+            `${approver.subject} is not on a compliant device`,
+          );
+        }
+        if (current.approvals.some((a) => samePerson(a, approver))) {
+          return refuse(
+            "approver_already_approved",
+            `${approver.subject} already approved request ${id}; another approver must`,
+          );
+        }
+        const approvals = [...current.approvals, { ...approver, at: isoTime(nowMs) }];
+        const complete = approvals.length >= current.approvers_required;
+        return {
+          kind: "write",
+          action: "approve",
+          next: complete
+            ? { ...current, approvals, status: "approved", decided_at: isoTime(nowMs) }
+            : { ...current, approvals },
+        };
+      });
     },
 
     async deny(id, approverInput, reason, deviceTrusted = false) {
@@ -900,40 +896,36 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           "a denial needs a reason of 1 to 2000 characters",
         );
       }
-      return operate(
-        id,
-        "deny",
-        approverAt(approver, approverInput.source),
-        true,
-        (current, nowMs) => {
-          const refusal = approverRefusal(current, approver);
-          if (refusal !== undefined) return refusal;
-          if (current.mode === "post_hoc" && !deviceTrusted) {
-            return refuse(
-              "approver_device_not_compliant",
-              `${approver.subject} is not on a compliant, recently checked device: rejecting a ` +
-                "post-hoc review runs a compensating write",
-            );
-          }
-          return {
-            kind: "write",
-            action: "deny",
-            next: {
-              ...current,
-              status: "denied",
-              denial: {
-                subject: approver.subject,
-                ...(approver.email === undefined ? {} : { email: approver.email }),
-                groups: [...approver.groups],
-                reason,
-                at: isoTime(nowMs),
-              },
-              decided_at: isoTime(nowMs),
+      // The audit's actor carries where the request came from; `approver` is what is stored.
+      const actor = approverAt(approver, approverInput.source);
+      return operate(id, "deny", actor, true, (current, nowMs) => {
+        const refusal = approverRefusal(current, approver);
+        if (refusal !== undefined) return refusal;
+        if (current.mode === "post_hoc" && !deviceTrusted) {
+          return refuse(
+            "approver_device_not_compliant",
+            `${approver.subject} is not on a compliant, recently checked device: rejecting a ` +
+              "post-hoc review runs a compensating write",
+          );
+        }
+        return {
+          kind: "write",
+          action: "deny",
+          next: {
+            ...current,
+            status: "denied",
+            denial: {
+              subject: approver.subject,
+              ...(approver.email === undefined ? {} : { email: approver.email }),
+              groups: [...approver.groups],
+              reason,
+              at: isoTime(nowMs),
             },
-            extra: { reason },
-          };
-        },
-      );
+            decided_at: isoTime(nowMs),
+          },
+          extra: { reason },
+        };
+      });
     },
 
     onEscalated(listener) {

@@ -25,7 +25,7 @@ import type { ApprovalRequest } from "../approvals/request.ts";
 import { isOpen } from "../approvals/request.ts";
 import { trustedDevice } from "../approvals/routes.ts";
 import { approverAt, type ApprovalService } from "../approvals/service.ts";
-import type { CallSource } from "../lib/client-address.ts";
+import type { SourceOf } from "../lib/client-address.ts";
 import type {
   AccessTokenVerifier,
   PostureVerifier,
@@ -65,7 +65,7 @@ export interface ConsoleDeps {
   checkApproverDevice: (posture: VerifiedPosture) => void;
   requireHumanConsole: (principal: VerifiedPrincipal) => void;
   /** Where a request came from (lib/client-address.ts sourceOf), recorded with the approval. */
-  sourceOf?: ((c: Context) => CallSource | undefined) | undefined;
+  sourceOf?: SourceOf | undefined;
   /** Runs after a denial (the post-hoc review's compensation); absent: nothing more. */
   afterDeny?: (request: ApprovalRequest, approver: VerifiedPrincipal) => Promise<ApprovalRequest>;
   /** Groups that may read any request. */

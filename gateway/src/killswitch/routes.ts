@@ -21,7 +21,7 @@ import {
   type AdminPrincipal,
 } from "../lib/admin.ts";
 import { limitJsonBody, parseJson, parseWith } from "../lib/body.ts";
-import type { CallSource } from "../lib/client-address.ts";
+import { checkSourceOf, type SourceOf } from "../lib/client-address.ts";
 import { KillSwitchError } from "./errors.ts";
 import { checkReason, KILL_SWITCH_SCOPES, scopeFromSlug, scopeSlug } from "./scopes.ts";
 import type { KillSwitch } from "./service.ts";
@@ -40,7 +40,7 @@ export interface KillSwitchRoutesOptions {
   /** Largest accepted request body (default 16384 bytes). */
   bodyLimitBytes?: number | undefined;
   /** Where a request came from (lib/client-address.ts sourceOf), recorded with each change. */
-  sourceOf?: ((c: Context) => CallSource | undefined) | undefined;
+  sourceOf?: SourceOf | undefined;
 }
 
 export { DEFAULT_ADMIN_GROUPS };
@@ -50,9 +50,7 @@ function checkOptions(options: KillSwitchRoutesOptions): ReadonlySet<string> {
   if (typeof options.authenticate !== "function") {
     throw new TypeError("authenticate must be a function");
   }
-  if (options.sourceOf !== undefined && typeof options.sourceOf !== "function") {
-    throw new TypeError("sourceOf must be a function");
-  }
+  checkSourceOf(options.sourceOf);
   return checkAdminGroups(options.adminGroups);
 }
 

@@ -89,3 +89,16 @@ export function peerAddress(c: Context): string | undefined {
 export function sourceOf(c: Context, trusted: AddressSet): CallSource | undefined {
   return callSource(peerAddress(c), c.req.header("x-forwarded-for"), trusted);
 }
+
+/**
+ * A route factory's option: where a request came from (sourceOf bound to the gateway's trusted
+ * proxies), for the audit records of what an administrator or approver did.
+ */
+export type SourceOf = (c: Context) => CallSource | undefined;
+
+/** Checks the option at construction (absent is allowed: no source recorded). */
+export function checkSourceOf(sourceOf: unknown): void {
+  if (sourceOf !== undefined && typeof sourceOf !== "function") {
+    throw new TypeError("sourceOf must be a function");
+  }
+}

@@ -31,7 +31,7 @@ import {
 } from "../http/contract.ts";
 import { checkAdminGroups, noStore, requireAdminGroup, type AdminPrincipal } from "../lib/admin.ts";
 import { limitJsonBody, parseJson, parseWith } from "../lib/body.ts";
-import type { CallSource } from "../lib/client-address.ts";
+import { checkSourceOf, type CallSource, type SourceOf } from "../lib/client-address.ts";
 import { GatewayError } from "../lib/errors.ts";
 import { actorKey, clearRefused, type SessionSignals, type TaintAdmin } from "../session.ts";
 
@@ -45,7 +45,7 @@ export interface TaintRoutesOptions {
   /** Groups whose members may read and clear taints. Default ["grp-ai-security-admins"]. */
   adminGroups?: readonly string[] | undefined;
   /** Where a request came from (lib/client-address.ts sourceOf), recorded with each clear. */
-  sourceOf?: ((c: Context) => CallSource | undefined) | undefined;
+  sourceOf?: SourceOf | undefined;
 }
 
 const DEFAULT_LIST_LIMIT = 100;
@@ -67,9 +67,7 @@ export function createTaintRoutes(options: TaintRoutesOptions): Hono {
   const admins = checkAdminGroups(options.adminGroups);
   if (typeof options.taints !== "object") throw new TypeError("taints is required");
   if (typeof options.audit !== "function") throw new TypeError("audit must be a function");
-  if (options.sourceOf !== undefined && typeof options.sourceOf !== "function") {
-    throw new TypeError("sourceOf must be a function");
-  }
+  checkSourceOf(options.sourceOf);
   const { taints, authenticate, audit, now } = options;
 
   async function admin(c: Context): Promise<AdminPrincipal> {
