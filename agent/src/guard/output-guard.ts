@@ -17,6 +17,7 @@
 // The result is a JSON value (what JSON.stringify would keep: undefined members dropped,
 // non-finite numbers null, dates as ISO strings; cycles become "[circular]"). Pure: no I/O.
 import { UNBOUNDED, jsonCopy, type JsonValue } from "../../../common/json-copy.ts";
+import { shortStringMemo } from "../../../common/short-string-memo.ts";
 import {
   isJwkPrivateMember,
   isKubernetesSecretData,
@@ -94,12 +95,11 @@ interface GuardedString {
   indicators: readonly InjectionIndicator[];
 }
 
-/** Strings up to this length are remembered (a result's member names and enums recur). */
-const MEMO_MAX_LENGTH = 64;
-/** Remembered strings at most, per set of internal domains; started over when full. */
-const MEMO_MAX_ENTRIES = 4096;
-/** Keyed by the internal domains the indicators were judged against (they change the verdict). */
-const memos = new WeakMap<readonly string[], Map<string, GuardedString>>();
+/**
+ * guardOne remembered for short strings (common/short-string-memo.ts), one memo per set of
+ * internal domains (they change the verdict).
+ */
+const memos = new WeakMap<readonly string[], (text: string) => Readonly<GuardedString>>();
 
 function guardOne(text: string, options: GuardOptions): GuardedString {
   const found = new Set<InjectionIndicator>();
@@ -109,24 +109,22 @@ function guardOne(text: string, options: GuardOptions): GuardedString {
 }
 
 /**
- * guardOne, remembered for short strings (issue 18). A pure function of the text and the
- * domains: each string is scanned and masked on its own, and the result's indicators are the
- * union of its strings' (scanText adds, never removes).
+ * What the guard makes of one string, remembered for short strings (issue 18). A pure function
+ * of the text and the domains: each string is scanned and masked on its own, and the result's
+ * indicators are the union of its strings' (scanText adds, never removes).
  */
-function guardString(text: string, options: GuardOptions): GuardedString {
-  if (text.length > MEMO_MAX_LENGTH) return guardOne(text, options);
+function guardString(text: string, options: GuardOptions): Readonly<GuardedString> {
   const domains = options.internalDomains ?? DEFAULT_INTERNAL_DOMAINS;
   let memo = memos.get(domains);
   if (memo === undefined) {
-    memo = new Map();
+    // The domains are all the options there are: the memo is theirs alone.
+    memo = shortStringMemo((one) => guardOne(one, { internalDomains: domains }), {
+      maxLength: 64,
+      maxEntries: 4096,
+    });
     memos.set(domains, memo);
   }
-  const known = memo.get(text);
-  if (known !== undefined) return known;
-  const guarded = Object.freeze(guardOne(text, options));
-  if (memo.size >= MEMO_MAX_ENTRIES) memo.clear();
-  memo.set(text, guarded);
-  return guarded;
+  return memo(text);
 }
 
 /** Redacts the secrets of a tool result and reports the prompt-injection indicators in it. */

@@ -12,6 +12,7 @@
 // items per array and the total number of nodes are capped, so one call cannot bloat the log.
 import { isOrderSensitiveKey } from "../../../common/canonical.ts";
 import { jsonCopy, type JsonValue } from "../../../common/json-copy.ts";
+import { shortStringMemo } from "../../../common/short-string-memo.ts";
 import { isJwkPrivateMember, isSecretKey, redactSecrets } from "../../../common/secrets.ts";
 
 export type { JsonValue };
@@ -64,26 +65,14 @@ const MAX_KEY_LENGTH = 256;
 
 export { isSecretKey };
 
-/** Strings up to this length are remembered with their masked form (keys, ids, enums recur). */
-const MEMO_MAX_LENGTH = 64;
-/** Remembered strings at most; the memo starts over when full (bounded memory, no eviction cost). */
-const MEMO_MAX_ENTRIES = 4096;
-const memo = new Map<string, { text: string; redactions: number }>();
-
 /**
- * Mask secret-looking substrings of one string. A pure function of `text`: short strings are
- * remembered (every record repeats its member names and most of its values; issue 18), a
- * remembered result is the same frozen object the detector gave.
+ * Mask secret-looking substrings of one string. Short strings are remembered (every record
+ * repeats its member names and most of its values; common/short-string-memo.ts).
  */
-export function redactString(text: string): { text: string; redactions: number } {
-  if (text.length > MEMO_MAX_LENGTH) return redact(text);
-  const known = memo.get(text);
-  if (known !== undefined) return known;
-  const result = Object.freeze(redact(text));
-  if (memo.size >= MEMO_MAX_ENTRIES) memo.clear();
-  memo.set(text, result);
-  return result;
-}
+export const redactString: (text: string) => { text: string; redactions: number } = shortStringMemo(
+  redact,
+  { maxLength: 64, maxEntries: 4096 },
+);
 
 function redact(text: string): { text: string; redactions: number } {
   const { text: masked, redactions } = redactSecrets(text);
